@@ -1,0 +1,375 @@
+//! Reading record files: the header CSV of the project documents and the headerless NSL-KDD
+//! distribution files (`KDDTrain+.txt`), told apart by their first line.
+
+use crate::record::{FieldError, Record};
+use crate::schema::{self, FEATURES};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A labelled or unlabelled set of records read from one file.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Where the records came from, for messages.
+    pub source: String,
+    pub records: Vec<Record>,
+    /// The attack name of each record (`normal` for benign), when the file has the column.
+    pub attacks: Option<Vec<String>>,
+    /// The 1-based line of each record in the source, for messages and outputs.
+    pub lines: Vec<u64>,
+    /// Rows left out under [`ReadOptions::skip_invalid`].
+    pub skipped: Vec<InvalidRow>,
+    /// sha256 of the bytes read, hex encoded: ties a model to its training data.
+    pub sha256: String,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The binary labels (`true` = attack), if the file is labelled.
+    pub fn is_attack(&self) -> Option<Vec<bool>> {
+        self.attacks
+            .as_ref()
+            .map(|a| a.iter().map(|name| name != schema::NORMAL).collect())
+    }
+
+    /// The subset of rows at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        Dataset {
+            source: self.source.clone(),
+            records: indices.iter().map(|&i| self.records[i].clone()).collect(),
+            attacks: self
+                .attacks
+                .as_ref()
+                .map(|a| indices.iter().map(|&i| a[i].clone()).collect()),
+            lines: indices.iter().map(|&i| self.lines[i]).collect(),
+            skipped: Vec::new(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// What to do with a bad row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Skip invalid rows (listing them in [`Dataset::skipped`]) instead of failing on the first.
+    pub skip_invalid: bool,
+}
+
+/// A row that failed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRow {
+    pub line: u64,
+    pub problem: RowProblem,
+}
+
+/// What is wrong with a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowProblem {
+    FieldCount { expected: usize, found: usize },
+    Fields(Vec<FieldError>),
+    /// The CSV itself is malformed at this row (e.g. invalid UTF-8).
+    Syntax(String),
+}
+
+impl fmt::Display for InvalidRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: ", self.line)?;
+        match &self.problem {
+            RowProblem::FieldCount { expected, found } => {
+                write!(f, "expected {expected} columns, found {found}")
+            }
+            RowProblem::Fields(errors) => {
+                let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&parts.join("; "))
+            }
+            RowProblem::Syntax(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug, Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "no data file given and none found at the default places ({}); pass --data FILE, set NADIR_DATA, or put the NSL-KDD CSV at data/Network_anomaly_data.csv",
+        .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoDefaultData { tried: Vec<PathBuf> },
+    #[error("{path} holds no records")]
+    Empty { path: String },
+    #[error("{path}: the header lacks the column(s) {}", .missing.join(", "))]
+    MissingColumns { path: String, missing: Vec<String> },
+    #[error("{path}: column `{column}` appears twice in the header")]
+    DuplicateColumn { path: String, column: String },
+    #[error(
+        "{path}: line 1 has {found} columns and no header; headerless files have 41 features, then optionally `attack` and `lastflag` (41 to 43 columns)"
+    )]
+    UnknownLayout { path: String, found: usize },
+    #[error("{path}: {row}")]
+    InvalidRow { path: String, row: InvalidRow },
+    #[error("{path} has no `attack` column, which this command needs to measure the model")]
+    Unlabelled { path: String },
+}
+
+/// Where each schema column sits in the file's rows.
+struct Layout {
+    features: [usize; 41],
+    attack: Option<usize>,
+    width: usize,
+    has_header: bool,
+}
+
+impl Layout {
+    fn detect(first: &csv::StringRecord, path: &str) -> Result<Layout, DataError> {
+        let names: Vec<String> = first.iter().map(schema::normalise_name).collect();
+        let looks_like_header = names
+            .iter()
+            .any(|n| schema::feature_index(n).is_some() || n == schema::ATTACK);
+        if looks_like_header {
+            Self::from_header(&names, path)
+        } else {
+            Self::headerless(first.len(), path)
+        }
+    }
+
+    fn from_header(names: &[String], path: &str) -> Result<Layout, DataError> {
+        let mut features = [usize::MAX; 41];
+        let mut attack = None;
+        for (pos, name) in names.iter().enumerate() {
+            let slot = match schema::feature_index(name) {
+                Some(i) => &mut features[i],
+                None if name == schema::ATTACK => attack.get_or_insert(usize::MAX),
+                // lastflag and columns of the user's own are carried but never used.
+                None => continue,
+            };
+            if *slot != usize::MAX {
+                return Err(DataError::DuplicateColumn {
+                    path: path.to_string(),
+                    column: name.clone(),
+                });
+            }
+            *slot = pos;
+        }
+        let missing: Vec<String> = FEATURES
+            .iter()
+            .zip(features)
+            .filter(|(_, pos)| *pos == usize::MAX)
+            .map(|(f, _)| f.name.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(DataError::MissingColumns {
+                path: path.to_string(),
+                missing,
+            });
+        }
+        Ok(Layout {
+            features,
+            attack,
+            width: names.len(),
+            has_header: true,
+        })
+    }
+
+    fn headerless(width: usize, path: &str) -> Result<Layout, DataError> {
+        if !(41..=43).contains(&width) {
+            return Err(DataError::UnknownLayout {
+                path: path.to_string(),
+                found: width,
+            });
+        }
+        Ok(Layout {
+            features: std::array::from_fn(|i| i),
+            attack: (width >= 42).then_some(41),
+            width,
+            has_header: false,
+        })
+    }
+}
+
+/// Computes the sha256 of everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a record file from disk.
+pub fn read_path(path: &Path, options: ReadOptions) -> Result<Dataset, DataError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    read_from(io::BufReader::with_capacity(1 << 20, file), &name, options)
+}
+
+/// Reads records from any byte stream; `source` names it in messages.
+pub fn read_from<R: Read>(
+    reader: R,
+    source: &str,
+    options: ReadOptions,
+) -> Result<Dataset, DataError> {
+    let hashing = HashingReader {
+        inner: reader,
+        hasher: Sha256::new(),
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(hashing);
+    let mut row = csv::StringRecord::new();
+    let mut layout: Option<Layout> = None;
+    let mut records = Vec::new();
+    let mut attacks = Vec::new();
+    let mut lines = Vec::new();
+    let mut skipped = Vec::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let bad = InvalidRow {
+                    line: e.position().map_or(line, |p| p.line()),
+                    problem: RowProblem::Syntax(e.to_string()),
+                };
+                if options.skip_invalid && matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    skipped.push(bad);
+                    continue;
+                }
+                return Err(match e.into_kind() {
+                    csv::ErrorKind::Io(io_error) => DataError::Io {
+                        path: source.to_string(),
+                        source: io_error,
+                    },
+                    _ => DataError::InvalidRow {
+                        path: source.to_string(),
+                        row: bad,
+                    },
+                });
+            }
+        }
+        let line = row.position().map_or(line, |p| p.line());
+        let layout = match &layout {
+            Some(l) => l,
+            None => {
+                let detected = Layout::detect(&row, source)?;
+                let has_header = detected.has_header;
+                layout = Some(detected);
+                if has_header {
+                    continue;
+                }
+                layout.as_ref().expect("just set")
+            }
+        };
+        match parse_row(&row, layout) {
+            Ok(record) => {
+                records.push(record);
+                if let Some(pos) = layout.attack {
+                    attacks.push(clean_attack(&row[pos]));
+                }
+                lines.push(line);
+            }
+            Err(problem) => {
+                let bad = InvalidRow { line, problem };
+                if !options.skip_invalid {
+                    return Err(DataError::InvalidRow {
+                        path: source.to_string(),
+                        row: bad,
+                    });
+                }
+                skipped.push(bad);
+            }
+        }
+    }
+    if records.is_empty() && skipped.is_empty() {
+        return Err(DataError::Empty {
+            path: source.to_string(),
+        });
+    }
+    let has_labels = layout.as_ref().is_some_and(|l| l.attack.is_some());
+    let hasher = csv.into_inner().hasher;
+    Ok(Dataset {
+        source: source.to_string(),
+        records,
+        attacks: has_labels.then_some(attacks),
+        lines,
+        skipped,
+        sha256: hex(&hasher.finalize()),
+    })
+}
+
+fn parse_row(row: &csv::StringRecord, layout: &Layout) -> Result<Record, RowProblem> {
+    if row.len() != layout.width {
+        return Err(RowProblem::FieldCount {
+            expected: layout.width,
+            found: row.len(),
+        });
+    }
+    if let Some(pos) = layout.attack
+        && row[pos].is_empty()
+    {
+        return Err(RowProblem::Fields(vec![FieldError {
+            field: schema::ATTACK,
+            value: String::new(),
+            problem: crate::record::Problem::Missing,
+        }]));
+    }
+    Record::from_text(|i| &row[layout.features[i]]).map_err(RowProblem::Fields)
+}
+
+/// The original KDD'99 files end labels with a full stop (`smurf.`); NSL-KDD does not.
+fn clean_attack(raw: &str) -> String {
+    raw.trim().trim_end_matches('.').to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The default data file: `$NADIR_DATA`, else `data/Network_anomaly_data.csv`, else
+/// `../shared/data/Network_anomaly_data.csv`.
+pub fn default_data_path() -> Result<PathBuf, DataError> {
+    let mut tried = Vec::new();
+    if let Some(env) = std::env::var_os("NADIR_DATA") {
+        let path = PathBuf::from(env);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path);
+    }
+    for candidate in [
+        "data/Network_anomaly_data.csv",
+        "../shared/data/Network_anomaly_data.csv",
+    ] {
+        let path = PathBuf::from(candidate);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path);
+    }
+    Err(DataError::NoDefaultData { tried })
+}

@@ -1,0 +1,17 @@
+//! Network anomaly detectors for nadir: the model traits, the classifiers, metrics, the
+//! evaluation protocol and the model file format.
+
+pub mod binning;
+pub mod forest;
+pub mod gbdt;
+pub mod linear;
+pub mod metrics;
+pub mod mlp;
+pub mod model;
+pub mod scale;
+pub mod split;
+#[cfg(test)]
+mod testdata;
+pub mod tree;
+
+pub use model::{Classifier, Fit, FitError};

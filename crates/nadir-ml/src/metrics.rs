@@ -1,0 +1,211 @@
+//! Binary classification metrics, in f64, with tied scores handled as scikit-learn does.
+//!
+//! Hand-written: no crate offers the set together (confusion, precision/recall/F1, ROC and PR
+//! curves with ties, a classification report) in f64. Each function is checked against values
+//! worked out by hand in the tests.
+
+use serde::{Deserialize, Serialize};
+
+/// Counts of a binary confusion matrix; "positive" is attack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub tn: u64,
+    pub fp: u64,
+    pub fn_: u64,
+    pub tp: u64,
+}
+
+impl Confusion {
+    pub fn from_predictions(truth: &[bool], predicted: &[bool]) -> Confusion {
+        let mut c = Confusion::default();
+        for (&t, &p) in truth.iter().zip(predicted) {
+            match (t, p) {
+                (false, false) => c.tn += 1,
+                (false, true) => c.fp += 1,
+                (true, false) => c.fn_ += 1,
+                (true, true) => c.tp += 1,
+            }
+        }
+        c
+    }
+
+    pub fn total(&self) -> u64 {
+        self.tn + self.fp + self.fn_ + self.tp
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        ratio(self.tp + self.tn, self.total())
+    }
+
+    /// Precision of the attack class (0 when nothing is flagged, as scikit-learn's default).
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+
+    /// Recall of the attack class: the detection rate.
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+
+    pub fn f1(&self) -> f64 {
+        f1(self.precision(), self.recall())
+    }
+
+    /// Precision, recall and F1 of the normal class, for the classification report.
+    pub fn normal_class(&self) -> (f64, f64, f64) {
+        let p = ratio(self.tn, self.tn + self.fn_);
+        let r = ratio(self.tn, self.tn + self.fp);
+        (p, r, f1(p, r))
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+/// Applies a threshold: a score at or above it is an attack.
+pub fn classify(scores: &[f64], threshold: f64) -> Vec<bool> {
+    scores.iter().map(|&s| s >= threshold).collect()
+}
+
+/// One point per distinct score, from the highest: the rates when everything scoring at least
+/// `threshold` is flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub threshold: f64,
+    pub tp: u64,
+    pub fp: u64,
+}
+
+/// Cumulative true/false positives at each distinct score, scores descending.
+pub fn threshold_curve(truth: &[bool], scores: &[f64]) -> Vec<CurvePoint> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points: Vec<CurvePoint> = Vec::new();
+    let (mut tp, mut fp) = (0, 0);
+    for (k, &i) in order.iter().enumerate() {
+        if truth[i] { tp += 1 } else { fp += 1 }
+        let last_of_tie = order
+            .get(k + 1)
+            .is_none_or(|&next| scores[next] != scores[i]);
+        if last_of_tie {
+            points.push(CurvePoint {
+                threshold: scores[i],
+                tp,
+                fp,
+            });
+        }
+    }
+    points
+}
+
+/// Area under the ROC curve (trapezoidal, so ties count one half). `None` with one class.
+pub fn roc_auc(truth: &[bool], scores: &[f64]) -> Option<f64> {
+    let positives = truth.iter().filter(|&&t| t).count() as f64;
+    let negatives = truth.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return None;
+    }
+    let mut area = 0.0;
+    let (mut prev_tp, mut prev_fp) = (0.0, 0.0);
+    for p in threshold_curve(truth, scores) {
+        let (tp, fp) = (p.tp as f64, p.fp as f64);
+        area += (fp - prev_fp) * (tp + prev_tp) / 2.0;
+        prev_tp = tp;
+        prev_fp = fp;
+    }
+    Some(area / (positives * negatives))
+}
+
+/// Average precision (scikit-learn's step-wise area under the precision-recall curve).
+pub fn average_precision(truth: &[bool], scores: &[f64]) -> Option<f64> {
+    let positives = truth.iter().filter(|&&t| t).count() as f64;
+    if positives == 0.0 {
+        return None;
+    }
+    let mut ap = 0.0;
+    let mut prev_recall = 0.0;
+    for p in threshold_curve(truth, scores) {
+        let recall = p.tp as f64 / positives;
+        let precision = p.tp as f64 / (p.tp + p.fp) as f64;
+        ap += (recall - prev_recall) * precision;
+        prev_recall = recall;
+    }
+    Some(ap)
+}
+
+/// The threshold with the best F1 on these scores: the midpoint between the lowest score
+/// flagged and the next one below it, so that scores near the boundary on new data fall on
+/// the side the data supports. Used on out-of-fold training scores only.
+pub fn best_f1_threshold(truth: &[bool], scores: &[f64]) -> f64 {
+    let positives = truth.iter().filter(|&&t| t).count() as f64;
+    let curve = threshold_curve(truth, scores);
+    let mut best = (f64::NEG_INFINITY, 0.5);
+    for (k, p) in curve.iter().enumerate() {
+        let precision = p.tp as f64 / (p.tp + p.fp) as f64;
+        let recall = p.tp as f64 / positives;
+        let score = f1(precision, recall);
+        if score > best.0 {
+            let below = curve.get(k + 1).map_or(p.threshold, |n| n.threshold);
+            best = (score, p.threshold - (p.threshold - below) / 2.0);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confusion_and_rates_by_hand() {
+        let truth = [true, true, true, false, false, false, false, true];
+        let pred = [true, true, false, false, true, false, false, true];
+        let c = Confusion::from_predictions(&truth, &pred);
+        assert_eq!(c, Confusion { tn: 3, fp: 1, fn_: 1, tp: 3 });
+        assert_eq!(c.accuracy(), 6.0 / 8.0);
+        assert_eq!(c.precision(), 0.75);
+        assert_eq!(c.recall(), 0.75);
+        assert!((c.f1() - 0.75).abs() < 1e-15);
+        assert_eq!(c.normal_class(), (0.75, 0.75, 0.75));
+    }
+
+    #[test]
+    fn nothing_flagged_gives_zero_precision_not_nan() {
+        let c = Confusion::from_predictions(&[true, false], &[false, false]);
+        assert_eq!((c.precision(), c.recall(), c.f1()), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn roc_auc_matches_scikit_learn_examples() {
+        // sklearn.metrics.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+        let auc = roc_auc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap();
+        assert!((auc - 0.75).abs() < 1e-12);
+        // All scores tied: one half.
+        assert_eq!(roc_auc(&[false, true], &[0.3, 0.3]), Some(0.5));
+        assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), None);
+    }
+
+    #[test]
+    fn average_precision_matches_scikit_learn_example() {
+        // sklearn.metrics.average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        let ap = average_precision(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap();
+        assert!((ap - 0.833_333_333_333_333_4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn best_f1_threshold_separates_separable_scores() {
+        let truth = [false, false, true, true];
+        let t = best_f1_threshold(&truth, &[0.1, 0.2, 0.7, 0.9]);
+        assert!((t - 0.45).abs() < 1e-12);
+        assert_eq!(classify(&[0.1, 0.2, 0.7, 0.9], t), truth);
+    }
+}

@@ -1,0 +1,95 @@
+//! Input scaling for the models that need it (logistic regression, SVM, MLP).
+//!
+//! Without it the original project's logistic regression and SVM predicted one class: byte
+//! counts reach 10^9 while rates stay in [0, 1]. Counts are heavy tailed, so they pass through
+//! `ln(1 + x)` before the z-score; one-hot columns are left as 0/1.
+
+use nadir_data::schema::{self, Kind};
+use nadir_data::{Encoded, schema::NUM_NUMERIC};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// Per-numeric-feature transform fitted on training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    log: Vec<bool>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl Standardizer {
+    pub fn fit(data: &Encoded) -> Standardizer {
+        let log: Vec<bool> = schema::numeric_features()
+            .map(|(_, f)| f.kind == Kind::Count)
+            .collect();
+        let n = data.len().max(1) as f64;
+        let mut mean = vec![0.0; NUM_NUMERIC];
+        let mut sq = vec![0.0; NUM_NUMERIC];
+        for row in &data.numeric {
+            for j in 0..NUM_NUMERIC {
+                let v = transform(log[j], row[j]);
+                mean[j] += v;
+                sq[j] += v * v;
+            }
+        }
+        let scale = (0..NUM_NUMERIC)
+            .map(|j| {
+                mean[j] /= n;
+                let var = (sq[j] / n - mean[j] * mean[j]).max(0.0);
+                // A constant column (numoutboundcmds) keeps scale 1 and so maps to 0.
+                if var > 1e-24 { var.sqrt() } else { 1.0 }
+            })
+            .collect();
+        Standardizer { log, mean, scale }
+    }
+
+    /// The scaled one-hot matrix, one row per record.
+    pub fn transform(&self, data: &Encoded) -> Array2<f64> {
+        let width = data.one_hot_width();
+        let mut out = Array2::zeros((data.len(), width));
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            let row = row.as_slice_mut().expect("standard layout");
+            data.one_hot_row(i, row);
+            for j in 0..NUM_NUMERIC {
+                row[j] = (transform(self.log[j], row[j]) - self.mean[j]) / self.scale[j];
+            }
+        }
+        out
+    }
+}
+
+fn transform(log: bool, v: f64) -> f64 {
+    if log { v.ln_1p() } else { v }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nadir_data::{FeaturePipeline, Record};
+
+    #[test]
+    fn scaled_numeric_columns_have_zero_mean_unit_variance() {
+        let records: Vec<Record> = (0..10)
+            .map(|i| {
+                let mut numeric = [0.0; NUM_NUMERIC];
+                numeric[1] = 10f64.powi(i); // srcbytes, a count: log-scaled
+                numeric[20] = i as f64 / 10.0; // serrorrate, a rate
+                Record {
+                    numeric,
+                    categorical: ["tcp", "http", "SF"].map(String::from),
+                }
+            })
+            .collect();
+        let encoded = FeaturePipeline::fit(&records).encode(&records);
+        let x = Standardizer::fit(&encoded).transform(&encoded);
+        for j in [1, 20] {
+            let col = x.column(j);
+            let mean = col.mean().unwrap();
+            let var = col.mapv(|v| (v - mean).powi(2)).mean().unwrap();
+            assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-9, "column {j}");
+        }
+        // The constant column maps to zero; the one-hot columns stay 0/1.
+        assert!(x.column(0).iter().all(|&v| v == 0.0));
+        assert!(x.column(NUM_NUMERIC).iter().all(|&v| v == 1.0));
+    }
+}
