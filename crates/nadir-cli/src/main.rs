@@ -1,1 +1,332 @@
-fn main() {}
+//! `nadir`: the command line over the nadir libraries. It parses arguments, shows progress
+//! and formats results; every decision lives in `nadir-data` and `nadir-ml`.
+
+mod output;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use nadir_data::{Dataset, ReadOptions, default_data_path, read_path};
+use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::protocol::{self, Progress, TrainOptions};
+use nadir_ml::registry::{ModelConfig, ModelKind};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "nadir",
+    version,
+    about = "Network anomaly detection on NSL-KDD connection records",
+    long_about = "Network anomaly detection on NSL-KDD connection records.\n\n\
+        Reads the project's 43-column CSV (header row, columns in any order) or the headerless \
+        NSL-KDD files (KDDTrain+.txt). Without --data, uses $NADIR_DATA, then \
+        data/Network_anomaly_data.csv, then ../shared/data/Network_anomaly_data.csv."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train and evaluate models (stratified 70/30 split, 5-fold CV), save them and their metrics.
+    #[command(after_help = "Examples:\n  \
+        nadir train\n  \
+        nadir train --models rf,gb --out models/ --seed 7\n  \
+        nadir train --models all --set random_forest.trees=300 --set mlp.hidden=[128,64]\n  \
+        nadir train --config params.toml --data KDDTrain+.txt")]
+    Train(TrainArgs),
+    /// Measure a saved model on a labelled file.
+    #[command(
+        after_help = "Example:\n  nadir evaluate --model models/random_forest.nadir --data KDDTest+.txt --format json"
+    )]
+    Evaluate(EvaluateArgs),
+    /// Score every record of a file with a saved model.
+    #[command(
+        after_help = "Example:\n  nadir predict --model models/random_forest.nadir --data new.csv --format ndjson --output scores.ndjson"
+    )]
+    Predict(PredictArgs),
+    /// List the models and their default hyperparameters (TOML, usable with --config).
+    Models,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Record file (CSV with header, or headerless NSL-KDD .txt).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Skip invalid rows (reporting how many and which lines) instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Models to train: comma-separated names or short names, or `all` (see `nadir models`).
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    models: String,
+    /// Directory for the model files and metrics.json.
+    #[arg(long, default_value = "models", value_name = "DIR")]
+    out: PathBuf,
+    /// Seed of the split, the folds and every model.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Labelled file to measure the models on, instead of holding out --test-share of --data
+    /// (e.g. train on KDDTrain+.txt, test on KDDTest+.txt).
+    #[arg(long, value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Cross-validation folds on the training part (at least 2).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Share of rows held out as the test part.
+    #[arg(long, default_value_t = 0.3, value_name = "SHARE")]
+    test_share: f64,
+    /// A fixed decision threshold for every model, instead of the one chosen by CV.
+    #[arg(long, value_name = "X")]
+    threshold: Option<f64>,
+    /// TOML file of hyperparameters, one section per model (see `nadir models`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one hyperparameter, e.g. `random_forest.trees=300` (repeatable).
+    #[arg(long = "set", value_name = "MODEL.PARAM=VALUE")]
+    overrides: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// A model file written by `nadir train`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
+    /// Decision threshold instead of the one saved in the model.
+    #[arg(long, value_name = "X")]
+    threshold: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PredictFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// A model file written by `nadir train`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: PredictFormat,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Decision threshold instead of the one saved in the model.
+    #[arg(long, value_name = "X")]
+    threshold: Option<f64>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Evaluate(args) => evaluate(args),
+        Command::Predict(args) => predict(args),
+        Command::Models => models(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_data(args: &DataArgs) -> Result<Dataset> {
+    let path = match &args.data {
+        Some(path) => path.clone(),
+        None => default_data_path()?,
+    };
+    let data = read_path(
+        &path,
+        ReadOptions {
+            skip_invalid: args.skip_invalid,
+        },
+    )?;
+    if !data.skipped.is_empty() {
+        eprintln!(
+            "skipped {} invalid row(s) of {}:",
+            data.skipped.len(),
+            data.source
+        );
+        for row in data.skipped.iter().take(10) {
+            eprintln!("  {row}");
+        }
+        if data.skipped.len() > 10 {
+            eprintln!("  … and {} more", data.skipped.len() - 10);
+        }
+    }
+    Ok(data)
+}
+
+fn check_threshold(threshold: Option<f64>) -> Result<()> {
+    if let Some(t) = threshold
+        && !(0.0..=1.0).contains(&t)
+    {
+        bail!("--threshold must lie in [0, 1], got {t}");
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    check_threshold(args.threshold)?;
+    let kinds = ModelKind::parse_list(&args.models)?;
+    if kinds.is_empty() {
+        bail!("--models names no model");
+    }
+    let config_text = match &args.config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?,
+        None => String::new(),
+    };
+    let config = ModelConfig::from_toml(&config_text, &args.overrides)?;
+    let data = load_data(&args.data)?;
+    let test_data = match &args.test {
+        Some(path) => Some(load_data(&DataArgs {
+            data: Some(path.clone()),
+            skip_invalid: args.data.skip_invalid,
+        })?),
+        None => None,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    eprintln!(
+        "training {} on {} rows of {}",
+        kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        data.len(),
+        data.source
+    );
+    let options = TrainOptions {
+        kinds,
+        config,
+        seed: args.seed,
+        test_share: args.test_share,
+        folds: args.folds,
+        threshold: args.threshold,
+    };
+    let bar = ProgressBar::hidden();
+    let trained = protocol::train(&data, test_data.as_ref(), &options, &|event| match event {
+        Progress::Start { fits } => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(fits as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+        }
+        Progress::Fit { kind, fold } => bar.set_message(match fold {
+            Some(f) => format!("fold {}/{}: {kind}", f + 1, options.folds),
+            None => format!("final fit: {kind}"),
+        }),
+        Progress::Done => bar.inc(1),
+    })?;
+    bar.finish_and_clear();
+
+    for model in &trained.models {
+        let path = args.out.join(format!("{}.{EXTENSION}", model.kind()));
+        model.save(&path)?;
+    }
+    let metrics_path = args.out.join("metrics.json");
+    let json = serde_json::to_string_pretty(&trained.report)?;
+    std::fs::write(&metrics_path, json + "\n")
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+
+    let mut out = std::io::stdout().lock();
+    output::train_report(&mut out, &trained.report)?;
+    writeln!(
+        out,
+        "\nwrote {} model(s) and metrics.json to {}",
+        trained.models.len(),
+        args.out.display()
+    )?;
+    Ok(())
+}
+
+fn load_model(path: &Path) -> Result<SavedModel> {
+    Ok(SavedModel::load(path)?)
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<()> {
+    check_threshold(args.threshold)?;
+    let model = load_model(&args.model)?;
+    let data = load_data(&args.data)?;
+    let evaluation = protocol::evaluate(&model, &data, args.threshold)?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&evaluation)?)?,
+        ReportFormat::Table => output::evaluation(&mut out, &evaluation)?,
+    }
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    check_threshold(args.threshold)?;
+    let model = load_model(&args.model)?;
+    let data = load_data(&args.data)?;
+    let predictions = model.predict(&data.records, args.threshold);
+    let unseen = predictions.iter().filter(|p| !p.unseen.is_empty()).count();
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = std::io::BufWriter::new(sink);
+    match args.format {
+        PredictFormat::Csv => output::predictions_csv(&mut sink, &data, &predictions)?,
+        PredictFormat::Ndjson => output::predictions_ndjson(&mut sink, &data, &predictions)?,
+    }
+    sink.flush()?;
+    if unseen > 0 {
+        eprintln!(
+            "warning: {unseen} row(s) hold category values unseen in training (encoded as none of the known values)"
+        );
+    }
+    Ok(())
+}
+
+fn models() -> Result<()> {
+    let config = ModelConfig::default();
+    let mut out = std::io::stdout().lock();
+    for kind in ModelKind::ALL {
+        writeln!(
+            out,
+            "[{}]  # --models {} or {}",
+            kind.name(),
+            kind.name(),
+            kind.short()
+        )?;
+        write!(out, "{}", config.section_toml(kind))?;
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -146,7 +146,9 @@ fn category_bin(code: u32) -> u8 {
 fn cut_points(distinct: &[f64]) -> Vec<f64> {
     let midpoint = |i: usize| distinct[i] + (distinct[i + 1] - distinct[i]) / 2.0;
     if distinct.len() <= MAX_BINS - 1 {
-        return (0..distinct.len().saturating_sub(1)).map(midpoint).collect();
+        return (0..distinct.len().saturating_sub(1))
+            .map(midpoint)
+            .collect();
     }
     let cuts = MAX_BINS - 2;
     let mut t: Vec<f64> = (1..=cuts)

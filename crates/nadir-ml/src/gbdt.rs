@@ -1,1 +1,1195 @@
-//! (being written)
+//! Histogram gradient boosting for binary classification, in the manner of LightGBM and
+//! scikit-learn's `HistGradientBoostingClassifier`.
+//!
+//! The model is a sum of regression trees over a raw score (log-odds of attack) that starts
+//! at the log-odds of the training attack rate. Each iteration takes the gradient `p − y` and
+//! hessian `p (1 − p)` of the binary log-loss at every training row and fits one tree to them:
+//! a leaf holding gradient sum `G` and hessian sum `H` outputs the damped Newton step
+//! `−learning_rate · G / (H + λ)`, and a split is worth XGBoost's gain
+//! `½ [G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)]`. Trees grow best-first (leaf-wise): the leaf
+//! whose best split gains most is split next, until `max_leaf_nodes` leaves, `max_depth`, or
+//! `min_samples_leaf` stop it.
+//!
+//! Splits are searched on histograms of (gradient, hessian, count) per bin of each column of
+//! [`crate::binning`], so a node costs one pass over its rows. Only the smaller child of a
+//! split is histogrammed from its rows; its sibling's histogram is the parent's minus the
+//! smaller one (LightGBM's subtraction trick), which bounds the work per tree level by half the
+//! rows. Columns are histogrammed in parallel, each summed in row order, so the fitted model is
+//! the same bit for bit whatever the thread count. Fitted trees are flat node arrays holding
+//! raw-value [`SplitRule`]s, so scoring needs no binning.
+//!
+//! Early stopping follows scikit-learn: on by default above 10,000 rows, it holds out a
+//! seeded, stratified `validation_fraction` of the training data, stops once the validation
+//! log-loss has not improved by `tol` for `n_iter_no_change` iterations, and (unlike
+//! scikit-learn) keeps only the trees up to the best iteration.
+//!
+//! Hand-written because no crate fits: forust-ml, the most complete pure-Rust one, has a single
+//! maintainer and no recent releases; perpetual needs nightly Rust; the LightGBM and XGBoost
+//! bindings need cmake and a C++ toolchain.
+//!
+//! References: Chen & Guestrin, "XGBoost: A Scalable Tree Boosting System" (KDD 2016); Ke et
+//! al., "LightGBM: A Highly Efficient Gradient Boosting Decision Tree" (NeurIPS 2017);
+//! scikit-learn's `sklearn/ensemble/_hist_gradient_boosting`.
+
+use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
+use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::split::stratified_split;
+use nadir_data::Encoded;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Above this many rows, `EarlyStopping::Auto` turns early stopping on (scikit-learn's rule).
+const AUTO_EARLY_STOPPING_ROWS: usize = 10_000;
+/// Least hessian sum a child may hold (scikit-learn's `min_hessian_to_split`): it keeps leaf
+/// values finite once rows are predicted with near certainty.
+const MIN_CHILD_HESSIAN: f64 = 1e-3;
+/// Below this many row-columns a histogram is built on one thread: spreading it costs more.
+const PARALLEL_HISTOGRAM_WORK: usize = 64 * 1024;
+/// Columns histogrammed together in one pass over a node's rows (one parallel work item):
+/// enough to hide each update's latency behind the others, few enough that the group's
+/// histograms stay in L1 cache.
+const GROUP: usize = 8;
+/// Rows per parallel work item when computing gradients and scores.
+const ROW_BLOCK: usize = 512;
+
+/// When to hold out validation data and stop boosting once it stops improving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EarlyStopping {
+    /// On when the training data has more than 10,000 rows, as in scikit-learn.
+    Auto,
+    On,
+    Off,
+}
+
+/// Hyperparameters of [`GradientBoosting`]. The defaults are scikit-learn's, which already
+/// reach ≥ 99.8 % holdout accuracy on this data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GradientBoostingParams {
+    /// Boosting iterations (trees) at most.
+    pub max_iter: usize,
+    /// Shrinkage of every tree's Newton step; smaller needs more iterations but generalises better.
+    pub learning_rate: f64,
+    /// Leaves per tree at most (trees grow best-first until this).
+    pub max_leaf_nodes: usize,
+    /// Depth limit (the root has depth 0); none by default, `max_leaf_nodes` bounds the tree.
+    pub max_depth: Option<usize>,
+    /// Training rows every leaf must hold.
+    pub min_samples_leaf: usize,
+    /// λ: L2 penalty on leaf values, added to every hessian sum.
+    pub l2_regularization: f64,
+    pub early_stopping: EarlyStopping,
+    /// Share of the training data held out for early stopping (stratified, seeded).
+    pub validation_fraction: f64,
+    /// Iterations without validation improvement before boosting stops.
+    pub n_iter_no_change: usize,
+    /// Least decrease in validation log-loss that counts as an improvement.
+    pub tol: f64,
+}
+
+impl Default for GradientBoostingParams {
+    fn default() -> Self {
+        GradientBoostingParams {
+            max_iter: 100,
+            learning_rate: 0.1,
+            max_leaf_nodes: 31,
+            max_depth: None,
+            min_samples_leaf: 20,
+            l2_regularization: 0.0,
+            early_stopping: EarlyStopping::Auto,
+            validation_fraction: 0.1,
+            n_iter_no_change: 10,
+            tol: 1e-7,
+        }
+    }
+}
+
+impl GradientBoostingParams {
+    fn validate(&self) -> Result<(), FitError> {
+        if self.max_iter == 0 {
+            return Err(FitError::invalid("max_iter", "must be at least 1"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(FitError::invalid(
+                "learning_rate",
+                "must be a positive number",
+            ));
+        }
+        if self.max_leaf_nodes < 2 {
+            return Err(FitError::invalid("max_leaf_nodes", "must be at least 2"));
+        }
+        if self.max_depth == Some(0) {
+            return Err(FitError::invalid("max_depth", "must be at least 1"));
+        }
+        if self.min_samples_leaf == 0 {
+            return Err(FitError::invalid("min_samples_leaf", "must be at least 1"));
+        }
+        if !(self.l2_regularization.is_finite() && self.l2_regularization >= 0.0) {
+            return Err(FitError::invalid(
+                "l2_regularization",
+                "must be a number ≥ 0",
+            ));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(FitError::invalid(
+                "validation_fraction",
+                "must lie strictly between 0 and 1",
+            ));
+        }
+        if self.n_iter_no_change == 0 {
+            return Err(FitError::invalid("n_iter_no_change", "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(FitError::invalid("tol", "must be a number ≥ 0"));
+        }
+        Ok(())
+    }
+
+    fn stops_early(&self, rows: usize) -> bool {
+        match self.early_stopping {
+            EarlyStopping::Auto => rows > AUTO_EARLY_STOPPING_ROWS,
+            EarlyStopping::On => true,
+            EarlyStopping::Off => false,
+        }
+    }
+
+    /// The leaf output for rows with these gradient and hessian sums.
+    fn leaf_value(&self, sums: &BinStats) -> f64 {
+        -self.learning_rate * sums.grad / (sums.hess + self.l2_regularization)
+    }
+}
+
+/// A fitted gradient-boosted tree ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientBoosting {
+    params: GradientBoostingParams,
+    /// Log-odds of the training attack rate: the raw score before any tree.
+    base_score: f64,
+    trees: Vec<Tree>,
+    /// Validation log-loss before the first tree and after each iteration run (including the
+    /// ones past the best, which were dropped); empty without early stopping.
+    validation_loss: Vec<f64>,
+}
+
+impl GradientBoosting {
+    /// Trees kept (the best iteration's count when early stopping ran).
+    pub fn n_iter(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// See [`GradientBoosting::validation_loss`] (field doc).
+    pub fn validation_loss(&self) -> &[f64] {
+        &self.validation_loss
+    }
+
+    /// Total split gain per tree column (`binning::NUM_COLUMNS` long: numeric features, then
+    /// protocoltype, service, flag), normalised to sum 1; all zero if no tree ever split.
+    pub fn feature_importances(&self) -> Vec<f64> {
+        let mut gain = vec![0.0; NUM_COLUMNS];
+        for tree in &self.trees {
+            for node in &tree.nodes {
+                if let Node::Split { rule, gain: g, .. } = node {
+                    gain[rule.column()] += g;
+                }
+            }
+        }
+        let total: f64 = gain.iter().sum();
+        if total > 0.0 {
+            gain.iter_mut().for_each(|g| *g /= total);
+        }
+        gain
+    }
+
+    /// Raw scores (log-odds) of every row: rows are scored in blocks, each block tree by tree,
+    /// so a tree stays in cache while it scores the block.
+    fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
+        let mut raw = vec![self.base_score; data.len()];
+        raw.par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let first = block * ROW_BLOCK;
+                for tree in &self.trees {
+                    for (i, r) in out.iter_mut().enumerate() {
+                        *r += tree.predict(data, first + i);
+                    }
+                }
+            });
+        raw
+    }
+}
+
+impl Classifier for GradientBoosting {
+    fn score(&self, data: &Encoded) -> Vec<f64> {
+        let mut scores = self.raw_scores(data);
+        scores.iter_mut().for_each(|s| *s = sigmoid(*s));
+        scores
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let leaves: usize = self.trees.iter().map(Tree::leaves).sum();
+        let stopping = match self.validation_loss.iter().copied().reduce(f64::min) {
+            Some(best) => format!(", early stopping at validation log-loss {best:.5}"),
+            None => String::new(),
+        };
+        format!(
+            "gradient boosting: {} trees ({} leaves in all, at most {} each), learning rate {}{}",
+            self.trees.len(),
+            leaves,
+            p.max_leaf_nodes,
+            p.learning_rate,
+            stopping
+        )
+    }
+}
+
+/// One regression tree as a flat node array; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Tree {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Node {
+    /// Rows for which `rule` holds go to `left`. `gain` is kept for feature importances.
+    Split {
+        rule: SplitRule,
+        left: u32,
+        right: u32,
+        gain: f64,
+    },
+    /// The raw-score increment (already scaled by the learning rate).
+    Leaf { value: f64 },
+}
+
+impl Tree {
+    fn predict(&self, data: &Encoded, row: usize) -> f64 {
+        let mut node = 0;
+        loop {
+            match self.nodes[node] {
+                Node::Leaf { value } => return value,
+                Node::Split {
+                    rule, left, right, ..
+                } => {
+                    node = if rule.goes_left(data, row) {
+                        left
+                    } else {
+                        right
+                    } as usize;
+                }
+            }
+        }
+    }
+
+    fn leaves(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Leaf { .. }))
+            .count()
+    }
+}
+
+impl Fit for GradientBoostingParams {
+    type Model = GradientBoosting;
+
+    fn fit(
+        &self,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<GradientBoosting, FitError> {
+        check_training_data(data, labels)?;
+        self.validate()?;
+        let (train, train_labels, mut monitor) = if self.stops_early(data.len()) {
+            let (train_rows, validation_rows) =
+                stratified_split(labels, self.validation_fraction, seed);
+            if validation_rows.is_empty() {
+                return Err(FitError::invalid(
+                    "validation_fraction",
+                    format!("leaves no validation rows out of {}", data.len()),
+                ));
+            }
+            let train_labels: Vec<bool> = train_rows.iter().map(|&i| labels[i]).collect();
+            let validation_labels = validation_rows.iter().map(|&i| labels[i]).collect();
+            (
+                Cow::Owned(data.select(&train_rows)),
+                Cow::Owned(train_labels),
+                Some(ValidationMonitor {
+                    data: data.select(&validation_rows),
+                    labels: validation_labels,
+                    raw: Vec::new(),
+                }),
+            )
+        } else {
+            (Cow::Borrowed(data), Cow::Borrowed(labels), None)
+        };
+        check_training_data(&train, &train_labels)?;
+
+        let attacks = train_labels.iter().filter(|&&y| y).count() as f64;
+        let base_score = (attacks / (train.len() as f64 - attacks)).ln();
+        let binner = Binner::fit(&train);
+        let binned = binner.transform(&train);
+        let mut grower = TreeGrower::new(&binned, &binner, self);
+        let mut raw = vec![base_score; train.len()];
+        let mut gradients = vec![GradHess::default(); train.len()];
+        let mut trees = Vec::new();
+        let mut validation_loss = Vec::new();
+        let mut best = (f64::INFINITY, 0);
+        if let Some(m) = &mut monitor {
+            m.raw = vec![base_score; m.labels.len()];
+            best = (m.loss(), 0);
+            validation_loss.push(best.0);
+        }
+        for _ in 0..self.max_iter {
+            compute_gradients(&raw, &train_labels, &mut gradients);
+            let Some(tree) = grower.grow(&gradients) else {
+                break;
+            };
+            for leaf in &grower.leaves {
+                for &row in &grower.rows[leaf.start..leaf.end] {
+                    raw[row as usize] += leaf.value;
+                }
+            }
+            trees.push(tree);
+            if let Some(m) = &mut monitor {
+                let loss = m.add_tree(&trees[trees.len() - 1]);
+                validation_loss.push(loss);
+                if loss < best.0 - self.tol {
+                    best = (loss, trees.len());
+                } else if trees.len() - best.1 >= self.n_iter_no_change {
+                    break;
+                }
+            }
+        }
+        if monitor.is_some() {
+            trees.truncate(best.1);
+        }
+        Ok(GradientBoosting {
+            params: self.clone(),
+            base_score,
+            trees,
+            validation_loss,
+        })
+    }
+}
+
+/// Held-out rows and their running raw scores, for early stopping.
+struct ValidationMonitor {
+    data: Encoded,
+    labels: Vec<bool>,
+    raw: Vec<f64>,
+}
+
+impl ValidationMonitor {
+    /// Adds a tree's output to the raw scores and returns the new mean log-loss.
+    fn add_tree(&mut self, tree: &Tree) -> f64 {
+        for (i, r) in self.raw.iter_mut().enumerate() {
+            *r += tree.predict(&self.data, i);
+        }
+        self.loss()
+    }
+
+    fn loss(&self) -> f64 {
+        let total: f64 = self
+            .raw
+            .iter()
+            .zip(&self.labels)
+            .map(|(&r, &y)| log_loss(r, y))
+            .sum();
+        total / self.raw.len() as f64
+    }
+}
+
+fn sigmoid(raw: f64) -> f64 {
+    1.0 / (1.0 + (-raw).exp())
+}
+
+/// Binary log-loss of a raw score, `ln(1 + e^raw) − y·raw`, computed without overflow.
+fn log_loss(raw: f64, attack: bool) -> f64 {
+    let softplus = raw.max(0.0) + (-raw.abs()).exp().ln_1p();
+    if attack { softplus - raw } else { softplus }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GradHess {
+    grad: f64,
+    hess: f64,
+}
+
+fn compute_gradients(raw: &[f64], labels: &[bool], out: &mut [GradHess]) {
+    out.par_chunks_mut(ROW_BLOCK)
+        .zip(raw.par_chunks(ROW_BLOCK))
+        .zip(labels.par_chunks(ROW_BLOCK))
+        .for_each(|((out, raw), labels)| {
+            for ((o, &r), &y) in out.iter_mut().zip(raw).zip(labels) {
+                let p = sigmoid(r);
+                *o = GradHess {
+                    grad: p - if y { 1.0 } else { 0.0 },
+                    hess: p * (1.0 - p),
+                };
+            }
+        });
+}
+
+/// Sums over the rows of one bin (or one node).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct BinStats {
+    grad: f64,
+    hess: f64,
+    count: u32,
+}
+
+impl BinStats {
+    fn add(&mut self, g: &GradHess) {
+        self.grad += g.grad;
+        self.hess += g.hess;
+        self.count += 1;
+    }
+
+    fn plus(&self, other: &BinStats) -> BinStats {
+        BinStats {
+            grad: self.grad + other.grad,
+            hess: self.hess + other.hess,
+            count: self.count + other.count,
+        }
+    }
+
+    fn minus(&self, other: &BinStats) -> BinStats {
+        BinStats {
+            grad: self.grad - other.grad,
+            hess: self.hess - other.hess,
+            count: self.count - other.count,
+        }
+    }
+}
+
+/// Per splittable column (the grower's `columns`), per bin in use, flat: column `k` holds
+/// `histogram[offsets[k]..offsets[k + 1]]`. Keeping only the bins in use (a third of 41 × 256)
+/// keeps a column group's histograms in L1 cache while they are filled.
+type Histogram = Vec<BinStats>;
+
+/// The best split found for a leaf.
+#[derive(Debug, Clone, Copy)]
+struct SplitCandidate {
+    column: usize,
+    /// Numeric: rows with bin ≤ `bin` go left; categorical: rows with bin == `bin`.
+    bin: u8,
+    gain: f64,
+    left: BinStats,
+    right: BinStats,
+}
+
+/// A leaf of the tree being grown: its rows are `rows[start..end]` of the grower.
+struct OpenLeaf {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    sums: BinStats,
+    value: f64,
+    /// The best split and the histogram it was found on, if the leaf can be split.
+    split: Option<(SplitCandidate, Histogram)>,
+}
+
+/// Grows one regression tree per call on the binned training data, reusing its buffers.
+struct TreeGrower<'a> {
+    binned: &'a BinnedData,
+    binner: &'a Binner,
+    params: &'a GradientBoostingParams,
+    /// Tree columns with more than one bin in use (constant columns can never split).
+    /// Histograms and `row_bins` hold these columns, in this order, then padding columns of
+    /// one bin up to a multiple of [`GROUP`].
+    columns: Vec<usize>,
+    /// Where each (padded) column's bins start in a histogram, and the end of the last.
+    offsets: Vec<usize>,
+    /// The bins of the padded columns, row-major (`row_width` per row): a histogram pass
+    /// reads a row's bins together and updates a different column at each step, where a
+    /// column-major pass would chain updates of one bin (most rows of a sparse column share
+    /// bin 0), each waiting on the store before it.
+    row_bins: Vec<u8>,
+    row_width: usize,
+    /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
+    rows: Vec<u32>,
+    scratch: Vec<u32>,
+    /// The gradients of a node's rows in the order of `rows`, so histogram passes read them
+    /// sequentially.
+    ordered: Vec<GradHess>,
+    spare_histograms: Vec<Histogram>,
+    /// The leaves of the last tree grown, with their row ranges.
+    leaves: Vec<OpenLeaf>,
+}
+
+impl<'a> TreeGrower<'a> {
+    fn new(
+        binned: &'a BinnedData,
+        binner: &'a Binner,
+        params: &'a GradientBoostingParams,
+    ) -> TreeGrower<'a> {
+        let bins_in_use = |c: usize| binned.bins[c].iter().max().map_or(0, |&b| b as usize + 1);
+        let (columns, widths): (Vec<usize>, Vec<usize>) = (0..NUM_COLUMNS)
+            .map(|c| (c, bins_in_use(c)))
+            .filter(|&(_, bins)| bins > 1)
+            .unzip();
+        let row_width = columns.len().next_multiple_of(GROUP);
+        let offsets = std::iter::once(0)
+            .chain(
+                widths
+                    .iter()
+                    .chain(std::iter::repeat_n(&1, row_width - columns.len()))
+                    .scan(0, |end, w| {
+                        *end += w;
+                        Some(*end)
+                    }),
+            )
+            .collect();
+        let mut row_bins = vec![0; binned.rows * row_width];
+        for (k, &c) in columns.iter().enumerate() {
+            for (row, &b) in binned.bins[c].iter().enumerate() {
+                row_bins[row * row_width + k] = b;
+            }
+        }
+        TreeGrower {
+            binned,
+            binner,
+            params,
+            columns,
+            offsets,
+            row_bins,
+            row_width,
+            rows: Vec::with_capacity(binned.rows),
+            scratch: vec![0; binned.rows],
+            ordered: vec![GradHess::default(); binned.rows],
+            spare_histograms: Vec::new(),
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Fits a tree to these gradients, best-first. `None` when the hessians are spent: every
+    /// row is already predicted with certainty, so a Newton step is undefined.
+    fn grow(&mut self, gradients: &[GradHess]) -> Option<Tree> {
+        for leaf in self.leaves.drain(..) {
+            if let Some((_, h)) = leaf.split {
+                self.spare_histograms.push(h);
+            }
+        }
+        self.rows.clear();
+        self.rows.extend(0..self.binned.rows as u32);
+        let mut sums = BinStats::default();
+        gradients.iter().for_each(|g| sums.add(g));
+        if sums.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
+            return None;
+        }
+        let root_value = self.params.leaf_value(&sums);
+        let mut nodes = vec![Node::Leaf { value: root_value }];
+        let mut root = OpenLeaf {
+            node: 0,
+            start: 0,
+            end: self.rows.len(),
+            depth: 0,
+            sums,
+            value: root_value,
+            split: None,
+        };
+        if self.can_split(&root) {
+            let histogram = self.build_histogram(0, root.end, gradients);
+            root.split = self.with_best_split(histogram, &root.sums);
+        }
+        self.leaves.push(root);
+
+        while self.leaves.len() < self.params.max_leaf_nodes {
+            let mut best: Option<(usize, f64)> = None;
+            for (i, leaf) in self.leaves.iter().enumerate() {
+                if let Some((c, _)) = &leaf.split
+                    && best.is_none_or(|(_, gain)| c.gain > gain)
+                {
+                    best = Some((i, c.gain));
+                }
+            }
+            let Some((chosen, _)) = best else { break };
+            let mut parent = self.leaves.remove(chosen);
+            let Some((candidate, parent_histogram)) = parent.split.take() else {
+                unreachable!("only leaves with a split are chosen")
+            };
+            let (left, right) = self.split_leaf(&parent, &candidate, &mut nodes);
+            let more_splits = self.leaves.len() + 2 < self.params.max_leaf_nodes;
+            let [left, right] =
+                self.find_child_splits([left, right], parent_histogram, gradients, more_splits);
+            self.leaves.push(left);
+            self.leaves.push(right);
+        }
+        Some(Tree { nodes })
+    }
+
+    /// Partitions the parent's rows and turns its node into a split with two leaf children.
+    fn split_leaf(
+        &mut self,
+        parent: &OpenLeaf,
+        candidate: &SplitCandidate,
+        nodes: &mut Vec<Node>,
+    ) -> (OpenLeaf, OpenLeaf) {
+        let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin);
+        debug_assert_eq!(middle - parent.start, candidate.left.count as usize);
+        let rule = self
+            .binner
+            .split_rule(candidate.column, candidate.bin)
+            .expect("splits are never searched on the catch-all category bin");
+        let left_node = nodes.len();
+        let child = |node: usize, start: usize, end: usize, sums: BinStats| OpenLeaf {
+            node,
+            start,
+            end,
+            depth: parent.depth + 1,
+            sums,
+            value: self.params.leaf_value(&sums),
+            split: None,
+        };
+        let left = child(left_node, parent.start, middle, candidate.left);
+        let right = child(left_node + 1, middle, parent.end, candidate.right);
+        nodes.push(Node::Leaf { value: left.value });
+        nodes.push(Node::Leaf { value: right.value });
+        nodes[parent.node] = Node::Split {
+            rule,
+            left: left_node as u32,
+            right: left_node as u32 + 1,
+            gain: candidate.gain,
+        };
+        (left, right)
+    }
+
+    /// Finds the best splits of two new siblings: the smaller one's histogram is built from
+    /// its rows, the larger one's is the parent's minus it.
+    fn find_child_splits(
+        &mut self,
+        mut children: [OpenLeaf; 2],
+        mut parent_histogram: Histogram,
+        gradients: &[GradHess],
+        more_splits: bool,
+    ) -> [OpenLeaf; 2] {
+        let splittable = children
+            .each_ref()
+            .map(|c| more_splits && self.can_split(c));
+        if !splittable[0] && !splittable[1] {
+            self.spare_histograms.push(parent_histogram);
+            return children;
+        }
+        let small = if children[0].sums.count <= children[1].sums.count {
+            0
+        } else {
+            1
+        };
+        let large = 1 - small;
+        let small_histogram =
+            self.build_histogram(children[small].start, children[small].end, gradients);
+        if splittable[large] {
+            for (p, s) in parent_histogram.iter_mut().zip(&small_histogram) {
+                *p = p.minus(s);
+            }
+            children[large].split = self.with_best_split(parent_histogram, &children[large].sums);
+        } else {
+            self.spare_histograms.push(parent_histogram);
+        }
+        if splittable[small] {
+            children[small].split = self.with_best_split(small_histogram, &children[small].sums);
+        } else {
+            self.spare_histograms.push(small_histogram);
+        }
+        children
+    }
+
+    fn can_split(&self, leaf: &OpenLeaf) -> bool {
+        leaf.sums.count as usize >= 2 * self.params.min_samples_leaf
+            && leaf.sums.hess >= 2.0 * MIN_CHILD_HESSIAN
+            && self.params.max_depth.is_none_or(|d| leaf.depth < d)
+    }
+
+    /// Stable partition of `rows[start..end]`: rows going left first. Returns the boundary.
+    fn partition(&mut self, start: usize, end: usize, column: usize, bin: u8) -> usize {
+        let bins = &self.binned.bins[column];
+        let categorical = BinnedData::is_categorical(column);
+        let mut left = start;
+        let mut right = 0;
+        for i in start..end {
+            let row = self.rows[i];
+            let b = bins[row as usize];
+            if if categorical { b == bin } else { b <= bin } {
+                self.rows[left] = row;
+                left += 1;
+            } else {
+                self.scratch[right] = row;
+                right += 1;
+            }
+        }
+        self.rows[left..end].copy_from_slice(&self.scratch[..right]);
+        left
+    }
+
+    /// The histogram of the rows `rows[start..end]`. Groups of columns are filled in
+    /// parallel, each column in row order, so the sums do not depend on the thread count.
+    fn build_histogram(&mut self, start: usize, end: usize, gradients: &[GradHess]) -> Histogram {
+        let width = self.row_width;
+        let mut histogram = self
+            .spare_histograms
+            .pop()
+            .unwrap_or_else(|| vec![BinStats::default(); self.offsets[width]]);
+        histogram.fill(BinStats::default());
+        let rows = &self.rows[start..end];
+        // The root's rows are all rows in order: read the gradients and bins directly.
+        let is_root = end - start == self.binned.rows;
+        let ordered: &[GradHess] = if is_root {
+            gradients
+        } else {
+            let ordered = &mut self.ordered[..rows.len()];
+            for (o, &r) in ordered.iter_mut().zip(rows) {
+                *o = gradients[r as usize];
+            }
+            ordered
+        };
+        let (row_bins, offsets) = (&self.row_bins, &self.offsets);
+        let fill = |(first, group): (usize, &mut [BinStats])| {
+            let starts: [usize; GROUP] =
+                std::array::from_fn(|k| offsets[first + k] - offsets[first]);
+            let mut add_row = |row: usize, g: &GradHess| {
+                let at = row * width + first;
+                let bins: &[u8; GROUP] = row_bins[at..at + GROUP].try_into().expect("GROUP bins");
+                for (&start, &b) in starts.iter().zip(bins) {
+                    group[start + b as usize].add(g);
+                }
+            };
+            if is_root {
+                ordered.iter().enumerate().for_each(|(r, g)| add_row(r, g));
+            } else {
+                for (&r, g) in rows.iter().zip(ordered) {
+                    add_row(r as usize, g);
+                }
+            }
+        };
+        let mut groups = Vec::with_capacity(width / GROUP);
+        let mut rest = &mut histogram[..];
+        for first in (0..width).step_by(GROUP) {
+            let (group, tail) = rest.split_at_mut(offsets[first + GROUP] - offsets[first]);
+            groups.push((first, group));
+            rest = tail;
+        }
+        if rows.len() * width >= PARALLEL_HISTOGRAM_WORK {
+            groups.into_par_iter().for_each(fill);
+        } else {
+            groups.into_iter().for_each(fill);
+        }
+        histogram
+    }
+
+    /// Pairs a histogram with the best split it offers, or recycles it if there is none.
+    fn with_best_split(
+        &mut self,
+        histogram: Histogram,
+        sums: &BinStats,
+    ) -> Option<(SplitCandidate, Histogram)> {
+        match self.best_split(&histogram, sums) {
+            Some(candidate) => Some((candidate, histogram)),
+            None => {
+                self.spare_histograms.push(histogram);
+                None
+            }
+        }
+    }
+
+    /// The split of highest positive gain over all columns and bins that leaves at least
+    /// `min_samples_leaf` rows and `MIN_CHILD_HESSIAN` on each side. Ties go to the first
+    /// column and bin, so the choice is deterministic.
+    fn best_split(&self, histogram: &Histogram, sums: &BinStats) -> Option<SplitCandidate> {
+        let lambda = self.params.l2_regularization;
+        let min_count = self.params.min_samples_leaf as u32;
+        let score = |s: &BinStats| s.grad * s.grad / (s.hess + lambda);
+        let parent_score = score(sums);
+        let mut best: Option<SplitCandidate> = None;
+        let mut best_score = parent_score;
+        let mut consider = |column: usize, bin: usize, left: BinStats, right: BinStats| {
+            if left.count < min_count
+                || right.count < min_count
+                || left.hess < MIN_CHILD_HESSIAN
+                || right.hess < MIN_CHILD_HESSIAN
+            {
+                return;
+            }
+            let children_score = score(&left) + score(&right);
+            if children_score > best_score {
+                best_score = children_score;
+                best = Some(SplitCandidate {
+                    column,
+                    bin: bin as u8,
+                    gain: 0.5 * (children_score - parent_score),
+                    left,
+                    right,
+                });
+            }
+        };
+        for (&column, range) in self.columns.iter().zip(self.offsets.windows(2)) {
+            let bins = &histogram[range[0]..range[1]];
+            if BinnedData::is_categorical(column) {
+                // The last bin is the catch-all of rare and unseen categories: no rule for it.
+                for (bin, stats) in bins.iter().take(MAX_BINS - 1).enumerate() {
+                    if stats.count >= min_count {
+                        consider(column, bin, *stats, sums.minus(stats));
+                    }
+                }
+            } else {
+                let mut left = BinStats::default();
+                for (bin, stats) in bins[..bins.len() - 1].iter().enumerate() {
+                    left = left.plus(stats);
+                    if sums.count - left.count < min_count {
+                        break;
+                    }
+                    consider(column, bin, left, sums.minus(&left));
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Confusion, classify, roc_auc};
+    use crate::testdata::{sample_split, split_file};
+    use nadir_data::schema::NUM_NUMERIC;
+    use nadir_data::{FeaturePipeline, Record, Rng};
+    use std::time::Instant;
+
+    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
+        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
+    }
+
+    /// Mean training log-loss after each number of trees, 0 to all.
+    fn staged_losses(model: &GradientBoosting, data: &Encoded, labels: &[bool]) -> Vec<f64> {
+        let mut raw = vec![model.base_score; data.len()];
+        let mean_loss = |raw: &[f64]| {
+            raw.iter()
+                .zip(labels)
+                .map(|(&r, &y)| log_loss(r, y))
+                .sum::<f64>()
+                / raw.len() as f64
+        };
+        let mut losses = vec![mean_loss(&raw)];
+        for tree in &model.trees {
+            for (i, r) in raw.iter_mut().enumerate() {
+                *r += tree.predict(data, i);
+            }
+            losses.push(mean_loss(&raw));
+        }
+        losses
+    }
+
+    #[test]
+    fn first_tree_leaves_are_the_newton_step_by_hand() {
+        // One informative feature (srcbytes), 3 attacks out of 8, perfectly separable at 5.5.
+        let records: Vec<Record> = (1..=8)
+            .map(|x| {
+                let mut numeric = [0.0; NUM_NUMERIC];
+                numeric[1] = x as f64;
+                Record {
+                    numeric,
+                    categorical: ["tcp", "http", "SF"].map(String::from),
+                }
+            })
+            .collect();
+        let labels = [false, false, false, false, false, true, true, true];
+        let data = FeaturePipeline::fit(&records).encode(&records);
+        let params = GradientBoostingParams {
+            max_iter: 1,
+            learning_rate: 1.0,
+            max_leaf_nodes: 2,
+            min_samples_leaf: 1,
+            l2_regularization: 1.0,
+            early_stopping: EarlyStopping::Off,
+            ..Default::default()
+        };
+        let model = params.fit(&data, &labels, 0).unwrap();
+        // p0 = 3/8 everywhere: g = p0 − y, h = p0(1 − p0) = 15/64.
+        // Left (5 normal): G = 15/8, H = 75/64 → −G/(H + 1) = −120/139.
+        // Right (3 attacks): G = −15/8, H = 45/64 → −G/(H + 1) = 120/109.
+        assert!((model.base_score - (3.0f64 / 5.0).ln()).abs() < 1e-15);
+        let [
+            Node::Split {
+                rule,
+                left,
+                right,
+                gain,
+            },
+            ..,
+        ] = model.trees[0].nodes[..]
+        else {
+            panic!("the root should split: {:?}", model.trees[0]);
+        };
+        assert_eq!(
+            rule,
+            SplitRule::AtMost {
+                feature: 1,
+                threshold: 5.5
+            }
+        );
+        let leaf = |i: u32| match model.trees[0].nodes[i as usize] {
+            Node::Leaf { value } => value,
+            other => panic!("not a leaf: {other:?}"),
+        };
+        assert!((leaf(left) + 120.0 / 139.0).abs() < 1e-12);
+        assert!((leaf(right) - 120.0 / 109.0).abs() < 1e-12);
+        // Gain ½ [G_L²/(H_L+1) + G_R²/(H_R+1) − G²/(H+1)] with G = 0.
+        let expected_gain = 0.5 * (225.0 / 139.0 + 225.0 / 109.0);
+        assert!((gain - expected_gain).abs() < 1e-12);
+        let scores = model.score(&data);
+        assert!((scores[0] - sigmoid((0.6f64).ln() - 120.0 / 139.0)).abs() < 1e-12);
+        assert!((scores[7] - sigmoid((0.6f64).ln() + 120.0 / 109.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_holdout_is_accurate() {
+        let s = sample_split();
+        let model = GradientBoostingParams::default()
+            .fit(&s.train, &s.train_labels, 1)
+            .unwrap();
+        let scores = model.score(&s.test);
+        let acc = accuracy(&s.test_labels, &scores);
+        let auc = roc_auc(&s.test_labels, &scores).unwrap();
+        assert!(acc >= 0.975, "accuracy {acc}");
+        assert!(auc >= 0.995, "AUC {auc}");
+        assert_eq!(
+            model.n_iter(),
+            100,
+            "1,400 rows: no early stopping by default"
+        );
+        let importances = model.feature_importances();
+        assert_eq!(importances.len(), NUM_COLUMNS);
+        assert!((importances.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(importances.iter().all(|&v| v >= 0.0));
+    }
+
+    #[test]
+    fn training_loss_decreases_every_iteration() {
+        let s = sample_split();
+        let model = GradientBoostingParams::default()
+            .fit(&s.train, &s.train_labels, 1)
+            .unwrap();
+        let losses = staged_losses(&model, &s.train, &s.train_labels);
+        assert_eq!(losses.len(), 101);
+        for (k, w) in losses.windows(2).enumerate() {
+            assert!(
+                w[1] < w[0],
+                "loss rose at iteration {k}: {} → {}",
+                w[0],
+                w[1]
+            );
+        }
+        assert!(losses[100] < 0.1 * losses[0]);
+    }
+
+    #[test]
+    fn early_stopping_stops_on_noise_and_keeps_the_best_iteration() {
+        let s = sample_split();
+        let mut rng = Rng::new(5);
+        let noise: Vec<bool> = (0..s.train.len()).map(|_| rng.next_f64() < 0.5).collect();
+        let params = GradientBoostingParams {
+            max_iter: 200,
+            early_stopping: EarlyStopping::On,
+            ..Default::default()
+        };
+        let model = params.fit(&s.train, &noise, 3).unwrap();
+        let curve = model.validation_loss();
+        // Stopped: ran fewer than max_iter iterations, exactly n_iter_no_change past the best.
+        assert!(
+            curve.len() - 1 < 200,
+            "ran all {} iterations",
+            curve.len() - 1
+        );
+        assert_eq!(curve.len() - 1, model.n_iter() + params.n_iter_no_change);
+        let best = curve.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(curve[model.n_iter()], best);
+        // On the real labels it keeps improving for longer.
+        let real = params.fit(&s.train, &s.train_labels, 3).unwrap();
+        assert!(real.n_iter() > model.n_iter());
+    }
+
+    #[test]
+    fn same_seed_same_model_whatever_the_thread_count() {
+        let s = sample_split();
+        let params = GradientBoostingParams {
+            max_iter: 20,
+            early_stopping: EarlyStopping::On,
+            ..Default::default()
+        };
+        let fit_on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| params.fit(&s.train, &s.train_labels, 9).unwrap())
+        };
+        let one = fit_on(1);
+        assert_eq!(one, fit_on(3));
+        assert_eq!(one, params.fit(&s.train, &s.train_labels, 9).unwrap());
+        assert_ne!(one, params.fit(&s.train, &s.train_labels, 10).unwrap());
+    }
+
+    #[test]
+    fn postcard_and_json_round_trips_score_identically() {
+        let s = sample_split();
+        let params = GradientBoostingParams {
+            max_iter: 10,
+            ..Default::default()
+        };
+        let model = params.fit(&s.train, &s.train_labels, 1).unwrap();
+        let bytes = postcard::to_allocvec(&model).unwrap();
+        let back: GradientBoosting = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, model);
+        assert_eq!(back.score(&s.test), model.score(&s.test));
+        let json = serde_json::to_string(&params).unwrap();
+        assert_eq!(
+            serde_json::from_str::<GradientBoostingParams>(&json).unwrap(),
+            params
+        );
+        let partial: GradientBoostingParams =
+            serde_json::from_str(r#"{"early_stopping": "off", "max_depth": 4}"#).unwrap();
+        assert_eq!(partial.early_stopping, EarlyStopping::Off);
+        assert_eq!(partial.max_depth, Some(4));
+        assert!(serde_json::from_str::<GradientBoostingParams>(r#"{"trees": 4}"#).is_err());
+    }
+
+    #[test]
+    fn max_depth_and_leaf_limits_hold() {
+        let s = sample_split();
+        let params = GradientBoostingParams {
+            max_iter: 5,
+            max_depth: Some(2),
+            max_leaf_nodes: 3,
+            ..Default::default()
+        };
+        let model = params.fit(&s.train, &s.train_labels, 1).unwrap();
+        for tree in &model.trees {
+            assert!(tree.leaves() <= 3);
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let s = sample_split();
+        let bad = [
+            (
+                "max_iter",
+                GradientBoostingParams {
+                    max_iter: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "learning_rate",
+                GradientBoostingParams {
+                    learning_rate: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "learning_rate",
+                GradientBoostingParams {
+                    learning_rate: -0.1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_leaf_nodes",
+                GradientBoostingParams {
+                    max_leaf_nodes: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_depth",
+                GradientBoostingParams {
+                    max_depth: Some(0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "min_samples_leaf",
+                GradientBoostingParams {
+                    min_samples_leaf: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "l2_regularization",
+                GradientBoostingParams {
+                    l2_regularization: -1.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "validation_fraction",
+                GradientBoostingParams {
+                    validation_fraction: 1.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "n_iter_no_change",
+                GradientBoostingParams {
+                    n_iter_no_change: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "tol",
+                GradientBoostingParams {
+                    tol: f64::INFINITY,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (name, params) in bad {
+            match params.fit(&s.train, &s.train_labels, 1) {
+                Err(FitError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: expected an error, got {other:?}"),
+            }
+        }
+        let tiny = s.train.select(&[0, 1, 2, 3]);
+        let labels = [true, false, true, false];
+        let on = GradientBoostingParams {
+            early_stopping: EarlyStopping::On,
+            ..Default::default()
+        };
+        assert!(matches!(
+            on.fit(&tiny, &labels, 1),
+            Err(FitError::InvalidParameter { .. })
+        ));
+        assert_eq!(
+            GradientBoostingParams::default().fit(&tiny, &[true; 4], 1),
+            Err(FitError::SingleClass)
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn full_data_holdout() {
+        let s = split_file("Network_anomaly_data.csv");
+        let start = Instant::now();
+        let model = GradientBoostingParams::default()
+            .fit(&s.train, &s.train_labels, 42)
+            .unwrap();
+        let fit_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let scores = model.score(&s.test);
+        let score_seconds = start.elapsed().as_secs_f64();
+        let acc = accuracy(&s.test_labels, &scores);
+        let auc = roc_auc(&s.test_labels, &scores).unwrap();
+        println!(
+            "gbdt full data: {} train / {} test rows, threads {}, fit {fit_seconds:.3} s, \
+             score {score_seconds:.4} s, accuracy {acc:.5}, AUC {auc:.6}\n{}",
+            s.train.len(),
+            s.test.len(),
+            rayon::current_num_threads(),
+            model.describe()
+        );
+        assert!(acc >= 0.998, "accuracy {acc}");
+    }
+}

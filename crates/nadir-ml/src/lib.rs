@@ -2,16 +2,21 @@
 //! evaluation protocol and the model file format.
 
 pub mod binning;
+pub mod file;
 pub mod forest;
 pub mod gbdt;
 pub mod linear;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod protocol;
+pub mod registry;
 pub mod scale;
 pub mod split;
 #[cfg(test)]
 mod testdata;
 pub mod tree;
+pub mod voting;
 
 pub use model::{Classifier, Fit, FitError};
+pub use registry::{AnyModel, ModelConfig, ModelKind};

@@ -71,6 +71,77 @@ fn f1(p: f64, r: f64) -> f64 {
     }
 }
 
+/// The metrics of scores at one threshold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Threshold-free; `None` when the data holds one class only.
+    pub roc_auc: Option<f64>,
+    pub confusion: Confusion,
+}
+
+impl Scores {
+    pub fn at_threshold(truth: &[bool], scores: &[f64], threshold: f64) -> Scores {
+        let confusion = Confusion::from_predictions(truth, &classify(scores, threshold));
+        Scores {
+            accuracy: confusion.accuracy(),
+            precision: confusion.precision(),
+            recall: confusion.recall(),
+            f1: confusion.f1(),
+            roc_auc: roc_auc(truth, scores),
+            confusion,
+        }
+    }
+}
+
+/// A classification report in scikit-learn's layout (classes normal and attack).
+pub fn classification_report(c: &Confusion) -> String {
+    let (np, nr, nf) = c.normal_class();
+    let normal = c.tn + c.fp;
+    let attack = c.tp + c.fn_;
+    let total = c.total().max(1) as f64;
+    let weighted = |a: f64, b: f64| (a * normal as f64 + b * attack as f64) / total;
+    let mut out = format!(
+        "{:>14} {:>9} {:>9} {:>9} {:>9}\n\n",
+        "", "precision", "recall", "f1-score", "support"
+    );
+    let mut row = |name: &str, p: f64, r: f64, f: f64, n: u64| {
+        out.push_str(&format!("{name:>14} {p:>9.4} {r:>9.4} {f:>9.4} {n:>9}\n"));
+    };
+    row("normal", np, nr, nf, normal);
+    row("attack", c.precision(), c.recall(), c.f1(), attack);
+    out.push('\n');
+    out.push_str(&format!(
+        "{:>14} {:>9} {:>9} {:>9.4} {:>9}\n",
+        "accuracy",
+        "",
+        "",
+        c.accuracy(),
+        c.total()
+    ));
+    let mut row = |name: &str, p: f64, r: f64, f: f64, n: u64| {
+        out.push_str(&format!("{name:>14} {p:>9.4} {r:>9.4} {f:>9.4} {n:>9}\n"));
+    };
+    row(
+        "macro avg",
+        (np + c.precision()) / 2.0,
+        (nr + c.recall()) / 2.0,
+        (nf + c.f1()) / 2.0,
+        c.total(),
+    );
+    row(
+        "weighted avg",
+        weighted(np, c.precision()),
+        weighted(nr, c.recall()),
+        weighted(nf, c.f1()),
+        c.total(),
+    );
+    out
+}
+
 /// Applies a threshold: a score at or above it is an attack.
 pub fn classify(scores: &[f64], threshold: f64) -> Vec<bool> {
     scores.iter().map(|&s| s >= threshold).collect()
@@ -92,7 +163,11 @@ pub fn threshold_curve(truth: &[bool], scores: &[f64]) -> Vec<CurvePoint> {
     let mut points: Vec<CurvePoint> = Vec::new();
     let (mut tp, mut fp) = (0, 0);
     for (k, &i) in order.iter().enumerate() {
-        if truth[i] { tp += 1 } else { fp += 1 }
+        if truth[i] {
+            tp += 1
+        } else {
+            fp += 1
+        }
         let last_of_tie = order
             .get(k + 1)
             .is_none_or(|&next| scores[next] != scores[i]);
@@ -170,12 +245,56 @@ mod tests {
         let truth = [true, true, true, false, false, false, false, true];
         let pred = [true, true, false, false, true, false, false, true];
         let c = Confusion::from_predictions(&truth, &pred);
-        assert_eq!(c, Confusion { tn: 3, fp: 1, fn_: 1, tp: 3 });
+        assert_eq!(
+            c,
+            Confusion {
+                tn: 3,
+                fp: 1,
+                fn_: 1,
+                tp: 3
+            }
+        );
         assert_eq!(c.accuracy(), 6.0 / 8.0);
         assert_eq!(c.precision(), 0.75);
         assert_eq!(c.recall(), 0.75);
         assert!((c.f1() - 0.75).abs() < 1e-15);
         assert_eq!(c.normal_class(), (0.75, 0.75, 0.75));
+    }
+
+    #[test]
+    fn report_lists_both_classes_and_averages() {
+        let c = Confusion {
+            tn: 3,
+            fp: 1,
+            fn_: 1,
+            tp: 3,
+        };
+        let report = classification_report(&c);
+        assert!(
+            report.contains("normal    0.7500    0.7500    0.7500         4"),
+            "{report}"
+        );
+        assert!(
+            report.contains("accuracy                        0.7500         8"),
+            "{report}"
+        );
+        assert!(report.contains("weighted avg    0.7500"), "{report}");
+    }
+
+    #[test]
+    fn scores_at_threshold_combine_the_metrics() {
+        let s = Scores::at_threshold(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8], 0.3);
+        assert_eq!(
+            s.confusion,
+            Confusion {
+                tn: 1,
+                fp: 1,
+                fn_: 0,
+                tp: 2
+            }
+        );
+        assert_eq!(s.recall, 1.0);
+        assert!((s.roc_auc.unwrap() - 0.75).abs() < 1e-12);
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub enum FitError {
     Empty,
     #[error("labels ({labels}) and rows ({rows}) differ in number")]
     LengthMismatch { rows: usize, labels: usize },
-    #[error("the training data holds one class only; a classifier needs both normal and attack rows")]
+    #[error(
+        "the training data holds one class only; a classifier needs both normal and attack rows"
+    )]
     SingleClass,
     #[error("parameter `{name}`: {message}")]
     InvalidParameter { name: String, message: String },

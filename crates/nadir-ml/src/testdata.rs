@@ -12,7 +12,9 @@ pub struct Split {
 }
 
 pub fn shared_data(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(file)
 }
 
 /// The sample file, encoded with a pipeline fitted on its training part.

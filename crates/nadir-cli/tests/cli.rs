@@ -1,0 +1,284 @@
+//! The `nadir` command as a user meets it: exit codes, messages and files written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nadir-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn nadir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .output()
+        .expect("nadir runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Models trained once on the sample and shared by the tests that only read them.
+fn trained() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("trained");
+        let out = nadir(&[
+            "train",
+            "--data",
+            path(&sample()),
+            "--models",
+            "lr,dt,vote",
+            "--set",
+            "voting.members=[\"logistic_regression\", \"decision_tree\"]",
+            "--folds",
+            "3",
+            "--out",
+            path(&dir),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        dir
+    })
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = nadir(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for command in ["train", "evaluate", "predict", "models"] {
+        assert!(help.contains(command), "{help}");
+    }
+}
+
+#[test]
+fn train_writes_models_and_metrics_and_prints_the_table() {
+    let dir = trained();
+    for name in ["logistic_regression", "decision_tree", "voting"] {
+        assert!(dir.join(format!("{name}.nadir")).is_file(), "{name}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    let models = metrics["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    for m in models {
+        assert!(m["holdout"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");
+        assert_eq!(m["cross_validation"]["folds"].as_array().unwrap().len(), 3);
+        assert_eq!(m["test_rows"], 600);
+    }
+    assert_eq!(metrics["data"]["train_rows"], 1400);
+}
+
+#[test]
+fn evaluate_json_has_the_documented_keys() {
+    let model = trained().join("decision_tree.nadir");
+    let out = nadir(&[
+        "evaluate",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "model",
+        "rows",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "confusion",
+        "per_attack",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["model"], "decision_tree");
+    assert_eq!(v["rows"], 2000);
+    let c = &v["confusion"];
+    let total: u64 = ["tn", "fp", "fn", "tp"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2000);
+    assert!(v["per_attack"]["neptune"]["rate"].as_f64().unwrap() > 0.9);
+}
+
+#[test]
+fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
+    let dir = scratch("predict");
+    let data = dir.join("new.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let mut lines: Vec<String> = original.lines().take(4).map(String::from).collect();
+    lines[2] = lines[2].replacen(",http,", ",gopher_v2,", 1);
+    assert!(lines[2].contains("gopher_v2"));
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let model = trained().join("logistic_regression.nadir");
+
+    let out = nadir(&["predict", "--model", path(&model), "--data", path(&data)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "row,line,prediction,probability,warning");
+    assert_eq!(rows.len(), 4);
+    assert!(rows[2].starts_with("2,3,"), "{csv}");
+    assert!(rows[2].ends_with("unseen service `gopher_v2`"), "{csv}");
+    assert!(text(&out.stderr).contains("1 row(s) hold category values unseen"));
+
+    let output = dir.join("out.ndjson");
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&data),
+        "--format",
+        "ndjson",
+        "--output",
+        path(&output),
+    ]);
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(&output).unwrap();
+    let first: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    assert!(["normal", "attack"].contains(&first["prediction"].as_str().unwrap()));
+    assert!((0.0..=1.0).contains(&first["probability"].as_f64().unwrap()));
+}
+
+#[test]
+fn bad_data_fails_with_file_line_column_and_value() {
+    let dir = scratch("bad-data");
+    let data = dir.join("bad.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let bad = original.replacen(",491,", ",-491,", 1);
+    std::fs::write(&data, bad).unwrap();
+    let model = trained().join("decision_tree.nadir");
+    let out = nadir(&["predict", "--model", path(&model), "--data", path(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.csv: line") && err.contains("column `srcbytes`, value `-491`"),
+        "{err}"
+    );
+
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&data),
+        "--skip-invalid",
+    ]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("skipped 1 invalid row(s)"));
+    assert_eq!(text(&out.stdout).lines().count(), 2000);
+}
+
+#[test]
+fn damaged_or_foreign_model_files_are_clear_errors() {
+    let dir = scratch("damaged");
+    let good = std::fs::read(trained().join("decision_tree.nadir")).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("truncated", good[..good.len() / 2].to_vec(), "is truncated"),
+        (
+            "corrupt",
+            {
+                let mut b = good.clone();
+                let last = b.len() - 1;
+                b[last] ^= 0xff;
+                b
+            },
+            "is corrupted",
+        ),
+        (
+            "version",
+            {
+                let mut b = good.clone();
+                b[8] = 99;
+                b
+            },
+            "format version 99",
+        ),
+        (
+            "foreign",
+            b"hello world, not a model".to_vec(),
+            "not a nadir model file",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = dir.join(format!("{name}.nadir"));
+        std::fs::write(&file, bytes).unwrap();
+        let out = nadir(&[
+            "evaluate",
+            "--model",
+            path(&file),
+            "--data",
+            path(&sample()),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_bad_settings_exit_1() {
+    assert_eq!(nadir(&["train", "--no-such-flag"]).status.code(), Some(2));
+    let out = nadir(&["train", "--data", path(&sample()), "--models", "xgboost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown model `xgboost`"));
+    let out = nadir(&[
+        "train",
+        "--data",
+        path(&sample()),
+        "--set",
+        "random_forest.tress=3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("tress"));
+    let out = nadir(&[
+        "evaluate",
+        "--model",
+        "missing.nadir",
+        "--data",
+        path(&sample()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read model missing.nadir"));
+}
+
+#[test]
+fn without_data_the_error_says_where_to_put_the_file() {
+    let dir = scratch("no-data");
+    let out = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(["train", "--models", "dt"])
+        .current_dir(&dir)
+        .env("NADIR_DATA", dir.join("absent.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("data/Network_anomaly_data.csv") && err.contains("NADIR_DATA"),
+        "{err}"
+    );
+}

@@ -1,0 +1,276 @@
+//! Model files: a fitted model with everything needed to score raw records and to say where
+//! it came from.
+//!
+//! Layout: the magic bytes `NADIRMDL`, the format version (u32, little endian), the payload
+//! length (u64 LE), the payload's sha256, then the payload: a postcard-encoded
+//! [`SavedModel`]. The checksum turns a truncated or corrupted file into a clear error
+//! instead of a model that decodes into nonsense. Files are written to a temporary file and
+//! renamed, so a crash never leaves half a model where a server would load it.
+
+use crate::metrics::Scores;
+use crate::model::Classifier;
+use crate::registry::{AnyModel, ModelKind};
+use nadir_data::{FeaturePipeline, Record, UnseenCategory};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+use thiserror::Error;
+
+pub const MAGIC: &[u8; 8] = b"NADIRMDL";
+/// Bump when [`SavedModel`] or any model's layout changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The file name extension of model files.
+pub const EXTENSION: &str = "nadir";
+const HEADER_LEN: usize = 8 + 4 + 8 + 32;
+
+/// A fitted model ready to score raw records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub nadir_version: String,
+    pub pipeline: FeaturePipeline,
+    pub model: AnyModel,
+    /// Scores at or above it are attacks. Chosen on training data only.
+    pub threshold: f64,
+    /// How the threshold was chosen, in words.
+    pub threshold_rule: String,
+    /// The model's hyperparameters as TOML, for the record.
+    pub hyperparameters: String,
+    pub training: TrainingInfo,
+    pub metrics: TrainingMetrics,
+}
+
+/// Where the model's training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    pub source: String,
+    /// sha256 of the whole data file the training rows were drawn from.
+    pub data_sha256: String,
+    /// Rows the final model was fitted on.
+    pub rows: usize,
+    pub seed: u64,
+}
+
+/// The evidence saved with a model: cross-validation on its training part and the
+/// held-out test part of the protocol.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetrics {
+    pub cross_validation: Vec<Scores>,
+    pub holdout: Option<Scores>,
+}
+
+/// One scored record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub is_attack: bool,
+    /// Attack probability (classifiers) or anomaly score (detectors).
+    pub score: f64,
+    /// Unseen category values of this record.
+    pub unseen: Vec<UnseenCategory>,
+}
+
+#[derive(Debug, Error)]
+pub enum ModelFileError {
+    #[error("cannot read model {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write model {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a nadir model file (wrong magic bytes)")]
+    NotAModel { path: String },
+    #[error(
+        "{path} is a model file of format version {found}; this nadir (version {}) reads version {FORMAT_VERSION}: retrain the model with this version",
+        env!("CARGO_PKG_VERSION")
+    )]
+    Version { path: String, found: u32 },
+    #[error("{path} is truncated: expected {expected} bytes of model, found {found}")]
+    Truncated {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path} is corrupted: its checksum does not match its contents")]
+    Corrupt { path: String },
+    #[error("{path} could not be decoded: {message}")]
+    Decode { path: String, message: String },
+}
+
+impl SavedModel {
+    pub fn kind(&self) -> ModelKind {
+        self.model.kind()
+    }
+
+    /// Scores raw records: encodes them with the saved pipeline, applies the model and the
+    /// threshold (or `threshold` when given), and reports unseen categories per record.
+    pub fn predict(&self, records: &[Record], threshold: Option<f64>) -> Vec<Prediction> {
+        let encoded = self.pipeline.encode(records);
+        let threshold = threshold.unwrap_or(self.threshold);
+        let mut predictions: Vec<Prediction> = self
+            .model
+            .score(&encoded)
+            .into_iter()
+            .map(|score| Prediction {
+                is_attack: score >= threshold,
+                score,
+                unseen: Vec::new(),
+            })
+            .collect();
+        for unseen in encoded.unseen {
+            predictions[unseen.row].unseen.push(unseen);
+        }
+        predictions
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = postcard::to_stdvec(self).expect("models serialise");
+        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(&payload));
+        bytes.extend_from_slice(&payload);
+        bytes
+    }
+
+    /// Decodes a model file's bytes; `path` names the file in errors.
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<SavedModel, ModelFileError> {
+        let path = path.to_string();
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(ModelFileError::NotAModel { path });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(ModelFileError::Truncated {
+                path,
+                expected: HEADER_LEN as u64,
+                found: bytes.len() as u64,
+            });
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(ModelFileError::Version {
+                path,
+                found: version,
+            });
+        }
+        let length = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let payload = &bytes[HEADER_LEN..];
+        if payload.len() as u64 != length {
+            return Err(ModelFileError::Truncated {
+                path,
+                expected: length,
+                found: payload.len() as u64,
+            });
+        }
+        if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
+            return Err(ModelFileError::Corrupt { path });
+        }
+        postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes the model atomically: a temporary file beside `path`, synced, then renamed.
+    pub fn save(&self, path: &Path) -> Result<(), ModelFileError> {
+        let error = |source| ModelFileError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let tmp = path.with_extension(format!("{EXTENSION}.tmp"));
+        let mut file = std::fs::File::create(&tmp).map_err(error)?;
+        file.write_all(&self.to_bytes()).map_err(error)?;
+        file.sync_all().map_err(error)?;
+        std::fs::rename(&tmp, path).map_err(error)
+    }
+
+    pub fn load(path: &Path) -> Result<SavedModel, ModelFileError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelFileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        SavedModel::from_bytes(&bytes, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{TrainOptions, train};
+    use crate::registry::ModelKind;
+    use crate::testdata::shared_data;
+    use nadir_data::{ReadOptions, read_path};
+
+    fn saved_tree() -> (SavedModel, nadir_data::Dataset) {
+        let data = read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let options = TrainOptions {
+            kinds: vec![ModelKind::DecisionTree],
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let mut trained = train(&data, None, &options, &|_| {}).unwrap();
+        (trained.models.remove(0), data)
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nadir-file-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn save_and_load_give_the_same_model_and_predictions() {
+        let (model, data) = saved_tree();
+        let path = scratch("roundtrip").join("tree.nadir");
+        model.save(&path).unwrap();
+        let loaded = SavedModel::load(&path).unwrap();
+        assert_eq!(loaded, model);
+        assert_eq!(
+            loaded.predict(&data.records, None),
+            model.predict(&data.records, None)
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        assert_eq!(loaded.training.data_sha256, data.sha256);
+        assert_eq!(loaded.training.rows, 1400);
+    }
+
+    #[test]
+    fn damaged_bytes_are_refused_with_the_reason() {
+        let (model, _) = saved_tree();
+        let good = model.to_bytes();
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let mut version = good.clone();
+        version[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let err = |bytes: &[u8]| SavedModel::from_bytes(bytes, "m").unwrap_err();
+        assert!(matches!(
+            err(&good[..good.len() - 1]),
+            ModelFileError::Truncated { .. }
+        ));
+        assert!(matches!(err(&good[..10]), ModelFileError::Truncated { .. }));
+        assert!(matches!(err(&flipped), ModelFileError::Corrupt { .. }));
+        assert!(matches!(
+            err(&version),
+            ModelFileError::Version { found: 2, .. }
+        ));
+        assert!(matches!(
+            err(b"PK\x03\x04zip"),
+            ModelFileError::NotAModel { .. }
+        ));
+    }
+}

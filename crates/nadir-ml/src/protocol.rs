@@ -1,0 +1,591 @@
+//! The evaluation protocol of the original project, made honest.
+//!
+//! A stratified split keeps a test part (30 % by default) that nothing is tuned on. On the
+//! training part, stratified K-fold cross-validation gives each model's fold metrics and its
+//! out-of-fold scores, from which the decision threshold is chosen. The final model is
+//! fitted on the whole training part and measured once on the test part. The feature
+//! pipeline is refitted on every fold's training rows, so validation rows meet unseen
+//! categories exactly as new traffic would.
+
+use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
+use crate::metrics::{self, Scores};
+use crate::model::{Classifier, FitError};
+use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
+use crate::split::{stratified_folds, stratified_split};
+use crate::voting::Voting;
+use nadir_data::{Dataset, Encoded, FeaturePipeline, schema};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use thiserror::Error;
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub kinds: Vec<ModelKind>,
+    pub config: ModelConfig,
+    pub seed: u64,
+    /// Share of each class kept aside as the test part.
+    pub test_share: f64,
+    /// Cross-validation folds on the training part (at least 2).
+    pub folds: usize,
+    /// A fixed decision threshold instead of the one chosen by cross-validation.
+    pub threshold: Option<f64>,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            kinds: ModelKind::ALL.to_vec(),
+            config: ModelConfig::default(),
+            seed: 42,
+            test_share: 0.3,
+            folds: 5,
+            threshold: None,
+        }
+    }
+}
+
+/// What the protocol is doing, for progress displays.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Work is about to start; this many fits will follow.
+    Start { fits: usize },
+    /// A model is being fitted; `fold` is `None` for the final fit.
+    Fit {
+        kind: ModelKind,
+        fold: Option<usize>,
+    },
+    /// One fit finished.
+    Done,
+}
+
+#[derive(Debug, Error)]
+pub enum ProtocolError {
+    #[error("{path} has no `attack` column; training and evaluation need labelled records")]
+    Unlabelled { path: String },
+    #[error("{0}")]
+    Options(String),
+    #[error("fitting {kind}: {error}")]
+    Fit { kind: ModelKind, error: FitError },
+}
+
+/// Summary of the data a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    pub source: String,
+    pub sha256: String,
+    /// The separate test file, when one was given.
+    pub test_source: Option<String>,
+    pub rows: usize,
+    pub skipped_rows: usize,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub attack_share: f64,
+    /// Test rows holding a category value unseen in the training part.
+    pub test_rows_with_unseen_categories: usize,
+}
+
+/// Mean and standard deviation over folds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl MeanStd {
+    fn of(values: impl Iterator<Item = f64>) -> MeanStd {
+        let v: Vec<f64> = values.collect();
+        let n = v.len().max(1) as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        MeanStd {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+/// Cross-validation of one model: per-fold metrics at threshold 0.5 and their summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossValidation {
+    pub folds: Vec<Scores>,
+    pub accuracy: MeanStd,
+    pub f1: MeanStd,
+    pub roc_auc: MeanStd,
+}
+
+/// Everything measured about one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub name: ModelKind,
+    pub description: String,
+    pub threshold: f64,
+    pub cross_validation: CrossValidation,
+    /// On the test part, at `threshold`.
+    pub holdout: Scores,
+    /// Wall-clock seconds of the final fit (for voting: its members' fits added up).
+    pub fit_seconds: f64,
+    /// Wall-clock seconds to score the test part.
+    pub predict_seconds: f64,
+    pub test_rows: usize,
+    /// Tree models: importance of each schema feature, largest first.
+    pub feature_importances: Option<Vec<(String, f64)>>,
+}
+
+/// The results of `train`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub nadir_version: String,
+    pub seed: u64,
+    pub folds: usize,
+    pub data: DataSummary,
+    pub models: Vec<ModelReport>,
+}
+
+impl TrainReport {
+    /// The model with the best test F1, ties broken by ROC-AUC.
+    pub fn best(&self) -> Option<&ModelReport> {
+        self.models.iter().max_by(|a, b| {
+            let key = |m: &ModelReport| (m.holdout.f1, m.holdout.roc_auc.unwrap_or(0.0));
+            key(a).partial_cmp(&key(b)).expect("finite metrics")
+        })
+    }
+}
+
+pub struct Trained {
+    pub report: TrainReport,
+    pub models: Vec<SavedModel>,
+}
+
+/// The models a run must fit: the chosen ones and any voting members, voting last.
+fn kinds_to_fit(options: &TrainOptions) -> Result<Vec<ModelKind>, ProtocolError> {
+    let mut kinds = options.kinds.clone();
+    if kinds.contains(&ModelKind::Voting) {
+        let members =
+            options
+                .config
+                .voting
+                .checked_members()
+                .map_err(|error| ProtocolError::Fit {
+                    kind: ModelKind::Voting,
+                    error,
+                })?;
+        kinds.extend_from_slice(members);
+    }
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+/// Fits every model of `kinds` on one set of rows, timing each; voting reuses the members.
+fn fit_all(
+    kinds: &[ModelKind],
+    options: &TrainOptions,
+    data: &Encoded,
+    labels: &[bool],
+    fold: Option<usize>,
+    progress: &dyn Fn(Progress),
+) -> Result<BTreeMap<ModelKind, (AnyModel, f64)>, ProtocolError> {
+    let mut fitted: BTreeMap<ModelKind, (AnyModel, f64)> = BTreeMap::new();
+    for &kind in kinds {
+        progress(Progress::Fit { kind, fold });
+        let start = Instant::now();
+        let entry = if kind == ModelKind::Voting {
+            let params = &options.config.voting;
+            let members = params.members.iter().map(|m| fitted[m].0.clone()).collect();
+            let seconds = params.members.iter().map(|m| fitted[m].1).sum::<f64>();
+            let voting =
+                Voting::new(params, members).map_err(|error| ProtocolError::Fit { kind, error })?;
+            (AnyModel::Voting(voting), seconds)
+        } else {
+            let model = registry::fit(kind, &options.config, data, labels, options.seed)
+                .map_err(|error| ProtocolError::Fit { kind, error })?;
+            (model, start.elapsed().as_secs_f64())
+        };
+        fitted.insert(kind, entry);
+        progress(Progress::Done);
+    }
+    Ok(fitted)
+}
+
+/// Runs the protocol on a labelled dataset. With `test_data`, all of `data` is the training
+/// part and the models are measured on `test_data` (e.g. KDDTrain+ then KDDTest+); without
+/// it, a stratified share of `data` is held out.
+pub fn train(
+    data: &Dataset,
+    test_data: Option<&Dataset>,
+    options: &TrainOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<Trained, ProtocolError> {
+    let labelled = |d: &Dataset| {
+        d.is_attack().ok_or_else(|| ProtocolError::Unlabelled {
+            path: d.source.clone(),
+        })
+    };
+    let labels = labelled(data)?;
+    if options.folds < 2 {
+        return Err(ProtocolError::Options(
+            "cross-validation needs at least 2 folds".into(),
+        ));
+    }
+    if !(0.0 < options.test_share && options.test_share < 1.0) {
+        return Err(ProtocolError::Options(
+            "the test share must lie strictly between 0 and 1".into(),
+        ));
+    }
+    let kinds = kinds_to_fit(options)?;
+    progress(Progress::Start {
+        fits: kinds.len() * (options.folds + 1),
+    });
+
+    let (train, train_labels, test, test_labels) = match test_data {
+        Some(test) => (data.clone(), labels.clone(), test.clone(), labelled(test)?),
+        None => {
+            let (train_rows, test_rows) =
+                stratified_split(&labels, options.test_share, options.seed);
+            let pick = |rows: &[usize]| rows.iter().map(|&i| labels[i]).collect::<Vec<bool>>();
+            (
+                data.select(&train_rows),
+                pick(&train_rows),
+                data.select(&test_rows),
+                pick(&test_rows),
+            )
+        }
+    };
+
+    // Cross-validation on the training part: fold metrics and out-of-fold scores.
+    let mut out_of_fold: BTreeMap<ModelKind, Vec<f64>> =
+        kinds.iter().map(|&k| (k, vec![0.0; train.len()])).collect();
+    let mut fold_scores: BTreeMap<ModelKind, Vec<Scores>> = BTreeMap::new();
+    let folds = stratified_folds(&train_labels, options.folds, options.seed);
+    for (f, (fit_rows, valid_rows)) in folds.iter().enumerate() {
+        let fit_part = train.select(fit_rows);
+        let pipeline = FeaturePipeline::fit(&fit_part.records);
+        let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
+        let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
+        let valid = pipeline.encode(&train.select(valid_rows).records);
+        let fitted = fit_all(
+            &kinds,
+            options,
+            &pipeline.encode(&fit_part.records),
+            &fit_labels,
+            Some(f),
+            progress,
+        )?;
+        for (kind, (model, _)) in fitted {
+            let scores = model.score(&valid);
+            for (&row, &s) in valid_rows.iter().zip(&scores) {
+                out_of_fold.get_mut(&kind).expect("every kind")[row] = s;
+            }
+            fold_scores
+                .entry(kind)
+                .or_default()
+                .push(Scores::at_threshold(&valid_labels, &scores, 0.5));
+        }
+    }
+
+    // The final models, on the whole training part, measured once on the test part.
+    let pipeline = FeaturePipeline::fit(&train.records);
+    let test_encoded = pipeline.encode(&test.records);
+    let fitted = fit_all(
+        &kinds,
+        options,
+        &pipeline.encode(&train.records),
+        &train_labels,
+        None,
+        progress,
+    )?;
+    let mut reports = Vec::new();
+    let mut saved = Vec::new();
+    for (kind, (model, fit_seconds)) in fitted {
+        if !options.kinds.contains(&kind) {
+            continue;
+        }
+        let (threshold, threshold_rule) = match options.threshold {
+            Some(t) => (t, "set by the user".to_string()),
+            None => (
+                metrics::best_f1_threshold(&train_labels, &out_of_fold[&kind]),
+                format!(
+                    "best F1 on the {}-fold out-of-fold scores of the training part",
+                    options.folds
+                ),
+            ),
+        };
+        let start = Instant::now();
+        let scores = model.score(&test_encoded);
+        let predict_seconds = start.elapsed().as_secs_f64();
+        let holdout = Scores::at_threshold(&test_labels, &scores, threshold);
+        let folds = fold_scores.remove(&kind).unwrap_or_default();
+        reports.push(ModelReport {
+            name: kind,
+            description: model.describe(),
+            threshold,
+            cross_validation: CrossValidation {
+                accuracy: MeanStd::of(folds.iter().map(|s| s.accuracy)),
+                f1: MeanStd::of(folds.iter().map(|s| s.f1)),
+                roc_auc: MeanStd::of(folds.iter().filter_map(|s| s.roc_auc)),
+                folds: folds.clone(),
+            },
+            holdout,
+            fit_seconds,
+            predict_seconds,
+            test_rows: test.len(),
+            feature_importances: model.feature_importances().map(named_importances),
+        });
+        saved.push(SavedModel {
+            nadir_version: env!("CARGO_PKG_VERSION").to_string(),
+            pipeline: pipeline.clone(),
+            hyperparameters: options.config.section_toml(kind),
+            model,
+            threshold,
+            threshold_rule,
+            training: TrainingInfo {
+                source: data.source.clone(),
+                data_sha256: data.sha256.clone(),
+                rows: train.len(),
+                seed: options.seed,
+            },
+            metrics: TrainingMetrics {
+                cross_validation: folds,
+                holdout: Some(holdout),
+            },
+        });
+    }
+    let attacks = train_labels
+        .iter()
+        .chain(&test_labels)
+        .filter(|&&y| y)
+        .count();
+    let report = TrainReport {
+        nadir_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: options.seed,
+        folds: options.folds,
+        data: DataSummary {
+            source: data.source.clone(),
+            sha256: data.sha256.clone(),
+            test_source: test_data.map(|t| t.source.clone()),
+            rows: train.len() + test.len(),
+            skipped_rows: data.skipped.len() + test_data.map_or(0, |t| t.skipped.len()),
+            train_rows: train.len(),
+            test_rows: test.len(),
+            attack_share: attacks as f64 / (train.len() + test.len()).max(1) as f64,
+            test_rows_with_unseen_categories: rows_with_unseen(&test_encoded),
+        },
+        models: reports,
+    };
+    Ok(Trained {
+        report,
+        models: saved,
+    })
+}
+
+fn rows_with_unseen(encoded: &Encoded) -> usize {
+    let mut rows: Vec<usize> = encoded.unseen.iter().map(|u| u.row).collect();
+    rows.dedup();
+    rows.len()
+}
+
+/// Importances per tree column, named and sorted, largest first.
+fn named_importances(importances: Vec<f64>) -> Vec<(String, f64)> {
+    let names = schema::numeric_names()
+        .into_iter()
+        .chain(schema::categorical_names());
+    let mut named: Vec<(String, f64)> = names.map(String::from).zip(importances).collect();
+    named.sort_by(|a, b| b.1.total_cmp(&a.1));
+    named
+}
+
+/// Detection of one attack name (for `normal`: the false-alarm rate).
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackRate {
+    pub rows: usize,
+    pub flagged: usize,
+    pub rate: f64,
+}
+
+/// A saved model measured on a labelled file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub model: ModelKind,
+    pub rows: usize,
+    pub threshold: f64,
+    #[serde(flatten)]
+    pub scores: Scores,
+    pub per_attack: BTreeMap<String, AttackRate>,
+    pub rows_with_unseen_categories: usize,
+}
+
+/// Measures a saved model on labelled records.
+pub fn evaluate(
+    model: &SavedModel,
+    data: &Dataset,
+    threshold: Option<f64>,
+) -> Result<Evaluation, ProtocolError> {
+    let (attacks, labels) =
+        data.attacks
+            .as_ref()
+            .zip(data.is_attack())
+            .ok_or_else(|| ProtocolError::Unlabelled {
+                path: data.source.clone(),
+            })?;
+    let threshold = threshold.unwrap_or(model.threshold);
+    let encoded = model.pipeline.encode(&data.records);
+    let scores = model.model.score(&encoded);
+    let mut per_attack: BTreeMap<String, AttackRate> = BTreeMap::new();
+    for (name, &s) in attacks.iter().zip(&scores) {
+        let rate = per_attack.entry(name.clone()).or_insert(AttackRate {
+            rows: 0,
+            flagged: 0,
+            rate: 0.0,
+        });
+        rate.rows += 1;
+        rate.flagged += usize::from(s >= threshold);
+    }
+    for rate in per_attack.values_mut() {
+        rate.rate = rate.flagged as f64 / rate.rows as f64;
+    }
+    Ok(Evaluation {
+        model: model.kind(),
+        rows: data.len(),
+        threshold,
+        scores: Scores::at_threshold(&labels, &scores, threshold),
+        per_attack,
+        rows_with_unseen_categories: rows_with_unseen(&encoded),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::shared_data;
+    use nadir_data::{ReadOptions, read_path};
+
+    fn sample() -> Dataset {
+        read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn options(kinds: &[ModelKind]) -> TrainOptions {
+        let mut config = ModelConfig::default();
+        config.voting.members = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
+        TrainOptions {
+            kinds: kinds.to_vec(),
+            config,
+            folds: 3,
+            ..TrainOptions::default()
+        }
+    }
+
+    #[test]
+    fn trains_measures_and_reuses_members_for_voting() {
+        let data = sample();
+        let kinds = [
+            ModelKind::LogisticRegression,
+            ModelKind::DecisionTree,
+            ModelKind::Voting,
+        ];
+        let fits = std::cell::Cell::new(0);
+        let trained = train(&data, None, &options(&kinds), &|p| {
+            if let Progress::Done = p {
+                fits.set(fits.get() + 1);
+            }
+        })
+        .unwrap();
+        assert_eq!(fits.get(), 3 * 4);
+        let report = &trained.report;
+        assert_eq!((report.data.train_rows, report.data.test_rows), (1400, 600));
+        assert_eq!(report.models.len(), 3);
+        for m in &report.models {
+            assert!(m.holdout.accuracy > 0.9, "{:?}", m.name);
+            assert!((0.0..=1.0).contains(&m.threshold));
+            assert_eq!(m.cross_validation.folds.len(), 3);
+            assert_eq!(m.holdout.confusion.total(), 600);
+        }
+        let seconds = |k| {
+            report
+                .models
+                .iter()
+                .find(|m| m.name == k)
+                .unwrap()
+                .fit_seconds
+        };
+        let members = seconds(ModelKind::LogisticRegression) + seconds(ModelKind::DecisionTree);
+        assert!((seconds(ModelKind::Voting) - members).abs() < 1e-12);
+    }
+
+    #[test]
+    fn same_seed_gives_identical_model_files() {
+        let data = sample();
+        let kinds = [ModelKind::LogisticRegression, ModelKind::DecisionTree];
+        let a = train(&data, None, &options(&kinds), &|_| {}).unwrap();
+        let b = train(&data, None, &options(&kinds), &|_| {}).unwrap();
+        let bytes = |t: &Trained| {
+            t.models
+                .iter()
+                .map(SavedModel::to_bytes)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bytes(&a), bytes(&b));
+    }
+
+    #[test]
+    fn threshold_override_and_separate_test_file() {
+        let data = sample();
+        let (train_rows, test_rows) = stratified_split(&data.is_attack().unwrap(), 0.5, 1);
+        let mut opts = options(&[ModelKind::DecisionTree]);
+        opts.threshold = Some(0.9);
+        let trained = train(
+            &data.select(&train_rows),
+            Some(&data.select(&test_rows)),
+            &opts,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(trained.report.data.test_rows, test_rows.len());
+        assert_eq!(trained.models[0].threshold, 0.9);
+        assert_eq!(trained.models[0].threshold_rule, "set by the user");
+    }
+
+    #[test]
+    fn evaluate_counts_every_attack_name() {
+        let data = sample();
+        let trained = train(&data, None, &options(&[ModelKind::DecisionTree]), &|_| {}).unwrap();
+        let e = evaluate(&trained.models[0], &data, None).unwrap();
+        assert_eq!(e.per_attack.values().map(|r| r.rows).sum::<usize>(), 2000);
+        assert_eq!(e.per_attack.len(), 23);
+        let flagged: usize = e
+            .per_attack
+            .iter()
+            .filter(|(name, _)| *name != "normal")
+            .map(|(_, r)| r.flagged)
+            .sum();
+        assert_eq!(flagged as u64, e.scores.confusion.tp);
+    }
+
+    #[test]
+    fn unlabelled_data_and_bad_options_are_errors() {
+        let mut data = sample();
+        let opts = options(&[ModelKind::DecisionTree]);
+        assert!(matches!(
+            train(
+                &data,
+                None,
+                &TrainOptions {
+                    folds: 1,
+                    ..opts.clone()
+                },
+                &|_| {}
+            ),
+            Err(ProtocolError::Options(_))
+        ));
+        data.attacks = None;
+        assert!(matches!(
+            train(&data, None, &opts, &|_| {}),
+            Err(ProtocolError::Unlabelled { .. })
+        ));
+    }
+}

@@ -1,0 +1,108 @@
+//! Soft voting: the weighted mean of the members' attack probabilities, as scikit-learn's
+//! `VotingClassifier(voting="soft")`. No crate offers voting over unlike models.
+
+use crate::model::{Classifier, FitError};
+use crate::registry::{AnyModel, ModelKind};
+use nadir_data::Encoded;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VotingParams {
+    /// The models whose probabilities are averaged. The default mixes three different
+    /// inductive biases (linear, bagged trees, boosted trees).
+    pub members: Vec<ModelKind>,
+    /// One weight per member; equal weights when empty.
+    pub weights: Vec<f64>,
+}
+
+impl Default for VotingParams {
+    fn default() -> Self {
+        VotingParams {
+            members: vec![
+                ModelKind::LogisticRegression,
+                ModelKind::RandomForest,
+                ModelKind::GradientBoosting,
+            ],
+            weights: Vec::new(),
+        }
+    }
+}
+
+impl VotingParams {
+    /// The members, checked: at least one, no ensemble inside an ensemble.
+    pub fn checked_members(&self) -> Result<&[ModelKind], FitError> {
+        if self.members.is_empty() {
+            return Err(FitError::invalid(
+                "voting.members",
+                "needs at least one model",
+            ));
+        }
+        if self.members.contains(&ModelKind::Voting) {
+            return Err(FitError::invalid(
+                "voting.members",
+                "a voting ensemble cannot contain another",
+            ));
+        }
+        Ok(&self.members)
+    }
+}
+
+/// A fitted soft-voting ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Voting {
+    members: Vec<AnyModel>,
+    /// Normalised to sum to 1.
+    weights: Vec<f64>,
+}
+
+impl Voting {
+    /// Builds the ensemble from fitted members, in the order of `params.members`.
+    pub fn new(params: &VotingParams, members: Vec<AnyModel>) -> Result<Voting, FitError> {
+        params.checked_members()?;
+        let weights = if params.weights.is_empty() {
+            vec![1.0; members.len()]
+        } else {
+            params.weights.clone()
+        };
+        if weights.len() != members.len() {
+            return Err(FitError::invalid(
+                "voting.weights",
+                format!("{} weights for {} members", weights.len(), members.len()),
+            ));
+        }
+        let total: f64 = weights.iter().sum();
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || total <= 0.0 {
+            return Err(FitError::invalid(
+                "voting.weights",
+                "weights must be non-negative with a positive sum",
+            ));
+        }
+        Ok(Voting {
+            members,
+            weights: weights.iter().map(|w| w / total).collect(),
+        })
+    }
+}
+
+impl Classifier for Voting {
+    fn score(&self, data: &Encoded) -> Vec<f64> {
+        let mut mean = vec![0.0; data.len()];
+        for (member, weight) in self.members.iter().zip(&self.weights) {
+            for (m, s) in mean.iter_mut().zip(member.score(data)) {
+                *m += weight * s;
+            }
+        }
+        mean
+    }
+
+    fn describe(&self) -> String {
+        let members: Vec<String> = self
+            .members
+            .iter()
+            .zip(&self.weights)
+            .map(|(m, w)| format!("{} ×{w:.2}", m.kind()))
+            .collect();
+        format!("soft vote of {}", members.join(", "))
+    }
+}
