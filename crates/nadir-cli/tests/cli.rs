@@ -268,7 +268,9 @@ fn usage_errors_exit_2_and_bad_settings_exit_1() {
 
 #[test]
 fn without_data_the_error_says_where_to_put_the_file() {
-    let dir = scratch("no-data");
+    // Two levels down, so that `../shared` is inside the scratch directory and absent.
+    let dir = scratch("no-data").join("a/b");
+    std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_nadir"))
         .args(["train", "--models", "dt"])
         .current_dir(&dir)

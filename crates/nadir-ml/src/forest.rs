@@ -546,3 +546,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod bench_tmp {
+    use super::*;
+    use crate::testdata::split_file;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn bench_tmp() {
+        let s = split_file("Network_anomaly_data.csv");
+        let mut fit_best = f64::MAX;
+        let mut model = None;
+        for _ in 0..3 {
+            let t = Instant::now();
+            model = Some(
+                RandomForestParams::default()
+                    .fit(&s.train, &s.train_labels, 42)
+                    .unwrap(),
+            );
+            fit_best = fit_best.min(t.elapsed().as_secs_f64());
+        }
+        let model = model.unwrap();
+        let mut score_best = f64::MAX;
+        let mut sum = 0.0;
+        for _ in 0..10 {
+            let t = Instant::now();
+            sum += model.score(&s.test).iter().sum::<f64>();
+            score_best = score_best.min(t.elapsed().as_secs_f64());
+        }
+        println!("BENCH fit {fit_best:.3} score {score_best:.4} ({sum})");
+    }
+}

@@ -50,6 +50,8 @@ const PARALLEL_HISTOGRAM_WORK: usize = 64 * 1024;
 /// enough to hide each update's latency behind the others, few enough that the group's
 /// histograms stay in L1 cache.
 const GROUP: usize = 8;
+/// Bytes per row of binned data: every tree column, padded to whole groups.
+const ROW_BYTES: usize = NUM_COLUMNS.next_multiple_of(GROUP);
 /// Rows per parallel work item when computing gradients and scores.
 const ROW_BLOCK: usize = 512;
 
@@ -504,18 +506,20 @@ struct TreeGrower<'a> {
     columns: Vec<usize>,
     /// Where each (padded) column's bins start in a histogram, and the end of the last.
     offsets: Vec<usize>,
-    /// The bins of the padded columns, row-major (`row_width` per row): a histogram pass
+    /// The bins of the padded columns, row-major: a histogram pass
     /// reads a row's bins together and updates a different column at each step, where a
     /// column-major pass would chain updates of one bin (most rows of a sparse column share
     /// bin 0), each waiting on the store before it.
-    row_bins: Vec<u8>,
+    row_bins: Vec<[u8; ROW_BYTES]>,
+    /// Padded columns in use (`offsets.len() - 1`), a multiple of [`GROUP`].
     row_width: usize,
     /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
     rows: Vec<u32>,
     scratch: Vec<u32>,
-    /// The gradients of a node's rows in the order of `rows`, so histogram passes read them
-    /// sequentially.
+    /// A node's gradients and row bins gathered in the order of `rows`: one light gathering
+    /// pass keeps many cache misses in flight, after which every histogram pass streams.
     ordered: Vec<GradHess>,
+    ordered_bins: Vec<[u8; ROW_BYTES]>,
     spare_histograms: Vec<Histogram>,
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
@@ -544,10 +548,10 @@ impl<'a> TreeGrower<'a> {
                     }),
             )
             .collect();
-        let mut row_bins = vec![0; binned.rows * row_width];
+        let mut row_bins = vec![[0; ROW_BYTES]; binned.rows];
         for (k, &c) in columns.iter().enumerate() {
-            for (row, &b) in binned.bins[c].iter().enumerate() {
-                row_bins[row * row_width + k] = b;
+            for (row, &b) in row_bins.iter_mut().zip(&binned.bins[c]) {
+                row[k] = b;
             }
         }
         TreeGrower {
@@ -561,6 +565,7 @@ impl<'a> TreeGrower<'a> {
             rows: Vec::with_capacity(binned.rows),
             scratch: vec![0; binned.rows],
             ordered: vec![GradHess::default(); binned.rows],
+            ordered_bins: vec![[0; ROW_BYTES]; binned.rows],
             spare_histograms: Vec::new(),
             leaves: Vec::new(),
         }
@@ -735,33 +740,45 @@ impl<'a> TreeGrower<'a> {
             .unwrap_or_else(|| vec![BinStats::default(); self.offsets[width]]);
         histogram.fill(BinStats::default());
         let rows = &self.rows[start..end];
-        // The root's rows are all rows in order: read the gradients and bins directly.
-        let is_root = end - start == self.binned.rows;
-        let ordered: &[GradHess] = if is_root {
-            gradients
-        } else {
-            let ordered = &mut self.ordered[..rows.len()];
-            for (o, &r) in ordered.iter_mut().zip(rows) {
-                *o = gradients[r as usize];
-            }
-            ordered
-        };
-        let (row_bins, offsets) = (&self.row_bins, &self.offsets);
+        let parallel = rows.len() * width >= PARALLEL_HISTOGRAM_WORK;
+        // The root's rows are all rows in order: its gradients and bins are already in order.
+        let (ordered, ordered_bins): (&[GradHess], &[[u8; ROW_BYTES]]) =
+            if rows.len() == self.binned.rows {
+                (gradients, &self.row_bins)
+            } else {
+                let ordered = &mut self.ordered[..rows.len()];
+                let ordered_bins = &mut self.ordered_bins[..rows.len()];
+                let row_bins = &self.row_bins;
+                let gather = |((rows, ordered), ordered_bins): (
+                    (&[u32], &mut [GradHess]),
+                    &mut [[u8; ROW_BYTES]],
+                )| {
+                    for ((&r, o), b) in rows.iter().zip(ordered).zip(ordered_bins) {
+                        *o = gradients[r as usize];
+                        *b = row_bins[r as usize];
+                    }
+                };
+                if parallel {
+                    rows.par_chunks(ROW_BLOCK)
+                        .zip(ordered.par_chunks_mut(ROW_BLOCK))
+                        .zip(ordered_bins.par_chunks_mut(ROW_BLOCK))
+                        .for_each(gather);
+                } else {
+                    rows.chunks(ROW_BLOCK)
+                        .zip(ordered.chunks_mut(ROW_BLOCK))
+                        .zip(ordered_bins.chunks_mut(ROW_BLOCK))
+                        .for_each(gather);
+                }
+                (&*ordered, &*ordered_bins)
+            };
+        let offsets = &self.offsets;
         let fill = |(first, group): (usize, &mut [BinStats])| {
             let starts: [usize; GROUP] =
                 std::array::from_fn(|k| offsets[first + k] - offsets[first]);
-            let mut add_row = |row: usize, g: &GradHess| {
-                let at = row * width + first;
-                let bins: &[u8; GROUP] = row_bins[at..at + GROUP].try_into().expect("GROUP bins");
+            for (g, row) in ordered.iter().zip(ordered_bins) {
+                let bins: &[u8; GROUP] = row[first..first + GROUP].try_into().expect("GROUP bins");
                 for (&start, &b) in starts.iter().zip(bins) {
                     group[start + b as usize].add(g);
-                }
-            };
-            if is_root {
-                ordered.iter().enumerate().for_each(|(r, g)| add_row(r, g));
-            } else {
-                for (&r, g) in rows.iter().zip(ordered) {
-                    add_row(r as usize, g);
                 }
             }
         };
@@ -772,7 +789,7 @@ impl<'a> TreeGrower<'a> {
             groups.push((first, group));
             rest = tail;
         }
-        if rows.len() * width >= PARALLEL_HISTOGRAM_WORK {
+        if parallel {
             groups.into_par_iter().for_each(fill);
         } else {
             groups.into_iter().for_each(fill);

@@ -83,13 +83,13 @@ pub struct LogisticRegressionParams {
 }
 
 impl Default for LogisticRegressionParams {
-    /// scikit-learn's C; a tolerance tight enough that the weights stop moving at this size
-    /// (a few hundred iterations, a few seconds on 88,000 rows).
+    /// scikit-learn's defaults (C = 1, tol = 1e-4; ~130 iterations on 88,000 rows). A 100×
+    /// tighter tolerance triples the iterations and moves held-out accuracy by 0.02 %.
     fn default() -> Self {
         LogisticRegressionParams {
             c: 1.0,
             max_iter: 1000,
-            tol: 1e-6,
+            tol: 1e-4,
         }
     }
 }
@@ -469,6 +469,12 @@ pub struct LinearSvmParams {
 
 impl Default for LinearSvmParams {
     /// liblinear's defaults (C = 1, tolerance 0.1, 1,000 epochs) and a 20 % calibration share.
+    ///
+    /// On this data the tolerance is not reached in 1,000 epochs at C = 1 (the model says
+    /// "not converged"): z-scored rare counts and indicators reach 30–140 standard deviations,
+    /// and those rows make coordinate descent crawl. It does not matter for the predictions:
+    /// 10,000 epochs change held-out accuracy by 0.02 %. C = 0.1 converges (in ~2,500
+    /// epochs) but loses 0.2 % accuracy.
     fn default() -> Self {
         LinearSvmParams {
             c: 1.0,
@@ -549,10 +555,14 @@ pub struct KernelSvmParams {
 }
 
 impl Default for KernelSvmParams {
+    /// gamma = 0.025 is scikit-learn's `gamma='scale'`, 1/(columns · variance of all
+    /// entries), on these scaled rows: 1/(122 · 0.33), so γ‖x − y‖² ≈ 2 for typical pairs.
+    /// 1,000 features reach 99.5 % held-out accuracy; 2,000 add < 0.1 % for twice the time.
+    /// The solver settings are the linear SVM's (it converges in ~50 epochs here).
     fn default() -> Self {
         let linear = LinearSvmParams::default();
         KernelSvmParams {
-            gamma: 0.02,
+            gamma: 0.025,
             components: 1000,
             c: linear.c,
             max_iter: linear.max_iter,
@@ -1555,86 +1565,6 @@ mod tests {
             Box::new(KernelSvmParams::default().fit(train, labels, 42).unwrap())
         });
         assert!(lr >= 0.95 && svm >= 0.95, "logistic {lr}, linear SVM {svm}");
-        assert!(ksvm >= 0.97, "kernel SVM {ksvm}");
-    }
-}
-#[cfg(test)]
-mod sweep_tmp {
-    use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::split_file;
-    use std::time::Instant;
-    #[test]
-    #[ignore]
-    fn sweep() {
-        let split = split_file("Network_anomaly_data.csv");
-        let (train, labels) = (&split.train, &split.train_labels);
-        let report = |name: String, fit: &dyn Fn() -> Box<dyn Classifier>| {
-            let t = Instant::now();
-            let m = fit();
-            let f = t.elapsed().as_secs_f64();
-            let s = m.score(&split.test);
-            let acc =
-                Confusion::from_predictions(&split.test_labels, &classify(&s, 0.5)).accuracy();
-            println!(
-                "{name}: fit {f:.2}s acc {acc:.4} auc {:.5} | {}",
-                roc_auc(&split.test_labels, &s).unwrap(),
-                m.describe()
-            );
-        };
-        let which = std::env::var("SWEEP").unwrap();
-        if which == "lr" {
-            for (c, tol) in [(1.0, 1e-4), (1.0, 1e-5), (10.0, 1e-6), (0.1, 1e-6)] {
-                report(format!("lr c={c} tol={tol}"), &|| {
-                    Box::new(
-                        LogisticRegressionParams {
-                            c,
-                            tol,
-                            ..Default::default()
-                        }
-                        .fit(train, labels, 42)
-                        .unwrap(),
-                    )
-                });
-            }
-        }
-        if which == "svm" {
-            for (c, max_iter) in [(1.0, 10000), (0.1, 10000), (0.03, 10000)] {
-                report(format!("svm c={c} max_iter={max_iter}"), &|| {
-                    Box::new(
-                        LinearSvmParams {
-                            c,
-                            max_iter,
-                            ..Default::default()
-                        }
-                        .fit(train, labels, 42)
-                        .unwrap(),
-                    )
-                });
-            }
-        }
-        if which == "ksvm" {
-            for (gamma, components, c) in [
-                (0.01, 1000, 1.0),
-                (0.05, 1000, 1.0),
-                (0.1, 1000, 1.0),
-                (0.02, 500, 1.0),
-                (0.02, 2000, 1.0),
-                (0.02, 1000, 10.0),
-            ] {
-                report(format!("ksvm g={gamma} D={components} c={c}"), &|| {
-                    Box::new(
-                        KernelSvmParams {
-                            gamma,
-                            components,
-                            c,
-                            ..Default::default()
-                        }
-                        .fit(train, labels, 42)
-                        .unwrap(),
-                    )
-                });
-            }
-        }
+        assert!(ksvm >= 0.98, "kernel SVM {ksvm}");
     }
 }

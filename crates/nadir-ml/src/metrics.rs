@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub struct Confusion {
     pub tn: u64,
     pub fp: u64,
+    #[serde(rename = "fn")]
     pub fn_: u64,
     pub tp: u64,
 }

@@ -777,7 +777,7 @@ fn train(
             let hot_rows = batch_x.hot.chunks_exact_mut(per_row.max(1));
             for (((dense, hot), label), &i) in dense_rows.zip(hot_rows).zip(&mut batch_y).zip(batch)
             {
-                dense.copy_from_slice(&all_dense[i * width..(i + 1) * width]);
+                for (d, &v) in dense.iter_mut().zip(&all_dense[i * width..(i + 1) * width]) { *d = v; }
                 hot[..per_row].copy_from_slice(&x.hot[i * per_row..(i + 1) * per_row]);
                 *label = y[i];
             }
@@ -1108,5 +1108,39 @@ mod tests {
                 ..MlpParams::default()
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod scratch_bench {
+    use super::*;
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+        (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+    }
+    #[test]
+    #[ignore]
+    fn scratch_cpu() {
+        let split = crate::testdata::split_file("Network_anomaly_data.csv");
+        let variants: Vec<(&str, MlpParams)> = serde_json::from_str::<Vec<(String, MlpParams)>>(
+            &std::env::var("MLP_VARIANTS").unwrap_or_else(|_| "[[\"default\", {}]]".into()),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(n, p)| (Box::leak(n.into_boxed_str()) as &str, p))
+        .collect();
+        for (name, params) in variants {
+            let c = cpu_seconds();
+            let t = std::time::Instant::now();
+            let model = params.fit(&split.train, &split.train_labels, 42).unwrap();
+            let (cpu, wall) = (cpu_seconds() - c, t.elapsed().as_secs_f64());
+            let scores = model.score(&split.test);
+            let acc = crate::metrics::Confusion::from_predictions(&split.test_labels, &crate::metrics::classify(&scores, 0.5)).accuracy();
+            let auc = crate::metrics::roc_auc(&split.test_labels, &scores).unwrap();
+            println!("{name}: cpu {cpu:.2} wall {wall:.2} acc {acc:.4} auc {auc:.5} epochs {} loss {:?} valid {:?}", model.training_loss.len(),
+                model.training_loss.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>(),
+                model.validation_loss.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>());
+        }
     }
 }

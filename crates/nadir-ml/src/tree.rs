@@ -233,23 +233,39 @@ impl Classifier for DecisionTree {
 /// L1 cache while rows run through it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Node {
-    /// A split's threshold on the row's value in `column` (numeric: rows with value ≤
+    /// A split's threshold on the row's value in `slot` (numeric: rows with value ≤
     /// threshold go left; categorical: rows whose code equals it), or a leaf's P(attack).
     value: f64,
-    /// A split's left child (the right one follows it); 0 marks a leaf, as the root is
-    /// nobody's child.
+    /// A split's left child (the right one follows it); a leaf's own index.
     children: u32,
-    /// The tree column a split tests: the numeric features, then the category codes.
-    column: u8,
+    /// The [`TreeRow`] slot a split tests; [`LEAF_SLOT`] for a leaf.
+    slot: u8,
+}
+
+/// The row slot leaves test. It holds -∞, and -∞ ≤ P(attack) sends a row at a leaf "left",
+/// to the leaf itself: rows that have arrived stand still without a branch.
+const LEAF_SLOT: u8 = 0;
+
+/// A row as trees read it: -∞, the numeric features, then the category codes as numbers
+/// (an unseen code, `u32::MAX`, equals no split's code).
+type TreeRow = [f64; NUM_COLUMNS + 1];
+
+fn tree_row(data: &Encoded, row: usize) -> TreeRow {
+    let mut values = [f64::NEG_INFINITY; NUM_COLUMNS + 1];
+    values[1..=NUM_NUMERIC].copy_from_slice(&data.numeric[row]);
+    for (value, &code) in values[NUM_NUMERIC + 1..].iter_mut().zip(&data.codes[row]) {
+        *value = f64::from(code);
+    }
+    values
 }
 
 impl Node {
-    fn leaf(counts: u64) -> Node {
+    fn leaf(counts: u64, index: usize) -> Node {
         let (normal, attack) = unpack(counts);
         Node {
             value: attack as f64 / (normal + attack) as f64,
-            children: 0,
-            column: 0,
+            children: index as u32,
+            slot: LEAF_SLOT,
         }
     }
 
@@ -261,34 +277,22 @@ impl Node {
         Node {
             value,
             children: children as u32,
-            column: rule.column() as u8,
+            slot: rule.column() as u8 + 1,
         }
     }
 
     fn is_leaf(&self) -> bool {
-        self.children == 0
+        self.slot == LEAF_SLOT
     }
 
-    /// Which child a row's value for `column` goes to: 0 left, 1 right. Without branches:
-    /// equality is `≤` both ways, and only categorical columns ask for the second.
-    fn step(&self, value: f64) -> u32 {
-        let numeric = usize::from(self.column) < NUM_NUMERIC;
+    /// The node a row goes to next. Without branches: equality is `≤` both ways, and only
+    /// categorical slots ask for the second.
+    fn next(&self, row: &TreeRow) -> u32 {
+        let value = row[usize::from(self.slot)];
+        let numeric = usize::from(self.slot) <= NUM_NUMERIC;
         let left = (value <= self.value) & (numeric | (value >= self.value));
-        u32::from(!left)
+        self.children + u32::from(!left)
     }
-}
-
-/// A row as trees read it: the numeric features, then the category codes as numbers (an
-/// unseen code, `u32::MAX`, equals no split's code).
-type TreeRow = [f64; NUM_COLUMNS];
-
-fn tree_row(data: &Encoded, row: usize) -> TreeRow {
-    let mut values = [0.0; NUM_COLUMNS];
-    values[..NUM_NUMERIC].copy_from_slice(&data.numeric[row]);
-    for (value, &code) in values[NUM_NUMERIC..].iter_mut().zip(&data.codes[row]) {
-        *value = f64::from(code);
-    }
-    values
 }
 
 /// A fitted tree: nodes in a flat array, the root first, children after their parent.
@@ -304,21 +308,32 @@ impl Tree {
     /// row's walk is a chain of dependent loads, eight independent chains keep the CPU busy.
     fn add_predictions(&self, rows: &[TreeRow], out: &mut [f64]) {
         const LANES: usize = 8;
-        for (rows, out) in rows.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            let mut at = [0u32; LANES];
-            let mut moving = true;
-            while moving {
-                moving = false;
-                for (at, row) in at.iter_mut().zip(rows) {
-                    let node = &self.nodes[*at as usize];
-                    if !node.is_leaf() {
-                        *at = node.children + node.step(row[usize::from(node.column)]);
-                        moving = true;
-                    }
-                }
+        let mut groups = rows.chunks_exact(LANES);
+        let mut outs = out.chunks_exact_mut(LANES);
+        for (group, out) in (&mut groups).zip(&mut outs) {
+            let group: &[TreeRow; LANES] = group.try_into().expect("exact chunk");
+            for (out, leaf) in out.iter_mut().zip(self.leaves_of(group)) {
+                *out += self.nodes[leaf as usize].value;
             }
-            for (out, &at) in out.iter_mut().zip(&at) {
-                *out += self.nodes[at as usize].value;
+        }
+        for (row, out) in groups.remainder().iter().zip(outs.into_remainder()) {
+            let [leaf] = self.leaves_of(std::array::from_ref(row));
+            *out += self.nodes[leaf as usize].value;
+        }
+    }
+
+    /// The leaves `N` rows reach, walked together until none moves.
+    fn leaves_of<const N: usize>(&self, rows: &[TreeRow; N]) -> [u32; N] {
+        let mut at = [0u32; N];
+        loop {
+            let mut moved = false;
+            for (at, row) in at.iter_mut().zip(rows) {
+                let next = self.nodes[*at as usize].next(row);
+                moved |= next != *at;
+                *at = next;
+            }
+            if !moved {
+                return at;
             }
         }
     }
@@ -617,7 +632,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             constant: 0,
             histograms: Histograms::none(),
         };
-        self.nodes.push(Node::leaf(totals));
+        self.nodes.push(Node::leaf(totals, 0));
         let mut stack = Vec::new();
         let split = self.find_split(&mut root, None);
         self.close(root, split, &mut stack);
@@ -822,8 +837,8 @@ impl<'s, 'a> Grower<'s, 'a> {
         let children = self.nodes.len();
         let right_totals = node.totals - split.left;
         self.nodes[node.index] = Node::split(rule, children);
-        self.nodes.push(Node::leaf(split.left));
-        self.nodes.push(Node::leaf(right_totals));
+        self.nodes.push(Node::leaf(split.left, children));
+        self.nodes.push(Node::leaf(right_totals, children + 1));
         let child = |index, start, end, totals| OpenNode {
             index,
             start,
@@ -946,11 +961,11 @@ mod tests {
 
     /// The raw rule a split node applies, rebuilt from its compact form.
     fn rule_of(node: &Node) -> Option<SplitRule> {
-        let column = usize::from(node.column);
         (!node.is_leaf()).then(|| {
+            let column = usize::from(node.slot) - 1;
             if column < NUM_NUMERIC {
                 SplitRule::AtMost {
-                    feature: node.column,
+                    feature: column as u8,
                     threshold: node.value,
                 }
             } else {
