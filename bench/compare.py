@@ -109,6 +109,40 @@ def table(header, rows):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
+def contention_line(meta, sk_report):
+    """How much CPU the timed code really got: the honest caveat on a shared machine."""
+    busy = meta.get("busy_at_phase_start", {})
+    nadir_cpu = meta.get("nadir_cpu", {})
+    sk_share = (sk_report or {}).get("single_thread_cpu_share")
+    bits, shares = [], []
+    if busy:
+        names = {"sklearn": "scikit-learn", "nadir-t1": "nadir 1 thread",
+                 "nadir-t2": "nadir 2 threads"}
+        bits.append("other processes used " + ", ".join(
+            f"{v['other_cpu_percent']} % ({names.get(k, k)})" for k, v in busy.items())
+            + " of the cores at the start of each phase")
+    got = []
+    if sk_share is not None:
+        got.append(f"scikit-learn's single-threaded fits {100 * sk_share:.0f} % of a core")
+        shares.append(sk_share)
+    if "t1" in nadir_cpu:
+        got.append(f"nadir at 1 thread {100 * nadir_cpu['t1']['share']:.0f} % of a core")
+        shares.append(nadir_cpu["t1"]["share"])
+    if "t2" in nadir_cpu:
+        got.append(f"nadir at 2 threads {100 * nadir_cpu['t2']['share']:.0f} % of 2 cores "
+                   "(below 100 % also where its work is serial)")
+    if got:
+        bits.append("the timed code got " + ", ".join(got))
+    if not bits:
+        return ""
+    text = "Contention: " + "; ".join(bits) + "."
+    if shares and min(shares) < 0.85:
+        text = ("**Warning: the machine was busy during this run**, so the times are inflated, "
+                "unevenly between the two tools (rerun with BENCH_WAIT_QUIET=300 on a quieter "
+                "machine). " + text)
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sklearn", required=True)
@@ -283,6 +317,10 @@ def main() -> int:
         vs.append(meta["rustc"])
     vs += [f"{k} {v}" for k, v in versions.items()]
     lines.append("Machine: " + "; ".join(env_bits) if env_bits else "Machine: unknown")
+    contention = contention_line(meta, sk_report)
+    if contention:
+        lines.append("")
+        lines.append(contention)
     lines.append("")
     lines.append("Versions: " + ", ".join(vs))
     if meta.get("command"):

@@ -4,9 +4,12 @@
 #   bench/compare_sklearn.sh [DATA.csv]        (or NADIR_DATA=DATA.csv bench/compare_sklearn.sh)
 # Environment knobs:
 #   NADIR_DATA            data file (default: ../shared/data/Network_anomaly_data.csv beside the repo)
+#   BENCH_WAIT_QUIET      before each timed phase, wait up to this many seconds for the other
+#                         processes on the machine to use < 25 % of the CPU (default 0: no wait)
 #   BENCH_SKLEARN_KERNEL  0 to skip the RBFSampler+LinearSVC kernel-SVM reference (default 1)
 #   BENCH_SKIP_BUILD      1 to use the existing target/release/nadir without building
-# Exits 0 whenever the table was produced, whatever the targets say; non-zero if a step broke.
+# Exits 0 whenever the full table was produced, whatever the targets say; non-zero if a step
+# broke (if nadir does not build, the scikit-learn half is still run and tabulated, then 1).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +30,31 @@ mkdir -p "$OUT"
 START=$SECONDS
 step() { printf '\n== %s  (%ds elapsed)\n' "$1" "$((SECONDS - START))"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Share of all cores (percent) that other processes use over 2 s, sampled between our phases.
+busy_pct() {
+  local _ u n s idle io irq sirq steal t1 i1 t2 i2
+  read -r _ u n s idle io irq sirq steal _ </proc/stat
+  t1=$((u + n + s + idle + io + irq + sirq + steal)); i1=$((idle + io))
+  sleep 2
+  read -r _ u n s idle io irq sirq steal _ </proc/stat
+  t2=$((u + n + s + idle + io + irq + sirq + steal)); i2=$((idle + io))
+  echo $((100 * ((t2 - t1) - (i2 - i1)) / ((t2 - t1) > 0 ? (t2 - t1) : 1)))
+}
+BUSY_FILE="$OUT/busy.tsv"
+: >"$BUSY_FILE"
+# quiet PHASE: measure (and with BENCH_WAIT_QUIET, wait for) the machine's background load.
+quiet() {
+  local phase=$1 waited=0 pct
+  pct=$(busy_pct)
+  while ((pct >= 25 && waited < ${BENCH_WAIT_QUIET:-0})); do
+    sleep 8
+    waited=$((waited + 10))
+    pct=$(busy_pct)
+  done
+  echo "other processes: ${pct} % of the $(nproc) cores, load average $(load)$( ((waited > 0)) && echo " (waited ${waited} s)")"
+  printf '%s\t%s\t%s\n' "$phase" "$pct" "$(load)" >>"$BUSY_FILE"
+}
 LOAD_BEFORE="$(load)"
 
 # --- 1. Python environment ---------------------------------------------------------------
@@ -40,14 +68,16 @@ if ! cmp -s "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"; then
   cp "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"
 fi
 PY="$VENV/bin/python"
-"$PY" -c 'import sklearn, numpy, pandas; print("python", __import__("platform").python_version(), "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)'
+"$PY" -c 'import platform, sklearn, numpy, pandas; print("python", platform.python_version(), "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)'
 
 # --- 2. Build nadir ------------------------------------------------------------------------
-NADIR="$ROOT/target/release/nadir"
+# The binary is copied to bench/out so that a concurrent rebuild of target/ cannot swap it
+# between the two nadir runs.
+NADIR="$OUT/nadir-bin"
 NADIR_OK=1
+rm -f "$NADIR"
 if [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]]; then
-  step "using the existing $NADIR (BENCH_SKIP_BUILD=1)"
-  [[ -x "$NADIR" ]] || NADIR_OK=0
+  step "using the existing target/release/nadir (BENCH_SKIP_BUILD=1)"
 else
   step "cargo build --release -p nadir-cli"
   if (cd "$ROOT" && cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1; then
@@ -58,8 +88,11 @@ else
     tail -n 3 "$OUT/cargo-build.log" >&2
   fi
 fi
+if [[ $NADIR_OK == 1 ]] && ! cp "$ROOT/target/release/nadir" "$NADIR" 2>/dev/null; then
+  NADIR_OK=0
+fi
 if [[ $NADIR_OK == 0 ]]; then
-  echo "warning: nadir did not build; running the scikit-learn side only" >&2
+  echo "warning: no nadir binary; running the scikit-learn side only" >&2
 fi
 
 # --- 3. One split for both tools -----------------------------------------------------------
@@ -68,6 +101,7 @@ step "stratified 70/30 split of $DATA (seed 42)"
 
 # --- 4. scikit-learn -----------------------------------------------------------------------
 step "scikit-learn (OMP_NUM_THREADS=1)"
+quiet sklearn
 echo "kernel SVM: an exact SVC(kernel='rbf') is skipped (it does not train on 88k rows in"
 echo "reasonable time); the reference is RBFSampler(gamma=0.02, n_components=1000)+LinearSVC."
 KERNEL_FLAG=()
@@ -77,25 +111,33 @@ OMP_NUM_THREADS=1 "$PY" "$BENCH/sklearn_protocol.py" \
 
 # --- 5. nadir at 1 and 2 threads -----------------------------------------------------------
 MODELS=(logistic_regression linear_svm kernel_svm decision_tree random_forest gradient_boosting mlp bagging voting)
-rm -rf "$OUT/nadir-t1" "$OUT/nadir-t2" "$OUT/nadir-eval"
+rm -rf "$OUT/nadir-t1" "$OUT/nadir-t2" "$OUT/nadir-eval" "$OUT"/nadir-t?.time
 if [[ $NADIR_OK == 1 ]]; then
   for threads in 1 2; do
     step "nadir, RAYON_NUM_THREADS=$threads"
-    cmd=("$NADIR" train --data "$OUT/train.csv" --test "$OUT/test.csv" --models all --folds 2
-         --out "$OUT/nadir-t$threads")
-    echo "RAYON_NUM_THREADS=$threads ${cmd[*]#"$ROOT/"}"
-    if ! RAYON_NUM_THREADS=$threads "${cmd[@]}" >"$OUT/nadir-t$threads.log" 2>&1; then
+    quiet "nadir-t$threads"
+    echo "RAYON_NUM_THREADS=$threads target/release/nadir train --data bench/out/train.csv" \
+      "--test bench/out/test.csv --models all --folds 2 --out bench/out/nadir-t$threads"
+    TIMEFORMAT='%R %U %S'
+    if ! { time RAYON_NUM_THREADS=$threads "$NADIR" train --data "$OUT/train.csv" \
+             --test "$OUT/test.csv" --models all --folds 2 --out "$OUT/nadir-t$threads" \
+             >"$OUT/nadir-t$threads.log" 2>&1; } 2>"$OUT/nadir-t$threads.time"; then
       echo "error: nadir train failed at $threads thread(s); last lines of $OUT/nadir-t$threads.log:" >&2
       tail -n 20 "$OUT/nadir-t$threads.log" >&2
       NADIR_OK=0
       break
     fi
-    grep -v '^\s*$' "$OUT/nadir-t$threads.log" | tail -n 14
+    # nadir's own summary table (its accuracy is at its CV-chosen threshold).
+    sed -n '/^model /,/^$/p' "$OUT/nadir-t$threads.log"
+    read -r real user sys <"$OUT/nadir-t$threads.time"
+    awk -v r="$real" -v u="$user" -v s="$sys" -v t="$threads" 'BEGIN {
+      printf "whole run (2-fold CV + final fits): %.0f s wall, %.0f s CPU: %.0f %% of %d core(s)\n",
+        r, u + s, 100 * (u + s) / (r * t), t }'
   done
 fi
 if [[ $NADIR_OK == 1 ]]; then
   # The like-for-like accuracy: nadir's saved models re-scored at threshold 0.5.
-  step "nadir evaluate --threshold 0.5 (accuracy at sklearn's default threshold)"
+  step "nadir evaluate --threshold 0.5 (accuracy at scikit-learn's default threshold)"
   mkdir -p "$OUT/nadir-eval"
   for m in "${MODELS[@]}"; do
     model_file="$(ls "$OUT/nadir-t1/$m".* 2>/dev/null | head -n 1 || true)"
@@ -106,6 +148,7 @@ if [[ $NADIR_OK == 1 ]]; then
       rm -f "$OUT/nadir-eval/$m.json"
     fi
   done
+  echo "done"
 fi
 
 # --- 6. The table --------------------------------------------------------------------------
@@ -113,24 +156,37 @@ step "comparison"
 LOAD_AFTER="$(load)"
 GIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || true)"
 if [[ -n "$GIT" ]] && [[ -n "$(cd "$ROOT" && git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
-  GIT="$GIT, uncommitted changes"
+  GIT="$GIT + uncommitted changes"
 fi
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
 MEM="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 RUSTC="$(rustc --version 2>/dev/null || true)"
 CPU="$CPU" MEM="$MEM" RUSTC="$RUSTC" GIT="$GIT" COMMAND="$COMMAND" NPROC="$(nproc)" \
 LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" \
-ELAPSED="$((SECONDS - START))" "$PY" - "$OUT/meta.json" "$OUT/split.json" <<'EOF'
+ELAPSED="$((SECONDS - START))" "$PY" - "$OUT" <<'EOF'
 import json, os, sys
-e = os.environ
+from pathlib import Path
+e, out = os.environ, Path(sys.argv[1])
+busy = {}
+for line in (out / "busy.tsv").read_text().splitlines():
+    phase, pct, load = line.split("\t")
+    busy[phase] = {"other_cpu_percent": int(pct), "load": load}
+nadir_cpu = {}
+for t in (1, 2):
+    f = out / f"nadir-t{t}.time"
+    if f.is_file() and f.read_text().split():
+        real, user, sys_ = map(float, f.read_text().split()[-3:])
+        nadir_cpu[f"t{t}"] = {"wall": real, "cpu": user + sys_, "share": (user + sys_) / (real * t)}
 meta = {
     "machine": {"nproc": int(e["NPROC"]), "cpu": e["CPU"] or "unknown", "memory": e["MEM"],
                 "load_before": e["LOAD_BEFORE"], "load_after": e["LOAD_AFTER"]},
+    "busy_at_phase_start": busy,
+    "nadir_cpu": nadir_cpu,
     "git": e["GIT"], "rustc": e["RUSTC"], "command": e["COMMAND"], "date": e["DATE"],
     "seconds_before_table": int(e["ELAPSED"]),
-    "split": json.load(open(sys.argv[2])),
+    "split": json.load(open(out / "split.json")),
 }
-json.dump(meta, open(sys.argv[1], "w"), indent=2)
+json.dump(meta, open(out / "meta.json", "w"), indent=2)
 EOF
 NADIR_ARGS=()
 if [[ $NADIR_OK == 1 ]]; then

@@ -181,9 +181,11 @@ def main() -> int:
             continue
         label = name + (f" n_jobs={n_jobs}" if n_jobs else "")
         print(f"  {label:<26}", end="", flush=True)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.fit(x_train, y_train)
         fit_seconds = time.perf_counter() - start
+        # CPU time of this process (all its threads; not of n_jobs worker processes).
+        fit_cpu_seconds = time.process_time() - cpu_start
         start = time.perf_counter()
         if hasattr(model, "predict_proba") and name not in ("linear_svm", "kernel_svm"):
             scores = model.predict_proba(x_test)[:, 1]
@@ -207,6 +209,7 @@ def main() -> int:
             "n_jobs": n_jobs,
             "description": description,
             "fit_seconds": fit_seconds,
+            "fit_cpu_seconds": fit_cpu_seconds,
             "predict_seconds": predict_seconds,
             "score": score_kind,
             "accuracy": accuracy,
@@ -215,7 +218,15 @@ def main() -> int:
             **extra,
         })
 
+    # How much of one core the single-threaded fits actually got: about 1.0 on an idle
+    # machine, lower when other work competed for the cores (the times are then inflated).
+    single = [r for r in results if r["n_jobs"] in (None, 1)]
+    wall = sum(r["fit_seconds"] for r in single)
+    cpu_share = sum(r["fit_cpu_seconds"] for r in single) / wall if wall > 0 else None
+    if cpu_share is not None:
+        print(f"single-threaded fits got {100 * cpu_share:.0f} % of a core on average", flush=True)
     report = {
+        "single_thread_cpu_share": cpu_share,
         "versions": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,

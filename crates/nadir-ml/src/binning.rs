@@ -145,7 +145,7 @@ fn category_bin(code: u32) -> u8 {
 /// enough, else midpoints at evenly spaced quantiles of the distinct values.
 fn cut_points(distinct: &[f64]) -> Vec<f64> {
     let midpoint = |i: usize| distinct[i] + (distinct[i + 1] - distinct[i]) / 2.0;
-    if distinct.len() <= MAX_BINS - 1 {
+    if distinct.len() < MAX_BINS {
         return (0..distinct.len().saturating_sub(1))
             .map(midpoint)
             .collect();

@@ -5,7 +5,7 @@
 //!
 //! The two differ only in what a tree sees: a random forest draws `max_features` columns at
 //! random per split, bagging lets every split see every column. Both are one
-//! [`TreeEnsemble`] over the grower of [`crate::tree`]: the data is binned once per fit, and
+//! `TreeEnsemble` over the grower of [`crate::tree`]: the data is binned once per fit, and
 //! the trees grow in parallel with rayon, tree `t` drawing its rows and columns from
 //! `Rng::fork(seed, t)`, so a model is the same bit for bit whatever the thread count.
 //!
@@ -340,14 +340,15 @@ mod tests {
         }
         .fit(&s.train, &s.train_labels, 42)
         .unwrap();
-        for (name, scores) in [
-            ("forest", forest.score(&s.test)),
-            ("bagging", bagging.score(&s.test)),
+        // Measured: forest 0.987 / 0.9991, bagging 0.977 / 0.996; a single tree 0.972.
+        for (name, scores, accuracy_floor, auc_floor) in [
+            ("forest", forest.score(&s.test), 0.975, 0.995),
+            ("bagging", bagging.score(&s.test), 0.965, 0.99),
         ] {
             let acc = accuracy(&s.test_labels, &scores);
             let auc = roc_auc(&s.test_labels, &scores).unwrap();
             assert!(
-                acc >= 0.96 && auc >= 0.99,
+                acc >= accuracy_floor && auc >= auc_floor,
                 "{name}: accuracy {acc}, AUC {auc}"
             );
             assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
@@ -544,38 +545,5 @@ mod tests {
             },
             0.997,
         );
-    }
-}
-
-#[cfg(test)]
-mod bench_tmp {
-    use super::*;
-    use crate::testdata::split_file;
-    use std::time::Instant;
-
-    #[test]
-    #[ignore]
-    fn bench_tmp() {
-        let s = split_file("Network_anomaly_data.csv");
-        let mut fit_best = f64::MAX;
-        let mut model = None;
-        for _ in 0..3 {
-            let t = Instant::now();
-            model = Some(
-                RandomForestParams::default()
-                    .fit(&s.train, &s.train_labels, 42)
-                    .unwrap(),
-            );
-            fit_best = fit_best.min(t.elapsed().as_secs_f64());
-        }
-        let model = model.unwrap();
-        let mut score_best = f64::MAX;
-        let mut sum = 0.0;
-        for _ in 0..10 {
-            let t = Instant::now();
-            sum += model.score(&s.test).iter().sum::<f64>();
-            score_best = score_best.min(t.elapsed().as_secs_f64());
-        }
-        println!("BENCH fit {fit_best:.3} score {score_best:.4} ({sum})");
     }
 }

@@ -16,7 +16,7 @@
 //! smaller one (LightGBM's subtraction trick), which bounds the work per tree level by half the
 //! rows. Columns are histogrammed in parallel, each summed in row order, so the fitted model is
 //! the same bit for bit whatever the thread count. Fitted trees are flat node arrays holding
-//! raw-value [`SplitRule`]s, so scoring needs no binning.
+//! the raw thresholds of [`SplitRule`]s, so scoring needs no binning.
 //!
 //! Early stopping follows scikit-learn: on by default above 10,000 rows, it holds out a
 //! seeded, stratified `validation_fraction` of the training data, stops once the validation
@@ -35,6 +35,7 @@ use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use crate::split::stratified_split;
 use nadir_data::Encoded;
+use nadir_data::schema::NUM_NUMERIC;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -52,8 +53,20 @@ const PARALLEL_HISTOGRAM_WORK: usize = 64 * 1024;
 const GROUP: usize = 8;
 /// Bytes per row of binned data: every tree column, padded to whole groups.
 const ROW_BYTES: usize = NUM_COLUMNS.next_multiple_of(GROUP);
-/// Rows per parallel work item when computing gradients and scores.
+/// A column whose most frequent bin holds at least this share of the training rows skips
+/// that bin while histogramming (a well-predicted branch instead of a store) and recovers it
+/// as the node's sums minus the other bins (LightGBM's most-frequent-bin trick). Three
+/// quarters of this data's updates land in such bins.
+const SKIP_BIN_SHARE: f64 = 0.9;
+/// The `skip` of a column that skips no bin.
+const NO_SKIP: u16 = MAX_BINS as u16;
+/// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
+/// Rows scored together, tree by tree: their values (41 × 8 bytes each) and one tree fit in
+/// L1 cache.
+const SCORE_BLOCK: usize = 64;
+/// Rows walked down a tree in lockstep, so their independent paths overlap in the CPU.
+const LANES: usize = 8;
 
 /// When to hold out validation data and stop boosting once it stops improving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,10 +204,8 @@ impl GradientBoosting {
     pub fn feature_importances(&self) -> Vec<f64> {
         let mut gain = vec![0.0; NUM_COLUMNS];
         for tree in &self.trees {
-            for node in &tree.nodes {
-                if let Node::Split { rule, gain: g, .. } = node {
-                    gain[rule.column()] += g;
-                }
+            for node in tree.nodes.iter().filter(|n| n.kind != NodeKind::Leaf) {
+                gain[node.column as usize] += node.gain;
             }
         }
         let total: f64 = gain.iter().sum();
@@ -208,14 +219,15 @@ impl GradientBoosting {
     /// so a tree stays in cache while it scores the block.
     fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
         let mut raw = vec![self.base_score; data.len()];
-        raw.par_chunks_mut(ROW_BLOCK)
+        raw.par_chunks_mut(SCORE_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
-                let first = block * ROW_BLOCK;
+                let first = block * SCORE_BLOCK;
+                let values: Vec<[f64; NUM_COLUMNS]> = (first..first + out.len())
+                    .map(|i| row_values(data, i))
+                    .collect();
                 for tree in &self.trees {
-                    for (i, r) in out.iter_mut().enumerate() {
-                        *r += tree.predict(data, first + i);
-                    }
+                    tree.add_predictions(&values, out);
                 }
             });
         raw
@@ -251,44 +263,116 @@ impl Classifier for GradientBoosting {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
+    /// The depth of the deepest leaf.
+    depth: u32,
 }
 
+/// A tree node, laid out for scoring: a split sends a row left when its value in `column`
+/// (of [`row_values`]) lies in `lower..=upper`, which is `−∞..=threshold` for
+/// [`SplitRule::AtMost`] and `code..=code` for [`SplitRule::CategoryIs`], so both kinds take
+/// the same two comparisons. A leaf's children are itself, so a row that reaches it stays
+/// there however many more steps it is walked.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-enum Node {
-    /// Rows for which `rule` holds go to `left`. `gain` is kept for feature importances.
-    Split {
-        rule: SplitRule,
-        left: u32,
-        right: u32,
-        gain: f64,
-    },
-    /// The raw-score increment (already scaled by the learning rate).
-    Leaf { value: f64 },
+struct Node {
+    kind: NodeKind,
+    /// The tree column a split tests (numeric features, then categorical ones).
+    column: u8,
+    left: u32,
+    right: u32,
+    lower: f64,
+    upper: f64,
+    /// A leaf's raw-score increment, already scaled by the learning rate.
+    value: f64,
+    /// A split's gain, for feature importances.
+    gain: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum NodeKind {
+    Leaf,
+    /// [`SplitRule::AtMost`]
+    AtMost,
+    /// [`SplitRule::CategoryIs`]
+    CategoryIs,
+}
+
+impl Node {
+    fn leaf(index: usize, value: f64) -> Node {
+        Node {
+            kind: NodeKind::Leaf,
+            column: 0,
+            left: index as u32,
+            right: index as u32,
+            lower: f64::NEG_INFINITY,
+            upper: f64::INFINITY,
+            value,
+            gain: 0.0,
+        }
+    }
+
+    fn split(rule: SplitRule, left: u32, right: u32, gain: f64) -> Node {
+        let (kind, lower, upper) = match rule {
+            SplitRule::AtMost { threshold, .. } => (NodeKind::AtMost, f64::NEG_INFINITY, threshold),
+            SplitRule::CategoryIs { code, .. } => (NodeKind::CategoryIs, code as f64, code as f64),
+        };
+        Node {
+            kind,
+            column: rule.column() as u8,
+            left,
+            right,
+            lower,
+            upper,
+            value: 0.0,
+            gain,
+        }
+    }
+}
+
+/// A row's values by tree column: the numeric features, then the category codes (an unseen
+/// category, `u32::MAX`, equals no code a split tests).
+fn row_values(data: &Encoded, row: usize) -> [f64; NUM_COLUMNS] {
+    let mut values = [0.0; NUM_COLUMNS];
+    values[..NUM_NUMERIC].copy_from_slice(&data.numeric[row]);
+    for (v, &code) in values[NUM_NUMERIC..].iter_mut().zip(&data.codes[row]) {
+        *v = code as f64;
+    }
+    values
 }
 
 impl Tree {
-    fn predict(&self, data: &Encoded, row: usize) -> f64 {
-        let mut node = 0;
-        loop {
-            match self.nodes[node] {
-                Node::Leaf { value } => return value,
-                Node::Split {
-                    rule, left, right, ..
-                } => {
-                    node = if rule.goes_left(data, row) {
-                        left
-                    } else {
-                        right
-                    } as usize;
+    /// Adds the tree's output for each row of `values` to `raw`. Rows go down in lockstep
+    /// groups for `depth` steps with no branch on the data (a row's side is unpredictable at
+    /// every level); rows that reach a leaf early stay on it.
+    fn add_predictions(&self, values: &[[f64; NUM_COLUMNS]], raw: &mut [f64]) {
+        let step = |at: usize, x: &[f64; NUM_COLUMNS]| {
+            let node = &self.nodes[at];
+            let v = x[node.column as usize];
+            let left = (v >= node.lower) & (v <= node.upper);
+            (if left { node.left } else { node.right }) as usize
+        };
+        let mut groups = values.chunks_exact(LANES);
+        let mut outs = raw.chunks_exact_mut(LANES);
+        for (x, out) in (&mut groups).zip(&mut outs) {
+            let mut at = [0; LANES];
+            for _ in 0..self.depth {
+                for (a, x) in at.iter_mut().zip(x) {
+                    *a = step(*a, x);
                 }
             }
+            for (r, &a) in out.iter_mut().zip(&at) {
+                *r += self.nodes[a].value;
+            }
+        }
+        for (x, r) in groups.remainder().iter().zip(outs.into_remainder()) {
+            let at = (0..self.depth).fold(0, |a, _| step(a, x));
+            *r += self.nodes[at].value;
         }
     }
 
     fn leaves(&self) -> usize {
         self.nodes
             .iter()
-            .filter(|n| matches!(n, Node::Leaf { .. }))
+            .filter(|n| n.kind == NodeKind::Leaf)
             .count()
     }
 }
@@ -304,6 +388,7 @@ impl Fit for GradientBoostingParams {
     ) -> Result<GradientBoosting, FitError> {
         check_training_data(data, labels)?;
         self.validate()?;
+        let t0 = std::time::Instant::now();
         let (train, train_labels, mut monitor) = if self.stops_early(data.len()) {
             let (train_rows, validation_rows) =
                 stratified_split(labels, self.validation_fraction, seed);
@@ -319,7 +404,10 @@ impl Fit for GradientBoostingParams {
                 Cow::Owned(data.select(&train_rows)),
                 Cow::Owned(train_labels),
                 Some(ValidationMonitor {
-                    data: data.select(&validation_rows),
+                    values: validation_rows
+                        .iter()
+                        .map(|&i| row_values(data, i))
+                        .collect(),
                     labels: validation_labels,
                     raw: Vec::new(),
                 }),
@@ -331,9 +419,10 @@ impl Fit for GradientBoostingParams {
 
         let attacks = train_labels.iter().filter(|&&y| y).count() as f64;
         let base_score = (attacks / (train.len() as f64 - attacks)).ln();
-        let binner = Binner::fit(&train);
-        let binned = binner.transform(&train);
-        let mut grower = TreeGrower::new(&binned, &binner, self);
+        prof(0, t0); let t0 = std::time::Instant::now();
+        let binner = Binner::fit(&train); prof(1, t0); let t0 = std::time::Instant::now();
+        let binned = binner.transform(&train); prof(2, t0); let t0 = std::time::Instant::now();
+        let mut grower = TreeGrower::new(&binned, &binner, self); prof(3, t0);
         let mut raw = vec![base_score; train.len()];
         let mut gradients = vec![GradHess::default(); train.len()];
         let mut trees = Vec::new();
@@ -345,19 +434,19 @@ impl Fit for GradientBoostingParams {
             validation_loss.push(best.0);
         }
         for _ in 0..self.max_iter {
-            compute_gradients(&raw, &train_labels, &mut gradients);
+            let t0 = std::time::Instant::now(); compute_gradients(&raw, &train_labels, &mut gradients); prof(4, t0); let t0 = std::time::Instant::now();
             let Some(tree) = grower.grow(&gradients) else {
                 break;
-            };
+            }; prof(5, t0); let t0 = std::time::Instant::now();
             for leaf in &grower.leaves {
                 for &row in &grower.rows[leaf.start..leaf.end] {
                     raw[row as usize] += leaf.value;
                 }
             }
-            trees.push(tree);
+            trees.push(tree); prof(6, t0); let t0 = std::time::Instant::now();
             if let Some(m) = &mut monitor {
                 let loss = m.add_tree(&trees[trees.len() - 1]);
-                validation_loss.push(loss);
+                validation_loss.push(loss); prof(7, t0);
                 if loss < best.0 - self.tol {
                     best = (loss, trees.len());
                 } else if trees.len() - best.1 >= self.n_iter_no_change {
@@ -379,7 +468,7 @@ impl Fit for GradientBoostingParams {
 
 /// Held-out rows and their running raw scores, for early stopping.
 struct ValidationMonitor {
-    data: Encoded,
+    values: Vec<[f64; NUM_COLUMNS]>,
     labels: Vec<bool>,
     raw: Vec<f64>,
 }
@@ -387,9 +476,7 @@ struct ValidationMonitor {
 impl ValidationMonitor {
     /// Adds a tree's output to the raw scores and returns the new mean log-loss.
     fn add_tree(&mut self, tree: &Tree) -> f64 {
-        for (i, r) in self.raw.iter_mut().enumerate() {
-            *r += tree.predict(&self.data, i);
-        }
+        tree.add_predictions(&self.values, &mut self.raw);
         self.loss()
     }
 
@@ -444,7 +531,7 @@ struct BinStats {
 }
 
 impl BinStats {
-    fn add(&mut self, g: &GradHess) {
+    fn add(&mut self, g: GradHess) {
         self.grad += g.grad;
         self.hess += g.hess;
         self.count += 1;
@@ -500,18 +587,19 @@ struct TreeGrower<'a> {
     binned: &'a BinnedData,
     binner: &'a Binner,
     params: &'a GradientBoostingParams,
-    /// Tree columns with more than one bin in use (constant columns can never split).
-    /// Histograms and `row_bins` hold these columns, in this order, then padding columns of
-    /// one bin up to a multiple of [`GROUP`].
+    /// Tree columns with more than one bin in use (constant columns can never split), those
+    /// that skip no bin first. Histograms and `row_bins` hold these columns ("slots"), in this
+    /// order, then padding slots of one bin up to a multiple of [`GROUP`].
     columns: Vec<usize>,
-    /// Where each (padded) column's bins start in a histogram, and the end of the last.
+    /// Where each slot's bins start in a histogram, and the end of the last.
     offsets: Vec<usize>,
-    /// The bins of the padded columns, row-major: a histogram pass
-    /// reads a row's bins together and updates a different column at each step, where a
-    /// column-major pass would chain updates of one bin (most rows of a sparse column share
-    /// bin 0), each waiting on the store before it.
+    /// Per slot, the bin skipped while histogramming ([`SKIP_BIN_SHARE`]), or [`NO_SKIP`].
+    skip: Vec<u16>,
+    /// The bins of the slots, row-major: a histogram pass reads a row's bins together and
+    /// updates a different column at each step, where a column-major pass would chain
+    /// updates of one bin, each waiting on the store before it.
     row_bins: Vec<[u8; ROW_BYTES]>,
-    /// Padded columns in use (`offsets.len() - 1`), a multiple of [`GROUP`].
+    /// Slots in use (`offsets.len() - 1`), a multiple of [`GROUP`].
     row_width: usize,
     /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
     rows: Vec<u32>,
@@ -531,22 +619,36 @@ impl<'a> TreeGrower<'a> {
         binner: &'a Binner,
         params: &'a GradientBoostingParams,
     ) -> TreeGrower<'a> {
-        let bins_in_use = |c: usize| binned.bins[c].iter().max().map_or(0, |&b| b as usize + 1);
-        let (columns, widths): (Vec<usize>, Vec<usize>) = (0..NUM_COLUMNS)
-            .map(|c| (c, bins_in_use(c)))
-            .filter(|&(_, bins)| bins > 1)
-            .unzip();
-        let row_width = columns.len().next_multiple_of(GROUP);
+        // Per column: bins in use and the bin to skip.
+        let mut layout: Vec<(usize, usize, u16)> = (0..NUM_COLUMNS)
+            .filter_map(|c| {
+                let mut counts = [0usize; MAX_BINS];
+                binned.bins[c].iter().for_each(|&b| counts[b as usize] += 1);
+                let bins = counts.iter().rposition(|&n| n > 0).map_or(0, |b| b + 1);
+                let (top, &most) = counts.iter().enumerate().rev().max_by_key(|&(_, n)| n)?;
+                let skip = if most as f64 >= SKIP_BIN_SHARE * binned.rows as f64 {
+                    top as u16
+                } else {
+                    NO_SKIP
+                };
+                (bins > 1).then_some((c, bins, skip))
+            })
+            .collect();
+        layout.sort_by_key(|&(c, _, skip)| (skip != NO_SKIP, c));
+        let row_width = layout.len().next_multiple_of(GROUP);
+        // Padding slots hold bin 0 in every row and skip it, so they cost a compare.
+        layout.resize(row_width, (usize::MAX, 1, 0));
         let offsets = std::iter::once(0)
-            .chain(
-                widths
-                    .iter()
-                    .chain(std::iter::repeat_n(&1, row_width - columns.len()))
-                    .scan(0, |end, w| {
-                        *end += w;
-                        Some(*end)
-                    }),
-            )
+            .chain(layout.iter().scan(0, |end, &(_, bins, _)| {
+                *end += bins;
+                Some(*end)
+            }))
+            .collect();
+        let skip = layout.iter().map(|&(_, _, skip)| skip).collect();
+        let columns: Vec<usize> = layout
+            .iter()
+            .map(|&(c, _, _)| c)
+            .filter(|&c| c < NUM_COLUMNS)
             .collect();
         let mut row_bins = vec![[0; ROW_BYTES]; binned.rows];
         for (k, &c) in columns.iter().enumerate() {
@@ -560,6 +662,7 @@ impl<'a> TreeGrower<'a> {
             params,
             columns,
             offsets,
+            skip,
             row_bins,
             row_width,
             rows: Vec::with_capacity(binned.rows),
@@ -582,12 +685,12 @@ impl<'a> TreeGrower<'a> {
         self.rows.clear();
         self.rows.extend(0..self.binned.rows as u32);
         let mut sums = BinStats::default();
-        gradients.iter().for_each(|g| sums.add(g));
+        gradients.iter().for_each(|g| sums.add(*g));
         if sums.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
             return None;
         }
         let root_value = self.params.leaf_value(&sums);
-        let mut nodes = vec![Node::Leaf { value: root_value }];
+        let mut nodes = vec![Node::leaf(0, root_value)];
         let mut root = OpenLeaf {
             node: 0,
             start: 0,
@@ -598,7 +701,7 @@ impl<'a> TreeGrower<'a> {
             split: None,
         };
         if self.can_split(&root) {
-            let histogram = self.build_histogram(0, root.end, gradients);
+            let histogram = self.build_histogram(0, root.end, &root.sums, gradients);
             root.split = self.with_best_split(histogram, &root.sums);
         }
         self.leaves.push(root);
@@ -624,7 +727,13 @@ impl<'a> TreeGrower<'a> {
             self.leaves.push(left);
             self.leaves.push(right);
         }
-        Some(Tree { nodes })
+        let depth = self
+            .leaves
+            .iter()
+            .map(|l| l.depth as u32)
+            .max()
+            .unwrap_or(0);
+        Some(Tree { nodes, depth })
     }
 
     /// Partitions the parent's rows and turns its node into a split with two leaf children.
@@ -634,7 +743,7 @@ impl<'a> TreeGrower<'a> {
         candidate: &SplitCandidate,
         nodes: &mut Vec<Node>,
     ) -> (OpenLeaf, OpenLeaf) {
-        let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin);
+        let t0 = std::time::Instant::now(); let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin); prof(9, t0);
         debug_assert_eq!(middle - parent.start, candidate.left.count as usize);
         let rule = self
             .binner
@@ -652,14 +761,10 @@ impl<'a> TreeGrower<'a> {
         };
         let left = child(left_node, parent.start, middle, candidate.left);
         let right = child(left_node + 1, middle, parent.end, candidate.right);
-        nodes.push(Node::Leaf { value: left.value });
-        nodes.push(Node::Leaf { value: right.value });
-        nodes[parent.node] = Node::Split {
-            rule,
-            left: left_node as u32,
-            right: left_node as u32 + 1,
-            gain: candidate.gain,
-        };
+        nodes.push(Node::leaf(left_node, left.value));
+        nodes.push(Node::leaf(left_node + 1, right.value));
+        nodes[parent.node] =
+            Node::split(rule, left_node as u32, left_node as u32 + 1, candidate.gain);
         (left, right)
     }
 
@@ -685,8 +790,12 @@ impl<'a> TreeGrower<'a> {
             1
         };
         let large = 1 - small;
-        let small_histogram =
-            self.build_histogram(children[small].start, children[small].end, gradients);
+        let small_histogram = self.build_histogram(
+            children[small].start,
+            children[small].end,
+            &children[small].sums,
+            gradients,
+        );
         if splittable[large] {
             for (p, s) in parent_histogram.iter_mut().zip(&small_histogram) {
                 *p = p.minus(s);
@@ -710,21 +819,23 @@ impl<'a> TreeGrower<'a> {
     }
 
     /// Stable partition of `rows[start..end]`: rows going left first. Returns the boundary.
+    /// Branch-free, as a row's side is unpredictable: each row is written to both sides and
+    /// only the side it belongs to advances.
     fn partition(&mut self, start: usize, end: usize, column: usize, bin: u8) -> usize {
         let bins = &self.binned.bins[column];
-        let categorical = BinnedData::is_categorical(column);
-        let mut left = start;
-        let mut right = 0;
+        let goes_left: [bool; MAX_BINS] = if BinnedData::is_categorical(column) {
+            std::array::from_fn(|b| b == bin as usize)
+        } else {
+            std::array::from_fn(|b| b <= bin as usize)
+        };
+        let (mut left, mut right) = (start, 0);
         for i in start..end {
             let row = self.rows[i];
-            let b = bins[row as usize];
-            if if categorical { b == bin } else { b <= bin } {
-                self.rows[left] = row;
-                left += 1;
-            } else {
-                self.scratch[right] = row;
-                right += 1;
-            }
+            let is_left = goes_left[bins[row as usize] as usize];
+            self.rows[left] = row;
+            self.scratch[right] = row;
+            left += is_left as usize;
+            right += !is_left as usize;
         }
         self.rows[left..end].copy_from_slice(&self.scratch[..right]);
         left
@@ -732,8 +843,14 @@ impl<'a> TreeGrower<'a> {
 
     /// The histogram of the rows `rows[start..end]`. Groups of columns are filled in
     /// parallel, each column in row order, so the sums do not depend on the thread count.
-    fn build_histogram(&mut self, start: usize, end: usize, gradients: &[GradHess]) -> Histogram {
-        let width = self.row_width;
+    fn build_histogram(
+        &mut self,
+        start: usize,
+        end: usize,
+        sums: &BinStats,
+        gradients: &[GradHess],
+    ) -> Histogram {
+        let t0 = std::time::Instant::now(); let width = self.row_width;
         let mut histogram = self
             .spare_histograms
             .pop()
@@ -769,16 +886,28 @@ impl<'a> TreeGrower<'a> {
                         .zip(ordered_bins.chunks_mut(ROW_BLOCK))
                         .for_each(gather);
                 }
-                (&*ordered, &*ordered_bins)
+                prof(10, t0); (&*ordered, &*ordered_bins)
             };
-        let offsets = &self.offsets;
+        let (offsets, skip) = (&self.offsets, &self.skip);
         let fill = |(first, group): (usize, &mut [BinStats])| {
             let starts: [usize; GROUP] =
                 std::array::from_fn(|k| offsets[first + k] - offsets[first]);
-            for (g, row) in ordered.iter().zip(ordered_bins) {
+            let skips: [u16; GROUP] = std::array::from_fn(|k| skip[first + k]);
+            for (&g, row) in ordered.iter().zip(ordered_bins) {
                 let bins: &[u8; GROUP] = row[first..first + GROUP].try_into().expect("GROUP bins");
-                for (&start, &b) in starts.iter().zip(bins) {
-                    group[start + b as usize].add(g);
+                for ((&start, &skip), &b) in starts.iter().zip(&skips).zip(bins) {
+                    if b as u16 != skip {
+                        group[start + b as usize].add(g);
+                    }
+                }
+            }
+            // A skipped bin holds what the others do not.
+            for k in 0..GROUP {
+                if skips[k] != NO_SKIP {
+                    let end = offsets[first + k + 1] - offsets[first];
+                    let bins = &mut group[starts[k]..end];
+                    let others = bins.iter().fold(BinStats::default(), |a, b| a.plus(b));
+                    bins[skips[k] as usize] = sums.minus(&others);
                 }
             }
         };
@@ -793,7 +922,7 @@ impl<'a> TreeGrower<'a> {
             groups.into_par_iter().for_each(fill);
         } else {
             groups.into_iter().for_each(fill);
-        }
+        } prof(8, t0);
         histogram
     }
 
@@ -889,11 +1018,10 @@ mod tests {
                 .sum::<f64>()
                 / raw.len() as f64
         };
+        let values: Vec<_> = (0..data.len()).map(|i| row_values(data, i)).collect();
         let mut losses = vec![mean_loss(&raw)];
         for tree in &model.trees {
-            for (i, r) in raw.iter_mut().enumerate() {
-                *r += tree.predict(data, i);
-            }
+            tree.add_predictions(&values, &mut raw);
             losses.push(mean_loss(&raw));
         }
         losses
@@ -928,29 +1056,15 @@ mod tests {
         // Left (5 normal): G = 15/8, H = 75/64 → −G/(H + 1) = −120/139.
         // Right (3 attacks): G = −15/8, H = 45/64 → −G/(H + 1) = 120/109.
         assert!((model.base_score - (3.0f64 / 5.0).ln()).abs() < 1e-15);
-        let [
-            Node::Split {
-                rule,
-                left,
-                right,
-                gain,
-            },
-            ..,
-        ] = model.trees[0].nodes[..]
-        else {
-            panic!("the root should split: {:?}", model.trees[0]);
+        let root = model.trees[0].nodes[0];
+        assert_eq!(root.kind, NodeKind::AtMost, "{:?}", model.trees[0]);
+        assert_eq!((root.column, root.upper), (1, 5.5));
+        let leaf = |i: u32| {
+            let node = model.trees[0].nodes[i as usize];
+            assert_eq!(node.kind, NodeKind::Leaf);
+            node.value
         };
-        assert_eq!(
-            rule,
-            SplitRule::AtMost {
-                feature: 1,
-                threshold: 5.5
-            }
-        );
-        let leaf = |i: u32| match model.trees[0].nodes[i as usize] {
-            Node::Leaf { value } => value,
-            other => panic!("not a leaf: {other:?}"),
-        };
+        let (left, right, gain) = (root.left, root.right, root.gain);
         assert!((leaf(left) + 120.0 / 139.0).abs() < 1e-12);
         assert!((leaf(right) - 120.0 / 109.0).abs() < 1e-12);
         // Gain ½ [G_L²/(H_L+1) + G_R²/(H_R+1) − G²/(H+1)] with G = 0.
@@ -1210,3 +1324,7 @@ mod tests {
         assert!(acc >= 0.998, "accuracy {acc}");
     }
 }
+
+pub static PROF: [std::sync::atomic::AtomicU64; 11] = [const { std::sync::atomic::AtomicU64::new(0) }; 11];
+pub fn prof(i: usize, t: std::time::Instant) { PROF[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed); }
+pub fn prof_report() { let names = ["split+select","binner fit","transform","grower new","gradients","grow","raw update","validation","histogram","partition","gather"]; for (i,n) in names.iter().enumerate() { eprintln!("{n:>14}: {:.3}", PROF[i].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9); } }

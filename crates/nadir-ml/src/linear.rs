@@ -39,12 +39,13 @@
 //! scikit-learn's `RBFSampler`): z(x) = √(2/D)·cos(Wx + b) with W ~ N(0, 2γI) and
 //! b ~ U[0, 2π], so that z(x)·z(y) ≈ k(x, y). The linear SVM solver and Platt scaling above
 //! then run on z(x) unchanged. An exact kernel SVM on the 88,000 training rows needs the
-//! 88,000² Gram matrix (62 GB) or an SMO solver recomputing kernel rows for hours; this one
-//! needs n·D numbers (0.7 GB at D = 1,000) and trains in well under a minute.
+//! 88,000² Gram matrix (62 GB), or an SMO solver (libsvm) whose time grows between n² and
+//! n³ kernel evaluations; this one needs n·D numbers (0.7 GB at D = 1,000) and trains on all
+//! rows in about ten seconds.
 //!
 //! Hand-written because the crates do not fit: linfa-logistic returns the probability of
 //! the majority class rather than of a fixed class and is about 8× slower than
-//! scikit-learn; linfa-svm builds a dense n×n kernel matrix (80 GB at this size); smartcore's
+//! scikit-learn; linfa-svm builds the dense n×n kernel matrix above; smartcore's
 //! SVC cannot predict after deserialisation, and models here are saved to files.
 
 use crate::model::{Classifier, Fit, FitError, check_training_data};
@@ -437,7 +438,7 @@ fn cubic_minimiser(a: &Trial, b: &Trial) -> f64 {
     let midpoint = 0.5 * (left + right);
     let d1 = a.slope + b.slope - 3.0 * (a.value - b.value) / (a.step - b.step);
     let discriminant = d1 * d1 - a.slope * b.slope;
-    if !(discriminant >= 0.0) {
+    if discriminant.is_nan() || discriminant < 0.0 {
         return midpoint;
     }
     let d2 = (b.step - a.step).signum() * discriminant.sqrt();
@@ -1382,7 +1383,7 @@ mod tests {
             ("kernel SVM", sample_quality(&ksvm)),
         ] {
             assert!(
-                acc >= 0.93 && auc >= 0.97,
+                acc >= 0.95 && auc >= 0.975,
                 "{name}: accuracy {acc}, AUC {auc}"
             );
         }

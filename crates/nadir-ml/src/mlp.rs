@@ -3,18 +3,18 @@
 //!
 //! The loss of a row with logit `z` and label `y` is the numerically stable form of
 //! `-y ln σ(z) - (1 - y) ln(1 - σ(z))`, namely `max(z, 0) - z·y + ln(1 + e^-|z|)`, whose
-//! derivative is simply `σ(z) - y`. An L2 penalty `alpha/2 · ‖W‖² / batch_rows` on the weights
-//! (not the biases) follows scikit-learn's `MLPClassifier`, so `alpha` means the same there and
-//! here. Weights start from He et al.'s normal `N(0, 2 / fan_in)` (2015, "Delving deep into
-//! rectifiers"), which keeps the activation variance steady through ReLU layers; biases start
-//! at zero. Adam is Kingma and Ba's (2015) with bias-corrected steps. Rows are reshuffled every
-//! epoch from the seeded [`Rng`].
+//! derivative is simply `σ(z) - y`. An L2 penalty `alpha/2 · ‖W‖² / batch_rows` on the
+//! weights (not the biases) follows scikit-learn's `MLPClassifier`, so `alpha` means the same
+//! there and here. Weights start from He et al.'s normal `N(0, 2 / fan_in)` (2015, "Delving
+//! deep into rectifiers"), which keeps the activation variance steady through ReLU layers;
+//! biases start at zero. Adam is Kingma and Ba's (2015) with bias-corrected steps. Rows are
+//! reshuffled every epoch from the seeded [`Rng`].
 //!
-//! Hand-written on `ndarray`, whose `.dot()` and `general_mat_mul` run matrixmultiply's GEMM,
-//! because no Rust deep-learning crate fits here: candle-nn adds 3.5 minutes of build and its
-//! binary cross-entropy gave NaN losses on this data; burn's minimum Rust version is at the
-//! limit of this toolchain, so the next burn release could stop building; tch needs a libtorch download
-//! this machine cannot make. Three small dense layers need only a few hundred lines.
+//! Hand-written on `ndarray`, whose `general_mat_mul` runs matrixmultiply's GEMM, because no
+//! Rust deep-learning crate fits here: candle-nn adds 3.5 minutes of build and its binary
+//! cross-entropy gave NaN losses on this data; burn's minimum Rust version is at the limit of
+//! this toolchain, so its next release could stop building; tch needs a libtorch download this
+//! machine cannot make. Three small dense layers need only a few hundred lines.
 //!
 //! Speed. 84 of the 122 input columns are one-hot categories with three ones per row, so the
 //! first layer multiplies only the numeric columns and adds the weight rows of the hot
@@ -71,6 +71,13 @@ pub struct MlpParams {
     pub patience: usize,
 }
 
+/// Defaults measured on the full data's 70/30 split. Two hidden layers of 64 and 32 units
+/// reach 99.7 % accuracy, as scikit-learn's larger (100, 50) does, at a third of the
+/// arithmetic. Learning rate, betas, `alpha` and batch size are scikit-learn's. 20 epochs is
+/// where the loss on a held-out tenth of the training rows stops falling. Early stopping is off:
+/// that validation loss plateaus noisily after about 10 epochs, so with a patience of 3 it ran
+/// about as many epochs as the fixed 20 while training on a tenth fewer rows; it pays when
+/// `epochs` is set generously.
 impl Default for MlpParams {
     fn default() -> MlpParams {
         MlpParams {
@@ -226,7 +233,8 @@ impl Classifier for Mlp {
         widths.extend(self.network.layers.iter().map(|l| l.outputs));
         let widths: Vec<String> = widths.iter().map(usize::to_string).collect();
         format!(
-            "MLP {} (ReLU), Adam learning_rate {} over {} epochs of batch {}, alpha {}, final training loss {:.4}",
+            "MLP {} (ReLU), Adam learning_rate {} over {} epochs of batch {}, alpha {}, \
+             final training loss {:.4}",
             widths.join("-"),
             self.params.learning_rate,
             self.training_loss.len(),
@@ -241,9 +249,17 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Binary cross-entropy of one logit, stable for any `z`.
-fn cross_entropy(z: f64, attack: bool) -> f64 {
-    z.max(0.0) - if attack { z } else { 0.0 } + (-z.abs()).exp().ln_1p()
+/// Binary cross-entropy of one logit and its derivative `σ(z) - y`, stable for any `z` and
+/// sharing one `exp` between the two.
+fn cross_entropy(z: f64, attack: bool) -> (f64, f64) {
+    let y = f64::from(u8::from(attack));
+    let e = (-z.abs()).exp();
+    let probability = if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
+    (z.max(0.0) - z * y + e.ln_1p(), probability - y)
 }
 
 /// The float types the network runs in: `f32` for training and scoring, `f64` for the
@@ -584,7 +600,7 @@ impl<T: Real> Network<T> {
             total += labels
                 .iter()
                 .zip(logits.column(0))
-                .map(|(&y, &z)| cross_entropy(z.to_f64(), y))
+                .map(|(&y, &z)| cross_entropy(z.to_f64(), y).0)
                 .sum::<f64>();
         }
         total / y.len() as f64
@@ -608,9 +624,9 @@ impl<T: Real> Network<T> {
         let logits = work.outputs[last].column(0);
         let mut logit_delta = work.deltas[last].column_mut(0);
         for i in 0..rows {
-            let z = logits[i].to_f64();
-            loss += cross_entropy(z, y[i]);
-            logit_delta[i] = T::from_f64((sigmoid(z) - f64::from(u8::from(y[i]))) / n);
+            let (row_loss, derivative) = cross_entropy(logits[i].to_f64(), y[i]);
+            loss += row_loss;
+            logit_delta[i] = T::from_f64(derivative / n);
         }
         let decay = T::from_f64(alpha / n);
         for l in (0..=last).rev() {
@@ -672,6 +688,7 @@ impl<T: Real> Network<T> {
         loss / n
     }
 }
+
 /// The values of a standard-layout matrix or of its leading rows, in row-major order.
 fn contiguous<'a, T>(matrix: &'a ArrayView2<'_, T>) -> &'a [T] {
     matrix
@@ -769,17 +786,16 @@ fn train(
         shuffler.shuffle(&mut order);
         let mut total = 0.0;
         for batch in order.chunks(batch_size) {
-            let dense_rows = batch_x
+            let dense = batch_x
                 .dense
                 .as_slice_mut()
-                .expect("an owned matrix is contiguous")
-                .chunks_exact_mut(width);
-            let hot_rows = batch_x.hot.chunks_exact_mut(per_row.max(1));
-            for (((dense, hot), label), &i) in dense_rows.zip(hot_rows).zip(&mut batch_y).zip(batch)
-            {
-                for (d, &v) in dense.iter_mut().zip(&all_dense[i * width..(i + 1) * width]) { *d = v; }
-                hot[..per_row].copy_from_slice(&x.hot[i * per_row..(i + 1) * per_row]);
-                *label = y[i];
+                .expect("an owned matrix is contiguous");
+            for (k, &i) in batch.iter().enumerate() {
+                dense[k * width..(k + 1) * width]
+                    .copy_from_slice(&all_dense[i * width..(i + 1) * width]);
+                batch_x.hot[k * per_row..(k + 1) * per_row]
+                    .copy_from_slice(&x.hot[i * per_row..(i + 1) * per_row]);
+                batch_y[k] = y[i];
             }
             let rows = batch.len();
             let loss = network.loss_and_gradient(
@@ -935,7 +951,7 @@ mod tests {
         let scores = model.score(&split.test);
         let acc = accuracy(&split.test_labels, &scores);
         let auc = roc_auc(&split.test_labels, &scores).unwrap();
-        assert!(acc > 0.95, "accuracy {acc}");
+        assert!(acc > 0.97, "accuracy {acc}");
         assert!(auc > 0.98, "AUC {auc}");
         let loss = model.training_loss();
         assert_eq!(loss.len(), MlpParams::default().epochs);
@@ -983,80 +999,50 @@ mod tests {
     }
 
     #[test]
+    fn one_hot_shortcut_matches_the_dense_product() {
+        let split = sample_split();
+        let params = MlpParams {
+            epochs: 2,
+            ..MlpParams::default()
+        };
+        let model = params.fit(&split.train, &split.train_labels, 3).unwrap();
+        let mut test = split.test.select(&(0..64).collect::<Vec<_>>());
+        test.codes[0][1] = UNSEEN;
+        test.codes[1] = [UNSEEN; 3];
+        let full = model.scaler.transform(&test).mapv(|v| v as f32);
+        let dense = model.network.logits(Inputs::dense(full.view()));
+        let shortcut = model
+            .network
+            .logits(InputRows::encode(&model.scaler, &test).view());
+        for (a, b) in dense.iter().zip(&shortcut) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn bad_parameters_are_fit_errors() {
         let split = sample_split();
+        let with = |change: fn(&mut MlpParams)| {
+            let mut params = MlpParams::default();
+            change(&mut params);
+            params
+        };
         let cases = [
+            ("hidden", with(|p| p.hidden = vec![8, 0])),
+            ("learning_rate", with(|p| p.learning_rate = 0.0)),
+            ("learning_rate", with(|p| p.learning_rate = f64::NAN)),
+            ("beta1", with(|p| p.beta1 = 1.0)),
+            ("beta2", with(|p| p.beta2 = -0.1)),
+            ("alpha", with(|p| p.alpha = -1.0)),
+            ("batch_size", with(|p| p.batch_size = 0)),
+            ("epochs", with(|p| p.epochs = 0)),
             (
-                "hidden",
-                MlpParams {
-                    hidden: vec![8, 0],
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "learning_rate",
-                MlpParams {
-                    learning_rate: 0.0,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "learning_rate",
-                MlpParams {
-                    learning_rate: f64::NAN,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "beta1",
-                MlpParams {
-                    beta1: 1.0,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "beta2",
-                MlpParams {
-                    beta2: -0.1,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "alpha",
-                MlpParams {
-                    alpha: -1.0,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "batch_size",
-                MlpParams {
-                    batch_size: 0,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "epochs",
-                MlpParams {
-                    epochs: 0,
-                    ..MlpParams::default()
-                },
+                "patience",
+                with(|p| (p.early_stopping, p.patience) = (true, 0)),
             ),
             (
                 "validation_share",
-                MlpParams {
-                    early_stopping: true,
-                    validation_share: 1.0,
-                    ..MlpParams::default()
-                },
-            ),
-            (
-                "patience",
-                MlpParams {
-                    early_stopping: true,
-                    patience: 0,
-                    ..MlpParams::default()
-                },
+                with(|p| (p.early_stopping, p.validation_share) = (true, 1.0)),
             ),
         ];
         for (name, params) in cases {
@@ -1067,14 +1053,10 @@ mod tests {
         }
         // Too few rows to hold any out.
         let tiny = two_feature_records(&[[0.0, 0.0], [1.0, 1.0]]);
-        let params = MlpParams {
-            early_stopping: true,
-            ..MlpParams::default()
-        };
-        assert!(matches!(
-            params.fit(&tiny, &[false, true], 0),
-            Err(FitError::InvalidParameter { .. })
-        ));
+        match with(|p| p.early_stopping = true).fit(&tiny, &[false, true], 0) {
+            Err(FitError::InvalidParameter { name, .. }) => assert_eq!(name, "validation_share"),
+            other => panic!("expected an InvalidParameter error, got {other:?}"),
+        }
     }
 
     #[test]
@@ -1108,39 +1090,5 @@ mod tests {
                 ..MlpParams::default()
             },
         );
-    }
-}
-
-#[cfg(test)]
-mod scratch_bench {
-    use super::*;
-    fn cpu_seconds() -> f64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-        (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
-    }
-    #[test]
-    #[ignore]
-    fn scratch_cpu() {
-        let split = crate::testdata::split_file("Network_anomaly_data.csv");
-        let variants: Vec<(&str, MlpParams)> = serde_json::from_str::<Vec<(String, MlpParams)>>(
-            &std::env::var("MLP_VARIANTS").unwrap_or_else(|_| "[[\"default\", {}]]".into()),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|(n, p)| (Box::leak(n.into_boxed_str()) as &str, p))
-        .collect();
-        for (name, params) in variants {
-            let c = cpu_seconds();
-            let t = std::time::Instant::now();
-            let model = params.fit(&split.train, &split.train_labels, 42).unwrap();
-            let (cpu, wall) = (cpu_seconds() - c, t.elapsed().as_secs_f64());
-            let scores = model.score(&split.test);
-            let acc = crate::metrics::Confusion::from_predictions(&split.test_labels, &crate::metrics::classify(&scores, 0.5)).accuracy();
-            let auc = crate::metrics::roc_auc(&split.test_labels, &scores).unwrap();
-            println!("{name}: cpu {cpu:.2} wall {wall:.2} acc {acc:.4} auc {auc:.5} epochs {} loss {:?} valid {:?}", model.training_loss.len(),
-                model.training_loss.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>(),
-                model.validation_loss.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>());
-        }
     }
 }

@@ -3,11 +3,19 @@
 //! Without it the original project's logistic regression and SVM predicted one class: byte
 //! counts reach 10^9 while rates stay in [0, 1]. Counts are heavy tailed, so they pass through
 //! `ln(1 + x)` before the z-score; one-hot columns are left as 0/1.
+//!
+//! Scaled values are clipped to ±[`CLIP`] standard deviations. Rare counts and indicators
+//! (`urgent`, `land`, `numshells`) otherwise land 30 to 140 deviations out, which stalls the
+//! SVM's coordinate descent and lets single rows dominate gradients; at 8 deviations such a
+//! value still stands far from the bulk of its column.
 
 use nadir_data::schema::{self, Kind};
 use nadir_data::{Encoded, schema::NUM_NUMERIC};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+
+/// The bound, in standard deviations, of scaled values.
+pub const CLIP: f64 = 8.0;
 
 /// Per-numeric-feature transform fitted on training data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,8 +58,9 @@ impl Standardizer {
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("standard layout");
             data.one_hot_row(i, row);
-            for j in 0..NUM_NUMERIC {
-                row[j] = (transform(self.log[j], row[j]) - self.mean[j]) / self.scale[j];
+            for (j, value) in row[..NUM_NUMERIC].iter_mut().enumerate() {
+                let z = (transform(self.log[j], *value) - self.mean[j]) / self.scale[j];
+                *value = z.clamp(-CLIP, CLIP);
             }
         }
         out
@@ -89,7 +98,26 @@ mod tests {
             assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-9, "column {j}");
         }
         // The constant column maps to zero; the one-hot columns stay 0/1.
+        assert!(x.iter().all(|v| v.abs() <= CLIP));
         assert!(x.column(0).iter().all(|&v| v == 0.0));
         assert!(x.column(NUM_NUMERIC).iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn a_rare_value_is_clipped_but_stays_apart_from_the_bulk() {
+        let records: Vec<Record> = (0..1000)
+            .map(|i| {
+                let mut numeric = [0.0; NUM_NUMERIC];
+                numeric[6] = if i == 0 { 3.0 } else { 0.0 }; // urgent
+                Record {
+                    numeric,
+                    categorical: ["tcp", "http", "SF"].map(String::from),
+                }
+            })
+            .collect();
+        let encoded = FeaturePipeline::fit(&records).encode(&records);
+        let x = Standardizer::fit(&encoded).transform(&encoded);
+        assert_eq!(x[[0, 6]], CLIP);
+        assert!(x[[1, 6]].abs() < 0.1);
     }
 }

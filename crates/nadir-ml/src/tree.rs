@@ -23,7 +23,7 @@
 //! - rows partitioned stably in one index array, so they stay in ascending order and the
 //!   passes over bin columns walk memory forwards.
 //!
-//! Fitted trees hold raw thresholds (from [`Binner::split_rule`]) in a flat array of 16-byte
+//! Fitted trees hold raw thresholds (from [`Binner::split_rule`]) in a flat array of 24-byte
 //! nodes, so prediction reads the encoded values directly, without binning, and walks
 //! several rows down a tree at once.
 //!
@@ -229,13 +229,14 @@ impl Classifier for DecisionTree {
     }
 }
 
-/// One node of a fitted tree, in 16 bytes so that a tree of a few hundred nodes stays in the
+/// One node of a fitted tree, in 24 bytes so that a tree of a few hundred nodes stays in the
 /// L1 cache while rows run through it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Node {
-    /// A split's threshold on the row's value in `slot` (numeric: rows with value ≤
-    /// threshold go left; categorical: rows whose code equals it), or a leaf's P(attack).
-    value: f64,
+    /// Rows whose value in `slot` lies in `low..=high` go left: `-∞..=threshold` for a
+    /// numeric split, `code..=code` for a categorical one. A leaf keeps P(attack) in `high`.
+    low: f64,
+    high: f64,
     /// A split's left child (the right one follows it); a leaf's own index.
     children: u32,
     /// The [`TreeRow`] slot a split tests; [`LEAF_SLOT`] for a leaf.
@@ -263,19 +264,21 @@ impl Node {
     fn leaf(counts: u64, index: usize) -> Node {
         let (normal, attack) = unpack(counts);
         Node {
-            value: attack as f64 / (normal + attack) as f64,
+            low: f64::NEG_INFINITY,
+            high: attack as f64 / (normal + attack) as f64,
             children: index as u32,
             slot: LEAF_SLOT,
         }
     }
 
     fn split(rule: SplitRule, children: usize) -> Node {
-        let value = match rule {
-            SplitRule::AtMost { threshold, .. } => threshold,
-            SplitRule::CategoryIs { code, .. } => f64::from(code),
+        let (low, high) = match rule {
+            SplitRule::AtMost { threshold, .. } => (f64::NEG_INFINITY, threshold),
+            SplitRule::CategoryIs { code, .. } => (f64::from(code), f64::from(code)),
         };
         Node {
-            value,
+            low,
+            high,
             children: children as u32,
             slot: rule.column() as u8 + 1,
         }
@@ -285,13 +288,16 @@ impl Node {
         self.slot == LEAF_SLOT
     }
 
-    /// The node a row goes to next. Without branches: equality is `≤` both ways, and only
-    /// categorical slots ask for the second.
+    /// The node a row goes to next, without a branch.
     fn next(&self, row: &TreeRow) -> u32 {
         let value = row[usize::from(self.slot)];
-        let numeric = usize::from(self.slot) <= NUM_NUMERIC;
-        let left = (value <= self.value) & (numeric | (value >= self.value));
+        let left = (self.low <= value) & (value <= self.high);
         self.children + u32::from(!left)
+    }
+
+    /// A leaf's P(attack).
+    fn probability(&self) -> f64 {
+        self.high
     }
 }
 
@@ -313,12 +319,12 @@ impl Tree {
         for (group, out) in (&mut groups).zip(&mut outs) {
             let group: &[TreeRow; LANES] = group.try_into().expect("exact chunk");
             for (out, leaf) in out.iter_mut().zip(self.leaves_of(group)) {
-                *out += self.nodes[leaf as usize].value;
+                *out += self.nodes[leaf as usize].probability();
             }
         }
         for (row, out) in groups.remainder().iter().zip(outs.into_remainder()) {
             let [leaf] = self.leaves_of(std::array::from_ref(row));
-            *out += self.nodes[leaf as usize].value;
+            *out += self.nodes[leaf as usize].probability();
         }
     }
 
@@ -475,7 +481,8 @@ const CATCH_ALL_BIN: u8 = u8::MAX;
 /// instead of filling a histogram for that column.
 const SORT_INSTEAD_OF_HISTOGRAM: usize = 4;
 
-/// Per bin, normal and attack weight packed as `normal + attack << 32`.
+/// Per bin, normal and attack weight packed as `normal + attack << 32`. A class's total
+/// weight is at most the number of rows, which are indexed by `u32`, so halves never carry.
 type Histogram = [u64; MAX_BINS];
 
 fn pack(weight: u32, attack: bool) -> u64 {
@@ -663,7 +670,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             || attack == 0
             || node.depth >= s.max_depth
             || weight < s.min_samples_split
-            || weight < 2 * s.min_samples_leaf
+            || weight < s.min_samples_leaf.saturating_mul(2)
         {
             return None;
         }
@@ -966,12 +973,12 @@ mod tests {
             if column < NUM_NUMERIC {
                 SplitRule::AtMost {
                     feature: column as u8,
-                    threshold: node.value,
+                    threshold: node.high,
                 }
             } else {
                 SplitRule::CategoryIs {
                     feature: (column - NUM_NUMERIC) as u8,
-                    code: node.value as u32,
+                    code: node.high as u32,
                 }
             }
         })
@@ -1073,7 +1080,7 @@ mod tests {
             .unwrap();
         let leaves: Vec<Option<f64>> = model.tree.nodes[1..]
             .iter()
-            .map(|node| node.is_leaf().then_some(node.value))
+            .map(|node| node.is_leaf().then_some(node.probability()))
             .collect();
         assert_eq!(leaves, [Some(0.0), Some(1.0)]);
     }
@@ -1127,12 +1134,12 @@ mod tests {
                 let leaf = leaf_index(&tree, &s.train, row);
                 counts[leaf].0 += 1;
                 counts[leaf].1 += u32::from(s.train_labels[row]);
-                reached.push(tree.nodes[leaf].value);
+                reached.push(tree.nodes[leaf].probability());
             }
             for (node, &(rows, attacks)) in tree.nodes.iter().zip(&counts) {
                 if node.is_leaf() {
                     assert!(rows > 0);
-                    assert_eq!(node.value, f64::from(attacks) / f64::from(rows));
+                    assert_eq!(node.probability(), f64::from(attacks) / f64::from(rows));
                 }
             }
             // The fast interleaved walk agrees with the rule-by-rule one.
