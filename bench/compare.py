@@ -126,13 +126,14 @@ def contention_line(meta, sk_report):
         got.append(f"scikit-learn's single-threaded fits {100 * sk_share:.0f} % of a core")
         shares.append(sk_share)
     if "t1" in nadir_cpu:
-        got.append(f"nadir at 1 thread {100 * nadir_cpu['t1']['share']:.0f} % of a core")
+        got.append(f"nadir at 1 thread (whole run) {100 * nadir_cpu['t1']['share']:.0f} % of a core")
         shares.append(nadir_cpu["t1"]["share"])
     if "t2" in nadir_cpu:
-        got.append(f"nadir at 2 threads {100 * nadir_cpu['t2']['share']:.0f} % of 2 cores "
+        got.append(f"nadir at 2 threads (whole run) {100 * nadir_cpu['t2']['share']:.0f} % of 2 cores "
                    "(below 100 % also where its work is serial)")
     if got:
-        bits.append("the timed code got " + ", ".join(got))
+        bits.append("share of the CPU the timed code actually got (CPU time ÷ wall time; "
+                    "100 % = uncontended): " + ", ".join(got))
     if not bits:
         return ""
     text = "Contention: " + "; ".join(bits) + "."

@@ -10,6 +10,7 @@
 
 use nadir_data::schema::{NUM_CATEGORICAL, NUM_NUMERIC};
 use nadir_data::{Encoded, UNSEEN};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Number of tree columns: the numeric features, then one per categorical feature.
@@ -24,8 +25,6 @@ const OTHER_CATEGORY_BIN: u8 = 255;
 pub struct Binner {
     /// Per numeric feature, ascending thresholds: bin `b` holds `t[b-1] < v <= t[b]`.
     thresholds: Vec<Vec<f64>>,
-    /// Per categorical feature, the number of bins in use.
-    category_bins: [usize; NUM_CATEGORICAL],
 }
 
 /// Encoded rows as bins, column-major (`bins[column][row]`).
@@ -75,6 +74,7 @@ impl SplitRule {
 impl Binner {
     pub fn fit(data: &Encoded) -> Binner {
         let thresholds = (0..NUM_NUMERIC)
+            .into_par_iter()
             .map(|j| {
                 let mut values: Vec<f64> = data.numeric.iter().map(|r| r[j]).collect();
                 values.sort_by(f64::total_cmp);
@@ -82,29 +82,32 @@ impl Binner {
                 cut_points(&values)
             })
             .collect();
-        let category_bins = std::array::from_fn(|c| data.cardinalities[c].min(MAX_BINS - 1) + 1);
-        Binner {
-            thresholds,
-            category_bins,
-        }
+        Binner { thresholds }
     }
 
     pub fn transform(&self, data: &Encoded) -> BinnedData {
-        let mut bins = Vec::with_capacity(NUM_COLUMNS);
-        let mut n_bins = Vec::with_capacity(NUM_COLUMNS);
-        for (j, t) in self.thresholds.iter().enumerate() {
-            bins.push(
-                data.numeric
+        let bins = (0..NUM_COLUMNS)
+            .into_par_iter()
+            .map(|column| match self.thresholds.get(column) {
+                Some(t) => data
+                    .numeric
                     .iter()
-                    .map(|r| t.partition_point(|&x| x < r[j]) as u8)
+                    .map(|r| t.partition_point(|&x| x < r[column]) as u8)
                     .collect(),
-            );
-            n_bins.push(t.len() + 1);
-        }
-        for c in 0..NUM_CATEGORICAL {
-            bins.push(data.codes.iter().map(|r| category_bin(r[c])).collect());
-            n_bins.push(MAX_BINS);
-        }
+                None => data
+                    .codes
+                    .iter()
+                    .map(|r| category_bin(r[column - NUM_NUMERIC]))
+                    .collect(),
+            })
+            .collect();
+        let n_bins = (0..NUM_COLUMNS)
+            .map(|column| {
+                self.thresholds
+                    .get(column)
+                    .map_or(MAX_BINS, |t| t.len() + 1)
+            })
+            .collect();
         BinnedData {
             rows: data.len(),
             bins,

@@ -388,7 +388,6 @@ impl Fit for GradientBoostingParams {
     ) -> Result<GradientBoosting, FitError> {
         check_training_data(data, labels)?;
         self.validate()?;
-        let t0 = std::time::Instant::now();
         let (train, train_labels, mut monitor) = if self.stops_early(data.len()) {
             let (train_rows, validation_rows) =
                 stratified_split(labels, self.validation_fraction, seed);
@@ -419,10 +418,9 @@ impl Fit for GradientBoostingParams {
 
         let attacks = train_labels.iter().filter(|&&y| y).count() as f64;
         let base_score = (attacks / (train.len() as f64 - attacks)).ln();
-        prof(0, t0); let t0 = std::time::Instant::now();
-        let binner = Binner::fit(&train); prof(1, t0); let t0 = std::time::Instant::now();
-        let binned = binner.transform(&train); prof(2, t0); let t0 = std::time::Instant::now();
-        let mut grower = TreeGrower::new(&binned, &binner, self); prof(3, t0);
+        let binner = Binner::fit(&train);
+        let binned = binner.transform(&train);
+        let mut grower = TreeGrower::new(&binned, &binner, self);
         let mut raw = vec![base_score; train.len()];
         let mut gradients = vec![GradHess::default(); train.len()];
         let mut trees = Vec::new();
@@ -434,19 +432,19 @@ impl Fit for GradientBoostingParams {
             validation_loss.push(best.0);
         }
         for _ in 0..self.max_iter {
-            let t0 = std::time::Instant::now(); compute_gradients(&raw, &train_labels, &mut gradients); prof(4, t0); let t0 = std::time::Instant::now();
+            compute_gradients(&raw, &train_labels, &mut gradients);
             let Some(tree) = grower.grow(&gradients) else {
                 break;
-            }; prof(5, t0); let t0 = std::time::Instant::now();
+            };
             for leaf in &grower.leaves {
                 for &row in &grower.rows[leaf.start..leaf.end] {
                     raw[row as usize] += leaf.value;
                 }
             }
-            trees.push(tree); prof(6, t0); let t0 = std::time::Instant::now();
+            trees.push(tree);
             if let Some(m) = &mut monitor {
                 let loss = m.add_tree(&trees[trees.len() - 1]);
-                validation_loss.push(loss); prof(7, t0);
+                validation_loss.push(loss);
                 if loss < best.0 - self.tol {
                     best = (loss, trees.len());
                 } else if trees.len() - best.1 >= self.n_iter_no_change {
@@ -476,18 +474,23 @@ struct ValidationMonitor {
 impl ValidationMonitor {
     /// Adds a tree's output to the raw scores and returns the new mean log-loss.
     fn add_tree(&mut self, tree: &Tree) -> f64 {
-        tree.add_predictions(&self.values, &mut self.raw);
+        self.raw
+            .par_chunks_mut(ROW_BLOCK)
+            .zip(self.values.par_chunks(ROW_BLOCK))
+            .for_each(|(raw, values)| tree.add_predictions(values, raw));
         self.loss()
     }
 
+    /// The mean log-loss, summed per fixed block of rows and then over blocks in order, so
+    /// it does not depend on the thread count.
     fn loss(&self) -> f64 {
-        let total: f64 = self
+        let block_sums: Vec<f64> = self
             .raw
-            .iter()
-            .zip(&self.labels)
-            .map(|(&r, &y)| log_loss(r, y))
-            .sum();
-        total / self.raw.len() as f64
+            .par_chunks(ROW_BLOCK)
+            .zip(self.labels.par_chunks(ROW_BLOCK))
+            .map(|(raw, labels)| raw.iter().zip(labels).map(|(&r, &y)| log_loss(r, y)).sum())
+            .collect();
+        block_sums.iter().sum::<f64>() / self.raw.len() as f64
     }
 }
 
@@ -743,7 +746,7 @@ impl<'a> TreeGrower<'a> {
         candidate: &SplitCandidate,
         nodes: &mut Vec<Node>,
     ) -> (OpenLeaf, OpenLeaf) {
-        let t0 = std::time::Instant::now(); let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin); prof(9, t0);
+        let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin);
         debug_assert_eq!(middle - parent.start, candidate.left.count as usize);
         let rule = self
             .binner
@@ -850,7 +853,7 @@ impl<'a> TreeGrower<'a> {
         sums: &BinStats,
         gradients: &[GradHess],
     ) -> Histogram {
-        let t0 = std::time::Instant::now(); let width = self.row_width;
+        let width = self.row_width;
         let mut histogram = self
             .spare_histograms
             .pop()
@@ -886,7 +889,7 @@ impl<'a> TreeGrower<'a> {
                         .zip(ordered_bins.chunks_mut(ROW_BLOCK))
                         .for_each(gather);
                 }
-                prof(10, t0); (&*ordered, &*ordered_bins)
+                (&*ordered, &*ordered_bins)
             };
         let (offsets, skip) = (&self.offsets, &self.skip);
         let fill = |(first, group): (usize, &mut [BinStats])| {
@@ -922,7 +925,7 @@ impl<'a> TreeGrower<'a> {
             groups.into_par_iter().for_each(fill);
         } else {
             groups.into_iter().for_each(fill);
-        } prof(8, t0);
+        }
         histogram
     }
 
@@ -1324,7 +1327,3 @@ mod tests {
         assert!(acc >= 0.998, "accuracy {acc}");
     }
 }
-
-pub static PROF: [std::sync::atomic::AtomicU64; 11] = [const { std::sync::atomic::AtomicU64::new(0) }; 11];
-pub fn prof(i: usize, t: std::time::Instant) { PROF[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed); }
-pub fn prof_report() { let names = ["split+select","binner fit","transform","grower new","gradients","grow","raw update","validation","histogram","partition","gather"]; for (i,n) in names.iter().enumerate() { eprintln!("{n:>14}: {:.3}", PROF[i].swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1e9); } }
