@@ -961,6 +961,20 @@ mod tests {
     }
 
     #[test]
+    fn no_hidden_layer_is_logistic_regression() {
+        let split = sample_split();
+        let params = MlpParams {
+            hidden: Vec::new(),
+            learning_rate: 0.01,
+            ..MlpParams::default()
+        };
+        let model = params.fit(&split.train, &split.train_labels, 2).unwrap();
+        assert_eq!(model.network.layers.len(), 1);
+        let acc = accuracy(&split.test_labels, &model.score(&split.test));
+        assert!(acc > 0.95, "accuracy {acc}");
+    }
+
+    #[test]
     fn same_seed_same_weights_and_postcard_round_trip() {
         let split = sample_split();
         let params = MlpParams {
