@@ -74,7 +74,10 @@ pub struct InvalidRow {
 /// What is wrong with a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowProblem {
-    FieldCount { expected: usize, found: usize },
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
     Fields(Vec<FieldError>),
     /// The CSV itself is malformed at this row (e.g. invalid UTF-8).
     Syntax(String),

@@ -45,7 +45,11 @@ pub struct FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column `{}`, value `{}`: {}", self.field, self.value, self.problem)
+        write!(
+            f,
+            "column `{}`, value `{}`: {}",
+            self.field, self.value, self.problem
+        )
     }
 }
 
@@ -143,7 +147,10 @@ mod tests {
             .replacen("0.17", "1.5", 1)
             .replacen("150", "abc", 1);
         let errors = parse(&bad).unwrap_err();
-        let got: Vec<_> = errors.iter().map(|e| (e.field, e.problem.clone())).collect();
+        let got: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field, e.problem.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![
