@@ -315,18 +315,6 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 fn models() -> Result<()> {
-    let config = ModelConfig::default();
-    let mut out = std::io::stdout().lock();
-    for kind in ModelKind::ALL {
-        writeln!(
-            out,
-            "[{}]  # --models {} or {}",
-            kind.name(),
-            kind.name(),
-            kind.short()
-        )?;
-        write!(out, "{}", config.section_toml(kind))?;
-        writeln!(out)?;
-    }
+    print!("{}", ModelConfig::default().annotated_toml());
     Ok(())
 }

@@ -168,6 +168,23 @@ impl ModelConfig {
         ModelConfig::deserialize(table).map_err(|e| ConfigError::Toml(e.to_string()))
     }
 
+    /// The whole configuration as a TOML file, each section headed by the names that select
+    /// the model: what `nadir models` prints and `--config` reads back.
+    pub fn annotated_toml(&self) -> String {
+        let mut out = String::new();
+        for kind in ModelKind::ALL {
+            let names = if kind.short() == kind.name() {
+                kind.name().to_string()
+            } else {
+                format!("{} or {}", kind.name(), kind.short())
+            };
+            out.push_str(&format!("[{}]  # --models {names}\n", kind.name()));
+            out.push_str(&self.section_toml(kind));
+            out.push('\n');
+        }
+        out
+    }
+
     /// The hyperparameters of one model, as TOML, for model files and `--help` output.
     pub fn section_toml(&self, kind: ModelKind) -> String {
         let full = toml::Value::try_from(self).expect("configuration serialises");
@@ -317,6 +334,17 @@ mod tests {
         assert_eq!(config.random_forest.trees, 300);
         assert_eq!(config.mlp.hidden, [8, 4]);
         assert_eq!(config.decision_tree, DecisionTreeParams::default());
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back_as_itself() {
+        let mut config = ModelConfig::default();
+        config.random_forest.trees = 7;
+        config.mlp.hidden = vec![5];
+        let text = config.annotated_toml();
+        assert!(text.contains("[mlp]  # --models mlp\n"));
+        assert!(text.contains("[random_forest]  # --models random_forest or rf\n"));
+        assert_eq!(ModelConfig::from_toml(&text, &[]).unwrap(), config);
     }
 
     #[test]
