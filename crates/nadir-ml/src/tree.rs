@@ -1250,15 +1250,29 @@ mod tests {
             .fit(&s.train, &s.train_labels, 42)
             .unwrap();
         let fit_seconds = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let scores = model.score(&s.test);
-        let score_seconds = start.elapsed().as_secs_f64();
+        let (scores, score_min, score_median) = timed_scores(&model, &s.test);
         let acc = accuracy(&s.test_labels, &scores);
         let auc = roc_auc(&s.test_labels, &scores).unwrap();
         println!(
-            "{}\nfit {fit_seconds:.3} s, score {score_seconds:.4} s, accuracy {acc:.5}, ROC-AUC {auc:.5}",
+            "{}\nfit {fit_seconds:.3} s, score {score_min:.4} s (median {score_median:.4} s), \
+             accuracy {acc:.5}, ROC-AUC {auc:.5}",
             model.describe()
         );
+    }
+
+    /// Scores `data` several times: the scores, and the fastest and median wall time in
+    /// seconds (one run is at the mercy of whatever else the machine is doing).
+    pub(crate) fn timed_scores(model: &dyn Classifier, data: &Encoded) -> (Vec<f64>, f64, f64) {
+        const RUNS: usize = 9;
+        let mut seconds = Vec::with_capacity(RUNS);
+        let mut scores = Vec::new();
+        for _ in 0..RUNS {
+            let start = Instant::now();
+            scores = model.score(data);
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        seconds.sort_by(f64::total_cmp);
+        (scores, seconds[0], seconds[RUNS / 2])
         assert!(acc >= 0.997, "accuracy {acc}");
     }
 }
