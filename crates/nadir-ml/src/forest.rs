@@ -317,6 +317,7 @@ mod tests {
     use super::*;
     use crate::metrics::{Confusion, classify, roc_auc};
     use crate::testdata::{sample_split, split_file};
+    use crate::tree::tests::timed_scores;
     use std::time::Instant;
 
     fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {

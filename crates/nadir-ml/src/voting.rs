@@ -106,3 +106,66 @@ impl Classifier for Voting {
         format!("soft vote of {}", members.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{ModelConfig, fit};
+    use crate::testdata::sample_split;
+
+    #[test]
+    fn score_is_the_weighted_mean_of_the_members() {
+        let s = sample_split();
+        let config = ModelConfig::default();
+        let members: Vec<AnyModel> = [ModelKind::LogisticRegression, ModelKind::DecisionTree]
+            .iter()
+            .map(|&k| fit(k, &config, &s.train, &s.train_labels, 1).unwrap())
+            .collect();
+        let params = VotingParams {
+            members: vec![ModelKind::LogisticRegression, ModelKind::DecisionTree],
+            weights: vec![3.0, 1.0],
+        };
+        let voting = Voting::new(&params, members.clone()).unwrap();
+        let (a, b) = (members[0].score(&s.test), members[1].score(&s.test));
+        for (i, v) in voting.score(&s.test).iter().enumerate() {
+            assert!((v - (0.75 * a[i] + 0.25 * b[i])).abs() < 1e-12);
+        }
+        assert!(voting.describe().contains("logistic_regression ×0.75"));
+    }
+
+    #[test]
+    fn bad_members_and_weights_are_fit_errors() {
+        let nested = VotingParams {
+            members: vec![ModelKind::Voting],
+            weights: vec![],
+        };
+        assert!(nested.checked_members().is_err());
+        let empty = VotingParams {
+            members: vec![],
+            weights: vec![],
+        };
+        assert!(empty.checked_members().is_err());
+        let s = sample_split();
+        let two = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
+        let members: Vec<AnyModel> = two
+            .iter()
+            .map(|&k| fit(k, &ModelConfig::default(), &s.train, &s.train_labels, 1).unwrap())
+            .collect();
+        for weights in [
+            vec![1.0],
+            vec![-1.0, 2.0],
+            vec![0.0, 0.0],
+            vec![f64::NAN, 1.0],
+        ] {
+            let params = VotingParams {
+                members: two.clone(),
+                weights,
+            };
+            assert!(
+                Voting::new(&params, members.clone()).is_err(),
+                "{:?}",
+                params.weights
+            );
+        }
+    }
+}
