@@ -2,13 +2,16 @@
 //! evaluation protocol and the model file format.
 
 pub mod binning;
+pub mod dbscan;
 pub mod file;
 pub mod forest;
 pub mod gbdt;
+pub mod iforest;
 pub mod linear;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod pca;
 pub mod protocol;
 pub mod registry;
 pub mod scale;
