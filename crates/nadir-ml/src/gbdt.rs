@@ -1006,15 +1006,10 @@ impl<'a> TreeGrower<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
+    use crate::metrics::roc_auc;
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
     use nadir_data::schema::NUM_NUMERIC;
     use nadir_data::{FeaturePipeline, Record, Rng};
-    use std::time::Instant;
-
-    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
-        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
-    }
 
     /// Mean training log-loss after each number of trees, 0 to all.
     fn staged_losses(model: &GradientBoosting, data: &Encoded, labels: &[bool]) -> Vec<f64> {
@@ -1267,25 +1262,10 @@ mod tests {
     #[test]
     #[ignore]
     fn full_data_holdout() {
-        let s = split_file("Network_anomaly_data.csv");
-        let start = Instant::now();
-        let model = GradientBoostingParams::default()
-            .fit(&s.train, &s.train_labels, 42)
-            .unwrap();
-        let fit_seconds = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let scores = model.score(&s.test);
-        let score_seconds = start.elapsed().as_secs_f64();
-        let acc = accuracy(&s.test_labels, &scores);
-        let auc = roc_auc(&s.test_labels, &scores).unwrap();
-        println!(
-            "gbdt full data: {} train / {} test rows, threads {}, fit {fit_seconds:.3} s, \
-             score {score_seconds:.4} s, accuracy {acc:.5}, AUC {auc:.6}\n{}",
-            s.train.len(),
-            s.test.len(),
-            rayon::current_num_threads(),
-            model.describe()
-        );
-        assert!(acc >= 0.998, "accuracy {acc}");
+        let split = split_file("Network_anomaly_data.csv");
+        let result = report_holdout("gradient boosting", &split, |x, y| {
+            GradientBoostingParams::default().fit(x, y, 42).unwrap()
+        });
+        assert!(result.accuracy >= 0.998, "{result:?}");
     }
 }

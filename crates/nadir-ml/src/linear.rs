@@ -1122,10 +1122,9 @@ fn max_abs(v: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
+    use crate::metrics::roc_auc;
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
     use nadir_data::schema::{NUM_NUMERIC, numeric_names};
-    use std::time::Instant;
 
     fn numeric_index(name: &str) -> usize {
         numeric_names()
@@ -1155,10 +1154,6 @@ mod tests {
             unseen: Vec::new(),
         };
         (data, points.iter().map(|&(_, y)| y).collect())
-    }
-
-    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
-        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
     }
 
     fn sample_quality(model: &impl Classifier) -> (f64, f64) {
@@ -1536,36 +1531,19 @@ mod tests {
     #[ignore = "full data set; run in release"]
     fn full_data_holdout() {
         let split = split_file("Network_anomaly_data.csv");
-        let measure = |name: &str, fit: &dyn Fn() -> Box<dyn Classifier>| {
-            let start = Instant::now();
-            let model = fit();
-            let fit_seconds = start.elapsed().as_secs_f64();
-            let start = Instant::now();
-            let scores = model.score(&split.test);
-            let score_seconds = start.elapsed().as_secs_f64();
-            let acc = accuracy(&split.test_labels, &scores);
-            let auc = roc_auc(&split.test_labels, &scores).unwrap();
-            println!(
-                "{name}: fit {fit_seconds:.2} s, score {score_seconds:.3} s, accuracy {acc:.4}, AUC {auc:.5}\n  {}",
-                model.describe()
-            );
-            acc
-        };
-        let (train, labels) = (&split.train, &split.train_labels);
-        let lr = measure("logistic regression", &|| {
-            Box::new(
-                LogisticRegressionParams::default()
-                    .fit(train, labels, 42)
-                    .unwrap(),
-            )
+        let lr = report_holdout("logistic regression", &split, |x, y| {
+            LogisticRegressionParams::default().fit(x, y, 42).unwrap()
         });
-        let svm = measure("linear SVM", &|| {
-            Box::new(LinearSvmParams::default().fit(train, labels, 42).unwrap())
+        let svm = report_holdout("linear SVM", &split, |x, y| {
+            LinearSvmParams::default().fit(x, y, 42).unwrap()
         });
-        let ksvm = measure("kernel SVM", &|| {
-            Box::new(KernelSvmParams::default().fit(train, labels, 42).unwrap())
+        let ksvm = report_holdout("kernel SVM", &split, |x, y| {
+            KernelSvmParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(lr >= 0.95 && svm >= 0.95, "logistic {lr}, linear SVM {svm}");
-        assert!(ksvm >= 0.98, "kernel SVM {ksvm}");
+        assert!(
+            lr.accuracy >= 0.95 && svm.accuracy >= 0.95,
+            "{lr:?} {svm:?}"
+        );
+        assert!(ksvm.accuracy >= 0.98, "{ksvm:?}");
     }
 }

@@ -832,15 +832,10 @@ fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
+    use crate::metrics::roc_auc;
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
     use nadir_data::UNSEEN;
     use nadir_data::schema::NUM_NUMERIC;
-    use std::time::Instant;
-
-    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
-        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
-    }
 
     /// Records whose only non-zero features are the first two numeric ones.
     fn two_feature_records(points: &[[f64; 2]]) -> Encoded {
@@ -1077,32 +1072,19 @@ mod tests {
     #[ignore = "full data: run in release with --ignored --nocapture"]
     fn full_data_holdout() {
         let split = split_file("Network_anomaly_data.csv");
-        let run = |label: &str, params: &MlpParams| -> f64 {
-            let start = Instant::now();
-            let model = params.fit(&split.train, &split.train_labels, 42).unwrap();
-            let fit_seconds = start.elapsed().as_secs_f64();
-            let start = Instant::now();
-            let scores = model.score(&split.test);
-            let score_seconds = start.elapsed().as_secs_f64();
-            let acc = accuracy(&split.test_labels, &scores);
-            let auc = roc_auc(&split.test_labels, &scores).unwrap();
-            println!(
-                "mlp {label}: fit {fit_seconds:.2} s, score {score_seconds:.3} s ({} rows), \
-                 accuracy {acc:.4}, ROC-AUC {auc:.5}, {}",
-                split.test.len(),
-                model.describe()
-            );
-            acc
+        let defaults = report_holdout("mlp, defaults", &split, |x, y| {
+            MlpParams::default().fit(x, y, 42).unwrap()
+        });
+        assert!(defaults.accuracy >= 0.99, "{defaults:?}");
+        let sklearn_shape = MlpParams {
+            hidden: vec![100, 50],
+            epochs: 10,
+            ..MlpParams::default()
         };
-        let acc = run("defaults", &MlpParams::default());
-        assert!(acc >= 0.99, "accuracy {acc}");
-        run(
-            "scikit-learn shape (100, 50), 10 epochs",
-            &MlpParams {
-                hidden: vec![100, 50],
-                epochs: 10,
-                ..MlpParams::default()
-            },
+        report_holdout(
+            "mlp, scikit-learn's shape (100, 50), 10 epochs",
+            &split,
+            |x, y| sklearn_shape.fit(x, y, 42).unwrap(),
         );
     }
 }

@@ -22,6 +22,12 @@ pub trait Classifier {
 
     /// One line saying what the model is (its size, its main settings).
     fn describe(&self) -> String;
+
+    /// A decision threshold the model fixed itself while fitting (an anomaly detector's
+    /// contamination rule); `None` lets the protocol choose one by cross-validation.
+    fn fixed_threshold(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Why fitting failed.

@@ -302,9 +302,10 @@ pub fn train(
         if !options.kinds.contains(&kind) {
             continue;
         }
-        let (threshold, threshold_rule) = match options.threshold {
-            Some(t) => (t, "set by the user".to_string()),
-            None => (
+        let (threshold, threshold_rule) = match (options.threshold, model.fixed_threshold()) {
+            (Some(t), _) => (t, "set by the user".to_string()),
+            (None, Some(t)) => (t, "fixed by the model when fitting".to_string()),
+            (None, None) => (
                 metrics::best_f1_threshold(&train_labels, &out_of_fold[&kind]),
                 format!(
                     "best F1 on the {}-fold out-of-fold scores of the training part",
@@ -412,6 +413,8 @@ pub struct Evaluation {
     pub threshold: f64,
     #[serde(flatten)]
     pub scores: Scores,
+    /// Average precision: the area under the precision–recall curve.
+    pub pr_auc: Option<f64>,
     pub per_attack: BTreeMap<String, AttackRate>,
     pub rows_with_unseen_categories: usize,
 }
@@ -450,6 +453,7 @@ pub fn evaluate(
         rows: data.len(),
         threshold,
         scores: Scores::at_threshold(&labels, &scores, threshold),
+        pr_auc: metrics::average_precision(&labels, &scores),
         per_attack,
         rows_with_unseen_categories: rows_with_unseen(&encoded),
     })

@@ -267,6 +267,10 @@ impl Classifier for AnyModel {
     fn describe(&self) -> String {
         each_model!(self, m => m.describe())
     }
+
+    fn fixed_threshold(&self) -> Option<f64> {
+        each_model!(self, m => m.fixed_threshold())
+    }
 }
 
 /// Fits one model of `kind` with its section of `config`. A voting ensemble fits its

@@ -1,8 +1,11 @@
 //! Real records for unit tests: the 2,000-row sample from `../shared/data`, split 70/30.
 
+use crate::metrics::Scores;
+use crate::model::Classifier;
 use crate::split::stratified_split;
 use nadir_data::{Encoded, FeaturePipeline, ReadOptions, read_path};
 use std::path::PathBuf;
+use std::time::Instant;
 
 pub struct Split {
     pub train: Encoded,
@@ -34,4 +37,39 @@ pub fn split_file(file: &str) -> Split {
         test: pipeline.encode(&data.select(&test_idx).records),
         test_labels: test_idx.iter().map(|&i| labels[i]).collect(),
     }
+}
+
+/// Accuracy of scores at threshold 0.5.
+pub fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
+    Scores::at_threshold(truth, scores, 0.5).accuracy
+}
+
+/// What the ignored full-data tests print: fits on the split's training part, scores its test
+/// part (best of three timings, as the machine is shared) and returns the metrics at 0.5.
+pub fn report_holdout<M: Classifier>(
+    name: &str,
+    split: &Split,
+    fit: impl FnOnce(&Encoded, &[bool]) -> M,
+) -> Scores {
+    let start = Instant::now();
+    let model = fit(&split.train, &split.train_labels);
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let mut score_seconds = f64::INFINITY;
+    let mut scores = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        scores = model.score(&split.test);
+        score_seconds = score_seconds.min(start.elapsed().as_secs_f64());
+    }
+    let result = Scores::at_threshold(&split.test_labels, &scores, 0.5);
+    println!(
+        "{name} ({} threads): fit {fit_seconds:.3} s, score {score_seconds:.4} s for {} rows, \
+         accuracy {:.5}, ROC-AUC {:.6}\n  {}",
+        rayon::current_num_threads(),
+        split.test.len(),
+        result.accuracy,
+        result.roc_auc.unwrap_or(f64::NAN),
+        model.describe()
+    );
+    result
 }
