@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nadir_data::{Dataset, ReadOptions, default_data_path, read_path};
+use nadir_ml::cluster::{ClusterOptions, ClusterStep};
 use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::pca::PcaParams;
 use nadir_ml::protocol::{self, Progress, TrainOptions};
 use nadir_ml::registry::{ModelConfig, ModelKind};
 use std::io::Write;
@@ -35,7 +37,8 @@ enum Command {
         nadir train\n  \
         nadir train --models rf,gb --out models/ --seed 7\n  \
         nadir train --models all --set random_forest.trees=300 --set mlp.hidden=[128,64]\n  \
-        nadir train --config params.toml --data KDDTrain+.txt")]
+        nadir train --config params.toml --data KDDTrain+.txt\n  \
+        nadir train --models iforest --normal-only")]
     Train(TrainArgs),
     /// Measure a saved model on a labelled file.
     #[command(
@@ -47,8 +50,47 @@ enum Command {
         after_help = "Example:\n  nadir predict --model models/random_forest.nadir --data new.csv --format ndjson --output scores.ndjson"
     )]
     Predict(PredictArgs),
+    /// PCA then DBSCAN on every record: clusters, core/edge/noise points, agreement with labels.
+    #[command(after_help = "Examples:\n  \
+        nadir cluster\n  \
+        nadir cluster --variance 0.9 --eps 0.8 --min-samples 10 --out cluster/")]
+    Cluster(ClusterArgs),
     /// List the models and their default hyperparameters (TOML, usable with --config).
     Models,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Share of variance the kept principal components must explain, in (0, 1].
+    #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
+    variance: f64,
+    /// DBSCAN radius, or `auto` to search multiples of the k-distance knee by silhouette.
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<f64>, value_name = "X|auto")]
+    eps: Auto<f64>,
+    /// DBSCAN core-point threshold (the point itself included), or `auto` to search 5, 10, 20.
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<usize>, value_name = "N|auto")]
+    min_samples: Auto<usize>,
+    /// Directory for labels.csv, summary.json, k_distance.csv and pca.json.
+    #[arg(long, default_value = "cluster", value_name = "DIR")]
+    out: PathBuf,
+    /// Seed of the silhouette samples.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// A value, or `auto` (`None`).
+#[derive(Clone, Copy)]
+struct Auto<T>(Option<T>);
+
+fn parse_auto<T: std::str::FromStr>(text: &str) -> Result<Auto<T>, String> {
+    if text == "auto" {
+        return Ok(Auto(None));
+    }
+    text.parse()
+        .map(|v| Auto(Some(v)))
+        .map_err(|_| format!("expected a number or `auto`, got `{text}`"))
 }
 
 #[derive(Args)]
@@ -65,7 +107,8 @@ struct DataArgs {
 struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Models to train: comma-separated names or short names, or `all` (see `nadir models`).
+    /// Models to train: comma-separated names or short names; `all` is every supervised model
+    /// (add `iforest` for the isolation forest; see `nadir models`).
     #[arg(long, default_value = "all", value_name = "LIST")]
     models: String,
     /// Directory for the model files and metrics.json.
@@ -93,6 +136,10 @@ struct TrainArgs {
     /// Override one hyperparameter, e.g. `random_forest.trees=300` (repeatable).
     #[arg(long = "set", value_name = "MODEL.PARAM=VALUE")]
     overrides: Vec<String>,
+    /// Fit the isolation forest on normal rows only (semi-supervised); the same as
+    /// `--set isolation_forest.normal_only=true`.
+    #[arg(long)]
+    normal_only: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,15 +191,29 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
         Command::Predict(args) => predict(args),
+        Command::Cluster(args) => cluster(args),
         Command::Models => models(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`nadir predict … | head`): nothing is left to report.
+        Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 fn load_data(args: &DataArgs) -> Result<Dataset> {
@@ -202,7 +263,8 @@ fn train(args: TrainArgs) -> Result<()> {
             .with_context(|| format!("cannot read config {}", path.display()))?,
         None => String::new(),
     };
-    let config = ModelConfig::from_toml(&config_text, &args.overrides)?;
+    let mut config = ModelConfig::from_toml(&config_text, &args.overrides)?;
+    config.isolation_forest.normal_only |= args.normal_only;
     let data = load_data(&args.data)?;
     let test_data = match &args.test {
         Some(path) => Some(load_data(&DataArgs {
@@ -302,8 +364,12 @@ fn predict(args: PredictArgs) -> Result<()> {
     };
     let mut sink = std::io::BufWriter::new(sink);
     match args.format {
-        PredictFormat::Csv => output::predictions_csv(&mut sink, &data, &predictions)?,
-        PredictFormat::Ndjson => output::predictions_ndjson(&mut sink, &data, &predictions)?,
+        PredictFormat::Csv => {
+            output::predictions_csv(&mut sink, model.kind(), &data, &predictions)?
+        }
+        PredictFormat::Ndjson => {
+            output::predictions_ndjson(&mut sink, model.kind(), &data, &predictions)?
+        }
     }
     sink.flush()?;
     if unseen > 0 {
@@ -311,6 +377,61 @@ fn predict(args: PredictArgs) -> Result<()> {
             "warning: {unseen} row(s) hold category values unseen in training (encoded as none of the known values)"
         );
     }
+    Ok(())
+}
+
+fn cluster(args: ClusterArgs) -> Result<()> {
+    let data = load_data(&args.data)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let options = ClusterOptions {
+        pca: PcaParams {
+            variance: args.variance,
+            ..PcaParams::default()
+        },
+        eps: args.eps.0,
+        min_samples: args.min_samples.0,
+        seed: args.seed,
+        ..ClusterOptions::default()
+    };
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let run = nadir_ml::cluster::cluster(&data, &options, &|step| {
+        spinner.set_message(match step {
+            ClusterStep::Pca => "PCA",
+            ClusterStep::Index => "building the kd-tree",
+            ClusterStep::GridSearch => "searching eps × min_samples by silhouette",
+            ClusterStep::Dbscan => "DBSCAN",
+            ClusterStep::KDistance => "k-distance curve",
+        })
+    })?;
+    spinner.finish_and_clear();
+
+    let write = |name: &str, text: String| {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&run.report)? + "\n",
+    )?;
+    write("pca.json", serde_json::to_string(&run.transform)? + "\n")?;
+    let mut labels = Vec::new();
+    output::cluster_labels(&mut labels, &data, &run.clustering)?;
+    write("labels.csv", String::from_utf8(labels)?)?;
+    let mut curve = String::from("rank,distance\n");
+    for p in &run.report.k_distance.points {
+        curve.push_str(&format!("{},{}\n", p.rank, p.distance));
+    }
+    write("k_distance.csv", curve)?;
+
+    let mut out = std::io::stdout().lock();
+    output::cluster_report(&mut out, &run.report)?;
+    writeln!(
+        out,
+        "\nwrote labels.csv, summary.json, k_distance.csv and pca.json to {}",
+        args.out.display()
+    )?;
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! Text and machine-readable renderings of the library's results.
 
 use nadir_data::Dataset;
+use nadir_ml::ModelKind;
+use nadir_ml::cluster::ClusterReport;
+use nadir_ml::dbscan::Clustering;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
 use nadir_ml::protocol::{Evaluation, TrainReport};
-use serde::Serialize;
 use std::io::{self, Write};
 
 fn auc(s: &Scores) -> String {
@@ -76,7 +78,8 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
     }
     writeln!(
         out,
-        "\nmetrics are on the {} held-out test rows at each model's threshold (chosen by CV on the train part)",
+        "\nmetrics are on the {} test rows at each model's threshold (chosen by CV on the training rows, \
+         or fixed by the model's own rule)",
         d.test_rows
     )?;
     if d.test_rows_with_unseen_categories > 0 {
@@ -138,14 +141,13 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
 }
 
 /// One output row of `predict`.
-#[derive(Serialize)]
 struct PredictionRow {
     /// 1-based position of the record among the file's records.
     row: usize,
     /// Line of the record in the file.
     line: u64,
     prediction: &'static str,
-    probability: f64,
+    score: f64,
     warning: String,
 }
 
@@ -157,7 +159,7 @@ fn rows<'a>(
         row: i + 1,
         line: data.lines[i],
         prediction: if p.is_attack { "attack" } else { "normal" },
-        probability: p.score,
+        score: p.score,
         warning: p
             .unseen
             .iter()
@@ -167,14 +169,31 @@ fn rows<'a>(
     })
 }
 
+/// The name of the score column: classifiers give a probability, detectors an anomaly score.
+fn score_name(kind: ModelKind) -> &'static str {
+    if kind.is_detector() {
+        "anomaly_score"
+    } else {
+        "probability"
+    }
+}
+
 pub fn predictions_csv(
     out: &mut impl Write,
+    kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
 ) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    for row in rows(data, predictions) {
-        writer.serialize(row)?;
+    writer.write_record(["row", "line", "prediction", score_name(kind), "warning"])?;
+    for r in rows(data, predictions) {
+        writer.write_record([
+            r.row.to_string(),
+            r.line.to_string(),
+            r.prediction.to_string(),
+            r.score.to_string(),
+            r.warning,
+        ])?;
     }
     writer.flush()?;
     Ok(())
@@ -182,12 +201,124 @@ pub fn predictions_csv(
 
 pub fn predictions_ndjson(
     out: &mut impl Write,
+    kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
 ) -> anyhow::Result<()> {
-    for row in rows(data, predictions) {
-        serde_json::to_writer(&mut *out, &row)?;
+    for r in rows(data, predictions) {
+        let mut object = serde_json::Map::new();
+        object.insert("row".into(), r.row.into());
+        object.insert("line".into(), r.line.into());
+        object.insert("prediction".into(), r.prediction.into());
+        object.insert(score_name(kind).into(), r.score.into());
+        object.insert("warning".into(), r.warning.into());
+        serde_json::to_writer(&mut *out, &object)?;
         writeln!(out)?;
     }
     Ok(())
+}
+
+pub fn cluster_labels(
+    out: &mut impl Write,
+    data: &Dataset,
+    clustering: &Clustering,
+) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["row", "line", "cluster", "kind", "attack"])?;
+    for (i, (cluster, kind)) in clustering
+        .clusters
+        .iter()
+        .zip(&clustering.kinds)
+        .enumerate()
+    {
+        let attack = data.attacks.as_ref().map_or("", |a| a[i].as_str());
+        writer.write_record([
+            (i + 1).to_string(),
+            data.lines[i].to_string(),
+            cluster.map_or("noise".to_string(), |c| c.to_string()),
+            format!("{kind:?}").to_lowercase(),
+            attack.to_string(),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+pub fn cluster_report(out: &mut impl Write, r: &ClusterReport) -> io::Result<()> {
+    writeln!(out, "data: {} ({} rows)", r.source, r.rows)?;
+    let p = &r.pca;
+    writeln!(
+        out,
+        "\nPCA: {} components explain {:.2} % of the variance (target {:.0} %)",
+        p.components,
+        100.0 * p.cumulative_ratio[p.components - 1],
+        100.0 * p.variance_target
+    )?;
+    writeln!(
+        out,
+        "{:>9} {:>9} {:>11}  top loadings",
+        "component", "ratio", "cumulative"
+    )?;
+    for (i, loadings) in p.top_loadings.iter().enumerate() {
+        let top: Vec<String> = loadings
+            .iter()
+            .take(3)
+            .map(|l| format!("{} {:+.2}", l.feature, l.weight))
+            .collect();
+        writeln!(
+            out,
+            "{:>9} {:>9.4} {:>11.4}  {}",
+            i + 1,
+            p.explained_variance_ratio[i],
+            p.cumulative_ratio[i],
+            top.join(", ")
+        )?;
+    }
+    let k = &r.k_distance;
+    writeln!(
+        out,
+        "\nk-distance (k = {}): knee at eps {}",
+        k.k,
+        k.knee_eps.map_or("-".into(), |e| format!("{e:.5}"))
+    )?;
+    if let Some(grid) = &r.grid {
+        writeln!(
+            out,
+            "\ngrid search (silhouette on a seeded sample; * = chosen)"
+        )?;
+        write!(out, "{}", grid.table())?;
+    }
+    writeln!(
+        out,
+        "\nDBSCAN eps {:.5}, min_samples {}: {} clusters, {} core, {} edge, {} noise ({:.2} %)",
+        r.chosen.eps,
+        r.chosen.min_samples,
+        r.clusters,
+        r.core,
+        r.edge,
+        r.noise,
+        100.0 * r.noise as f64 / r.rows.max(1) as f64
+    )?;
+    let mut sizes = r.cluster_sizes.clone();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let largest: Vec<String> = sizes.iter().take(10).map(ToString::to_string).collect();
+    writeln!(out, "largest clusters: {}", largest.join(", "))?;
+    if let Some(a) = &r.agreement {
+        writeln!(
+            out,
+            "\nagreement with the labels: noise is {:.2} % of attacks and {:.2} % of normal rows; \
+             cluster purity {:.4}; adjusted Rand index {:.4} (clustered rows only: {:.4})",
+            100.0 * a.attack_noise_share,
+            100.0 * a.normal_noise_share,
+            a.purity,
+            a.adjusted_rand,
+            a.adjusted_rand_clustered
+        )?;
+    }
+    let s = &r.seconds;
+    writeln!(
+        out,
+        "\nseconds: PCA {:.2}, kd-tree {:.2}, grid search {:.2}, DBSCAN {:.2}, k-distance {:.2}",
+        s.pca, s.index, s.grid_search, s.dbscan, s.k_distance
+    )
 }

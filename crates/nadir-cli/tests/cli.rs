@@ -284,3 +284,93 @@ fn without_data_the_error_says_where_to_put_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn isolation_forest_trains_on_normal_rows_and_reports_anomaly_scores() {
+    let dir = scratch("iforest");
+    let out = nadir(&[
+        "train",
+        "--data",
+        path(&sample()),
+        "--models",
+        "iforest",
+        "--normal-only",
+        "--folds",
+        "2",
+        "--out",
+        path(&dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model = dir.join("isolation_forest.nadir");
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+    ]);
+    assert!(out.status.success());
+    let csv = text(&out.stdout);
+    assert_eq!(
+        csv.lines().next(),
+        Some("row,line,prediction,anomaly_score,warning")
+    );
+    let out = nadir(&[
+        "evaluate",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["model"], "isolation_forest");
+    assert_eq!(v["threshold"], 0.5);
+    assert!(v["roc_auc"].as_f64().unwrap() > 0.9, "{v}");
+    assert!(v["pr_auc"].as_f64().unwrap() > 0.9, "{v}");
+}
+
+#[test]
+fn cluster_writes_labels_summary_and_curve() {
+    let dir = scratch("cluster");
+    let out = nadir(&[
+        "cluster",
+        "--data",
+        path(&sample()),
+        "--min-samples",
+        "10",
+        "--out",
+        path(&dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("grid search") && printed.contains("adjusted Rand index"),
+        "{printed}"
+    );
+    let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
+    assert_eq!(labels.lines().next(), Some("row,line,cluster,kind,attack"));
+    assert_eq!(labels.lines().count(), 2001);
+    assert!(labels.lines().skip(1).all(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        matches!((f[2], f[3]), ("noise", "noise") | (_, "core") | (_, "edge"))
+    }));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let noise = summary["noise"].as_u64().unwrap();
+    let sizes: u64 = summary["cluster_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .sum();
+    assert_eq!(noise + sizes, 2000);
+    assert_eq!(summary["chosen"]["min_samples"], 10);
+    let curve = std::fs::read_to_string(dir.join("k_distance.csv")).unwrap();
+    assert!(curve.starts_with("rank,distance\n") && curve.lines().count() > 100);
+
+    let bad = nadir(&["cluster", "--data", path(&sample()), "--eps", "wide"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("expected a number or `auto`"));
+}

@@ -2,6 +2,7 @@
 //! evaluation protocol and the model file format.
 
 pub mod binning;
+pub mod cluster;
 pub mod dbscan;
 pub mod file;
 pub mod forest;

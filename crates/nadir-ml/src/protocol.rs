@@ -36,7 +36,7 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            kinds: ModelKind::ALL.to_vec(),
+            kinds: ModelKind::SUPERVISED.to_vec(),
             config: ModelConfig::default(),
             seed: 42,
             test_share: 0.3,
@@ -106,7 +106,8 @@ impl MeanStd {
     }
 }
 
-/// Cross-validation of one model: per-fold metrics at threshold 0.5 and their summary.
+/// Cross-validation of one model: per-fold metrics (at 0.5, or at the threshold the model
+/// fixed itself) and their summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrossValidation {
     pub folds: Vec<Scores>,
@@ -278,10 +279,11 @@ pub fn train(
             for (&row, &s) in valid_rows.iter().zip(&scores) {
                 out_of_fold.get_mut(&kind).expect("every kind")[row] = s;
             }
+            let threshold = model.fixed_threshold().unwrap_or(0.5);
             fold_scores
                 .entry(kind)
                 .or_default()
-                .push(Scores::at_threshold(&valid_labels, &scores, 0.5));
+                .push(Scores::at_threshold(&valid_labels, &scores, threshold));
         }
     }
 

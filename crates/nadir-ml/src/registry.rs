@@ -6,6 +6,7 @@
 
 use crate::forest::{Bagging, BaggingParams, RandomForest, RandomForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
+use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::linear::{
     KernelSvm, KernelSvmParams, LinearSvm, LinearSvmParams, LogisticRegression,
     LogisticRegressionParams,
@@ -32,10 +33,12 @@ pub enum ModelKind {
     Mlp,
     Bagging,
     Voting,
+    IsolationForest,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 9] = [
+    /// What `--models all` selects: every supervised model.
+    pub const SUPERVISED: [ModelKind; 9] = [
         ModelKind::LogisticRegression,
         ModelKind::LinearSvm,
         ModelKind::KernelSvm,
@@ -46,6 +49,26 @@ impl ModelKind {
         ModelKind::Bagging,
         ModelKind::Voting,
     ];
+
+    /// Every model nadir has.
+    pub const ALL: [ModelKind; 10] = [
+        ModelKind::LogisticRegression,
+        ModelKind::LinearSvm,
+        ModelKind::KernelSvm,
+        ModelKind::DecisionTree,
+        ModelKind::RandomForest,
+        ModelKind::GradientBoosting,
+        ModelKind::Mlp,
+        ModelKind::Bagging,
+        ModelKind::Voting,
+        ModelKind::IsolationForest,
+    ];
+
+    /// Whether the model scores how anomalous a record is rather than the probability that
+    /// it is an attack.
+    pub fn is_detector(self) -> bool {
+        self == ModelKind::IsolationForest
+    }
 
     /// The model's name: its file name and its section in the configuration.
     pub fn name(self) -> &'static str {
@@ -59,6 +82,7 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
             ModelKind::Bagging => "bagging",
             ModelKind::Voting => "voting",
+            ModelKind::IsolationForest => "isolation_forest",
         }
     }
 
@@ -74,15 +98,17 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
             ModelKind::Bagging => "bag",
             ModelKind::Voting => "vote",
+            ModelKind::IsolationForest => "iforest",
         }
     }
 
-    /// Parses a list like `rf,gb,logistic_regression` or `all`, keeping catalogue order.
+    /// Parses a list like `rf,gb,logistic_regression` or `all` (the supervised models),
+    /// keeping catalogue order.
     pub fn parse_list(text: &str) -> Result<Vec<ModelKind>, UnknownModel> {
         let mut kinds = Vec::new();
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             if word == "all" {
-                kinds.extend(ModelKind::ALL);
+                kinds.extend(ModelKind::SUPERVISED);
                 continue;
             }
             let kind = ModelKind::ALL
@@ -104,7 +130,7 @@ impl fmt::Display for ModelKind {
 }
 
 #[derive(Debug, Error, PartialEq)]
-#[error("unknown model `{name}`; known: all, {known}", name = .0, known = known_models())]
+#[error("unknown model `{name}`; known: all (the supervised ones), {known}", name = .0, known = known_models())]
 pub struct UnknownModel(pub String);
 
 fn known_models() -> String {
@@ -128,6 +154,7 @@ pub struct ModelConfig {
     pub mlp: MlpParams,
     pub bagging: BaggingParams,
     pub voting: VotingParams,
+    pub isolation_forest: IsolationForestParams,
 }
 
 /// A configuration that could not be read or applied.
@@ -214,6 +241,7 @@ pub enum AnyModel {
     Mlp(Mlp),
     Bagging(Bagging),
     Voting(Voting),
+    IsolationForest(IsolationForest),
 }
 
 macro_rules! each_model {
@@ -228,6 +256,7 @@ macro_rules! each_model {
             AnyModel::Mlp($model) => $body,
             AnyModel::Bagging($model) => $body,
             AnyModel::Voting($model) => $body,
+            AnyModel::IsolationForest($model) => $body,
         }
     };
 }
@@ -244,6 +273,7 @@ impl AnyModel {
             AnyModel::Mlp(_) => ModelKind::Mlp,
             AnyModel::Bagging(_) => ModelKind::Bagging,
             AnyModel::Voting(_) => ModelKind::Voting,
+            AnyModel::IsolationForest(_) => ModelKind::IsolationForest,
         }
     }
 
@@ -299,6 +329,9 @@ pub fn fit(
         }
         ModelKind::Mlp => AnyModel::Mlp(config.mlp.fit(data, labels, seed)?),
         ModelKind::Bagging => AnyModel::Bagging(config.bagging.fit(data, labels, seed)?),
+        ModelKind::IsolationForest => {
+            AnyModel::IsolationForest(config.isolation_forest.fit(data, labels, seed)?)
+        }
         ModelKind::Voting => {
             let members = config
                 .voting
@@ -321,7 +354,11 @@ mod tests {
             ModelKind::parse_list("rf, logistic_regression,rf").unwrap(),
             [ModelKind::LogisticRegression, ModelKind::RandomForest]
         );
-        assert_eq!(ModelKind::parse_list("all").unwrap(), ModelKind::ALL);
+        assert_eq!(ModelKind::parse_list("all").unwrap(), ModelKind::SUPERVISED);
+        assert_eq!(
+            ModelKind::parse_list("all,iforest").unwrap(),
+            ModelKind::ALL
+        );
         assert_eq!(
             ModelKind::parse_list("rf,xgb"),
             Err(UnknownModel("xgb".into()))
