@@ -315,14 +315,8 @@ impl TreeEnsemble {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
-    use crate::tree::tests::timed_scores;
-    use std::time::Instant;
-
-    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
-        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
-    }
+    use crate::metrics::roc_auc;
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
 
     fn small_forest() -> RandomForestParams {
         RandomForestParams {
@@ -508,42 +502,14 @@ mod tests {
     #[test]
     #[ignore = "reads the full data set; run with --release"]
     fn full_data_holdout() {
-        let s = split_file("Network_anomaly_data.csv");
-        let measure = |name: &str, fit: &dyn Fn() -> Box<dyn Classifier>, floor: f64| {
-            let start = Instant::now();
-            let model = fit();
-            let fit_seconds = start.elapsed().as_secs_f64();
-            let (scores, score_min, score_median) = timed_scores(&*model, &s.test);
-            let acc = accuracy(&s.test_labels, &scores);
-            let auc = roc_auc(&s.test_labels, &scores).unwrap();
-            println!(
-                "{}\n{name}: fit {fit_seconds:.3} s, score {score_min:.4} s (median {score_median:.4} s), \
-                 accuracy {acc:.5}, ROC-AUC {auc:.6}",
-                model.describe()
-            );
-            assert!(acc >= floor, "{name} accuracy {acc}");
-        };
-        measure(
-            "random forest",
-            &|| {
-                Box::new(
-                    RandomForestParams::default()
-                        .fit(&s.train, &s.train_labels, 42)
-                        .unwrap(),
-                )
-            },
-            0.998,
-        );
-        measure(
-            "bagging",
-            &|| {
-                Box::new(
-                    BaggingParams::default()
-                        .fit(&s.train, &s.train_labels, 42)
-                        .unwrap(),
-                )
-            },
-            0.997,
-        );
+        let split = split_file("Network_anomaly_data.csv");
+        let forest = report_holdout("random forest", &split, |x, y| {
+            RandomForestParams::default().fit(x, y, 42).unwrap()
+        });
+        assert!(forest.accuracy >= 0.998, "{forest:?}");
+        let bagging = report_holdout("bagging", &split, |x, y| {
+            BaggingParams::default().fit(x, y, 42).unwrap()
+        });
+        assert!(bagging.accuracy >= 0.997, "{bagging:?}");
     }
 }

@@ -550,10 +550,8 @@ impl Classifier for IsolationForest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Confusion, average_precision, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
-    use crate::tree::tests::timed_scores;
-    use std::time::Instant;
+    use crate::metrics::{classify, roc_auc};
+    use crate::testdata::{report_holdout, sample_split, split_file};
 
     /// `inliers` standard Gaussian rows in 4 dimensions, then `outliers` rows 8 standard
     /// deviations away along a random axis; labels mark the outliers.
@@ -773,7 +771,7 @@ mod tests {
     #[test]
     #[ignore = "reads the full data set; run with --release"]
     fn full_data_holdout() {
-        let s = split_file("Network_anomaly_data.csv");
+        let split = split_file("Network_anomaly_data.csv");
         // The third fit shows the contamination threshold (near the 46.5 % attack share);
         // its fit time includes scoring the 88k training rows for the quantile.
         let settings = [
@@ -787,33 +785,10 @@ mod tests {
                 contamination,
                 ..IsolationForestParams::default()
             };
-            let mut fit_seconds = Vec::new();
-            let mut forest = None;
-            for _ in 0..5 {
-                let start = Instant::now();
-                forest = Some(params.fit(&s.train, &s.train_labels, 42).unwrap());
-                fit_seconds.push(start.elapsed().as_secs_f64());
-            }
-            let forest = forest.unwrap();
-            let first_fit = fit_seconds[0];
-            let best_fit = fit_seconds.iter().copied().fold(f64::INFINITY, f64::min);
-            let (scores, score_min, score_median) = timed_scores(&forest, &s.test);
-            let auc = roc_auc(&s.test_labels, &scores).unwrap();
-            let ap = average_precision(&s.test_labels, &scores).unwrap();
-            let confusion =
-                Confusion::from_predictions(&s.test_labels, &classify(&scores, forest.threshold()));
-            println!(
-                "{}\nnormal_only {normal_only}, contamination {contamination}: fit {best_fit:.4} s \
-                 (first {first_fit:.4} s), score {score_min:.4} s \
-                 (median {score_median:.4} s), ROC-AUC {auc:.4}, average precision {ap:.4}, \
-                 at threshold {:.4}: accuracy {:.4}, F1 {:.4}",
-                forest.describe(),
-                forest.threshold(),
-                confusion.accuracy(),
-                confusion.f1()
-            );
+            let name = format!("normal_only {normal_only}, contamination {contamination}");
+            let result = report_holdout(&name, &split, |x, y| params.fit(x, y, 42).unwrap());
             if normal_only {
-                assert!(auc > 0.8, "normal_only ROC-AUC {auc}");
+                assert!(result.roc_auc.unwrap() > 0.8, "{result:?}");
             }
         }
     }

@@ -957,14 +957,8 @@ fn best_split(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::metrics::{Confusion, classify, roc_auc};
-    use crate::testdata::{sample_split, split_file};
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
     use nadir_data::schema::NUM_CATEGORICAL;
-    use std::time::Instant;
-
-    fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
-        Confusion::from_predictions(truth, &classify(scores, 0.5)).accuracy()
-    }
 
     /// The raw rule a split node applies, rebuilt from its compact form.
     fn rule_of(node: &Node) -> Option<SplitRule> {
@@ -1244,35 +1238,10 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "reads the full data set; run with --release"]
     fn full_data_holdout() {
-        let s = split_file("Network_anomaly_data.csv");
-        let start = Instant::now();
-        let model = DecisionTreeParams::default()
-            .fit(&s.train, &s.train_labels, 42)
-            .unwrap();
-        let fit_seconds = start.elapsed().as_secs_f64();
-        let (scores, score_min, score_median) = timed_scores(&model, &s.test);
-        let acc = accuracy(&s.test_labels, &scores);
-        let auc = roc_auc(&s.test_labels, &scores).unwrap();
-        println!(
-            "{}\nfit {fit_seconds:.3} s, score {score_min:.4} s (median {score_median:.4} s), \
-             accuracy {acc:.5}, ROC-AUC {auc:.5}",
-            model.describe()
-        );
-        assert!(acc >= 0.997, "accuracy {acc}");
-    }
-
-    /// Scores `data` several times: the scores, and the fastest and median wall time in
-    /// seconds (one run is at the mercy of whatever else the machine is doing).
-    pub(crate) fn timed_scores(model: &dyn Classifier, data: &Encoded) -> (Vec<f64>, f64, f64) {
-        const RUNS: usize = 9;
-        let mut seconds = Vec::with_capacity(RUNS);
-        let mut scores = Vec::new();
-        for _ in 0..RUNS {
-            let start = Instant::now();
-            scores = model.score(data);
-            seconds.push(start.elapsed().as_secs_f64());
-        }
-        seconds.sort_by(f64::total_cmp);
-        (scores, seconds[0], seconds[RUNS / 2])
+        let split = split_file("Network_anomaly_data.csv");
+        let result = report_holdout("decision tree", &split, |x, y| {
+            DecisionTreeParams::default().fit(x, y, 42).unwrap()
+        });
+        assert!(result.accuracy >= 0.997, "{result:?}");
     }
 }
