@@ -78,6 +78,9 @@ struct ClusterArgs {
     /// Seed of the silhouette samples.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also write every record's principal-component coordinates (CSV) to this file.
+    #[arg(long, value_name = "FILE")]
+    points: Option<PathBuf>,
 }
 
 /// A value, or `auto` (`None`).
@@ -424,6 +427,11 @@ fn cluster(args: ClusterArgs) -> Result<()> {
         curve.push_str(&format!("{},{}\n", p.rank, p.distance));
     }
     write("k_distance.csv", curve)?;
+    if let Some(path) = &args.points {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        output::points_csv(std::io::BufWriter::new(file), &run.points)?;
+    }
 
     let mut out = std::io::stdout().lock();
     output::cluster_report(&mut out, &run.report)?;

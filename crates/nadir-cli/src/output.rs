@@ -322,3 +322,14 @@ pub fn cluster_report(out: &mut impl Write, r: &ClusterReport) -> io::Result<()>
         s.pca, s.index, s.grid_search, s.dbscan, s.k_distance
     )
 }
+
+/// Principal-component coordinates, one row per record: `pc1,pc2,…`.
+pub fn points_csv(out: impl Write, points: &ndarray::Array2<f64>) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record((1..=points.ncols()).map(|i| format!("pc{i}")))?;
+    for row in points.rows() {
+        writer.write_record(row.iter().map(f64::to_string))?;
+    }
+    writer.flush()?;
+    Ok(())
+}

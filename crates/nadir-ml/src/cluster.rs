@@ -10,6 +10,7 @@ use crate::dbscan::{
 use crate::model::FitError;
 use crate::pca::{Loading, Pca, PcaParams};
 use nadir_data::{Dataset, FeaturePipeline};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -104,6 +105,8 @@ pub struct SavedPca {
 pub struct ClusterRun {
     pub report: ClusterReport,
     pub transform: SavedPca,
+    /// Every record projected on the kept components: what DBSCAN clustered.
+    pub points: Array2<f64>,
     pub clustering: Clustering,
 }
 
@@ -212,6 +215,7 @@ pub fn cluster(
             pipeline,
             pca,
         },
+        points,
         clustering,
     })
 }
