@@ -8,13 +8,16 @@ use std::collections::HashMap;
 
 use super::kdtree::squared_distance;
 
-/// Mean silhouette (Rousseeuw 1987) of the clustered rows, noise left out, computed exactly on
-/// a seeded sample of at most `sample_size` of them: scikit-learn's
-/// `silhouette_score(X[labels >= 0], labels[labels >= 0], sample_size=...)`. A point's
-/// silhouette is `(b - a) / max(a, b)` with `a` its mean distance to the rest of its cluster
-/// and `b` the smallest mean distance to another cluster, both within the sample; a point
-/// alone in its cluster scores 0. `None` when the sample holds fewer than 2 clusters or as
-/// many clusters as points (where scikit-learn raises an error).
+/// Mean silhouette (Rousseeuw 1987) of the clustered rows, noise left out, computed exactly
+/// within a seeded sample: `sample_size` rows drawn from all rows (all of them when there
+/// are fewer), of which the clustered ones are scored; as scikit-learn's `silhouette_score`
+/// with `sample_size`, but drawn before the noise is dropped, so that clusterings of the same
+/// rows with different parameters are scored on the same rows and their comparison is not
+/// also a comparison of draws. A point's silhouette is `(b - a) / max(a, b)` with `a` its
+/// mean distance to the rest of its cluster and `b` the smallest mean distance to another
+/// cluster, both within the sample; a point alone in its cluster scores 0. `None` when the
+/// sample holds fewer than 2 clusters or as many clusters as points (where scikit-learn
+/// raises an error).
 ///
 /// Leaving noise out is the usual choice for DBSCAN (noise is not a cluster), but it favours
 /// settings that call much of the data noise: read the score beside the noise share.
@@ -41,16 +44,16 @@ pub fn silhouette(
     mean_silhouette(&coords, points.ncols(), &labels)
 }
 
-/// The clustered rows, or a seeded sample of `sample_size` of them, ascending.
+/// The clustered rows among `sample_size` rows drawn with `seed` (all rows when there are
+/// no more), ascending.
 pub(super) fn sample_rows(clusters: &[Option<usize>], sample_size: usize, seed: u64) -> Vec<usize> {
-    let mut rows: Vec<usize> = (0..clusters.len())
-        .filter(|&row| clusters[row].is_some())
-        .collect();
+    let mut rows: Vec<usize> = (0..clusters.len()).collect();
     if rows.len() > sample_size {
         Rng::new(seed).shuffle(&mut rows);
         rows.truncate(sample_size);
         rows.sort_unstable();
     }
+    rows.retain(|&row| clusters[row].is_some());
     rows
 }
 

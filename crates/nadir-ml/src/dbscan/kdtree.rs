@@ -2,9 +2,9 @@
 //!
 //! Built once, in flat arrays: the points copied in tree order (so a leaf's points sit together
 //! in memory), one node record per node and one tight bounding box per node. A node is split
-//! at the median of its widest dimension, so the tree is balanced whatever the data: exact
-//! duplicates (frequent in NSL-KDD, where whole attack bursts repeat one record) simply end in
-//! subtrees whose boxes have zero extent, and the depth stays about log2(n / [`LEAF_SIZE`]).
+//! at the median of its widest dimension, so the tree is balanced whatever the data: blocks
+//! of exact duplicates simply end in subtrees whose boxes have zero extent, and the depth
+//! stays about log2(n / [`LEAF_SIZE`]) however many points coincide.
 //! Pruning uses the boxes, not the splitting planes: a node is skipped when its box lies
 //! farther than the radius, and handed whole to the caller when the box lies entirely inside
 //! the ball, which is what keeps dense and duplicated regions cheap to count.
@@ -14,9 +14,10 @@
 
 use crate::model::FitError;
 use ndarray::ArrayView2;
+use std::cell::Cell;
 
 /// The most points a leaf holds.
-pub const LEAF_SIZE: usize = 32;
+const LEAF_SIZE: usize = 32;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
@@ -39,15 +40,49 @@ impl Node {
 }
 
 /// What a radius search reports to its visitor.
-pub(super) enum Reach {
-    /// A node whose box reaches into the ball; `inside` when the box lies entirely in it.
-    Node { id: usize, inside: bool },
-    /// The tree position of a point within the ball, in a leaf the visitor entered.
+pub(super) enum Reach<'a> {
+    /// A node whose box reaches into the ball.
+    Node(&'a Reached<'a>),
+    /// A point of an entered leaf, before its distance is computed: `Enter` to measure it,
+    /// `Skip` to pass it by.
+    Candidate(usize),
+    /// The tree position of a measured point within the ball (or of any point of a leaf
+    /// entirely inside the ball).
     Point(usize),
 }
 
-/// What a radius search does next: the visitor's answer to a [`Reach`]. For a point, only
-/// `Stop` matters.
+/// What a radius search is around: the points within the radius of a point, or of a box.
+#[derive(Clone, Copy)]
+pub(super) enum Region<'a> {
+    Point(&'a [f64]),
+    /// The lower and upper corners of a box.
+    Box(&'a [f64], &'a [f64]),
+}
+
+/// A node a radius search has reached.
+pub(super) struct Reached<'a> {
+    pub id: usize,
+    tree: &'a KdTree,
+    region: Region<'a>,
+    radius2: f64,
+    inside: Cell<Option<bool>>,
+}
+
+impl Reached<'_> {
+    /// Whether every point of the node's box lies within the radius of the point, or of
+    /// every point of the box (worked out on first request).
+    pub fn inside(&self) -> bool {
+        if let Some(inside) = self.inside.get() {
+            return inside;
+        }
+        let inside = self.tree.max_distance_squared(self.region, self.id) <= self.radius2;
+        self.inside.set(Some(inside));
+        inside
+    }
+}
+
+/// What a radius search does next: the visitor's answer to a [`Reach`]. After a
+/// [`Reach::Point`], `Skip` and `Enter` both go on to the next point.
 pub(super) enum Descend {
     /// Leave the node out (the caller has dealt with it, or it holds nothing of interest).
     Skip,
@@ -186,22 +221,27 @@ impl KdTree {
         assert_eq!(query.len(), self.dim, "query dimension");
         let mut found = Vec::new();
         let mut stack = Vec::new();
-        self.search(query, radius * radius, &mut stack, |reach| match reach {
-            Reach::Node { id, inside: true } => {
-                let node = &self.nodes[id];
-                found.extend(
-                    self.rows[node.start as usize..node.end as usize]
-                        .iter()
-                        .map(|&r| r as usize),
-                );
-                Descend::Skip
-            }
-            Reach::Node { inside: false, .. } => Descend::Enter,
-            Reach::Point(position) => {
-                found.push(self.rows[position] as usize);
-                Descend::Enter
-            }
-        });
+        self.search(
+            Region::Point(query),
+            radius * radius,
+            &mut stack,
+            |reach| match reach {
+                Reach::Node(node) if node.inside() => {
+                    let node = &self.nodes[node.id];
+                    found.extend(
+                        self.rows[node.start as usize..node.end as usize]
+                            .iter()
+                            .map(|&r| r as usize),
+                    );
+                    Descend::Skip
+                }
+                Reach::Node(_) | Reach::Candidate(_) => Descend::Enter,
+                Reach::Point(position) => {
+                    found.push(self.rows[position] as usize);
+                    Descend::Enter
+                }
+            },
+        );
         found.sort_unstable();
         found
     }
@@ -243,70 +283,110 @@ impl KdTree {
         corners.split_at(self.dim)
     }
 
-    /// Squared distance from `query` to the nearest point of a node's box.
-    fn min_distance_squared(&self, query: &[f64], node: usize) -> f64 {
+    /// Squared distance from `region` to the nearest point of a node's box, or a partial sum
+    /// above `bound` once it is clear the distance exceeds it.
+    fn min_distance_squared(&self, region: Region, node: usize, bound: f64) -> f64 {
         let (lower, upper) = self.node_box(node);
+        match region {
+            Region::Point(query) => point_box_distance_squared(query, lower, upper, bound),
+            Region::Box(from, to) => {
+                let mut sum = 0.0;
+                for d in 0..self.dim {
+                    let gap = if to[d] < lower[d] {
+                        lower[d] - to[d]
+                    } else if from[d] > upper[d] {
+                        from[d] - upper[d]
+                    } else {
+                        0.0
+                    };
+                    sum += gap * gap;
+                    if d % 4 == 3 && sum > bound {
+                        break;
+                    }
+                }
+                sum
+            }
+        }
+    }
+
+    /// Largest squared distance between a point of `region` and a point of a node's box.
+    fn max_distance_squared(&self, region: Region, node: usize) -> f64 {
+        let (lower, upper) = self.node_box(node);
+        let (from, to) = match region {
+            Region::Point(query) => (query, query),
+            Region::Box(from, to) => (from, to),
+        };
         let mut sum = 0.0;
-        for ((&q, &l), &u) in query.iter().zip(lower).zip(upper) {
-            let gap = if q < l {
-                l - q
-            } else if q > u {
-                q - u
-            } else {
-                0.0
-            };
+        for d in 0..self.dim {
+            let gap = (to[d] - lower[d]).abs().max((upper[d] - from[d]).abs());
             sum += gap * gap;
         }
         sum
     }
 
-    /// Squared distance from `query` to the farthest corner of a node's box.
-    fn max_distance_squared(&self, query: &[f64], node: usize) -> f64 {
-        let (lower, upper) = self.node_box(node);
-        let mut sum = 0.0;
-        for ((&q, &l), &u) in query.iter().zip(lower).zip(upper) {
-            let gap = (q - l).abs().max((u - q).abs());
-            sum += gap * gap;
-        }
-        sum
-    }
-
-    /// Walks the nodes that reach within squared radius `radius2` of `query`, telling
-    /// `visit` about each node (which decides whether to enter it) and then about each point
-    /// within the ball in the leaves it entered. `stack` is scratch space, reused between
-    /// calls.
+    /// Walks the nodes that reach within squared radius `radius2` of `region`, nearer child
+    /// first, telling `visit` about each node (which decides whether to enter it), then about
+    /// each point of the leaves it entered (which decides whether to measure it), then about
+    /// each measured point within the radius. `stack` is scratch space, reused between calls.
     pub(super) fn search(
         &self,
-        query: &[f64],
+        region: Region,
         radius2: f64,
-        stack: &mut Vec<u32>,
+        stack: &mut Vec<(u32, f64)>,
         mut visit: impl FnMut(Reach) -> Descend,
     ) {
         stack.clear();
-        stack.push(0);
-        while let Some(id) = stack.pop() {
-            let id = id as usize;
-            if self.min_distance_squared(query, id) > radius2 {
-                continue;
-            }
-            let inside = self.max_distance_squared(query, id) <= radius2;
-            match visit(Reach::Node { id, inside }) {
+        stack.push((0, self.min_distance_squared(region, 0, radius2)));
+        while let Some((id, _)) = stack.pop() {
+            let reached = Reached {
+                id: id as usize,
+                tree: self,
+                region,
+                radius2,
+                inside: Cell::new(None),
+            };
+            match visit(Reach::Node(&reached)) {
                 Descend::Skip => continue,
                 Descend::Stop => return,
                 Descend::Enter => {}
             }
-            let node = &self.nodes[id];
+            let node = &self.nodes[id as usize];
             if node.is_leaf() {
                 for position in node.start as usize..node.end as usize {
-                    if (inside || squared_distance(query, self.at(position)) <= radius2)
-                        && matches!(visit(Reach::Point(position)), Descend::Stop)
-                    {
+                    match visit(Reach::Candidate(position)) {
+                        Descend::Skip => continue,
+                        Descend::Stop => return,
+                        Descend::Enter => {}
+                    }
+                    let point = self.at(position);
+                    let near = reached.inside()
+                        || match region {
+                            Region::Point(query) => {
+                                squared_distance_within(query, point, radius2) <= radius2
+                            }
+                            Region::Box(from, to) => {
+                                point_box_distance_squared(point, from, to, radius2) <= radius2
+                            }
+                        };
+                    if near && matches!(visit(Reach::Point(position)), Descend::Stop) {
                         return;
                     }
                 }
             } else {
-                stack.push(node.left + 1);
-                stack.push(node.left);
+                // The nearer child goes on top, so that the query's own region comes first.
+                let (left, right) = (node.left, node.left + 1);
+                let near_left = self.min_distance_squared(region, left as usize, radius2);
+                let near_right = self.min_distance_squared(region, right as usize, radius2);
+                let (first, second) = if near_left <= near_right {
+                    ((left, near_left), (right, near_right))
+                } else {
+                    ((right, near_right), (left, near_left))
+                };
+                for child in [second, first] {
+                    if child.1 <= radius2 {
+                        stack.push(child);
+                    }
+                }
             }
         }
     }
@@ -334,7 +414,10 @@ impl KdTree {
             }
         };
         stack.clear();
-        stack.push((0, self.min_distance_squared(query, 0)));
+        stack.push((
+            0,
+            self.min_distance_squared(Region::Point(query), 0, f64::INFINITY),
+        ));
         while let Some((id, near)) = stack.pop() {
             if near >= worst(best) && best.len() == k {
                 continue;
@@ -342,7 +425,8 @@ impl KdTree {
             let node = &self.nodes[id as usize];
             if node.is_leaf() {
                 for position in node.start..node.end {
-                    let d2 = squared_distance(query, self.at(position as usize));
+                    let d2 =
+                        squared_distance_within(query, self.at(position as usize), worst(best));
                     if best.len() < k || d2 < best[k - 1].0 {
                         if best.len() == k {
                             best.pop();
@@ -353,14 +437,16 @@ impl KdTree {
                 }
             } else {
                 let (left, right) = (node.left, node.left + 1);
-                let near_left = self.min_distance_squared(query, left as usize);
-                let near_right = self.min_distance_squared(query, right as usize);
+                let bound = worst(best);
+                let near_left =
+                    self.min_distance_squared(Region::Point(query), left as usize, bound);
+                let near_right =
+                    self.min_distance_squared(Region::Point(query), right as usize, bound);
                 let (first, second) = if near_left <= near_right {
                     ((left, near_left), (right, near_right))
                 } else {
                     ((right, near_right), (left, near_left))
                 };
-                let bound = worst(best);
                 if best.len() < k || second.1 < bound {
                     stack.push(second);
                 }
@@ -378,6 +464,40 @@ pub(super) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     for (x, y) in a.iter().zip(b) {
         let d = x - y;
         sum += d * d;
+    }
+    sum
+}
+
+/// Squared distance from `point` to the box `lower..upper`, or a partial sum above `bound`
+/// once it is clear the distance exceeds it.
+fn point_box_distance_squared(point: &[f64], lower: &[f64], upper: &[f64], bound: f64) -> f64 {
+    let mut sum = 0.0;
+    for (d, ((&q, &l), &u)) in point.iter().zip(lower).zip(upper).enumerate() {
+        let gap = if q < l {
+            l - q
+        } else if q > u {
+            q - u
+        } else {
+            0.0
+        };
+        sum += gap * gap;
+        if d % 4 == 3 && sum > bound {
+            break;
+        }
+    }
+    sum
+}
+
+/// [`squared_distance`] when it is at most `bound`; otherwise some partial sum above `bound`
+/// (summing stops once it passes: the terms are not negative, so it can only grow).
+pub(super) fn squared_distance_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
+    let mut sum = 0.0;
+    for (d, (x, y)) in a.iter().zip(b).enumerate() {
+        let gap = x - y;
+        sum += gap * gap;
+        if d % 4 == 3 && sum > bound {
+            break;
+        }
     }
     sum
 }
