@@ -27,48 +27,13 @@ fi
 DATA="$(cd "$(dirname "$DATA")" && pwd)/$(basename "$DATA")"
 
 mkdir -p "$OUT"
-START=$SECONDS
-step() { printf '\n== %s  (%ds elapsed)\n' "$1" "$((SECONDS - START))"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Share of all cores (percent) that other processes use over 2 s, sampled between our phases.
-busy_pct() {
-  local _ u n s idle io irq sirq steal t1 i1 t2 i2
-  read -r _ u n s idle io irq sirq steal _ </proc/stat
-  t1=$((u + n + s + idle + io + irq + sirq + steal)); i1=$((idle + io))
-  sleep 2
-  read -r _ u n s idle io irq sirq steal _ </proc/stat
-  t2=$((u + n + s + idle + io + irq + sirq + steal)); i2=$((idle + io))
-  echo $((100 * ((t2 - t1) - (i2 - i1)) / ((t2 - t1) > 0 ? (t2 - t1) : 1)))
-}
-BUSY_FILE="$OUT/busy.tsv"
-: >"$BUSY_FILE"
-# quiet PHASE: measure (and with BENCH_WAIT_QUIET, wait for) the machine's background load.
-quiet() {
-  local phase=$1 waited=0 pct
-  pct=$(busy_pct)
-  while ((pct >= 25 && waited < ${BENCH_WAIT_QUIET:-0})); do
-    sleep 8
-    waited=$((waited + 10))
-    pct=$(busy_pct)
-  done
-  echo "other processes: ${pct} % of the $(nproc) cores, load average $(load)$( ((waited > 0)) && echo " (waited ${waited} s)")"
-  printf '%s\t%s\t%s\n' "$phase" "$pct" "$(load)" >>"$BUSY_FILE"
-}
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+: >"$OUT/busy.tsv"
 LOAD_BEFORE="$(load)"
 
 # --- 1. Python environment ---------------------------------------------------------------
-step "python environment ($VENV)"
-PYTHON_BOOT="$(command -v python3.11 || command -v python3)"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  "$PYTHON_BOOT" -m venv "$VENV"
-fi
-if ! cmp -s "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"; then
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$BENCH/requirements.txt"
-  cp "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"
-fi
-PY="$VENV/bin/python"
-"$PY" -c 'import platform, sklearn, numpy, pandas; print("python", platform.python_version(), "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)'
+python_env
 
 # --- 2. Build nadir ------------------------------------------------------------------------
 # The binary is copied to bench/out so that a concurrent rebuild of target/ cannot swap it
@@ -165,7 +130,7 @@ fi
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
 MEM="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 RUSTC="$(rustc --version 2>/dev/null || true)"
-CPU="$CPU" MEM="$MEM" RUSTC="$RUSTC" GIT="$GIT" COMMAND="$COMMAND" NPROC="$(nproc)" \
+CPU="$CPU" MEM="$MEM" RUSTC="$RUSTC" GIT="$GIT" COMMAND="$COMMAND" NPROC="$NPROC" \
 LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" \
 ELAPSED="$((SECONDS - START))" "$PY" - "$OUT" <<'EOF'
 import json, os, sys

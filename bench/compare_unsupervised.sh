@@ -43,48 +43,13 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-START=$SECONDS
-step() { printf '\n== %s  (%ds elapsed)\n' "$1" "$((SECONDS - START))"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# Share of all cores (percent) that other processes use over 2 s (as in compare_sklearn.sh).
-busy_pct() {
-  local _ u n s idle io irq sirq steal t1 i1 t2 i2
-  read -r _ u n s idle io irq sirq steal _ </proc/stat
-  t1=$((u + n + s + idle + io + irq + sirq + steal)); i1=$((idle + io))
-  sleep 2
-  read -r _ u n s idle io irq sirq steal _ </proc/stat
-  t2=$((u + n + s + idle + io + irq + sirq + steal)); i2=$((idle + io))
-  echo $((100 * ((t2 - t1) - (i2 - i1)) / ((t2 - t1) > 0 ? (t2 - t1) : 1)))
-}
-BUSY_FILE="$OUT/busy.tsv"
-: >"$BUSY_FILE"
-quiet() {
-  local phase=$1 waited=0 pct
-  pct=$(busy_pct)
-  while ((pct >= 25 && waited < ${BENCH_WAIT_QUIET:-0})); do
-    sleep 8
-    waited=$((waited + 10))
-    pct=$(busy_pct)
-  done
-  echo "other processes: ${pct} % of the $NPROC cores, load average $(load)$( ((waited > 0)) && echo " (waited ${waited} s)")"
-  printf '%s\t%s\t%s\n' "$phase" "$pct" "$(load)" >>"$BUSY_FILE"
-}
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+: >"$OUT/busy.tsv"
 LOAD_BEFORE="$(load)"
 
-# --- 1. Python environment (the same venv and code path as compare_sklearn.sh) -------------
-step "python environment ($VENV)"
-PYTHON_BOOT="$(command -v python3.11 || command -v python3)"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  "$PYTHON_BOOT" -m venv "$VENV"
-fi
-if ! cmp -s "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"; then
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$BENCH/requirements.txt"
-  cp "$BENCH/requirements.txt" "$VENV/.bench-requirements.txt"
-fi
-PY="$VENV/bin/python"
-PY_VERSIONS="$("$PY" -c 'import platform, sklearn, numpy, pandas; print("python", platform.python_version(), "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)')"
-echo "$PY_VERSIONS"
+# --- 1. Python environment ---------------------------------------------------------------
+python_env
 UNSUP="$BENCH/unsupervised.py"
 
 # --- 2. Build nadir; copy the binary so a concurrent rebuild cannot swap it -----------------
