@@ -36,7 +36,7 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            kinds: ModelKind::SUPERVISED.to_vec(),
+            kinds: ModelKind::supervised(),
             config: ModelConfig::default(),
             seed: 42,
             test_share: 0.3,

@@ -37,19 +37,6 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    /// What `--models all` selects: every supervised model.
-    pub const SUPERVISED: [ModelKind; 9] = [
-        ModelKind::LogisticRegression,
-        ModelKind::LinearSvm,
-        ModelKind::KernelSvm,
-        ModelKind::DecisionTree,
-        ModelKind::RandomForest,
-        ModelKind::GradientBoosting,
-        ModelKind::Mlp,
-        ModelKind::Bagging,
-        ModelKind::Voting,
-    ];
-
     /// Every model nadir has.
     pub const ALL: [ModelKind; 10] = [
         ModelKind::LogisticRegression,
@@ -63,6 +50,14 @@ impl ModelKind {
         ModelKind::Voting,
         ModelKind::IsolationForest,
     ];
+
+    /// What `--models all` selects: every supervised model, in catalogue order.
+    pub fn supervised() -> Vec<ModelKind> {
+        ModelKind::ALL
+            .into_iter()
+            .filter(|k| !k.is_detector())
+            .collect()
+    }
 
     /// Whether the model scores how anomalous a record is rather than the probability that
     /// it is an attack.
@@ -108,7 +103,7 @@ impl ModelKind {
         let mut kinds = Vec::new();
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             if word == "all" {
-                kinds.extend(ModelKind::SUPERVISED);
+                kinds.extend(ModelKind::supervised());
                 continue;
             }
             let kind = ModelKind::ALL
@@ -354,7 +349,9 @@ mod tests {
             ModelKind::parse_list("rf, logistic_regression,rf").unwrap(),
             [ModelKind::LogisticRegression, ModelKind::RandomForest]
         );
-        assert_eq!(ModelKind::parse_list("all").unwrap(), ModelKind::SUPERVISED);
+        let all = ModelKind::parse_list("all").unwrap();
+        assert_eq!(all.len(), 9);
+        assert!(!all.contains(&ModelKind::IsolationForest));
         assert_eq!(
             ModelKind::parse_list("all,iforest").unwrap(),
             ModelKind::ALL
