@@ -76,13 +76,21 @@ mod tests {
     use super::*;
     use nadir_data::{FeaturePipeline, Record};
 
+    fn column(name: &str) -> usize {
+        schema::numeric_names()
+            .iter()
+            .position(|n| *n == name)
+            .expect("a numeric feature")
+    }
+
     #[test]
     fn scaled_numeric_columns_have_zero_mean_unit_variance() {
+        let (bytes, rate) = (column("srcbytes"), column("serrorrate"));
         let records: Vec<Record> = (0..10)
             .map(|i| {
                 let mut numeric = [0.0; NUM_NUMERIC];
-                numeric[1] = 10f64.powi(i); // srcbytes, a count: log-scaled
-                numeric[20] = i as f64 / 10.0; // serrorrate, a rate
+                numeric[bytes] = 10f64.powi(i); // a count: log-scaled
+                numeric[rate] = i as f64 / 10.0;
                 Record {
                     numeric,
                     categorical: ["tcp", "http", "SF"].map(String::from),
@@ -91,7 +99,7 @@ mod tests {
             .collect();
         let encoded = FeaturePipeline::fit(&records).encode(&records);
         let x = Standardizer::fit(&encoded).transform(&encoded);
-        for j in [1, 20] {
+        for j in [bytes, rate] {
             let col = x.column(j);
             let mean = col.mean().unwrap();
             let var = col.mapv(|v| (v - mean).powi(2)).mean().unwrap();
@@ -105,10 +113,11 @@ mod tests {
 
     #[test]
     fn a_rare_value_is_clipped_but_stays_apart_from_the_bulk() {
+        let urgent = column("urgent");
         let records: Vec<Record> = (0..1000)
             .map(|i| {
                 let mut numeric = [0.0; NUM_NUMERIC];
-                numeric[6] = if i == 0 { 3.0 } else { 0.0 }; // urgent
+                numeric[urgent] = if i == 0 { 3.0 } else { 0.0 };
                 Record {
                     numeric,
                     categorical: ["tcp", "http", "SF"].map(String::from),
@@ -117,7 +126,7 @@ mod tests {
             .collect();
         let encoded = FeaturePipeline::fit(&records).encode(&records);
         let x = Standardizer::fit(&encoded).transform(&encoded);
-        assert_eq!(x[[0, 6]], CLIP);
-        assert!(x[[1, 6]].abs() < 0.1);
+        assert_eq!(x[[0, urgent]], CLIP);
+        assert!(x[[1, urgent]].abs() < 0.1);
     }
 }
