@@ -959,6 +959,7 @@ pub fn grid_search(
 mod tests {
     use super::kdtree::squared_distance;
     use super::*;
+    use crate::testdata::with_threads;
     use nadir_data::Rng;
     use ndarray::Array2;
 
@@ -1207,11 +1208,7 @@ mod tests {
             let curve = k_distance_curve(&tree, 8).unwrap();
             (clustering, curve)
         };
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let serial = one_thread.install(run);
+        let serial = with_threads(1, run);
         let parallel = run();
         assert!(serial.0.n_clusters() > 1);
         assert_eq!(serial, parallel);

@@ -316,7 +316,7 @@ impl TreeEnsemble {
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
-    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
 
     fn small_forest() -> RandomForestParams {
         RandomForestParams {
@@ -357,11 +357,7 @@ mod tests {
             trees: 8,
             ..RandomForestParams::default()
         };
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap()
-            .install(|| params.fit(&s.train, &s.train_labels, 3).unwrap());
+        let one_thread = with_threads(1, || params.fit(&s.train, &s.train_labels, 3).unwrap());
         let default = params.fit(&s.train, &s.train_labels, 3).unwrap();
         assert_eq!(one_thread, default);
         let other_seed = params.fit(&s.train, &s.train_labels, 4).unwrap();

@@ -1007,7 +1007,7 @@ impl<'a> TreeGrower<'a> {
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
-    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
     use nadir_data::schema::NUM_NUMERIC;
     use nadir_data::{FeaturePipeline, Record, Rng};
 
@@ -1163,13 +1163,7 @@ mod tests {
             max_iter: 8,
             ..Default::default()
         };
-        let fit_on = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| params.fit(&data, &labels, 9).unwrap())
-        };
+        let fit_on = |threads| with_threads(threads, || params.fit(&data, &labels, 9).unwrap());
         let one = fit_on(1);
         assert!(
             !one.validation_loss().is_empty(),

@@ -551,7 +551,7 @@ impl Classifier for IsolationForest {
 mod tests {
     use super::*;
     use crate::metrics::{classify, roc_auc};
-    use crate::testdata::{report_holdout, sample_split, split_file};
+    use crate::testdata::{report_holdout, sample_split, split_file, with_threads};
 
     /// `inliers` standard Gaussian rows in 4 dimensions, then `outliers` rows 8 standard
     /// deviations away along a random axis; labels mark the outliers.
@@ -679,11 +679,7 @@ mod tests {
             contamination: Contamination::Share(0.2),
             ..IsolationForestParams::default()
         };
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap()
-            .install(|| params.fit(&s.train, &s.train_labels, 3).unwrap());
+        let one_thread = with_threads(1, || params.fit(&s.train, &s.train_labels, 3).unwrap());
         let default = params.fit(&s.train, &s.train_labels, 3).unwrap();
         assert_eq!(one_thread, default);
         assert_ne!(params.fit(&s.train, &s.train_labels, 4).unwrap(), default);

@@ -1123,7 +1123,7 @@ fn max_abs(v: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
-    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
+    use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
     use nadir_data::schema::{NUM_NUMERIC, numeric_names};
 
     fn numeric_index(name: &str) -> usize {
@@ -1388,16 +1388,12 @@ mod tests {
     fn fits_are_deterministic_whatever_the_thread_count() {
         let split = sample_split();
         let (train, labels) = (&split.train, &split.train_labels);
-        let one_thread = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
         let lr = LogisticRegressionParams::default();
         let svm = LinearSvmParams::default();
         let ksvm = small_kernel_params();
         assert_eq!(
             lr.fit(train, labels, 9).unwrap(),
-            one_thread.install(|| lr.fit(train, labels, 9).unwrap())
+            with_threads(1, || lr.fit(train, labels, 9).unwrap())
         );
         assert_eq!(
             svm.fit(train, labels, 9).unwrap(),
@@ -1405,7 +1401,7 @@ mod tests {
         );
         assert_eq!(
             ksvm.fit(train, labels, 9).unwrap(),
-            one_thread.install(|| ksvm.fit(train, labels, 9).unwrap())
+            with_threads(1, || ksvm.fit(train, labels, 9).unwrap())
         );
         assert_ne!(
             svm.fit(train, labels, 9).unwrap(),

@@ -399,7 +399,7 @@ fn largest_magnitude(vector: ArrayView1<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::{sample_split, shared_data};
+    use crate::testdata::{sample_split, shared_data, with_threads};
     use nadir_data::schema::NUM_NUMERIC;
     use nadir_data::{ReadOptions, Rng, read_path};
     use std::time::Instant;
@@ -635,16 +635,12 @@ mod tests {
         // Four copies, so the rows span several chunks.
         let rows: Vec<usize> = (0..4 * train.len()).map(|i| i % train.len()).collect();
         let data = train.select(&rows);
-        let fit_with = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let pca = Pca::fit(&PcaParams::default(), &data).unwrap();
-                    let z = pca.transform(&data);
-                    (pca, z)
-                })
+        let fit_with = |threads| {
+            with_threads(threads, || {
+                let pca = Pca::fit(&PcaParams::default(), &data).unwrap();
+                let z = pca.transform(&data);
+                (pca, z)
+            })
         };
         let (one, z_one) = fit_with(1);
         let (four, z_four) = fit_with(4);

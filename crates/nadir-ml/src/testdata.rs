@@ -78,3 +78,13 @@ pub fn report_holdout<M: Classifier>(
     );
     result
 }
+
+/// Runs `work` on a pool of `threads` threads: the determinism tests compare its result with
+/// the default pool's.
+pub fn with_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(work)
+}
