@@ -1,7 +1,11 @@
 //! `nadir`: the command line over the nadir libraries. It parses arguments, shows progress
 //! and formats results; every decision lives in `nadir-data` and `nadir-ml`.
 
+mod explore;
 mod output;
+mod report;
+mod serve;
+mod validate;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -57,6 +61,14 @@ enum Command {
     Cluster(ClusterArgs),
     /// List the models and their default hyperparameters (TOML, usable with --config).
     Models,
+    /// Data quality, class balance, feature summaries, correlations and hypothesis tests.
+    Explore(explore::ExploreArgs),
+    /// Write one self-contained HTML report with charts of the data, the models and the clusters.
+    Report(report::ReportArgs),
+    /// Serve the saved models over HTTP (JSON, CSV, NDJSON) with a web page on top.
+    Serve(serve::ServeArgs),
+    /// Leave-attacks-out validation: how well models catch attack types never seen in training.
+    Validate(validate::ValidateArgs),
 }
 
 #[derive(Args)]
@@ -196,6 +208,10 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => predict(args),
         Command::Cluster(args) => cluster(args),
         Command::Models => models(),
+        Command::Explore(args) => explore::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Validate(args) => validate::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,1 @@
+//! Exploration of connection records (being built: issue 5).

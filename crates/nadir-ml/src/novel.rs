@@ -1,0 +1,1 @@
+//! Leave-attacks-out validation (being built: issue 7).

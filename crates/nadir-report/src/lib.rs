@@ -1,0 +1,1 @@
+//! The nadir HTML report (being built: issue 5).

@@ -1,0 +1,1 @@
+//! The nadir HTTP scoring service (being built: issue 4).
