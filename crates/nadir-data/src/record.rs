@@ -21,6 +21,13 @@ pub enum Problem {
     NotFinite,
     Negative,
     RateOutOfRange,
+    /// A typed value (JSON) of a type the feature cannot take, e.g. a number for `service`.
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// The same feature given twice under different spellings (`src_bytes` and `srcbytes`).
+    Duplicate,
 }
 
 impl fmt::Display for Problem {
@@ -31,6 +38,10 @@ impl fmt::Display for Problem {
             Problem::NotFinite => "NaN or infinity is not allowed",
             Problem::Negative => "a count cannot be negative",
             Problem::RateOutOfRange => "a rate must lie in [0, 1]",
+            Problem::WrongType { expected, found } => {
+                return write!(f, "expected {expected}, found {found}");
+            }
+            Problem::Duplicate => "the feature is given more than once",
         })
     }
 }
@@ -73,6 +84,25 @@ pub fn parse_numeric(kind: Kind, text: &str) -> Result<f64, Problem> {
     }
     let value: f64 = text.parse().map_err(|_| Problem::NotANumber)?;
     check_numeric(kind, value)
+}
+
+/// A feature value as a typed format (JSON) carries it: unlike a CSV field, its type is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TypedValue<'a> {
+    Number(f64),
+    Text(&'a str),
+    /// A value of no usable type (`null`, a boolean, an array, an object), named for messages.
+    Other(&'static str),
+}
+
+impl TypedValue<'_> {
+    fn shown(&self) -> String {
+        match self {
+            TypedValue::Number(v) => v.to_string(),
+            TypedValue::Text(t) => t.to_string(),
+            TypedValue::Other(name) => name.to_string(),
+        }
+    }
 }
 
 impl Record {
@@ -121,6 +151,74 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Builds a record from typed values by feature position in [`FEATURES`] (`None`: the
+    /// field is absent), collecting every bad value. Numbers written as text (`"491"`) are
+    /// read like CSV fields, since many clients stringify everything; `null` counts as missing.
+    pub fn from_typed<'a>(
+        mut value_of: impl FnMut(usize) -> Option<TypedValue<'a>>,
+    ) -> Result<Record, Vec<FieldError>> {
+        let mut numeric = [0.0; NUM_NUMERIC];
+        let mut categorical: [String; NUM_CATEGORICAL] = Default::default();
+        let mut errors = Vec::new();
+        let (mut n, mut c) = (0, 0);
+        for (i, feature) in FEATURES.iter().enumerate() {
+            let value = value_of(i);
+            let error = |problem| FieldError {
+                field: feature.name,
+                value: value.map_or_else(String::new, |v| v.shown()),
+                problem,
+            };
+            if feature.kind == Kind::Categorical {
+                match value {
+                    Some(TypedValue::Text(text)) if !text.trim().is_empty() => {
+                        categorical[c] = text.trim().to_string();
+                    }
+                    None | Some(TypedValue::Other("null")) | Some(TypedValue::Text(_)) => {
+                        errors.push(error(Problem::Missing))
+                    }
+                    Some(other) => errors.push(error(Problem::WrongType {
+                        expected: "a text value",
+                        found: type_name(&other),
+                    })),
+                }
+                c += 1;
+            } else {
+                let checked = match value {
+                    Some(TypedValue::Number(v)) => check_numeric(feature.kind, v),
+                    Some(TypedValue::Text(text)) => parse_numeric(feature.kind, text),
+                    None | Some(TypedValue::Other("null")) => Err(Problem::Missing),
+                    Some(other) => Err(Problem::WrongType {
+                        expected: "a number",
+                        found: type_name(&other),
+                    }),
+                };
+                match checked {
+                    Ok(v) => numeric[n] = v,
+                    Err(problem) => errors.push(error(problem)),
+                }
+                n += 1;
+            }
+        }
+        if errors.is_empty() {
+            Ok(Record {
+                numeric,
+                categorical,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn type_name(value: &TypedValue<'_>) -> &'static str {
+    match value {
+        TypedValue::Number(_) => "a number",
+        TypedValue::Text(_) => "text",
+        TypedValue::Other(name) => name,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +256,46 @@ mod tests {
                 ("dsthostcount", Problem::NotANumber),
                 ("dsthostsamesrvrate", Problem::RateOutOfRange),
             ]
+        );
+    }
+
+    #[test]
+    fn typed_values_report_every_bad_field_by_name() {
+        let fields: Vec<&str> = GOOD.split(',').collect();
+        let typed = |i: usize| match FEATURES[i].kind {
+            Kind::Categorical => TypedValue::Text(fields[i]),
+            _ => TypedValue::Number(fields[i].parse().unwrap()),
+        };
+        let good = Record::from_typed(|i| Some(typed(i))).unwrap();
+        assert_eq!(good, parse(GOOD).unwrap());
+        let bad = Record::from_typed(|i| match FEATURES[i].name {
+            "duration" => None,
+            "service" => Some(TypedValue::Number(3.0)),
+            "srcbytes" => Some(TypedValue::Number(-1.0)),
+            "dstbytes" => Some(TypedValue::Text("12")),
+            "land" => Some(TypedValue::Other("a boolean")),
+            "hot" => Some(TypedValue::Text("NaN")),
+            "serrorrate" => Some(TypedValue::Number(1.5)),
+            _ => Some(typed(i)),
+        })
+        .unwrap_err();
+        let got: Vec<_> = bad.iter().map(|e| (e.field, e.value.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("duration", ""),
+                ("service", "3"),
+                ("srcbytes", "-1"),
+                ("land", "a boolean"),
+                ("hot", "NaN"),
+                ("serrorrate", "1.5"),
+            ]
+        );
+        assert_eq!(bad[0].problem, Problem::Missing);
+        assert_eq!(bad[4].problem, Problem::NotFinite);
+        assert_eq!(
+            bad[1].to_string(),
+            "column `service`, value `3`: expected a text value, found a number"
         );
     }
 

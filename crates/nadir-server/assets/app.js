@@ -1,0 +1,711 @@
+// The nadir page: scores records through the service's JSON API, shows the loaded models and
+// the report. Plain JavaScript with no build step, so the binary can embed it as it is and the
+// page works without network access beyond the nadir server itself.
+
+/** Records per request. Large files are cut into batches this size and posted one after the
+ * other, which drives the progress bar and keeps every request far below the body limit;
+ * each batch's record indices are offset back to the file's rows. */
+const BATCH_RECORDS = 1000;
+/** Result rows shown per table page (the download holds them all). */
+const PAGE_ROWS = 100;
+/** Bad fields listed before the list is cut short. */
+const MAX_LISTED_ERRORS = 200;
+/** Histogram bins over the score range. */
+const BINS = 20;
+
+/** A real normal connection from the NSL-KDD training data (an HTTP request over TCP), in the
+ * file order of the features: the form's starting values. */
+const TYPICAL_NORMAL_ROW =
+  '0,tcp,http,SF,225,3762,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,10,10,0.0,0.0,0.0,0.0,1.0,0.0,0.0,255,255,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0';
+
+/** The form's groups, the usual division of the KDD features, each named by its first feature. */
+const FIELD_GROUPS = [
+  { first: 'duration', title: 'Basic connection' },
+  { first: 'hot', title: 'Content of the connection' },
+  { first: 'count', title: 'Traffic: same host or service, last 2 seconds' },
+  { first: 'dsthostcount', title: 'Traffic: same destination host, last 100 connections' },
+];
+
+const KIND_HINTS = { count: 'count ≥ 0', indicator: '0 or 1', rate: '0 to 1', categorical: 'category' };
+
+const state = {
+  models: [],
+  features: [],
+  results: [],
+  scoreName: 'probability',
+  scoredModel: '',
+  page: 0,
+  cancel: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const normaliseName = (name) => name.toLowerCase().replace(/[_\s]/g, '');
+const plural = (n, one, many = `${one}s`) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+
+/** A score, threshold or metric with a fixed number of decimals, so columns line up. */
+function fixed(value, digits = 4) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return value === null || value === undefined ? '–' : String(value);
+  return value.toFixed(digits);
+}
+
+// ---------------------------------------------------------------- tabs
+
+/** Wires a WAI-ARIA tab list: click or arrow keys select a tab and show its panel. */
+function setupTabs(tablist, onSelect) {
+  const tabs = [...tablist.querySelectorAll('[role="tab"]')];
+  const select = (tab, focus) => {
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute('aria-selected', String(selected));
+      t.tabIndex = selected ? 0 : -1;
+      $(t.getAttribute('aria-controls')).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    if (onSelect) onSelect(tab);
+  };
+  for (const tab of tabs) {
+    tab.addEventListener('click', () => select(tab, false));
+    tab.addEventListener('keydown', (event) => {
+      const i = tabs.indexOf(tab);
+      const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (next === undefined) return;
+      event.preventDefault();
+      select(tabs[(next + tabs.length) % tabs.length], true);
+    });
+  }
+  return (id) => select($(id), false);
+}
+
+// ---------------------------------------------------------------- API
+
+/** An API failure, carrying the HTTP status and the JSON error body. */
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && typeof body.error === 'string' ? body.error : `the server answered ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, { error: 'the nadir server cannot be reached; is `nadir serve` still running?' });
+  }
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = { error: text.trim().slice(0, 300) || response.statusText };
+  }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+function predictPath(model, onError) {
+  const query = onError ? `?on_error=${onError}` : '';
+  return `/v1/models/${encodeURIComponent(model)}/predict${query}`;
+}
+
+/** An API error as a sentence for someone who is not reading the HTTP specification. */
+function plainError(error, what) {
+  if (!(error instanceof ApiError)) return `Something went wrong in the page: ${error.message}`;
+  const detail = error.message;
+  switch (error.status) {
+    case 0: return `The nadir server cannot be reached. Is \`nadir serve\` still running? Reload the page once it is.`;
+    case 400: return `The ${what} could not be read: ${detail}.`;
+    case 404: return `The model is not loaded on the server any more (${detail}). Reload the page to see the loaded models.`;
+    case 413: return `The ${what} is larger than the server accepts in one request (${detail}). Split it into smaller parts.`;
+    case 415: return `The server does not accept this kind of data (${detail}); it takes CSV, JSON or NDJSON records.`;
+    case 422: return `Some values are not valid: ${detail}.`;
+    default: return `The server failed (HTTP ${error.status}): ${detail}.`;
+  }
+}
+
+/** One bad field as a sentence: what was given and why it is refused, after where it is
+ * (`where` is left out when the table row already says it). */
+function fieldErrorText(e, where) {
+  const value = e.value !== undefined && e.value !== null && e.value !== ''
+    ? `value "${e.value}" — ` : '';
+  const what = `${value}${e.message || 'not valid'}`;
+  if (!e.field) return where ? `${where}: ${what}` : what;
+  return `${where ? `${where}, ` : ''}field ${e.field}: ${what}`;
+}
+
+// ---------------------------------------------------------------- models
+
+function describeModel(model) {
+  const what = model.detector ? 'anomaly detector (anomaly score)' : 'classifier (probability of attack)';
+  return `${model.kind}, ${what}; attack when the ${model.detector ? 'score' : 'probability'} is at least ${fixed(model.threshold)}.`;
+}
+
+function currentModel() {
+  return state.models.find((m) => m.name === $('model').value);
+}
+
+function fillModelChoice() {
+  const select = $('model');
+  select.replaceChildren(...state.models.map((m) => el('option', { value: m.name, text: m.name })));
+  select.disabled = state.models.length === 0;
+  if (state.models.length === 0) {
+    select.append(el('option', { text: 'No models loaded' }));
+    $('model-about').textContent = 'Start the server with `nadir serve --models DIR` on a directory of .nadir files.';
+    return;
+  }
+  const showAbout = () => { $('model-about').textContent = describeModel(currentModel()); };
+  select.addEventListener('change', showAbout);
+  showAbout();
+}
+
+const METRIC_NAMES = [['accuracy', 'Accuracy'], ['precision', 'Precision'], ['recall', 'Recall'], ['f1', 'F1'], ['roc_auc', 'ROC-AUC']];
+
+function meanAndSd(values) {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(values.length - 1, 1));
+  return { mean, sd };
+}
+
+/** The saved training metrics as a table: held-out test part and cross-validation mean ± sd. */
+function metricsTable(metrics) {
+  const holdout = metrics && metrics.holdout;
+  const folds = (metrics && Array.isArray(metrics.cross_validation)) ? metrics.cross_validation : [];
+  if (!holdout && folds.length === 0) return el('p', { class: 'hint', text: 'No training metrics saved with this model.' });
+  const head = el('tr', {}, el('th', { scope: 'col', text: 'Metric' }));
+  if (holdout) head.append(el('th', { scope: 'col', text: 'Held-out test' }));
+  if (folds.length) head.append(el('th', { scope: 'col', text: `Cross-validation (${folds.length} folds)` }));
+  const body = el('tbody');
+  for (const [key, label] of METRIC_NAMES) {
+    const row = el('tr', {}, el('th', { scope: 'row', text: label }));
+    if (holdout) row.append(el('td', { class: 'num', text: fixed(holdout[key]) }));
+    if (folds.length) {
+      const values = folds.map((f) => f[key]).filter((v) => typeof v === 'number');
+      const { mean, sd } = values.length ? meanAndSd(values) : {};
+      row.append(el('td', { class: 'num', text: values.length ? `${fixed(mean)} ± ${fixed(sd)}` : '–' }));
+    }
+    body.append(row);
+  }
+  const table = el('table', {}, el('thead', {}, head), body);
+  if (holdout && holdout.confusion) {
+    const c = holdout.confusion;
+    return el('div', {}, table, el('p', { class: 'hint', text:
+      `Held-out confusion: ${plural(c.tp, 'attack')} caught, ${plural(c.fn, 'attack')} missed, ` +
+      `${plural(c.fp, 'false alarm')}, ${plural(c.tn, 'normal record')} passed.` }));
+  }
+  return table;
+}
+
+function renderModelCards() {
+  const cards = state.models.map((m) => {
+    const t = m.training || {};
+    const facts = [
+      ['Kind', `${m.kind}${m.detector ? ' (anomaly detector)' : ' (classifier)'}`],
+      ['Threshold', `${fixed(m.threshold)}${m.threshold_rule ? ` — ${m.threshold_rule}` : ''}`],
+      ['Trained on', `${t.source ?? '–'} (${t.rows !== undefined ? plural(t.rows, 'row') : '? rows'}, seed ${t.seed ?? '–'})`],
+      ['Data sha256', t.data_sha256 ?? '–'],
+      ['nadir version', m.nadir_version ?? '–'],
+    ];
+    const dl = el('dl', {}, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { class: k === 'Data sha256' ? 'mono' : undefined, text: v })]));
+    return el('article', { class: 'model-card', 'aria-labelledby': `model-${m.name}` },
+      el('h3', { id: `model-${m.name}`, text: m.name }),
+      m.describe ? el('p', { class: 'describe', text: m.describe }) : null,
+      dl,
+      el('h4', { text: 'Training metrics' }),
+      metricsTable(m.metrics));
+  });
+  $('model-cards').replaceChildren(...(cards.length ? cards : [el('p', { text: 'No models are loaded.' })]));
+}
+
+// ---------------------------------------------------------------- the one-record form
+
+function buildForm() {
+  const defaults = TYPICAL_NORMAL_ROW.split(',');
+  const container = $('record-fields');
+  const groupStarts = new Map(FIELD_GROUPS.map((g) => [g.first, g.title]));
+  let fieldset = null;
+  state.features.forEach((feature, i) => {
+    if (groupStarts.has(feature.name) || fieldset === null) {
+      fieldset = el('fieldset', {}, el('legend', { text: groupStarts.get(feature.name) || 'Features' }));
+      container.append(fieldset);
+    }
+    const kind = String(feature.kind || '').toLowerCase();
+    const id = `f-${feature.name}`;
+    const categorical = kind === 'categorical';
+    const input = el('input', {
+      type: 'text', id, name: feature.name, value: defaults[i] ?? '',
+      inputmode: categorical ? undefined : 'decimal', autocomplete: 'off', spellcheck: 'false',
+      'aria-describedby': `err-${feature.name}`, 'data-kind': kind,
+    });
+    input.defaultValue = defaults[i] ?? '';
+    const field = el('div', { class: 'field' },
+      el('label', { for: id }, feature.name, el('span', { class: 'kind', text: KIND_HINTS[kind] || kind })),
+      input,
+      el('p', { class: 'field-error', id: `err-${feature.name}`, hidden: true }));
+    if (Array.isArray(feature.values) && feature.values.length) {
+      const list = el('datalist', { id: `values-${feature.name}` }, feature.values.map((v) => el('option', { value: v })));
+      input.setAttribute('list', list.id);
+      field.append(list);
+    }
+    fieldset.append(field);
+  });
+}
+
+function clearFieldErrors() {
+  for (const input of $('record-fields').querySelectorAll('input')) {
+    input.removeAttribute('aria-invalid');
+    const message = $(`err-${input.name}`);
+    message.hidden = true;
+    message.textContent = '';
+  }
+  $('record-error').hidden = true;
+}
+
+function formRecord() {
+  const record = {};
+  for (const input of $('record-fields').querySelectorAll('input')) {
+    const text = input.value.trim();
+    if (text === '') continue;
+    if (input.dataset.kind === 'categorical') record[input.name] = text;
+    else record[input.name] = Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  return record;
+}
+
+function scoreLabel(result) {
+  return 'probability' in result ? 'probability of attack' : 'anomaly score';
+}
+
+const KNOWN_RESULT_KEYS = new Set(['index', 'prediction', 'probability', 'score', 'threshold', 'model', 'warnings']);
+
+function renderVerdict(result) {
+  const value = result.probability ?? result.score;
+  const extras = Object.entries(result).filter(([k]) => !KNOWN_RESULT_KEYS.has(k));
+  const box = el('div', { class: 'box' },
+    el('p', {}, 'Prediction: ', el('span', { class: `badge ${result.prediction}`, text: result.prediction }),
+      ` — ${scoreLabel(result)} ${fixed(value)} (attack at ≥ ${fixed(result.threshold)}, model ${result.model}).`),
+    extras.length ? el('p', { text: extras.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') }) : null,
+    (result.warnings || []).length ? el('p', { text: `Warnings: ${result.warnings.join('; ')}` }) : null);
+  $('record-result').replaceChildren(box);
+}
+
+async function scoreForm(event) {
+  event.preventDefault();
+  clearFieldErrors();
+  $('record-result').replaceChildren();
+  const model = currentModel();
+  if (!model) return;
+  const button = $('record-submit');
+  button.disabled = true;
+  try {
+    const result = await api(predictPath(model.name), {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(formRecord()),
+    });
+    renderVerdict(result);
+  } catch (error) {
+    const fieldErrors = error instanceof ApiError ? (error.body.errors || []) : [];
+    let first = null;
+    const unplaced = [];
+    for (const e of fieldErrors) {
+      const input = e.field ? $(`f-${e.field}`) : null;
+      if (!input) { unplaced.push(fieldErrorText(e, 'This record')); continue; }
+      input.setAttribute('aria-invalid', 'true');
+      const message = $(`err-${e.field}`);
+      const value = e.value !== undefined && e.value !== '' ? `"${e.value}": ` : '';
+      message.textContent = `${value}${e.message || 'not valid'}`;
+      message.hidden = false;
+      first = first || input;
+    }
+    const box = $('record-error');
+    box.replaceChildren(el('p', { text: fieldErrors.length
+      ? `The record was not scored: ${plural(fieldErrors.length, 'value')} ${fieldErrors.length === 1 ? 'is' : 'are'} not valid (marked in the form).`
+      : plainError(error, 'record') }));
+    if (unplaced.length) box.append(el('ul', {}, unplaced.map((t) => el('li', { text: t }))));
+    box.hidden = false;
+    if (first) first.focus();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function resetForm() {
+  $('record-form').reset();
+  clearFieldErrors();
+  $('record-result').replaceChildren();
+}
+
+// ---------------------------------------------------------------- CSV scoring
+
+/** Splits CSV text into records (non-blank lines, with their 1-based line numbers) and the
+ * header line, if the first line names any schema column. */
+function splitCsv(text) {
+  const lines = text.split(/\r\n|\n|\r/);
+  const records = [];
+  lines.forEach((line, i) => { if (line.trim() !== '') records.push({ line: i + 1, text: line }); });
+  const known = new Set([...state.features.map((f) => normaliseName(f.name)), 'attack', 'lastflag']);
+  let header = null;
+  if (records.length && records[0].text.split(',').some((field) => known.has(normaliseName(field)))) {
+    header = records.shift();
+  }
+  return { header, records };
+}
+
+/** The 1-based line of the user's file that a line of a batch's request body came from. */
+function fileLine(batch, header, bodyLine) {
+  if (header && bodyLine === 1) return header.line;
+  const record = batch[bodyLine - (header ? 2 : 1)];
+  return record ? record.line : undefined;
+}
+
+/** The error with the line numbers of its message (lines of one batch's body) turned into
+ * lines of the user's file, or the batch's lines added when the message names none. */
+function inFileTerms(error, batch, header) {
+  if (!(error instanceof ApiError) || error.status !== 400) return error;
+  let named = false;
+  error.message = error.message
+    .replace(/^malformed (csv|json|ndjson): (body: )?/i, '')
+    .replace(/\bline (\d+)\b/g, (match, n) => {
+      const line = fileLine(batch, header, Number(n));
+      named = named || line !== undefined;
+      return line === undefined ? match : `line ${line}`;
+    });
+  if (!named) error.message += ` (somewhere in lines ${batch[0].line}–${batch[batch.length - 1].line})`;
+  return error;
+}
+
+function setProgress(done, total, batches, batch) {
+  $('progress').max = total;
+  $('progress').value = done;
+  $('progress-label').textContent =
+    `Scored ${done.toLocaleString('en')} of ${plural(total, 'record')} (batch ${batch} of ${batches})`;
+}
+
+function showCsvErrors(intro, items, total = items.length) {
+  const box = $('csv-errors');
+  const children = [el('p', { text: intro })];
+  if (items.length) {
+    children.push(el('ul', {}, items.slice(0, MAX_LISTED_ERRORS).map((t) => el('li', { text: t }))));
+    if (total > MAX_LISTED_ERRORS) children.push(el('p', { text: `…and ${plural(total - MAX_LISTED_ERRORS, 'more problem')}.` }));
+  }
+  box.replaceChildren(...children);
+  box.hidden = false;
+}
+
+async function csvText() {
+  const file = $('csv-file').files[0];
+  if (file) return { text: await file.text(), what: `file ${file.name}` };
+  return { text: $('csv-text').value, what: 'pasted records' };
+}
+
+async function scoreCsv(event) {
+  event.preventDefault();
+  const model = currentModel();
+  if (!model) return;
+  $('csv-errors').hidden = true;
+  const { text, what } = await csvText();
+  const { header, records } = splitCsv(text);
+  if (records.length === 0) {
+    showCsvErrors(text.trim() === '' ? 'Choose a CSV file or paste records first.' : `The ${what} holds a header but no records.`, []);
+    return;
+  }
+  const skip = $('skip-bad').checked;
+  const batches = Math.ceil(records.length / BATCH_RECORDS);
+  const controller = new AbortController();
+  state.cancel = controller;
+  const results = [];
+  const problems = [];
+  let rejectedRecords = 0;
+  let failure = null;
+  setBusy(true);
+  setProgress(0, records.length, batches, 1);
+  try {
+    for (let b = 0; b < batches && !failure; b++) {
+      const offset = b * BATCH_RECORDS;
+      const batch = records.slice(offset, offset + BATCH_RECORDS);
+      const body = (header ? `${header.text}\n` : '') + batch.map((r) => r.text).join('\n') + '\n';
+      const where = (e) => {
+        const record = e.index !== undefined ? batch[e.index] : undefined;
+        const line = record ? record.line : (e.line !== undefined ? fileLine(batch, header, e.line) : undefined);
+        return { row: e.index !== undefined ? offset + e.index + 1 : undefined, line };
+      };
+      const place = ({ row, line }) => (line !== undefined ? `Line ${line}` : row !== undefined ? `Row ${row}` : 'A record');
+      try {
+        const answer = await api(predictPath(model.name, skip ? 'skip' : 'reject'), {
+          method: 'POST', headers: { 'content-type': 'text/csv' }, body, signal: controller.signal,
+        });
+        for (const r of answer.results || []) {
+          const { row, line } = where(r);
+          results.push({ ...r, row, line });
+        }
+        const byRecord = new Map();
+        for (const e of answer.errors || []) {
+          const key = e.index ?? `line${e.line}`;
+          if (!byRecord.has(key)) byRecord.set(key, { ...where(e), messages: [] });
+          byRecord.get(key).messages.push(fieldErrorText(e));
+        }
+        for (const rejected of byRecord.values()) {
+          results.push({ row: rejected.row, line: rejected.line, prediction: 'rejected', warnings: rejected.messages });
+        }
+        rejectedRecords += byRecord.size;
+      } catch (error) {
+        if (error.name === 'AbortError') { failure = 'Stopped: the records scored so far are shown.'; break; }
+        if (error.status === 422 && Array.isArray(error.body.errors)) {
+          for (const e of error.body.errors) problems.push(fieldErrorText(e, place(where(e))));
+          rejectedRecords += new Set(error.body.errors.map((e) => e.index ?? e.line)).size;
+        } else {
+          failure = plainError(inFileTerms(error, batch, header), what);
+        }
+      }
+      setProgress(Math.min(offset + batch.length, records.length), records.length, batches, Math.min(b + 2, batches));
+    }
+  } finally {
+    setBusy(false);
+    state.cancel = null;
+  }
+  const sent = Number($('progress').value);
+  $('progress-label').textContent = sent < records.length
+    ? `Stopped after ${sent.toLocaleString('en')} of ${plural(records.length, 'record')}.`
+    : `Sent ${plural(records.length, 'record')} in ${plural(batches, 'batch', 'batches')} of up to ${BATCH_RECORDS.toLocaleString('en')}.`;
+  if (problems.length) {
+    showCsvErrors(
+      `Nothing was scored: ${plural(rejectedRecords, 'record')} of the ${what} ${rejectedRecords === 1 ? 'has' : 'have'} values that are not valid. ` +
+      'Fix them, or tick “Skip bad records and score the rest”.', problems);
+    $('results').hidden = true;
+    $('csv-errors').focus();
+    return;
+  }
+  if (failure) {
+    showCsvErrors(failure, []);
+    if (results.length === 0) { $('results').hidden = true; return; }
+  }
+  showResults(results, model);
+}
+
+function setBusy(busy) {
+  if (busy) $('progress-box').hidden = false;
+  $('csv-submit').disabled = busy;
+  $('csv-cancel').hidden = !busy;
+  $('model').disabled = busy;
+}
+
+// ---------------------------------------------------------------- results
+
+function showResults(results, model) {
+  results.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
+  state.results = results;
+  state.scoreName = model.detector ? 'anomaly_score' : 'probability';
+  state.scoredModel = model.name;
+  state.page = 0;
+  $('filter').value = 'all';
+  $('score-head').textContent = model.detector ? 'Anomaly score' : 'Probability of attack';
+  $('results-title').textContent = `Results of ${model.name}`;
+  $('results').hidden = false;
+  renderSummary(model);
+  renderHistogram(model);
+  renderTable();
+}
+
+const scoreOf = (r) => r.probability ?? r.score;
+
+function renderSummary(model) {
+  const scored = state.results.filter((r) => r.prediction !== 'rejected');
+  const attacks = scored.filter((r) => r.prediction === 'attack').length;
+  const rejected = state.results.length - scored.length;
+  const warned = scored.filter((r) => (r.warnings || []).length).length;
+  const stat = (cls, n, label) => el('div', { class: `stat ${cls}` }, el('b', { text: n.toLocaleString('en') }), label);
+  $('summary').replaceChildren(
+    el('p', { class: 'visually-hidden', text:
+      `Scored ${plural(scored.length, 'record')} with ${model.name}: ${plural(attacks, 'attack')}, ` +
+      `${scored.length - attacks} normal, ${rejected} rejected.` }),
+    stat('', state.results.length, 'records'),
+    stat('normal', scored.length - attacks, 'normal'),
+    stat('attack', attacks, 'attacks'),
+    stat('rejected', rejected, 'rejected'),
+    stat('', warned, 'with warnings'));
+}
+
+/** Draws the scores' histogram as inline SVG, bars stacked by prediction, with the threshold. */
+function renderHistogram(model) {
+  const scored = state.results.filter((r) => typeof scoreOf(r) === 'number');
+  const values = scored.map(scoreOf);
+  const box = $('histogram');
+  if (values.length === 0) { box.replaceChildren(); $('histogram-caption').textContent = ''; return; }
+  // A loop, not Math.min(...values): spreading 100,000 arguments overflows the call stack.
+  let lo = model.threshold;
+  let hi = model.threshold;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo >= 0 && hi <= 1) { lo = 0; hi = 1; }
+  if (hi === lo) hi = lo + 1;
+  const normal = new Array(BINS).fill(0);
+  const attack = new Array(BINS).fill(0);
+  for (const r of scored) {
+    const bin = Math.min(BINS - 1, Math.floor(((scoreOf(r) - lo) / (hi - lo)) * BINS));
+    (r.prediction === 'attack' ? attack : normal)[bin]++;
+  }
+  const maxCount = Math.max(...normal.map((n, i) => n + attack[i]));
+  const W = 720, H = 230, left = 52, right = 12, top = 24, bottom = 40;
+  const plotW = W - left - right, plotH = H - top - bottom;
+  const x = (v) => left + ((v - lo) / (hi - lo)) * plotW;
+  const y = (n) => top + plotH - (n / maxCount) * plotH;
+  const label = model.detector ? 'Anomaly score' : 'Probability of attack';
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'histogram-title' });
+  chart.append(svg('title', { id: 'histogram-title' },
+    `Histogram of ${values.length} scores: ${attack.reduce((a, b) => a + b, 0)} attacks, ${normal.reduce((a, b) => a + b, 0)} normal`));
+  const barW = plotW / BINS;
+  for (let i = 0; i < BINS; i++) {
+    const x0 = left + i * barW + 1;
+    const hNormal = normal[i] ? Math.max(1, (normal[i] / maxCount) * plotH) : 0;
+    const hAttack = attack[i] ? Math.max(1, (attack[i] / maxCount) * plotH) : 0;
+    const binLo = lo + (i * (hi - lo)) / BINS;
+    const binHi = lo + ((i + 1) * (hi - lo)) / BINS;
+    const tip = `${fixed(binLo, 2)}–${fixed(binHi, 2)}: ${normal[i]} normal, ${attack[i]} attack`;
+    const bar = (cls, y0, height) => {
+      const rect = svg('rect', { class: cls, x: x0, y: y0, width: barW - 2, height });
+      rect.append(svg('title', {}, tip));
+      chart.append(rect);
+    };
+    if (hNormal) bar('bar-normal', top + plotH - hNormal, hNormal);
+    if (hAttack) bar('bar-attack', top + plotH - hNormal - hAttack, hAttack);
+  }
+  chart.append(svg('line', { class: 'axis', x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH }));
+  chart.append(svg('line', { class: 'axis', x1: left, y1: top, x2: left, y2: top + plotH }));
+  for (let t = 0; t <= 4; t++) {
+    const v = lo + (t * (hi - lo)) / 4;
+    chart.append(svg('text', { x: x(v), y: top + plotH + 15, 'text-anchor': 'middle' }, fixed(v, 2)));
+  }
+  for (const n of [0, Math.round(maxCount / 2), maxCount]) {
+    chart.append(svg('text', { x: left - 6, y: y(n) + 4, 'text-anchor': 'end' }, n.toLocaleString('en')));
+  }
+  chart.append(svg('text', { x: left + plotW / 2, y: H - 6, 'text-anchor': 'middle' }, label));
+  const tx = x(model.threshold);
+  chart.append(svg('line', { class: 'threshold', x1: tx, y1: top, x2: tx, y2: top + plotH }));
+  const labelX = Math.min(Math.max(tx, left + 45), left + plotW - 45);
+  chart.append(svg('text', { x: labelX, y: top - 8, 'text-anchor': 'middle' }, `threshold ${fixed(model.threshold, 3)}`));
+  box.replaceChildren(chart);
+  $('histogram-caption').replaceChildren(
+    el('span', { class: 'swatch normal', 'aria-hidden': 'true' }), ' normal ',
+    el('span', { class: 'swatch attack', 'aria-hidden': 'true' }), ' attack — ',
+    `${label} of the ${plural(values.length, 'scored record')} in ${BINS} bins, bars stacked by prediction; ` +
+    `the dashed line is the model's threshold (${fixed(model.threshold)}).`);
+}
+
+function filteredResults() {
+  const filter = $('filter').value;
+  if (filter === 'all') return state.results;
+  if (filter === 'warnings') return state.results.filter((r) => r.prediction !== 'rejected' && (r.warnings || []).length);
+  return state.results.filter((r) => r.prediction === filter);
+}
+
+function renderTable() {
+  const rows = filteredResults();
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+  state.page = Math.min(state.page, pages - 1);
+  const shown = rows.slice(state.page * PAGE_ROWS, (state.page + 1) * PAGE_ROWS);
+  $('results-table').tBodies[0].replaceChildren(...shown.map((r) => el('tr', { class: r.prediction === 'rejected' ? 'rejected' : undefined },
+    el('td', { class: 'num', text: r.row ?? '–' }),
+    el('td', { class: 'num', text: r.line ?? '–' }),
+    el('td', {}, el('span', { class: `badge ${r.prediction}`, text: r.prediction })),
+    el('td', { class: 'num', text: r.prediction === 'rejected' ? '–' : fixed(scoreOf(r)) }),
+    el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }))));
+  const first = rows.length ? state.page * PAGE_ROWS + 1 : 0;
+  $('page-info').textContent = `Rows ${first.toLocaleString('en')}–${(state.page * PAGE_ROWS + shown.length).toLocaleString('en')} of ${rows.length.toLocaleString('en')} shown (page ${state.page + 1} of ${pages})`;
+  $('page-prev').disabled = state.page === 0;
+  $('page-next').disabled = state.page >= pages - 1;
+}
+
+function csvField(value) {
+  const text = value === undefined || value === null ? '' : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The results as CSV in the layout of `nadir predict`, built in the browser. */
+function downloadResults() {
+  const lines = [['row', 'line', 'prediction', state.scoreName, 'warning'].join(',')];
+  for (const r of state.results) {
+    const score = r.prediction === 'rejected' ? '' : scoreOf(r);
+    lines.push([r.row, r.line, r.prediction, score, (r.warnings || []).join('; ')].map(csvField).join(','));
+  }
+  const url = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
+  const link = el('a', { href: url, download: `nadir-${state.scoredModel}-results.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  const showSection = setupTabs($('sections'), (tab) => {
+    const name = tab.id.replace('tab-', '');
+    if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
+    if (name === 'report' && !$('report-frame').src) $('report-frame').src = '/report';
+  });
+  setupTabs($('inputs'));
+  const fromHash = () => {
+    const name = location.hash.slice(1);
+    if (['score', 'models', 'report'].includes(name)) showSection(`tab-${name}`);
+  };
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+
+  $('csv-form').addEventListener('submit', scoreCsv);
+  $('csv-clear').addEventListener('click', () => { $('csv-file').value = ''; $('csv-file-about').textContent = ''; });
+  $('csv-file').addEventListener('change', () => {
+    const file = $('csv-file').files[0];
+    const size = file && file.size < 1024 ? plural(file.size, 'byte')
+      : `${(file ? file.size / 1024 : 0).toLocaleString('en', { maximumFractionDigits: 1 })} KiB`;
+    $('csv-file-about').textContent = file ? `${file.name}, ${size}` : '';
+  });
+  $('csv-cancel').addEventListener('click', () => state.cancel && state.cancel.abort());
+  $('record-form').addEventListener('submit', scoreForm);
+  $('record-reset').addEventListener('click', resetForm);
+  $('filter').addEventListener('change', () => { state.page = 0; renderTable(); });
+  $('page-prev').addEventListener('click', () => { state.page--; renderTable(); });
+  $('page-next').addEventListener('click', () => { state.page++; renderTable(); });
+  $('download').addEventListener('click', downloadResults);
+
+  try {
+    const answer = await api('/v1/models');
+    state.models = answer.models || [];
+    state.features = answer.features || [];
+  } catch (error) {
+    $('load-error').textContent = `The list of models could not be loaded. ${plainError(error, 'model list')}`;
+    $('load-error').hidden = false;
+    return;
+  }
+  fillModelChoice();
+  buildForm();
+  renderModelCards();
+  document.body.dataset.ready = 'true';
+}
+
+start();

@@ -1,0 +1,604 @@
+//! The routes: one table ([`ROUTES`]) that both builds the router and writes the OpenAPI
+//! document, so the two cannot drift apart. Handlers are thin: they read the request, call
+//! [`AppState`] and the body parser, and shape the JSON answer.
+
+use crate::body::{self, Batch, Format, OnError};
+use crate::error::{ApiError, RecordError, json_response};
+use crate::models::{DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, LoadedModel, training_hint};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use nadir_data::schema::{FEATURES, Kind};
+use nadir_ml::file::Prediction;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Bodies larger than this are parsed and scored on the blocking pool, so that a big batch
+/// never stalls the async workers that serve everyone else; smaller ones (a few records)
+/// are cheaper to score in place than to hand over.
+const INLINE_BODY_BYTES: usize = 16 * 1024;
+
+/// What a route takes as its body, for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody {
+    None,
+    /// One record, an array of records, CSV or NDJSON.
+    Records,
+    /// `{"features": [41 values]}`.
+    Legacy,
+}
+
+/// One route of the API.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub body: RequestBody,
+    /// The component schema of the success answer (`None`: plain text).
+    pub answer: Option<&'static str>,
+    /// Status codes the route answers with, and when.
+    pub responses: &'static [(u16, &'static str)],
+    handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+const SCORE_RESPONSES: &[(u16, &str)] = &[
+    (
+        200,
+        "One result for one JSON object; otherwise the results, the skipped records' errors and a summary",
+    ),
+    (
+        400,
+        "Malformed JSON, CSV or NDJSON, an empty body, or a bad query parameter",
+    ),
+    (404, "No such model is loaded"),
+    (413, "The body is larger than the server's limit"),
+    (415, "The content type is not JSON, CSV or NDJSON"),
+    (
+        422,
+        "Invalid records (with on_error=reject, or a single object): every bad field of every record",
+    ),
+    (503, "The request timed out"),
+];
+
+/// Every API route. The web page's routes (`/`, `/report`) come from [`crate::web`].
+pub static ROUTES: [Route; 10] = [
+    Route {
+        method: Method::POST,
+        path: "/v1/models/{name}/predict",
+        summary: "Score records with the named model",
+        body: RequestBody::Records,
+        answer: Some("Scored"),
+        responses: SCORE_RESPONSES,
+        handler: || post(predict_named),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/predict",
+        summary: "Score records with the default classifier (random_forest)",
+        body: RequestBody::Records,
+        answer: Some("Scored"),
+        responses: SCORE_RESPONSES,
+        handler: || post(predict_default),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/anomaly",
+        summary: "Score records with the default anomaly detector (isolation_forest)",
+        body: RequestBody::Records,
+        answer: Some("Scored"),
+        responses: SCORE_RESPONSES,
+        handler: || post(anomaly),
+    },
+    Route {
+        method: Method::POST,
+        path: "/predict",
+        summary: "The original Flask apps' contract: 41 values in file order, random_forest",
+        body: RequestBody::Legacy,
+        answer: Some("LegacyAnswer"),
+        responses: &[
+            (
+                200,
+                "1 and \"Anomaly\" for an attack, 0 and \"Normal\" otherwise",
+            ),
+            (400, "Malformed JSON or no `features` array"),
+            (404, "random_forest is not loaded"),
+            (413, "The body is larger than the server's limit"),
+            (415, "The content type is not JSON"),
+            (422, "Not 41 values, or invalid values"),
+        ],
+        handler: || post(legacy_predict),
+    },
+    Route {
+        method: Method::GET,
+        path: "/v1/models",
+        summary: "The loaded models and the feature schema",
+        body: RequestBody::None,
+        answer: Some("ModelList"),
+        responses: &[(200, "The models")],
+        handler: || get(list_models),
+    },
+    Route {
+        method: Method::GET,
+        path: "/healthz",
+        summary: "Liveness: the process answers",
+        body: RequestBody::None,
+        answer: Some("Status"),
+        responses: &[(200, "Alive")],
+        handler: || get(healthz),
+    },
+    Route {
+        method: Method::GET,
+        path: "/readyz",
+        summary: "Readiness: at least one model is loaded",
+        body: RequestBody::None,
+        answer: Some("Status"),
+        responses: &[(200, "Ready"), (503, "No model is loaded")],
+        handler: || get(readyz),
+    },
+    Route {
+        method: Method::GET,
+        path: "/metrics",
+        summary: "Prometheus metrics: requests and latency by route and model, predictions by class",
+        body: RequestBody::None,
+        answer: None,
+        responses: &[(200, "Prometheus text format")],
+        handler: || get(metrics),
+    },
+    Route {
+        method: Method::GET,
+        path: "/openapi.json",
+        summary: "This document",
+        body: RequestBody::None,
+        answer: Some("OpenApi"),
+        responses: &[(200, "The OpenAPI 3.1 document")],
+        handler: || get(openapi),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/admin/reload",
+        summary: "Reload every model file atomically (bearer token from NADIR_ADMIN_TOKEN)",
+        body: RequestBody::None,
+        answer: Some("Reloaded"),
+        responses: &[
+            (200, "The new models are serving"),
+            (401, "Missing or wrong bearer token"),
+            (
+                404,
+                "Disabled: the server was started without NADIR_ADMIN_TOKEN",
+            ),
+            (
+                409,
+                "A model file is bad: nothing changed, the previous models keep serving",
+            ),
+        ],
+        handler: || post(admin_reload),
+    },
+];
+
+/// The API router: [`ROUTES`] with JSON answers for unknown paths and wrong methods.
+pub fn router() -> axum::Router<Arc<AppState>> {
+    ROUTES
+        .iter()
+        .fold(axum::Router::new(), |router, route| {
+            router.route(route.path, (route.handler)())
+        })
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+pub async fn not_found(request: Request) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .into_response()
+}
+
+/// The name of the model a request used, for the metrics and the request log.
+#[derive(Debug, Clone)]
+pub struct ModelLabel(pub String);
+
+async fn predict_named(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    score_route(state, &name, query, &headers, body).await
+}
+
+async fn predict_default(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    score_route(state, DEFAULT_CLASSIFIER, query, &headers, body).await
+}
+
+async fn anomaly(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    score_route(state, DEFAULT_DETECTOR, query, &headers, body).await
+}
+
+async fn score_route(
+    state: Arc<AppState>,
+    name: &str,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let model = match find_model(&state, name) {
+        Ok(model) => model,
+        Err(e) => return e.into_response(),
+    };
+    let label = ModelLabel(model.name.clone());
+    let mut response = score(state, model, query, headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    response.extensions_mut().insert(label);
+    response
+}
+
+fn find_model(state: &AppState, name: &str) -> Result<Arc<LoadedModel>, ApiError> {
+    let models = state.models();
+    models.get(name).cloned().ok_or_else(|| {
+        ApiError::unknown_model(name, models.names(), training_hint(name, &models.dir))
+    })
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the body is larger than the server's limit (--max-body)".to_string()
+        } else {
+            format!("cannot read the body: {}", rejection.body_text())
+        };
+        ApiError::new(status, message)
+    })
+}
+
+async fn score(
+    state: Arc<AppState>,
+    model: Arc<LoadedModel>,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let on_error = OnError::from_query(query.as_deref())?;
+    let format = Format::from_headers(headers)?;
+    let body = body_bytes(body)?;
+    let big = body.len() > INLINE_BODY_BYTES;
+    let work = move || {
+        let batch = body::parse(format, &body)?;
+        answer(&state, &model, batch, on_error)
+    };
+    if big {
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("scoring failed: {e}"),
+            )
+        })?
+    } else {
+        work()
+    }
+}
+
+fn answer(
+    state: &AppState,
+    model: &LoadedModel,
+    batch: Batch,
+    on_error: OnError,
+) -> Result<Response, ApiError> {
+    let rejected = count_bad_records(&batch.errors);
+    if !batch.errors.is_empty() && (on_error == OnError::Reject || batch.single) {
+        state
+            .metrics
+            .predictions(&model.name, 0, 0, rejected as u64);
+        return Err(ApiError::invalid_records(batch.errors, batch.total));
+    }
+    let predictions = model.model.predict(&batch.records, None);
+    let attacks = predictions.iter().filter(|p| p.is_attack).count();
+    let normal = predictions.len() - attacks;
+    state
+        .metrics
+        .predictions(&model.name, attacks as u64, normal as u64, rejected as u64);
+    let results: Vec<ResultOut> = batch
+        .indices
+        .iter()
+        .zip(&predictions)
+        .map(|(&index, prediction)| ResultOut {
+            index,
+            prediction,
+            model,
+        })
+        .collect();
+    if batch.single {
+        return Ok(json_response(StatusCode::OK, &results[0]));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &BatchOut {
+            model: &model.name,
+            results,
+            errors: batch.errors,
+            summary: Summary {
+                records: batch.total,
+                scored: predictions.len(),
+                attacks,
+                normal,
+                rejected,
+            },
+        },
+    ))
+}
+
+/// The answer to anything but one JSON object.
+#[derive(Serialize)]
+struct BatchOut<'a> {
+    model: &'a str,
+    results: Vec<ResultOut<'a>>,
+    errors: Vec<RecordError>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    records: usize,
+    scored: usize,
+    attacks: usize,
+    normal: usize,
+    rejected: usize,
+}
+
+fn count_bad_records(errors: &[RecordError]) -> usize {
+    let mut indices: Vec<usize> = errors.iter().map(|e| e.index).collect();
+    indices.dedup();
+    indices.len()
+}
+
+/// One scored record as the API writes it.
+struct ResultOut<'a> {
+    index: usize,
+    prediction: &'a Prediction,
+    model: &'a LoadedModel,
+}
+
+/// The fields of [`Prediction`] the result writes under its own names; any other field a
+/// model's prediction carries (e.g. which part of a hybrid fired) is passed through as is.
+const RENAMED_FIELDS: [&str; 3] = ["is_attack", "score", "unseen"];
+
+impl Serialize for ResultOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = self.prediction;
+        let saved = &self.model.model;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("index", &self.index)?;
+        map.serialize_entry("prediction", if p.is_attack { "attack" } else { "normal" })?;
+        let score_name = if saved.kind().is_detector() {
+            "score"
+        } else {
+            "probability"
+        };
+        map.serialize_entry(score_name, &p.score)?;
+        map.serialize_entry("threshold", &saved.threshold)?;
+        map.serialize_entry("model", &self.model.name)?;
+        let warnings: Vec<String> = p
+            .unseen
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} value `{}` was not seen in training; it is encoded as none of the known values",
+                    u.feature, u.value
+                )
+            })
+            .collect();
+        map.serialize_entry("warnings", &warnings)?;
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(p) {
+            for (key, value) in fields {
+                if !RENAMED_FIELDS.contains(&key.as_str()) {
+                    map.serialize_entry(&key, &value)?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+async fn legacy_predict(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let model = match find_model(&state, DEFAULT_CLASSIFIER) {
+        Ok(model) => model,
+        Err(e) => return e.into_response(),
+    };
+    let label = ModelLabel(model.name.clone());
+    let mut response =
+        legacy_answer(&state, &model, &headers, body).unwrap_or_else(IntoResponse::into_response);
+    response.extensions_mut().insert(label);
+    response
+}
+
+fn legacy_answer(
+    state: &AppState,
+    model: &LoadedModel,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if Format::from_headers(headers)? != Format::Json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /predict takes application/json: {\"features\": [41 values in file order]}",
+        ));
+    }
+    let body = body_bytes(body)?;
+    let record = body::parse_legacy(&body)?.map_err(|errors| {
+        state.metrics.predictions(&model.name, 0, 0, 1);
+        ApiError::invalid_records(errors, 1)
+    })?;
+    let prediction = &model.model.predict(std::slice::from_ref(&record), None)[0];
+    let attack = prediction.is_attack;
+    state
+        .metrics
+        .predictions(&model.name, u64::from(attack), u64::from(!attack), 0);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "prediction": u8::from(attack),
+            "message": if attack { "Anomaly" } else { "Normal" },
+        }),
+    ))
+}
+
+/// The name of a feature kind in the API's answers.
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Count => "count",
+        Kind::Indicator => "indicator",
+        Kind::Rate => "rate",
+        Kind::Categorical => "categorical",
+    }
+}
+
+async fn list_models(State(state): State<Arc<AppState>>) -> Response {
+    let models = state.models();
+    let summaries: Vec<&serde_json::Value> = models.iter().map(|m| &m.summary).collect();
+    let features: Vec<serde_json::Value> = FEATURES
+        .iter()
+        .map(|f| json!({ "name": f.name, "kind": kind_name(f.kind) }))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({ "models": summaries, "features": features }),
+    )
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let models = state.models();
+    if models.is_empty() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "error": format!(
+                    "no model is loaded from {}; train some with `nadir train --out {}` then reload",
+                    models.dir.display(),
+                    models.dir.display()
+                ),
+                "models": [],
+            }),
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({ "status": "ready", "models": models.names() }),
+    )
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(state.models().len());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    json_response(StatusCode::OK, &crate::openapi::document())
+}
+
+async fn admin_reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Some(token) = state.admin_token() else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the reload endpoint is disabled: start the server with NADIR_ADMIN_TOKEN set \
+             (SIGHUP reloads too)",
+        )
+        .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a valid `Authorization: Bearer <NADIR_ADMIN_TOKEN>` header is required",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    let reloading = state.clone();
+    match tokio::task::spawn_blocking(move || reloading.reload()).await {
+        Ok(Ok(names)) => json_response(
+            StatusCode::OK,
+            &json!({ "status": "reloaded", "models": names }),
+        ),
+        Ok(Err(e)) => json_response(
+            StatusCode::CONFLICT,
+            &json!({
+                "error": format!("reload failed; the previous models keep serving: {e}"),
+                "models": state.models().names(),
+            }),
+        ),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Compares secrets without an early exit, so the time taken does not reveal how much of a
+/// guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,96 @@
+//! Every error the API answers with: a status and a JSON body that always holds an `error`
+//! string, so a client can show any failure the same way.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+/// A bad record or field of a request body: which record (0-based), on which line of the
+/// body (CSV and NDJSON), which field, the value given and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordError {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Absent when the record as a whole is wrong (not an object, wrong column count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404 naming the model asked for and the ones that exist.
+    pub fn unknown_model(name: &str, known: Vec<&str>, hint: Option<String>) -> ApiError {
+        let mut message = format!("no model named `{name}` is loaded");
+        if let Some(hint) = hint {
+            message.push_str("; ");
+            message.push_str(&hint);
+        }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            body: json!({ "error": message, "models": known }),
+        }
+    }
+
+    /// 422 listing every bad field of every record.
+    pub fn invalid_records(errors: Vec<RecordError>, records: usize) -> ApiError {
+        let bad: std::collections::BTreeSet<usize> = errors.iter().map(|e| e.index).collect();
+        let message = format!(
+            "{} of {records} record(s) are invalid ({} problem(s)); nothing was scored \
+             (send ?on_error=skip to score the valid ones)",
+            bad.len(),
+            errors.len()
+        );
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({ "error": message, "errors": errors }),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, json_bytes(&self.body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+/// A value as a JSON response body.
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let mut response = (status, json_bytes(value)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn json_bytes(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value)
+        .unwrap_or_else(|_| br#"{"error":"the response could not be encoded"}"#.to_vec())
+}

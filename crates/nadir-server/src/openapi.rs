@@ -1,0 +1,260 @@
+//! The OpenAPI 3.1 document, built from the code it describes: the paths from the route
+//! table the router is built from ([`crate::api::ROUTES`]), the record schema from
+//! [`nadir_data::schema::FEATURES`], the media types from the body parser. A derive crate
+//! (utoipa) would need annotations repeating what the table already says, and a proc-macro
+//! build for one JSON document.
+
+use crate::api::{ROUTES, RequestBody, kind_name};
+use crate::body::MEDIA_TYPES;
+use nadir_data::schema::{FEATURES, Kind};
+use serde_json::{Map, Value, json};
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in &ROUTES {
+        let mut operation = Map::new();
+        operation.insert("summary".into(), json!(route.summary));
+        let mut parameters = Vec::new();
+        if route.path.contains("{name}") {
+            parameters.push(json!({
+                "name": "name", "in": "path", "required": true,
+                "description": "A model's name: its file stem in the model directory (see GET /v1/models)",
+                "schema": { "type": "string" },
+            }));
+        }
+        match route.body {
+            RequestBody::Records => {
+                parameters.push(json!({
+                    "name": "on_error", "in": "query", "required": false,
+                    "description": "reject (default): 422 naming every bad record, nothing scored; \
+                                    skip: score the valid records and list the bad ones in `errors`",
+                    "schema": { "type": "string", "enum": ["reject", "skip"], "default": "reject" },
+                }));
+                let content: Map<String, Value> = MEDIA_TYPES
+                    .iter()
+                    .map(|&media| {
+                        let schema = match media {
+                            "application/json" => json!({ "oneOf": [
+                                { "$ref": "#/components/schemas/Record" },
+                                { "type": "array", "items": { "$ref": "#/components/schemas/Record" } },
+                            ]}),
+                            "text/csv" => json!({
+                                "type": "string",
+                                "description": "Rows of the 41 features, with a header (any column order; attack and lastflag allowed and ignored) or without (file order, then optionally attack and lastflag)",
+                            }),
+                            _ => json!({
+                                "type": "string",
+                                "description": "One Record object per line",
+                            }),
+                        };
+                        (media.to_string(), json!({ "schema": schema }))
+                    })
+                    .collect();
+                operation.insert(
+                    "requestBody".into(),
+                    json!({ "required": true, "content": content }),
+                );
+            }
+            RequestBody::Legacy => {
+                operation.insert(
+                    "requestBody".into(),
+                    json!({ "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/LegacyRequest" } } } }),
+                );
+            }
+            RequestBody::None => {}
+        }
+        if route.path == "/v1/admin/reload" {
+            operation.insert("security".into(), json!([{ "bearer": [] }]));
+        }
+        if !parameters.is_empty() {
+            operation.insert("parameters".into(), Value::Array(parameters));
+        }
+        let responses: Map<String, Value> = route
+            .responses
+            .iter()
+            .map(|&(status, description)| {
+                let content = match (status < 300, route.answer) {
+                    (true, Some(schema)) => json!({ "application/json": {
+                        "schema": { "$ref": format!("#/components/schemas/{schema}") } } }),
+                    (true, None) => json!({ "text/plain": { "schema": { "type": "string" } } }),
+                    (false, _) => json!({ "application/json": {
+                        "schema": { "$ref": "#/components/schemas/Error" } } }),
+                };
+                (
+                    status.to_string(),
+                    json!({ "description": description, "content": content }),
+                )
+            })
+            .collect();
+        operation.insert("responses".into(), Value::Object(responses));
+        let item = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[route.method.as_str().to_ascii_lowercase()] = Value::Object(operation);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "nadir scoring service",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Scores NSL-KDD connection records with the models trained by `nadir train`.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas(),
+        },
+    })
+}
+
+fn feature_schema(kind: Kind) -> Value {
+    let described = |schema: Value| {
+        let mut schema = schema;
+        schema["description"] = json!(kind_name(kind));
+        schema
+    };
+    match kind {
+        Kind::Count | Kind::Indicator => described(json!({ "type": "number", "minimum": 0 })),
+        Kind::Rate => described(json!({ "type": "number", "minimum": 0, "maximum": 1 })),
+        Kind::Categorical => described(json!({ "type": "string", "minLength": 1 })),
+    }
+}
+
+fn schemas() -> Value {
+    let properties: Map<String, Value> = FEATURES
+        .iter()
+        .map(|f| (f.name.to_string(), feature_schema(f.kind)))
+        .collect();
+    let required: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+    let error_entry = json!({
+        "type": "object",
+        "required": ["index", "message"],
+        "properties": {
+            "index": { "type": "integer", "description": "0-based record index in the body" },
+            "line": { "type": "integer", "description": "1-based line of the body (CSV, NDJSON)" },
+            "field": { "type": "string", "description": "The feature; absent when the whole record is wrong" },
+            "value": { "type": "string" },
+            "message": { "type": "string" },
+        },
+    });
+    json!({
+        "Record": {
+            "type": "object",
+            "description": "One connection's 41 features by name (src_bytes and srcbytes are the same field). Numbers may be sent as text; other fields are ignored.",
+            "properties": properties,
+            "required": required,
+        },
+        "Result": {
+            "type": "object",
+            "required": ["index", "prediction", "threshold", "model", "warnings"],
+            "properties": {
+                "index": { "type": "integer" },
+                "prediction": { "type": "string", "enum": ["attack", "normal"] },
+                "probability": { "type": "number", "description": "classifiers: P(attack)" },
+                "score": { "type": "number", "description": "anomaly detectors: the anomaly score" },
+                "threshold": { "type": "number" },
+                "model": { "type": "string" },
+                "warnings": { "type": "array", "items": { "type": "string" } },
+            },
+        },
+        "Batch": {
+            "type": "object",
+            "properties": {
+                "model": { "type": "string" },
+                "results": { "type": "array", "items": { "$ref": "#/components/schemas/Result" } },
+                "errors": { "type": "array", "items": { "$ref": "#/components/schemas/RecordError" } },
+                "summary": { "type": "object", "properties": {
+                    "records": { "type": "integer" }, "scored": { "type": "integer" },
+                    "attacks": { "type": "integer" }, "normal": { "type": "integer" },
+                    "rejected": { "type": "integer" } } },
+            },
+        },
+        "Scored": { "oneOf": [
+            { "$ref": "#/components/schemas/Result" },
+            { "$ref": "#/components/schemas/Batch" },
+        ]},
+        "RecordError": error_entry,
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": { "type": "string" },
+                "errors": { "type": "array", "items": { "$ref": "#/components/schemas/RecordError" } },
+                "models": { "type": "array", "items": { "type": "string" } },
+            },
+        },
+        "LegacyRequest": {
+            "type": "object",
+            "required": ["features"],
+            "properties": { "features": {
+                "type": "array", "minItems": 41, "maxItems": 41,
+                "description": "The 41 features in file order; categories as text",
+            } },
+        },
+        "LegacyAnswer": {
+            "type": "object",
+            "properties": {
+                "prediction": { "type": "integer", "enum": [0, 1] },
+                "message": { "type": "string", "enum": ["Anomaly", "Normal"] },
+            },
+        },
+        "ModelList": {
+            "type": "object",
+            "properties": {
+                "models": { "type": "array", "items": { "type": "object", "properties": {
+                    "name": { "type": "string" }, "kind": { "type": "string" },
+                    "detector": { "type": "boolean" }, "threshold": { "type": "number" },
+                    "threshold_rule": { "type": "string" }, "describe": { "type": "string" },
+                    "training": { "type": "object" }, "metrics": { "type": "object" },
+                    "nadir_version": { "type": "string" } } } },
+                "features": { "type": "array", "items": { "type": "object", "properties": {
+                    "name": { "type": "string" },
+                    "kind": { "type": "string", "enum": ["count", "indicator", "rate", "categorical"] } } } },
+            },
+        },
+        "Status": { "type": "object", "properties": {
+            "status": { "type": "string" },
+            "models": { "type": "array", "items": { "type": "string" } } } },
+        "Reloaded": { "type": "object", "properties": {
+            "status": { "type": "string" },
+            "models": { "type": "array", "items": { "type": "string" } } } },
+        "OpenApi": { "type": "object" },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_and_feature_is_documented() {
+        let doc = document();
+        for route in &ROUTES {
+            let method = route.method.as_str().to_ascii_lowercase();
+            assert!(
+                doc["paths"][route.path][&method].is_object(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+        let record = &doc["components"]["schemas"]["Record"];
+        assert_eq!(record["required"].as_array().unwrap().len(), 41);
+        assert_eq!(
+            record["properties"]["dsthostsrvrerrorrate"]["maximum"],
+            json!(1)
+        );
+        assert_eq!(record["properties"]["service"]["type"], json!("string"));
+        // Every reference points at a schema that exists.
+        let text = doc.to_string();
+        for piece in text.split("#/components/schemas/").skip(1) {
+            let name = &piece[..piece.find('"').unwrap()];
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "dangling $ref {name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,982 @@
+//! The real server on an ephemeral loopback port, called over HTTP: every route, content type
+//! and error class, concurrent requests, timeouts, reload with a good and a corrupt file, and
+//! graceful shutdown. Models are trained once, small, on the 2,000-row sample.
+
+use nadir_data::{ReadOptions, Record, read_path};
+use nadir_ml::file::SavedModel;
+use nadir_ml::protocol::{TrainOptions, train};
+use nadir_ml::{ModelConfig, ModelKind};
+use nadir_server::{Server, ServerConfig};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn sample_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv")
+}
+
+fn sample_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string(sample_path()).unwrap())
+}
+
+/// A random forest (20 trees) and a normal-only isolation forest, trained once.
+fn trained() -> &'static [SavedModel] {
+    static MODELS: OnceLock<Vec<SavedModel>> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let data = read_path(&sample_path(), ReadOptions::default()).unwrap();
+        let mut config = ModelConfig::default();
+        config.random_forest.trees = 20;
+        config.isolation_forest.normal_only = true;
+        let options = TrainOptions {
+            kinds: vec![ModelKind::RandomForest, ModelKind::IsolationForest],
+            config,
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        train(&data, None, &options, &|_| {}).unwrap().models
+    })
+}
+
+fn model(kind: ModelKind) -> &'static SavedModel {
+    trained().iter().find(|m| m.kind() == kind).unwrap()
+}
+
+/// A fresh model directory holding both models.
+fn model_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nadir-server-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for m in trained() {
+        m.save(&dir.join(format!("{}.nadir", m.kind()))).unwrap();
+    }
+    dir
+}
+
+/// A server running on its own runtime; stops when dropped.
+struct Running {
+    addr: SocketAddr,
+    state: std::sync::Arc<nadir_server::AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(config: ServerConfig) -> Running {
+        let server = Server::new(config).unwrap();
+        let state = server.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                server
+                    .serve(listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        Running {
+            addr: addr_rx.recv().unwrap(),
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn with_models(name: &str) -> Running {
+        Running::start(ServerConfig::new(model_dir(name)))
+    }
+
+    /// Waits until `n` requests hold a concurrency slot, i.e. are being handled.
+    fn wait_for_in_flight(&self, n: usize) {
+        let max = self.state.config.max_concurrent;
+        let start = Instant::now();
+        while self.state.concurrency.available_permits() + n > max {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no request in flight"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        call(self.addr, "GET", path, &[], b"")
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        call(
+            self.addr,
+            "POST",
+            path,
+            &[("content-type", content_type)],
+            body,
+        )
+    }
+
+    fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.post(path, "application/json", body.to_string().as_bytes())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An error answer: the status, a JSON body with an `error` string.
+    fn expect_error(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        let body = self.json();
+        assert!(body["error"].is_string(), "{body}");
+        body
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection, so the tests see the server
+/// exactly as any client does, with no client library in between.
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    // The server may answer (413) before reading all of a large body.
+    let _ = stream.write_all(body);
+    read_reply(&mut stream)
+}
+
+fn read_reply(stream: &mut TcpStream) -> Reply {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 4 + size..];
+    }
+}
+
+/// The sample's lines: header, then records.
+fn sample_lines() -> Vec<&'static str> {
+    sample_text().lines().collect()
+}
+
+/// The first `n` records of the sample as JSON objects (numbers as numbers; attack and
+/// lastflag kept, which the server must ignore).
+fn json_records(n: usize) -> Vec<Value> {
+    let mut reader = csv::Reader::from_reader(sample_text().as_bytes());
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .take(n)
+        .map(|row| {
+            let row = row.unwrap();
+            Value::Object(
+                header
+                    .iter()
+                    .zip(row.iter())
+                    .map(|(name, value)| {
+                        let value = value
+                            .parse::<f64>()
+                            .map_or_else(|_| json!(value), |x| json!(x));
+                        (name.to_string(), value)
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn sample_records(n: usize) -> Vec<Record> {
+    let data = read_path(&sample_path(), ReadOptions::default()).unwrap();
+    data.records[..n].to_vec()
+}
+
+fn csv_body(n: usize, header: bool) -> String {
+    let lines = sample_lines();
+    let mut body = String::new();
+    if header {
+        body.push_str(lines[0]);
+        body.push('\n');
+    }
+    for line in &lines[1..=n] {
+        body.push_str(line);
+        body.push('\n');
+    }
+    body
+}
+
+fn probabilities(reply: &Reply, key: &str) -> Vec<f64> {
+    reply.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[key].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_content_type_gives_the_models_own_predictions() {
+    let server = Running::with_models("formats");
+    let n = 25;
+    let expected: Vec<f64> = model(ModelKind::RandomForest)
+        .predict(&sample_records(n), None)
+        .iter()
+        .map(|p| p.score)
+        .collect();
+
+    let with_header = server.post(
+        "/v1/models/random_forest/predict",
+        "text/csv",
+        csv_body(n, true).as_bytes(),
+    );
+    assert_eq!(with_header.status, 200, "{}", with_header.text());
+    assert_eq!(probabilities(&with_header, "probability"), expected);
+
+    // Headerless, like KDDTrain+.txt: the sample's file order is the schema's.
+    let headerless = server.post(
+        "/v1/models/random_forest/predict",
+        "text/csv; charset=utf-8",
+        csv_body(n, false).as_bytes(),
+    );
+    assert_eq!(probabilities(&headerless, "probability"), expected);
+
+    let array = server.post_json("/v1/predict", &Value::Array(json_records(n)));
+    assert_eq!(probabilities(&array, "probability"), expected);
+    let body = array.json();
+    assert_eq!(body["model"], "random_forest");
+    let attacks = expected
+        .iter()
+        .filter(|&&p| p >= model(ModelKind::RandomForest).threshold)
+        .count();
+    assert_eq!(
+        body["summary"],
+        json!({"records": n, "scored": n, "attacks": attacks, "normal": n - attacks, "rejected": 0})
+    );
+    let first = &body["results"][0];
+    assert_eq!(first["index"], 0);
+    assert_eq!(
+        first["threshold"],
+        json!(model(ModelKind::RandomForest).threshold)
+    );
+    assert_eq!(first["warnings"], json!([]));
+    assert_eq!(
+        first["prediction"],
+        if expected[0] >= model(ModelKind::RandomForest).threshold {
+            "attack"
+        } else {
+            "normal"
+        }
+    );
+
+    let ndjson: String = json_records(n).iter().map(|r| format!("{r}\n")).collect();
+    let nd = server.post("/v1/predict", "application/x-ndjson", ndjson.as_bytes());
+    assert_eq!(probabilities(&nd, "probability"), expected);
+
+    // One object in, one result object out.
+    let one = server.post_json("/v1/predict", &json_records(1)[0]);
+    assert_eq!(one.status, 200);
+    let one = one.json();
+    assert_eq!(one["probability"].as_f64().unwrap(), expected[0]);
+    assert_eq!(one["model"], "random_forest");
+    assert!(one.get("results").is_none());
+
+    // The anomaly detector answers with a score, not a probability.
+    let detector = model(ModelKind::IsolationForest);
+    let scores: Vec<f64> = detector
+        .predict(&sample_records(n), None)
+        .iter()
+        .map(|p| p.score)
+        .collect();
+    let anomaly = server.post("/v1/anomaly", "text/csv", csv_body(n, true).as_bytes());
+    assert_eq!(probabilities(&anomaly, "score"), scores);
+    assert_eq!(anomaly.json()["model"], "isolation_forest");
+    assert!(anomaly.json()["results"][0].get("probability").is_none());
+}
+
+#[test]
+fn legacy_predict_keeps_the_flask_contract() {
+    let server = Running::with_models("legacy");
+    let rf = model(ModelKind::RandomForest);
+    let records = sample_records(40);
+    let predictions = rf.predict(&records, None);
+    let lines = sample_lines();
+    for (line, p) in lines[1..=40].iter().zip(&predictions) {
+        let features: Vec<Value> = line
+            .split(',')
+            .take(41)
+            .map(|v| v.parse::<f64>().map_or_else(|_| json!(v), |x| json!(x)))
+            .collect();
+        let reply = server.post_json("/predict", &json!({ "features": features }));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let expected = if p.is_attack {
+            json!({"prediction": 1, "message": "Anomaly"})
+        } else {
+            json!({"prediction": 0, "message": "Normal"})
+        };
+        assert_eq!(reply.json(), expected);
+    }
+    assert!(predictions.iter().any(|p| p.is_attack) && predictions.iter().any(|p| !p.is_attack));
+
+    let short = server.post_json("/predict", &json!({"features": [0, "tcp"]}));
+    let body = short.expect_error(422);
+    assert_eq!(body["errors"][0]["field"], "features");
+    let wrong = server.post_json("/predict", &json!({"features": vec![json!(-1); 41]}));
+    let body = wrong.expect_error(422);
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"duration") && fields.contains(&"service"),
+        "{fields:?}"
+    );
+    server
+        .post_json("/predict", &json!({"values": []}))
+        .expect_error(400);
+    server
+        .post("/predict", "text/csv", b"1,2")
+        .expect_error(415);
+}
+
+#[test]
+fn listing_health_metrics_and_openapi() {
+    let server = Running::with_models("listing");
+    let listing = server.get("/v1/models");
+    assert_eq!(listing.status, 200);
+    let listing = listing.json();
+    let models = listing["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["isolation_forest", "random_forest"]);
+    let rf = &models[1];
+    assert_eq!(rf["kind"], "random_forest");
+    assert_eq!(rf["detector"], false);
+    assert_eq!(models[0]["detector"], true);
+    assert_eq!(
+        rf["threshold"],
+        json!(model(ModelKind::RandomForest).threshold)
+    );
+    assert_eq!(rf["training"]["rows"], 1400);
+    assert_eq!(rf["training"]["data_sha256"].as_str().unwrap().len(), 64);
+    assert!(rf["metrics"]["holdout"]["accuracy"].as_f64().unwrap() > 0.9);
+    assert!(
+        rf["describe"].as_str().unwrap().contains("20 trees"),
+        "{}",
+        rf["describe"]
+    );
+    let features = listing["features"].as_array().unwrap();
+    assert_eq!(features.len(), 41);
+    assert_eq!(
+        features[1],
+        json!({"name": "protocoltype", "kind": "categorical"})
+    );
+    assert_eq!(features[24], json!({"name": "serrorrate", "kind": "rate"}));
+
+    let health = server.get("/healthz");
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    assert!(health.header("x-request-id").is_some());
+    let ready = server.get("/readyz");
+    assert_eq!(ready.status, 200);
+    assert_eq!(
+        ready.json()["models"],
+        json!(["isolation_forest", "random_forest"])
+    );
+
+    // A client's request id is echoed, so its logs and ours can be joined.
+    let traced = call(
+        server.addr,
+        "GET",
+        "/healthz",
+        &[("x-request-id", "abc-123")],
+        b"",
+    );
+    assert_eq!(traced.header("x-request-id"), Some("abc-123"));
+
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .post("/v1/predict", "text/csv", csv_body(4, true).as_bytes())
+                .status,
+            200
+        );
+    }
+    server
+        .post("/v1/models/random_forest/predict", "text/csv", b"oops\n")
+        .expect_error(400);
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text();
+    for line in [
+        r#"nadir_http_requests_total{route="/v1/predict",model="random_forest",status="200"} 3"#,
+        r#"nadir_http_requests_total{route="/v1/models/{name}/predict",model="random_forest",status="400"} 1"#,
+        r#"nadir_http_request_duration_seconds_count{route="/v1/predict",model="random_forest"} 3"#,
+        r#"nadir_http_requests_total{route="/healthz",model="",status="200"} 2"#,
+        "nadir_models_loaded 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    let scored: u64 = text
+        .lines()
+        .filter(|l| l.starts_with(r#"nadir_predictions_total{model="random_forest""#))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(scored, 12);
+
+    let doc = server.get("/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for route in &nadir_server::api::ROUTES {
+        assert!(paths.contains_key(route.path), "{}", route.path);
+        // Every documented route exists on the live server (any answer but "no route").
+        let method = route.method.as_str();
+        let reply = call(
+            server.addr,
+            method,
+            &route.path.replace("{name}", "random_forest"),
+            &[],
+            b"",
+        );
+        assert_ne!(reply.status, 405, "{method} {}", route.path);
+        let unrouted = reply.status == 404
+            && reply.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("no route");
+        assert!(!unrouted, "{method} {}", route.path);
+    }
+}
+
+#[test]
+fn every_error_class_answers_json_never_500() {
+    let mut config = ServerConfig::new(model_dir("errors"));
+    config.max_body_bytes = 64 * 1024;
+    let server = Running::start(config);
+
+    // 400: malformed bodies and query.
+    server
+        .post("/v1/predict", "application/json", b"{\"duration\": 0,")
+        .expect_error(400);
+    server
+        .post("/v1/predict", "application/json", b"[]")
+        .expect_error(400);
+    server
+        .post("/v1/predict", "text/csv", b"")
+        .expect_error(400);
+    server
+        .post("/v1/predict", "text/csv", b"a,b,c\n1,2,3\n")
+        .expect_error(400);
+    let nd = server
+        .post("/v1/predict", "application/x-ndjson", b"{}\nnot json\n")
+        .expect_error(400);
+    assert!(nd["error"].as_str().unwrap().contains("line 2"), "{nd}");
+    server
+        .post(
+            "/v1/predict?on_error=sometimes",
+            "text/csv",
+            csv_body(1, true).as_bytes(),
+        )
+        .expect_error(400);
+
+    // 404: unknown model (naming the loaded ones) and unknown route; 405 wrong method.
+    let unknown = server
+        .post(
+            "/v1/models/nope/predict",
+            "text/csv",
+            csv_body(1, true).as_bytes(),
+        )
+        .expect_error(404);
+    assert_eq!(
+        unknown["models"],
+        json!(["isolation_forest", "random_forest"])
+    );
+    server.get("/v2/nothing").expect_error(404);
+    server.get("/v1/predict").expect_error(405);
+
+    // 413 over the limit, 415 unsupported or missing content type.
+    let big = csv_body(600, true);
+    assert!(big.len() > 64 * 1024);
+    server
+        .post("/v1/predict", "text/csv", big.as_bytes())
+        .expect_error(413);
+    server
+        .post("/v1/predict", "application/x-www-form-urlencoded", b"a=1")
+        .expect_error(415);
+    call(server.addr, "POST", "/v1/predict", &[], b"{}").expect_error(415);
+
+    // 422: every bad field of every record, by index, line and field.
+    let lines = sample_lines();
+    let bad_row = {
+        let mut fields: Vec<String> = lines[2].split(',').map(String::from).collect();
+        fields[0] = "NaN".into(); // duration
+        fields[24] = "1.5".into(); // serrorrate
+        fields.join(",")
+    };
+    let body = format!(
+        "{}\n{}\n{}\n{},1\n{}\n",
+        lines[0], lines[1], bad_row, lines[3], lines[4]
+    );
+    let rejected = server
+        .post("/v1/predict", "text/csv", body.as_bytes())
+        .expect_error(422);
+    let errors: Vec<(u64, u64, Option<&str>)> = rejected["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_u64().unwrap(),
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (1, 3, Some("duration")),
+            (1, 3, Some("serrorrate")),
+            (2, 4, None)
+        ],
+        "{rejected}"
+    );
+    // skip: the good records are scored under their own indices, the bad ones listed.
+    let skipped = server.post("/v1/predict?on_error=skip", "text/csv", body.as_bytes());
+    assert_eq!(skipped.status, 200, "{}", skipped.text());
+    let skipped = skipped.json();
+    let indices: Vec<u64> = skipped["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, [0, 3]);
+    assert_eq!(skipped["errors"], rejected["errors"]);
+    assert_eq!(skipped["summary"]["rejected"], 2);
+    assert_eq!(skipped["summary"]["records"], 4);
+
+    // JSON: wrong types, missing fields, negative counts, rates out of range, non-objects.
+    let mut record = json_records(1).remove(0);
+    record["service"] = json!(17);
+    record["srcbytes"] = json!(-1);
+    record["dsthostsrvrerrorrate"] = json!(2.0);
+    record["land"] = json!(true);
+    record.as_object_mut().unwrap().remove("flag");
+    let rejected = server
+        .post_json("/v1/predict", &json!([json_records(1)[0], record, "text"]))
+        .expect_error(422);
+    let fields: Vec<(u64, Option<&str>)> = rejected["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (1, Some("service")),
+            (1, Some("flag")),
+            (1, Some("srcbytes")),
+            (1, Some("land")),
+            (1, Some("dsthostsrvrerrorrate")),
+            (2, None)
+        ]
+    );
+    // A single bad object is refused even with skip: there is nothing to answer with.
+    server
+        .post_json("/v1/predict?on_error=skip", &record)
+        .expect_error(422);
+
+    // Unseen categories are warnings, not errors.
+    let mut novel = json_records(1).remove(0);
+    novel["service"] = json!("quantum_tunnel");
+    let reply = server.post_json("/v1/predict", &novel);
+    assert_eq!(reply.status, 200);
+    let warnings = reply.json()["warnings"].clone();
+    assert!(
+        warnings[0].as_str().unwrap().contains("quantum_tunnel"),
+        "{warnings}"
+    );
+
+    // Hostile bodies: never a panic, never a 500, always a JSON error.
+    let deep = "[".repeat(50_000);
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", deep.into_bytes()),
+        ("application/json", b"\xff\xfe\x00garbage".to_vec()),
+        ("application/json", b"{\"duration\": 1e999}".to_vec()),
+        (
+            "application/json",
+            b"[{\"duration\": 18446744073709551616}]".to_vec(),
+        ),
+        ("application/json", b"null".to_vec()),
+        ("application/json", b"[null, [], {}]".to_vec()),
+        ("text/csv", b"\xff\xfe,\x00\n\"unterminated".to_vec()),
+        ("text/csv", b"duration,duration\n1,2\n".to_vec()),
+        ("text/csv", "\u{feff}".repeat(10).into_bytes()),
+        ("application/x-ndjson", b"\n\n   \n".to_vec()),
+        ("application/x-ndjson", b"[1,2]\n\"x\"\n".to_vec()),
+    ];
+    for (content_type, body) in hostile {
+        let reply = server.post("/v1/predict", content_type, &body);
+        assert!(
+            [400, 422].contains(&reply.status),
+            "{content_type} {:?} -> {} {}",
+            String::from_utf8_lossy(&body[..body.len().min(40)]),
+            reply.status,
+            reply.text()
+        );
+        assert!(reply.json()["error"].is_string());
+    }
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+#[test]
+fn concurrent_requests_all_get_their_own_answers() {
+    let server = Running::with_models("concurrent");
+    let rf = model(ModelKind::RandomForest);
+    let records = sample_records(64);
+    let expected: Vec<f64> = rf.predict(&records, None).iter().map(|p| p.score).collect();
+    let objects = json_records(64);
+    let addr = server.addr;
+    std::thread::scope(|scope| {
+        for t in 0..16 {
+            let (objects, expected) = (&objects, &expected);
+            scope.spawn(move || {
+                for k in 0..12 {
+                    let i = (t * 12 + k) % 64;
+                    let reply = call(
+                        addr,
+                        "POST",
+                        "/v1/predict",
+                        &[("content-type", "application/json")],
+                        objects[i].to_string().as_bytes(),
+                    );
+                    assert_eq!(reply.status, 200);
+                    assert_eq!(
+                        reply.json()["probability"].as_f64().unwrap(),
+                        expected[i],
+                        "record {i}"
+                    );
+                }
+            });
+        }
+    });
+}
+
+/// Sends a request whose body is one byte short, so that the server waits for it.
+fn start_slow_request(addr: SocketAddr, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: text/csv\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..body.len() - 1]).unwrap();
+    stream
+}
+
+#[test]
+fn slow_requests_time_out_and_the_concurrency_limit_queues() {
+    let mut config = ServerConfig::new(model_dir("limits"));
+    config.request_timeout = Duration::from_millis(400);
+    config.max_concurrent = 1;
+    let server = Running::start(config);
+    let body = csv_body(2, true);
+    let mut slow = start_slow_request(server.addr, body.as_bytes());
+    server.wait_for_in_flight(1);
+    // Well apart, so the two deadlines do not fall in the same timer tick.
+    std::thread::sleep(Duration::from_millis(50));
+    // The slow request holds the only slot: this one waits until the slow one times out
+    // and gives the slot back.
+    let start = Instant::now();
+    let queued = server.get("/healthz");
+    let queued_for = start.elapsed();
+    assert_eq!(queued.status, 200);
+    assert!(queued_for >= Duration::from_millis(150), "{queued_for:?}");
+    let body = read_reply(&mut slow).expect_error(503);
+    assert!(
+        body["error"].as_str().unwrap().contains("did not finish"),
+        "{body}"
+    );
+}
+
+#[test]
+fn shutdown_lets_the_request_in_flight_finish() {
+    let mut server = Running::with_models("shutdown");
+    let body = csv_body(3, true);
+    let mut slow = start_slow_request(server.addr, body.as_bytes());
+    server.wait_for_in_flight(1);
+    let stop = server.stop.take().unwrap();
+    stop.send(()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // No new connections once shutting down.
+    let refused = TcpStream::connect(server.addr)
+        .and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")?;
+            let mut buf = [0u8; 1];
+            s.read(&mut buf)
+        })
+        .map_or(true, |n| n == 0);
+    assert!(refused, "a new request was served after shutdown began");
+    slow.write_all(&body.as_bytes()[body.len() - 1..]).unwrap();
+    let reply = read_reply(&mut slow);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["summary"]["scored"], 3);
+    server.shutdown();
+}
+
+fn reload(server: &Running, token: Option<&str>) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    call(server.addr, "POST", "/v1/admin/reload", &headers, b"")
+}
+
+fn corrupt_copy(from: &Path, to: &Path) {
+    let mut bytes = std::fs::read(from).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(to, bytes).unwrap();
+}
+
+#[test]
+fn reload_swaps_in_good_files_and_keeps_serving_on_a_corrupt_one() {
+    let disabled = Running::with_models("reload-off");
+    let body = reload(&disabled, Some("x")).expect_error(404);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("NADIR_ADMIN_TOKEN")
+    );
+    drop(disabled);
+
+    let dir = model_dir("reload");
+    let mut config = ServerConfig::new(dir.clone());
+    config.admin_token = Some("s3cret".into());
+    let server = Running::start(config);
+    reload(&server, None).expect_error(401);
+    reload(&server, Some("wrong")).expect_error(401);
+
+    // A good new file: it serves after the reload.
+    std::fs::copy(dir.join("random_forest.nadir"), dir.join("rf_copy.nadir")).unwrap();
+    assert_eq!(
+        server
+            .post(
+                "/v1/models/rf_copy/predict",
+                "text/csv",
+                csv_body(2, true).as_bytes()
+            )
+            .status,
+        404
+    );
+    let ok = reload(&server, Some("s3cret"));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(
+        ok.json()["models"],
+        json!(["isolation_forest", "random_forest", "rf_copy"])
+    );
+    let copied = server.post(
+        "/v1/models/rf_copy/predict",
+        "text/csv",
+        csv_body(2, true).as_bytes(),
+    );
+    assert_eq!(copied.status, 200);
+    assert_eq!(copied.json()["model"], "rf_copy");
+
+    // A corrupt file: 409 naming it, nothing changes, the old models keep answering.
+    corrupt_copy(&dir.join("random_forest.nadir"), &dir.join("broken.nadir"));
+    std::fs::remove_file(dir.join("rf_copy.nadir")).unwrap();
+    let failed = reload(&server, Some("s3cret")).expect_error(409);
+    assert!(
+        failed["error"].as_str().unwrap().contains("broken.nadir"),
+        "{failed}"
+    );
+    assert_eq!(
+        failed["models"],
+        json!(["isolation_forest", "random_forest", "rf_copy"])
+    );
+    assert_eq!(
+        server
+            .post(
+                "/v1/models/rf_copy/predict",
+                "text/csv",
+                csv_body(2, true).as_bytes()
+            )
+            .status,
+        200
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("nadir_model_reloads_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nadir_model_reloads_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+
+    // A corrupt file refuses start-up, naming it.
+    let error = Server::new(ServerConfig::new(dir.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("broken.nadir") && error.contains("corrupted"),
+        "{error}"
+    );
+
+    // Fixed: the reload goes through and rf_copy is gone.
+    std::fs::remove_file(dir.join("broken.nadir")).unwrap();
+    let ok = reload(&server, Some("s3cret"));
+    assert_eq!(
+        ok.json()["models"],
+        json!(["isolation_forest", "random_forest"])
+    );
+    server
+        .post(
+            "/v1/models/rf_copy/predict",
+            "text/csv",
+            csv_body(2, true).as_bytes(),
+        )
+        .expect_error(404);
+}
+
+#[test]
+fn missing_default_models_say_how_to_train_them() {
+    let dir = std::env::temp_dir().join(format!("nadir-server-{}-empty", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = Running::start(ServerConfig::new(dir));
+    server.get("/readyz").expect_error(503);
+    let body = server
+        .post("/v1/anomaly", "text/csv", csv_body(1, true).as_bytes())
+        .expect_error(404);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("nadir train --models iforest --normal-only"),
+        "{body}"
+    );
+    let body = server
+        .post_json("/predict", &json!({"features": []}))
+        .expect_error(404);
+    assert!(
+        body["error"].as_str().unwrap().contains("--models rf"),
+        "{body}"
+    );
+}
