@@ -1,11 +1,128 @@
-//! `nadir report` (being built).
+//! `nadir report`: one self-contained HTML page of the data, the models, the clusters and the
+//! anomalies (built by `nadir-report`).
 
-use anyhow::{Result, bail};
+use crate::{Auto, DataArgs, load_data, parse_auto};
+use anyhow::{Context, Result};
 use clap::Args;
+use indicatif::ProgressBar;
+use nadir_ml::cluster::{ClusterOptions, ClusterStep};
+use nadir_ml::pca::PcaParams;
+use nadir_report::{ReportOptions, Step};
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(Args)]
-pub struct ReportArgs {}
+pub struct ReportArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Directory written by `nadir train` (model files and metrics.json).
+    #[arg(long, default_value = "models", value_name = "DIR")]
+    models: PathBuf,
+    /// The labelled test file the models were measured on, when they were trained with
+    /// `nadir train --test` (default: the path recorded in metrics.json).
+    #[arg(long, value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// The HTML file to write.
+    #[arg(long, default_value = "report.html", value_name = "FILE")]
+    out: PathBuf,
+    /// Seed of the scatter-plot samples and of DBSCAN's silhouette samples.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Points drawn per scatter plot at most.
+    #[arg(long, default_value_t = 5_000, value_name = "N")]
+    max_points: usize,
+    /// Histograms by class for this many of the best separating features.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    histograms: usize,
+    /// Share of variance the kept principal components must explain, in (0, 1].
+    #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
+    variance: f64,
+    /// DBSCAN radius, or `auto` (as `nadir cluster`).
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<f64>, value_name = "X|auto")]
+    eps: Auto<f64>,
+    /// DBSCAN core-point threshold, or `auto` (as `nadir cluster`).
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<usize>, value_name = "N|auto")]
+    min_samples: Auto<usize>,
+}
 
-pub fn run(_args: ReportArgs) -> Result<()> {
-    bail!("`nadir report` is not built yet")
+pub fn run(args: ReportArgs) -> Result<()> {
+    let models = nadir_report::load_models(&args.models)?;
+    let data = load_data(&args.data)?;
+    let test_path = args
+        .test
+        .clone()
+        .or_else(|| models.metrics.data.test_source.as_ref().map(PathBuf::from));
+    let test = match test_path {
+        Some(path) => Some(load_data(&DataArgs {
+            data: Some(path),
+            skip_invalid: args.data.skip_invalid,
+        })?),
+        None => None,
+    };
+    let options = ReportOptions {
+        seed: args.seed,
+        max_points: args.max_points,
+        histograms: args.histograms,
+        cluster: ClusterOptions {
+            pca: PcaParams {
+                variance: args.variance,
+                ..PcaParams::default()
+            },
+            eps: args.eps.0,
+            min_samples: args.min_samples.0,
+            seed: args.seed,
+            ..ClusterOptions::default()
+        },
+    };
+    eprintln!(
+        "report on {} rows of {} with the {} model(s) in {}",
+        data.len(),
+        data.source,
+        models.models.len(),
+        args.models.display()
+    );
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = nadir_report::build(&data, &models, test.as_ref(), &options, &|step| {
+        spinner.set_message(match step {
+            Step::Explore => "exploring the data".to_string(),
+            Step::Score(kind) => format!("scoring the held-out rows with {kind}"),
+            Step::Cluster(ClusterStep::Pca) => "PCA".into(),
+            Step::Cluster(ClusterStep::Index) => "building the kd-tree".into(),
+            Step::Cluster(ClusterStep::GridSearch) => {
+                "searching eps × min_samples by silhouette".into()
+            }
+            Step::Cluster(ClusterStep::Dbscan) => "DBSCAN".into(),
+            Step::Cluster(ClusterStep::KDistance) => "k-distance curve".into(),
+            Step::IsolationForest => "isolation forest".into(),
+        })
+    })?;
+    spinner.set_message("writing the page");
+    let html = report.to_html();
+    spinner.finish_and_clear();
+    std::fs::write(&args.out, &html)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if report.anomalies.fitted_here {
+        eprintln!(
+            "note: {} has no isolation_forest.nadir; the report fitted one on the training rows",
+            args.models.display()
+        );
+    }
+    eprintln!(
+        "time per step: {}",
+        report
+            .step_seconds
+            .iter()
+            .map(|(step, s)| format!("{step} {s:.1} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    writeln!(
+        std::io::stdout().lock(),
+        "wrote {} ({:.1} MB) in {:.1} s",
+        args.out.display(),
+        html.len() as f64 / 1e6,
+        report.seconds
+    )?;
+    Ok(())
 }

@@ -1,0 +1,94 @@
+//! `nadir report` as a user meets it: train, then report; and the message when the model
+//! directory is not one `nadir train` wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nadir-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn nadir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .output()
+        .expect("nadir runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn report_after_train_writes_one_self_contained_page() {
+    let dir = scratch("page");
+    let models = dir.join("models");
+    let out = nadir(&[
+        "train",
+        "--data",
+        path(&sample()),
+        "--models",
+        "dt,iforest",
+        "--folds",
+        "2",
+        "--out",
+        path(&models),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = dir.join("report.html");
+    let out = nadir(&[
+        "report",
+        "--data",
+        path(&sample()),
+        "--models",
+        path(&models),
+        "--out",
+        path(&page),
+        "--max-points",
+        "300",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("wrote {}", page.display())));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert!(html.contains("decision_tree"));
+    assert!(
+        html.contains("The isolation forest is the saved model isolation_forest.nadir"),
+        "the saved forest is used, not a new one"
+    );
+    assert!(!text(&out.stderr).contains("fitted one"));
+}
+
+#[test]
+fn report_without_a_trained_directory_says_what_to_run() {
+    let dir = scratch("empty");
+    let out = nadir(&[
+        "report",
+        "--data",
+        path(&sample()),
+        "--models",
+        path(&dir),
+        "--out",
+        path(&dir.join("report.html")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("metrics.json") && stderr.contains("nadir train --out DIR"),
+        "{stderr}"
+    );
+    assert!(!dir.join("report.html").exists());
+}

@@ -1,0 +1,313 @@
+//! The supervised half of the report: the models of a `nadir train` directory, scored again on
+//! exactly the rows the protocol held out, for the curves that `metrics.json` cannot hold.
+//!
+//! The held-out rows are recreated from the seed and the test share of the run (the same
+//! [`stratified_split`] call as [`nadir_ml::protocol::train`]), and the recreation is checked:
+//! every model must reproduce, to the row, the confusion matrix saved in its file. A model is
+//! never scored on a row it was trained on.
+
+use crate::ReportError;
+use nadir_data::Dataset;
+use nadir_ml::Classifier;
+use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::metrics::{self, Scores, threshold_curve};
+use nadir_ml::registry::ModelKind;
+use nadir_ml::split::stratified_split;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The parts of `metrics.json` ([`nadir_ml::protocol::TrainReport`]) the report reads.
+/// `TrainReport` is written, not read, by nadir-ml, so the report names the fields it needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainMetrics {
+    pub seed: u64,
+    pub folds: usize,
+    pub data: TrainData,
+    pub models: Vec<TrainedModel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainData {
+    pub source: String,
+    pub sha256: String,
+    pub test_source: Option<String>,
+    pub rows: usize,
+    pub train_rows: usize,
+    pub test_rows: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainedModel {
+    pub name: ModelKind,
+    pub fit_seconds: f64,
+    pub predict_seconds: f64,
+    pub cross_validation: CrossValidation,
+    pub feature_importances: Option<Vec<(String, f64)>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CrossValidation {
+    pub f1: MeanStd,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// A model directory written by `nadir train`.
+pub struct ModelDir {
+    pub dir: PathBuf,
+    pub metrics: TrainMetrics,
+    /// The models of `metrics.json`, in its order, then any other model file in the directory.
+    pub models: Vec<SavedModel>,
+}
+
+impl ModelDir {
+    /// Reads `DIR/metrics.json` and every `DIR/*.nadir`.
+    pub fn load(dir: &Path) -> Result<ModelDir, ReportError> {
+        let metrics_path = dir.join("metrics.json");
+        let text = std::fs::read_to_string(&metrics_path).map_err(|source| ReportError::Io {
+            path: metrics_path.display().to_string(),
+            hint: " (is it a directory written by `nadir train --out DIR`?)",
+            source,
+        })?;
+        let metrics: TrainMetrics =
+            serde_json::from_str(&text).map_err(|e| ReportError::Metrics {
+                path: metrics_path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Io {
+            path: dir.display().to_string(),
+            hint: "",
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == EXTENSION))
+            .collect();
+        files.sort();
+        let mut models = Vec::new();
+        for path in files {
+            models.push(SavedModel::load(&path)?);
+        }
+        let order = |m: &SavedModel| {
+            metrics
+                .models
+                .iter()
+                .position(|t| t.name == m.kind())
+                .unwrap_or(usize::MAX)
+        };
+        models.sort_by_key(|m| (order(m), m.kind()));
+        for trained in &metrics.models {
+            if !models.iter().any(|m| m.kind() == trained.name) {
+                return Err(ReportError::MissingModel {
+                    path: dir
+                        .join(format!("{}.{EXTENSION}", trained.name))
+                        .display()
+                        .to_string(),
+                });
+            }
+        }
+        Ok(ModelDir {
+            dir: dir.to_path_buf(),
+            metrics,
+            models,
+        })
+    }
+
+    pub fn trained(&self, kind: ModelKind) -> Option<&TrainedModel> {
+        self.metrics.models.iter().find(|m| m.name == kind)
+    }
+}
+
+/// The rows the models were measured on, and how they were found.
+pub struct HeldOut {
+    /// Rows of the training part, as indices into the report's data (empty when the held-out
+    /// rows come from a separate test file).
+    pub train_rows: Vec<usize>,
+    /// Indices into the report's data; `None` when the held-out rows are `test` instead.
+    pub test_rows: Option<Vec<usize>>,
+    pub test_share: Option<f64>,
+    /// Said on the page: where the held-out rows came from.
+    pub how: String,
+}
+
+/// Recreates the protocol's split of `data` for the models of `dir`.
+pub fn held_out(
+    data: &Dataset,
+    labels: &[bool],
+    dir: &ModelDir,
+    test_file: Option<&Dataset>,
+) -> Result<HeldOut, ReportError> {
+    let trained = &dir.metrics.data;
+    if data.sha256 != trained.sha256 {
+        return Err(ReportError::OtherData {
+            data: data.source.clone(),
+            trained: trained.source.clone(),
+        });
+    }
+    if trained.test_source.is_some() {
+        let test = test_file.ok_or_else(|| ReportError::TestFileNeeded {
+            path: trained.test_source.clone().unwrap_or_default(),
+        })?;
+        return Ok(HeldOut {
+            train_rows: (0..data.len()).collect(),
+            test_rows: None,
+            test_share: None,
+            how: format!(
+                "the models were trained on all {} rows of {} and measured on the {} rows of {}",
+                data.len(),
+                data.source,
+                test.len(),
+                test.source
+            ),
+        });
+    }
+    let share = test_share(labels, trained.test_rows, dir.metrics.seed).ok_or_else(|| {
+        ReportError::Split(format!(
+            "no test share splits the {} rows of {} into {} training and {} test rows",
+            data.len(),
+            data.source,
+            trained.train_rows,
+            trained.test_rows
+        ))
+    })?;
+    let (train_rows, test_rows) = stratified_split(labels, share, dir.metrics.seed);
+    Ok(HeldOut {
+        how: format!(
+            "the {} rows held out by nadir train (stratified {:.0} % split, seed {}), recreated and checked against every model's saved confusion matrix",
+            crate::figures::grouped(test_rows.len()),
+            share * 100.0,
+            dir.metrics.seed
+        ),
+        train_rows,
+        test_rows: Some(test_rows),
+        test_share: Some(share),
+    })
+}
+
+/// The test share that gives `test_rows` held-out rows. `metrics.json` records the row
+/// counts, not the share: round shares are tried first (the option is usually 0.3), then
+/// the exact ratio.
+fn test_share(labels: &[bool], test_rows: usize, seed: u64) -> Option<f64> {
+    let n = labels.len() as f64;
+    let exact = test_rows as f64 / n;
+    let attacks = labels.iter().filter(|&&a| a).count() as f64;
+    let normals = n - attacks;
+    let candidates = [100.0, 1000.0, 10_000.0]
+        .into_iter()
+        .map(|scale| (exact * scale).round() / scale)
+        .chain([exact]);
+    for share in candidates {
+        let held = (attacks * share).round() + (normals * share).round();
+        if held as usize == test_rows && share > 0.0 && share < 1.0 {
+            debug_assert_eq!(stratified_split(labels, share, seed).1.len(), test_rows);
+            return Some(share);
+        }
+    }
+    None
+}
+
+/// One model measured on the held-out rows.
+pub struct ModelResult {
+    pub kind: ModelKind,
+    pub description: String,
+    pub threshold: f64,
+    pub threshold_rule: String,
+    pub holdout: Scores,
+    /// Area under the precision–recall curve (average precision).
+    pub average_precision: Option<f64>,
+    /// (false-positive rate, true-positive rate), from the highest score down.
+    pub roc: Vec<(f64, f64)>,
+    /// (recall, precision), from the highest score down.
+    pub pr: Vec<(f64, f64)>,
+    /// From `metrics.json`: cross-validated F1 and timings.
+    pub cv_f1: Option<MeanStd>,
+    pub fit_seconds: Option<f64>,
+    pub predict_seconds: Option<f64>,
+    pub importances: Option<Vec<(String, f64)>>,
+    /// The scores of the held-out rows (kept for the isolation forest's histogram).
+    pub scores: Vec<f64>,
+}
+
+/// Scores `rows` of `data` (labels `truth`) with one model and checks the result against
+/// the confusion matrix saved with it.
+pub fn measure(
+    model: &SavedModel,
+    dir: &ModelDir,
+    test: &Dataset,
+    truth: &[bool],
+) -> Result<ModelResult, ReportError> {
+    let scores: Vec<f64> = model
+        .predict(&test.records, None)
+        .into_iter()
+        .map(|p| p.score)
+        .collect();
+    let holdout = Scores::at_threshold(truth, &scores, model.threshold);
+    if let Some(saved) = &model.metrics.holdout
+        && saved.confusion != holdout.confusion
+    {
+        return Err(ReportError::Split(format!(
+            "{} scores the recreated held-out rows as {:?}, but its file saved {:?}: the model directory and the data do not belong together",
+            model.kind(),
+            holdout.confusion,
+            saved.confusion
+        )));
+    }
+    let positives = truth.iter().filter(|&&t| t).count().max(1) as f64;
+    let negatives = (truth.len() as f64 - positives).max(1.0);
+    let curve = threshold_curve(truth, &scores);
+    let mut roc = vec![(0.0, 0.0)];
+    roc.extend(
+        curve
+            .iter()
+            .map(|p| (p.fp as f64 / negatives, p.tp as f64 / positives)),
+    );
+    let pr = curve
+        .iter()
+        .map(|p| (p.tp as f64 / positives, p.tp as f64 / (p.tp + p.fp) as f64))
+        .collect();
+    let trained = dir.trained(model.kind());
+    Ok(ModelResult {
+        kind: model.kind(),
+        description: model.model.describe(),
+        threshold: model.threshold,
+        threshold_rule: model.threshold_rule.clone(),
+        holdout,
+        average_precision: metrics::average_precision(truth, &scores),
+        roc,
+        pr,
+        cv_f1: trained.map(|t| t.cross_validation.f1),
+        fit_seconds: trained.map(|t| t.fit_seconds),
+        predict_seconds: trained.map(|t| t.predict_seconds),
+        importances: trained.and_then(|t| t.feature_importances.clone()),
+        scores,
+    })
+}
+
+/// Where the models' held-out rows are, for [`measure`].
+pub fn held_out_rows(data: &Dataset, held: &HeldOut, test_file: Option<&Dataset>) -> Dataset {
+    match (&held.test_rows, test_file) {
+        (Some(rows), _) => data.select(rows),
+        (None, Some(test)) => test.clone(),
+        (None, None) => data.select(&[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_share_is_found_from_the_row_counts() {
+        let labels: Vec<bool> = (0..125_973).map(|i| i % 100 < 47).collect();
+        for share in [0.3, 0.25, 0.2, 0.123] {
+            let (_, test) = stratified_split(&labels, share, 42);
+            let found = test_share(&labels, test.len(), 42).unwrap();
+            assert_eq!(stratified_split(&labels, found, 42).1, test, "{share}");
+        }
+        assert_eq!(test_share(&labels, 0, 42), None);
+    }
+}

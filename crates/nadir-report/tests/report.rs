@@ -1,0 +1,241 @@
+//! The report built from a small in-process setup: the 2,000-row sample and two tiny models
+//! trained here, saved as `nadir train` saves them. The browser test opens the page in
+//! headless Chromium.
+
+use nadir_data::{Dataset, ReadOptions, read_path};
+use nadir_ml::file::EXTENSION;
+use nadir_ml::protocol::{TrainOptions, train};
+use nadir_ml::registry::ModelKind;
+use nadir_report::{ReportError, ReportOptions, build, load_models};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample() -> Dataset {
+    read_path(
+        &workspace().join("../shared/data/Network_anomaly_sample.csv"),
+        ReadOptions::default(),
+    )
+    .expect("the sample data beside the checkout")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Trains a logistic regression and a decision tree on the sample (3 folds) and writes them
+/// with their metrics.json, as `nadir train --out DIR` does.
+fn train_into(dir: &Path, data: &Dataset, seed: u64) {
+    let options = TrainOptions {
+        kinds: vec![ModelKind::LogisticRegression, ModelKind::DecisionTree],
+        folds: 3,
+        seed,
+        ..TrainOptions::default()
+    };
+    let trained = train(data, None, &options, &|_| {}).unwrap();
+    for model in &trained.models {
+        model
+            .save(&dir.join(format!("{}.{EXTENSION}", model.kind())))
+            .unwrap();
+    }
+    std::fs::write(
+        dir.join("metrics.json"),
+        serde_json::to_string_pretty(&trained.report).unwrap(),
+    )
+    .unwrap();
+}
+
+fn options() -> ReportOptions {
+    ReportOptions {
+        max_points: 800,
+        ..ReportOptions::default()
+    }
+}
+
+/// The page built once and shared by the tests that only read it.
+fn page() -> &'static (PathBuf, String) {
+    static PAGE: OnceLock<(PathBuf, String)> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let data = sample();
+        let dir = scratch("models");
+        train_into(&dir, &data, 42);
+        let models = load_models(&dir).unwrap();
+        let report = build(&data, &models, None, &options(), &|_| {}).unwrap();
+        assert_eq!(report.models.test_rows, 600);
+        assert_eq!(report.models.test_share, Some(0.3));
+        for result in &report.models.results {
+            assert_eq!(result.holdout.confusion.total(), 600);
+            assert_eq!(result.scores.len(), 600);
+            assert_eq!(result.roc.first(), Some(&(0.0, 0.0)));
+            assert_eq!(result.roc.last(), Some(&(1.0, 1.0)));
+        }
+        assert!(report.anomalies.fitted_here, "the directory has no forest");
+        assert_eq!(
+            report.anomalies.normal_scores.len() + report.anomalies.attack_scores.len(),
+            600,
+            "the forest is measured on the held-out rows"
+        );
+        assert_eq!(report.clusters.sample.len(), 800);
+        let html = report.to_html();
+        let path = dir.join("report.html");
+        std::fs::write(&path, &html).unwrap();
+        (path, html)
+    })
+}
+
+#[test]
+fn the_page_holds_every_section_and_chart_and_nothing_external() {
+    let (_, html) = page();
+    assert!(html.len() < 10_000_000, "{} bytes", html.len());
+    for id in [
+        "summary",
+        "class-balance",
+        "hist-",
+        "correlation-pearson",
+        "correlation-spearman",
+        "hypotheses",
+        "model-errors",
+        "confusion",
+        "roc",
+        "pr",
+        "importances",
+        "pca-variance",
+        "k-distance",
+        "dbscan",
+        "iforest-scores",
+        "iforest-scatter",
+        "method",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}")), "no element #{id}");
+    }
+    for external in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        let hits: Vec<_> = html
+            .match_indices(external)
+            .filter(|(i, _)| !html[i.saturating_sub(10)..*i].contains("xmlns="))
+            .collect();
+        assert!(hits.is_empty(), "the page refers to {external}");
+    }
+    assert_eq!(
+        html.matches("<figure").count(),
+        html.matches("</figure>").count()
+    );
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert!(html.contains("fitted by this report on the 1400 training rows"));
+    assert!(html.contains("logistic_regression") && html.contains("decision_tree"));
+}
+
+#[test]
+fn the_same_inputs_give_the_same_page() {
+    let (path, first) = page();
+    let models = load_models(path.parent().unwrap()).unwrap();
+    let again = build(&sample(), &models, None, &options(), &|_| {})
+        .unwrap()
+        .to_html();
+    // Timings differ from run to run: leave out every "built in … s" up to the next tag.
+    let without_time = |html: &str| {
+        let mut out = String::new();
+        let mut rest = html;
+        while let Some(start) = rest.find("uilt in ") {
+            out.push_str(&rest[..start]);
+            rest = &rest[start..];
+            rest = &rest[rest.find('<').unwrap()..];
+        }
+        out + rest
+    };
+    assert_eq!(without_time(first), without_time(&again));
+}
+
+#[test]
+fn models_of_another_split_or_other_data_are_refused() {
+    let data = sample();
+    let dir = scratch("other-seed");
+    train_into(&dir, &data, 42);
+    // Claim another seed: the recreated held-out rows are then not the ones the models were
+    // measured on, and the saved confusion matrices say so.
+    let metrics = dir.join("metrics.json");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    std::fs::write(&metrics, text.replacen("\"seed\": 42", "\"seed\": 7", 1)).unwrap();
+    let models = load_models(&dir).unwrap();
+    match build(&data, &models, None, &options(), &|_| {}) {
+        Err(ReportError::Split(message)) => assert!(message.contains("saved"), "{message}"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("scored rows the models trained on"),
+    }
+
+    let mut other = data.select(&(0..1500).collect::<Vec<_>>());
+    other.sha256 = "0".repeat(64);
+    match build(&other, &models, None, &options(), &|_| {}) {
+        Err(e @ ReportError::OtherData { .. }) => assert!(e.to_string().contains("--data")),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("built a report of models trained on other data"),
+    }
+
+    std::fs::remove_file(dir.join("decision_tree.nadir")).unwrap();
+    let missing = load_models(&dir).err().expect("a listed model is missing");
+    assert!(
+        missing.to_string().contains("decision_tree.nadir"),
+        "{missing}"
+    );
+    let none = load_models(&scratch("empty"))
+        .err()
+        .expect("no metrics.json");
+    assert!(none.to_string().contains("metrics.json"), "{none}");
+}
+
+/// Why the browser test cannot run, if it cannot.
+fn browser_missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "{chromium} is missing: install it with `apt-get install chromium`"
+        ));
+    }
+    if !workspace()
+        .join("browser/node_modules/playwright-core")
+        .exists()
+    {
+        return Some("browser/node_modules is missing: run `npm ci --prefix browser`".into());
+    }
+    None
+}
+
+#[test]
+fn the_page_opens_in_headless_chromium_with_every_chart_drawn() {
+    if std::env::var("NADIR_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("NADIR_SKIP_BROWSER=1: not opening the report in Chromium");
+        return;
+    }
+    if let Some(why) = browser_missing() {
+        panic!("{why} (or set NADIR_SKIP_BROWSER=1 to skip this test)");
+    }
+    let (path, html) = page();
+    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report.png");
+    let out = Command::new("node")
+        .arg(workspace().join("browser/report.mjs"))
+        .arg(path)
+        .arg(&screenshot)
+        .output()
+        .expect("node runs (install nodejs)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        result["figures"].as_u64().unwrap() as usize,
+        html.matches("<figure").count(),
+        "{stdout}"
+    );
+    assert!(result["problems"].as_array().unwrap().is_empty());
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    eprintln!("screenshot: {}", screenshot.display());
+}
