@@ -151,6 +151,8 @@ def main() -> int:
     parser.add_argument("--nadir2")
     parser.add_argument("--eval-dir", help="nadir evaluate --threshold 0.5 JSON, one per model")
     parser.add_argument("--meta")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated models to tabulate (default: all)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -177,7 +179,8 @@ def main() -> int:
     rows = []
     facts = {}
     notes = []
-    for name in MODELS:
+    selected = [m for m in MODELS if m in args.models.split(",")]
+    for name in selected:
         s1, s2 = sk.get(name, {}).get(1), sk.get(name, {}).get(2)
         a, b = n1.get(name), n2.get(name)
         nadir = a or b
@@ -219,6 +222,8 @@ def main() -> int:
 
     target_lines = []
     for name, fit_goal, predict_goal, tolerance in TARGETS:
+        if name not in facts:
+            continue
         f = facts[name]
         sk_side = "RandomForestClassifier(n_jobs=2)" if name == "random_forest" else \
             "HistGradientBoostingClassifier (OMP_NUM_THREADS=1)"

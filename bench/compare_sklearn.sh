@@ -8,6 +8,8 @@
 #                         processes on the machine to use < 25 % of the CPU (default 0: no wait)
 #   BENCH_SKLEARN_KERNEL  0 to skip the RBFSampler+LinearSVC kernel-SVM reference (default 1)
 #   BENCH_SKIP_BUILD      1 to use the existing target/release/nadir without building
+#   BENCH_MODELS          comma-separated nadir model names to run on both sides (default: all);
+#                         BENCH_MODELS=random_forest times the forest alone (25 s on a quiet machine)
 # Exits 0 whenever the full table was produced, whatever the targets say; non-zero if a step
 # broke (if nadir does not build, the scikit-learn half is still run and tabulated, then 1).
 set -euo pipefail
@@ -27,6 +29,16 @@ fi
 DATA="$(cd "$(dirname "$DATA")" && pwd)/$(basename "$DATA")"
 
 mkdir -p "$OUT"
+ALL_MODELS=logistic_regression,linear_svm,kernel_svm,decision_tree,random_forest,gradient_boosting,mlp,bagging,voting
+# What both tools are asked to train: `all` unless BENCH_MODELS narrows it.
+SELECTED="${BENCH_MODELS:-all}"
+IFS=, read -r -a MODELS <<<"${BENCH_MODELS:-$ALL_MODELS}"
+for m in "${MODELS[@]}"; do
+  if [[ ",$ALL_MODELS," != *",$m,"* ]]; then
+    echo "error: BENCH_MODELS: unknown model '$m' (one of $ALL_MODELS)" >&2
+    exit 2
+  fi
+done
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 : >"$OUT/busy.tsv"
@@ -53,7 +65,7 @@ else
     tail -n 3 "$OUT/cargo-build.log" >&2
   fi
 fi
-if [[ $NADIR_OK == 1 ]] && ! cp "$ROOT/target/release/nadir" "$NADIR" 2>/dev/null; then
+if [[ $NADIR_OK == 1 ]] && ! cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir" "$NADIR" 2>/dev/null; then
   NADIR_OK=0
 fi
 if [[ $NADIR_OK == 0 ]]; then
@@ -76,20 +88,19 @@ else
   echo "reasonable time); the reference is RBFSampler(gamma=0.02, n_components=1000)+LinearSVC."
 fi
 OMP_NUM_THREADS=1 "$PY" "$BENCH/sklearn_protocol.py" \
-  "$OUT/train.csv" "$OUT/test.csv" "$OUT/sklearn.json" "${KERNEL_FLAG[@]}"
+  "$OUT/train.csv" "$OUT/test.csv" "$OUT/sklearn.json" "${KERNEL_FLAG[@]}" --models "$SELECTED"
 
 # --- 5. nadir at 1 and 2 threads -----------------------------------------------------------
-MODELS=(logistic_regression linear_svm kernel_svm decision_tree random_forest gradient_boosting mlp bagging voting)
 rm -rf "$OUT/nadir-t1" "$OUT/nadir-t2" "$OUT/nadir-eval" "$OUT"/nadir-t?.time
 if [[ $NADIR_OK == 1 ]]; then
   for threads in 1 2; do
     step "nadir, RAYON_NUM_THREADS=$threads"
     quiet "nadir-t$threads"
     echo "RAYON_NUM_THREADS=$threads target/release/nadir train --data bench/out/train.csv" \
-      "--test bench/out/test.csv --models all --folds 2 --out bench/out/nadir-t$threads"
+      "--test bench/out/test.csv --models $SELECTED --folds 2 --out bench/out/nadir-t$threads"
     TIMEFORMAT='%R %U %S'
     if ! { time RAYON_NUM_THREADS=$threads "$NADIR" train --data "$OUT/train.csv" \
-             --test "$OUT/test.csv" --models all --folds 2 --out "$OUT/nadir-t$threads" \
+             --test "$OUT/test.csv" --models "$SELECTED" --folds 2 --out "$OUT/nadir-t$threads" \
              >"$OUT/nadir-t$threads.log" 2>&1; } 2>"$OUT/nadir-t$threads.time"; then
       echo "error: nadir train failed at $threads thread(s); last lines of $OUT/nadir-t$threads.log:" >&2
       tail -n 20 "$OUT/nadir-t$threads.log" >&2
@@ -163,7 +174,7 @@ if [[ $NADIR_OK == 1 ]]; then
               --eval-dir "$OUT/nadir-eval")
 fi
 "$PY" "$BENCH/compare.py" --sklearn "$OUT/sklearn.json" "${NADIR_ARGS[@]}" \
-  --meta "$OUT/meta.json" --out "$OUT/comparison.md"
+  --meta "$OUT/meta.json" --models "${BENCH_MODELS:-$ALL_MODELS}" --out "$OUT/comparison.md"
 echo "total $((SECONDS - START)) s"
 if [[ $NADIR_OK == 0 ]]; then
   echo "nadir did not build or run: the table holds scikit-learn only" >&2

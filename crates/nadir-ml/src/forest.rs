@@ -14,7 +14,9 @@
 
 use crate::binning::NUM_COLUMNS;
 use crate::model::{Classifier, Fit, FitError, check_training_data};
-use crate::tree::{GrowSettings, MaxFeatures, TrainingSet, Tree, grow, mean_score, normalised};
+use crate::tree::{
+    GrowSettings, MaxFeatures, RankedTrees, TooManySplitValues, TrainingSet, Tree, grow, normalised,
+};
 use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -266,15 +268,51 @@ impl EnsemblePlan {
 }
 
 /// Trees that vote softly: what a random forest and bagging both are once fitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "StoredEnsemble", try_from = "StoredEnsemble")]
 struct TreeEnsemble {
     trees: Vec<Tree>,
+    /// The trees compiled for batch scoring, built once when fitted or loaded.
+    ranked: RankedTrees,
+}
+
+/// What model files hold of an ensemble: the trees alone, as before batch scoring was
+/// compiled, so files keep their layout; loading compiles them again.
+#[derive(Serialize, Deserialize)]
+struct StoredEnsemble {
+    trees: Vec<Tree>,
+}
+
+impl From<TreeEnsemble> for StoredEnsemble {
+    fn from(ensemble: TreeEnsemble) -> StoredEnsemble {
+        StoredEnsemble {
+            trees: ensemble.trees,
+        }
+    }
+}
+
+impl TryFrom<StoredEnsemble> for TreeEnsemble {
+    type Error = TooManySplitValues;
+
+    fn try_from(stored: StoredEnsemble) -> Result<TreeEnsemble, TooManySplitValues> {
+        Ok(TreeEnsemble {
+            ranked: RankedTrees::new(&stored.trees)?,
+            trees: stored.trees,
+        })
+    }
+}
+
+/// Two ensembles are equal when their trees are: the compiled form follows from them.
+impl PartialEq for TreeEnsemble {
+    fn eq(&self, other: &TreeEnsemble) -> bool {
+        self.trees == other.trees
+    }
 }
 
 impl TreeEnsemble {
     fn fit(plan: &EnsemblePlan, data: &Encoded, labels: &[bool], seed: u64) -> TreeEnsemble {
         let set = TrainingSet::new(data, labels);
-        let trees = (0..plan.trees)
+        let trees: Vec<Tree> = (0..plan.trees)
             .into_par_iter()
             .map(|t| {
                 let mut rng = Rng::fork(seed, t as u64);
@@ -282,11 +320,12 @@ impl TreeEnsemble {
                 grow(&set, &weights, &plan.grow, rng)
             })
             .collect();
-        TreeEnsemble { trees }
+        TreeEnsemble::try_from(StoredEnsemble { trees })
+            .expect("trees grown on one binning split on at most 255 values per column")
     }
 
     fn score(&self, data: &Encoded) -> Vec<f64> {
-        mean_score(&self.trees, data)
+        self.ranked.mean_score(data)
     }
 
     /// scikit-learn's definition: each tree's importances normalised, averaged, normalised.
@@ -317,6 +356,7 @@ mod tests {
     use super::*;
     use crate::metrics::roc_auc;
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
+    use crate::tree::tests::raw_mean_score;
 
     fn small_forest() -> RandomForestParams {
         RandomForestParams {
@@ -374,8 +414,11 @@ mod tests {
         }
         .fit(&s.train, &s.train_labels, 1)
         .unwrap();
-        let back: RandomForest =
-            postcard::from_bytes(&postcard::to_stdvec(&forest).unwrap()).unwrap();
+        // The file holds the parameters and the trees, nothing of the compiled form.
+        let bytes = postcard::to_stdvec(&forest).unwrap();
+        let layout = postcard::to_stdvec(&(forest.params(), &forest.ensemble.trees)).unwrap();
+        assert_eq!(bytes, layout);
+        let back: RandomForest = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, forest);
         assert_eq!(back.score(&s.test), forest.score(&s.test));
         let bagging = BaggingParams {
@@ -499,10 +542,20 @@ mod tests {
     #[ignore = "reads the full data set; run with --release"]
     fn full_data_holdout() {
         let split = split_file("Network_anomaly_data.csv");
+        let mut fitted = None;
         let forest = report_holdout("random forest", &split, |x, y| {
-            RandomForestParams::default().fit(x, y, 42).unwrap()
+            fitted
+                .insert(RandomForestParams::default().fit(x, y, 42).unwrap())
+                .clone()
         });
         assert!(forest.accuracy >= 0.998, "{forest:?}");
+        // Batch scoring on ranks gives exactly the raw walk's scores on real rows.
+        let fitted = fitted.expect("fitted");
+        let raw = raw_mean_score(&fitted.ensemble.trees, &split.test);
+        assert!(
+            fitted.score(&split.test) == raw,
+            "ranked and raw scores differ"
+        );
         let bagging = report_holdout("bagging", &split, |x, y| {
             BaggingParams::default().fit(x, y, 42).unwrap()
         });

@@ -24,8 +24,9 @@
 //!   passes over bin columns walk memory forwards.
 //!
 //! Fitted trees hold raw thresholds (from [`Binner::split_rule`]) in a flat array of 24-byte
-//! nodes, so prediction reads the encoded values directly, without binning, and walks
-//! several rows down a tree at once.
+//! nodes, so a single tree's prediction reads the encoded values directly, without binning,
+//! and walks several rows down the tree at once. Ensembles score through [`RankedTrees`],
+//! which turns each row into one byte per feature, once for all the trees.
 //!
 //! Hand-written because the Rust tree crates (linfa-trees, smartcore) are 10–30× slower than
 //! scikit-learn on this data, give no class probabilities (`predict_proba`) and do not grow
@@ -33,7 +34,7 @@
 
 use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
 use crate::model::{Classifier, Fit, FitError, check_training_data};
-use nadir_data::schema::NUM_NUMERIC;
+use nadir_data::schema::{NUM_CATEGORICAL, NUM_NUMERIC};
 use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;
 use serde::de::{self, Unexpected, Visitor};
@@ -215,7 +216,7 @@ impl DecisionTree {
 
 impl Classifier for DecisionTree {
     fn score(&self, data: &Encoded) -> Vec<f64> {
-        mean_score(std::slice::from_ref(&self.tree), data)
+        self.tree.score(data)
     }
 
     fn describe(&self) -> String {
@@ -310,6 +311,22 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
+    /// The leaf probability of every row, on the raw values. Rows go in parallel chunks.
+    fn score(&self, data: &Encoded) -> Vec<f64> {
+        const CHUNK: usize = 256;
+        let mut scores = vec![0.0; data.len()];
+        scores
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each_init(Vec::new, |rows, (chunk, out)| {
+                let first = chunk * CHUNK;
+                rows.clear();
+                rows.extend((first..first + out.len()).map(|row| tree_row(data, row)));
+                self.add_predictions(rows, out);
+            });
+        scores
+    }
+
     /// Adds each row's leaf probability to `out`. Rows go down the tree eight abreast: one
     /// row's walk is a chain of dependent loads, eight independent chains keep the CPU busy.
     fn add_predictions(&self, rows: &[TreeRow], out: &mut [f64]) {
@@ -375,27 +392,284 @@ pub(crate) fn normalised(values: &[f64]) -> Vec<f64> {
     }
 }
 
-/// The mean leaf probability of `trees` for every row. Rows go in parallel chunks; within a
-/// chunk, tree by tree, so one tree's nodes stay in cache while the chunk runs through it.
-/// The sum runs in tree order, so scores do not depend on the thread count.
-pub(crate) fn mean_score(trees: &[Tree], data: &Encoded) -> Vec<f64> {
-    const CHUNK: usize = 256;
-    let mut scores = vec![0.0; data.len()];
-    scores
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each_init(Vec::new, |rows, (chunk, out)| {
-            let first = chunk * CHUNK;
-            rows.clear();
-            rows.extend((first..first + out.len()).map(|row| tree_row(data, row)));
-            for tree in trees {
-                tree.add_predictions(rows, out);
+/// Trees compiled for scoring large batches: a random forest or bagging ensemble.
+///
+/// A row's value only matters through the side of each threshold it falls on, so each row
+/// is first turned into ranks: per numeric feature, how many of the ensemble's thresholds
+/// on that feature lie below the value; per categorical feature, which of the codes its
+/// splits test the row holds. `value <= threshold` is then exactly `rank <= threshold's
+/// position`, and every test of every node is one unsigned byte comparison. A row shrinks
+/// from 336 bytes of floats to 64 bytes of ranks and a node from 24 to 8 bytes, so a tree
+/// stays in the L1 cache and a block of rows in L2 while the block runs through every tree.
+/// Ranking costs a binary search per feature and row, paid once for all the trees (about a
+/// tenth of the scoring time of 100 trees); a single tree does not repay it and walks the
+/// floats directly ([`Tree::score`]). The scores are the raw walk's, bit for bit: the
+/// tests compare them on the edges of every threshold and on the full data.
+#[derive(Debug, Clone)]
+pub(crate) struct RankedTrees {
+    /// Per numeric feature, the distinct thresholds of its splits, ascending.
+    thresholds: Vec<Vec<f64>>,
+    /// Per categorical feature and code, 1 + the code's position among the codes its
+    /// splits test; 0 for the other codes, which go right at every split on the feature.
+    code_ranks: Vec<Vec<u8>>,
+    /// Every tree's nodes, one tree after the other, each tree padded to a power of two
+    /// nodes; a node's children are numbered within its tree.
+    nodes: Vec<RankNode>,
+    /// Per node, a leaf's P(attack); 0 for a split.
+    probabilities: Vec<f64>,
+    /// Where each tree's nodes start in `nodes`, and where the last one ends.
+    starts: Vec<usize>,
+}
+
+/// A node of [`RankedTrees`]: rows whose rank in `slot` lies in `low..=low + span` go left.
+/// A leaf tests slot 0, which always holds rank 0, with `span` 255, and its children are
+/// itself: a row that reached a leaf stays there, as in [`Node`].
+#[derive(Debug, Clone, Copy)]
+struct RankNode {
+    children: u32,
+    slot: u8,
+    low: u8,
+    span: u8,
+}
+
+/// Rank slots per row: slot 0 (always 0, for leaves), the numeric features, the categorical
+/// features, padding to a power of two so that a slot index needs no bounds check.
+const RANK_SLOTS: usize = 64;
+type RankRow = [u8; RANK_SLOTS];
+
+impl RankNode {
+    fn next(self, row: &RankRow) -> u32 {
+        let rank = row[usize::from(self.slot) % RANK_SLOTS];
+        let left = rank.wrapping_sub(self.low) <= self.span;
+        self.children + u32::from(!left)
+    }
+}
+
+/// Why trees could not be compiled for ranked scoring.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "tree column {column} has {distinct} distinct split values; ranked scoring takes at most 255"
+)]
+pub(crate) struct TooManySplitValues {
+    column: usize,
+    distinct: usize,
+}
+
+impl RankedTrees {
+    pub(crate) fn new(trees: &[Tree]) -> Result<RankedTrees, TooManySplitValues> {
+        let splits = || trees.iter().flat_map(|t| &t.nodes).filter(|n| !n.is_leaf());
+        let mut thresholds = vec![Vec::new(); NUM_NUMERIC];
+        let mut codes = vec![Vec::new(); NUM_CATEGORICAL];
+        for node in splits() {
+            let column = usize::from(node.slot) - 1;
+            match column.checked_sub(NUM_NUMERIC) {
+                None => thresholds[column].push(node.high),
+                Some(feature) => codes[feature].push(node.high as u32),
             }
-            for score in out {
-                *score /= trees.len() as f64;
+        }
+        let too_many = |column, distinct| TooManySplitValues { column, distinct };
+        for (column, values) in thresholds.iter_mut().enumerate() {
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            if values.len() > 255 {
+                return Err(too_many(column, values.len()));
             }
-        });
-    scores
+        }
+        let mut code_ranks = Vec::with_capacity(NUM_CATEGORICAL);
+        for (feature, codes) in codes.iter_mut().enumerate() {
+            codes.sort_unstable();
+            codes.dedup();
+            if codes.len() > 255 {
+                return Err(too_many(NUM_NUMERIC + feature, codes.len()));
+            }
+            let top = codes.last().map_or(0, |&c| c as usize + 1);
+            let mut ranks = vec![0; top];
+            for (position, &code) in codes.iter().enumerate() {
+                ranks[code as usize] = position as u8 + 1;
+            }
+            code_ranks.push(ranks);
+        }
+        let mut nodes = Vec::new();
+        let mut probabilities = Vec::new();
+        let mut starts = vec![0];
+        for tree in trees {
+            for node in &tree.nodes {
+                let column = usize::from(node.slot).wrapping_sub(1);
+                let (low, span, probability) = if node.is_leaf() {
+                    (0, u8::MAX, node.probability())
+                } else if column < NUM_NUMERIC {
+                    let position = thresholds[column]
+                        .binary_search_by(|t| t.total_cmp(&node.high))
+                        .expect("every threshold was collected");
+                    (0, position as u8, 0.0)
+                } else {
+                    let code = node.high as usize;
+                    (code_ranks[column - NUM_NUMERIC][code], 0, 0.0)
+                };
+                nodes.push(RankNode {
+                    children: node.children,
+                    slot: node.slot,
+                    low,
+                    span,
+                });
+                probabilities.push(probability);
+            }
+            // Padding to a power of two lets the walk mask node indices instead of
+            // bounds-checking them; the padding nodes are never reached.
+            let padded = nodes.len() - starts[starts.len() - 1];
+            for index in padded..padded.next_power_of_two() {
+                nodes.push(RankNode {
+                    children: index as u32,
+                    slot: 0,
+                    low: 0,
+                    span: u8::MAX,
+                });
+                probabilities.push(0.0);
+            }
+            starts.push(nodes.len());
+        }
+        Ok(RankedTrees {
+            thresholds,
+            code_ranks,
+            nodes,
+            probabilities,
+            starts,
+        })
+    }
+
+    fn rank_row(&self, data: &Encoded, row: usize) -> RankRow {
+        let mut ranks = [0; RANK_SLOTS];
+        for ((rank, thresholds), &value) in ranks[1..]
+            .iter_mut()
+            .zip(&self.thresholds)
+            .zip(&data.numeric[row])
+        {
+            // NaN is above every threshold, as `NaN <= t` is false.
+            *rank = if value.is_nan() {
+                thresholds.len()
+            } else {
+                thresholds.partition_point(|&t| t < value)
+            } as u8;
+        }
+        for ((rank, code_ranks), &code) in ranks[NUM_NUMERIC + 1..]
+            .iter_mut()
+            .zip(&self.code_ranks)
+            .zip(&data.codes[row])
+        {
+            *rank = code_ranks.get(code as usize).copied().unwrap_or(0);
+        }
+        ranks
+    }
+
+    /// The mean leaf probability of the trees for every row, bit for bit what walking each
+    /// tree's [`Node`]s on the raw values and averaging gives. Rows go in parallel blocks;
+    /// within a block, tree by tree. Each row's sum runs in tree order, so scores do not
+    /// depend on the thread count or on the order rows are walked in.
+    pub(crate) fn mean_score(&self, data: &Encoded) -> Vec<f64> {
+        const BLOCK: usize = 1024;
+        let trees = self.starts.len() - 1;
+        let mut scores = vec![0.0; data.len()];
+        scores.par_chunks_mut(BLOCK).enumerate().for_each_init(
+            BlockScratch::default,
+            |scratch, (block, out)| {
+                let first = block * BLOCK;
+                let BlockScratch {
+                    ranks,
+                    order,
+                    rows,
+                    sums,
+                } = scratch;
+                ranks.clear();
+                ranks.extend((first..first + out.len()).map(|row| self.rank_row(data, row)));
+                // Rows that reach the same leaf of the first tree are alike and take similar
+                // paths through the others; walked side by side, eight abreast, they wait
+                // less for the deepest of them (measured: 15–30 % less time on this data).
+                let first_tree = &self.nodes[self.starts[0]..self.starts[1]];
+                order.clear();
+                order.extend(0..ranks.len());
+                order.sort_by_cached_key(|&i| leaf_of(first_tree, &ranks[i]));
+                rows.clear();
+                rows.extend(order.iter().map(|&i| ranks[i]));
+                sums.clear();
+                sums.resize(rows.len(), 0.0);
+                for tree in self.starts.windows(2) {
+                    let nodes = &self.nodes[tree[0]..tree[1]];
+                    let probabilities = &self.probabilities[tree[0]..tree[1]];
+                    add_ranked_predictions(nodes, probabilities, rows, sums);
+                }
+                for (&i, &sum) in order.iter().zip(sums.iter()) {
+                    out[i] = sum / trees as f64;
+                }
+            },
+        );
+        scores
+    }
+}
+
+/// Buffers one thread reuses from block to block of [`RankedTrees::mean_score`].
+#[derive(Default)]
+struct BlockScratch {
+    /// The block's rows ranked, in data order.
+    ranks: Vec<RankRow>,
+    /// The walking order: positions in the block.
+    order: Vec<usize>,
+    /// The ranked rows in walking order.
+    rows: Vec<RankRow>,
+    /// Per row in walking order, its sum of leaf probabilities so far.
+    sums: Vec<f64>,
+}
+
+/// The leaf one row reaches, walked alone.
+fn leaf_of(nodes: &[RankNode], row: &RankRow) -> u32 {
+    let mut at = 0;
+    loop {
+        let next = nodes[at as usize].next(row);
+        if next == at {
+            return at;
+        }
+        at = next;
+    }
+}
+
+/// Adds each row's leaf probability in one tree to `out`, rows going down eight abreast:
+/// one row's walk is a chain of dependent loads, eight independent chains keep the CPU busy.
+/// The tree's `nodes` and `probabilities` are a power of two long, so an index masked with
+/// `len - 1` is always in bounds and the compiler drops the bounds checks, a quarter of the
+/// instructions of a step.
+fn add_ranked_predictions(
+    nodes: &[RankNode],
+    probabilities: &[f64],
+    rows: &[RankRow],
+    out: &mut [f64],
+) {
+    const LANES: usize = 8;
+    debug_assert!(nodes.len().is_power_of_two() && probabilities.len() == nodes.len());
+    let mask = nodes.len() as u32 - 1;
+    // Re-sliced to `..=mask` so that the compiler sees that the masked indices fit.
+    let nodes = &nodes[..=mask as usize];
+    let probabilities = &probabilities[..=mask as usize];
+    let mut groups = rows.chunks_exact(LANES);
+    let mut outs = out.chunks_exact_mut(LANES);
+    for (group, out) in (&mut groups).zip(&mut outs) {
+        let mut at = [0u32; LANES];
+        loop {
+            let mut moved = false;
+            for (at, row) in at.iter_mut().zip(group) {
+                let next = nodes[(*at & mask) as usize].next(row);
+                moved |= next != *at;
+                *at = next;
+            }
+            if !moved {
+                break;
+            }
+        }
+        for (out, leaf) in out.iter_mut().zip(at) {
+            *out += probabilities[(leaf & mask) as usize];
+        }
+    }
+    for (row, out) in groups.remainder().iter().zip(outs.into_remainder()) {
+        *out += probabilities[leaf_of(nodes, row) as usize];
+    }
 }
 
 /// Checked growth limits, shared by every tree model.
@@ -958,7 +1232,7 @@ fn best_split(
 pub(crate) mod tests {
     use super::*;
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
-    use nadir_data::schema::NUM_CATEGORICAL;
+    use nadir_data::UNSEEN;
 
     /// The raw rule a split node applies, rebuilt from its compact form.
     fn rule_of(node: &Node) -> Option<SplitRule> {
@@ -985,6 +1259,20 @@ pub(crate) mod tests {
             i = tree.nodes[i].children as usize + usize::from(!rule.goes_left(data, row));
         }
         i
+    }
+
+    /// The mean leaf probability of `trees` per row, each tree walked rule by rule on the raw
+    /// values and the sum taken in tree order: what [`RankedTrees::mean_score`] must equal
+    /// bit for bit.
+    pub(crate) fn raw_mean_score(trees: &[Tree], data: &Encoded) -> Vec<f64> {
+        (0..data.len())
+            .map(|row| {
+                let sum = trees.iter().fold(0.0, |sum, tree| {
+                    sum + tree.nodes[leaf_index(tree, data, row)].probability()
+                });
+                sum / trees.len() as f64
+            })
+            .collect()
     }
 
     /// `rows` records whose features and label `make` sets; numeric features start as
@@ -1137,8 +1425,83 @@ pub(crate) mod tests {
                 }
             }
             // The fast interleaved walk agrees with the rule-by-rule one.
-            assert_eq!(mean_score(std::slice::from_ref(&tree), &s.train), reached);
+            assert_eq!(tree.score(&s.train), reached);
         }
+    }
+
+    /// Ranked scoring against the raw walk on the sample's test rows and on rows built to
+    /// sit on the edges: every split value itself and the next float above it, NaN, ±∞,
+    /// categories no split tests and unseen ones.
+    #[test]
+    fn ranked_scores_equal_the_raw_walk() {
+        let s = sample_split();
+        let set = TrainingSet::new(&s.train, &s.train_labels);
+        let settings = GrowSettings::new(MaxFeatures::Sqrt, None, 2, 1).unwrap();
+        let trees: Vec<Tree> = (0..12)
+            .map(|t| grow(&set, &vec![1; set.rows()], &settings, Rng::new(t)))
+            .collect();
+        let mut data = s.test.clone();
+        let template = (s.test.numeric[0], s.test.codes[0]);
+        for node in trees.iter().flat_map(|t| &t.nodes) {
+            match rule_of(node) {
+                Some(SplitRule::AtMost { feature, threshold }) => {
+                    for value in [threshold, threshold.next_up(), threshold.next_down()] {
+                        let mut numeric = template.0;
+                        numeric[usize::from(feature)] = value;
+                        data.numeric.push(numeric);
+                        data.codes.push(template.1);
+                    }
+                }
+                Some(SplitRule::CategoryIs { feature, code }) => {
+                    for code in [code, code + 1, UNSEEN] {
+                        let mut codes = template.1;
+                        codes[usize::from(feature)] = code;
+                        data.numeric.push(template.0);
+                        data.codes.push(codes);
+                    }
+                }
+                None => {}
+            }
+        }
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            data.numeric.push([value; NUM_NUMERIC]);
+            data.codes.push([UNSEEN; NUM_CATEGORICAL]);
+        }
+        let ranked = RankedTrees::new(&trees).unwrap().mean_score(&data);
+        let raw = raw_mean_score(&trees, &data);
+        assert!(data.len() > s.test.len() + 100, "{} edge rows", data.len());
+        assert_eq!(ranked.len(), raw.len());
+        for (row, (a, b)) in ranked.iter().zip(&raw).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "row {row}: ranked {a}, raw {b}");
+        }
+    }
+
+    /// Ranks are bytes: trees with more than 255 distinct split values on one column are
+    /// refused with the column named (model files never hold such trees; a damaged or
+    /// foreign one might).
+    #[test]
+    fn too_many_split_values_are_an_error_not_a_panic() {
+        let stump = |threshold: f64| Tree {
+            nodes: vec![
+                Node::split(
+                    SplitRule::AtMost {
+                        feature: 4,
+                        threshold,
+                    },
+                    1,
+                ),
+                Node::leaf(1, 1),
+                Node::leaf(1 << 32, 2),
+            ],
+            impurity_decrease: vec![0.0; NUM_COLUMNS],
+        };
+        let mut trees: Vec<Tree> = (0..255).map(|t| stump(f64::from(t))).collect();
+        assert!(RankedTrees::new(&trees).is_ok());
+        trees.push(stump(255.0));
+        assert_eq!(
+            RankedTrees::new(&trees).unwrap_err().to_string(),
+            "tree column 4 has 256 distinct split values; ranked scoring takes at most 255"
+        );
     }
 
     #[test]
