@@ -42,7 +42,8 @@ enum Command {
         nadir train --models rf,gb --out models/ --seed 7\n  \
         nadir train --models all --set random_forest.trees=300 --set mlp.hidden=[128,64]\n  \
         nadir train --config params.toml --data KDDTrain+.txt\n  \
-        nadir train --models iforest --normal-only")]
+        nadir train --models iforest --normal-only\n  \
+        nadir train --models all,hybrid --target-fpr 0.01")]
     Train(TrainArgs),
     /// Measure a saved model on a labelled file.
     #[command(
@@ -155,6 +156,10 @@ struct TrainArgs {
     /// `--set isolation_forest.normal_only=true`.
     #[arg(long)]
     normal_only: bool,
+    /// The hybrid's operating point: the share of normal traffic its novelty detector may
+    /// flag (e.g. 0.01 = 1 %); the same as `--set hybrid.target_fpr=X`.
+    #[arg(long, value_name = "RATE")]
+    target_fpr: Option<f64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,7 +287,11 @@ fn train(args: TrainArgs) -> Result<()> {
             .with_context(|| format!("cannot read config {}", path.display()))?,
         None => String::new(),
     };
-    let mut config = ModelConfig::from_toml(&config_text, &args.overrides)?;
+    let mut overrides = args.overrides.clone();
+    if let Some(rate) = args.target_fpr {
+        overrides.push(format!("hybrid.target_fpr={rate}"));
+    }
+    let mut config = ModelConfig::from_toml(&config_text, &overrides)?;
     config.isolation_forest.normal_only |= args.normal_only;
     let data = load_data(&args.data)?;
     let test_data = match &args.test {

@@ -117,19 +117,38 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
     write!(out, "{}", classification_report(&s.confusion))?;
     writeln!(out)?;
     confusion(out, s)?;
-    writeln!(
-        out,
-        "\n{:<18} {:>7} {:>8} {:>8}",
-        "attack", "rows", "flagged", "rate"
-    )?;
-    for (name, rate) in &e.per_attack {
+    let hybrid = e.per_attack.values().any(|r| r.fired.is_some());
+    if hybrid {
         writeln!(
+            out,
+            "\n{:<18} {:>7} {:>8} {:>8} {:>10} {:>8} {:>6}",
+            "attack", "rows", "flagged", "rate", "classifier", "novelty", "both"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n{:<18} {:>7} {:>8} {:>8}",
+            "attack", "rows", "flagged", "rate"
+        )?;
+    }
+    for (name, rate) in &e.per_attack {
+        write!(
             out,
             "{name:<18} {:>7} {:>8} {:>8.4}",
             rate.rows, rate.flagged, rate.rate
         )?;
+        match &rate.fired {
+            Some(f) => writeln!(out, " {:>10} {:>8} {:>6}", f.classifier, f.novelty, f.both)?,
+            None => writeln!(out)?,
+        }
     }
     writeln!(out, "(for `normal`, the rate is the false-alarm rate)")?;
+    if hybrid {
+        writeln!(
+            out,
+            "(classifier / novelty / both: which part of the hybrid flagged the rows)"
+        )?;
+    }
     if e.rows_with_unseen_categories > 0 {
         writeln!(
             out,
@@ -148,6 +167,8 @@ struct PredictionRow {
     line: u64,
     prediction: &'static str,
     score: f64,
+    /// Hybrid models: which part flagged the record (empty when none did).
+    fired: &'static str,
     warning: String,
 }
 
@@ -160,6 +181,7 @@ fn rows<'a>(
         line: data.lines[i],
         prediction: if p.is_attack { "attack" } else { "normal" },
         score: p.score,
+        fired: p.fired.map_or("", |f| f.name()),
         warning: p
             .unseen
             .iter()
@@ -169,12 +191,13 @@ fn rows<'a>(
     })
 }
 
-/// The name of the score column: classifiers give a probability, detectors an anomaly score.
+/// The name of the score column: classifiers give a probability, the isolation forest an
+/// anomaly score, the hybrid its combined score (attack at 0.5 and above).
 fn score_name(kind: ModelKind) -> &'static str {
-    if kind.is_detector() {
-        "anomaly_score"
-    } else {
-        "probability"
+    match kind {
+        ModelKind::Hybrid => "score",
+        kind if kind.is_detector() => "anomaly_score",
+        _ => "probability",
     }
 }
 
@@ -185,15 +208,25 @@ pub fn predictions_csv(
     predictions: &[Prediction],
 ) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["row", "line", "prediction", score_name(kind), "warning"])?;
+    let hybrid = kind == ModelKind::Hybrid;
+    let mut header = vec!["row", "line", "prediction", score_name(kind)];
+    if hybrid {
+        header.push("fired");
+    }
+    header.push("warning");
+    writer.write_record(header)?;
     for r in rows(data, predictions) {
-        writer.write_record([
+        let mut record = vec![
             r.row.to_string(),
             r.line.to_string(),
             r.prediction.to_string(),
             r.score.to_string(),
-            r.warning,
-        ])?;
+        ];
+        if hybrid {
+            record.push(r.fired.to_string());
+        }
+        record.push(r.warning);
+        writer.write_record(record)?;
     }
     writer.flush()?;
     Ok(())
@@ -211,6 +244,10 @@ pub fn predictions_ndjson(
         object.insert("line".into(), r.line.into());
         object.insert("prediction".into(), r.prediction.into());
         object.insert(score_name(kind).into(), r.score.into());
+        if kind == ModelKind::Hybrid {
+            let fired = (!r.fired.is_empty()).then_some(r.fired);
+            object.insert("fired".into(), fired.into());
+        }
         object.insert("warning".into(), r.warning.into());
         serde_json::to_writer(&mut *out, &object)?;
         writeln!(out)?;

@@ -7,8 +7,9 @@
 //! instead of a model that decodes into nonsense. Files are written to a temporary file and
 //! renamed, so a crash never leaves half a model where a server would load it.
 
+use crate::hybrid::Fired;
 use crate::metrics::Scores;
-use crate::model::Classifier;
+use crate::protocol::scores_and_parts;
 use crate::registry::{AnyModel, ModelKind};
 use nadir_data::{FeaturePipeline, Record, UnseenCategory};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ pub struct Prediction {
     pub score: f64,
     /// Unseen category values of this record.
     pub unseen: Vec<UnseenCategory>,
+    /// Hybrid models only: which part flagged the record (absent when none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fired: Option<Fired>,
 }
 
 #[derive(Debug, Error)]
@@ -112,14 +116,15 @@ impl SavedModel {
     pub fn predict(&self, records: &[Record], threshold: Option<f64>) -> Vec<Prediction> {
         let encoded = self.pipeline.encode(records);
         let threshold = threshold.unwrap_or(self.threshold);
-        let mut predictions: Vec<Prediction> = self
-            .model
-            .score(&encoded)
+        let (scores, parts) = scores_and_parts(&self.model, &encoded);
+        let mut predictions: Vec<Prediction> = scores
             .into_iter()
-            .map(|score| Prediction {
+            .enumerate()
+            .map(|(i, score)| Prediction {
                 is_attack: score >= threshold,
                 score,
                 unseen: Vec::new(),
+                fired: parts.as_ref().and_then(|p| p[i].fired(threshold)),
             })
             .collect();
         for unseen in encoded.unseen {

@@ -1,1 +1,681 @@
-//! Leave-attacks-out validation (being built: issue 7).
+//! Leave-attacks-out validation: how well a model catches attack types it has never seen.
+//!
+//! A random split of NSL-KDD's training file flatters every model: nearly every test row has a
+//! near twin in training. Real traffic brings attacks no labelled data shows (NSL-KDD's own
+//! test file holds 17 attack names absent from its training file). This protocol measures
+//! that from the training file alone.
+//!
+//! Folds: each attack family (DoS, Probe, R2L, U2R) present in the data, then a few seeded
+//! random groups of attack names (each about a quarter of the names, drawn independently).
+//! For each fold:
+//! - every row of the fold's attack names is removed from training;
+//! - the normal rows are split (seeded) into training normals and held-out normals;
+//! - each model is fitted on the training normals plus the remaining attacks. A classifier's
+//!   decision threshold is chosen as in [`crate::protocol`] but on the fold's training part
+//!   only: the best F1 on a stratified validation share of it, then the model is refitted on
+//!   all of it. Detectors (the isolation forest, the hybrid) fix their own threshold.
+//! - each model is measured on the held-out normals plus every row of the removed attacks:
+//!   the detection rate of the unseen attacks, the false-positive rate on normal traffic,
+//!   accuracy, F1 and ROC-AUC.
+//!
+//! The feature pipeline is fitted on the fold's training rows, so the removed attacks meet
+//! category values (services) they alone use exactly as new traffic would: as unseen values.
+
+use crate::metrics::{self, Scores};
+use crate::model::{Classifier, FitError};
+use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates, scores_and_parts};
+use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
+use crate::split::stratified_split;
+use crate::voting::Voting;
+use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, schema};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// The attack families, in the order their folds run.
+pub const FAMILIES: [&str; 4] = ["DoS", "Probe", "R2L", "U2R"];
+
+/// How to run the validation.
+#[derive(Debug, Clone)]
+pub struct NovelOptions {
+    pub kinds: Vec<ModelKind>,
+    pub config: ModelConfig,
+    pub seed: u64,
+    /// Share of the normal rows held out (per fold) to measure false positives on.
+    pub normal_holdout: f64,
+    /// Number of seeded random groups of attack names, folds beside the families.
+    pub random_groups: usize,
+    /// Share of the attack names in each random group.
+    pub group_share: f64,
+    /// Share of a fold's training rows on which a classifier's threshold is chosen.
+    pub validation_share: f64,
+}
+
+impl NovelOptions {
+    /// The models `nadir validate --novel` runs unless told otherwise: every supervised
+    /// model but the kernel SVM (the slowest by far, and no better here than the MLP), the
+    /// isolation forest fitted on normal rows, and the hybrid.
+    pub fn default_kinds() -> Vec<ModelKind> {
+        let mut kinds: Vec<ModelKind> = ModelKind::supervised()
+            .into_iter()
+            .filter(|&k| k != ModelKind::KernelSvm)
+            .collect();
+        kinds.push(ModelKind::IsolationForest);
+        kinds.push(ModelKind::Hybrid);
+        kinds.sort();
+        kinds
+    }
+}
+
+impl Default for NovelOptions {
+    fn default() -> Self {
+        let mut config = ModelConfig::default();
+        config.isolation_forest.normal_only = true;
+        NovelOptions {
+            kinds: NovelOptions::default_kinds(),
+            config,
+            seed: 42,
+            normal_holdout: 0.3,
+            random_groups: 3,
+            group_share: 0.25,
+            validation_share: 0.2,
+        }
+    }
+}
+
+/// One fold: the attack names kept out of training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoldPlan {
+    /// `DoS`, `Probe`, `R2L`, `U2R`, or `random 1`, `random 2`, …
+    pub name: String,
+    /// The attack names removed from training, sorted.
+    pub held_out: Vec<String>,
+}
+
+/// The rows of one fold, as indices into the dataset, each list ascending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldRows {
+    pub train: Vec<usize>,
+    /// Held-out normal rows, then every row of the held-out attack names (merged, ascending).
+    pub test: Vec<usize>,
+}
+
+/// Plans the folds: one per attack family present in `attacks`, then `random_groups` groups
+/// of attack names, each drawn with its own seeded stream. A group holds
+/// `round(group_share × names)` names (at least one); groups may overlap each other.
+pub fn plan_folds(
+    attacks: &[String],
+    random_groups: usize,
+    group_share: f64,
+    seed: u64,
+) -> Vec<FoldPlan> {
+    let names: BTreeSet<&str> = attacks
+        .iter()
+        .map(String::as_str)
+        .filter(|&a| a != schema::NORMAL)
+        .collect();
+    let mut plans: Vec<FoldPlan> = FAMILIES
+        .iter()
+        .map(|&family| FoldPlan {
+            name: family.to_string(),
+            held_out: names
+                .iter()
+                .filter(|&&n| schema::attack_family(n) == family)
+                .map(|n| n.to_string())
+                .collect(),
+        })
+        .filter(|plan| !plan.held_out.is_empty())
+        .collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let size = ((names.len() as f64 * group_share).round() as usize).clamp(1, names.len().max(1));
+    for group in 0..random_groups {
+        if names.is_empty() {
+            break;
+        }
+        let mut shuffled = names.clone();
+        Rng::fork(seed, group as u64).shuffle(&mut shuffled);
+        let mut held_out: Vec<String> = shuffled[..size].iter().map(|n| n.to_string()).collect();
+        held_out.sort();
+        plans.push(FoldPlan {
+            name: format!("random {}", group + 1),
+            held_out,
+        });
+    }
+    plans
+}
+
+/// The training and test rows of a fold. The normal rows are split with a seed of their own
+/// per fold, so each fold's held-out normals differ.
+pub fn fold_rows(attacks: &[String], plan: &FoldPlan, normal_holdout: f64, seed: u64) -> FoldRows {
+    let normal: Vec<usize> = (0..attacks.len())
+        .filter(|&i| attacks[i] == schema::NORMAL)
+        .collect();
+    let (keep, hold) = stratified_split(&vec![false; normal.len()], normal_holdout, seed);
+    let held_out: BTreeSet<&str> = plan.held_out.iter().map(String::as_str).collect();
+    let mut train: Vec<usize> = keep.iter().map(|&k| normal[k]).collect();
+    let mut test: Vec<usize> = hold.iter().map(|&k| normal[k]).collect();
+    for (i, name) in attacks.iter().enumerate() {
+        if name == schema::NORMAL {
+            continue;
+        }
+        if held_out.contains(name.as_str()) {
+            test.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    FoldRows { train, test }
+}
+
+/// What the validation is doing, for progress displays.
+#[derive(Debug, Clone)]
+pub enum NovelProgress {
+    /// Work is about to start: this many (fold, model) runs will follow.
+    Start { runs: usize },
+    /// A model is being fitted and measured on a fold.
+    Run { fold: String, kind: ModelKind },
+    /// One run finished.
+    Done,
+}
+
+/// One model measured on one fold.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldResult {
+    pub model: ModelKind,
+    pub threshold: f64,
+    /// Share of the held-out attacks' rows flagged: recall of the unseen attacks.
+    pub detection_rate: f64,
+    /// Share of the held-out normal rows flagged.
+    pub false_positive_rate: f64,
+    pub accuracy: f64,
+    pub f1: f64,
+    pub roc_auc: Option<f64>,
+    pub scores: Scores,
+    /// Detection per held-out attack name, and the false-alarm rate under `normal`.
+    pub per_attack: BTreeMap<String, AttackRate>,
+    /// Seconds to fit (including the threshold's validation fit) and score.
+    pub seconds: f64,
+}
+
+/// One fold and every model's result on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldReport {
+    pub name: String,
+    pub held_out: Vec<String>,
+    pub train_rows: usize,
+    pub train_attacks: usize,
+    pub test_normal: usize,
+    pub test_attacks: usize,
+    pub results: Vec<FoldResult>,
+}
+
+/// One model's results, averaged over the folds (mean and standard deviation).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    pub model: ModelKind,
+    pub detection_rate: MeanStd,
+    pub false_positive_rate: MeanStd,
+    pub accuracy: MeanStd,
+    pub f1: MeanStd,
+    pub roc_auc: MeanStd,
+    /// The lowest detection rate over the folds, and the fold it was on.
+    pub worst_detection: (f64, String),
+}
+
+/// Everything `nadir validate --novel` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct NovelReport {
+    pub nadir_version: String,
+    pub source: String,
+    pub sha256: String,
+    pub rows: usize,
+    pub seed: u64,
+    pub normal_holdout: f64,
+    pub validation_share: f64,
+    pub folds: Vec<FoldReport>,
+    /// One per model, in catalogue order.
+    pub models: Vec<ModelSummary>,
+}
+
+/// Runs leave-attacks-out validation of every model of `options.kinds` on a labelled dataset.
+pub fn validate(
+    data: &Dataset,
+    options: &NovelOptions,
+    progress: &dyn Fn(NovelProgress),
+) -> Result<NovelReport, ProtocolError> {
+    let attacks = data
+        .attacks
+        .as_ref()
+        .ok_or_else(|| ProtocolError::Unlabelled {
+            path: data.source.clone(),
+        })?;
+    check_options(options)?;
+    let plans = plan_folds(
+        attacks,
+        options.random_groups,
+        options.group_share,
+        options.seed,
+    );
+    if plans.is_empty() {
+        return Err(ProtocolError::Options(format!(
+            "{} holds no attack rows to leave out",
+            data.source
+        )));
+    }
+    progress(NovelProgress::Start {
+        runs: plans.len() * options.kinds.len(),
+    });
+    let mut folds = Vec::with_capacity(plans.len());
+    for (f, plan) in plans.iter().enumerate() {
+        let rows = fold_rows(
+            attacks,
+            plan,
+            options.normal_holdout,
+            fold_seed(options.seed, f),
+        );
+        folds.push(run_fold(data, attacks, plan, &rows, options, progress)?);
+    }
+    let models = options
+        .kinds
+        .iter()
+        .map(|&kind| summarise(kind, &folds))
+        .collect();
+    Ok(NovelReport {
+        nadir_version: env!("CARGO_PKG_VERSION").to_string(),
+        source: data.source.clone(),
+        sha256: data.sha256.clone(),
+        rows: data.len(),
+        seed: options.seed,
+        normal_holdout: options.normal_holdout,
+        validation_share: options.validation_share,
+        folds,
+        models,
+    })
+}
+
+fn fold_seed(seed: u64, fold: usize) -> u64 {
+    Rng::fork(seed, 1000 + fold as u64).next_u64()
+}
+
+fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
+    let share = |name: &str, v: f64| {
+        if 0.0 < v && v < 1.0 {
+            Ok(())
+        } else {
+            Err(ProtocolError::Options(format!(
+                "{name} must lie strictly between 0 and 1, got {v}"
+            )))
+        }
+    };
+    share("the normal hold-out share", options.normal_holdout)?;
+    share("the group share", options.group_share)?;
+    share("the validation share", options.validation_share)?;
+    if options.kinds.is_empty() {
+        return Err(ProtocolError::Options("no model to validate".into()));
+    }
+    Ok(())
+}
+
+/// Fits models on one set of rows, each once: a voting ensemble reuses members already
+/// fitted here (and fits the missing ones).
+struct Fitter<'a> {
+    config: &'a ModelConfig,
+    data: &'a Encoded,
+    labels: &'a [bool],
+    seed: u64,
+    fitted: BTreeMap<ModelKind, AnyModel>,
+}
+
+impl<'a> Fitter<'a> {
+    fn new(config: &'a ModelConfig, data: &'a Encoded, labels: &'a [bool], seed: u64) -> Self {
+        Fitter {
+            config,
+            data,
+            labels,
+            seed,
+            fitted: BTreeMap::new(),
+        }
+    }
+
+    fn get(&mut self, kind: ModelKind) -> Result<&AnyModel, FitError> {
+        if !self.fitted.contains_key(&kind) {
+            let model = self.fit(kind)?;
+            self.fitted.insert(kind, model);
+        }
+        Ok(&self.fitted[&kind])
+    }
+
+    fn fit(&mut self, kind: ModelKind) -> Result<AnyModel, FitError> {
+        if kind != ModelKind::Voting {
+            return registry::fit(kind, self.config, self.data, self.labels, self.seed);
+        }
+        let params = &self.config.voting;
+        let mut members = Vec::new();
+        for &member in params.checked_members()? {
+            members.push(self.get(member)?.clone());
+        }
+        Ok(AnyModel::Voting(Voting::new(params, members)?))
+    }
+}
+
+fn run_fold(
+    data: &Dataset,
+    attacks: &[String],
+    plan: &FoldPlan,
+    rows: &FoldRows,
+    options: &NovelOptions,
+    progress: &dyn Fn(NovelProgress),
+) -> Result<FoldReport, ProtocolError> {
+    let train = data.select(&rows.train);
+    let train_labels: Vec<bool> = rows
+        .train
+        .iter()
+        .map(|&i| attacks[i] != schema::NORMAL)
+        .collect();
+    let test_attacks: Vec<&str> = rows.test.iter().map(|&i| attacks[i].as_str()).collect();
+    let test_labels: Vec<bool> = test_attacks.iter().map(|&a| a != schema::NORMAL).collect();
+    let pipeline = FeaturePipeline::fit(&train.records);
+    let encoded = pipeline.encode(&train.records);
+    let test = pipeline.encode(&data.select(&rows.test).records);
+
+    // The threshold's validation split inside the fold's training part.
+    let (fit_rows, valid_rows) =
+        stratified_split(&train_labels, options.validation_share, options.seed);
+    let fit_part = encoded.select(&fit_rows);
+    let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
+    let valid_part = encoded.select(&valid_rows);
+    let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
+
+    let mut full = Fitter::new(&options.config, &encoded, &train_labels, options.seed);
+    let mut partial = Fitter::new(&options.config, &fit_part, &fit_labels, options.seed);
+    let mut results = Vec::with_capacity(options.kinds.len());
+    for &kind in &options.kinds {
+        progress(NovelProgress::Run {
+            fold: plan.name.clone(),
+            kind,
+        });
+        let start = Instant::now();
+        let fit_error = |error| ProtocolError::Fit { kind, error };
+        let model = full.get(kind).map_err(fit_error)?.clone();
+        let threshold = match model.fixed_threshold() {
+            Some(t) => t,
+            None => {
+                let scores = partial.get(kind).map_err(fit_error)?.score(&valid_part);
+                metrics::best_f1_threshold(&valid_labels, &scores)
+            }
+        };
+        let (scores, parts) = scores_and_parts(&model, &test);
+        let s = Scores::at_threshold(&test_labels, &scores, threshold);
+        let c = &s.confusion;
+        results.push(FoldResult {
+            model: kind,
+            threshold,
+            detection_rate: s.recall,
+            false_positive_rate: c.fp as f64 / (c.fp + c.tn).max(1) as f64,
+            accuracy: s.accuracy,
+            f1: s.f1,
+            roc_auc: s.roc_auc,
+            scores: s,
+            per_attack: per_attack_rates(
+                test_attacks.iter().copied(),
+                &scores,
+                parts.as_deref(),
+                threshold,
+            ),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        progress(NovelProgress::Done);
+    }
+    Ok(FoldReport {
+        name: plan.name.clone(),
+        held_out: plan.held_out.clone(),
+        train_rows: rows.train.len(),
+        train_attacks: train_labels.iter().filter(|&&y| y).count(),
+        test_normal: test_labels.iter().filter(|&&y| !y).count(),
+        test_attacks: test_labels.iter().filter(|&&y| y).count(),
+        results,
+    })
+}
+
+fn summarise(kind: ModelKind, folds: &[FoldReport]) -> ModelSummary {
+    let results: Vec<(&FoldResult, &str)> = folds
+        .iter()
+        .filter_map(|f| {
+            f.results
+                .iter()
+                .find(|r| r.model == kind)
+                .map(|r| (r, f.name.as_str()))
+        })
+        .collect();
+    let of = |get: fn(&FoldResult) -> f64| MeanStd::of(results.iter().map(|(r, _)| get(r)));
+    let worst = results
+        .iter()
+        .min_by(|a, b| a.0.detection_rate.total_cmp(&b.0.detection_rate))
+        .map_or((0.0, String::new()), |(r, name)| {
+            (r.detection_rate, name.to_string())
+        });
+    ModelSummary {
+        model: kind,
+        detection_rate: of(|r| r.detection_rate),
+        false_positive_rate: of(|r| r.false_positive_rate),
+        accuracy: of(|r| r.accuracy),
+        f1: of(|r| r.f1),
+        roc_auc: MeanStd::of(results.iter().filter_map(|(r, _)| r.roc_auc)),
+        worst_detection: worst,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::shared_data;
+    use nadir_data::{ReadOptions, read_path};
+
+    fn sample() -> Dataset {
+        read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn folds_are_the_families_then_seeded_random_groups() {
+        let data = sample();
+        let attacks = data.attacks.as_ref().unwrap();
+        let plans = plan_folds(attacks, 3, 0.25, 7);
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "DoS", "Probe", "R2L", "U2R", "random 1", "random 2", "random 3"
+            ]
+        );
+        assert!(plans[..4].iter().all(|p| {
+            p.held_out
+                .iter()
+                .all(|n| schema::attack_family(n) == p.name)
+        }));
+        // 22 attack names in the sample: groups of round(22 / 4) = 6 distinct names.
+        for plan in &plans[4..] {
+            let distinct: BTreeSet<&String> = plan.held_out.iter().collect();
+            assert_eq!(distinct.len(), 6, "{plan:?}");
+            assert!(!plan.held_out.iter().any(|n| n == schema::NORMAL));
+        }
+        assert_ne!(plans[4], plans[5]);
+        assert_eq!(plan_folds(attacks, 3, 0.25, 7), plans);
+        assert_ne!(plan_folds(attacks, 3, 0.25, 8)[4..], plans[4..]);
+    }
+
+    #[test]
+    fn a_fold_never_trains_on_a_removed_attack_and_tests_on_all_of_its_rows() {
+        let data = sample();
+        let attacks = data.attacks.as_ref().unwrap();
+        let normal_rows = attacks.iter().filter(|a| *a == schema::NORMAL).count();
+        for (f, plan) in plan_folds(attacks, 3, 0.25, 42).iter().enumerate() {
+            let rows = fold_rows(attacks, plan, 0.3, fold_seed(42, f));
+            let train = data.select(&rows.train);
+            let test = data.select(&rows.test);
+            let train_names = train.attacks.as_ref().unwrap();
+            let test_names = test.attacks.as_ref().unwrap();
+            for removed in &plan.held_out {
+                assert!(
+                    !train_names.contains(removed),
+                    "{removed} leaked into the training rows of fold {}",
+                    plan.name
+                );
+                let everywhere = attacks.iter().filter(|a| *a == removed).count();
+                let tested = test_names.iter().filter(|a| *a == removed).count();
+                assert_eq!(tested, everywhere, "{removed}");
+            }
+            // The test rows are normal or removed attacks; the normal rows are split 70/30.
+            assert!(
+                test_names
+                    .iter()
+                    .all(|a| a == schema::NORMAL || plan.held_out.contains(a))
+            );
+            let test_normal = test_names.iter().filter(|a| *a == schema::NORMAL).count();
+            let train_normal = train_names.iter().filter(|a| *a == schema::NORMAL).count();
+            assert_eq!(test_normal + train_normal, normal_rows);
+            assert_eq!(test_normal, (normal_rows as f64 * 0.3).round() as usize);
+            assert!(rows.train.iter().all(|i| !rows.test.contains(i)));
+        }
+    }
+
+    #[test]
+    fn validation_measures_every_model_on_every_fold() {
+        let data = sample();
+        let mut config = ModelConfig::default();
+        config.voting.members = vec![ModelKind::DecisionTree, ModelKind::LogisticRegression];
+        config.hybrid.classifier = ModelKind::DecisionTree;
+        let options = NovelOptions {
+            kinds: vec![
+                ModelKind::DecisionTree,
+                ModelKind::Voting,
+                ModelKind::Hybrid,
+            ],
+            config,
+            random_groups: 1,
+            ..NovelOptions::default()
+        };
+        let runs = std::cell::Cell::new(0);
+        let report = validate(&data, &options, &|p| {
+            if let NovelProgress::Done = p {
+                runs.set(runs.get() + 1);
+            }
+        })
+        .unwrap();
+        assert_eq!(report.folds.len(), 5);
+        assert_eq!(runs.get(), 5 * 3);
+        for fold in &report.folds {
+            assert_eq!(fold.results.len(), 3);
+            let removed: usize = fold
+                .held_out
+                .iter()
+                .map(|n| {
+                    data.attacks
+                        .as_ref()
+                        .unwrap()
+                        .iter()
+                        .filter(|a| *a == n)
+                        .count()
+                })
+                .sum();
+            assert_eq!(fold.test_attacks, removed);
+            for r in &fold.results {
+                assert_eq!(
+                    r.scores.confusion.total() as usize,
+                    fold.test_attacks + fold.test_normal
+                );
+                assert!((0.0..=1.0).contains(&r.detection_rate));
+                // Every flagged test row is counted once, under its attack name.
+                let flagged: usize = r.per_attack.values().map(|a| a.flagged).sum();
+                let c = r.scores.confusion;
+                assert_eq!(flagged as u64, c.tp + c.fp);
+                assert_eq!(
+                    r.per_attack.values().any(|a| a.fired.is_some()),
+                    r.model == ModelKind::Hybrid
+                );
+            }
+        }
+        let hybrid = report
+            .models
+            .iter()
+            .find(|m| m.model == ModelKind::Hybrid)
+            .unwrap();
+        // A 2 % target on ~225 validation normals: the false-alarm rate stays near it.
+        assert!(
+            hybrid.false_positive_rate.mean < 0.06,
+            "{:?}",
+            hybrid.false_positive_rate
+        );
+        assert_eq!(
+            hybrid.worst_detection.0,
+            report
+                .folds
+                .iter()
+                .map(|f| f.results[2].detection_rate)
+                .fold(1.0, f64::min)
+        );
+    }
+
+    #[test]
+    fn unlabelled_data_and_bad_shares_are_errors() {
+        let mut data = sample();
+        let bad = NovelOptions {
+            normal_holdout: 1.0,
+            ..NovelOptions::default()
+        };
+        assert!(matches!(
+            validate(&data, &bad, &|_| {}),
+            Err(ProtocolError::Options(_))
+        ));
+        data.attacks = None;
+        assert!(matches!(
+            validate(&data, &NovelOptions::default(), &|_| {}),
+            Err(ProtocolError::Unlabelled { .. })
+        ));
+    }
+
+    /// The issue's target: on the full file, the hybrid catches more unseen attacks than
+    /// any single model whose false-positive rate is at most 3 %, and itself stays under 3 %.
+    #[test]
+    #[ignore = "full data: a few minutes in release"]
+    fn full_data_hybrid_beats_every_single_model_on_unseen_attacks() {
+        let data = read_path(
+            &shared_data("Network_anomaly_data.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let report = validate(&data, &NovelOptions::default(), &|_| {}).unwrap();
+        let hybrid = report
+            .models
+            .iter()
+            .find(|m| m.model == ModelKind::Hybrid)
+            .unwrap();
+        println!(
+            "hybrid: detection {:.4}, false positives {:.4}",
+            hybrid.detection_rate.mean, hybrid.false_positive_rate.mean
+        );
+        assert!(hybrid.false_positive_rate.mean <= 0.03);
+        for other in report
+            .models
+            .iter()
+            .filter(|m| m.model != ModelKind::Hybrid)
+        {
+            println!(
+                "{}: detection {:.4}, false positives {:.4}",
+                other.model, other.detection_rate.mean, other.false_positive_rate.mean
+            );
+            if other.false_positive_rate.mean <= 0.03 {
+                assert!(
+                    hybrid.detection_rate.mean > other.detection_rate.mean,
+                    "{}",
+                    other.model
+                );
+            }
+        }
+    }
+}

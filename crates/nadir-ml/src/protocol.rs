@@ -8,6 +8,7 @@
 //! categories exactly as new traffic would.
 
 use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
+use crate::hybrid::{Fired, PartScores};
 use crate::metrics::{self, Scores};
 use crate::model::{Classifier, FitError};
 use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
@@ -94,7 +95,7 @@ pub struct MeanStd {
 }
 
 impl MeanStd {
-    fn of(values: impl Iterator<Item = f64>) -> MeanStd {
+    pub(crate) fn of(values: impl Iterator<Item = f64>) -> MeanStd {
         let v: Vec<f64> = values.collect();
         let n = v.len().max(1) as f64;
         let mean = v.iter().sum::<f64>() / n;
@@ -405,6 +406,69 @@ pub struct AttackRate {
     pub rows: usize,
     pub flagged: usize,
     pub rate: f64,
+    /// Hybrid models only: how many flagged rows each part flagged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fired: Option<FiredCounts>,
+}
+
+/// Flagged rows of a hybrid model by the part that flagged them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FiredCounts {
+    /// The classifier alone.
+    pub classifier: usize,
+    /// The novelty detector alone.
+    pub novelty: usize,
+    pub both: usize,
+}
+
+/// Detection per attack name at `threshold`; with a hybrid's part scores, also which part
+/// flagged each row.
+pub(crate) fn per_attack_rates<'a>(
+    names: impl Iterator<Item = &'a str>,
+    scores: &[f64],
+    parts: Option<&[PartScores]>,
+    threshold: f64,
+) -> BTreeMap<String, AttackRate> {
+    let mut per_attack: BTreeMap<String, AttackRate> = BTreeMap::new();
+    for (i, (name, &s)) in names.zip(scores).enumerate() {
+        let rate = per_attack.entry(name.to_string()).or_insert(AttackRate {
+            rows: 0,
+            flagged: 0,
+            rate: 0.0,
+            fired: parts.map(|_| FiredCounts::default()),
+        });
+        rate.rows += 1;
+        rate.flagged += usize::from(s >= threshold);
+        if let (Some(parts), Some(counts)) = (parts, rate.fired.as_mut()) {
+            match parts[i].fired(threshold) {
+                Some(Fired::Classifier) => counts.classifier += 1,
+                Some(Fired::Novelty) => counts.novelty += 1,
+                Some(Fired::Both) => counts.both += 1,
+                None => {}
+            }
+        }
+    }
+    for rate in per_attack.values_mut() {
+        rate.rate = rate.flagged as f64 / rate.rows as f64;
+    }
+    per_attack
+}
+
+/// A model's scores, and for a hybrid each part's scores too.
+pub(crate) fn scores_and_parts(
+    model: &AnyModel,
+    data: &Encoded,
+) -> (Vec<f64>, Option<Vec<PartScores>>) {
+    match model {
+        AnyModel::Hybrid(hybrid) => {
+            let parts = hybrid.part_scores(data);
+            (
+                parts.iter().map(PartScores::combined).collect(),
+                Some(parts),
+            )
+        }
+        other => (other.score(data), None),
+    }
 }
 
 /// A saved model measured on a labelled file.
@@ -436,20 +500,13 @@ pub fn evaluate(
             })?;
     let threshold = threshold.unwrap_or(model.threshold);
     let encoded = model.pipeline.encode(&data.records);
-    let scores = model.model.score(&encoded);
-    let mut per_attack: BTreeMap<String, AttackRate> = BTreeMap::new();
-    for (name, &s) in attacks.iter().zip(&scores) {
-        let rate = per_attack.entry(name.clone()).or_insert(AttackRate {
-            rows: 0,
-            flagged: 0,
-            rate: 0.0,
-        });
-        rate.rows += 1;
-        rate.flagged += usize::from(s >= threshold);
-    }
-    for rate in per_attack.values_mut() {
-        rate.rate = rate.flagged as f64 / rate.rows as f64;
-    }
+    let (scores, parts) = scores_and_parts(&model.model, &encoded);
+    let per_attack = per_attack_rates(
+        attacks.iter().map(String::as_str),
+        &scores,
+        parts.as_deref(),
+        threshold,
+    );
     Ok(Evaluation {
         model: model.kind(),
         rows: data.len(),

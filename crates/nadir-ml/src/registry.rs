@@ -6,6 +6,7 @@
 
 use crate::forest::{Bagging, BaggingParams, RandomForest, RandomForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
+use crate::hybrid::{Hybrid, HybridParams};
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::linear::{
     KernelSvm, KernelSvmParams, LinearSvm, LinearSvmParams, LogisticRegression,
@@ -34,11 +35,12 @@ pub enum ModelKind {
     Bagging,
     Voting,
     IsolationForest,
+    Hybrid,
 }
 
 impl ModelKind {
     /// Every model nadir has.
-    pub const ALL: [ModelKind; 10] = [
+    pub const ALL: [ModelKind; 11] = [
         ModelKind::LogisticRegression,
         ModelKind::LinearSvm,
         ModelKind::KernelSvm,
@@ -49,6 +51,7 @@ impl ModelKind {
         ModelKind::Bagging,
         ModelKind::Voting,
         ModelKind::IsolationForest,
+        ModelKind::Hybrid,
     ];
 
     /// What `--models all` selects: every supervised model, in catalogue order.
@@ -59,10 +62,11 @@ impl ModelKind {
             .collect()
     }
 
-    /// Whether the model scores how anomalous a record is rather than the probability that
-    /// it is an attack.
+    /// Whether the model's score is not a probability that the record is an attack: the
+    /// isolation forest's anomaly score, or the hybrid's combined score (see
+    /// [`crate::hybrid`]). Such models fix their own threshold.
     pub fn is_detector(self) -> bool {
-        self == ModelKind::IsolationForest
+        matches!(self, ModelKind::IsolationForest | ModelKind::Hybrid)
     }
 
     /// The model's name: its file name and its section in the configuration.
@@ -78,6 +82,7 @@ impl ModelKind {
             ModelKind::Bagging => "bagging",
             ModelKind::Voting => "voting",
             ModelKind::IsolationForest => "isolation_forest",
+            ModelKind::Hybrid => "hybrid",
         }
     }
 
@@ -94,6 +99,7 @@ impl ModelKind {
             ModelKind::Bagging => "bag",
             ModelKind::Voting => "vote",
             ModelKind::IsolationForest => "iforest",
+            ModelKind::Hybrid => "hybrid",
         }
     }
 
@@ -150,6 +156,7 @@ pub struct ModelConfig {
     pub bagging: BaggingParams,
     pub voting: VotingParams,
     pub isolation_forest: IsolationForestParams,
+    pub hybrid: HybridParams,
 }
 
 /// A configuration that could not be read or applied.
@@ -237,6 +244,7 @@ pub enum AnyModel {
     Bagging(Bagging),
     Voting(Voting),
     IsolationForest(IsolationForest),
+    Hybrid(Hybrid),
 }
 
 macro_rules! each_model {
@@ -252,6 +260,7 @@ macro_rules! each_model {
             AnyModel::Bagging($model) => $body,
             AnyModel::Voting($model) => $body,
             AnyModel::IsolationForest($model) => $body,
+            AnyModel::Hybrid($model) => $body,
         }
     };
 }
@@ -269,6 +278,7 @@ impl AnyModel {
             AnyModel::Bagging(_) => ModelKind::Bagging,
             AnyModel::Voting(_) => ModelKind::Voting,
             AnyModel::IsolationForest(_) => ModelKind::IsolationForest,
+            AnyModel::Hybrid(_) => ModelKind::Hybrid,
         }
     }
 
@@ -327,6 +337,7 @@ pub fn fit(
         ModelKind::IsolationForest => {
             AnyModel::IsolationForest(config.isolation_forest.fit(data, labels, seed)?)
         }
+        ModelKind::Hybrid => AnyModel::Hybrid(config.hybrid.fit_with(config, data, labels, seed)?),
         ModelKind::Voting => {
             let members = config
                 .voting
@@ -352,8 +363,9 @@ mod tests {
         let all = ModelKind::parse_list("all").unwrap();
         assert_eq!(all.len(), 9);
         assert!(!all.contains(&ModelKind::IsolationForest));
+        assert!(!all.contains(&ModelKind::Hybrid));
         assert_eq!(
-            ModelKind::parse_list("all,iforest").unwrap(),
+            ModelKind::parse_list("all,iforest,hybrid").unwrap(),
             ModelKind::ALL
         );
         assert_eq!(

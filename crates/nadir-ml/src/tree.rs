@@ -566,43 +566,66 @@ impl RankedTrees {
     /// within a block, tree by tree. Each row's sum runs in tree order, so scores do not
     /// depend on the thread count or on the order rows are walked in.
     pub(crate) fn mean_score(&self, data: &Encoded) -> Vec<f64> {
-        const BLOCK: usize = 1024;
-        let trees = self.starts.len() - 1;
+        // Blocks small enough that a batch of a thousand rows still uses every core, large
+        // enough that sorting pays. A batch of one block is scored on the calling thread:
+        // handing it to rayon's pool would cost a cross-thread wake-up, which dominates a
+        // server's single-record request.
+        const MIN_BLOCK: usize = 128;
+        const MAX_BLOCK: usize = 1024;
+        let block = data
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .clamp(MIN_BLOCK, MAX_BLOCK);
         let mut scores = vec![0.0; data.len()];
-        scores.par_chunks_mut(BLOCK).enumerate().for_each_init(
-            BlockScratch::default,
-            |scratch, (block, out)| {
-                let first = block * BLOCK;
-                let BlockScratch {
-                    ranks,
-                    order,
-                    rows,
-                    sums,
-                } = scratch;
-                ranks.clear();
-                ranks.extend((first..first + out.len()).map(|row| self.rank_row(data, row)));
-                // Rows that reach the same leaf of the first tree are alike and take similar
-                // paths through the others; walked side by side, eight abreast, they wait
-                // less for the deepest of them (measured: 15–30 % less time on this data).
-                let first_tree = &self.nodes[self.starts[0]..self.starts[1]];
-                order.clear();
-                order.extend(0..ranks.len());
-                order.sort_by_cached_key(|&i| leaf_of(first_tree, &ranks[i]));
-                rows.clear();
-                rows.extend(order.iter().map(|&i| ranks[i]));
-                sums.clear();
-                sums.resize(rows.len(), 0.0);
-                for tree in self.starts.windows(2) {
-                    let nodes = &self.nodes[tree[0]..tree[1]];
-                    let probabilities = &self.probabilities[tree[0]..tree[1]];
-                    add_ranked_predictions(nodes, probabilities, rows, sums);
-                }
-                for (&i, &sum) in order.iter().zip(sums.iter()) {
-                    out[i] = sum / trees as f64;
-                }
-            },
-        );
+        if data.len() <= block {
+            self.score_block(data, 0, &mut scores, &mut BlockScratch::default());
+        } else {
+            scores
+                .par_chunks_mut(block)
+                .enumerate()
+                .for_each_init(BlockScratch::default, |scratch, (index, out)| {
+                    self.score_block(data, index * block, out, scratch)
+                });
+        }
         scores
+    }
+
+    /// Scores rows `first..first + out.len()` into `out`, tree by tree.
+    fn score_block(
+        &self,
+        data: &Encoded,
+        first: usize,
+        out: &mut [f64],
+        scratch: &mut BlockScratch,
+    ) {
+        let trees = self.starts.len() - 1;
+        let BlockScratch {
+            ranks,
+            order,
+            rows,
+            sums,
+        } = scratch;
+        ranks.clear();
+        ranks.extend((first..first + out.len()).map(|row| self.rank_row(data, row)));
+        // Rows that reach the same leaf of the first tree are alike and take similar
+        // paths through the others; walked side by side, eight abreast, they wait
+        // less for the deepest of them (measured: 15–30 % less time on this data).
+        let first_tree = &self.nodes[self.starts[0]..self.starts[1]];
+        order.clear();
+        order.extend(0..ranks.len());
+        order.sort_by_cached_key(|&i| leaf_of(first_tree, &ranks[i]));
+        rows.clear();
+        rows.extend(order.iter().map(|&i| ranks[i]));
+        sums.clear();
+        sums.resize(rows.len(), 0.0);
+        for tree in self.starts.windows(2) {
+            let nodes = &self.nodes[tree[0]..tree[1]];
+            let probabilities = &self.probabilities[tree[0]..tree[1]];
+            add_ranked_predictions(nodes, probabilities, rows, sums);
+        }
+        for (&i, &sum) in order.iter().zip(sums.iter()) {
+            out[i] = sum / trees as f64;
+        }
     }
 }
 

@@ -1,0 +1,230 @@
+//! `nadir validate --novel` and the hybrid model as a user meets them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nadir-validate-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn nadir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .output()
+        .expect("nadir runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn validate_novel_prints_the_table_and_writes_json() {
+    let dir = scratch("novel");
+    let json = dir.join("novel.json");
+    let out = nadir(&[
+        "validate",
+        "--novel",
+        "--data",
+        path(&sample()),
+        "--models",
+        "dt,hybrid",
+        "--set",
+        "hybrid.classifier=\"decision_tree\"",
+        "--groups",
+        "2",
+        "--out",
+        path(&json),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "DoS",
+        "Probe",
+        "R2L",
+        "U2R",
+        "random 2",
+        "decision_tree",
+        "hybrid",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from\n{stdout}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let folds = report["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 6);
+    assert_eq!(report["models"].as_array().unwrap().len(), 2);
+    for fold in folds {
+        let held_out: Vec<&str> = fold["held_out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        for result in fold["results"].as_array().unwrap() {
+            let tested: Vec<&String> = result["per_attack"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "normal")
+                .collect();
+            assert!(tested.iter().all(|k| held_out.contains(&k.as_str())));
+            let rate = result["detection_rate"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&rate));
+        }
+    }
+}
+
+#[test]
+fn validate_needs_the_novel_flag_and_labelled_data() {
+    let out = nadir(&["validate", "--data", path(&sample())]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = nadir(&[
+        "validate",
+        "--novel",
+        "--data",
+        path(&sample()),
+        "--normal-holdout",
+        "1.5",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("normal hold-out share"));
+}
+
+#[test]
+fn a_trained_hybrid_says_which_part_fired() {
+    let dir = scratch("hybrid");
+    let out = nadir(&[
+        "train",
+        "--data",
+        path(&sample()),
+        "--models",
+        "hybrid",
+        "--set",
+        "hybrid.classifier=\"decision_tree\"",
+        "--target-fpr",
+        "0.05",
+        "--folds",
+        "2",
+        "--out",
+        path(&dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model = dir.join("hybrid.nadir");
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("row,line,prediction,score,fired,warning")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2000);
+    for row in &rows {
+        assert_eq!(row[2] == "attack", !row[4].is_empty(), "{row:?}");
+        assert!(["", "classifier", "novelty", "both"].contains(&row[4]));
+    }
+    assert!(rows.iter().any(|r| r[4] == "novelty"));
+
+    let out = nadir(&[
+        "evaluate",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("classifier"));
+    let out = nadir(&[
+        "evaluate",
+        "--model",
+        path(&model),
+        "--data",
+        path(&sample()),
+        "--format",
+        "json",
+    ]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let normal = &e["per_attack"]["normal"];
+    let fired = &normal["fired"];
+    let parts = ["classifier", "novelty", "both"].map(|k| fired[k].as_u64().unwrap());
+    assert_eq!(
+        parts.iter().sum::<u64>(),
+        normal["flagged"].as_u64().unwrap()
+    );
+    assert!(e["threshold"].as_f64().unwrap() == 0.5);
+}
+
+#[test]
+fn target_fpr_moves_the_operating_point() {
+    let dir = scratch("fpr");
+    let false_alarms = |rate: &str| {
+        let out_dir = dir.join(rate);
+        let out = nadir(&[
+            "train",
+            "--data",
+            path(&sample()),
+            "--models",
+            "hybrid",
+            "--set",
+            "hybrid.classifier=\"decision_tree\"",
+            "--target-fpr",
+            rate,
+            "--folds",
+            "2",
+            "--out",
+            path(&out_dir),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = nadir(&[
+            "evaluate",
+            "--model",
+            path(&out_dir.join("hybrid.nadir")),
+            "--data",
+            path(&sample()),
+            "--format",
+            "json",
+        ]);
+        let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        e["per_attack"]["normal"]["fired"]["novelty"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(false_alarms("0.01") < false_alarms("0.2"));
+    let out = nadir(&[
+        "train",
+        "--data",
+        path(&sample()),
+        "--models",
+        "hybrid",
+        "--target-fpr",
+        "0",
+        "--out",
+        path(&dir),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("target_fpr"));
+}
