@@ -15,7 +15,7 @@ use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
 use crate::split::{stratified_folds, stratified_split};
 use crate::voting::Voting;
 use nadir_data::{Dataset, Encoded, FeaturePipeline, schema};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use thiserror::Error;
@@ -72,7 +72,7 @@ pub enum ProtocolError {
 }
 
 /// Summary of the data a run used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataSummary {
     pub source: String,
     pub sha256: String,
@@ -82,13 +82,16 @@ pub struct DataSummary {
     pub skipped_rows: usize,
     pub train_rows: usize,
     pub test_rows: usize,
+    /// The share of `source` held out as the test part (absent when `test_source` was given),
+    /// so the split can be recreated (the report scores exactly these rows again).
+    pub test_share: Option<f64>,
     pub attack_share: f64,
     /// Test rows holding a category value unseen in the training part.
     pub test_rows_with_unseen_categories: usize,
 }
 
 /// Mean and standard deviation over folds.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct MeanStd {
     pub mean: f64,
     pub std: f64,
@@ -109,7 +112,7 @@ impl MeanStd {
 
 /// Cross-validation of one model: per-fold metrics (at 0.5, or at the threshold the model
 /// fixed itself) and their summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrossValidation {
     pub folds: Vec<Scores>,
     pub accuracy: MeanStd,
@@ -118,7 +121,7 @@ pub struct CrossValidation {
 }
 
 /// Everything measured about one model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelReport {
     pub name: ModelKind,
     pub description: String,
@@ -136,7 +139,7 @@ pub struct ModelReport {
 }
 
 /// The results of `train`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainReport {
     pub nadir_version: String,
     pub seed: u64,
@@ -373,6 +376,7 @@ pub fn train(
             skipped_rows: data.skipped.len() + test_data.map_or(0, |t| t.skipped.len()),
             train_rows: train.len(),
             test_rows: test.len(),
+            test_share: test_data.is_none().then_some(options.test_share),
             attack_share: attacks as f64 / (train.len() + test.len()).max(1) as f64,
             test_rows_with_unseen_categories: rows_with_unseen(&test_encoded),
         },

@@ -1,8 +1,9 @@
 //! The supervised half of the report: the models of a `nadir train` directory, scored again on
 //! exactly the rows the protocol held out, for the curves that `metrics.json` cannot hold.
 //!
-//! The held-out rows are recreated from the seed and the test share of the run (the same
-//! [`stratified_split`] call as [`nadir_ml::protocol::train`]), and the recreation is checked:
+//! The held-out rows are recreated from the seed and the test share `metrics.json` records
+//! (the same [`stratified_split`] call as [`nadir_ml::protocol::train`]), and the recreation
+//! is checked:
 //! every model must reproduce, to the row, the confusion matrix saved in its file. A model is
 //! never scored on a row it was trained on.
 
@@ -11,55 +12,15 @@ use nadir_data::Dataset;
 use nadir_ml::Classifier;
 use nadir_ml::file::{EXTENSION, SavedModel};
 use nadir_ml::metrics::{self, Scores, threshold_curve};
+use nadir_ml::protocol::{MeanStd, ModelReport, TrainReport};
 use nadir_ml::registry::ModelKind;
 use nadir_ml::split::stratified_split;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// The parts of `metrics.json` ([`nadir_ml::protocol::TrainReport`]) the report reads.
-/// `TrainReport` is written, not read, by nadir-ml, so the report names the fields it needs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TrainMetrics {
-    pub seed: u64,
-    pub folds: usize,
-    pub data: TrainData,
-    pub models: Vec<TrainedModel>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TrainData {
-    pub source: String,
-    pub sha256: String,
-    pub test_source: Option<String>,
-    pub rows: usize,
-    pub train_rows: usize,
-    pub test_rows: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TrainedModel {
-    pub name: ModelKind,
-    pub fit_seconds: f64,
-    pub predict_seconds: f64,
-    pub cross_validation: CrossValidation,
-    pub feature_importances: Option<Vec<(String, f64)>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CrossValidation {
-    pub f1: MeanStd,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct MeanStd {
-    pub mean: f64,
-    pub std: f64,
-}
 
 /// A model directory written by `nadir train`.
 pub struct ModelDir {
     pub dir: PathBuf,
-    pub metrics: TrainMetrics,
+    pub metrics: TrainReport,
     /// The models of `metrics.json`, in its order, then any other model file in the directory.
     pub models: Vec<SavedModel>,
 }
@@ -73,7 +34,7 @@ impl ModelDir {
             hint: " (is it a directory written by `nadir train --out DIR`?)",
             source,
         })?;
-        let metrics: TrainMetrics =
+        let metrics: TrainReport =
             serde_json::from_str(&text).map_err(|e| ReportError::Metrics {
                 path: metrics_path.display().to_string(),
                 message: e.to_string(),
@@ -117,7 +78,7 @@ impl ModelDir {
         })
     }
 
-    pub fn trained(&self, kind: ModelKind) -> Option<&TrainedModel> {
+    pub fn trained(&self, kind: ModelKind) -> Option<&ModelReport> {
         self.metrics.models.iter().find(|m| m.name == kind)
     }
 }
@@ -165,16 +126,24 @@ pub fn held_out(
             ),
         });
     }
-    let share = test_share(labels, trained.test_rows, dir.metrics.seed).ok_or_else(|| {
+    let share = trained.test_share.ok_or_else(|| {
         ReportError::Split(format!(
-            "no test share splits the {} rows of {} into {} training and {} test rows",
-            data.len(),
-            data.source,
-            trained.train_rows,
-            trained.test_rows
+            "{}/metrics.json does not record the test share of its split (it was written by an older nadir): run `nadir train` again",
+            dir.dir.display()
         ))
     })?;
     let (train_rows, test_rows) = stratified_split(labels, share, dir.metrics.seed);
+    if train_rows.len() != trained.train_rows || test_rows.len() != trained.test_rows {
+        return Err(ReportError::Split(format!(
+            "a {share} split of the {} rows of {} gives {} training and {} test rows, not the {} and {} of metrics.json",
+            data.len(),
+            data.source,
+            train_rows.len(),
+            test_rows.len(),
+            trained.train_rows,
+            trained.test_rows
+        )));
+    }
     Ok(HeldOut {
         how: format!(
             "the {} rows held out by nadir train (stratified {:.0} % split, seed {}), recreated and checked against every model's saved confusion matrix",
@@ -186,28 +155,6 @@ pub fn held_out(
         test_rows: Some(test_rows),
         test_share: Some(share),
     })
-}
-
-/// The test share that gives `test_rows` held-out rows. `metrics.json` records the row
-/// counts, not the share: round shares are tried first (the option is usually 0.3), then
-/// the exact ratio.
-fn test_share(labels: &[bool], test_rows: usize, seed: u64) -> Option<f64> {
-    let n = labels.len() as f64;
-    let exact = test_rows as f64 / n;
-    let attacks = labels.iter().filter(|&&a| a).count() as f64;
-    let normals = n - attacks;
-    let candidates = [100.0, 1000.0, 10_000.0]
-        .into_iter()
-        .map(|scale| (exact * scale).round() / scale)
-        .chain([exact]);
-    for share in candidates {
-        let held = (attacks * share).round() + (normals * share).round();
-        if held as usize == test_rows && share > 0.0 && share < 1.0 {
-            debug_assert_eq!(stratified_split(labels, share, seed).1.len(), test_rows);
-            return Some(share);
-        }
-    }
-    None
 }
 
 /// One model measured on the held-out rows.
@@ -293,21 +240,5 @@ pub fn held_out_rows(data: &Dataset, held: &HeldOut, test_file: Option<&Dataset>
         (Some(rows), _) => data.select(rows),
         (None, Some(test)) => test.clone(),
         (None, None) => data.select(&[]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_test_share_is_found_from_the_row_counts() {
-        let labels: Vec<bool> = (0..125_973).map(|i| i % 100 < 47).collect();
-        for share in [0.3, 0.25, 0.2, 0.123] {
-            let (_, test) = stratified_split(&labels, share, 42);
-            let found = test_share(&labels, test.len(), 42).unwrap();
-            assert_eq!(stratified_split(&labels, found, 42).1, test, "{share}");
-        }
-        assert_eq!(test_share(&labels, 0, 42), None);
     }
 }
