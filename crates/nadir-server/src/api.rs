@@ -12,11 +12,12 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use nadir_data::schema::{FEATURES, Kind};
+use nadir_data::schema::{self, FEATURES, Kind};
 use nadir_ml::file::Prediction;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Bodies larger than this are parsed and scored on the blocking pool, so that a big batch
@@ -489,9 +490,24 @@ pub fn kind_name(kind: Kind) -> &'static str {
 async fn list_models(State(state): State<Arc<AppState>>) -> Response {
     let models = state.models();
     let summaries: Vec<&serde_json::Value> = models.iter().map(|m| &m.summary).collect();
+    // The category values some loaded model was trained on, so a client (the web page's
+    // form) can offer them; any other value is still accepted, with a warning.
+    let categorical = schema::categorical_names();
     let features: Vec<serde_json::Value> = FEATURES
         .iter()
-        .map(|f| json!({ "name": f.name, "kind": kind_name(f.kind) }))
+        .map(
+            |f| match categorical.iter().position(|&name| name == f.name) {
+                Some(c) => {
+                    let values: BTreeSet<&str> = models
+                        .iter()
+                        .flat_map(|m| m.model.pipeline.vocabulary(c))
+                        .map(String::as_str)
+                        .collect();
+                    json!({ "name": f.name, "kind": kind_name(f.kind), "values": values })
+                }
+                None => json!({ "name": f.name, "kind": kind_name(f.kind) }),
+            },
+        )
         .collect();
     json_response(
         StatusCode::OK,

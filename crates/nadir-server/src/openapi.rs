@@ -211,7 +211,9 @@ fn schemas() -> Value {
                     "nadir_version": { "type": "string" } } } },
                 "features": { "type": "array", "items": { "type": "object", "properties": {
                     "name": { "type": "string" },
-                    "kind": { "type": "string", "enum": ["count", "indicator", "rate", "categorical"] } } } },
+                    "kind": { "type": "string", "enum": ["count", "indicator", "rate", "categorical"] },
+                    "values": { "type": "array", "items": { "type": "string" },
+                        "description": "categorical features: the values the loaded models were trained on" } } } },
             },
         },
         "Status": { "type": "object", "properties": {

@@ -470,8 +470,10 @@ fn listing_health_metrics_and_openapi() {
     assert_eq!(features.len(), 41);
     assert_eq!(
         features[1],
-        json!({"name": "protocoltype", "kind": "categorical"})
+        json!({"name": "protocoltype", "kind": "categorical", "values": ["icmp", "tcp", "udp"]})
     );
+    let services = features[2]["values"].as_array().unwrap();
+    assert!(services.contains(&json!("http")), "{services:?}");
     assert_eq!(features[24], json!({"name": "serrorrate", "kind": "rate"}));
 
     let health = server.get("/healthz");
