@@ -204,17 +204,58 @@ impl Layout {
     }
 }
 
-/// Computes the sha256 of everything read through it.
+/// Computes the sha256 of everything read through it, and notes where its lines break.
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    breaks: LineBreaks,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.breaks.note(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// The offsets of the line-break bytes read so far, to number lines by. The csv reader's own
+/// line numbers are wrong with CRLF endings and for a record after a blank line (it starts
+/// that record at the blank line), so a record's line is found from the byte it started at:
+/// past the line breaks the reader counted in, then the `\n`s before it.
+#[derive(Default)]
+struct LineBreaks {
+    read: u64,
+    /// Offsets of every `\r` and `\n`.
+    breaks: Vec<u64>,
+    /// Offsets of every `\n`.
+    newlines: Vec<u64>,
+}
+
+impl LineBreaks {
+    fn note(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                let at = self.read + i as u64;
+                self.breaks.push(at);
+                if b == b'\n' {
+                    self.newlines.push(at);
+                }
+            }
+        }
+        self.read += bytes.len() as u64;
+    }
+
+    /// The 1-based line of the record the reader started at byte `start`.
+    fn line_of(&self, start: u64) -> u64 {
+        let mut content = start;
+        let mut next = self.breaks.partition_point(|&b| b < start);
+        while self.breaks.get(next) == Some(&content) {
+            content += 1;
+            next += 1;
+        }
+        self.newlines.partition_point(|&n| n < content) as u64 + 1
     }
 }
 
@@ -237,6 +278,7 @@ pub fn read_from<R: Read>(
     let hashing = HashingReader {
         inner: reader,
         hasher: Sha256::new(),
+        breaks: LineBreaks::default(),
     };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -250,13 +292,14 @@ pub fn read_from<R: Read>(
     let mut lines = Vec::new();
     let mut skipped = Vec::new();
     loop {
-        let line = csv.position().line();
+        let start = csv.position().byte();
         match csv.read_record(&mut row) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
+                let at = e.position().map_or(start, |p| p.byte());
                 let bad = InvalidRow {
-                    line: e.position().map_or(line, |p| p.line()),
+                    line: csv.get_ref().breaks.line_of(at),
                     problem: RowProblem::Syntax(e.to_string()),
                 };
                 if options.skip_invalid && matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
@@ -275,7 +318,10 @@ pub fn read_from<R: Read>(
                 });
             }
         }
-        let line = row.position().map_or(line, |p| p.line());
+        let line = csv
+            .get_ref()
+            .breaks
+            .line_of(row.position().map_or(start, |p| p.byte()));
         let layout = match &layout {
             Some(l) => l,
             None => {

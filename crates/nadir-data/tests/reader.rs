@@ -214,3 +214,21 @@ fn missing_file_names_the_path() {
     let error = read_path(&shared("no_such_file.csv"), ReadOptions::default()).unwrap_err();
     assert!(error.to_string().contains("no_such_file.csv"), "{error}");
 }
+
+#[test]
+fn lines_are_numbered_as_an_editor_shows_them_with_crlf_and_blank_lines() {
+    let text = sample_text();
+    let mut lines: Vec<String> = text.lines().take(8).map(str::to_string).collect();
+    lines[4] = set_field(&lines[4], 4, "-1");
+    // Line 1 is the header; a blank line 3, then lines 2, 4, 5 … of the sample.
+    lines.insert(2, String::new());
+    for ending in ["\n", "\r\n"] {
+        let text = lines.join(ending) + ending;
+        let data = read_str(&text, ReadOptions { skip_invalid: true }).unwrap();
+        assert_eq!(data.lines, [2, 4, 5, 7, 8, 9], "{ending:?}");
+        assert_eq!(data.skipped.len(), 1);
+        assert_eq!(data.skipped[0].line, 6, "{ending:?}");
+        let error = strict(&text).unwrap_err().to_string();
+        assert!(error.starts_with("test.csv: line 6: "), "{error}");
+    }
+}
