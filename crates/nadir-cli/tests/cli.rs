@@ -374,3 +374,13 @@ fn cluster_writes_labels_summary_and_curve() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("expected a number or `auto`"));
 }
+
+#[test]
+fn a_failure_names_its_cause_once() {
+    let missing = scratch("a-missing-dir").join("no.nadir");
+    let out = nadir(&["evaluate", "--model", path(&missing)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: cannot read model "), "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+}
