@@ -1,36 +1,11 @@
 //! The `nadir` command as a user meets it: exit codes, messages and files written.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
 
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nadir-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn nadir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args(args)
-        .env_remove("NADIR_DATA")
-        .output()
-        .expect("nadir runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{nadir, path, sample, scratch, text};
 
 /// Models trained once on the sample and shared by the tests that only read them.
 fn trained() -> &'static PathBuf {

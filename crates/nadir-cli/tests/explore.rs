@@ -1,24 +1,9 @@
 //! `nadir explore` as a user meets it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
-
-fn nadir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args(args)
-        .env_remove("NADIR_DATA")
-        .output()
-        .expect("nadir runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{nadir, sample, text};
 
 /// The sample with one invalid row appended (a negative byte count).
 fn sample_with_a_bad_row(name: &str) -> PathBuf {

@@ -1,35 +1,7 @@
 //! `nadir validate --novel` and the hybrid model as a user meets them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nadir-validate-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn nadir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args(args)
-        .env_remove("NADIR_DATA")
-        .output()
-        .expect("nadir runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{nadir, path, sample, scratch, text};
 
 #[test]
 fn validate_novel_prints_the_table_and_writes_json() {

@@ -6,33 +6,15 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
+mod common;
+use common::{nadir, path, sample, text};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn nadir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args(args)
-        .env_remove("NADIR_DATA")
-        .output()
-        .expect("nadir runs")
 }
 
 /// Whether Chromium and the browser driver are installed. Without them the test fails saying

@@ -1,0 +1,37 @@
+//! Helpers shared by the CLI's integration tests. Each test file is its own crate and uses
+//! only some of them, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The 2,000-row sample beside the checkout.
+pub fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv")
+}
+
+/// An empty directory of the system's temporary one, private to this test process.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nadir-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the `nadir` binary, without `NADIR_DATA` so the default data path is the checkout's.
+pub fn nadir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .output()
+        .expect("nadir runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
