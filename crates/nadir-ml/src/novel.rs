@@ -470,16 +470,8 @@ fn summarise(kind: ModelKind, folds: &[FoldReport]) -> ModelSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::shared_data;
+    use crate::testdata::{sample_data as sample, shared_data};
     use nadir_data::{ReadOptions, read_path};
-
-    fn sample() -> Dataset {
-        read_path(
-            &shared_data("Network_anomaly_sample.csv"),
-            ReadOptions::default(),
-        )
-        .unwrap()
-    }
 
     #[test]
     fn folds_are_the_families_then_seeded_random_groups() {

@@ -525,16 +525,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::shared_data;
-    use nadir_data::{ReadOptions, read_path};
-
-    fn sample() -> Dataset {
-        read_path(
-            &shared_data("Network_anomaly_sample.csv"),
-            ReadOptions::default(),
-        )
-        .unwrap()
-    }
+    use crate::testdata::sample_data as sample;
 
     fn options(kinds: &[ModelKind]) -> TrainOptions {
         let mut config = ModelConfig::default();

@@ -3,7 +3,7 @@
 use crate::metrics::{Scores, average_precision};
 use crate::model::Classifier;
 use crate::split::stratified_split;
-use nadir_data::{Encoded, FeaturePipeline, ReadOptions, read_path};
+use nadir_data::{Dataset, Encoded, FeaturePipeline, ReadOptions, read_path};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,6 +18,15 @@ pub fn shared_data(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data")
         .join(file)
+}
+
+/// The sample file as read, records and labels.
+pub fn sample_data() -> Dataset {
+    read_path(
+        &shared_data("Network_anomaly_sample.csv"),
+        ReadOptions::default(),
+    )
+    .expect("shared data")
 }
 
 /// The sample file, encoded with a pipeline fitted on its training part.
