@@ -76,15 +76,8 @@ enum Command {
 struct ClusterArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Share of variance the kept principal components must explain, in (0, 1].
-    #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
-    variance: f64,
-    /// DBSCAN radius, or `auto` to search multiples of the k-distance knee by silhouette.
-    #[arg(long, default_value = "auto", value_parser = parse_auto::<f64>, value_name = "X|auto")]
-    eps: Auto<f64>,
-    /// DBSCAN core-point threshold (the point itself included), or `auto` to search 5, 10, 20.
-    #[arg(long, default_value = "auto", value_parser = parse_auto::<usize>, value_name = "N|auto")]
-    min_samples: Auto<usize>,
+    #[command(flatten)]
+    clustering: ClusteringArgs,
     /// Directory for labels.csv, summary.json, k_distance.csv and pca.json.
     #[arg(long, default_value = "cluster", value_name = "DIR")]
     out: PathBuf,
@@ -94,6 +87,35 @@ struct ClusterArgs {
     /// Also write every record's principal-component coordinates (CSV) to this file.
     #[arg(long, value_name = "FILE")]
     points: Option<PathBuf>,
+}
+
+/// The PCA and DBSCAN settings of `cluster` and `report`.
+#[derive(Args)]
+struct ClusteringArgs {
+    /// Share of variance the kept principal components must explain, in (0, 1].
+    #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
+    variance: f64,
+    /// DBSCAN radius, or `auto` to search multiples of the k-distance knee by silhouette.
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<f64>, value_name = "X|auto")]
+    eps: Auto<f64>,
+    /// DBSCAN core-point threshold (the point itself included), or `auto` to search 5, 10, 20.
+    #[arg(long, default_value = "auto", value_parser = parse_auto::<usize>, value_name = "N|auto")]
+    min_samples: Auto<usize>,
+}
+
+impl ClusteringArgs {
+    fn options(&self, seed: u64) -> ClusterOptions {
+        ClusterOptions {
+            pca: PcaParams {
+                variance: self.variance,
+                ..PcaParams::default()
+            },
+            eps: self.eps.0,
+            min_samples: self.min_samples.0,
+            seed,
+            ..ClusterOptions::default()
+        }
+    }
 }
 
 /// A value, or `auto` (`None`).
@@ -426,16 +448,7 @@ fn cluster(args: ClusterArgs) -> Result<()> {
     let data = load_data(&args.data)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let options = ClusterOptions {
-        pca: PcaParams {
-            variance: args.variance,
-            ..PcaParams::default()
-        },
-        eps: args.eps.0,
-        min_samples: args.min_samples.0,
-        seed: args.seed,
-        ..ClusterOptions::default()
-    };
+    let options = args.clustering.options(args.seed);
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let run = nadir_ml::cluster::cluster(&data, &options, &|step| {

@@ -1,12 +1,11 @@
 //! `nadir report`: one self-contained HTML page of the data, the models, the clusters and the
 //! anomalies (built by `nadir-report`).
 
-use crate::{Auto, DataArgs, load_data, parse_auto};
+use crate::{ClusteringArgs, DataArgs, load_data};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use nadir_ml::cluster::{ClusterOptions, ClusterStep};
-use nadir_ml::pca::PcaParams;
+use nadir_ml::cluster::ClusterStep;
 use nadir_report::{ReportOptions, Step};
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,15 +33,8 @@ pub struct ReportArgs {
     /// Histograms by class for this many of the best separating features.
     #[arg(long, default_value_t = 6, value_name = "N")]
     histograms: usize,
-    /// Share of variance the kept principal components must explain, in (0, 1].
-    #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
-    variance: f64,
-    /// DBSCAN radius, or `auto` (as `nadir cluster`).
-    #[arg(long, default_value = "auto", value_parser = parse_auto::<f64>, value_name = "X|auto")]
-    eps: Auto<f64>,
-    /// DBSCAN core-point threshold, or `auto` (as `nadir cluster`).
-    #[arg(long, default_value = "auto", value_parser = parse_auto::<usize>, value_name = "N|auto")]
-    min_samples: Auto<usize>,
+    #[command(flatten)]
+    clustering: ClusteringArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -63,16 +55,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         seed: args.seed,
         max_points: args.max_points,
         histograms: args.histograms,
-        cluster: ClusterOptions {
-            pca: PcaParams {
-                variance: args.variance,
-                ..PcaParams::default()
-            },
-            eps: args.eps.0,
-            min_samples: args.min_samples.0,
-            seed: args.seed,
-            ..ClusterOptions::default()
-        },
+        cluster: args.clustering.options(args.seed),
     };
     eprintln!(
         "report on {} rows of {} with the {} model(s) in {}",
