@@ -312,22 +312,32 @@ fn check_threshold(threshold: Option<f64>) -> Result<()> {
     Ok(())
 }
 
+/// The hyperparameters: the defaults, then the `--config` file, then each `--set`, then the
+/// hybrid's `--target-fpr`.
+fn model_config(
+    file: Option<&Path>,
+    overrides: &[String],
+    target_fpr: Option<f64>,
+) -> Result<ModelConfig> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?,
+        None => String::new(),
+    };
+    let mut overrides = overrides.to_vec();
+    if let Some(rate) = target_fpr {
+        overrides.push(format!("hybrid.target_fpr={rate}"));
+    }
+    Ok(ModelConfig::from_toml(&text, &overrides)?)
+}
+
 fn train(args: TrainArgs) -> Result<()> {
     check_threshold(args.threshold)?;
     let kinds = ModelKind::parse_list(&args.models)?;
     if kinds.is_empty() {
         bail!("--models names no model");
     }
-    let config_text = match &args.config {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?,
-        None => String::new(),
-    };
-    let mut overrides = args.overrides.clone();
-    if let Some(rate) = args.target_fpr {
-        overrides.push(format!("hybrid.target_fpr={rate}"));
-    }
-    let mut config = ModelConfig::from_toml(&config_text, &overrides)?;
+    let mut config = model_config(args.config.as_deref(), &args.overrides, args.target_fpr)?;
     config.isolation_forest.normal_only |= args.normal_only;
     let data = load_data(&args.data)?;
     let test_data = match &args.test {

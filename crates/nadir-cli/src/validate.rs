@@ -1,12 +1,12 @@
 //! `nadir validate --novel`: leave-attacks-out validation (the protocol lives in
 //! `nadir_ml::novel`; this file parses options, shows progress and formats the tables).
 
-use crate::{DataArgs, load_data};
+use crate::{DataArgs, load_data, model_config};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nadir_ml::novel::{self, NovelOptions, NovelProgress, NovelReport};
-use nadir_ml::registry::{ModelConfig, ModelKind};
+use nadir_ml::registry::ModelKind;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -63,17 +63,9 @@ pub fn run(args: ValidateArgs) -> Result<()> {
     if kinds.is_empty() {
         bail!("--models names no model");
     }
-    let config_text = match &args.config {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?,
-        None => String::new(),
-    };
     let mut overrides = vec!["isolation_forest.normal_only=true".to_string()];
     overrides.extend(args.overrides.iter().cloned());
-    if let Some(rate) = args.target_fpr {
-        overrides.push(format!("hybrid.target_fpr={rate}"));
-    }
-    let config = ModelConfig::from_toml(&config_text, &overrides)?;
+    let config = model_config(args.config.as_deref(), &overrides, args.target_fpr)?;
     let data = load_data(&args.data)?;
     let options = NovelOptions {
         kinds,
