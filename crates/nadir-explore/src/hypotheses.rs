@@ -196,12 +196,19 @@ pub(crate) fn test_all(table: &Table) -> Vec<Hypothesis> {
         .map(|t| t.tests.as_ref().map(|(c, _)| c.clone()))
         .collect();
     separation::adjust(claimed.iter_mut().flatten());
+    // The opposite directions are a family of their own: a claim is called contradicted on
+    // an adjusted p-value too.
+    let mut reversed: Vec<Option<TestResult>> = tested
+        .iter()
+        .map(|t| t.tests.as_ref().map(|(_, r)| r.clone()))
+        .collect();
+    separation::adjust(reversed.iter_mut().flatten());
     CLAIMS
         .iter()
         .zip(tested)
-        .zip(claimed)
-        .map(|((claim, tested), test)| {
-            let (verdict, conclusion) = judge(claim, &tested, test.as_ref());
+        .zip(claimed.into_iter().zip(reversed))
+        .map(|((claim, tested), (test, reverse))| {
+            let (verdict, conclusion) = judge(claim, &tested, test.as_ref(), reverse.as_ref());
             Hypothesis {
                 id: claim.id,
                 statement: claim.statement,
@@ -224,8 +231,13 @@ fn opposite(alternative: Alternative) -> Alternative {
     }
 }
 
-fn judge(claim: &Claim, tested: &Tested, test: Option<&TestResult>) -> (Verdict, String) {
-    let (Some(test), Some((_, reverse))) = (test, &tested.tests) else {
+fn judge(
+    claim: &Claim,
+    tested: &Tested,
+    test: Option<&TestResult>,
+    reverse: Option<&TestResult>,
+) -> (Verdict, String) {
+    let (Some(test), Some(reverse)) = (test, reverse) else {
         return (
             Verdict::NotTestable,
             format!("Not testable: {}.", tested.groups),
@@ -256,13 +268,13 @@ fn judge(claim: &Claim, tested: &Tested, test: Option<&TestResult>) -> (Verdict,
                 test.p_value, test.p_adjusted
             ),
         )
-    } else if reverse.p_value.value < ALPHA {
+    } else if reverse.p_adjusted.value < ALPHA {
         (
             Verdict::Contradicted,
             format!(
                 "Rejected, the data shows the opposite: {other} ({size}); one-sided p for the \
-                 claimed direction {}, for the opposite direction {}.",
-                test.p_value, reverse.p_value
+                 claimed direction {}, for the opposite direction {} (BH-adjusted {}).",
+                test.p_value, reverse.p_value, reverse.p_adjusted
             ),
         )
     } else {
