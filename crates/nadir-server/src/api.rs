@@ -320,7 +320,11 @@ fn answer(
         state
             .metrics
             .predictions(&model.name, 0, 0, rejected as u64);
-        return Err(ApiError::invalid_records(batch.errors, batch.total));
+        return Err(ApiError::invalid_records(
+            batch.errors,
+            batch.total,
+            !batch.single,
+        ));
     }
     let predictions = model.model.predict(&batch.records, None);
     let attacks = predictions.iter().filter(|p| p.is_attack).count();
@@ -461,7 +465,7 @@ fn legacy_answer(
     let body = body_bytes(body)?;
     let record = body::parse_legacy(&body)?.map_err(|errors| {
         state.metrics.predictions(&model.name, 0, 0, 1);
-        ApiError::invalid_records(errors, 1)
+        ApiError::invalid_records(errors, 1, false)
     })?;
     let prediction = &model.model.predict(std::slice::from_ref(&record), None)[0];
     let attack = prediction.is_attack;

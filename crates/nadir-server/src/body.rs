@@ -212,15 +212,23 @@ fn csv_rows(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
 /// one piece: quoted fields (a quote may hold a line break), or an error about the body as a
 /// whole, which the one-piece read then reports exactly as for a file.
 ///
-/// Each later chunk is read behind a copy of the body's first line, so the layout (a header's
+/// Each later chunk is read behind a copy of the body's first non-empty line, so the layout (a header's
 /// column order, or a headerless file's width) is detected as for the whole body; the copy's
 /// own row is dropped and line numbers are shifted back to the body's.
 fn csv_rows_in_chunks(body: &[u8], chunks: usize) -> Option<Vec<CsvRow>> {
     if body.contains(&b'"') {
         return None;
     }
-    let first_line_end = body.iter().position(|&b| b == b'\n')? + 1;
-    let first_line = &body[..first_line_end];
+    // The first line the csv reader does not skip as empty: the header, or the first row.
+    let mut line_start = 0;
+    let (first_line, first_line_end) = loop {
+        let end = line_start + body[line_start..].iter().position(|&b| b == b'\n')? + 1;
+        let line = &body[line_start..end];
+        if line.iter().any(|&b| b != b'\r' && b != b'\n') {
+            break (line, end);
+        }
+        line_start = end;
+    };
     let mut bounds = vec![0];
     for k in 1..chunks {
         let nominal = (body.len() * k / chunks).max(first_line_end);
@@ -673,7 +681,14 @@ mod tests {
                 _ => ROW.replacen("491", &i.to_string(), 1),
             })
             .collect();
+        let reversed = |line: &str| line.split(',').rev().collect::<Vec<_>>().join(",");
+        let reversed_rows: Vec<String> = rows.iter().map(|r| reversed(r)).collect();
         for body in [
+            format!(
+                "\n\r\n{}\n{}\n",
+                reversed(&header),
+                reversed_rows.join("\n")
+            ),
             format!("{header}\n{}\n", rows.join("\n")),
             format!("{ROW}\n{}\n", rows.join("\n")),
             format!("{ROW}\r\n{}", rows.join("\r\n")),

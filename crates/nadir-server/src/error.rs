@@ -53,15 +53,18 @@ impl ApiError {
         }
     }
 
-    /// 422 listing every bad field of every record.
-    pub fn invalid_records(errors: Vec<RecordError>, records: usize) -> ApiError {
+    /// 422 listing every bad field of every record. `can_skip`: the route and body allow
+    /// `?on_error=skip` (a batch on a `/v1` route), so the message may suggest it.
+    pub fn invalid_records(errors: Vec<RecordError>, records: usize, can_skip: bool) -> ApiError {
         let bad: std::collections::BTreeSet<usize> = errors.iter().map(|e| e.index).collect();
-        let message = format!(
-            "{} of {records} record(s) are invalid ({} problem(s)); nothing was scored \
-             (send ?on_error=skip to score the valid ones)",
+        let mut message = format!(
+            "{} of {records} record(s) are invalid ({} problem(s)); nothing was scored",
             bad.len(),
             errors.len()
         );
+        if can_skip {
+            message.push_str(" (send ?on_error=skip to score the valid ones)");
+        }
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: json!({ "error": message, "errors": errors }),

@@ -135,8 +135,9 @@ fn request_id(request: &Request) -> String {
         })
 }
 
-/// The middleware every request passes: request id and log span, a concurrency slot and a
-/// deadline (both 503 when exceeded), then one log line and the metrics.
+/// The middleware every request passes: request id and log span, a concurrency slot (not for
+/// the health and metrics routes) and a deadline (both 503 when exceeded), then one log line
+/// and the metrics.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(&request);
@@ -148,8 +149,15 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
     let method = request.method().clone();
     let span = tracing::info_span!("request", id = %id, %method, route = %route);
     let timeout = state.config.request_timeout;
+    // Probes and scrapes never wait behind scoring work: a slow upload holding every slot
+    // must not make a healthy server look dead.
+    let needs_slot = !matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     let work = async {
-        let _slot = state.concurrency.acquire().await;
+        let _slot = if needs_slot {
+            Some(state.concurrency.acquire().await)
+        } else {
+            None
+        };
         next.run(request).await
     };
     let mut response = match tokio::time::timeout(timeout, work.instrument(span.clone())).await {

@@ -801,10 +801,18 @@ fn slow_requests_time_out_and_the_concurrency_limit_queues() {
     server.wait_for_in_flight(1);
     // Well apart, so the two deadlines do not fall in the same timer tick.
     std::thread::sleep(Duration::from_millis(50));
+    // Probes never wait for a slot.
+    let start = Instant::now();
+    assert_eq!(server.get("/healthz").status, 200);
+    assert!(
+        start.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
     // The slow request holds the only slot: this one waits until the slow one times out
     // and gives the slot back.
     let start = Instant::now();
-    let queued = server.get("/healthz");
+    let queued = server.get("/v1/models");
     let queued_for = start.elapsed();
     assert_eq!(queued.status, 200);
     assert!(queued_for >= Duration::from_millis(150), "{queued_for:?}");
