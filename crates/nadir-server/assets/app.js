@@ -33,6 +33,7 @@ const state = {
   features: [],
   results: [],
   scoreName: 'probability',
+  hybrid: false,
   scoredModel: '',
   page: 0,
   cancel: null,
@@ -518,7 +519,9 @@ function setBusy(busy) {
 function showResults(results, model) {
   results.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
   state.results = results;
-  state.scoreName = model.detector ? 'anomaly_score' : 'probability';
+  // The column names of `nadir predict`: a hybrid's score and the part that fired.
+  state.hybrid = model.kind === 'hybrid';
+  state.scoreName = state.hybrid ? 'score' : model.detector ? 'anomaly_score' : 'probability';
   state.scoredModel = model.name;
   state.page = 0;
   $('filter').value = 'all';
@@ -648,10 +651,12 @@ function csvField(value) {
 
 /** The results as CSV in the layout of `nadir predict`, built in the browser. */
 function downloadResults() {
-  const lines = [['row', 'line', 'prediction', state.scoreName, 'warning'].join(',')];
+  const head = ['row', 'line', 'prediction', state.scoreName, ...(state.hybrid ? ['fired'] : []), 'warning'];
+  const lines = [head.join(',')];
   for (const r of state.results) {
     const score = r.prediction === 'rejected' ? '' : scoreOf(r);
-    lines.push([r.row, r.line, r.prediction, score, (r.warnings || []).join('; ')].map(csvField).join(','));
+    const fired = state.hybrid ? [r.fired ?? ''] : [];
+    lines.push([r.row, r.line, r.prediction, score, ...fired, (r.warnings || []).join('; ')].map(csvField).join(','));
   }
   const url = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
   const link = el('a', { href: url, download: `nadir-${state.scoredModel}-results.csv` });

@@ -157,6 +157,8 @@ fn schemas() -> Value {
                 "threshold": { "type": "number" },
                 "model": { "type": "string" },
                 "warnings": { "type": "array", "items": { "type": "string" } },
+                "fired": { "type": "string", "enum": ["classifier", "novelty", "both"],
+                    "description": "hybrid models: which part flagged the record (absent when none did)" },
             },
         },
         "Batch": {
