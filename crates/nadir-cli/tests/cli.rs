@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 mod common;
-use common::{nadir, path, sample, scratch, text};
+use common::{nadir, path, sample, scratch, text, train_on_sample};
 
 /// Models trained once on the sample and shared by the tests that only read them.
 fn trained() -> &'static PathBuf {
@@ -263,19 +263,7 @@ fn without_data_the_error_says_where_to_put_the_file() {
 #[test]
 fn isolation_forest_trains_on_normal_rows_and_reports_anomaly_scores() {
     let dir = scratch("iforest");
-    let out = nadir(&[
-        "train",
-        "--data",
-        path(&sample()),
-        "--models",
-        "iforest",
-        "--normal-only",
-        "--folds",
-        "2",
-        "--out",
-        path(&dir),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    train_on_sample("iforest", &dir, &["--normal-only"]);
     let model = dir.join("isolation_forest.nadir");
     let out = nadir(&[
         "predict",

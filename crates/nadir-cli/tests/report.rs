@@ -2,24 +2,13 @@
 //! directory is not one `nadir train` wrote.
 
 mod common;
-use common::{nadir, path, sample, scratch, text};
+use common::{nadir, path, sample, scratch, text, train_on_sample};
 
 #[test]
 fn report_after_train_writes_one_self_contained_page() {
     let dir = scratch("page");
     let models = dir.join("models");
-    let out = nadir(&[
-        "train",
-        "--data",
-        path(&sample()),
-        "--models",
-        "dt,iforest",
-        "--folds",
-        "2",
-        "--out",
-        path(&models),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    train_on_sample("dt,iforest", &models, &[]);
     let page = dir.join("report.html");
     let out = nadir(&[
         "report",

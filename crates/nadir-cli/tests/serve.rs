@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{path, sample};
+use common::{path, scratch, train_on_sample};
 
 fn get(addr: &str, route: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -47,26 +47,8 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 
 #[test]
 fn serve_prints_its_address_reloads_on_sighup_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("nadir-cli-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let trained = Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args([
-            "train",
-            "--data",
-            path(&sample()),
-            "--models",
-            "dt",
-            "--folds",
-            "2",
-        ])
-        .args(["--out", path(&dir)])
-        .output()
-        .unwrap();
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
+    let dir = scratch("serve");
+    train_on_sample("dt", &dir, &[]);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_nadir"))
         .args(["serve", "--models", path(&dir), "--addr", "127.0.0.1:0"])

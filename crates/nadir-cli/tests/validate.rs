@@ -1,7 +1,10 @@
 //! `nadir validate --novel` and the hybrid model as a user meets them.
 
 mod common;
-use common::{nadir, path, sample, scratch, text};
+use common::{nadir, path, sample, scratch, text, train_on_sample};
+
+/// A hybrid on a decision tree trains in a fraction of the random forest's time.
+const TREE_CLASSIFIER: &str = "hybrid.classifier=\"decision_tree\"";
 
 #[test]
 fn validate_novel_prints_the_table_and_writes_json() {
@@ -82,22 +85,11 @@ fn validate_needs_the_novel_flag_and_labelled_data() {
 #[test]
 fn a_trained_hybrid_says_which_part_fired() {
     let dir = scratch("hybrid");
-    let out = nadir(&[
-        "train",
-        "--data",
-        path(&sample()),
-        "--models",
+    train_on_sample(
         "hybrid",
-        "--set",
-        "hybrid.classifier=\"decision_tree\"",
-        "--target-fpr",
-        "0.05",
-        "--folds",
-        "2",
-        "--out",
-        path(&dir),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+        &dir,
+        &["--set", TREE_CLASSIFIER, "--target-fpr", "0.05"],
+    );
     let model = dir.join("hybrid.nadir");
     let out = nadir(&[
         "predict",
@@ -155,22 +147,11 @@ fn target_fpr_moves_the_operating_point() {
     let dir = scratch("fpr");
     let false_alarms = |rate: &str| {
         let out_dir = dir.join(rate);
-        let out = nadir(&[
-            "train",
-            "--data",
-            path(&sample()),
-            "--models",
+        train_on_sample(
             "hybrid",
-            "--set",
-            "hybrid.classifier=\"decision_tree\"",
-            "--target-fpr",
-            rate,
-            "--folds",
-            "2",
-            "--out",
-            path(&out_dir),
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+            &out_dir,
+            &["--set", TREE_CLASSIFIER, "--target-fpr", rate],
+        );
         let out = nadir(&[
             "evaluate",
             "--model",

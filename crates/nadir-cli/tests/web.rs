@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 mod common;
-use common::{nadir, path, sample, text};
+use common::{nadir, path, sample, text, train_on_sample};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -116,18 +116,7 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&models).unwrap();
 
-    let out = nadir(&[
-        "train",
-        "--data",
-        path(&sample()),
-        "--models",
-        "lr,dt",
-        "--folds",
-        "2",
-        "--out",
-        path(&models),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    train_on_sample("lr,dt", &models, &[]);
 
     let server = serve(
         &models,

@@ -35,3 +35,23 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Trains `models` on the sample with 2 folds into `out`, `extra` arguments added, and checks
+/// that it worked.
+pub fn train_on_sample(models: &str, out: &Path, extra: &[&str]) {
+    let data = sample();
+    let mut args = vec![
+        "train",
+        "--data",
+        path(&data),
+        "--models",
+        models,
+        "--folds",
+        "2",
+        "--out",
+        path(out),
+    ];
+    args.extend_from_slice(extra);
+    let result = nadir(&args);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+}
