@@ -111,43 +111,7 @@ impl Record {
     pub fn from_text<'a>(
         mut value_of: impl FnMut(usize) -> &'a str,
     ) -> Result<Record, Vec<FieldError>> {
-        let mut numeric = [0.0; NUM_NUMERIC];
-        let mut categorical: [String; NUM_CATEGORICAL] = Default::default();
-        let mut errors = Vec::new();
-        let (mut n, mut c) = (0, 0);
-        for (i, feature) in FEATURES.iter().enumerate() {
-            let text = value_of(i);
-            if feature.kind == Kind::Categorical {
-                let value = text.trim();
-                if value.is_empty() {
-                    errors.push(FieldError {
-                        field: feature.name,
-                        value: text.to_string(),
-                        problem: Problem::Missing,
-                    });
-                }
-                categorical[c] = value.to_string();
-                c += 1;
-            } else {
-                match parse_numeric(feature.kind, text) {
-                    Ok(v) => numeric[n] = v,
-                    Err(problem) => errors.push(FieldError {
-                        field: feature.name,
-                        value: text.to_string(),
-                        problem,
-                    }),
-                }
-                n += 1;
-            }
-        }
-        if errors.is_empty() {
-            Ok(Record {
-                numeric,
-                categorical,
-            })
-        } else {
-            Err(errors)
-        }
+        Record::from_typed(|i| Some(TypedValue::Text(value_of(i))))
     }
 }
 
