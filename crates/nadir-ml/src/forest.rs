@@ -15,7 +15,8 @@
 use crate::binning::NUM_COLUMNS;
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use crate::tree::{
-    GrowSettings, MaxFeatures, RankedTrees, TooManySplitValues, TrainingSet, Tree, grow, normalised,
+    GrowSettings, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees, grow, normalised,
+    walked_mean_score,
 };
 use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;
@@ -272,8 +273,10 @@ impl EnsemblePlan {
 #[serde(into = "StoredEnsemble", try_from = "StoredEnsemble")]
 struct TreeEnsemble {
     trees: Vec<Tree>,
-    /// The trees compiled for batch scoring, built once when fitted or loaded.
-    ranked: RankedTrees,
+    /// The trees compiled for batch scoring, built once when fitted or loaded; `None` for
+    /// trees beyond what byte ranks hold (never trees nadir grew on this schema), which
+    /// score by walking the raw trees: slower, the same scores.
+    ranked: Option<RankedTrees>,
 }
 
 /// What model files hold of an ensemble: the trees alone, as before batch scoring was
@@ -292,11 +295,18 @@ impl From<TreeEnsemble> for StoredEnsemble {
 }
 
 impl TryFrom<StoredEnsemble> for TreeEnsemble {
-    type Error = TooManySplitValues;
+    type Error = UnrankableTrees;
 
-    fn try_from(stored: StoredEnsemble) -> Result<TreeEnsemble, TooManySplitValues> {
+    fn try_from(stored: StoredEnsemble) -> Result<TreeEnsemble, UnrankableTrees> {
+        let ranked = match RankedTrees::new(&stored.trees) {
+            Ok(ranked) => Some(ranked),
+            Err(malformed @ UnrankableTrees::MalformedNode { .. }) => return Err(malformed),
+            Err(
+                UnrankableTrees::TooManySplitValues { .. } | UnrankableTrees::TooManyCodes { .. },
+            ) => None,
+        };
         Ok(TreeEnsemble {
-            ranked: RankedTrees::new(&stored.trees)?,
+            ranked,
             trees: stored.trees,
         })
     }
@@ -320,12 +330,14 @@ impl TreeEnsemble {
                 grow(&set, &weights, &plan.grow, rng)
             })
             .collect();
-        TreeEnsemble::try_from(StoredEnsemble { trees })
-            .expect("trees grown on one binning split on at most 255 values per column")
+        TreeEnsemble::try_from(StoredEnsemble { trees }).expect("grown trees are well formed")
     }
 
     fn score(&self, data: &Encoded) -> Vec<f64> {
-        self.ranked.mean_score(data)
+        match &self.ranked {
+            Some(ranked) => ranked.mean_score(data),
+            None => walked_mean_score(&self.trees, data),
+        }
     }
 
     /// scikit-learn's definition: each tree's importances normalised, averaged, normalised.
@@ -356,7 +368,7 @@ mod tests {
     use super::*;
     use crate::metrics::roc_auc;
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
-    use crate::tree::tests::raw_mean_score;
+    use crate::tree::tests::{code_stumps, looping_stump, raw_mean_score, threshold_stumps};
 
     fn small_forest() -> RandomForestParams {
         RandomForestParams {
@@ -431,6 +443,23 @@ mod tests {
         .unwrap();
         let back: Bagging = postcard::from_bytes(&postcard::to_stdvec(&bagging).unwrap()).unwrap();
         assert_eq!(back.score(&s.test), bagging.score(&s.test));
+    }
+
+    /// Trees that byte ranks cannot hold still load and score, by the raw walk; malformed
+    /// trees make the model file an error.
+    #[test]
+    fn ensembles_beyond_ranked_scoring_score_by_the_raw_walk() {
+        let s = sample_split();
+        for trees in [code_stumps(100), threshold_stumps(300)] {
+            let ensemble = TreeEnsemble::try_from(StoredEnsemble {
+                trees: trees.clone(),
+            })
+            .unwrap();
+            assert!(ensemble.ranked.is_none());
+            assert_eq!(ensemble.score(&s.test), raw_mean_score(&trees, &s.test));
+        }
+        let malformed = vec![code_stumps(1).remove(0), looping_stump()];
+        assert!(TreeEnsemble::try_from(StoredEnsemble { trees: malformed }).is_err());
     }
 
     #[test]
