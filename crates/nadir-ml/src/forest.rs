@@ -300,10 +300,12 @@ impl TryFrom<StoredEnsemble> for TreeEnsemble {
     fn try_from(stored: StoredEnsemble) -> Result<TreeEnsemble, UnrankableTrees> {
         let ranked = match RankedTrees::new(&stored.trees) {
             Ok(ranked) => Some(ranked),
-            Err(malformed @ UnrankableTrees::MalformedNode { .. }) => return Err(malformed),
             Err(
                 UnrankableTrees::TooManySplitValues { .. } | UnrankableTrees::TooManyCodes { .. },
             ) => None,
+            Err(error @ (UnrankableTrees::MalformedNode { .. } | UnrankableTrees::NoTrees)) => {
+                return Err(error);
+            }
         };
         Ok(TreeEnsemble {
             ranked,
@@ -460,6 +462,10 @@ mod tests {
         }
         let malformed = vec![code_stumps(1).remove(0), looping_stump()];
         assert!(TreeEnsemble::try_from(StoredEnsemble { trees: malformed }).is_err());
+        assert_eq!(
+            TreeEnsemble::try_from(StoredEnsemble { trees: Vec::new() }).unwrap_err(),
+            UnrankableTrees::NoTrees
+        );
     }
 
     #[test]
@@ -581,8 +587,12 @@ mod tests {
         // Batch scoring on ranks gives exactly the raw walk's scores on real rows.
         let fitted = fitted.expect("fitted");
         let raw = raw_mean_score(&fitted.ensemble.trees, &split.test);
+        let ranked = fitted.score(&split.test);
         assert!(
-            fitted.score(&split.test) == raw,
+            ranked
+                .iter()
+                .zip(&raw)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "ranked and raw scores differ"
         );
         let bagging = report_holdout("bagging", &split, |x, y| {

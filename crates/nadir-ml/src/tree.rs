@@ -35,7 +35,7 @@
 use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use nadir_data::schema::{NUM_CATEGORICAL, NUM_NUMERIC};
-use nadir_data::{Encoded, Rng};
+use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
 use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -303,11 +303,42 @@ impl Node {
 }
 
 /// A fitted tree: nodes in a flat array, the root first, children after their parent.
+/// Model files are checked node by node on loading ([`check_tree`]), so that no walk can
+/// leave a tree or loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedTree")]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
     /// Per tree column, the total weighted Gini decrease of the splits on it.
     impurity_decrease: Vec<f64>,
+}
+
+/// A tree as a model file holds it, before [`check_tree`].
+#[derive(Deserialize)]
+struct UncheckedTree {
+    nodes: Vec<Node>,
+    impurity_decrease: Vec<f64>,
+}
+
+/// A tree node that breaks [`check_tree`]'s rules.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "tree node {0} is malformed: a split must test a tree column against a threshold or a \
+     category code and point to two children after it in its tree, a leaf must hold a \
+     probability and point to itself"
+)]
+pub(crate) struct MalformedNode(usize);
+
+impl TryFrom<UncheckedTree> for Tree {
+    type Error = MalformedNode;
+
+    fn try_from(tree: UncheckedTree) -> Result<Tree, MalformedNode> {
+        check_tree(&tree.nodes).map_err(MalformedNode)?;
+        Ok(Tree {
+            nodes: tree.nodes,
+            impurity_decrease: tree.impurity_decrease,
+        })
+    }
 }
 
 impl Tree {
@@ -411,9 +442,9 @@ pub(crate) fn normalised(values: &[f64]) -> Vec<f64> {
 /// every test of every node is one unsigned byte comparison. A row shrinks from 336 bytes
 /// of floats to 128 bytes of ranks and a node from 24 to 8 bytes, so a tree stays in the L1
 /// cache and a block of rows in L2 while the block runs through every tree. Ranking costs
-/// a search per non-zero feature and row, paid once for all the trees (an eighth of the
-/// scoring time of 100 trees); a single tree does not repay it and walks the floats
-/// directly ([`Tree::score`]). The scores are the raw walk's, bit for bit: the tests
+/// a search per value above its feature's lowest threshold, paid once for all the trees
+/// (an eighth of the scoring time of 100 trees); a single tree does not repay it and walks
+/// the floats directly ([`Tree::score`]). The scores are the raw walk's, bit for bit: the tests
 /// compare them on the edges of every threshold and on the full data.
 ///
 /// On the 30 % split (37,792 rows, 100 trees, one thread) scoring takes 40 ms: ranking 5,
@@ -461,6 +492,15 @@ type RankRow = [u8; RANK_SLOTS];
 /// The first slot of the one-hot codes.
 const FIRST_CODE_SLOT: usize = 1 + NUM_NUMERIC;
 
+/// The highest category code ranked scoring looks up in a table (vocabularies are far
+/// smaller; a foreign file's larger codes score through the raw walk).
+const MAX_RANKED_CODE: u32 = u16::MAX as u32;
+
+/// `-0.0` as `0.0`: the two compare equal with any value, and must be one threshold.
+fn unsigned_zero(threshold: f64) -> f64 {
+    threshold + 0.0
+}
+
 impl RankNode {
     /// The child a row with `rank` in this node's slot goes to (a leaf's is itself).
     fn next(self, rank: u8) -> u32 {
@@ -468,9 +508,10 @@ impl RankNode {
     }
 }
 
-/// Why trees could not be compiled for ranked scoring. A malformed tree is never one that
-/// nadir grew, but a damaged or foreign model file might hold one; the other two are limits
-/// of the byte-sized ranks, which ensembles meet by walking the raw trees instead.
+/// Why trees could not be compiled for ranked scoring. No trees or a malformed tree is never
+/// what nadir grew, but a damaged or foreign model file might hold them; too many split
+/// values or codes are limits of the byte-sized ranks, which ensembles meet by walking the
+/// raw trees instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum UnrankableTrees {
     #[error(
@@ -478,21 +519,24 @@ pub(crate) enum UnrankableTrees {
     )]
     TooManySplitValues { column: usize, distinct: usize },
     #[error(
-        "the trees test {codes} distinct category codes; ranked scoring takes at most {}",
+        "the trees test {codes} distinct category codes; ranked scoring takes at most {} \
+         codes, each at most {MAX_RANKED_CODE}",
         RANK_SLOTS - FIRST_CODE_SLOT
     )]
     TooManyCodes { codes: usize },
-    #[error(
-        "node {node} of tree {tree} is malformed: a split must test a tree column and point to \
-         two children after it in its tree, a leaf to itself"
-    )]
+    #[error("node {node} of tree {tree} is malformed")]
     MalformedNode { tree: usize, node: usize },
+    #[error("an ensemble needs at least one tree")]
+    NoTrees,
 }
 
 impl RankedTrees {
     pub(crate) fn new(trees: &[Tree]) -> Result<RankedTrees, UnrankableTrees> {
+        if trees.is_empty() {
+            return Err(UnrankableTrees::NoTrees);
+        }
         for (index, tree) in trees.iter().enumerate() {
-            check_structure(tree)
+            check_tree(&tree.nodes)
                 .map_err(|node| UnrankableTrees::MalformedNode { tree: index, node })?;
         }
         let splits = || trees.iter().flat_map(|t| &t.nodes).filter(|n| !n.is_leaf());
@@ -501,7 +545,7 @@ impl RankedTrees {
         for node in splits() {
             let column = usize::from(node.slot) - 1;
             match column.checked_sub(NUM_NUMERIC) {
-                None => thresholds[column].push(node.high),
+                None => thresholds[column].push(unsigned_zero(node.high)),
                 Some(feature) => codes[feature].push(node.high as u32),
             }
         }
@@ -518,7 +562,8 @@ impl RankedTrees {
             codes.dedup();
         }
         let tested: usize = codes.iter().map(Vec::len).sum();
-        if FIRST_CODE_SLOT + tested > RANK_SLOTS {
+        let top_code = codes.iter().filter_map(|c| c.last()).max().copied();
+        if FIRST_CODE_SLOT + tested > RANK_SLOTS || top_code > Some(MAX_RANKED_CODE) {
             return Err(UnrankableTrees::TooManyCodes { codes: tested });
         }
         let mut next_slot = FIRST_CODE_SLOT;
@@ -544,7 +589,7 @@ impl RankedTrees {
                     (LEAF_SLOT, u8::MAX, node.probability())
                 } else if column < NUM_NUMERIC {
                     let position = thresholds[column]
-                        .binary_search_by(|t| t.total_cmp(&node.high))
+                        .binary_search_by(|t| t.total_cmp(&unsigned_zero(node.high)))
                         .expect("every threshold was collected");
                     (node.slot, position as u8, 0.0)
                 } else {
@@ -575,6 +620,48 @@ impl RankedTrees {
 
     fn tree_probabilities(&self, tree: usize) -> &[f64] {
         &self.probabilities[self.starts[tree]..self.starts[tree + 1]]
+    }
+
+    /// Walks `rows` down one tree and tells `reached` each row's position and leaf. Rows go
+    /// down eight abreast: one row's walk is a chain of dependent loads, eight independent
+    /// chains keep the CPU busy. A group stops when a step moves none of its rows, all having
+    /// reached their leaves.
+    ///
+    /// The walk indexes without bounds checks, on what [`RankedTrees::new`] checked: bounds
+    /// checks (or masking the indices into range, as this walk did before) cost a fifth of the
+    /// scoring time, a step being only about ten instructions.
+    fn walk_tree(&self, tree: usize, rows: &[RankRow], mut reached: impl FnMut(usize, u32)) {
+        const LANES: usize = 8;
+        let nodes = self.tree_nodes(tree);
+        let mut groups = rows.chunks_exact(LANES);
+        for (index, group) in (&mut groups).enumerate() {
+            let mut at = [0u32; LANES];
+            loop {
+                let mut moved = 0;
+                for (at, row) in at.iter_mut().zip(group) {
+                    debug_assert!((*at as usize) < nodes.len());
+                    // SAFETY: walks start at node 0 and move only to children, which
+                    // `RankedTrees::new` checked lie inside the tree (`check_tree`), and it
+                    // gave every node a slot below `RANK_SLOTS` (a numeric column or a one-hot
+                    // code it counted). Nothing changes a `RankedTrees` after `new`.
+                    let node = unsafe { *nodes.get_unchecked(*at as usize) };
+                    let rank = unsafe { *row.get_unchecked(usize::from(node.slot)) };
+                    let next = node.next(rank);
+                    moved |= next ^ *at;
+                    *at = next;
+                }
+                if moved == 0 {
+                    break;
+                }
+            }
+            for (lane, leaf) in at.into_iter().enumerate() {
+                reached(index * LANES + lane, leaf);
+            }
+        }
+        let done = rows.len() - groups.remainder().len();
+        for (lane, row) in groups.remainder().iter().enumerate() {
+            reached(done + lane, leaf_of(nodes, row));
+        }
     }
 
     fn rank_row(&self, data: &Encoded, row: usize) -> RankRow {
@@ -663,8 +750,7 @@ impl RankedTrees {
         let lead = trees.min(LEAD_TREES);
         leads.clear();
         leads.resize(ranks.len(), [0; LEAD_TREES]);
-        (0..lead)
-            .for_each(|t| walk_ranked(self.tree_nodes(t), ranks, |i, leaf| leads[i][t] = leaf));
+        (0..lead).for_each(|t| self.walk_tree(t, ranks, |i, leaf| leads[i][t] = leaf));
         order.clear();
         order.extend(0..ranks.len());
         order.sort_unstable_by_key(|&i| leads[i]);
@@ -678,9 +764,7 @@ impl RankedTrees {
         }));
         for t in lead..trees {
             let probabilities = self.tree_probabilities(t);
-            walk_ranked(self.tree_nodes(t), rows, |k, leaf| {
-                sums[k] += probabilities[leaf as usize]
-            });
+            self.walk_tree(t, rows, |k, leaf| sums[k] += probabilities[leaf as usize]);
         }
         for (&i, &sum) in order.iter().zip(sums.iter()) {
             out[i] = sum / trees as f64;
@@ -719,67 +803,33 @@ fn leaf_of(nodes: &[RankNode], row: &RankRow) -> u32 {
     }
 }
 
-/// Walks `rows` down one tree and tells `reached` each row's position and leaf. Rows go
-/// down eight abreast: one row's walk is a chain of dependent loads, eight independent
-/// chains keep the CPU busy. A group stops when a step moves none of its rows, all having
-/// reached their leaves.
-///
-/// `nodes` must be one tree of a [`RankedTrees`], whose construction checked what the
-/// unchecked indexing below relies on. Bounds checks (or masking the indices into range, as
-/// this walk did before) cost a fifth of the scoring time: a step is only about ten
-/// instructions.
-fn walk_ranked(nodes: &[RankNode], rows: &[RankRow], mut reached: impl FnMut(usize, u32)) {
-    const LANES: usize = 8;
-    let mut groups = rows.chunks_exact(LANES);
-    for (index, group) in (&mut groups).enumerate() {
-        let mut at = [0u32; LANES];
-        loop {
-            let mut moved = 0;
-            for (at, row) in at.iter_mut().zip(group) {
-                debug_assert!((*at as usize) < nodes.len());
-                // SAFETY: walks start at node 0 and move only to children, which
-                // `check_structure` proved lie inside the tree; `RankedTrees::new` gave
-                // every node a slot below `RANK_SLOTS` (a numeric column or a one-hot
-                // code it counted).
-                let node = unsafe { *nodes.get_unchecked(*at as usize) };
-                let rank = unsafe { *row.get_unchecked(usize::from(node.slot)) };
-                let next = node.next(rank);
-                moved |= next ^ *at;
-                *at = next;
-            }
-            if moved == 0 {
-                break;
-            }
-        }
-        for (lane, leaf) in at.into_iter().enumerate() {
-            reached(index * LANES + lane, leaf);
-        }
-    }
-    let done = rows.len() - groups.remainder().len();
-    for (lane, row) in groups.remainder().iter().enumerate() {
-        reached(done + lane, leaf_of(nodes, row));
-    }
-}
-
-/// Checks what [`walk_ranked`] relies on, in a tree's raw nodes (whose order and
-/// children ranked nodes keep): every split tests a tree column and its two children
-/// follow it inside the tree, so a walk from the root stays in the tree and ends; every
-/// leaf points to itself. Returns the first node that does not.
-fn check_structure(tree: &Tree) -> Result<(), usize> {
-    let len = tree.nodes.len();
+/// Checks a tree's nodes as [`Node`] describes them, and so what every walk relies on
+/// (the ranked walk indexes without bounds checks): every split tests a tree column, a
+/// numeric one against a threshold (not NaN) from -∞, a categorical one against a whole
+/// code below [`UNSEEN`], and its two children follow it inside the tree, so a walk from
+/// the root stays in the tree and ends; every leaf holds a probability and points to
+/// itself. Returns the first node that does not; a tree without nodes fails at node 0.
+fn check_tree(nodes: &[Node]) -> Result<(), usize> {
     let good = |(index, node): (usize, &Node)| {
         let children = node.children as usize;
+        let column = usize::from(node.slot).wrapping_sub(1);
         if node.is_leaf() {
-            children == index
+            children == index && node.low == f64::NEG_INFINITY && (0.0..=1.0).contains(&node.high)
         } else {
-            (1..=NUM_COLUMNS).contains(&usize::from(node.slot))
-                && children > index
-                && children + 1 < len
+            let test = if column < NUM_NUMERIC {
+                node.low == f64::NEG_INFINITY && !node.high.is_nan()
+            } else {
+                column < NUM_COLUMNS
+                    && node.low == node.high
+                    && node.high.fract() == 0.0
+                    && (0.0..f64::from(UNSEEN)).contains(&node.high)
+            };
+            test && children > index && children + 1 < nodes.len()
         }
     };
-    match tree.nodes.iter().enumerate().position(|n| !good(n)) {
+    match nodes.iter().enumerate().position(|n| !good(n)) {
         Some(node) => Err(node),
-        None if len == 0 => Err(0),
+        None if nodes.is_empty() => Err(0),
         None => Ok(()),
     }
 }
@@ -1344,7 +1394,6 @@ fn best_split(
 pub(crate) mod tests {
     use super::*;
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
-    use nadir_data::UNSEEN;
 
     /// The raw rule a split node applies, rebuilt from its compact form.
     fn rule_of(node: &Node) -> Option<SplitRule> {
@@ -1664,31 +1713,72 @@ pub(crate) mod tests {
         assert!(walked.iter().any(|&p| p > 0.0 && p < 1.0));
     }
 
-    /// The ranked walk indexes without bounds checks: a tree whose nodes point outside it,
-    /// backwards (a walk that never ends) or test no column is refused with the node named.
+    /// Every walk relies on well-formed nodes, the ranked one without bounds checks: a tree
+    /// whose nodes point outside it, backwards (a walk that never ends), test no column or
+    /// hold values no split or leaf can hold is refused, by `RankedTrees::new` with the
+    /// tree and node named, and already when a model file is read.
     #[test]
     fn malformed_trees_are_refused_before_any_walk() {
         let stump = || threshold_stumps(1).remove(0);
-        assert!(RankedTrees::new(&[stump(), stump()]).is_ok());
-        let damaged = |damage: fn(&mut Vec<Node>)| {
-            let mut tree = stump();
+        let code_stump = || code_stumps(1).remove(0);
+        assert!(RankedTrees::new(&[stump(), code_stump()]).is_ok());
+        let damaged = |mut tree: Tree, damage: fn(&mut Vec<Node>)| {
             damage(&mut tree.nodes);
+            let from_file: Result<Tree, _> =
+                postcard::from_bytes(&postcard::to_stdvec(&tree).unwrap());
+            assert!(from_file.is_err());
             RankedTrees::new(&[stump(), tree]).unwrap_err()
         };
         let node = |node| UnrankableTrees::MalformedNode { tree: 1, node };
-        assert_eq!(damaged(|n| n[0].children = 2), node(0));
+        assert_eq!(damaged(stump(), |n| n[0].children = 2), node(0));
+        assert_eq!(damaged(looping_stump(), |_| {}), node(0));
         assert_eq!(
-            RankedTrees::new(&[stump(), looping_stump()]).unwrap_err(),
+            damaged(stump(), |n| n[0].slot = NUM_COLUMNS as u8 + 1),
             node(0)
         );
-        assert_eq!(damaged(|n| n[0].slot = NUM_COLUMNS as u8 + 1), node(0));
-        assert_eq!(damaged(|n| n[2].children = 1), node(2));
-        assert_eq!(damaged(|n| n.truncate(2)), node(0));
-        assert_eq!(damaged(Vec::clear), node(0));
+        assert_eq!(damaged(stump(), |n| n[0].high = f64::NAN), node(0));
+        assert_eq!(damaged(stump(), |n| n[0].low = 0.0), node(0));
+        assert_eq!(damaged(code_stump(), |n| n[0].high = 2.5), node(0));
+        assert_eq!(damaged(code_stump(), |n| n[0].low = 1.0), node(0));
         assert_eq!(
-            damaged(|n| n[1].children = 7).to_string(),
-            "node 1 of tree 1 is malformed: a split must test a tree column and point to two \
-             children after it in its tree, a leaf to itself"
+            damaged(code_stump(), |n| (n[0].low, n[0].high) = (1e10, 1e10)),
+            node(0)
+        );
+        assert_eq!(damaged(stump(), |n| n[2].children = 1), node(2));
+        assert_eq!(damaged(stump(), |n| n[1].high = 1.5), node(1));
+        assert_eq!(damaged(stump(), |n| n[1].low = 0.0), node(1));
+        assert_eq!(damaged(stump(), |n| n.truncate(2)), node(0));
+        assert_eq!(damaged(stump(), Vec::clear), node(0));
+        assert_eq!(RankedTrees::new(&[]).unwrap_err(), UnrankableTrees::NoTrees);
+        let whole = |tree: &Tree| postcard::to_stdvec(tree).unwrap();
+        assert!(postcard::from_bytes::<Tree>(&whole(&stump())).is_ok());
+    }
+
+    /// Thresholds 0.0 and -0.0 compare alike with every value: ranked as one threshold, they
+    /// score as the raw walk. Codes beyond the rank table fall back to the raw walk.
+    #[test]
+    fn signed_zero_thresholds_and_large_codes() {
+        let mut trees = stumps([0.0, -0.0].map(|threshold| SplitRule::AtMost {
+            feature: 4,
+            threshold,
+        }));
+        let s = sample_split();
+        let mut data = s.test.clone();
+        for value in [-0.0, 0.0, 1e-300, -1e-300] {
+            let mut numeric = data.numeric[0];
+            numeric[4] = value;
+            data.numeric.push(numeric);
+            data.codes.push(data.codes[0]);
+        }
+        let ranked = RankedTrees::new(&trees).unwrap().mean_score(&data);
+        assert_eq!(ranked, raw_mean_score(&trees, &data));
+        trees.extend(stumps([SplitRule::CategoryIs {
+            feature: 1,
+            code: MAX_RANKED_CODE + 1,
+        }]));
+        assert_eq!(
+            RankedTrees::new(&trees).unwrap_err(),
+            UnrankableTrees::TooManyCodes { codes: 1 }
         );
     }
 
