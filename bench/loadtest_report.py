@@ -92,11 +92,15 @@ def main() -> int:
     ]
     nadir = runs["nadir-single"]
     ratio = nadir["rps"] / flask["rps"] if flask["rps"] else 0.0
-    best_batch = min(batches["nadir-batch-json"]["median_ms"], batches["nadir-batch-csv"]["median_ms"])
+    # Both single-record routes and both batch bodies must meet their targets.
+    worst_p99 = max(runs["nadir-single"]["p99_ms"], runs["nadir-v1-single"]["p99_ms"])
+    worst_batch = max(batches["nadir-batch-json"]["median_ms"], batches["nadir-batch-csv"]["median_ms"])
     checks = [
         (ratio >= TARGET_RATIO, f"nadir ≥ {TARGET_RATIO:.0f}× gunicorn's requests/s: {ratio:.1f}×"),
-        (nadir["p99_ms"] <= TARGET_P99_MS, f"nadir p99 ≤ {TARGET_P99_MS} ms: {nadir['p99_ms']:.2f} ms"),
-        (best_batch <= TARGET_BATCH_MS,
+        (worst_p99 <= TARGET_P99_MS,
+         f"nadir p99 ≤ {TARGET_P99_MS} ms: /predict {runs['nadir-single']['p99_ms']:.2f} ms, "
+         f"/v1/predict {runs['nadir-v1-single']['p99_ms']:.2f} ms"),
+        (worst_batch <= TARGET_BATCH_MS,
          f"1,000-record batch ≤ {TARGET_BATCH_MS} ms: JSON {batches['nadir-batch-json']['median_ms']:.2f} ms, "
          f"CSV {batches['nadir-batch-csv']['median_ms']:.2f} ms"),
     ]

@@ -280,11 +280,14 @@ pub fn read_from<R: Read>(
         hasher: Sha256::new(),
         breaks: LineBreaks::default(),
     };
+    // Fields are trimmed where they are read (`Record::from_text`, the header's names, the
+    // attack label) rather than by the csv reader, whose trimming copies every row: that
+    // copy was most of the time of reading a row.
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(hashing);
+    let mut bytes = csv::ByteRecord::new();
     let mut row = csv::StringRecord::new();
     let mut layout: Option<Layout> = None;
     let mut records = Vec::new();
@@ -293,7 +296,7 @@ pub fn read_from<R: Read>(
     let mut skipped = Vec::new();
     loop {
         let start = csv.position().byte();
-        match csv.read_record(&mut row) {
+        match csv.read_byte_record(&mut bytes) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -302,10 +305,6 @@ pub fn read_from<R: Read>(
                     line: csv.get_ref().breaks.line_of(at),
                     problem: RowProblem::Syntax(e.to_string()),
                 };
-                if options.skip_invalid && matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                    skipped.push(bad);
-                    continue;
-                }
                 return Err(match e.into_kind() {
                     csv::ErrorKind::Io(io_error) => DataError::Io {
                         path: source.to_string(),
@@ -321,7 +320,27 @@ pub fn read_from<R: Read>(
         let line = csv
             .get_ref()
             .breaks
-            .line_of(row.position().map_or(start, |p| p.byte()));
+            .line_of(bytes.position().map_or(start, |p| p.byte()));
+        // Validating the UTF-8 moves the row's buffer into `row`; the next read reuses
+        // `row`'s buffer in turn.
+        match csv::StringRecord::from_byte_record(std::mem::take(&mut bytes)) {
+            Ok(text) => bytes = std::mem::replace(&mut row, text).into_byte_record(),
+            Err(e) => {
+                let bad = InvalidRow {
+                    line,
+                    problem: RowProblem::Syntax(format!("CSV parse error: {}", e.utf8_error())),
+                };
+                if options.skip_invalid {
+                    skipped.push(bad);
+                    bytes = e.into_byte_record();
+                    continue;
+                }
+                return Err(DataError::InvalidRow {
+                    path: source.to_string(),
+                    row: bad,
+                });
+            }
+        }
         let layout = match &layout {
             Some(l) => l,
             None => {
@@ -379,7 +398,7 @@ fn parse_row(row: &csv::StringRecord, layout: &Layout) -> Result<Record, RowProb
         });
     }
     if let Some(pos) = layout.attack
-        && row[pos].is_empty()
+        && row[pos].trim().is_empty()
     {
         return Err(RowProblem::Fields(vec![FieldError {
             field: schema::ATTACK,
@@ -421,4 +440,56 @@ pub fn default_data_path() -> Result<PathBuf, DataError> {
         tried.push(path);
     }
     Err(DataError::NoDefaultData { tried })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROW: &str = "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20";
+
+    fn read(bytes: &[u8], skip_invalid: bool) -> Result<Dataset, DataError> {
+        read_from(bytes, "t.csv", ReadOptions { skip_invalid })
+    }
+
+    #[test]
+    fn padded_fields_read_as_trimmed_and_errors_show_the_trimmed_value() {
+        let padded = ROW.replace(',', " ,\t");
+        let data = read(format!("{ROW}\n{padded}\n").as_bytes(), false).unwrap();
+        assert_eq!(data.records[0], data.records[1]);
+        assert_eq!(data.attacks.unwrap(), ["normal", "normal"]);
+        let bad = padded.replacen("491", "-491", 1);
+        let data = read(format!("{ROW}\n{bad}\n").as_bytes(), true).unwrap();
+        let RowProblem::Fields(errors) = &data.skipped[0].problem else {
+            panic!("{:?}", data.skipped)
+        };
+        assert_eq!(
+            (errors[0].field, errors[0].value.as_str()),
+            ("srcbytes", "-491")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_bad_row_named_by_its_line() {
+        let body = [
+            ROW.as_bytes(),
+            b"\n",
+            &ROW.as_bytes()[..8],
+            b"\xff\xfe",
+            &ROW.as_bytes()[8..],
+            b"\n",
+            ROW.as_bytes(),
+            b"\n",
+        ]
+        .concat();
+        let data = read(&body, true).unwrap();
+        assert_eq!(data.lines, [1, 3]);
+        assert_eq!(data.skipped[0].line, 2);
+        assert!(matches!(&data.skipped[0].problem, RowProblem::Syntax(m) if m.contains("UTF-8")));
+        let strict = read(&body, false).unwrap_err().to_string();
+        assert!(
+            strict.starts_with("t.csv: line 2: ") && strict.contains("UTF-8"),
+            "{strict}"
+        );
+    }
 }

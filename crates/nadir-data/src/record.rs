@@ -35,7 +35,9 @@ impl fmt::Display for Problem {
         f.write_str(match self {
             Problem::Missing => "value is missing",
             Problem::NotANumber => "not a number",
-            Problem::NotFinite => "NaN or infinity is not allowed",
+            Problem::NotFinite => {
+                "NaN or infinity is not allowed (numbers must lie within ±1.8e308)"
+            }
             Problem::Negative => "a count cannot be negative",
             Problem::RateOutOfRange => "a rate must lie in [0, 1]",
             Problem::WrongType { expected, found } => {
@@ -78,18 +80,75 @@ pub fn check_numeric(kind: Kind, value: f64) -> Result<f64, Problem> {
 
 /// Parses one numeric field as text and checks it.
 pub fn parse_numeric(kind: Kind, text: &str) -> Result<f64, Problem> {
-    let text = text.trim();
+    let text = trim(text);
     if text.is_empty() {
         return Err(Problem::Missing);
     }
-    let value: f64 = text.parse().map_err(|_| Problem::NotANumber)?;
+    let value = match plain_decimal(text.as_bytes()) {
+        Some(value) => value,
+        None => text.parse().map_err(|_| Problem::NotANumber)?,
+    };
     check_numeric(kind, value)
+}
+
+/// `text` without the whitespace around it, as `str::trim` (Unicode whitespace): a value
+/// that starts and ends with a visible ASCII character, as nearly every one does, is returned
+/// as is without the character-by-character scan, which was a tenth of reading a record.
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+/// Powers of ten exact in an `f64`.
+const EXACT_POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The value of a plain decimal (`491`, `0.05`, `-3`: digits with at most one inner point)
+/// of at most 15 digits; `None` for anything else, which `str::parse` then reads. Nearly
+/// every value in the data is such a number, and reading them here is several times faster
+/// than the general parser, which was a third of the time of reading a record. The result
+/// is the same bit for bit: the digits form an integer below 2^53 and the power of ten is
+/// exact, so one correctly rounded division gives the correctly rounded value (Clinger's
+/// fast path).
+fn plain_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    let mut point = None;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+            }
+            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
+            _ => return None,
+        }
+    }
+    if count > 15 {
+        return None;
+    }
+    let fraction_digits = point.map_or(0, |p| digits.len() - p - 1);
+    let magnitude = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction_digits];
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// A feature value as a typed format (JSON) carries it: unlike a CSV field, its type is known.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TypedValue<'a> {
     Number(f64),
+    /// A number beyond the range of `f64` (`1e400`), as written: a bad value of its field
+    /// (not finite, as the same text in a CSV field), shown as the client wrote it.
+    OutOfRange(&'a str),
     Text(&'a str),
     /// A value of no usable type (`null`, a boolean, an array, an object), named for messages.
     Other(&'static str),
@@ -99,7 +158,7 @@ impl TypedValue<'_> {
     fn shown(&self) -> String {
         match self {
             TypedValue::Number(v) => v.to_string(),
-            TypedValue::Text(t) => t.to_string(),
+            TypedValue::OutOfRange(t) | TypedValue::Text(t) => t.to_string(),
             TypedValue::Other(name) => name.to_string(),
         }
     }
@@ -108,10 +167,11 @@ impl TypedValue<'_> {
 impl Record {
     /// Builds a record from the 41 feature values as text, in [`FEATURES`] order, collecting
     /// every bad value rather than stopping at the first (an API client wants them all).
+    /// Values are trimmed first, so an error shows the value without its padding.
     pub fn from_text<'a>(
         mut value_of: impl FnMut(usize) -> &'a str,
     ) -> Result<Record, Vec<FieldError>> {
-        Record::from_typed(|i| Some(TypedValue::Text(value_of(i))))
+        Record::from_typed(|i| Some(TypedValue::Text(trim(value_of(i)))))
     }
 }
 
@@ -135,8 +195,8 @@ impl Record {
             };
             if feature.kind == Kind::Categorical {
                 match value {
-                    Some(TypedValue::Text(text)) if !text.trim().is_empty() => {
-                        categorical[c] = text.trim().to_string();
+                    Some(TypedValue::Text(text)) if !trim(text).is_empty() => {
+                        categorical[c] = trim(text).to_string();
                     }
                     None | Some(TypedValue::Other("null")) | Some(TypedValue::Text(_)) => {
                         errors.push(error(Problem::Missing))
@@ -150,6 +210,7 @@ impl Record {
             } else {
                 let checked = match value {
                     Some(TypedValue::Number(v)) => check_numeric(feature.kind, v),
+                    Some(TypedValue::OutOfRange(_)) => Err(Problem::NotFinite),
                     Some(TypedValue::Text(text)) => parse_numeric(feature.kind, text),
                     None | Some(TypedValue::Other("null")) => Err(Problem::Missing),
                     Some(other) => Err(Problem::WrongType {
@@ -177,7 +238,7 @@ impl Record {
 
 fn type_name(value: &TypedValue<'_>) -> &'static str {
     match value {
-        TypedValue::Number(_) => "a number",
+        TypedValue::Number(_) | TypedValue::OutOfRange(_) => "a number",
         TypedValue::Text(_) => "text",
         TypedValue::Other(name) => name,
     }
@@ -240,6 +301,7 @@ mod tests {
             "land" => Some(TypedValue::Other("a boolean")),
             "hot" => Some(TypedValue::Text("NaN")),
             "serrorrate" => Some(TypedValue::Number(1.5)),
+            "count" => Some(TypedValue::OutOfRange("1e400")),
             _ => Some(typed(i)),
         })
         .unwrap_err();
@@ -252,15 +314,95 @@ mod tests {
                 ("srcbytes", "-1"),
                 ("land", "a boolean"),
                 ("hot", "NaN"),
+                ("count", "1e400"),
                 ("serrorrate", "1.5"),
             ]
         );
+        assert_eq!(bad[5].problem, Problem::NotFinite);
         assert_eq!(bad[0].problem, Problem::Missing);
         assert_eq!(bad[4].problem, Problem::NotFinite);
         assert_eq!(
             bad[1].to_string(),
             "column `service`, value `3`: expected a text value, found a number"
         );
+    }
+
+    #[test]
+    fn plain_decimals_read_exactly_as_the_general_parser_reads_them() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.00",
+            "-0.0",
+            "491",
+            "0.05",
+            "1.00",
+            "999999999999999",
+            "0.1",
+            "0.000000000000001",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "5.",
+            ".5",
+            "1e3",
+            "+5",
+            "00012",
+            "1..2",
+            "-",
+            "",
+            "0x10",
+            "1,5",
+        ]
+        .map(String::from)
+        .to_vec();
+        for _ in 0..20_000 {
+            let digits = 1 + (next() % 17) as usize;
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            if next() % 2 == 0 {
+                text.insert((next() % (digits as u64 + 1)) as usize, '.');
+            }
+            if next() % 4 == 0 {
+                text.insert(0, '-');
+            }
+            texts.push(text);
+        }
+        let mut fast = 0;
+        for text in &texts {
+            let general = text.parse::<f64>().ok();
+            if let Some(value) = plain_decimal(text.as_bytes()) {
+                fast += 1;
+                assert_eq!(Some(value.to_bits()), general.map(f64::to_bits), "{text}");
+            }
+        }
+        assert!(fast > texts.len() / 2, "{fast} of {}", texts.len());
+    }
+
+    #[test]
+    fn trimming_matches_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta b\r",
+            "\u{a0}x\u{a0}",
+            "x\u{3000}",
+            "é",
+            " é ",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! [`AppState`] and the body parser, and shape the JSON answer.
 
 use crate::body::{self, Batch, Format, OnError};
-use crate::error::{ApiError, RecordError, json_response};
+use crate::error::{ApiError, RecordError, json_response, json_response_with_capacity};
 use crate::models::{DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, LoadedModel, training_hint};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use nadir_data::UnseenCategory;
 use nadir_data::schema::{self, FEATURES, Kind};
 use nadir_ml::file::Prediction;
 use serde::Serialize;
@@ -20,9 +21,9 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Bodies larger than this are parsed and scored on the blocking pool, so that a big batch
-/// never stalls the async workers that serve everyone else; smaller ones (a few records)
-/// are cheaper to score in place than to hand over.
+/// Bodies larger than this are parsed and scored on rayon's pool, so that a big batch never
+/// stalls the async workers that serve everyone else; smaller ones (a few records) are
+/// cheaper to score in place than to hand over.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
 /// What a route takes as its body, for the OpenAPI document.
@@ -297,15 +298,22 @@ async fn score(
         let batch = body::parse(format, &body)?;
         answer(&state, &model, batch, on_error)
     };
-    if big {
-        tokio::task::spawn_blocking(work).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("scoring failed: {e}"),
-            )
-        })?
-    } else {
-        work()
+    if !big {
+        return work();
+    }
+    // On rayon's pool rather than tokio's blocking pool: parsing a large body and scoring it
+    // run on rayon's threads anyway, and a blocking thread would only hand the work over
+    // and wait for it, twice per batch.
+    let (done, result) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+    });
+    match result.await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) | Err(_) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "scoring failed: the scoring task panicked",
+        )),
     }
 }
 
@@ -345,8 +353,12 @@ fn answer(
     if batch.single {
         return Ok(json_response(StatusCode::OK, &results[0]));
     }
-    Ok(json_response(
+    // Sized for the answer (a result is 110–130 bytes, more with warnings), so that it is
+    // written once rather than copied as it grows.
+    let capacity = 256 + 160 * results.len() + 200 * batch.errors.len();
+    Ok(json_response_with_capacity(
         StatusCode::OK,
+        capacity,
         &BatchOut {
             model: &model.name,
             results,
@@ -393,44 +405,51 @@ struct ResultOut<'a> {
     model: &'a LoadedModel,
 }
 
-/// The fields of [`Prediction`] the result writes under its own names; any other field a
-/// model's prediction carries (e.g. which part of a hybrid fired) is passed through as is.
-const RENAMED_FIELDS: [&str; 3] = ["is_attack", "score", "unseen"];
-
+/// Writes every field of [`Prediction`]: `is_attack` as `prediction`, `score` as
+/// `probability` or `score`, `unseen` as `warnings`, and the rest under their own names
+/// (`fired`). Written field by field rather than through a `serde_json::Value` of the
+/// prediction, which cost a map per record. The prediction is destructured without `..`, so
+/// a field added to `Prediction` does not compile here until it is written
+/// (`result_writes_every_field_of_a_prediction` checks the serialised names).
 impl Serialize for ResultOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let p = self.prediction;
+        let Prediction {
+            is_attack,
+            score,
+            unseen,
+            fired,
+        } = self.prediction;
         let saved = &self.model.model;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("index", &self.index)?;
-        map.serialize_entry("prediction", if p.is_attack { "attack" } else { "normal" })?;
+        map.serialize_entry("prediction", if *is_attack { "attack" } else { "normal" })?;
         let score_name = if saved.kind().is_detector() {
             "score"
         } else {
             "probability"
         };
-        map.serialize_entry(score_name, &p.score)?;
+        map.serialize_entry(score_name, score)?;
         map.serialize_entry("threshold", &saved.threshold)?;
         map.serialize_entry("model", &self.model.name)?;
-        let warnings: Vec<String> = p
-            .unseen
-            .iter()
-            .map(|u| {
-                format!(
-                    "{} value `{}` was not seen in training; it is encoded as none of the known values",
-                    u.feature, u.value
-                )
-            })
-            .collect();
-        map.serialize_entry("warnings", &warnings)?;
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(p) {
-            for (key, value) in fields {
-                if !RENAMED_FIELDS.contains(&key.as_str()) {
-                    map.serialize_entry(&key, &value)?;
-                }
-            }
+        map.serialize_entry("warnings", &Warnings(unseen))?;
+        if let Some(fired) = fired {
+            map.serialize_entry("fired", fired)?;
         }
         map.end()
+    }
+}
+
+/// A result's warnings: one sentence per unseen category value.
+struct Warnings<'a>(&'a [UnseenCategory]);
+
+impl Serialize for Warnings<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|u| {
+            format!(
+                "{} value `{}` was not seen in training; it is encoded as none of the known values",
+                u.feature, u.value
+            )
+        }))
     }
 }
 
@@ -614,6 +633,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_writes_every_field_of_a_prediction() {
+        let prediction = Prediction {
+            is_attack: true,
+            score: 0.75,
+            unseen: vec![UnseenCategory {
+                row: 0,
+                feature: "service",
+                value: "quantum".into(),
+            }],
+            fired: Some(nadir_ml::hybrid::Fired::Both),
+        };
+        let serde_json::Value::Object(fields) = serde_json::to_value(&prediction).unwrap() else {
+            panic!("a prediction serialises as an object")
+        };
+        let written = ["is_attack", "score", "unseen", "fired"];
+        for key in fields.keys() {
+            assert!(
+                written.contains(&key.as_str()),
+                "Prediction has a field `{key}` that ResultOut does not write"
+            );
+        }
+    }
 
     #[test]
     fn tokens_compare_exactly() {

@@ -74,7 +74,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, json_bytes(&self.body)).into_response();
+        let mut response = (self.status, json_bytes(&self.body, 128)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -85,7 +85,17 @@ impl IntoResponse for ApiError {
 
 /// A value as a JSON response body.
 pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
-    let mut response = (status, json_bytes(value)).into_response();
+    json_response_with_capacity(status, 256, value)
+}
+
+/// [`json_response`] written into a buffer of `capacity` bytes to start with: a large answer
+/// sized in advance is not copied as it grows.
+pub fn json_response_with_capacity(
+    status: StatusCode,
+    capacity: usize,
+    value: &impl Serialize,
+) -> Response {
+    let mut response = (status, json_bytes(value, capacity)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -93,7 +103,10 @@ pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     response
 }
 
-fn json_bytes(value: &impl Serialize) -> Vec<u8> {
-    serde_json::to_vec(value)
-        .unwrap_or_else(|_| br#"{"error":"the response could not be encoded"}"#.to_vec())
+fn json_bytes(value: &impl Serialize, capacity: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut bytes, value) {
+        Ok(()) => bytes,
+        Err(_) => br#"{"error":"the response could not be encoded"}"#.to_vec(),
+    }
 }

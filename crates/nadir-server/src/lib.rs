@@ -10,6 +10,7 @@
 pub mod api;
 pub mod body;
 pub mod error;
+mod logging;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
@@ -32,7 +33,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use thiserror::Error;
-use tracing::Instrument;
 
 /// How long shutdown waits for in-flight requests beyond the request timeout.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
@@ -135,23 +135,20 @@ fn request_id(request: &Request) -> String {
         })
 }
 
-/// The middleware every request passes: request id and log span, a concurrency slot (not for
-/// the health and metrics routes) and a deadline (both 503 when exceeded), then one log line
-/// and the metrics.
+/// The middleware every request passes: request id, a concurrency slot (not for the health
+/// and metrics routes) and a deadline (both 503 when exceeded), then one log line with the
+/// id and the metrics. The line carries the id itself rather than through a span around the
+/// request, which cost a formatted allocation and an enter and exit per poll.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(&request);
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
-    let span = tracing::info_span!("request", id = %id, %method, route = %route);
     let timeout = state.config.request_timeout;
     // Probes and scrapes never wait behind scoring work: a slow upload holding every slot
     // must not make a healthy server look dead.
-    let needs_slot = !matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
+    let needs_slot = !matches!(route, "/healthz" | "/readyz" | "/metrics");
     let work = async {
         let _slot = if needs_slot {
             Some(state.concurrency.acquire().await)
@@ -160,7 +157,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         };
         next.run(request).await
     };
-    let mut response = match tokio::time::timeout(timeout, work.instrument(span.clone())).await {
+    let mut response = match tokio::time::timeout(timeout, work).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -174,32 +171,25 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .get::<ModelLabel>()
         .map_or("", |m| m.0.as_str());
     let status = response.status().as_u16();
-    state.metrics.request(&route, model, status, elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            model,
-            micros = elapsed.as_micros() as u64,
-            "{method} {route}"
-        )
-    });
+    state.metrics.request(route, model, status, elapsed);
+    tracing::info!(
+        id = %id,
+        status,
+        model,
+        micros = elapsed.as_micros() as u64,
+        "{method} {route}"
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
 }
 
-/// Logs to standard error, one line per event; `NADIR_LOG` sets the level (`error`, `warn`,
-/// `info` (default), `debug`, `trace`, `off`). Set once per process; later calls do nothing.
+/// Logs to standard error, one line per event, written off the request path by a thread of
+/// their own; `NADIR_LOG` sets the level (`error`, `warn`, `info` (default), `debug`,
+/// `trace`, `off`). Set once per process; later calls do nothing.
 pub fn init_logging() {
-    let level = std::env::var("NADIR_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .try_init();
+    logging::init();
 }
 
 /// `nadir serve`: loads the models, listens on `addr`, calls `on_listening` with the bound
@@ -211,9 +201,19 @@ pub fn run(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // Whatever way this returns (or unwinds), the lines logged are written before.
+    struct FlushLogs;
+    impl Drop for FlushLogs {
+        fn drop(&mut self) {
+            logging::flush();
+        }
+    }
+    let _flush_logs = FlushLogs;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        runtime.worker_threads(async_workers());
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         let server = Server::new(config)?;
         let listener = tokio::net::TcpListener::bind(addr)
@@ -226,6 +226,16 @@ pub fn run(
         on_listening(bound);
         server.serve(listener, shutdown).await
     })
+}
+
+/// Async workers: one per two cores (at least one; `TOKIO_WORKER_THREADS` overrides). They
+/// only move bytes and score a few records at a time, tens of microseconds per request;
+/// batches are scored on rayon's pool, over every core. A worker per core made them wake
+/// each other for work and contend with whatever else runs on the machine: on 2 cores shared
+/// with the load generator, one worker instead of two cut the 99th-percentile latency of
+/// single-record requests from 2.2–2.3 ms to 1.1–1.9 ms at the same throughput.
+fn async_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 #[cfg(unix)]

@@ -109,17 +109,25 @@ pub fn document() -> Value {
     })
 }
 
+/// What the server accepts for one feature ([`nadir_data::Record::from_typed`]'s rules): a
+/// number, or text holding one (read like a CSV field, blanks around it allowed), for the
+/// numeric kinds; non-blank text for the categorical ones.
 fn feature_schema(kind: Kind) -> Value {
-    let described = |schema: Value| {
-        let mut schema = schema;
-        schema["description"] = json!(kind_name(kind));
-        schema
+    let mut schema = match kind {
+        Kind::Count | Kind::Indicator => json!({ "type": ["number", "string"], "minimum": 0 }),
+        Kind::Rate => json!({ "type": ["number", "string"], "minimum": 0, "maximum": 1 }),
+        Kind::Categorical => json!({ "type": "string", "pattern": "\\S" }),
     };
-    match kind {
-        Kind::Count | Kind::Indicator => described(json!({ "type": "number", "minimum": 0 })),
-        Kind::Rate => described(json!({ "type": "number", "minimum": 0, "maximum": 1 })),
-        Kind::Categorical => described(json!({ "type": "string", "minLength": 1 })),
-    }
+    schema["description"] = json!(match kind {
+        Kind::Categorical =>
+            "categorical: text (a value never seen in training is scored, with a warning)"
+                .to_string(),
+        kind => format!(
+            "{}: a number, or text holding one (\"491\")",
+            kind_name(kind)
+        ),
+    });
+    schema
 }
 
 fn schemas() -> Value {
@@ -127,7 +135,6 @@ fn schemas() -> Value {
         .iter()
         .map(|f| (f.name.to_string(), feature_schema(f.kind)))
         .collect();
-    let required: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     let error_entry = json!({
         "type": "object",
         "required": ["index", "message"],
@@ -142,9 +149,13 @@ fn schemas() -> Value {
     json!({
         "Record": {
             "type": "object",
-            "description": "One connection's 41 features by name (src_bytes and srcbytes are the same field). Numbers may be sent as text; other fields are ignored.",
+            "description": "One connection's 41 features by name. Every feature is required, \
+                under the name listed here or any spelling that differs from it only in case, \
+                underscores and spaces (srcbytes, src_bytes, SrcBytes), once; the server \
+                answers 422 naming any feature missing or given twice. So that records in those \
+                spellings validate, `required` is not used. Numbers may be sent as text; other \
+                fields (attack, lastflag, your own) are ignored.",
             "properties": properties,
-            "required": required,
         },
         "Result": {
             "type": "object",
@@ -245,7 +256,7 @@ mod tests {
             );
         }
         let record = &doc["components"]["schemas"]["Record"];
-        assert_eq!(record["required"].as_array().unwrap().len(), 41);
+        assert_eq!(record["properties"].as_object().unwrap().len(), 41);
         assert_eq!(
             record["properties"]["dsthostsrvrerrorrate"]["maximum"],
             json!(1)

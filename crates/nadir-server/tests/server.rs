@@ -699,6 +699,31 @@ fn every_error_class_answers_json_never_500() {
         .post_json("/v1/predict?on_error=skip", &record)
         .expect_error(422);
 
+    // A number beyond the range of f64 is a bad field like any other, not a malformed body.
+    let mut records = json_records(3);
+    records[0]["srcbytes"] = json!("too large");
+    let body = serde_json::to_string(&records)
+        .unwrap()
+        .replace("\"too large\"", "1e400");
+    let rejected = server
+        .post("/v1/predict", "application/json", body.as_bytes())
+        .expect_error(422);
+    assert_eq!(
+        rejected["errors"],
+        json!([{"index": 0, "field": "srcbytes", "value": "1e400",
+            "message": "NaN or infinity is not allowed (numbers must lie within ±1.8e308)"}])
+    );
+    let skipped = server.post(
+        "/v1/predict?on_error=skip",
+        "application/json",
+        body.as_bytes(),
+    );
+    assert_eq!(skipped.status, 200, "{}", skipped.text());
+    let skipped = skipped.json();
+    assert_eq!(skipped["summary"]["scored"], 2);
+    assert_eq!(skipped["results"][0]["index"], 1);
+    assert_eq!(skipped["errors"], rejected["errors"]);
+
     // Unseen categories are warnings, not errors.
     let mut novel = json_records(1).remove(0);
     novel["service"] = json!("quantum_tunnel");
@@ -989,4 +1014,130 @@ fn missing_default_models_say_how_to_train_them() {
         body["error"].as_str().unwrap().contains("--models rf"),
         "{body}"
     );
+}
+
+/// Checks `value` against the subset of JSON Schema that /openapi.json's `Record` uses
+/// (`type`, `minimum`, `maximum`, `pattern` "\S", `properties`, `required`); panics on a
+/// keyword it does not know, so the schema cannot grow past what this checks.
+fn schema_errors(schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (keyword, rule) in schema.as_object().unwrap() {
+        match keyword.as_str() {
+            "description" => {}
+            "type" => {
+                let types: Vec<&str> = match rule {
+                    Value::String(t) => vec![t.as_str()],
+                    other => other
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t.as_str().unwrap())
+                        .collect(),
+                };
+                let found = match value {
+                    Value::Number(_) => "number",
+                    Value::String(_) => "string",
+                    Value::Object(_) => "object",
+                    _ => "other",
+                };
+                if !types.contains(&found) {
+                    errors.push(format!("{at}: {found} is not one of {types:?}"));
+                }
+            }
+            "minimum" | "maximum" => {
+                if let Some(x) = value.as_f64() {
+                    let bound = rule.as_f64().unwrap();
+                    if (keyword == "minimum" && x < bound) || (keyword == "maximum" && x > bound) {
+                        errors.push(format!("{at}: {x} is beyond the {keyword} {bound}"));
+                    }
+                }
+            }
+            "pattern" => {
+                assert_eq!(rule, r"\S", "a pattern this check does not know");
+                if value.as_str().is_some_and(|t| t.trim().is_empty()) {
+                    errors.push(format!("{at}: blank text"));
+                }
+            }
+            "required" => {
+                for name in rule.as_array().unwrap() {
+                    if value.get(name.as_str().unwrap()).is_none() {
+                        errors.push(format!("{at}: {name} is missing"));
+                    }
+                }
+            }
+            "properties" => {
+                for (name, property) in rule.as_object().unwrap() {
+                    if let Some(field) = value.get(name) {
+                        errors.extend(schema_errors(property, field, name));
+                    }
+                }
+            }
+            other => panic!("a schema keyword this check does not know: {other}"),
+        }
+    }
+    errors
+}
+
+#[test]
+fn openapi_record_schema_accepts_what_the_server_accepts() {
+    let server = Running::with_models("schema");
+    let record_schema =
+        nadir_server::openapi::document()["components"]["schemas"]["Record"].clone();
+    let plain = json_records(1).remove(0);
+    let as_text = |record: &Value| -> Value {
+        Value::Object(
+            record
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    let text = v
+                        .as_f64()
+                        .map_or_else(|| v.clone(), |x| json!(format!(" {x} ")));
+                    (k.clone(), text)
+                })
+                .collect(),
+        )
+    };
+    let respelled = |record: &Value| -> Value {
+        let mut fields = record.as_object().unwrap().clone();
+        for (from, to) in [
+            ("srcbytes", "src_bytes"),
+            ("dstbytes", "DstBytes"),
+            ("serrorrate", "Serror Rate"),
+        ] {
+            let value = fields.remove(from).unwrap();
+            fields.insert(to.to_string(), value);
+        }
+        fields.insert("my_own_id".into(), json!({"any": ["thing"]}));
+        Value::Object(fields)
+    };
+    let accepted = [
+        plain.clone(),
+        as_text(&plain),
+        respelled(&plain),
+        respelled(&as_text(&plain)),
+    ];
+    for record in &accepted {
+        let reply = server.post_json("/v1/predict", record);
+        assert_eq!(reply.status, 200, "{record} -> {}", reply.text());
+        let errors = schema_errors(&record_schema, record, "record");
+        assert!(errors.is_empty(), "{record}: {errors:?}");
+    }
+    // The check is not vacuous: what the server refuses for a value's type or range, the
+    // schema refuses too.
+    for (field, value) in [
+        ("service", json!(17)),
+        ("serrorrate", json!(1.5)),
+        ("flag", json!(" ")),
+        ("count", json!(-1)),
+    ] {
+        let mut record = plain.clone();
+        record[field] = value;
+        server.post_json("/v1/predict", &record).expect_error(422);
+        assert!(
+            !schema_errors(&record_schema, &record, "record").is_empty(),
+            "{record}"
+        );
+    }
 }
