@@ -5,10 +5,10 @@
 use crate::body::{self, Batch, Format, OnError};
 use crate::error::{ApiError, RecordError, json_response, json_response_with_capacity};
 use crate::models::{DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, LoadedModel, training_hint};
-use crate::state::AppState;
+use crate::state::{AppState, Slot};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Extension, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -221,34 +221,38 @@ async fn predict_named(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    score_route(state, &name, query, &headers, body).await
+    score_route(state, &name, query, slot, &headers, body).await
 }
 
 async fn predict_default(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    score_route(state, DEFAULT_CLASSIFIER, query, &headers, body).await
+    score_route(state, DEFAULT_CLASSIFIER, query, slot, &headers, body).await
 }
 
 async fn anomaly(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    score_route(state, DEFAULT_DETECTOR, query, &headers, body).await
+    score_route(state, DEFAULT_DETECTOR, query, slot, &headers, body).await
 }
 
 async fn score_route(
     state: Arc<AppState>,
     name: &str,
     query: Option<String>,
+    slot: Option<Extension<Slot>>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -257,9 +261,16 @@ async fn score_route(
         Err(e) => return e.into_response(),
     };
     let label = ModelLabel(model.name.clone());
-    let mut response = score(state, model, query, headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
+    let mut response = score(
+        state,
+        model,
+        query,
+        slot.map(|Extension(slot)| slot),
+        headers,
+        body,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response);
     response.extensions_mut().insert(label);
     response
 }
@@ -287,6 +298,7 @@ async fn score(
     state: Arc<AppState>,
     model: Arc<LoadedModel>,
     query: Option<String>,
+    slot: Option<Slot>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -303,10 +315,15 @@ async fn score(
     }
     // On rayon's pool rather than tokio's blocking pool: parsing a large body and scoring it
     // run on rayon's threads anyway, and a blocking thread would only hand the work over
-    // and wait for it, twice per batch.
+    // and wait for it, twice per batch. The job keeps the request's slot until it ends,
+    // even if the request has timed out or its client has gone; a job whose client has
+    // gone before it starts does nothing.
     let (done, result) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+        let _slot = slot;
+        if !done.is_closed() {
+            let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+        }
     });
     match result.await {
         Ok(Ok(answer)) => answer,

@@ -27,6 +27,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
+use state::Slot;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -150,11 +151,11 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
     // must not make a healthy server look dead.
     let needs_slot = !matches!(route, "/healthz" | "/readyz" | "/metrics");
     let work = async {
-        let _slot = if needs_slot {
-            Some(state.concurrency.acquire().await)
-        } else {
-            None
-        };
+        let mut request = request;
+        // The semaphore is never closed, so acquiring always gives a permit.
+        if needs_slot && let Ok(permit) = Arc::clone(&state.concurrency).acquire_owned().await {
+            request.extensions_mut().insert(Slot::new(permit));
+        }
         next.run(request).await
     };
     let mut response = match tokio::time::timeout(timeout, work).await {
@@ -205,7 +206,7 @@ pub fn run(
     struct FlushLogs;
     impl Drop for FlushLogs {
         fn drop(&mut self) {
-            logging::flush();
+            logging::flush_at_exit();
         }
     }
     let _flush_logs = FlushLogs;

@@ -5,31 +5,60 @@
 //! with that and a span around each request, logging took about a quarter of the CPU time
 //! of a single-record request (8 of 33 µs; now about 2). Lines are appended to a buffer
 //! instead, and a writer thread writes whatever has gathered, at once when the server is
-//! quiet and in batches (at most [`BATCH`] apart) when it is busy. [`flush`] writes what is
-//! left before the process exits; a process killed outright loses at most [`BATCH`] of lines.
+//! quiet and in batches (at most [`BATCH`] apart) when it is busy. [`flush_at_exit`] writes
+//! what is left before the process exits; a process killed outright loses at most [`BATCH`]
+//! of lines. When standard error does not keep up (a full pipe nobody reads), the buffer
+//! stops at [`MAX_PENDING`] bytes and the lines beyond are counted and the count logged,
+//! rather than memory growing without end; at exit the last lines get [`EXIT_WAIT`] to go
+//! out, so a blocked standard error cannot hold the process.
 //!
 //! `tracing-appender`'s non-blocking writer does the same with a channel per line; it would
 //! bring the `time` crate and five others into the build for its rolling files, which a
 //! server logging to standard error does not use.
 
 use std::io::{self, Write};
-use std::sync::{Condvar, Mutex, Once, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError, mpsc};
 use std::time::Duration;
 
 /// How long the writer thread pauses after a write, so that the lines logged meanwhile go
 /// out in one write.
 const BATCH: Duration = Duration::from_millis(5);
 
+/// The most bytes of lines waiting to be written.
+const MAX_PENDING: usize = 4 << 20;
+
+/// How long the last lines may take to go out when the process exits.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
+
 /// The lines not yet written, and the writer thread's wake-up call.
 struct Pending {
-    lines: Mutex<Vec<u8>>,
+    lines: Mutex<Lines>,
     ready: Condvar,
 }
 
+struct Lines {
+    text: Vec<u8>,
+    /// Lines dropped since the last write, the buffer being full.
+    dropped: u64,
+}
+
+impl Lines {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.dropped == 0
+    }
+}
+
 static PENDING: Pending = Pending {
-    lines: Mutex::new(Vec::new()),
+    lines: Mutex::new(Lines {
+        text: Vec::new(),
+        dropped: 0,
+    }),
     ready: Condvar::new(),
 };
+
+fn lock_lines() -> MutexGuard<'static, Lines> {
+    PENDING.lines.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Logs to standard error, one line per event; `NADIR_LOG` sets the level (`error`, `warn`,
 /// `info` (default), `debug`, `trace`, `off`). Set once per process; later calls do nothing.
@@ -55,19 +84,43 @@ pub fn init() {
 }
 
 /// Writes every line logged so far to standard error; returns once they are written.
-pub fn flush() {
+fn flush() {
     // Standard error is locked first, so two flushes write their lines in the order logged.
     let mut stderr = io::stderr().lock();
-    let lines = std::mem::take(&mut *PENDING.lines.lock().unwrap_or_else(PoisonError::into_inner));
-    if !lines.is_empty() {
-        let _ = stderr.write_all(&lines);
+    let (text, dropped) = {
+        let mut lines = lock_lines();
+        (
+            std::mem::take(&mut lines.text),
+            std::mem::take(&mut lines.dropped),
+        )
+    };
+    let _ = stderr.write_all(&text);
+    if dropped > 0 {
+        let _ = writeln!(
+            stderr,
+            "nadir: {dropped} log lines dropped: standard error did not keep up"
+        );
+    }
+}
+
+/// Writes the lines logged so far, waiting at most [`EXIT_WAIT`] for standard error.
+pub fn flush_at_exit() {
+    let (done, wait) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("nadir-log-exit".into())
+        .spawn(move || {
+            flush();
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = wait.recv_timeout(EXIT_WAIT);
     }
 }
 
 fn write_forever() {
     loop {
         {
-            let mut lines = PENDING.lines.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut lines = lock_lines();
             while lines.is_empty() {
                 lines = PENDING
                     .ready
@@ -85,9 +138,13 @@ struct LineWriter;
 
 impl Write for LineWriter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut lines = PENDING.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lines = lock_lines();
         let was_empty = lines.is_empty();
-        lines.extend_from_slice(bytes);
+        if lines.text.len() + bytes.len() > MAX_PENDING {
+            lines.dropped += 1;
+        } else {
+            lines.text.extend_from_slice(bytes);
+        }
         drop(lines);
         // Only an empty buffer can have the writer thread waiting; while lines are pending
         // it will come back for them, so most lines cost no wake-up call.

@@ -6,7 +6,7 @@ use crate::models::{LoadError, ModelSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The server's settings.
 #[derive(Debug, Clone)]
@@ -50,7 +50,24 @@ pub struct AppState {
     /// One reload at a time.
     reloading: Mutex<()>,
     pub metrics: Metrics,
-    pub concurrency: Semaphore,
+    /// Scoring slots; a request holds one until its work is done (see [`Slot`]).
+    pub concurrency: Arc<Semaphore>,
+}
+
+/// A request's concurrency slot, shared by the request and any work it hands to rayon's
+/// pool: the slot is free again only when both are done, so a client that times out or
+/// hangs up cannot leave scoring work running beyond `--max-concurrent`.
+#[derive(Clone)]
+pub struct Slot {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    pub fn new(permit: OwnedSemaphorePermit) -> Slot {
+        Slot {
+            _permit: Arc::new(permit),
+        }
+    }
 }
 
 impl AppState {
@@ -58,7 +75,7 @@ impl AppState {
     pub fn new(config: ServerConfig) -> Result<AppState, LoadError> {
         let models = ModelSet::load(&config.models_dir)?;
         Ok(AppState {
-            concurrency: Semaphore::new(config.max_concurrent.max(1)),
+            concurrency: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
             config,
             models: RwLock::new(Arc::new(models)),
             reloading: Mutex::new(()),
