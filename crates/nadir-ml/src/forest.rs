@@ -468,6 +468,46 @@ mod tests {
         );
     }
 
+    /// Tree models score up to `IN_PLACE_ROWS` rows on the calling thread: with every
+    /// thread of rayon's pool held busy, they still answer (a server's request thread must
+    /// never wait for the pool).
+    #[test]
+    fn small_batches_score_while_the_pool_is_busy() {
+        use crate::tree::{DecisionTreeParams, IN_PLACE_ROWS};
+        use std::sync::{Arc, Condvar, Mutex, mpsc};
+        use std::time::Duration;
+        let s = sample_split();
+        let forest = small_forest().fit(&s.train, &s.train_labels, 1).unwrap();
+        let tree = DecisionTreeParams::default()
+            .fit(&s.train, &s.train_labels, 1)
+            .unwrap();
+        let rows: Vec<usize> = (0..IN_PLACE_ROWS).collect();
+        let batch = s.test.select(&rows);
+        let expected = (forest.score(&batch), tree.score(&batch));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        for _ in 0..rayon::current_num_threads() {
+            let gate = Arc::clone(&gate);
+            rayon::spawn(move || {
+                let (open, opened) = &*gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = opened.wait(open).unwrap();
+                }
+            });
+        }
+        let (done, scored) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send((forest.score(&batch), tree.score(&batch)));
+        });
+        let answer = scored.recv_timeout(Duration::from_secs(20));
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        assert_eq!(
+            answer.expect("scored without waiting for the pool"),
+            expected
+        );
+    }
+
     #[test]
     fn subsampling_without_replacement_draws_the_share_once_each() {
         let plan = EnsemblePlan::new(

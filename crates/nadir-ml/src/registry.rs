@@ -39,6 +39,18 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// Whether a batch of up to [`crate::tree::IN_PLACE_ROWS`] rows is scored on the calling thread,
+    /// without waiting for rayon's pool: true of the tree models. A server can score such
+    /// batches on the thread that took the request; the others' small batches still go
+    /// through the pool, where they may wait behind a long batch, which a thread that
+    /// serves requests must not do.
+    pub fn scores_small_batches_in_place(self) -> bool {
+        matches!(
+            self,
+            ModelKind::DecisionTree | ModelKind::RandomForest | ModelKind::Bagging
+        )
+    }
+
     /// Every model nadir has.
     pub const ALL: [ModelKind; 11] = [
         ModelKind::LogisticRegression,

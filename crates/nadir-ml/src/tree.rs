@@ -407,21 +407,31 @@ impl Tree {
 /// which ensembles use instead wherever [`RankedTrees::new`] takes their trees).
 pub(crate) fn walked_mean_score(trees: &[Tree], data: &Encoded) -> Vec<f64> {
     const CHUNK: usize = 256;
+    let score_chunk = |rows: &mut Vec<TreeRow>, (chunk, out): (usize, &mut [f64])| {
+        let first = chunk * CHUNK;
+        rows.clear();
+        rows.extend((first..first + out.len()).map(|row| tree_row(data, row)));
+        for tree in trees {
+            tree.add_predictions(rows, out);
+        }
+        out.iter_mut().for_each(|sum| *sum /= trees.len() as f64);
+    };
     let mut scores = vec![0.0; data.len()];
-    scores
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each_init(Vec::new, |rows, (chunk, out)| {
-            let first = chunk * CHUNK;
-            rows.clear();
-            rows.extend((first..first + out.len()).map(|row| tree_row(data, row)));
-            for tree in trees {
-                tree.add_predictions(rows, out);
-            }
-            out.iter_mut().for_each(|sum| *sum /= trees.len() as f64);
-        });
+    if data.len() <= IN_PLACE_ROWS {
+        score_chunk(&mut Vec::new(), (0, &mut scores));
+    } else {
+        scores
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each_init(Vec::new, score_chunk);
+    }
     scores
 }
+
+/// Batches of up to this many rows are scored on the calling thread by every tree model:
+/// handing them to rayon's pool would cost a cross-thread wake-up, which dominates a
+/// server's single-record request, and could leave them waiting behind a long batch.
+pub const IN_PLACE_ROWS: usize = 128;
 
 /// Scales to sum 1; all zeros when there is nothing to scale.
 pub(crate) fn normalised(values: &[f64]) -> Vec<f64> {
@@ -700,10 +710,9 @@ impl RankedTrees {
     /// depend on the thread count or on the order rows are walked in.
     pub(crate) fn mean_score(&self, data: &Encoded) -> Vec<f64> {
         // Blocks small enough that a batch of a thousand rows still uses every core, large
-        // enough that sorting pays. A batch of one block is scored on the calling thread:
-        // handing it to rayon's pool would cost a cross-thread wake-up, which dominates a
-        // server's single-record request.
-        const MIN_BLOCK: usize = 128;
+        // enough that sorting pays. A batch of one block is scored on the calling thread
+        // (see `IN_PLACE_ROWS`).
+        const MIN_BLOCK: usize = IN_PLACE_ROWS;
         const MAX_BLOCK: usize = 2048;
         let block = data
             .len()

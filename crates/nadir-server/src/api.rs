@@ -15,6 +15,7 @@ use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
 use nadir_data::schema::{self, FEATURES, Kind};
 use nadir_ml::file::Prediction;
+use nadir_ml::tree::IN_PLACE_ROWS;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::json;
@@ -23,7 +24,8 @@ use std::sync::Arc;
 
 /// Bodies larger than this are parsed and scored on rayon's pool, so that a big batch never
 /// stalls the async workers that serve everyone else; smaller ones (a few records) are
-/// cheaper to score in place than to hand over.
+/// parsed in place, and scored in place by the models that do so without the pool (the
+/// tree models, up to `IN_PLACE_ROWS` records), cheaper than handing them over.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
 /// What a route takes as its body, for the OpenAPI document.
@@ -305,19 +307,33 @@ async fn score(
     let on_error = OnError::from_query(query.as_deref())?;
     let format = Format::from_headers(headers)?;
     let body = body_bytes(body)?;
-    let big = body.len() > INLINE_BODY_BYTES;
-    let work = move || {
-        let batch = body::parse(format, &body)?;
-        answer(&state, &model, batch, on_error)
-    };
-    if !big {
-        return work();
+    if body.len() > INLINE_BODY_BYTES {
+        return on_rayon(slot, move || {
+            let batch = body::parse(format, &body)?;
+            answer(&state, &model, batch, on_error)
+        })
+        .await;
     }
-    // On rayon's pool rather than tokio's blocking pool: parsing a large body and scoring it
-    // run on rayon's threads anyway, and a blocking thread would only hand the work over
-    // and wait for it, twice per batch. The job keeps the request's slot until it ends,
-    // even if the request has timed out or its client has gone; a job whose client has
-    // gone before it starts does nothing.
+    let batch = body::parse(format, &body)?;
+    if model.model.kind().scores_small_batches_in_place() && batch.records.len() <= IN_PLACE_ROWS {
+        return answer(&state, &model, batch, on_error);
+    }
+    on_rayon(slot, move || answer(&state, &model, batch, on_error)).await
+}
+
+/// Runs `work` on rayon's pool and waits for it without holding up the async worker.
+///
+/// Rayon's pool rather than tokio's blocking pool: parsing a large body and scoring it run
+/// on rayon's threads anyway, and a blocking thread would only hand the work over and wait
+/// for it, twice per batch. And no async worker ever waits for rayon itself: a model that
+/// scores even a small batch through the pool could wait there behind a long batch, and the
+/// worker with it, with every connection it serves. The job keeps the request's slot until
+/// it ends, even if the request has timed out or its client has gone; a job whose client
+/// has gone before it starts does nothing.
+async fn on_rayon(
+    slot: Option<Slot>,
+    work: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
     let (done, result) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let _slot = slot;
