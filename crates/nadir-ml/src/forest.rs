@@ -478,29 +478,49 @@ mod tests {
         use std::time::Duration;
         let s = sample_split();
         let forest = small_forest().fit(&s.train, &s.train_labels, 1).unwrap();
+        let bagging = BaggingParams {
+            trees: 5,
+            ..BaggingParams::default()
+        }
+        .fit(&s.train, &s.train_labels, 1)
+        .unwrap();
         let tree = DecisionTreeParams::default()
             .fit(&s.train, &s.train_labels, 1)
             .unwrap();
         let rows: Vec<usize> = (0..IN_PLACE_ROWS).collect();
         let batch = s.test.select(&rows);
-        let expected = (forest.score(&batch), tree.score(&batch));
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        for _ in 0..rayon::current_num_threads() {
+        let score_all =
+            move |batch: &Encoded| [forest.score(batch), bagging.score(batch), tree.score(batch)];
+        let expected = score_all(&batch);
+        // Every pool thread blocks until the gate opens; the test scores once all of them
+        // are blocked.
+        let threads = rayon::current_num_threads();
+        let gate = Arc::new((Mutex::new((0, false)), Condvar::new()));
+        for _ in 0..threads {
             let gate = Arc::clone(&gate);
             rayon::spawn(move || {
-                let (open, opened) = &*gate;
-                let mut open = open.lock().unwrap();
-                while !*open {
-                    open = opened.wait(open).unwrap();
+                let (state, changed) = &*gate;
+                let mut state = state.lock().unwrap();
+                state.0 += 1;
+                changed.notify_all();
+                while !state.1 {
+                    state = changed.wait(state).unwrap();
                 }
             });
         }
+        {
+            let (state, changed) = &*gate;
+            let state = state.lock().unwrap();
+            let _all_blocked = changed
+                .wait_timeout_while(state, Duration::from_secs(20), |s| s.0 < threads)
+                .unwrap();
+        }
         let (done, scored) = mpsc::channel();
         std::thread::spawn(move || {
-            let _ = done.send((forest.score(&batch), tree.score(&batch)));
+            let _ = done.send(score_all(&batch));
         });
         let answer = scored.recv_timeout(Duration::from_secs(20));
-        *gate.0.lock().unwrap() = true;
+        gate.0.lock().unwrap().1 = true;
         gate.1.notify_all();
         assert_eq!(
             answer.expect("scored without waiting for the pool"),

@@ -28,6 +28,11 @@ use std::sync::Arc;
 /// tree models, up to `IN_PLACE_ROWS` records), cheaper than handing them over.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
 
+// Bodies parsed in place must be parsed without rayon's pool, which only larger ones use.
+const _: () = assert!(
+    INLINE_BODY_BYTES < body::PARALLEL_JSON_BYTES && INLINE_BODY_BYTES < body::PARALLEL_CSV_BYTES
+);
+
 /// What a route takes as its body, for the OpenAPI document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestBody {
@@ -488,6 +493,7 @@ impl Serialize for Warnings<'_> {
 
 async fn legacy_predict(
     State(state): State<Arc<AppState>>,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -496,15 +502,18 @@ async fn legacy_predict(
         Err(e) => return e.into_response(),
     };
     let label = ModelLabel(model.name.clone());
-    let mut response =
-        legacy_answer(&state, &model, &headers, body).unwrap_or_else(IntoResponse::into_response);
+    let slot = slot.map(|Extension(slot)| slot);
+    let mut response = legacy_answer(&state, &model, slot, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     response.extensions_mut().insert(label);
     response
 }
 
-fn legacy_answer(
-    state: &AppState,
-    model: &LoadedModel,
+async fn legacy_answer(
+    state: &Arc<AppState>,
+    model: &Arc<LoadedModel>,
+    slot: Option<Slot>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -519,6 +528,19 @@ fn legacy_answer(
         state.metrics.predictions(&model.name, 0, 0, 1);
         ApiError::invalid_records(errors, 1, false)
     })?;
+    if !model.model.kind().scores_small_batches_in_place() {
+        let (state, model) = (Arc::clone(state), Arc::clone(model));
+        return on_rayon(slot, move || legacy_scored(&state, &model, record)).await;
+    }
+    legacy_scored(state, model, record)
+}
+
+/// The original apps' answer for one record.
+fn legacy_scored(
+    state: &AppState,
+    model: &LoadedModel,
+    record: nadir_data::Record,
+) -> Result<Response, ApiError> {
     let prediction = &model.model.predict(std::slice::from_ref(&record), None)[0];
     let attack = prediction.is_attack;
     state

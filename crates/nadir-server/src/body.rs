@@ -128,9 +128,10 @@ pub fn parse(format: Format, body: &[u8]) -> Result<Batch, ApiError> {
     if format != Format::Csv
         && let Err(e) = std::str::from_utf8(body)
     {
+        let at = e.valid_up_to();
+        let line = 1 + body[..at].iter().filter(|&&b| b == b'\n').count();
         return Err(ApiError::bad_request(format!(
-            "the body is not UTF-8 (byte {})",
-            e.valid_up_to()
+            "the body is not UTF-8 (line {line}, byte {at})"
         )));
     }
     let batch = match format {
@@ -171,7 +172,7 @@ where
 
 /// JSON arrays at least this large are parsed in pieces on every core, as CSV bodies are:
 /// one thread reads a 1,000-record array in well over a millisecond.
-const PARALLEL_JSON_BYTES: usize = 64 * 1024;
+pub(crate) const PARALLEL_JSON_BYTES: usize = 64 * 1024;
 
 /// [`parse_json`] on `pieces` pieces of the array in parallel, or `None` when the body must
 /// be read in one piece (it is not an array cut at the guessed places, or something is
@@ -267,7 +268,7 @@ type CsvRow = (u64, Result<Record, RecordFault>);
 
 /// Bodies at least this large are parsed in chunks on every core: parsing and validating 41
 /// fields per row is a quarter of a batch's work, and one thread would leave the other idle.
-const PARALLEL_CSV_BYTES: usize = 64 * 1024;
+pub(crate) const PARALLEL_CSV_BYTES: usize = 64 * 1024;
 
 fn parse_csv(body: &[u8]) -> Result<Batch, ApiError> {
     let parallel = (body.len() >= PARALLEL_CSV_BYTES)
@@ -887,10 +888,31 @@ mod tests {
         }
         let mut record = serde_json::to_vec(&object(ROW)).unwrap();
         record.splice(2..2, [0xff, 0xfe]);
-        for (format, body) in [(Format::Json, &record), (Format::Ndjson, &record)] {
+        let mut lines = serde_json::to_vec(&object(ROW)).unwrap();
+        lines.push(b'\n');
+        let second = lines.len();
+        lines.extend_from_within(..second);
+        lines[second + 2] = 0xff;
+        for (format, body, message) in [
+            (
+                Format::Json,
+                &record,
+                "the body is not UTF-8 (line 1, byte 2)",
+            ),
+            (
+                Format::Ndjson,
+                &record,
+                "the body is not UTF-8 (line 1, byte 2)",
+            ),
+            (
+                Format::Ndjson,
+                &lines,
+                &*format!("the body is not UTF-8 (line 2, byte {})", second + 2),
+            ),
+        ] {
             let error = parse(format, body).unwrap_err();
             assert_eq!(error.status, StatusCode::BAD_REQUEST);
-            assert_eq!(error.body["error"], "the body is not UTF-8 (byte 2)");
+            assert_eq!(error.body["error"], message);
         }
     }
 

@@ -152,11 +152,22 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
     let needs_slot = !matches!(route, "/healthz" | "/readyz" | "/metrics");
     let work = async {
         let mut request = request;
-        // The semaphore is never closed, so acquiring always gives a permit.
-        if needs_slot && let Ok(permit) = Arc::clone(&state.concurrency).acquire_owned().await {
-            request.extensions_mut().insert(Slot::new(permit));
+        // The semaphore is never closed, so acquiring always gives a permit. The slot is held
+        // here until the handler answers (handlers take the request apart, and its
+        // extensions with it, before reading the body), and shared with any work the
+        // handler hands to rayon, which may hold it longer.
+        let slot = if needs_slot {
+            let permit = Arc::clone(&state.concurrency).acquire_owned().await;
+            permit.ok().map(Slot::new)
+        } else {
+            None
+        };
+        if let Some(slot) = &slot {
+            request.extensions_mut().insert(slot.clone());
         }
-        next.run(request).await
+        let response = next.run(request).await;
+        drop(slot);
+        response
     };
     let mut response = match tokio::time::timeout(timeout, work).await {
         Ok(response) => response,

@@ -802,12 +802,17 @@ fn concurrent_requests_all_get_their_own_answers() {
 
 /// Sends a request whose body is one byte short, so that the server waits for it.
 fn start_slow_request(addr: SocketAddr, body: &[u8]) -> TcpStream {
+    start_slow_post(addr, "/v1/predict", "text/csv", body)
+}
+
+/// A POST whose body stops one byte short, so that the request stays in flight.
+fn start_slow_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let head = format!(
-        "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: text/csv\r\ncontent-length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -846,6 +851,20 @@ fn slow_requests_time_out_and_the_concurrency_limit_queues() {
         body["error"].as_str().unwrap().contains("did not finish"),
         "{body}"
     );
+    // Every route that needs a slot holds it until it answers, the original apps' route
+    // included: a slow upload to it makes the next request wait too.
+    let features: Vec<serde_json::Value> = vec![json!(0); 41];
+    let legacy = serde_json::to_vec(&json!({ "features": features })).unwrap();
+    let mut slow = start_slow_post(server.addr, "/predict", "application/json", &legacy);
+    server.wait_for_in_flight(1);
+    let start = Instant::now();
+    assert_eq!(server.get("/v1/models").status, 200);
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+    read_reply(&mut slow).expect_error(503);
 }
 
 #[test]
