@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
 use nadir_data::schema::{self, FEATURES, Kind};
+use nadir_ml::ModelKind;
 use nadir_ml::file::Prediction;
 use nadir_ml::tree::IN_PLACE_ROWS;
 use serde::Serialize;
@@ -320,10 +321,26 @@ async fn score(
         .await;
     }
     let batch = body::parse(format, &body)?;
-    if model.model.kind().scores_small_batches_in_place() && batch.records.len() <= IN_PLACE_ROWS {
-        return answer(&state, &model, batch, on_error);
+    let (kind, records) = (model.model.kind(), batch.records.len());
+    score_small(kind, records, slot, move || {
+        answer(&state, &model, batch, on_error)
+    })
+    .await
+}
+
+/// Runs the scoring `work` of a small batch of `records` records in place when a model of
+/// `kind` scores that many without rayon's pool, and on the pool otherwise ([`on_rayon`]).
+async fn score_small(
+    kind: ModelKind,
+    records: usize,
+    slot: Option<Slot>,
+    work: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    if kind.scores_small_batches_in_place() && records <= IN_PLACE_ROWS {
+        work()
+    } else {
+        on_rayon(slot, work).await
     }
-    on_rayon(slot, move || answer(&state, &model, batch, on_error)).await
 }
 
 /// Runs `work` on rayon's pool and waits for it without holding up the async worker.
@@ -528,11 +545,9 @@ async fn legacy_answer(
         state.metrics.predictions(&model.name, 0, 0, 1);
         ApiError::invalid_records(errors, 1, false)
     })?;
-    if !model.model.kind().scores_small_batches_in_place() {
-        let (state, model) = (Arc::clone(state), Arc::clone(model));
-        return on_rayon(slot, move || legacy_scored(&state, &model, record)).await;
-    }
-    legacy_scored(state, model, record)
+    let kind = model.model.kind();
+    let (state, model) = (Arc::clone(state), Arc::clone(model));
+    score_small(kind, 1, slot, move || legacy_scored(&state, &model, record)).await
 }
 
 /// The original apps' answer for one record.
