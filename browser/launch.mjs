@@ -3,8 +3,14 @@
 // Playwright gives every launch a fresh, empty profile directory of its own.
 import { chromium } from 'playwright-core';
 
+// The longest any one browser step (launch, navigation, a wait for an element) may take. A
+// ceiling that turns a hang into a failure, far above what a step takes on a busy machine:
+// every check waits on an event, never on a clock.
+export const STEP_TIMEOUT_MS = 120_000;
+
 export async function launch() {
   return chromium.launch({
+    timeout: STEP_TIMEOUT_MS,
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [

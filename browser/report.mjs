@@ -7,7 +7,7 @@
 // usage: node browser/report.mjs REPORT.html SCREENSHOT.png
 // Prints one JSON line {figures, charts, marks, problems}; exits 1 when there is a problem.
 import { pathToFileURL } from 'node:url';
-import { launch } from './launch.mjs';
+import { STEP_TIMEOUT_MS, launch } from './launch.mjs';
 
 const [file, screenshot] = process.argv.slice(2);
 if (!file || !screenshot) {
@@ -19,6 +19,7 @@ const problems = [];
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });

@@ -9,7 +9,7 @@
 // or when the page logged a console error it should not have.
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch } from './launch.mjs';
+import { STEP_TIMEOUT_MS, launch } from './launch.mjs';
 
 const [url, shots, recordsFile] = process.argv.slice(2);
 if (!url || !shots || !recordsFile) {
@@ -50,7 +50,7 @@ try {
     else consoleErrors.push(`${step}: ${message.text()}`);
   });
   page.on('pageerror', (error) => consoleErrors.push(`${step}: uncaught ${error.message}`));
-  page.setDefaultTimeout(30_000);
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
 
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]');

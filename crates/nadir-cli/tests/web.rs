@@ -75,7 +75,7 @@ fn serve(models: &Path, report: &Path, log: &Path) -> Server {
         url: String::new(),
     };
     let line = first_line
-        .recv_timeout(Duration::from_secs(60))
+        .recv_timeout(Duration::from_secs(120))
         .unwrap_or_default();
     server.url = match line.trim().strip_prefix("listening on ") {
         Some(url) => url.to_string(),

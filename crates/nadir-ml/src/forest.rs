@@ -512,14 +512,14 @@ mod tests {
             let (state, changed) = &*gate;
             let state = state.lock().unwrap();
             let _all_blocked = changed
-                .wait_timeout_while(state, Duration::from_secs(20), |s| s.0 < threads)
+                .wait_timeout_while(state, Duration::from_secs(120), |s| s.0 < threads)
                 .unwrap();
         }
         let (done, scored) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = done.send(score_all(&batch));
         });
-        let answer = scored.recv_timeout(Duration::from_secs(20));
+        let answer = scored.recv_timeout(Duration::from_secs(120));
         gate.0.lock().unwrap().1 = true;
         gate.1.notify_all();
         assert_eq!(

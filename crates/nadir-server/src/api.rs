@@ -634,7 +634,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.metrics.render(state.models().len());
+    let text = state
+        .metrics
+        .render(state.models().len(), state.in_flight());
     (
         [(
             header::CONTENT_TYPE,

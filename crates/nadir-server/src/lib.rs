@@ -157,6 +157,7 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         // extensions with it, before reading the body), and shared with any work the
         // handler hands to rayon, which may hold it longer.
         let slot = if needs_slot {
+            let _waiting = state.metrics.waiting_for_slot();
             let permit = Arc::clone(&state.concurrency).acquire_owned().await;
             permit.ok().map(Slot::new)
         } else {

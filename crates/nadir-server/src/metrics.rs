@@ -1,9 +1,11 @@
-//! Prometheus metrics in the text exposition format, written by hand: three counters and one
-//! fixed-bucket histogram do not justify a metrics crate and its registry machinery.
+//! Prometheus metrics in the text exposition format, written by hand: a few counters and
+//! gauges and one fixed-bucket histogram do not justify a metrics crate and its registry
+//! machinery.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency buckets: 100 µs to 10 s, dense where a scoring
@@ -52,9 +54,34 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Requests waiting for a concurrency slot now. An operator sees a saturated server by
+    /// it, and tests wait on it instead of guessing how long queueing takes.
+    waiting: AtomicUsize,
+}
+
+/// A request counted as waiting for a slot until this is dropped (given a slot, timed out
+/// or cancelled alike).
+#[must_use]
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Counts one request as waiting for a slot while the guard lives.
+    pub fn waiting_for_slot(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(&self.waiting)
+    }
+
+    /// Requests waiting for a concurrency slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// One finished request. `route` is the route's template (never the raw path, which
     /// would let clients create unbounded series); `model` a loaded model's name or "".
     pub fn request(&self, route: &str, model: &str, status: u16, elapsed: Duration) {
@@ -88,8 +115,9 @@ impl Metrics {
         inner.reloads[usize::from(!ok)] += 1;
     }
 
-    /// The text exposition format, series sorted for stable output.
-    pub fn render(&self, models_loaded: usize) -> String {
+    /// The text exposition format, series sorted for stable output; `in_flight` is the
+    /// number of requests holding a concurrency slot.
+    pub fn render(&self, models_loaded: usize, in_flight: usize) -> String {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let mut routes: Vec<(&String, &String, &RouteStats)> = inner
@@ -172,8 +200,16 @@ impl Metrics {
              nadir_model_reloads_total{{result=\"failed\"}} {}\n\
              # HELP nadir_models_loaded Models being served.\n\
              # TYPE nadir_models_loaded gauge\n\
-             nadir_models_loaded {models_loaded}\n",
-            inner.reloads[0], inner.reloads[1]
+             nadir_models_loaded {models_loaded}\n\
+             # HELP nadir_requests_in_flight Requests holding a concurrency slot.\n\
+             # TYPE nadir_requests_in_flight gauge\n\
+             nadir_requests_in_flight {in_flight}\n\
+             # HELP nadir_requests_waiting Requests waiting for a concurrency slot.\n\
+             # TYPE nadir_requests_waiting gauge\n\
+             nadir_requests_waiting {}\n",
+            inner.reloads[0],
+            inner.reloads[1],
+            self.waiting()
         );
         out
     }
@@ -205,7 +241,8 @@ mod tests {
         metrics.request("/healthz", "", 200, Duration::from_micros(10));
         metrics.predictions("random_forest", 3, 1, 2);
         metrics.reload(false);
-        let text = metrics.render(2);
+        let waiting = metrics.waiting_for_slot();
+        let text = metrics.render(2, 5);
         let labels = r#"route="/v1/models/{name}/predict",model="random_forest""#;
         for line in [
             r#"nadir_http_requests_total{route="/v1/models/{name}/predict",model="random_forest",status="200"} 4"#
@@ -220,9 +257,17 @@ mod tests {
             "nadir_records_rejected_total{model=\"random_forest\"} 2".to_string(),
             "nadir_model_reloads_total{result=\"failed\"} 1".to_string(),
             "nadir_models_loaded 2".to_string(),
+            "nadir_requests_in_flight 5".to_string(),
+            "nadir_requests_waiting 1".to_string(),
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+        drop(waiting);
+        assert!(
+            metrics
+                .render(2, 0)
+                .contains("\nnadir_requests_waiting 0\n")
+        );
         assert_eq!(escape("a\"b\\c"), r#"a\"b\\c"#);
     }
 }

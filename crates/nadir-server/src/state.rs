@@ -91,6 +91,11 @@ impl AppState {
             .clone()
     }
 
+    /// Requests holding a concurrency slot now.
+    pub fn in_flight(&self) -> usize {
+        self.config.max_concurrent.max(1) - self.concurrency.available_permits()
+    }
+
     pub fn admin_token(&self) -> Option<&str> {
         self.config.admin_token.as_deref().filter(|t| !t.is_empty())
     }

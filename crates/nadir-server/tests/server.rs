@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 fn sample_path() -> PathBuf {
@@ -55,6 +55,19 @@ fn model_dir(name: &str) -> PathBuf {
         m.save(&dir.join(format!("{}.nadir", m.kind()))).unwrap();
     }
     dir
+}
+
+/// Polls `condition` until it holds. The ceiling only turns a hang into a failure; no verdict
+/// depends on how fast the machine is.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A server running on its own runtime; stops when dropped.
@@ -102,15 +115,14 @@ impl Running {
 
     /// Waits until `n` requests hold a concurrency slot, i.e. are being handled.
     fn wait_for_in_flight(&self, n: usize) {
-        let max = self.state.config.max_concurrent;
-        let start = Instant::now();
-        while self.state.concurrency.available_permits() + n > max {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no request in flight"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("requests in flight", || self.state.in_flight() >= n);
+    }
+
+    /// Waits until `n` requests are queued for a concurrency slot.
+    fn wait_for_waiting(&self, n: usize) {
+        wait_until("requests waiting for a slot", || {
+            self.state.metrics.waiting() >= n
+        });
     }
 
     fn shutdown(&mut self) {
@@ -820,51 +832,81 @@ fn start_slow_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]
     stream
 }
 
+/// Sends `path` from another thread; the reply arrives on the returned channel.
+fn get_in_background(addr: SocketAddr, path: &'static str) -> mpsc::Receiver<Reply> {
+    let (sent, reply) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sent.send(call(addr, "GET", path, &[], b""));
+    });
+    reply
+}
+
+/// A request queued behind a slow upload that holds the only slot: it is seen waiting, has
+/// no answer while the upload is unfinished, and is answered once the upload finishes.
+/// Ordering is the claim, so nothing here depends on how long anything takes.
+fn assert_queues_behind(server: &Running, mut slow: TcpStream, last_byte: u8) -> Reply {
+    server.wait_for_in_flight(1);
+    let queued = get_in_background(server.addr, "/v1/models");
+    server.wait_for_waiting(1);
+    assert!(
+        matches!(queued.try_recv(), Err(mpsc::TryRecvError::Empty)),
+        "a request was answered while the only slot was held"
+    );
+    slow.write_all(&[last_byte]).unwrap();
+    let slow_reply = read_reply(&mut slow);
+    let queued = queued
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the queued request was answered");
+    assert_eq!(queued.status, 200, "{}", queued.text());
+    slow_reply
+}
+
 #[test]
-fn slow_requests_time_out_and_the_concurrency_limit_queues() {
+fn the_concurrency_limit_queues_requests_until_a_slot_is_free() {
     let mut config = ServerConfig::new(model_dir("limits"));
-    config.request_timeout = Duration::from_millis(400);
+    // Longer than any client here waits: a request that wrongly needs the held slot hangs
+    // and fails rather than passing once the slow upload times out.
+    config.request_timeout = Duration::from_secs(600);
+    config.max_concurrent = 1;
+    let server = Running::start(config);
+    let body = csv_body(2, true);
+    let slow = start_slow_request(server.addr, body.as_bytes());
+    server.wait_for_in_flight(1);
+    // Probes never wait for a slot: this answers while the slow upload holds the only one.
+    assert_eq!(server.get("/healthz").status, 200);
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("\nnadir_requests_in_flight 1\n"),
+        "{metrics}"
+    );
+    let reply = assert_queues_behind(&server, slow, *body.as_bytes().last().unwrap());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["summary"]["scored"], 2);
+    // Every route that needs a slot holds it until it answers, the original apps' route
+    // included: a slow upload to it makes the next request wait too.
+    let features: Vec<serde_json::Value> = vec![json!(0); 41];
+    let legacy = serde_json::to_vec(&json!({ "features": features })).unwrap();
+    let slow = start_slow_post(server.addr, "/predict", "application/json", &legacy);
+    assert_queues_behind(&server, slow, *legacy.last().unwrap());
+    assert_eq!(server.state.metrics.waiting(), 0);
+}
+
+#[test]
+fn a_request_past_its_deadline_gets_503_and_gives_its_slot_back() {
+    let mut config = ServerConfig::new(model_dir("timeout"));
+    // Generous for the requests that should finish, short for the test's wait.
+    config.request_timeout = Duration::from_secs(2);
     config.max_concurrent = 1;
     let server = Running::start(config);
     let body = csv_body(2, true);
     let mut slow = start_slow_request(server.addr, body.as_bytes());
-    server.wait_for_in_flight(1);
-    // Well apart, so the two deadlines do not fall in the same timer tick.
-    std::thread::sleep(Duration::from_millis(50));
-    // Probes never wait for a slot.
-    let start = Instant::now();
-    assert_eq!(server.get("/healthz").status, 200);
-    assert!(
-        start.elapsed() < Duration::from_millis(150),
-        "{:?}",
-        start.elapsed()
-    );
-    // The slow request holds the only slot: this one waits until the slow one times out
-    // and gives the slot back.
-    let start = Instant::now();
-    let queued = server.get("/v1/models");
-    let queued_for = start.elapsed();
-    assert_eq!(queued.status, 200);
-    assert!(queued_for >= Duration::from_millis(150), "{queued_for:?}");
     let body = read_reply(&mut slow).expect_error(503);
     assert!(
         body["error"].as_str().unwrap().contains("did not finish"),
         "{body}"
     );
-    // Every route that needs a slot holds it until it answers, the original apps' route
-    // included: a slow upload to it makes the next request wait too.
-    let features: Vec<serde_json::Value> = vec![json!(0); 41];
-    let legacy = serde_json::to_vec(&json!({ "features": features })).unwrap();
-    let mut slow = start_slow_post(server.addr, "/predict", "application/json", &legacy);
-    server.wait_for_in_flight(1);
-    let start = Instant::now();
+    // The slot is free again: the next request is served.
     assert_eq!(server.get("/v1/models").status, 200);
-    assert!(
-        start.elapsed() >= Duration::from_millis(150),
-        "{:?}",
-        start.elapsed()
-    );
-    read_reply(&mut slow).expect_error(503);
 }
 
 #[test]
@@ -875,17 +917,19 @@ fn shutdown_lets_the_request_in_flight_finish() {
     server.wait_for_in_flight(1);
     let stop = server.stop.take().unwrap();
     stop.send(()).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    // No new connections once shutting down.
-    let refused = TcpStream::connect(server.addr)
-        .and_then(|mut s| {
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")?;
-            let mut buf = [0u8; 1];
-            s.read(&mut buf)
-        })
-        .map_or(true, |n| n == 0);
-    assert!(refused, "a new request was served after shutdown began");
+    // Once shutdown has begun, new connections are refused (or closed unanswered); until
+    // the server has seen the signal they may still be served, so poll.
+    let addr = server.addr;
+    wait_until("new connections refused", || {
+        TcpStream::connect(addr)
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(60)))?;
+                s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")?;
+                let mut buf = [0u8; 1];
+                s.read(&mut buf)
+            })
+            .map_or(true, |n| n == 0)
+    });
     slow.write_all(&body.as_bytes()[body.len() - 1..]).unwrap();
     let reply = read_reply(&mut slow);
     assert_eq!(reply.status, 200, "{}", reply.text());

@@ -471,6 +471,8 @@ pub(super) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
 /// Squared distance from `point` to the box `lower..upper`, or a partial sum above `bound`
 /// once it is clear the distance exceeds it.
 fn point_box_distance_squared(point: &[f64], lower: &[f64], upper: &[f64], bound: f64) -> f64 {
+    #[cfg(test)]
+    count_distance();
     let mut sum = 0.0;
     for (d, ((&q, &l), &u)) in point.iter().zip(lower).zip(upper).enumerate() {
         let gap = if q < l {
@@ -491,6 +493,8 @@ fn point_box_distance_squared(point: &[f64], lower: &[f64], upper: &[f64], bound
 /// [`squared_distance`] when it is at most `bound`; otherwise some partial sum above `bound`
 /// (summing stops once it passes: the terms are not negative, so it can only grow).
 pub(super) fn squared_distance_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
+    #[cfg(test)]
+    count_distance();
     let mut sum = 0.0;
     for (d, (x, y)) in a.iter().zip(b).enumerate() {
         let gap = x - y;
@@ -512,6 +516,24 @@ fn bounding_box<'a>(points: impl Iterator<Item = &'a [f64]>, dim: usize) -> (Vec
         }
     }
     (lower, upper)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Point distances measured on this thread: tests bound the work of an algorithm by
+    /// counting it, which no machine's speed can sway.
+    static DISTANCES: Cell<u64> = const { Cell::new(0) };
+}
+
+#[cfg(test)]
+fn count_distance() {
+    DISTANCES.with(|n| n.set(n.get() + 1));
+}
+
+/// Point distances measured on this thread so far (tests only).
+#[cfg(test)]
+pub(super) fn distances_measured() -> u64 {
+    DISTANCES.with(Cell::get)
 }
 
 #[cfg(test)]
