@@ -9,6 +9,8 @@ pub mod forest;
 pub mod gbdt;
 pub mod hybrid;
 pub mod iforest;
+#[cfg(test)]
+mod leaks;
 pub mod linear;
 pub mod metrics;
 pub mod mlp;

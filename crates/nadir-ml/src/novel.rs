@@ -23,10 +23,9 @@
 
 use crate::metrics::{self, Scores};
 use crate::model::{Classifier, FitError};
-use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates, scores_and_parts};
-use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
+use crate::protocol::{AttackRate, Catalogue, Fitter, MeanStd, ProtocolError, per_attack_rates};
+use crate::registry::{ModelConfig, ModelKind};
 use crate::split::stratified_split;
-use crate::voting::Voting;
 use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, schema};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -245,6 +244,16 @@ pub fn validate(
     options: &NovelOptions,
     progress: &dyn Fn(NovelProgress),
 ) -> Result<NovelReport, ProtocolError> {
+    validate_with(&Catalogue, data, options, progress)
+}
+
+/// [`validate`] on models from `fitter`.
+pub(crate) fn validate_with<F: Fitter>(
+    fitter: &F,
+    data: &Dataset,
+    options: &NovelOptions,
+    progress: &dyn Fn(NovelProgress),
+) -> Result<NovelReport, ProtocolError> {
     let attacks = data
         .attacks
         .as_ref()
@@ -275,7 +284,9 @@ pub fn validate(
             options.normal_holdout,
             fold_seed(options.seed, f),
         );
-        folds.push(run_fold(data, attacks, plan, &rows, options, progress)?);
+        folds.push(run_fold(
+            fitter, data, attacks, plan, &rows, options, progress,
+        )?);
     }
     let models = options
         .kinds
@@ -295,7 +306,8 @@ pub fn validate(
     })
 }
 
-fn fold_seed(seed: u64, fold: usize) -> u64 {
+/// The seed of fold `fold`'s split of the normal rows.
+pub(crate) fn fold_seed(seed: u64, fold: usize) -> u64 {
     Rng::fork(seed, 1000 + fold as u64).next_u64()
 }
 
@@ -320,17 +332,25 @@ fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
 
 /// Fits models on one set of rows, each once: a voting ensemble reuses members already
 /// fitted here (and fits the missing ones).
-struct Fitter<'a> {
+struct Fits<'a, F: Fitter> {
+    fitter: &'a F,
     config: &'a ModelConfig,
     data: &'a Encoded,
     labels: &'a [bool],
     seed: u64,
-    fitted: BTreeMap<ModelKind, AnyModel>,
+    fitted: BTreeMap<ModelKind, F::Model>,
 }
 
-impl<'a> Fitter<'a> {
-    fn new(config: &'a ModelConfig, data: &'a Encoded, labels: &'a [bool], seed: u64) -> Self {
-        Fitter {
+impl<'a, F: Fitter> Fits<'a, F> {
+    fn new(
+        fitter: &'a F,
+        config: &'a ModelConfig,
+        data: &'a Encoded,
+        labels: &'a [bool],
+        seed: u64,
+    ) -> Self {
+        Fits {
+            fitter,
             config,
             data,
             labels,
@@ -339,7 +359,7 @@ impl<'a> Fitter<'a> {
         }
     }
 
-    fn get(&mut self, kind: ModelKind) -> Result<&AnyModel, FitError> {
+    fn get(&mut self, kind: ModelKind) -> Result<&F::Model, FitError> {
         if !self.fitted.contains_key(&kind) {
             let model = self.fit(kind)?;
             self.fitted.insert(kind, model);
@@ -347,20 +367,23 @@ impl<'a> Fitter<'a> {
         Ok(&self.fitted[&kind])
     }
 
-    fn fit(&mut self, kind: ModelKind) -> Result<AnyModel, FitError> {
+    fn fit(&mut self, kind: ModelKind) -> Result<F::Model, FitError> {
         if kind != ModelKind::Voting {
-            return registry::fit(kind, self.config, self.data, self.labels, self.seed);
+            return self
+                .fitter
+                .fit(kind, self.config, self.data, self.labels, self.seed);
         }
         let params = &self.config.voting;
         let mut members = Vec::new();
         for &member in params.checked_members()? {
             members.push(self.get(member)?.clone());
         }
-        Ok(AnyModel::Voting(Voting::new(params, members)?))
+        self.fitter.vote(params, members)
     }
 }
 
-fn run_fold(
+fn run_fold<F: Fitter>(
+    fitter: &F,
     data: &Dataset,
     attacks: &[String],
     plan: &FoldPlan,
@@ -388,8 +411,20 @@ fn run_fold(
     let valid_part = encoded.select(&valid_rows);
     let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
 
-    let mut full = Fitter::new(&options.config, &encoded, &train_labels, options.seed);
-    let mut partial = Fitter::new(&options.config, &fit_part, &fit_labels, options.seed);
+    let mut full = Fits::new(
+        fitter,
+        &options.config,
+        &encoded,
+        &train_labels,
+        options.seed,
+    );
+    let mut partial = Fits::new(
+        fitter,
+        &options.config,
+        &fit_part,
+        &fit_labels,
+        options.seed,
+    );
     let mut results = Vec::with_capacity(options.kinds.len());
     for &kind in &options.kinds {
         progress(NovelProgress::Run {
@@ -406,7 +441,7 @@ fn run_fold(
                 metrics::best_f1_threshold(&valid_labels, &scores)
             }
         };
-        let (scores, parts) = scores_and_parts(&model, &test);
+        let (scores, parts) = fitter.scores_and_parts(&model, &test);
         let s = Scores::at_threshold(&test_labels, &scores, threshold);
         let c = &s.confusion;
         results.push(FoldResult {

@@ -13,7 +13,7 @@ use crate::metrics::{self, Scores};
 use crate::model::{Classifier, FitError};
 use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
 use crate::split::{stratified_folds, stratified_split};
-use crate::voting::Voting;
+use crate::voting::{Voting, VotingParams};
 use nadir_data::{Dataset, Encoded, FeaturePipeline, schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -183,16 +183,77 @@ fn kinds_to_fit(options: &TrainOptions) -> Result<Vec<ModelKind>, ProtocolError>
     Ok(kinds)
 }
 
+/// Where the protocols get their fitted models: [`Catalogue`] in every real run. The seam
+/// exists so the leak tests can fit a spy instead, one that records which rows reach each
+/// fit and scores rows so that a chosen threshold names the rows that chose it.
+pub(crate) trait Fitter {
+    type Model: Classifier + Clone;
+
+    fn fit(
+        &self,
+        kind: ModelKind,
+        config: &ModelConfig,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<Self::Model, FitError>;
+
+    /// A soft vote of members already fitted.
+    fn vote(
+        &self,
+        params: &VotingParams,
+        members: Vec<Self::Model>,
+    ) -> Result<Self::Model, FitError>;
+
+    /// A model's scores, and for a hybrid each part's scores too.
+    fn scores_and_parts(
+        &self,
+        model: &Self::Model,
+        data: &Encoded,
+    ) -> (Vec<f64>, Option<Vec<PartScores>>);
+}
+
+/// The models of [`crate::registry`].
+pub(crate) struct Catalogue;
+
+impl Fitter for Catalogue {
+    type Model = AnyModel;
+
+    fn fit(
+        &self,
+        kind: ModelKind,
+        config: &ModelConfig,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<AnyModel, FitError> {
+        registry::fit(kind, config, data, labels, seed)
+    }
+
+    fn vote(&self, params: &VotingParams, members: Vec<AnyModel>) -> Result<AnyModel, FitError> {
+        Voting::new(params, members).map(AnyModel::Voting)
+    }
+
+    fn scores_and_parts(
+        &self,
+        model: &AnyModel,
+        data: &Encoded,
+    ) -> (Vec<f64>, Option<Vec<PartScores>>) {
+        scores_and_parts(model, data)
+    }
+}
+
 /// Fits every model of `kinds` on one set of rows, timing each; voting reuses the members.
-fn fit_all(
+fn fit_all<F: Fitter>(
+    fitter: &F,
     kinds: &[ModelKind],
     options: &TrainOptions,
     data: &Encoded,
     labels: &[bool],
     fold: Option<usize>,
     progress: &dyn Fn(Progress),
-) -> Result<BTreeMap<ModelKind, (AnyModel, f64)>, ProtocolError> {
-    let mut fitted: BTreeMap<ModelKind, (AnyModel, f64)> = BTreeMap::new();
+) -> Result<BTreeMap<ModelKind, (F::Model, f64)>, ProtocolError> {
+    let mut fitted: BTreeMap<ModelKind, (F::Model, f64)> = BTreeMap::new();
     for &kind in kinds {
         progress(Progress::Fit { kind, fold });
         let start = Instant::now();
@@ -200,11 +261,13 @@ fn fit_all(
             let params = &options.config.voting;
             let members = params.members.iter().map(|m| fitted[m].0.clone()).collect();
             let seconds = params.members.iter().map(|m| fitted[m].1).sum::<f64>();
-            let voting =
-                Voting::new(params, members).map_err(|error| ProtocolError::Fit { kind, error })?;
-            (AnyModel::Voting(voting), seconds)
+            let voting = fitter
+                .vote(params, members)
+                .map_err(|error| ProtocolError::Fit { kind, error })?;
+            (voting, seconds)
         } else {
-            let model = registry::fit(kind, &options.config, data, labels, options.seed)
+            let model = fitter
+                .fit(kind, &options.config, data, labels, options.seed)
                 .map_err(|error| ProtocolError::Fit { kind, error })?;
             (model, start.elapsed().as_secs_f64())
         };
@@ -223,6 +286,97 @@ pub fn train(
     options: &TrainOptions,
     progress: &dyn Fn(Progress),
 ) -> Result<Trained, ProtocolError> {
+    let outcome = run(&Catalogue, data, test_data, options, progress)?;
+    let mut reports = Vec::new();
+    let mut saved = Vec::new();
+    for measured in outcome.models {
+        let Measured {
+            kind,
+            model,
+            threshold,
+            threshold_rule,
+            folds,
+            holdout,
+            fit_seconds,
+            predict_seconds,
+        } = measured;
+        reports.push(ModelReport {
+            name: kind,
+            description: model.describe(),
+            threshold,
+            cross_validation: CrossValidation {
+                accuracy: MeanStd::of(folds.iter().map(|s| s.accuracy)),
+                f1: MeanStd::of(folds.iter().map(|s| s.f1)),
+                roc_auc: MeanStd::of(folds.iter().filter_map(|s| s.roc_auc)),
+                folds: folds.clone(),
+            },
+            holdout,
+            fit_seconds,
+            predict_seconds,
+            test_rows: outcome.data.test_rows,
+            feature_importances: model.feature_importances().map(named_importances),
+        });
+        saved.push(SavedModel {
+            nadir_version: env!("CARGO_PKG_VERSION").to_string(),
+            pipeline: outcome.pipeline.clone(),
+            hyperparameters: options.config.section_toml(kind),
+            model,
+            threshold,
+            threshold_rule,
+            training: TrainingInfo {
+                source: data.source.clone(),
+                data_sha256: data.sha256.clone(),
+                rows: outcome.data.train_rows,
+                seed: options.seed,
+            },
+            metrics: TrainingMetrics {
+                cross_validation: folds,
+                holdout: Some(holdout),
+            },
+        });
+    }
+    let report = TrainReport {
+        nadir_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: options.seed,
+        folds: options.folds,
+        data: outcome.data,
+        models: reports,
+    };
+    Ok(Trained {
+        report,
+        models: saved,
+    })
+}
+
+/// One model through the protocol, before it becomes a report and a model file.
+pub(crate) struct Measured<M> {
+    pub(crate) kind: ModelKind,
+    pub(crate) model: M,
+    pub(crate) threshold: f64,
+    pub(crate) threshold_rule: String,
+    /// Per cross-validation fold, at 0.5 or the model's own threshold.
+    pub(crate) folds: Vec<Scores>,
+    pub(crate) holdout: Scores,
+    pub(crate) fit_seconds: f64,
+    pub(crate) predict_seconds: f64,
+}
+
+/// What [`run`] found: the final pipeline, the data summary and every chosen model.
+pub(crate) struct Run<M> {
+    /// Fitted on the whole training part, for the final models.
+    pub(crate) pipeline: FeaturePipeline,
+    pub(crate) data: DataSummary,
+    pub(crate) models: Vec<Measured<M>>,
+}
+
+/// The protocol itself, on models from `fitter`: see [`train`].
+pub(crate) fn run<F: Fitter>(
+    fitter: &F,
+    data: &Dataset,
+    test_data: Option<&Dataset>,
+    options: &TrainOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<Run<F::Model>, ProtocolError> {
     let labelled = |d: &Dataset| {
         d.is_attack().ok_or_else(|| ProtocolError::Unlabelled {
             path: d.source.clone(),
@@ -271,6 +425,7 @@ pub fn train(
         let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
         let valid = pipeline.encode(&train.select(valid_rows).records);
         let fitted = fit_all(
+            fitter,
             &kinds,
             options,
             &pipeline.encode(&fit_part.records),
@@ -295,6 +450,7 @@ pub fn train(
     let pipeline = FeaturePipeline::fit(&train.records);
     let test_encoded = pipeline.encode(&test.records);
     let fitted = fit_all(
+        fitter,
         &kinds,
         options,
         &pipeline.encode(&train.records),
@@ -302,8 +458,7 @@ pub fn train(
         None,
         progress,
     )?;
-    let mut reports = Vec::new();
-    let mut saved = Vec::new();
+    let mut models = Vec::new();
     for (kind, (model, fit_seconds)) in fitted {
         if !options.kinds.contains(&kind) {
             continue;
@@ -322,41 +477,15 @@ pub fn train(
         let start = Instant::now();
         let scores = model.score(&test_encoded);
         let predict_seconds = start.elapsed().as_secs_f64();
-        let holdout = Scores::at_threshold(&test_labels, &scores, threshold);
-        let folds = fold_scores.remove(&kind).unwrap_or_default();
-        reports.push(ModelReport {
-            name: kind,
-            description: model.describe(),
-            threshold,
-            cross_validation: CrossValidation {
-                accuracy: MeanStd::of(folds.iter().map(|s| s.accuracy)),
-                f1: MeanStd::of(folds.iter().map(|s| s.f1)),
-                roc_auc: MeanStd::of(folds.iter().filter_map(|s| s.roc_auc)),
-                folds: folds.clone(),
-            },
-            holdout,
-            fit_seconds,
-            predict_seconds,
-            test_rows: test.len(),
-            feature_importances: model.feature_importances().map(named_importances),
-        });
-        saved.push(SavedModel {
-            nadir_version: env!("CARGO_PKG_VERSION").to_string(),
-            pipeline: pipeline.clone(),
-            hyperparameters: options.config.section_toml(kind),
+        models.push(Measured {
+            kind,
             model,
             threshold,
             threshold_rule,
-            training: TrainingInfo {
-                source: data.source.clone(),
-                data_sha256: data.sha256.clone(),
-                rows: train.len(),
-                seed: options.seed,
-            },
-            metrics: TrainingMetrics {
-                cross_validation: folds,
-                holdout: Some(holdout),
-            },
+            folds: fold_scores.remove(&kind).unwrap_or_default(),
+            holdout: Scores::at_threshold(&test_labels, &scores, threshold),
+            fit_seconds,
+            predict_seconds,
         });
     }
     let attacks = train_labels
@@ -364,27 +493,22 @@ pub fn train(
         .chain(&test_labels)
         .filter(|&&y| y)
         .count();
-    let report = TrainReport {
-        nadir_version: env!("CARGO_PKG_VERSION").to_string(),
-        seed: options.seed,
-        folds: options.folds,
-        data: DataSummary {
-            source: data.source.clone(),
-            sha256: data.sha256.clone(),
-            test_source: test_data.map(|t| t.source.clone()),
-            rows: train.len() + test.len(),
-            skipped_rows: data.skipped.len() + test_data.map_or(0, |t| t.skipped.len()),
-            train_rows: train.len(),
-            test_rows: test.len(),
-            test_share: test_data.is_none().then_some(options.test_share),
-            attack_share: attacks as f64 / (train.len() + test.len()).max(1) as f64,
-            test_rows_with_unseen_categories: rows_with_unseen(&test_encoded),
-        },
-        models: reports,
+    let summary = DataSummary {
+        source: data.source.clone(),
+        sha256: data.sha256.clone(),
+        test_source: test_data.map(|t| t.source.clone()),
+        rows: train.len() + test.len(),
+        skipped_rows: data.skipped.len() + test_data.map_or(0, |t| t.skipped.len()),
+        train_rows: train.len(),
+        test_rows: test.len(),
+        test_share: test_data.is_none().then_some(options.test_share),
+        attack_share: attacks as f64 / (train.len() + test.len()).max(1) as f64,
+        test_rows_with_unseen_categories: rows_with_unseen(&test_encoded),
     };
-    Ok(Trained {
-        report,
-        models: saved,
+    Ok(Run {
+        pipeline,
+        data: summary,
+        models,
     })
 }
 
