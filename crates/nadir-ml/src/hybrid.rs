@@ -556,7 +556,9 @@ impl Classifier for Hybrid {
 mod tests {
     use super::*;
     use crate::file::SavedModel;
+    use crate::leaks::identifiable;
     use crate::protocol::{TrainOptions, train};
+    use crate::split::stratified_split;
     use crate::testdata::{sample_split, shared_data};
     use nadir_data::{ReadOptions, read_path, schema};
 
@@ -611,6 +613,54 @@ mod tests {
             flagged as f64 >= 0.05 * scores.len() as f64 - 2.0,
             "{flagged} of {}",
             scores.len()
+        );
+    }
+
+    /// The operating point sees normal training rows only: the novelty reference is the
+    /// training part's normal rows less the held-out ones, and the threshold the target
+    /// quantile of the held-out ones' scores; no test-part row and no attack takes part.
+    /// Every row is unique, so with k = 1 in the full space a row is in the reference exactly
+    /// when its distance is 0.
+    #[test]
+    fn the_operating_point_sees_only_normal_rows_of_the_training_part() {
+        let data = identifiable();
+        let mut config = params();
+        config.hybrid.pca_variance = None;
+        let options = TrainOptions {
+            kinds: vec![ModelKind::Hybrid],
+            config: config.clone(),
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let trained = train(&data, None, &options, &|_| {}).unwrap();
+        let saved = &trained.models[0];
+        let AnyModel::Hybrid(hybrid) = &saved.model else {
+            panic!("{}", saved.kind())
+        };
+        let labels = data.is_attack().unwrap();
+        let (train_rows, _) = stratified_split(&labels, options.test_share, options.seed);
+        let train_labels: Vec<bool> = train_rows.iter().map(|&i| labels[i]).collect();
+        let normal = NormalSplit::new(
+            &train_labels,
+            config.hybrid.novelty_validation,
+            options.seed,
+        );
+        let in_data = |rows: &[usize]| -> Vec<usize> {
+            let mut rows: Vec<usize> = rows.iter().map(|&k| train_rows[k]).collect();
+            rows.sort_unstable();
+            rows
+        };
+        let distances = hybrid.novelty_scores(&saved.pipeline.encode(&data.records));
+        let reference: Vec<usize> = (0..data.len()).filter(|&i| distances[i] == 0.0).collect();
+        assert_eq!(reference, in_data(&normal.reference));
+        let held_out: Vec<f64> = in_data(&normal.validation)
+            .iter()
+            .map(|&i| distances[i])
+            .collect();
+        assert_eq!(hybrid.validation_rows(), held_out.len());
+        assert_eq!(
+            hybrid.novelty_threshold(),
+            upper_threshold(held_out, config.hybrid.target_fpr)
         );
     }
 

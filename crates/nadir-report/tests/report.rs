@@ -6,7 +6,9 @@ use nadir_data::{Dataset, ReadOptions, read_path};
 use nadir_ml::file::EXTENSION;
 use nadir_ml::protocol::{TrainOptions, train};
 use nadir_ml::registry::ModelKind;
+use nadir_report::models::{held_out, held_out_rows, measure};
 use nadir_report::{ReportError, ReportOptions, build, load_models};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -129,6 +131,47 @@ fn the_page_holds_every_section_and_chart_and_nothing_external() {
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
     assert!(html.contains("fitted by this report on the 1400 training rows"));
     assert!(html.contains("logistic_regression") && html.contains("decision_tree"));
+}
+
+/// The report scores exactly the rows no model saw. Each row's `service` is made its own, so
+/// a saved pipeline's vocabulary names the rows it was fitted on: the recreated training rows
+/// must be exactly those, and the held-out rows exactly the others. Seed 7, not the default,
+/// so the recreation must read the seed from metrics.json.
+#[test]
+fn the_recreated_held_out_rows_are_exactly_the_rows_no_model_saw() {
+    const SERVICE: usize = 1;
+    let mut data = sample();
+    for (i, record) in data.records.iter_mut().enumerate() {
+        record.categorical[SERVICE] = format!("row {i}");
+    }
+    let dir = scratch("identifiable");
+    train_into(&dir, &data, 7);
+    let models = load_models(&dir).unwrap();
+    let held = held_out(&data, &data.is_attack().unwrap(), &models, None).unwrap();
+    let test = held_out_rows(&data, &held, None);
+    let trained: BTreeSet<&str> = held
+        .train_rows
+        .iter()
+        .map(|&i| data.records[i].categorical[SERVICE].as_str())
+        .collect();
+    let tested: BTreeSet<&str> = test
+        .records
+        .iter()
+        .map(|r| r.categorical[SERVICE].as_str())
+        .collect();
+    assert_eq!(trained.len() + tested.len(), data.len());
+    assert!(trained.is_disjoint(&tested));
+    for model in &models.models {
+        let seen: BTreeSet<&str> = model
+            .pipeline
+            .vocabulary(SERVICE)
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(seen, trained, "{}", model.kind());
+        // And scoring them reproduces the confusion matrix saved at training.
+        measure(model, &models, &test, &test.is_attack().unwrap()).unwrap();
+    }
 }
 
 #[test]
