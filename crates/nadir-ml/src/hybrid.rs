@@ -652,7 +652,10 @@ mod tests {
         };
         let distances = hybrid.novelty_scores(&saved.pipeline.encode(&data.records));
         let reference: Vec<usize> = (0..data.len()).filter(|&i| distances[i] == 0.0).collect();
-        assert_eq!(reference, in_data(&normal.reference));
+        assert!(
+            reference == in_data(&normal.reference),
+            "the novelty reference holds other rows than the training part's normal rows less the held-out ones"
+        );
         let held_out: Vec<f64> = in_data(&normal.validation)
             .iter()
             .map(|&i| distances[i])
@@ -660,7 +663,8 @@ mod tests {
         assert_eq!(hybrid.validation_rows(), held_out.len());
         assert_eq!(
             hybrid.novelty_threshold(),
-            upper_threshold(held_out, config.hybrid.target_fpr)
+            upper_threshold(held_out, config.hybrid.target_fpr),
+            "the novelty threshold was not set on the held-out normal rows"
         );
     }
 

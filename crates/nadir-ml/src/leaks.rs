@@ -183,8 +183,7 @@ fn no_test_row_reaches_a_fit_a_pipeline_or_a_threshold_in_train() {
         }
     })
     .unwrap();
-    let (train_rows, test_rows) =
-        stratified_split(&spy.is_attack, options.test_share, options.seed);
+    let (train_rows, _) = stratified_split(&spy.is_attack, options.test_share, options.seed);
     let train: BTreeSet<usize> = train_rows.iter().copied().collect();
 
     // Every threshold chosen by best F1 on the out-of-fold scores of the training part.
@@ -208,8 +207,10 @@ fn no_test_row_reaches_a_fit_a_pipeline_or_a_threshold_in_train() {
             .map(|&i| data.records[i].categorical[SERVICE].as_str())
             .collect()
     };
-    assert_eq!(vocabulary, names(&train_rows));
-    assert!(vocabulary.is_disjoint(&names(&test_rows)));
+    assert!(
+        vocabulary == names(&train_rows),
+        "the final pipeline was fitted on other rows than the training part"
+    );
 
     let fits = spy.take_fits();
     assert_eq!(fits.len(), options.folds + 1, "{fits:?}");

@@ -159,8 +159,10 @@ fn the_recreated_held_out_rows_are_exactly_the_rows_no_model_saw() {
         .iter()
         .map(|r| r.categorical[SERVICE].as_str())
         .collect();
-    assert_eq!(trained.len() + tested.len(), data.len());
-    assert!(trained.is_disjoint(&tested));
+    assert!(
+        trained.len() + tested.len() == data.len() && trained.is_disjoint(&tested),
+        "the recreated held-out rows overlap the training rows"
+    );
     for model in &models.models {
         let seen: BTreeSet<&str> = model
             .pipeline
@@ -168,7 +170,11 @@ fn the_recreated_held_out_rows_are_exactly_the_rows_no_model_saw() {
             .iter()
             .map(String::as_str)
             .collect();
-        assert_eq!(seen, trained, "{}", model.kind());
+        assert!(
+            seen == trained,
+            "{}: the recreated training rows are not the rows its pipeline was fitted on",
+            model.kind()
+        );
         // And scoring them reproduces the confusion matrix saved at training.
         measure(model, &models, &test, &test.is_attack().unwrap()).unwrap();
     }
