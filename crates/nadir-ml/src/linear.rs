@@ -1343,6 +1343,55 @@ mod tests {
         assert!(top > 0.75 && top < 0.999, "{top}");
     }
 
+    /// An independent check of the whole fit, targets included: the imbalanced cases move by
+    /// 0.1 to 0.4 if a smoothed target is computed from the other class's count.
+    #[test]
+    fn platt_fit_matches_scikit_learn_sigmoid_calibration() {
+        // Printed by tests/platt_reference.py (scikit-learn 1.9.1, numpy 2.4.6), whose
+        // `_sigmoid_calibration` lands within 1e-6 of the exact optimum; ours stops at a
+        // gradient below 1e-5, hence the tolerance.
+        const OVERLAP_A: f64 = -0.9225236989402331;
+        const OVERLAP_B: f64 = 0.06408749160855637;
+        const IMBALANCED_SEPARABLE_A: f64 = -1.377251941407308;
+        const IMBALANCED_SEPARABLE_B: f64 = 0.9643482760182085;
+        const IMBALANCED_TIES_A: f64 = -1.2192460636356628;
+        const IMBALANCED_TIES_B: f64 = 1.7561125049087245;
+        const TOLERANCE: f64 = 1e-4;
+        let check = |name: &str, decisions: &[f64], labels: &[u8], a: f64, b: f64| {
+            let labels: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
+            let sigmoid = PlattSigmoid::fit(decisions, &labels);
+            assert!(
+                (sigmoid.a - a).abs() < TOLERANCE && (sigmoid.b - b).abs() < TOLERANCE,
+                "{name}: got ({}, {}), scikit-learn ({a}, {b})",
+                sigmoid.a,
+                sigmoid.b
+            );
+        };
+        check(
+            "overlap",
+            &[-2.1, -1.3, -0.8, -0.2, 0.4, -0.5, 0.3, 0.9, 1.7, 2.6],
+            &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+            OVERLAP_A,
+            OVERLAP_B,
+        );
+        check(
+            "imbalanced separable",
+            &[-1.9, -1.5, -1.2, -1.0, -0.7, -0.4, -0.3, 0.1, 0.8, 1.4],
+            &[0, 0, 0, 0, 0, 0, 0, 0, 1, 1],
+            IMBALANCED_SEPARABLE_A,
+            IMBALANCED_SEPARABLE_B,
+        );
+        check(
+            "imbalanced with ties",
+            &[
+                0.5, 1.0, 1.0, 1.5, 2.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 3.5, 4.0,
+            ],
+            &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1],
+            IMBALANCED_TIES_A,
+            IMBALANCED_TIES_B,
+        );
+    }
+
     #[test]
     fn random_fourier_features_approximate_the_rbf_kernel() {
         let gamma = 0.3;
