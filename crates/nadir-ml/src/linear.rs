@@ -1344,7 +1344,8 @@ mod tests {
     }
 
     /// An independent check of the whole fit, targets included: the imbalanced cases move by
-    /// 0.1 to 0.4 if a smoothed target is computed from the other class's count.
+    /// 0.1 to 0.4 if a smoothed target is computed from the other class's count; one row of a
+    /// class checks the starting intercept, all-zero values the stopping rule.
     #[test]
     fn platt_fit_matches_scikit_learn_sigmoid_calibration() {
         // Printed by tests/platt_reference.py (scikit-learn 1.9.1, numpy 2.4.6), whose
@@ -1356,6 +1357,12 @@ mod tests {
         const IMBALANCED_SEPARABLE_B: f64 = 0.9643482760182085;
         const IMBALANCED_TIES_A: f64 = -1.2192460636356628;
         const IMBALANCED_TIES_B: f64 = 1.7561125049087245;
+        const ONE_NORMAL_A: f64 = -0.5804019852785358;
+        const ONE_NORMAL_B: f64 = -1.0635233117259528;
+        const ONE_ATTACK_A: f64 = -0.9380677959005971;
+        const ONE_ATTACK_B: f64 = 0.8855188955199134;
+        const ALL_ZERO_A: f64 = 0.0;
+        const ALL_ZERO_B: f64 = 0.24889604737873083;
         const TOLERANCE: f64 = 1e-4;
         let check = |name: &str, decisions: &[f64], labels: &[u8], a: f64, b: f64| {
             let labels: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
@@ -1365,6 +1372,11 @@ mod tests {
                 "{name}: got ({}, {}), scikit-learn ({a}, {b})",
                 sigmoid.a,
                 sigmoid.b
+            );
+            let expected = 1.0 / (1.0 + (a + b).exp());
+            assert!(
+                (sigmoid.probability(1.0) - expected).abs() < TOLERANCE,
+                "{name}"
             );
         };
         check(
@@ -1389,6 +1401,27 @@ mod tests {
             &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1],
             IMBALANCED_TIES_A,
             IMBALANCED_TIES_B,
+        );
+        check(
+            "one normal",
+            &[-0.6, -0.9, 0.2, 0.7, 1.1, 1.8],
+            &[0, 1, 1, 1, 1, 1],
+            ONE_NORMAL_A,
+            ONE_NORMAL_B,
+        );
+        check(
+            "one attack",
+            &[-1.6, -1.1, -0.8, -0.2, 0.3, 0.5],
+            &[0, 0, 0, 0, 0, 1],
+            ONE_ATTACK_A,
+            ONE_ATTACK_B,
+        );
+        check(
+            "all zero",
+            &[0.0; 7],
+            &[0, 0, 0, 0, 1, 1, 1],
+            ALL_ZERO_A,
+            ALL_ZERO_B,
         );
     }
 

@@ -30,6 +30,21 @@ CASES = {
         [0.5, 1.0, 1.0, 1.5, 2.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 3.5, 4.0],
         [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1],
     ),
+    # One row of a class: the counts at their smallest (target 1/3, or 2/3 for the attack).
+    "ONE_NORMAL": (
+        [-0.6, -0.9, 0.2, 0.7, 1.1, 1.8],
+        [0, 1, 1, 1, 1, 1],
+    ),
+    "ONE_ATTACK": (
+        [-1.6, -1.1, -0.8, -0.2, 0.3, 0.5],
+        [0, 0, 0, 0, 0, 1],
+    ),
+    # Every decision value zero: no slope to fit, the intercept alone gives the base rate
+    # of the smoothed targets.
+    "ALL_ZERO": (
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0, 0, 0, 0, 1, 1, 1],
+    ),
 }
 
 
