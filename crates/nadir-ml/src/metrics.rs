@@ -328,4 +328,19 @@ mod tests {
         assert!((t - 0.45).abs() < 1e-12);
         assert_eq!(classify(&[0.1, 0.2, 0.7, 0.9], t), truth);
     }
+
+    /// Precision and recall weigh equally: flagging everything (F1 6/7) beats stopping
+    /// before the false alarm (F1 4/5), and the lowest score flagged is itself the threshold.
+    #[test]
+    fn best_f1_threshold_trades_precision_for_recall() {
+        let t = best_f1_threshold(&[true, true, false, true], &[0.9, 0.8, 0.7, 0.6]);
+        assert_eq!(t, 0.6);
+    }
+
+    /// Equal F1 at 0.9 and at 0.2 (both 2/3): the higher threshold wins, fewer false alarms.
+    #[test]
+    fn best_f1_threshold_breaks_ties_towards_fewer_alarms() {
+        let t = best_f1_threshold(&[true, false, false, true], &[0.9, 0.6, 0.5, 0.2]);
+        assert!((t - 0.75).abs() < 1e-12, "{t}");
+    }
 }
