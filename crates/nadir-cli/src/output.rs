@@ -53,7 +53,7 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
         "recall",
         "f1",
         "roc_auc",
-        "cv f1 (± sd)",
+        "cv f1* (± sd)",
         "threshold",
         "fit s",
         "predict s"
@@ -79,8 +79,10 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
     writeln!(
         out,
         "\nmetrics are on the {} test rows at each model's threshold (chosen by CV on the training rows, \
-         or fixed by the model's own rule)",
-        d.test_rows
+         or fixed by the model's own rule)\n\
+         * cv f1: mean ± sd over the {} folds of the training rows, each fold scored at 0.5 (or at the \
+         threshold the model fixes itself), not at the threshold column's",
+        d.test_rows, report.folds
     )?;
     if d.test_rows_with_unseen_categories > 0 {
         writeln!(
@@ -90,7 +92,11 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
         )?;
     }
     if let Some(best) = report.best() {
-        writeln!(out, "\nbest model: {} ({})\n", best.name, best.description)?;
+        writeln!(
+            out,
+            "\nbest model by cv f1: {} ({})\n",
+            best.name, best.description
+        )?;
         write!(out, "{}", classification_report(&best.holdout.confusion))?;
         writeln!(out)?;
         confusion(out, &best.holdout)?;

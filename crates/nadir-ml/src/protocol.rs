@@ -149,10 +149,12 @@ pub struct TrainReport {
 }
 
 impl TrainReport {
-    /// The model with the best test F1, ties broken by ROC-AUC.
+    /// The model with the best cross-validated F1 (mean over the folds of the training part),
+    /// ties broken by cross-validated ROC-AUC: picking by the test part's F1 would tune on it.
     pub fn best(&self) -> Option<&ModelReport> {
         self.models.iter().max_by(|a, b| {
-            let key = |m: &ModelReport| (m.holdout.f1, m.holdout.roc_auc.unwrap_or(0.0));
+            let key =
+                |m: &ModelReport| (m.cross_validation.f1.mean, m.cross_validation.roc_auc.mean);
             key(a).partial_cmp(&key(b)).expect("finite metrics")
         })
     }

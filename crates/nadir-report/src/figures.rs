@@ -329,7 +329,7 @@ pub fn confusion_matrices(section: &ModelSection) -> Figure {
         charts,
         min_chart_width: 300,
         caption: format!(
-            "Each model's held-out rows by actual class (rows) and prediction (columns), at the model's decision threshold; shares are of the actual class. The diagonal is right; the top-right cell counts false alarms and the bottom-left missed attacks. All {} held-out rows are counted; none was used in training or in choosing the threshold.",
+            "Each model's held-out rows by actual class (rows) and prediction (columns), at the model's decision threshold; shares are of the actual class. The diagonal is right; the top-right cell counts false alarms and the bottom-left missed attacks. All {} held-out rows are counted; none was used to fit a model or choose its threshold.",
             grouped(section.test_rows)
         ),
     }
@@ -900,8 +900,9 @@ pub fn metric(v: f64) -> String {
 pub fn best_model_sentence(section: &ModelSection) -> String {
     section.best().map_or(String::new(), |m: &ModelResult| {
         format!(
-            "{} has the best held-out F1 ({}), with {} false alarms and {} missed attacks among {} rows.",
+            "{} has the best cross-validated F1{} on the training rows; on the held-out rows its F1 is {}, with {} false alarms and {} missed attacks among {} rows.",
             m.kind,
+            m.cv_f1.map_or(String::new(), |cv| format!(" ({})", metric(cv.mean))),
             metric(m.holdout.f1),
             grouped(m.holdout.confusion.fp as usize),
             grouped(m.holdout.confusion.fn_ as usize),

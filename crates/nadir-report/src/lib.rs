@@ -117,18 +117,17 @@ pub struct ModelSection {
     pub held_out: String,
     /// In the order of `metrics.json`.
     pub results: Vec<ModelResult>,
+    /// The model `nadir train` picked: the best cross-validated F1 on the training part.
+    pub best: Option<ModelKind>,
 }
 
 impl ModelSection {
-    /// The model with the best held-out F1, ties broken by ROC-AUC (as `nadir train` picks).
+    /// The model `nadir train` picked by cross-validated F1 ([`TrainReport::best`]), so the
+    /// pick never looks at the held-out rows the page then measures it on.
+    ///
+    /// [`TrainReport::best`]: nadir_ml::protocol::TrainReport::best
     pub fn best(&self) -> Option<&ModelResult> {
-        self.results.iter().max_by(|a, b| {
-            let auc = |m: &ModelResult| m.holdout.roc_auc.unwrap_or(0.0);
-            a.holdout
-                .f1
-                .total_cmp(&b.holdout.f1)
-                .then(auc(a).total_cmp(&auc(b)))
-        })
+        self.results.iter().find(|r| Some(r.kind) == self.best)
     }
 }
 
@@ -239,6 +238,7 @@ fn model_section(dir: &ModelDir, held: &HeldOut, results: Vec<ModelResult>) -> M
         test_rows: dir.metrics.data.test_rows,
         held_out: held.how.clone(),
         results,
+        best: dir.metrics.best().map(|m| m.name),
     }
 }
 
