@@ -126,9 +126,9 @@ def build(numeric: list[str]) -> list[tuple[str, int | None, object, str]]:
                  "HistGradientBoostingClassifier() (defaults: 100 iterations, 31 leaves, "
                  "early stopping auto = on above 10,000 rows)"))
     runs.append(("mlp", None, scaled(numeric, MLPClassifier(
-        hidden_layer_sizes=(64, 32), batch_size=256, max_iter=20, early_stopping=False,
+        hidden_layer_sizes=(100, 50), batch_size=256, max_iter=20, early_stopping=False,
         random_state=SEED)),
-        "MLPClassifier((64, 32), adam lr 1e-3, alpha 1e-4, batch 256, 20 epochs, "
+        "MLPClassifier((100, 50), adam lr 1e-3, alpha 1e-4, batch 256, 20 epochs, "
         "early_stopping=False: nadir's defaults) on log1p+StandardScaler"))
     for n_jobs in (1, 2):
         runs.append(("bagging", n_jobs, BaggingClassifier(

@@ -71,17 +71,21 @@ pub struct MlpParams {
     pub patience: usize,
 }
 
-/// Defaults measured on the full data's 70/30 split. Two hidden layers of 64 and 32 units
-/// reach 99.7 % accuracy, as scikit-learn's larger (100, 50) does, at a third of the
-/// arithmetic. Learning rate, betas, `alpha` and batch size are scikit-learn's. 20 epochs is
-/// where the loss on a held-out tenth of the training rows stops falling. Early stopping is off:
-/// that validation loss plateaus noisily after about 10 epochs, so with a patience of 3 it ran
-/// about as many epochs as the fixed 20 while training on a tenth fewer rows; it pays when
-/// `epochs` is set generously.
+/// Defaults chosen on training rows only. The hidden layers are the shape with the lowest
+/// log-loss on a stratified 20 % validation share of the full data's 70 % training part,
+/// fitted on the other 80 % at seed 42 (the ignored test
+/// `full_data_default_shape_is_chosen_on_a_validation_share_of_the_training_part`, run by
+/// CI; 2026-12-03): (32) 0.00967, (64) 0.00798, (32, 16) 0.00776, (64, 32) 0.00690,
+/// (100, 50) 0.00658, (128, 64) 0.00682. An earlier default, (64, 32), had been picked on
+/// the held-out 30 %. Learning rate, betas, `alpha` and batch size are scikit-learn's. 20
+/// epochs is where the loss on a held-out tenth of the training rows stops falling. Early
+/// stopping is off: that validation loss plateaus noisily after about 10 epochs, so with a
+/// patience of 3 it ran about as many epochs as the fixed 20 while training on a tenth fewer
+/// rows; it pays when `epochs` is set generously.
 impl Default for MlpParams {
     fn default() -> MlpParams {
         MlpParams {
-            hidden: vec![64, 32],
+            hidden: vec![100, 50],
             learning_rate: 1e-3,
             beta1: 0.9,
             beta2: 0.999,
@@ -913,6 +917,48 @@ mod tests {
         );
     }
 
+    /// One Adam step, then a second, against values worked out by hand from Kingma and Ba's
+    /// update: after step t, `m = β1·m + (1-β1)·g`, `v = β2·v + (1-β2)·g²` and
+    /// `w -= lr · √(1-β2^t)/(1-β1^t) · m / (√v + ε)`.
+    #[test]
+    fn adam_steps_match_hand_computed_values() {
+        let params = MlpParams {
+            learning_rate: 0.01,
+            ..MlpParams::default()
+        };
+        let mut network = Network::<f64> {
+            layers: vec![Dense {
+                inputs: 2,
+                outputs: 1,
+                weights: vec![1.0, -2.0],
+                bias: vec![0.5],
+            }],
+        };
+        let mut grad = network.zeros_like();
+        grad.layers[0].weights = vec![0.5, -0.25];
+        let mut adam = Adam::new(&params, &network);
+        adam.step(&mut network, &grad);
+        // m = 0.1·g and v = 0.001·g²; the correction √0.001 / 0.1 makes the step
+        // lr·g / (|g| + ε/√0.001): 0.01 · 0.5 / (0.5 + 3.16227766e-7) = 0.0099999936754…
+        let close = |got: f64, want: f64| (got - want).abs() < 1e-12;
+        let layer = &network.layers[0];
+        assert!(close(layer.weights[0], 0.990_000_006_324_551), "{layer:?}");
+        assert!(close(layer.weights[1], -1.990_000_012_649_095), "{layer:?}");
+        assert_eq!(layer.bias[0], 0.5, "a zero gradient leaves the bias alone");
+        let moments = (&adam.mean.layers[0].weights, &adam.square.layers[0].weights);
+        assert!(close(moments.0[0], 0.05) && close(moments.0[1], -0.025));
+        assert!(close(moments.1[0], 2.5e-4) && close(moments.1[1], 6.25e-5));
+
+        // Step 2 with g = (0.5, 0.75): m = (0.095, 0.0525), v = (4.9975e-4, 6.249375e-4),
+        // correction √(1 - 0.999²) / (1 - 0.9²) = 0.2353167…; the second weight's step
+        // 0.01 · 0.2353167 · 0.0525 / (0.0249987 + 1e-8) = 0.0049419…
+        grad.layers[0].weights = vec![0.5, 0.75];
+        adam.step(&mut network, &grad);
+        let layer = &network.layers[0];
+        assert!(close(layer.weights[0], 0.980_000_010_797_804), "{layer:?}");
+        assert!(close(layer.weights[1], -1.994_941_909_005_208), "{layer:?}");
+    }
+
     #[test]
     fn learns_xor() {
         let corners = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
@@ -952,7 +998,7 @@ mod tests {
         assert_eq!(loss.len(), MlpParams::default().epochs);
         assert!(loss[loss.len() - 1] < 0.5 * loss[0], "{loss:?}");
         assert!(loss.windows(2).filter(|w| w[1] < w[0]).count() >= loss.len() - 3);
-        assert!(model.describe().contains("-64-32-1"));
+        assert!(model.describe().contains("-100-50-1"));
     }
 
     #[test]
@@ -1068,6 +1114,62 @@ mod tests {
         }
     }
 
+    /// The default shape is the one with the lowest loss on a 20 % validation share of the
+    /// training part (stratified, seed 42): the held-out 30 % plays no part in the choice.
+    #[test]
+    #[ignore = "full data: run in release with --ignored --nocapture"]
+    fn full_data_default_shape_is_chosen_on_a_validation_share_of_the_training_part() {
+        let split = split_file("Network_anomaly_data.csv");
+        let (fit_rows, valid_rows) = stratified_split(&split.train_labels, 0.2, 42);
+        let pick =
+            |rows: &[usize]| -> Vec<bool> { rows.iter().map(|&i| split.train_labels[i]).collect() };
+        let (fit_x, fit_y) = (split.train.select(&fit_rows), pick(&fit_rows));
+        let (valid_x, valid_y) = (split.train.select(&valid_rows), pick(&valid_rows));
+        let shapes = [
+            vec![32],
+            vec![64],
+            vec![32, 16],
+            vec![64, 32],
+            vec![100, 50],
+            vec![128, 64],
+        ];
+        let mut losses = Vec::new();
+        for hidden in shapes {
+            let params = MlpParams {
+                hidden: hidden.clone(),
+                ..MlpParams::default()
+            };
+            let scores = params.fit(&fit_x, &fit_y, 42).unwrap().score(&valid_x);
+            let loss = mean_log_loss(&valid_y, &scores);
+            println!(
+                "hidden {hidden:?}: validation log-loss {loss:.5}, accuracy at 0.5 {:.5}",
+                accuracy(&valid_y, &scores)
+            );
+            losses.push((hidden, loss));
+        }
+        let best = losses
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("shapes");
+        assert_eq!(best.0, MlpParams::default().hidden, "{losses:?}");
+    }
+
+    fn mean_log_loss(truth: &[bool], scores: &[f64]) -> f64 {
+        let clamp = |p: f64| p.clamp(1e-15, 1.0 - 1e-15);
+        let total: f64 = truth
+            .iter()
+            .zip(scores)
+            .map(|(&y, &p)| {
+                if y {
+                    -clamp(p).ln()
+                } else {
+                    -(1.0 - clamp(p)).ln()
+                }
+            })
+            .sum();
+        total / truth.len() as f64
+    }
+
     #[test]
     #[ignore = "full data: run in release with --ignored --nocapture"]
     fn full_data_holdout() {
@@ -1075,16 +1177,7 @@ mod tests {
         let defaults = report_holdout("mlp, defaults", &split, |x, y| {
             MlpParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(defaults.accuracy >= 0.99, "{defaults:?}");
-        let sklearn_shape = MlpParams {
-            hidden: vec![100, 50],
-            epochs: 10,
-            ..MlpParams::default()
-        };
-        report_holdout(
-            "mlp, scikit-learn's shape (100, 50), 10 epochs",
-            &split,
-            |x, y| sklearn_shape.fit(x, y, 42).unwrap(),
-        );
+        // A floor just under the accuracy at 0.5 measured on 2026-12-03: 0.99788.
+        assert!(defaults.accuracy >= 0.9976, "{defaults:?}");
     }
 }
