@@ -643,7 +643,8 @@ mod tests {
                 .insert(RandomForestParams::default().fit(x, y, 42).unwrap())
                 .clone()
         });
-        assert!(forest.accuracy >= 0.998, "{forest:?}");
+        // Floors just under the accuracies at 0.5 measured on 2026-12-03.
+        assert!(forest.accuracy >= 0.9985, "{forest:?}"); // 0.99870
         // Batch scoring on ranks gives exactly the raw walk's scores on real rows.
         let fitted = fitted.expect("fitted");
         let raw = raw_mean_score(&fitted.ensemble.trees, &split.test);
@@ -658,6 +659,6 @@ mod tests {
         let bagging = report_holdout("bagging", &split, |x, y| {
             BaggingParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(bagging.accuracy >= 0.997, "{bagging:?}");
+        assert!(bagging.accuracy >= 0.9980, "{bagging:?}"); // 0.99831
     }
 }

@@ -1260,6 +1260,7 @@ mod tests {
         let result = report_holdout("gradient boosting", &split, |x, y| {
             GradientBoostingParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(result.accuracy >= 0.998, "{result:?}");
+        // A floor just under the accuracy at 0.5 measured on 2026-12-03: 0.99870.
+        assert!(result.accuracy >= 0.9985, "{result:?}");
     }
 }

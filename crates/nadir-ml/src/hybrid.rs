@@ -767,7 +767,7 @@ mod tests {
 
     /// The hybrid keeps the classifiers' accuracy on the usual 70/30 split of the full file.
     #[test]
-    #[ignore = "full data: about a minute in release"]
+    #[ignore = "full data: about a minute in release; CI runs it (.ci/run)"]
     fn full_data_hybrid_keeps_its_accuracy_on_the_random_split() {
         let data = read_path(
             &shared_data("Network_anomaly_data.csv"),
@@ -781,6 +781,7 @@ mod tests {
         let trained = train(&data, None, &options, &|_| {}).unwrap();
         let holdout = &trained.report.models[0].holdout;
         println!("{holdout:?}");
-        assert!(holdout.accuracy >= 0.995, "{}", holdout.accuracy);
+        // A floor just under the accuracy measured on 2026-12-03: 0.99630.
+        assert!(holdout.accuracy >= 0.996, "{}", holdout.accuracy);
     }
 }

@@ -770,12 +770,15 @@ mod tests {
         let split = split_file("Network_anomaly_data.csv");
         // The third fit shows the contamination threshold (near the 46.5 % attack share);
         // its fit time includes scoring the 88k training rows for the quantile.
+        // Floors just under the ROC-AUC measured on 2026-12-03 (0.71964 on all rows, 0.98024
+        // on normal rows only); the threshold's accuracy is only the auto setting's concern
+        // (0.92980 on normal rows only).
         let settings = [
-            (false, Contamination::Auto),
-            (true, Contamination::Auto),
-            (false, Contamination::Share(0.45)),
+            (false, Contamination::Auto, 0.715),
+            (true, Contamination::Auto, 0.978),
+            (false, Contamination::Share(0.45), 0.715),
         ];
-        for (normal_only, contamination) in settings {
+        for (normal_only, contamination, auc_floor) in settings {
             let params = IsolationForestParams {
                 normal_only,
                 contamination,
@@ -783,8 +786,9 @@ mod tests {
             };
             let name = format!("normal_only {normal_only}, contamination {contamination}");
             let result = report_holdout(&name, &split, |x, y| params.fit(x, y, 42).unwrap());
+            assert!(result.roc_auc.unwrap() >= auc_floor, "{result:?}");
             if normal_only {
-                assert!(result.roc_auc.unwrap() > 0.8, "{result:?}");
+                assert!(result.accuracy >= 0.925, "{result:?}");
             }
         }
     }

@@ -1618,10 +1618,9 @@ mod tests {
         let ksvm = report_holdout("kernel SVM", &split, |x, y| {
             KernelSvmParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(
-            lr.accuracy >= 0.95 && svm.accuracy >= 0.95,
-            "{lr:?} {svm:?}"
-        );
-        assert!(ksvm.accuracy >= 0.98, "{ksvm:?}");
+        // Floors just under the accuracies at 0.5 measured on 2026-12-03.
+        assert!(lr.accuracy >= 0.9844, "{lr:?}"); // 0.98463
+        assert!(svm.accuracy >= 0.9860, "{svm:?}"); // 0.98637
+        assert!(ksvm.accuracy >= 0.9955, "{ksvm:?}"); // 0.99577
     }
 }

@@ -1892,6 +1892,7 @@ pub(crate) mod tests {
         let result = report_holdout("decision tree", &split, |x, y| {
             DecisionTreeParams::default().fit(x, y, 42).unwrap()
         });
-        assert!(result.accuracy >= 0.997, "{result:?}");
+        // A floor just under the accuracy at 0.5 measured on 2026-12-03: 0.99796.
+        assert!(result.accuracy >= 0.9977, "{result:?}");
     }
 }
