@@ -282,6 +282,38 @@ mod tests {
         assert!(report.contains("weighted avg    0.7500"), "{report}");
     }
 
+    /// Unbalanced classes and unequal per-class scores, so that every average is its own
+    /// number. Reference: scikit-learn 1.9.1 `classification_report(y_true, y_pred,
+    /// target_names=["normal", "attack"], digits=4)` on the rows of this confusion matrix.
+    #[test]
+    fn report_matches_scikit_learns_on_unbalanced_classes() {
+        let c = Confusion {
+            tn: 50,
+            fp: 10,
+            fn_: 5,
+            tp: 35,
+        };
+        let report = classification_report(&c);
+        let words: Vec<Vec<&str>> = report
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let reference = [
+            "precision recall f1-score support",
+            "normal 0.9091 0.8333 0.8696 60",
+            "attack 0.7778 0.8750 0.8235 40",
+            "accuracy 0.8500 100",
+            "macro avg 0.8434 0.8542 0.8465 100",
+            "weighted avg 0.8566 0.8500 0.8512 100",
+        ];
+        let reference: Vec<Vec<&str>> = reference
+            .iter()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(words, reference, "{report}");
+    }
+
     #[test]
     fn scores_at_threshold_combine_the_metrics() {
         let s = Scores::at_threshold(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8], 0.3);
