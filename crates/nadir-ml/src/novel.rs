@@ -588,14 +588,15 @@ mod tests {
             ..NovelOptions::default()
         };
         let runs = std::cell::Cell::new(0);
-        let report = validate(&data, &options, &|p| {
-            if let NovelProgress::Done = p {
-                runs.set(runs.get() + 1);
-            }
+        let announced = std::cell::Cell::new(0);
+        let report = validate(&data, &options, &|p| match p {
+            NovelProgress::Start { runs } => announced.set(runs),
+            NovelProgress::Done => runs.set(runs.get() + 1),
+            _ => {}
         })
         .unwrap();
         assert_eq!(report.folds.len(), 5);
-        assert_eq!(runs.get(), 5 * 3);
+        assert_eq!((announced.get(), runs.get()), (5 * 3, 5 * 3));
         for fold in &report.folds {
             assert_eq!(fold.results.len(), 3);
             let removed: usize = fold
@@ -617,6 +618,8 @@ mod tests {
                     fold.test_attacks + fold.test_normal
                 );
                 assert!((0.0..=1.0).contains(&r.detection_rate));
+                let c = r.scores.confusion;
+                assert_eq!(r.false_positive_rate, c.fp as f64 / (c.fp + c.tn) as f64);
                 // Every flagged test row is counted once, under its attack name.
                 let flagged: usize = r.per_attack.values().map(|a| a.flagged).sum();
                 let c = r.scores.confusion;
@@ -626,6 +629,17 @@ mod tests {
                     r.model == ModelKind::Hybrid
                 );
             }
+        }
+        // Each model's summary is over its own fold results.
+        for (k, summary) in report.models.iter().enumerate() {
+            assert_eq!(summary.model, options.kinds[k]);
+            let rates: Vec<f64> = report
+                .folds
+                .iter()
+                .map(|f| f.results[k].detection_rate)
+                .collect();
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            assert!((summary.detection_rate.mean - mean).abs() < 1e-12);
         }
         let hybrid = report
             .models
@@ -646,6 +660,51 @@ mod tests {
                 .map(|f| f.results[2].detection_rate)
                 .fold(1.0, f64::min)
         );
+    }
+
+    #[test]
+    fn the_default_models_are_every_supervised_one_but_the_kernel_svm_plus_the_detectors() {
+        let mut expected: Vec<ModelKind> = ModelKind::supervised()
+            .into_iter()
+            .filter(|&k| k != ModelKind::KernelSvm)
+            .chain([ModelKind::IsolationForest, ModelKind::Hybrid])
+            .collect();
+        expected.sort();
+        assert_eq!(NovelOptions::default_kinds(), expected);
+        assert!(expected.len() >= 9);
+    }
+
+    #[test]
+    fn every_fold_splits_the_normal_rows_its_own_way() {
+        let seeds: BTreeSet<u64> = (0..7).map(|f| fold_seed(42, f)).collect();
+        assert_eq!(seeds.len(), 7);
+        assert_ne!(fold_seed(42, 0), fold_seed(7, 0));
+    }
+
+    #[test]
+    fn shares_must_lie_strictly_between_0_and_1() {
+        let data = sample();
+        for share in [0.0, 1.0] {
+            for bad in [
+                NovelOptions {
+                    normal_holdout: share,
+                    ..NovelOptions::default()
+                },
+                NovelOptions {
+                    group_share: share,
+                    ..NovelOptions::default()
+                },
+                NovelOptions {
+                    validation_share: share,
+                    ..NovelOptions::default()
+                },
+            ] {
+                assert!(matches!(
+                    validate(&data, &bad, &|_| {}),
+                    Err(ProtocolError::Options(_))
+                ));
+            }
+        }
     }
 
     #[test]

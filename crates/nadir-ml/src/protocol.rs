@@ -772,4 +772,127 @@ mod tests {
             Err(ProtocolError::Unlabelled { .. })
         ));
     }
+
+    #[test]
+    fn fold_summaries_are_the_mean_and_population_sd() {
+        let m = MeanStd::of([1.0, 2.0, 3.0, 4.0].into_iter());
+        assert_eq!(m.mean, 2.5);
+        assert_eq!(m.std, 1.25f64.sqrt());
+        let none = MeanStd::of(std::iter::empty());
+        assert_eq!((none.mean, none.std), (0.0, 0.0));
+    }
+
+    #[test]
+    fn option_bounds_are_exact() {
+        let data = sample();
+        let opts = options(&[ModelKind::DecisionTree]);
+        let two_folds = TrainOptions {
+            folds: 2,
+            ..opts.clone()
+        };
+        assert!(train(&data, None, &two_folds, &|_| {}).is_ok());
+        for test_share in [0.0, 1.0, 1.5, -0.5] {
+            let bad = TrainOptions {
+                test_share,
+                ..opts.clone()
+            };
+            assert!(
+                matches!(
+                    train(&data, None, &bad, &|_| {}),
+                    Err(ProtocolError::Options(_))
+                ),
+                "test share {test_share} accepted"
+            );
+        }
+    }
+
+    /// The summary in metrics.json counts exactly the rows the run used, and progress
+    /// announces exactly the fits that follow.
+    #[test]
+    fn the_data_summary_and_progress_count_what_the_run_did() {
+        let mut data = crate::leaks::identifiable();
+        let skipped = nadir_data::InvalidRow {
+            line: 7,
+            problem: nadir_data::RowProblem::Syntax("bad".into()),
+        };
+        data.skipped = vec![skipped.clone(), skipped];
+        let opts = options(&[ModelKind::DecisionTree, ModelKind::Voting]);
+        let announced = std::cell::Cell::new(0);
+        let fits = std::cell::Cell::new(0);
+        let trained = train(&data, None, &opts, &|p| match p {
+            Progress::Start { fits } => announced.set(fits),
+            Progress::Fit { .. } => fits.set(fits.get() + 1),
+            Progress::Done => {}
+        })
+        .unwrap();
+        // Voting and its two members (the tree among them), each in 3 folds and once more.
+        assert_eq!((announced.get(), fits.get()), (12, 12));
+        let summary = &trained.report.data;
+        assert_eq!(summary.rows, data.len());
+        assert_eq!(summary.train_rows + summary.test_rows, data.len());
+        assert_eq!(summary.skipped_rows, 2);
+        let attacks = data.is_attack().unwrap().iter().filter(|&&a| a).count();
+        assert_eq!(summary.attack_share, attacks as f64 / data.len() as f64);
+        // Every row's `service` is its own, so every test row holds an unseen category.
+        assert_eq!(summary.test_rows_with_unseen_categories, summary.test_rows);
+    }
+
+    #[test]
+    fn tree_importances_are_named_by_feature_largest_first() {
+        let trained = train(
+            &sample(),
+            None,
+            &options(&[ModelKind::DecisionTree]),
+            &|_| {},
+        )
+        .unwrap();
+        let named = trained.report.models[0]
+            .feature_importances
+            .clone()
+            .unwrap();
+        let mut names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let mut expected: Vec<&str> = schema::numeric_names()
+            .into_iter()
+            .chain(schema::categorical_names())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        assert!(named.windows(2).all(|w| w[0].1 >= w[1].1), "{named:?}");
+        assert!(named[0].1 > 0.0);
+    }
+
+    #[test]
+    fn per_attack_rates_are_the_flagged_share_and_a_hybrid_says_which_part_fired() {
+        let names = ["a", "a", "a", "b"];
+        let scores = [0.9, 0.2, 0.7, 0.1];
+        let rates = per_attack_rates(names.into_iter(), &scores, None, 0.5);
+        assert_eq!((rates["a"].rows, rates["a"].flagged), (3, 2));
+        assert_eq!(rates["a"].rate, 2.0 / 3.0);
+        assert_eq!(rates["b"].rate, 0.0);
+        assert!(rates["a"].fired.is_none());
+
+        let part = |classifier, novelty| PartScores {
+            classifier,
+            novelty,
+        };
+        let parts = [
+            part(0.9, 0.9),
+            part(0.9, 0.1),
+            part(0.1, 0.9),
+            part(0.7, 0.6),
+            part(0.1, 0.1),
+        ];
+        let scores: Vec<f64> = parts.iter().map(PartScores::combined).collect();
+        let rates = per_attack_rates(["a"; 5].into_iter(), &scores, Some(&parts), 0.5);
+        assert_eq!(rates["a"].flagged, 4);
+        assert_eq!(
+            rates["a"].fired,
+            Some(FiredCounts {
+                classifier: 1,
+                novelty: 1,
+                both: 2,
+            })
+        );
+    }
 }
