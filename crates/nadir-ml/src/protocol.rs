@@ -835,6 +835,14 @@ mod tests {
         assert_eq!(summary.attack_share, attacks as f64 / data.len() as f64);
         // Every row's `service` is its own, so every test row holds an unseen category.
         assert_eq!(summary.test_rows_with_unseen_categories, summary.test_rows);
+
+        // With a separate test file, its skipped rows count too.
+        let mut test_file = sample();
+        test_file.skipped = data.skipped[..1].to_vec();
+        let opts = options(&[ModelKind::DecisionTree]);
+        let trained = train(&data, Some(&test_file), &opts, &|_| {}).unwrap();
+        assert_eq!(trained.report.data.skipped_rows, 3);
+        assert_eq!(trained.report.data.rows, data.len() + test_file.len());
     }
 
     #[test]
