@@ -622,7 +622,6 @@ mod tests {
                 assert_eq!(r.false_positive_rate, c.fp as f64 / (c.fp + c.tn) as f64);
                 // Every flagged test row is counted once, under its attack name.
                 let flagged: usize = r.per_attack.values().map(|a| a.flagged).sum();
-                let c = r.scores.confusion;
                 assert_eq!(flagged as u64, c.tp + c.fp);
                 assert_eq!(
                     r.per_attack.values().any(|a| a.fired.is_some()),
