@@ -119,8 +119,10 @@ fn quality(out: &mut impl Write, e: &Exploration) -> io::Result<()> {
     let d = &q.duplicates;
     writeln!(
         out,
-        "duplicate rows        {} of the 41 features; {} with the label too",
-        d.feature_rows, d.labelled_rows
+        "duplicate rows        {} of the {} features; {} with the label too",
+        d.feature_rows,
+        e.features.len() + e.categories.len(),
+        d.labelled_rows
     )?;
     writeln!(
         out,
@@ -188,15 +190,30 @@ fn balance(out: &mut impl Write, e: &Exploration) -> io::Result<()> {
         b.attack,
         percent(b.attack_share)
     )?;
+    let family_width = b
+        .families
+        .iter()
+        .map(|f| f.family.len())
+        .chain(b.attacks.iter().map(|a| a.family.len()))
+        .max()
+        .unwrap_or(0)
+        .max("family".len());
+    let name_width = b
+        .attacks
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
     writeln!(
         out,
-        "\n{:<8} {:>8} {:>9} {:>11}  attacks",
+        "\n{:<family_width$} {:>8} {:>9} {:>11}  attacks",
         "family", "rows", "of rows", "of attacks"
     )?;
     for f in &b.families {
         writeln!(
             out,
-            "{:<8} {:>8} {:>9} {:>11}  {}",
+            "{:<family_width$} {:>8} {:>9} {:>11}  {}",
             f.family,
             f.rows,
             percent(f.share),
@@ -206,13 +223,13 @@ fn balance(out: &mut impl Write, e: &Exploration) -> io::Result<()> {
     }
     writeln!(
         out,
-        "\n{:<18} {:<7} {:>8} {:>9}",
+        "\n{:<name_width$} {:<family_width$} {:>8} {:>9}",
         "attack", "family", "rows", "of rows"
     )?;
     for a in &b.attacks {
         writeln!(
             out,
-            "{:<18} {:<7} {:>8} {:>9}",
+            "{:<name_width$} {:<family_width$} {:>8} {:>9}",
             a.name,
             a.family,
             a.rows,
@@ -361,6 +378,9 @@ fn hypotheses(out: &mut impl Write, e: &Exploration) -> io::Result<()> {
             e.alpha
         ),
     )?;
+    if let Some(note) = &e.hypotheses_note {
+        writeln!(out, "{note}")?;
+    }
     for (i, h) in e.hypotheses.iter().enumerate() {
         writeln!(out, "\n{}. {}", i + 1, h.statement)?;
         writeln!(out, "   compared: {}", h.groups)?;

@@ -10,7 +10,7 @@ mod validate;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use nadir_data::{Dataset, ReadOptions, default_data_path, read_path};
+use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
 use nadir_ml::cluster::{ClusterOptions, ClusterStep};
 use nadir_ml::file::{EXTENSION, SavedModel};
 use nadir_ml::pca::PcaParams;
@@ -18,6 +18,7 @@ use nadir_ml::protocol::{self, Progress, TrainOptions};
 use nadir_ml::registry::{ModelConfig, ModelKind};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -131,11 +132,20 @@ fn parse_auto<T: std::str::FromStr>(text: &str) -> Result<Auto<T>, String> {
         .map_err(|_| format!("expected a number or `auto`, got `{text}`"))
 }
 
-#[derive(Args)]
+#[derive(Args, Clone, Default)]
 struct DataArgs {
-    /// Record file (CSV with header, or headerless NSL-KDD .txt).
+    /// Record file: CSV whose header names a built-in schema's columns (nsl-kdd, unsw-nb15)
+    /// or those of --schema, a headerless NSL-KDD .txt, or `-` for standard input.
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
+    /// TOML schema of a CSV of your own (features and kinds, label column; see
+    /// docs/SCHEMAS.md). Without it the header decides between the built-in schemas.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// Features to leave out, comma-separated (e.g. `--drop sttl,dttl,ct_state_ttl`). The
+    /// models remember them: later files need not hold those columns.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    drop: Vec<String>,
     /// Skip invalid rows (reporting how many and which lines) instead of stopping at the first.
     #[arg(long)]
     skip_invalid: bool,
@@ -276,17 +286,66 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// Reads `--data` as the `--schema` given, or as the built-in schema its header names, less
+/// the `--drop` features.
 fn load_data(args: &DataArgs) -> Result<Dataset> {
-    let path = match &args.data {
-        Some(path) => path.clone(),
-        None => default_data_path()?,
+    let schema = match &args.schema {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read schema {}", path.display()))?;
+            Some(Arc::new(Schema::from_toml(
+                &text,
+                &path.display().to_string(),
+            )?))
+        }
+        None => None,
     };
-    let data = read_path(
-        &path,
-        ReadOptions {
-            skip_invalid: args.skip_invalid,
-        },
-    )?;
+    read_data(args, schema, args.drop.clone())
+}
+
+/// Reads `--data` as `schema`: a model's, or the training data's for a test file. `--schema`
+/// and `--drop` belong to training, where a schema is chosen.
+fn load_data_as(args: &DataArgs, schema: &Arc<Schema>) -> Result<Dataset> {
+    if args.schema.is_some() || !args.drop.is_empty() {
+        bail!(
+            "--schema and --drop apply when training; here the model's schema ({}) decides",
+            schema.title()
+        );
+    }
+    read_data(args, Some(schema.clone()), Vec::new())
+}
+
+fn read_data(args: &DataArgs, schema: Option<Arc<Schema>>, drop: Vec<String>) -> Result<Dataset> {
+    let recognised = schema.is_none();
+    let options = ReadOptions {
+        skip_invalid: args.skip_invalid,
+        schema,
+        drop,
+    };
+    let data = match &args.data {
+        Some(path) if path.as_os_str() == "-" => {
+            nadir_data::read_from(std::io::stdin().lock(), "standard input", options)?
+        }
+        Some(path) => read_path(path, options)?,
+        None => read_path(&default_data_path()?, options)?,
+    };
+    eprintln!(
+        "read {} rows of {} as schema {}{}",
+        data.len(),
+        data.source,
+        data.schema.title(),
+        if recognised {
+            " (recognised from its header)"
+        } else {
+            ""
+        }
+    );
+    if !data.ignored_columns.is_empty() {
+        eprintln!(
+            "  columns not in the schema, left unread: {}",
+            data.ignored_columns.join(", ")
+        );
+    }
     if !data.skipped.is_empty() {
         eprintln!(
             "skipped {} invalid row(s) of {}:",
@@ -341,10 +400,14 @@ fn train(args: TrainArgs) -> Result<()> {
     config.isolation_forest.normal_only |= args.normal_only;
     let data = load_data(&args.data)?;
     let test_data = match &args.test {
-        Some(path) => Some(load_data(&DataArgs {
-            data: Some(path.clone()),
-            skip_invalid: args.data.skip_invalid,
-        })?),
+        Some(path) => Some(load_data_as(
+            &DataArgs {
+                data: Some(path.clone()),
+                skip_invalid: args.data.skip_invalid,
+                ..DataArgs::default()
+            },
+            &data.schema,
+        )?),
         None => None,
     };
     std::fs::create_dir_all(&args.out)
@@ -413,7 +476,7 @@ fn load_model(path: &Path) -> Result<SavedModel> {
 fn evaluate(args: EvaluateArgs) -> Result<()> {
     check_threshold(args.threshold)?;
     let model = load_model(&args.model)?;
-    let data = load_data(&args.data)?;
+    let data = load_data_as(&args.data, model.pipeline.schema())?;
     let evaluation = protocol::evaluate(&model, &data, args.threshold)?;
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -426,7 +489,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 fn predict(args: PredictArgs) -> Result<()> {
     check_threshold(args.threshold)?;
     let model = load_model(&args.model)?;
-    let data = load_data(&args.data)?;
+    let data = load_data_as(&args.data, model.pipeline.schema())?;
     let predictions = model.predict(&data.records, args.threshold);
     let unseen = predictions.iter().filter(|p| !p.unseen.is_empty()).count();
     let sink: Box<dyn Write> = match &args.output {

@@ -1,7 +1,7 @@
 //! `nadir report`: one self-contained HTML page of the data, the models, the clusters and the
 //! anomalies (built by `nadir-report`).
 
-use crate::{ClusteringArgs, DataArgs, load_data};
+use crate::{ClusteringArgs, DataArgs, load_data, load_data_as};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
@@ -39,16 +39,23 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let models = nadir_report::load_models(&args.models)?;
-    let data = load_data(&args.data)?;
+    let data = match models.schema() {
+        Some(schema) => load_data_as(&args.data, schema)?,
+        None => load_data(&args.data)?,
+    };
     let test_path = args
         .test
         .clone()
         .or_else(|| models.metrics.data.test_source.as_ref().map(PathBuf::from));
     let test = match test_path {
-        Some(path) => Some(load_data(&DataArgs {
-            data: Some(path),
-            skip_invalid: args.data.skip_invalid,
-        })?),
+        Some(path) => Some(load_data_as(
+            &DataArgs {
+                data: Some(path),
+                skip_invalid: args.data.skip_invalid,
+                ..DataArgs::default()
+            },
+            &data.schema,
+        )?),
         None => None,
     };
     let options = ReportOptions {

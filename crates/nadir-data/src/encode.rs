@@ -8,18 +8,21 @@
 //! the all-zeros one-hot row.
 
 use crate::record::Record;
-use crate::schema::{self, NUM_CATEGORICAL, NUM_NUMERIC};
+use crate::schema::{Kind, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The code of a category value not seen in training.
 pub const UNSEEN: u32 = u32::MAX;
 
-/// Category vocabularies fitted on training records. Saved inside every model file.
+/// The schema and the category vocabularies fitted on training records. Saved inside every
+/// model file, so that a model reads and checks new records as it read its training data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePipeline {
+    schema: Arc<Schema>,
     /// For each categorical feature, its known values; a value's code is its position.
-    vocabularies: [Vec<String>; NUM_CATEGORICAL],
+    vocabularies: Vec<Vec<String>>,
 }
 
 /// A category value the pipeline has never seen, met while encoding.
@@ -27,18 +30,86 @@ pub struct FeaturePipeline {
 pub struct UnseenCategory {
     /// Row within the encoded batch.
     pub row: usize,
-    pub feature: &'static str,
+    pub feature: String,
     pub value: String,
+}
+
+/// Rows of equal width stored end to end: one allocation per batch rather than one per row,
+/// and rows that sit next to each other in memory for the models that walk them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows<T> {
+    values: Vec<T>,
+    width: usize,
+    len: usize,
+}
+
+impl<T: Copy> Rows<T> {
+    pub fn new(width: usize) -> Rows<T> {
+        Rows {
+            values: Vec::new(),
+            width,
+            len: 0,
+        }
+    }
+
+    pub fn with_capacity(width: usize, rows: usize) -> Rows<T> {
+        Rows {
+            values: Vec::with_capacity(width * rows),
+            width,
+            len: 0,
+        }
+    }
+
+    /// Values per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a row of exactly [`Rows::width`] values.
+    pub fn push(&mut self, row: &[T]) {
+        assert_eq!(row.len(), self.width, "a row of the wrong width");
+        self.values.extend_from_slice(row);
+        self.len += 1;
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[T]> + Clone {
+        (0..self.len).map(|i| &self[i])
+    }
+}
+
+impl<T> std::ops::Index<usize> for Rows<T> {
+    type Output = [T];
+
+    fn index(&self, row: usize) -> &[T] {
+        &self.values[row * self.width..(row + 1) * self.width]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Rows<T> {
+    fn index_mut(&mut self, row: usize) -> &mut [T] {
+        &mut self.values[row * self.width..(row + 1) * self.width]
+    }
 }
 
 /// Records in model-ready form.
 #[derive(Debug, Clone, Default)]
 pub struct Encoded {
-    pub numeric: Vec<[f64; NUM_NUMERIC]>,
+    /// Numeric features per row, in [`Schema::numeric`] order.
+    pub numeric: Rows<f64>,
     /// Category codes per row ([`UNSEEN`] for values not in the vocabulary).
-    pub codes: Vec<[u32; NUM_CATEGORICAL]>,
+    pub codes: Rows<u32>,
+    /// The kind of each numeric feature: the scaled models take the logarithm of counts.
+    pub numeric_kinds: Vec<Kind>,
     /// Vocabulary size of each categorical feature.
-    pub cardinalities: [usize; NUM_CATEGORICAL],
+    pub cardinalities: Vec<usize>,
     /// Every unseen category value met, in row order.
     pub unseen: Vec<UnseenCategory>,
 }
@@ -46,57 +117,84 @@ pub struct Encoded {
 impl FeaturePipeline {
     /// Learns the vocabularies. Values are ordered by falling frequency, ties by name, so the
     /// codes are deterministic and the commonest values get the smallest codes.
-    pub fn fit(records: &[Record]) -> FeaturePipeline {
-        let vocabularies = std::array::from_fn(|c| {
-            let mut counts: HashMap<&str, usize> = HashMap::new();
-            for r in records {
-                *counts.entry(r.categorical[c].as_str()).or_default() += 1;
-            }
-            let mut values: Vec<(&str, usize)> = counts.into_iter().collect();
-            values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            values.into_iter().map(|(v, _)| v.to_string()).collect()
-        });
-        FeaturePipeline { vocabularies }
+    pub fn fit(schema: &Arc<Schema>, records: &[Record]) -> FeaturePipeline {
+        let vocabularies = (0..schema.num_categorical())
+            .map(|c| {
+                let mut counts: HashMap<&str, usize> = HashMap::new();
+                for r in records {
+                    *counts.entry(r.categorical[c].as_str()).or_default() += 1;
+                }
+                let mut values: Vec<(&str, usize)> = counts.into_iter().collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                values.into_iter().map(|(v, _)| v.to_string()).collect()
+            })
+            .collect();
+        FeaturePipeline {
+            schema: schema.clone(),
+            vocabularies,
+        }
+    }
+
+    /// The schema records must follow.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Whether the pipeline is whole: one vocabulary per categorical feature of its schema,
+    /// with no value twice (a model file could be damaged).
+    pub fn is_consistent(&self) -> bool {
+        self.vocabularies.len() == self.schema.num_categorical()
+            && self.vocabularies.iter().all(|v| {
+                let mut sorted: Vec<&String> = v.iter().collect();
+                sorted.sort();
+                sorted.windows(2).all(|w| w[0] != w[1])
+            })
     }
 
     pub fn vocabulary(&self, feature: usize) -> &[String] {
         &self.vocabularies[feature]
     }
 
-    pub fn cardinalities(&self) -> [usize; NUM_CATEGORICAL] {
-        std::array::from_fn(|c| self.vocabularies[c].len())
+    pub fn cardinalities(&self) -> Vec<usize> {
+        self.vocabularies.iter().map(Vec::len).collect()
     }
 
     /// Width of the one-hot row: numeric features, then one column per known category value.
     pub fn one_hot_width(&self) -> usize {
-        NUM_NUMERIC + self.vocabularies.iter().map(Vec::len).sum::<usize>()
+        self.schema.num_numeric() + self.vocabularies.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Column names of the one-hot row, e.g. `srcbytes`, `service=http`.
     pub fn one_hot_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = schema::numeric_names()
+        let mut names: Vec<String> = self
+            .schema
+            .numeric_names()
             .into_iter()
             .map(String::from)
             .collect();
-        for (feature, vocabulary) in schema::categorical_names().iter().zip(&self.vocabularies) {
-            names.extend(vocabulary.iter().map(|v| format!("{feature}={v}")));
+        for (feature, vocabulary) in self.schema.categorical().zip(&self.vocabularies) {
+            names.extend(vocabulary.iter().map(|v| format!("{}={v}", feature.name)));
         }
         names
     }
 
+    /// Encodes records of this pipeline's schema (as read against it: one value per feature).
     pub fn encode(&self, records: &[Record]) -> Encoded {
+        let n_categorical = self.schema.num_categorical();
         // An index pays for itself on a batch; a few records (a server's single request) are
         // faster looked up in place, the vocabularies being short and sorted by frequency.
-        let index: Option<[HashMap<&str, u32>; NUM_CATEGORICAL]> =
-            (records.len() > 64).then(|| {
-                std::array::from_fn(|c| {
-                    self.vocabularies[c]
+        let index: Option<Vec<HashMap<&str, u32>>> = (records.len() > 64).then(|| {
+            self.vocabularies
+                .iter()
+                .map(|vocabulary| {
+                    vocabulary
                         .iter()
                         .enumerate()
                         .map(|(code, v)| (v.as_str(), code as u32))
                         .collect()
                 })
-            });
+                .collect()
+        });
         let code_of = |c: usize, value: &str| match &index {
             Some(index) => index[c].get(value).copied(),
             None => self.vocabularies[c]
@@ -104,27 +202,32 @@ impl FeaturePipeline {
                 .position(|v| v == value)
                 .map(|code| code as u32),
         };
-        let names = schema::categorical_names();
         let mut unseen = Vec::new();
-        let codes = records
-            .iter()
-            .enumerate()
-            .map(|(row, r)| {
-                std::array::from_fn(|c| {
-                    code_of(c, r.categorical[c].as_str()).unwrap_or_else(|| {
-                        unseen.push(UnseenCategory {
-                            row,
-                            feature: names[c],
-                            value: r.categorical[c].clone(),
-                        });
-                        UNSEEN
-                    })
-                })
-            })
-            .collect();
+        let mut codes = Rows::with_capacity(n_categorical, records.len());
+        let mut numeric = Rows::with_capacity(self.schema.num_numeric(), records.len());
+        let mut row_codes = vec![UNSEEN; n_categorical];
+        for (row, r) in records.iter().enumerate() {
+            for (c, (code, feature)) in row_codes
+                .iter_mut()
+                .zip(self.schema.categorical())
+                .enumerate()
+            {
+                *code = code_of(c, r.categorical[c].as_str()).unwrap_or_else(|| {
+                    unseen.push(UnseenCategory {
+                        row,
+                        feature: feature.name.clone(),
+                        value: r.categorical[c].clone(),
+                    });
+                    UNSEEN
+                });
+            }
+            codes.push(&row_codes);
+            numeric.push(&r.numeric);
+        }
         Encoded {
-            numeric: records.iter().map(|r| r.numeric).collect(),
+            numeric,
             codes,
+            numeric_kinds: self.schema.numeric().map(|f| f.kind).collect(),
             cardinalities: self.cardinalities(),
             unseen,
         }
@@ -140,17 +243,27 @@ impl Encoded {
         self.numeric.is_empty()
     }
 
+    /// Numeric features per row.
+    pub fn num_numeric(&self) -> usize {
+        self.numeric.width()
+    }
+
+    /// Categorical features per row.
+    pub fn num_categorical(&self) -> usize {
+        self.codes.width()
+    }
+
     pub fn one_hot_width(&self) -> usize {
-        NUM_NUMERIC + self.cardinalities.iter().sum::<usize>()
+        self.num_numeric() + self.cardinalities.iter().sum::<usize>()
     }
 
     /// Writes row `i` one-hot encoded into `out` (length [`Self::one_hot_width`]).
     pub fn one_hot_row(&self, i: usize, out: &mut [f64]) {
-        out[..NUM_NUMERIC].copy_from_slice(&self.numeric[i]);
-        out[NUM_NUMERIC..].fill(0.0);
-        let mut offset = NUM_NUMERIC;
-        for (c, &cardinality) in self.cardinalities.iter().enumerate() {
-            let code = self.codes[i][c];
+        let n = self.num_numeric();
+        out[..n].copy_from_slice(&self.numeric[i]);
+        out[n..].fill(0.0);
+        let mut offset = n;
+        for (&cardinality, &code) in self.cardinalities.iter().zip(&self.codes[i]) {
             if code != UNSEEN {
                 out[offset + code as usize] = 1.0;
             }
@@ -160,10 +273,17 @@ impl Encoded {
 
     /// The rows at `indices`, in that order (unseen-category notes are not carried over).
     pub fn select(&self, indices: &[usize]) -> Encoded {
+        let mut numeric = Rows::with_capacity(self.num_numeric(), indices.len());
+        let mut codes = Rows::with_capacity(self.num_categorical(), indices.len());
+        for &i in indices {
+            numeric.push(&self.numeric[i]);
+            codes.push(&self.codes[i]);
+        }
         Encoded {
-            numeric: indices.iter().map(|&i| self.numeric[i]).collect(),
-            codes: indices.iter().map(|&i| self.codes[i]).collect(),
-            cardinalities: self.cardinalities,
+            numeric,
+            codes,
+            numeric_kinds: self.numeric_kinds.clone(),
+            cardinalities: self.cardinalities.clone(),
             unseen: Vec::new(),
         }
     }
@@ -173,18 +293,24 @@ impl Encoded {
 mod tests {
     use super::*;
 
+    const NUM_NUMERIC: usize = 38;
+
     fn record(protocol: &str, service: &str, flag: &str, bytes: f64) -> Record {
-        let mut numeric = [0.0; NUM_NUMERIC];
+        let mut numeric = vec![0.0; NUM_NUMERIC];
         numeric[1] = bytes;
         Record {
             numeric,
-            categorical: [protocol, service, flag].map(String::from),
+            categorical: [protocol, service, flag].map(String::from).to_vec(),
         }
+    }
+
+    fn fit(records: &[Record]) -> FeaturePipeline {
+        FeaturePipeline::fit(&Schema::nsl_kdd(), records)
     }
 
     #[test]
     fn vocabulary_is_ordered_by_frequency_then_name() {
-        let pipeline = FeaturePipeline::fit(&[
+        let pipeline = fit(&[
             record("udp", "dns", "SF", 1.0),
             record("tcp", "http", "SF", 2.0),
             record("tcp", "ftp", "S0", 3.0),
@@ -196,7 +322,7 @@ mod tests {
 
     #[test]
     fn one_hot_sets_one_column_per_known_category() {
-        let pipeline = FeaturePipeline::fit(&[
+        let pipeline = fit(&[
             record("tcp", "http", "SF", 1.0),
             record("udp", "dns", "S0", 2.0),
         ]);
@@ -210,14 +336,14 @@ mod tests {
 
     #[test]
     fn unseen_category_encodes_as_zeros_and_is_reported() {
-        let pipeline = FeaturePipeline::fit(&[record("tcp", "http", "SF", 1.0)]);
+        let pipeline = fit(&[record("tcp", "http", "SF", 1.0)]);
         let encoded = pipeline.encode(&[record("tcp", "gopher", "SF", 1.0)]);
         assert_eq!(encoded.codes[0][1], UNSEEN);
         assert_eq!(
             encoded.unseen,
             vec![UnseenCategory {
                 row: 0,
-                feature: "service",
+                feature: "service".into(),
                 value: "gopher".into()
             }]
         );
@@ -232,17 +358,16 @@ mod tests {
         let records: Vec<Record> = (0..200)
             .map(|i| record("tcp", services[i % services.len()], "SF", i as f64))
             .collect();
-        let pipeline = FeaturePipeline::fit(
-            &records[..150]
-                .iter()
-                .filter(|r| r.categorical[1] != "gopher")
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        let pipeline = fit(&records[..150]
+            .iter()
+            .filter(|r| r.categorical[1] != "gopher")
+            .cloned()
+            .collect::<Vec<_>>());
         let batch = pipeline.encode(&records);
         for (row, r) in records.iter().enumerate() {
             let single = pipeline.encode(std::slice::from_ref(r));
             assert_eq!(single.codes[0], batch.codes[row], "row {row}");
+            assert_eq!(single.numeric[0], batch.numeric[row], "row {row}");
         }
         assert_eq!(batch.unseen.len(), 40);
     }

@@ -1,6 +1,6 @@
-//! Connection records in the NSL-KDD schema: the schema itself, validated reading of the
-//! project's CSV and of the headerless distribution files, and the fitted feature pipeline
-//! that turns records into model input.
+//! Network records of any declared schema: the schemas (NSL-KDD's and UNSW-NB15's built in,
+//! a user's from TOML), validated reading of CSV files and of the headerless NSL-KDD
+//! distribution files, and the fitted feature pipeline that turns records into model input.
 
 pub mod encode;
 pub mod reader;
@@ -8,10 +8,11 @@ pub mod record;
 pub mod rng;
 pub mod schema;
 
-pub use encode::{Encoded, FeaturePipeline, UNSEEN, UnseenCategory};
+pub use encode::{Encoded, FeaturePipeline, Rows, UNSEEN, UnseenCategory};
 pub use reader::{
     DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_from,
     read_path,
 };
 pub use record::{FieldError, Problem, Record};
 pub use rng::Rng;
+pub use schema::{Kind, Schema, SchemaError};

@@ -1,12 +1,14 @@
-//! Reading record files: the header CSV of the project documents and the headerless NSL-KDD
-//! distribution files (`KDDTrain+.txt`), told apart by their first line.
+//! Reading record files: CSV with a header naming the columns of a known or given schema,
+//! and the headerless NSL-KDD distribution files (`KDDTrain+.txt`), told apart by their
+//! first line.
 
-use crate::record::{FieldError, Record};
-use crate::schema::{self, FEATURES};
+use crate::record::{FieldError, Problem, Record};
+use crate::schema::{self, Schema, SchemaError};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// A labelled or unlabelled set of records read from one file.
@@ -14,8 +16,11 @@ use thiserror::Error;
 pub struct Dataset {
     /// Where the records came from, for messages.
     pub source: String,
+    /// The schema the records follow: given, or recognised from the header.
+    pub schema: Arc<Schema>,
     pub records: Vec<Record>,
-    /// The attack name of each record (`normal` for benign), when the file has the column.
+    /// The attack name of each record (the schema's normal value for benign rows), when the
+    /// file has a label column.
     pub attacks: Option<Vec<String>>,
     /// The 1-based line of each record in the source, for messages and outputs.
     pub lines: Vec<u64>,
@@ -23,6 +28,8 @@ pub struct Dataset {
     pub skipped: Vec<InvalidRow>,
     /// sha256 of the bytes read, hex encoded: ties a model to its training data.
     pub sha256: String,
+    /// Header columns the schema does not know, read past (a user's own columns).
+    pub ignored_columns: Vec<String>,
 }
 
 impl Dataset {
@@ -38,13 +45,21 @@ impl Dataset {
     pub fn is_attack(&self) -> Option<Vec<bool>> {
         self.attacks
             .as_ref()
-            .map(|a| a.iter().map(|name| name != schema::NORMAL).collect())
+            .map(|a| a.iter().map(|name| !self.schema.is_normal(name)).collect())
+    }
+
+    /// The attack family of each record, when the file is labelled.
+    pub fn families(&self) -> Option<Vec<&str>> {
+        self.attacks
+            .as_ref()
+            .map(|a| a.iter().map(|name| self.schema.family_of(name)).collect())
     }
 
     /// The subset of rows at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Dataset {
         Dataset {
             source: self.source.clone(),
+            schema: self.schema.clone(),
             records: indices.iter().map(|&i| self.records[i].clone()).collect(),
             attacks: self
                 .attacks
@@ -53,15 +68,31 @@ impl Dataset {
             lines: indices.iter().map(|&i| self.lines[i]).collect(),
             skipped: Vec::new(),
             sha256: self.sha256.clone(),
+            ignored_columns: self.ignored_columns.clone(),
         }
     }
 }
 
-/// What to do with a bad row.
-#[derive(Debug, Clone, Copy, Default)]
+/// How to read a file: its schema, the features to leave out, what to do with a bad row.
+#[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     /// Skip invalid rows (listing them in [`Dataset::skipped`]) instead of failing on the first.
     pub skip_invalid: bool,
+    /// The schema the file must follow (a model's, or the user's `--schema`); `None`: the
+    /// built-in schema whose columns the header names.
+    pub schema: Option<Arc<Schema>>,
+    /// Features to leave out of the schema (`--drop`); the file need not hold them.
+    pub drop: Vec<String>,
+}
+
+impl ReadOptions {
+    /// Read against `schema`.
+    pub fn with_schema(schema: Arc<Schema>) -> ReadOptions {
+        ReadOptions {
+            schema: Some(schema),
+            ..ReadOptions::default()
+        }
+    }
 }
 
 /// A row that failed validation.
@@ -115,93 +146,247 @@ pub enum DataError {
     NoDefaultData { tried: Vec<PathBuf> },
     #[error("{path} holds no records")]
     Empty { path: String },
-    #[error("{path}: the header lacks the column(s) {}", .missing.join(", "))]
-    MissingColumns { path: String, missing: Vec<String> },
+    #[error(
+        "{path}: the header lacks the column(s) {} of schema `{schema}`{}",
+        .missing.join(", "),
+        if *.detected { "; pass --schema FILE for a schema of your own" } else { "" }
+    )]
+    MissingColumns {
+        path: String,
+        schema: String,
+        missing: Vec<String>,
+        /// Whether the schema was the closest built-in one rather than the given one.
+        detected: bool,
+    },
     #[error("{path}: column `{column}` appears twice in the header")]
     DuplicateColumn { path: String, column: String },
-    #[error(
-        "{path}: line 1 has {found} columns and no header; headerless files have 41 features, then optionally `attack` and `lastflag` (41 to 43 columns)"
-    )]
-    UnknownLayout { path: String, found: usize },
+    #[error("{path}: line 1 has {found} columns and no header; headerless files are {expected}")]
+    UnknownLayout {
+        path: String,
+        found: usize,
+        expected: String,
+    },
+    #[error("{path}: {source}")]
+    Schema {
+        path: String,
+        #[source]
+        source: SchemaError,
+    },
     #[error("{path}: {row}")]
     InvalidRow { path: String, row: InvalidRow },
-    #[error("{path} has no `attack` column, which this command needs to measure the model")]
-    Unlabelled { path: String },
+    #[error("{path} has no `{column}` column, which this command needs to measure the model")]
+    Unlabelled { path: String, column: String },
 }
 
 /// Where each schema column sits in the file's rows.
 struct Layout {
-    features: [usize; 41],
+    schema: Arc<Schema>,
+    /// The column of each used feature, in [`Schema::features`] order.
+    features: Vec<usize>,
     attack: Option<usize>,
+    binary: Option<usize>,
     width: usize,
     has_header: bool,
+    ignored: Vec<String>,
+}
+
+/// Where a candidate schema's columns sit in a header, and what it lacks.
+struct HeaderMatch {
+    schema: Arc<Schema>,
+    features: Vec<Option<usize>>,
+    attack: Option<usize>,
+    binary: Option<usize>,
+}
+
+impl HeaderMatch {
+    fn missing(&self) -> Vec<String> {
+        self.schema
+            .features()
+            .zip(&self.features)
+            .filter(|(_, pos)| pos.is_none())
+            .map(|(f, _)| f.name.clone())
+            .collect()
+    }
 }
 
 impl Layout {
-    fn detect(first: &csv::StringRecord, path: &str) -> Result<Layout, DataError> {
-        let names: Vec<String> = first.iter().map(schema::normalise_name).collect();
+    /// Reads the first row as a header if it names a column of a candidate schema, else as
+    /// the first record of a headerless file.
+    fn detect(
+        first: &csv::StringRecord,
+        path: &str,
+        options: &ReadOptions,
+    ) -> Result<Layout, DataError> {
+        let candidates: Vec<Arc<Schema>> = match &options.schema {
+            Some(schema) => vec![schema.clone()],
+            None => Schema::built_in().to_vec(),
+        };
+        // A file written with a byte-order mark (UNSW-NB15's is) carries it in its first field.
+        let names: Vec<String> = first
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let name = if i == 0 {
+                    name.trim_start_matches('\u{feff}')
+                } else {
+                    name
+                };
+                schema::normalise_name(name)
+            })
+            .collect();
+        let known = |schema: &Schema, name: &str| {
+            schema
+                .declared()
+                .iter()
+                .map(|f| &f.name)
+                .chain([&schema.label().column])
+                .chain(&schema.label().binary)
+                .chain(schema.never_features())
+                .any(|column| schema::normalise_name(column) == name)
+        };
         let looks_like_header = names
             .iter()
-            .any(|n| schema::feature_index(n).is_some() || n == schema::ATTACK);
-        if looks_like_header {
-            Self::from_header(&names, path)
-        } else {
-            Self::headerless(first.len(), path)
+            .any(|n| candidates.iter().any(|schema| known(schema, n)));
+        let mut schema_error = None;
+        let mut matches = Vec::new();
+        for candidate in &candidates {
+            let schema = match candidate.without(&options.drop) {
+                Ok(schema) => Arc::new(schema),
+                Err(error) => {
+                    schema_error.get_or_insert(error);
+                    continue;
+                }
+            };
+            if looks_like_header {
+                matches.push(Self::match_header(schema, &names, path)?);
+            } else if schema.headerless() {
+                return Self::headerless(schema, first.len(), path);
+            }
         }
+        if let Some(source) = schema_error.filter(|_| matches.is_empty()) {
+            return Err(DataError::Schema {
+                path: path.to_string(),
+                source,
+            });
+        }
+        if !looks_like_header {
+            let schema = &candidates[0];
+            return Err(DataError::UnknownLayout {
+                path: path.to_string(),
+                found: first.len(),
+                expected: if schema.headerless() {
+                    headerless_widths(schema)
+                } else {
+                    format!(
+                        "not read as schema `{}`: its files need a header",
+                        schema.name()
+                    )
+                },
+            });
+        }
+        let best = matches
+            .into_iter()
+            .min_by_key(|m| m.missing().len())
+            .expect("a candidate was matched");
+        let missing = best.missing();
+        if !missing.is_empty() {
+            return Err(DataError::MissingColumns {
+                path: path.to_string(),
+                schema: best.schema.name().to_string(),
+                missing,
+                detected: options.schema.is_none(),
+            });
+        }
+        let ignored = first
+            .iter()
+            .zip(&names)
+            .filter(|(_, name)| !known(&best.schema, name))
+            .map(|(raw, _)| raw.trim().to_string())
+            .collect();
+        Ok(Layout {
+            features: best
+                .features
+                .iter()
+                .map(|p| p.expect("none missing"))
+                .collect(),
+            schema: best.schema,
+            attack: best.attack,
+            binary: best.binary,
+            width: names.len(),
+            has_header: true,
+            ignored,
+        })
     }
 
-    fn from_header(names: &[String], path: &str) -> Result<Layout, DataError> {
-        let mut features = [usize::MAX; 41];
-        let mut attack = None;
+    fn match_header(
+        schema: Arc<Schema>,
+        names: &[String],
+        path: &str,
+    ) -> Result<HeaderMatch, DataError> {
+        let mut features = vec![None; schema.num_features()];
+        let (mut attack, mut binary) = (None, None);
+        let label = schema.label();
+        let attack_name = schema::normalise_name(&label.column);
+        let binary_name = label.binary.as_deref().map(schema::normalise_name);
         for (pos, name) in names.iter().enumerate() {
-            let slot = match schema::feature_index(name) {
+            let slot = match schema.feature_index(name) {
                 Some(i) => &mut features[i],
-                None if name == schema::ATTACK => attack.get_or_insert(usize::MAX),
-                // lastflag and columns of the user's own are carried but never used.
+                None if *name == attack_name => &mut attack,
+                None if Some(name) == binary_name.as_ref() => &mut binary,
+                // Dropped features, never-features and the user's own columns are read past.
                 None => continue,
             };
-            if *slot != usize::MAX {
+            if slot.is_some() {
                 return Err(DataError::DuplicateColumn {
                     path: path.to_string(),
                     column: name.clone(),
                 });
             }
-            *slot = pos;
+            *slot = Some(pos);
         }
-        let missing: Vec<String> = FEATURES
-            .iter()
-            .zip(features)
-            .filter(|(_, pos)| *pos == usize::MAX)
-            .map(|(f, _)| f.name.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(DataError::MissingColumns {
-                path: path.to_string(),
-                missing,
-            });
-        }
-        Ok(Layout {
+        Ok(HeaderMatch {
+            schema,
             features,
             attack,
-            width: names.len(),
-            has_header: true,
+            binary,
         })
     }
 
-    fn headerless(width: usize, path: &str) -> Result<Layout, DataError> {
-        if !(41..=43).contains(&width) {
+    /// A headerless file holds the declared features in order, then the label, then the
+    /// columns that are never features.
+    fn headerless(schema: Arc<Schema>, width: usize, path: &str) -> Result<Layout, DataError> {
+        let declared = schema.declared().len();
+        if !(declared..=declared + 1 + schema.never_features().len()).contains(&width) {
             return Err(DataError::UnknownLayout {
                 path: path.to_string(),
                 found: width,
+                expected: headerless_widths(&schema),
             });
         }
         Ok(Layout {
-            features: std::array::from_fn(|i| i),
-            attack: (width >= 42).then_some(41),
+            features: (0..declared)
+                .filter(|&i| !schema.declared()[i].dropped)
+                .collect(),
+            attack: (width > declared).then_some(declared),
+            binary: None,
             width,
             has_header: false,
+            ignored: Vec::new(),
+            schema,
         })
     }
+}
+
+fn headerless_widths(schema: &Schema) -> String {
+    let declared = schema.declared().len();
+    let mut after = vec![format!("`{}`", schema.label().column)];
+    after.extend(schema.never_features().iter().map(|c| format!("`{c}`")));
+    format!(
+        "the {declared} features of schema `{}`, then optionally {} ({declared} to {} columns)",
+        schema.name(),
+        after.join(" and "),
+        declared + after.len()
+    )
 }
 
 /// Computes the sha256 of everything read through it, and notes where its lines break.
@@ -344,7 +529,7 @@ pub fn read_from<R: Read>(
         let layout = match &layout {
             Some(l) => l,
             None => {
-                let detected = Layout::detect(&row, source)?;
+                let detected = Layout::detect(&row, source, &options)?;
                 let has_header = detected.has_header;
                 layout = Some(detected);
                 if has_header {
@@ -354,11 +539,9 @@ pub fn read_from<R: Read>(
             }
         };
         match parse_row(&row, layout) {
-            Ok(record) => {
+            Ok((record, attack)) => {
                 records.push(record);
-                if let Some(pos) = layout.attack {
-                    attacks.push(clean_attack(&row[pos]));
-                }
+                attacks.extend(attack);
                 lines.push(line);
             }
             Err(problem) => {
@@ -373,15 +556,17 @@ pub fn read_from<R: Read>(
             }
         }
     }
-    if records.is_empty() && skipped.is_empty() {
+    let Some(layout) = layout.filter(|_| !records.is_empty() || !skipped.is_empty()) else {
         return Err(DataError::Empty {
             path: source.to_string(),
         });
-    }
-    let has_labels = layout.as_ref().is_some_and(|l| l.attack.is_some());
+    };
+    let has_labels = layout.attack.is_some() || layout.binary.is_some();
     let hasher = csv.into_inner().hasher;
     Ok(Dataset {
         source: source.to_string(),
+        schema: layout.schema,
+        ignored_columns: layout.ignored,
         records,
         attacks: has_labels.then_some(attacks),
         lines,
@@ -390,23 +575,64 @@ pub fn read_from<R: Read>(
     })
 }
 
-fn parse_row(row: &csv::StringRecord, layout: &Layout) -> Result<Record, RowProblem> {
+/// A row's record and, in a labelled file, its attack name.
+fn parse_row(
+    row: &csv::StringRecord,
+    layout: &Layout,
+) -> Result<(Record, Option<String>), RowProblem> {
     if row.len() != layout.width {
         return Err(RowProblem::FieldCount {
             expected: layout.width,
             found: row.len(),
         });
     }
-    if let Some(pos) = layout.attack
-        && row[pos].trim().is_empty()
-    {
-        return Err(RowProblem::Fields(vec![FieldError {
-            field: schema::ATTACK,
-            value: String::new(),
-            problem: crate::record::Problem::Missing,
-        }]));
+    let attack = read_label(row, layout).map_err(|e| RowProblem::Fields(vec![e]))?;
+    let record = Record::from_text(&layout.schema, |i| &row[layout.features[i]])
+        .map_err(RowProblem::Fields)?;
+    Ok((record, attack))
+}
+
+/// The row's attack name: the label column's value, else `normal`/`attack` from the 0/1
+/// column; where both are present they must agree.
+fn read_label(row: &csv::StringRecord, layout: &Layout) -> Result<Option<String>, FieldError> {
+    let label = layout.schema.label();
+    let attack = match layout.attack {
+        Some(pos) if row[pos].trim().is_empty() => {
+            return Err(FieldError {
+                field: label.column.clone(),
+                value: String::new(),
+                problem: Problem::Missing,
+            });
+        }
+        Some(pos) => Some(clean_attack(&row[pos])),
+        None => None,
+    };
+    let (Some(pos), Some(column)) = (layout.binary, &label.binary) else {
+        return Ok(attack);
+    };
+    let value = row[pos].trim();
+    let error = |problem| FieldError {
+        field: column.clone(),
+        value: value.to_string(),
+        problem,
+    };
+    let is_attack = match value {
+        "0" => false,
+        "1" => true,
+        "" => return Err(error(Problem::Missing)),
+        _ => return Err(error(Problem::NotBinary)),
+    };
+    match attack {
+        Some(name) if layout.schema.is_normal(&name) == is_attack => {
+            Err(error(Problem::LabelDisagrees {
+                column: label.column.clone(),
+                value: name,
+            }))
+        }
+        Some(name) => Ok(Some(name)),
+        None if is_attack => Ok(Some("attack".to_string())),
+        None => Ok(Some(label.normal.clone())),
     }
-    Record::from_text(|i| &row[layout.features[i]]).map_err(RowProblem::Fields)
 }
 
 /// The original KDD'99 files end labels with a full stop (`smurf.`); NSL-KDD does not.
@@ -449,7 +675,11 @@ mod tests {
     const ROW: &str = "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20";
 
     fn read(bytes: &[u8], skip_invalid: bool) -> Result<Dataset, DataError> {
-        read_from(bytes, "t.csv", ReadOptions { skip_invalid })
+        let options = ReadOptions {
+            skip_invalid,
+            ..ReadOptions::default()
+        };
+        read_from(bytes, "t.csv", options)
     }
 
     #[test]
@@ -464,7 +694,7 @@ mod tests {
             panic!("{:?}", data.skipped)
         };
         assert_eq!(
-            (errors[0].field, errors[0].value.as_str()),
+            (errors[0].field.as_str(), errors[0].value.as_str()),
             ("srcbytes", "-491")
         );
     }

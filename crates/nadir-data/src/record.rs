@@ -1,15 +1,15 @@
 //! One connection record and the per-value validation rules of the schema.
 
-use crate::schema::{FEATURES, Kind, NUM_CATEGORICAL, NUM_NUMERIC};
+use crate::schema::{Kind, Schema};
 use serde::Serialize;
 use std::fmt;
 
-/// The 41 features of one connection, split by type. Numeric values are in schema order
-/// (see [`crate::schema::numeric_names`]), categorical ones are protocol, service, flag.
+/// The features of one record, split by type, each in its schema's order
+/// ([`Schema::numeric`], [`Schema::categorical`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    pub numeric: [f64; NUM_NUMERIC],
-    pub categorical: [String; NUM_CATEGORICAL],
+    pub numeric: Vec<f64>,
+    pub categorical: Vec<String>,
 }
 
 /// Why a value was rejected.
@@ -28,6 +28,13 @@ pub enum Problem {
     },
     /// The same feature given twice under different spellings (`src_bytes` and `srcbytes`).
     Duplicate,
+    /// A 0/1 label column holding something else.
+    NotBinary,
+    /// A 0/1 label column saying the opposite of the attack-name column.
+    LabelDisagrees {
+        column: String,
+        value: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -44,6 +51,10 @@ impl fmt::Display for Problem {
                 return write!(f, "expected {expected}, found {found}");
             }
             Problem::Duplicate => "the feature is given more than once",
+            Problem::NotBinary => "expected 0 (normal) or 1 (attack)",
+            Problem::LabelDisagrees { column, value } => {
+                return write!(f, "disagrees with `{column}` = `{value}`");
+            }
         })
     }
 }
@@ -51,7 +62,7 @@ impl fmt::Display for Problem {
 /// A rejected value: which feature, what was given and why it is wrong.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: String,
     pub value: String,
     pub problem: Problem,
 }
@@ -74,7 +85,9 @@ pub fn check_numeric(kind: Kind, value: f64) -> Result<f64, Problem> {
     match kind {
         Kind::Count | Kind::Indicator if value < 0.0 => Err(Problem::Negative),
         Kind::Rate if !(0.0..=1.0).contains(&value) => Err(Problem::RateOutOfRange),
-        _ => Ok(value),
+        Kind::Count | Kind::Indicator | Kind::Rate | Kind::Continuous | Kind::Categorical => {
+            Ok(value)
+        }
     }
 }
 
@@ -165,38 +178,38 @@ impl TypedValue<'_> {
 }
 
 impl Record {
-    /// Builds a record from the 41 feature values as text, in [`FEATURES`] order, collecting
-    /// every bad value rather than stopping at the first (an API client wants them all).
-    /// Values are trimmed first, so an error shows the value without its padding.
+    /// Builds a record from the feature values as text, by position in
+    /// [`Schema::features`], collecting every bad value rather than stopping at the first (an
+    /// API client wants them all). Values are trimmed first, so an error shows the value
+    /// without its padding.
     pub fn from_text<'a>(
+        schema: &Schema,
         mut value_of: impl FnMut(usize) -> &'a str,
     ) -> Result<Record, Vec<FieldError>> {
-        Record::from_typed(|i| Some(TypedValue::Text(trim(value_of(i)))))
+        Record::from_typed(schema, |i| Some(TypedValue::Text(trim(value_of(i)))))
     }
-}
 
-impl Record {
-    /// Builds a record from typed values by feature position in [`FEATURES`] (`None`: the
+    /// Builds a record from typed values by position in [`Schema::features`] (`None`: the
     /// field is absent), collecting every bad value. Numbers written as text (`"491"`) are
     /// read like CSV fields, since many clients stringify everything; `null` counts as missing.
     pub fn from_typed<'a>(
+        schema: &Schema,
         mut value_of: impl FnMut(usize) -> Option<TypedValue<'a>>,
     ) -> Result<Record, Vec<FieldError>> {
-        let mut numeric = [0.0; NUM_NUMERIC];
-        let mut categorical: [String; NUM_CATEGORICAL] = Default::default();
+        let mut numeric = Vec::with_capacity(schema.num_numeric());
+        let mut categorical = Vec::with_capacity(schema.num_categorical());
         let mut errors = Vec::new();
-        let (mut n, mut c) = (0, 0);
-        for (i, feature) in FEATURES.iter().enumerate() {
+        for (i, feature) in schema.features().enumerate() {
             let value = value_of(i);
             let error = |problem| FieldError {
-                field: feature.name,
+                field: feature.name.clone(),
                 value: value.map_or_else(String::new, |v| v.shown()),
                 problem,
             };
             if feature.kind == Kind::Categorical {
                 match value {
                     Some(TypedValue::Text(text)) if !trim(text).is_empty() => {
-                        categorical[c] = trim(text).to_string();
+                        categorical.push(trim(text).to_string());
                     }
                     None | Some(TypedValue::Other("null")) | Some(TypedValue::Text(_)) => {
                         errors.push(error(Problem::Missing))
@@ -206,7 +219,6 @@ impl Record {
                         found: type_name(&other),
                     })),
                 }
-                c += 1;
             } else {
                 let checked = match value {
                     Some(TypedValue::Number(v)) => check_numeric(feature.kind, v),
@@ -219,10 +231,9 @@ impl Record {
                     }),
                 };
                 match checked {
-                    Ok(v) => numeric[n] = v,
+                    Ok(v) => numeric.push(v),
                     Err(problem) => errors.push(error(problem)),
                 }
-                n += 1;
             }
         }
         if errors.is_empty() {
@@ -252,7 +263,7 @@ mod tests {
 
     fn parse(line: &str) -> Result<Record, Vec<FieldError>> {
         let fields: Vec<&str> = line.split(',').collect();
-        Record::from_text(|i| fields[i])
+        Record::from_text(&Schema::nsl_kdd(), |i| fields[i])
     }
 
     #[test]
@@ -260,7 +271,7 @@ mod tests {
         let r = parse(GOOD).unwrap();
         assert_eq!(r.categorical, ["tcp", "ftp_data", "SF"].map(String::from));
         assert_eq!(r.numeric[1], 491.0);
-        assert_eq!(r.numeric[NUM_NUMERIC - 2], 0.05);
+        assert_eq!(r.numeric[r.numeric.len() - 2], 0.05);
     }
 
     #[test]
@@ -272,7 +283,7 @@ mod tests {
         let errors = parse(&bad).unwrap_err();
         let got: Vec<_> = errors
             .iter()
-            .map(|e| (e.field, e.problem.clone()))
+            .map(|e| (e.field.as_str(), e.problem.clone()))
             .collect();
         assert_eq!(
             got,
@@ -287,13 +298,15 @@ mod tests {
     #[test]
     fn typed_values_report_every_bad_field_by_name() {
         let fields: Vec<&str> = GOOD.split(',').collect();
-        let typed = |i: usize| match FEATURES[i].kind {
+        let schema = Schema::nsl_kdd();
+        let features = schema.declared();
+        let typed = |i: usize| match features[i].kind {
             Kind::Categorical => TypedValue::Text(fields[i]),
             _ => TypedValue::Number(fields[i].parse().unwrap()),
         };
-        let good = Record::from_typed(|i| Some(typed(i))).unwrap();
+        let good = Record::from_typed(&schema, |i| Some(typed(i))).unwrap();
         assert_eq!(good, parse(GOOD).unwrap());
-        let bad = Record::from_typed(|i| match FEATURES[i].name {
+        let bad = Record::from_typed(&schema, |i| match features[i].name.as_str() {
             "duration" => None,
             "service" => Some(TypedValue::Number(3.0)),
             "srcbytes" => Some(TypedValue::Number(-1.0)),
@@ -305,7 +318,10 @@ mod tests {
             _ => Some(typed(i)),
         })
         .unwrap_err();
-        let got: Vec<_> = bad.iter().map(|e| (e.field, e.value.as_str())).collect();
+        let got: Vec<_> = bad
+            .iter()
+            .map(|e| (e.field.as_str(), e.value.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![

@@ -202,7 +202,14 @@ fn skip_invalid_keeps_good_rows_and_lists_the_bad_lines() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let data = read_str(&text, ReadOptions { skip_invalid: true }).unwrap();
+    let data = read_str(
+        &text,
+        ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(data.len(), 1998);
     let lines: Vec<u64> = data.skipped.iter().map(|s| s.line).collect();
     assert_eq!(lines, [4, 9]);
@@ -224,7 +231,14 @@ fn lines_are_numbered_as_an_editor_shows_them_with_crlf_and_blank_lines() {
     lines.insert(2, String::new());
     for ending in ["\n", "\r\n"] {
         let text = lines.join(ending) + ending;
-        let data = read_str(&text, ReadOptions { skip_invalid: true }).unwrap();
+        let data = read_str(
+            &text,
+            ReadOptions {
+                skip_invalid: true,
+                ..ReadOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(data.lines, [2, 4, 5, 7, 8, 9], "{ending:?}");
         assert_eq!(data.skipped.len(), 1);
         assert_eq!(data.skipped[0].line, 6, "{ending:?}");

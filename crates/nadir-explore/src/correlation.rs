@@ -3,7 +3,6 @@
 
 use crate::Table;
 use crate::stats::average_ranks;
-use nadir_data::schema;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -35,7 +34,7 @@ pub struct CorrelatedPair {
 }
 
 pub(crate) fn correlate(table: &Table, constant: &[String]) -> Correlations {
-    let all_names = schema::numeric_names();
+    let all_names = table.schema().numeric_names();
     let kept: Vec<usize> = (0..all_names.len())
         .filter(|&c| !constant.iter().any(|n| n == all_names[c]))
         .collect();

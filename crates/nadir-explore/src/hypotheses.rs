@@ -1,13 +1,18 @@
 //! Plain-language hypotheses a security analyst would ask of the data, each tested in the
 //! direction it claims and given an honest verdict: a hypothesis can be supported,
 //! contradicted (the data shows the opposite) or left unsupported.
+//!
+//! The hypotheses are written for NSL-KDD: they name its features, values and attack
+//! families. Each declares what it needs ([`Need`]), and one whose needs the schema does not
+//! meet is left out rather than reported as untestable; [`test_all`] says which and why.
 
 use crate::separation::{self, TestResult};
 use crate::stats::{self, Alternative};
 use crate::summary::{Summary, quantile};
-use crate::{ALPHA, Magnitude, Table};
-use nadir_data::schema;
+use crate::{ALPHA, Magnitude, Table, declared_families};
+use nadir_data::Kind;
 use serde::Serialize;
+use std::fmt;
 
 /// One analyst's question and what the data says.
 #[derive(Debug, Clone, Serialize)]
@@ -40,8 +45,41 @@ pub enum Verdict {
     Contradicted,
     /// Neither.
     NotSignificant,
-    /// The data lacks a group the claim needs.
+    /// The data lacks a group the claim needs (the schema has what the claim names, but no
+    /// rows of it, or the groups are constant).
     NotTestable,
+}
+
+/// What a hypothesis needs of the schema to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A numeric feature.
+    Numeric(&'static str),
+    /// A numeric feature of kind `indicator` (0/1).
+    Indicator(&'static str),
+    /// A categorical feature and the value the claim is about. Schemas declare no values, so
+    /// only the feature decides whether the claim applies; data without the value leaves it
+    /// [`Verdict::NotTestable`].
+    Category {
+        feature: &'static str,
+        value: &'static str,
+    },
+    /// An attack family: declared in the schema's family table, or, for a schema without
+    /// one (its attack names are its families), a label value of the data.
+    Family(&'static str),
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Need::Numeric(name) => write!(f, "numeric feature `{name}`"),
+            Need::Indicator(name) => write!(f, "0/1 indicator feature `{name}`"),
+            Need::Category { feature, value } => {
+                write!(f, "categorical feature `{feature}` (value `{value}`)")
+            }
+            Need::Family(family) => write!(f, "attack family `{family}`"),
+        }
+    }
 }
 
 /// Rows a comparison takes as its first group.
@@ -72,6 +110,44 @@ struct Claim {
     statement: &'static str,
     design: Design,
     expected: Alternative,
+}
+
+impl Claim {
+    /// What the claim needs of the schema: the features, values and family its design names.
+    fn needs(&self) -> Vec<Need> {
+        match self.design {
+            Design::Compare { feature, group } => {
+                let mut needs = vec![Need::Numeric(feature)];
+                if let Group::Family(family) = group {
+                    needs.push(Need::Family(family));
+                }
+                needs
+            }
+            Design::AttackShare {
+                condition: Condition::CategoryIs(feature, value),
+            } => vec![Need::Category { feature, value }],
+            Design::AttackShare {
+                condition: Condition::IndicatorSet(feature),
+            } => vec![Need::Indicator(feature)],
+        }
+    }
+}
+
+/// Whether the explored data's schema meets a need.
+fn met(table: &Table, families: Option<&[String]>, need: Need) -> bool {
+    let schema = table.schema();
+    match need {
+        Need::Numeric(name) => table.numeric_index(name).is_some(),
+        Need::Indicator(name) => table
+            .numeric_index(name)
+            .and_then(|i| schema.numeric().nth(i))
+            .is_some_and(|f| f.kind == Kind::Indicator),
+        Need::Category { feature, .. } => table.categorical_index(feature).is_some(),
+        Need::Family(family) => match families {
+            Some(declared) => declared.iter().any(|f| f == family),
+            None => table.attacks.iter().any(|a| a == family),
+        },
+    }
 }
 
 const CLAIMS: [Claim; 11] = [
@@ -183,8 +259,45 @@ struct Tested {
     lower: String,
 }
 
-pub(crate) fn test_all(table: &Table) -> Vec<Hypothesis> {
-    let tested: Vec<Tested> = CLAIMS
+/// The hypotheses that apply to the schema, tested, their p-values adjusted together; and,
+/// when some are left out, a note saying which and what they lack.
+pub(crate) fn test_all(table: &Table) -> (Vec<Hypothesis>, Option<String>) {
+    let families = declared_families(table.schema());
+    let mut applicable: Vec<&Claim> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for claim in &CLAIMS {
+        let lacking: Vec<String> = claim
+            .needs()
+            .into_iter()
+            .filter(|need| !met(table, families.as_deref(), *need))
+            .map(|need| need.to_string())
+            .collect();
+        if lacking.is_empty() {
+            applicable.push(claim);
+        } else {
+            left_out.push(format!("{} (lacks {})", claim.id, lacking.join(", ")));
+        }
+    }
+    let schema = table.schema().title();
+    let note = if applicable.is_empty() {
+        Some(format!(
+            "written for NSL-KDD; none apply to schema {schema}"
+        ))
+    } else if !left_out.is_empty() {
+        Some(format!(
+            "written for NSL-KDD; {} of {} apply to schema {schema}; left out: {}",
+            applicable.len(),
+            CLAIMS.len(),
+            left_out.join("; ")
+        ))
+    } else {
+        None
+    };
+    (test_claims(table, &applicable), note)
+}
+
+fn test_claims(table: &Table, claims: &[&Claim]) -> Vec<Hypothesis> {
+    let tested: Vec<Tested> = claims
         .iter()
         .map(|claim| match claim.design {
             Design::Compare { feature, group } => compare(table, feature, group, claim.expected),
@@ -203,7 +316,7 @@ pub(crate) fn test_all(table: &Table) -> Vec<Hypothesis> {
         .map(|t| t.tests.as_ref().map(|(_, r)| r.clone()))
         .collect();
     separation::adjust(reversed.iter_mut().flatten());
-    CLAIMS
+    claims
         .iter()
         .zip(tested)
         .zip(claimed.into_iter().zip(reversed))
@@ -290,10 +403,15 @@ fn judge(
 }
 
 fn compare(table: &Table, feature: &str, group: Group, expected: Alternative) -> Tested {
-    let column = &table.numeric[Table::numeric_index(feature)];
+    let column = &table.numeric[table
+        .numeric_index(feature)
+        .expect("the claim applies to the schema")];
+    let schema = table.schema();
     let in_group = |row: usize| match group {
         Group::Attacks => table.is_attack[row],
-        Group::Family(family) => schema::attack_family(&table.attacks[row]) == family,
+        Group::Family(family) => {
+            table.is_attack[row] && schema.family_of(&table.attacks[row]) == family
+        }
     };
     let mut first = Vec::new();
     let mut normal = Vec::new();
@@ -350,14 +468,18 @@ fn compare(table: &Table, feature: &str, group: Group, expected: Alternative) ->
 fn attack_share(table: &Table, condition: Condition, expected: Alternative) -> Tested {
     let (label, holds): (String, Box<dyn Fn(usize) -> bool>) = match condition {
         Condition::CategoryIs(feature, value) => {
-            let c = Table::categorical_index(feature);
+            let c = table
+                .categorical_index(feature)
+                .expect("the claim applies to the schema");
             (
                 format!("{feature} = {value}"),
                 Box::new(move |row| table.data.records[row].categorical[c] == value),
             )
         }
         Condition::IndicatorSet(feature) => {
-            let c = Table::numeric_index(feature);
+            let c = table
+                .numeric_index(feature)
+                .expect("the claim applies to the schema");
             (
                 format!("{feature} = 1"),
                 Box::new(move |row| table.numeric[c][row] == 1.0),

@@ -1,6 +1,8 @@
-//! Exploration of labelled connection records: data quality, class balance, per-feature
+//! Exploration of labelled records of any schema: data quality, class balance, per-feature
 //! summaries by class, correlations, tests of which features separate attacks from normal
-//! traffic, and plain-language hypotheses an analyst would ask, each tested.
+//! traffic, and plain-language hypotheses an analyst would ask, each tested. Everything but
+//! the hypotheses follows the data set's schema; the hypotheses are written for NSL-KDD and
+//! are tested only where the schema has what they name.
 //!
 //! One entry point, [`explore`], returns an [`Exploration`] that serialises to JSON and that
 //! the CLI and the HTML report render. Every p-value carries its honest precision: with
@@ -17,14 +19,14 @@ pub mod summary;
 
 pub use balance::{AttackCount, ClassBalance, FamilyCount};
 pub use correlation::{CorrelatedPair, Correlations};
-pub use hypotheses::{Hypothesis, Verdict};
+pub use hypotheses::{Hypothesis, Need, Verdict};
 pub use quality::{ColumnIssues, DataQuality, Duplicates, NearConstant, SuspiciousValue};
 pub use separation::{FeatureTest, TestResult};
 pub use stats::Alternative;
 pub use summary::{CategoryCount, CategorySummary, FeatureSummary, Summary};
 
-use nadir_data::Dataset;
-use nadir_data::schema::{self, Kind};
+use nadir_data::schema::normalise_name;
+use nadir_data::{Dataset, Schema};
 use serde::Serialize;
 use std::fmt;
 use thiserror::Error;
@@ -43,29 +45,39 @@ pub struct Exploration {
     pub source: String,
     /// sha256 of the bytes read.
     pub sha256: String,
+    /// The schema the records follow, by its title (`nsl-kdd`, `unsw-nb15 without sttl`).
+    pub schema: String,
     /// Records read (valid rows).
     pub rows: usize,
     /// Significance level of the verdicts.
     pub alpha: f64,
     pub quality: DataQuality,
     pub balance: ClassBalance,
-    /// The 38 numeric features summarised overall, for normal and for attack rows, in schema
-    /// order.
+    /// The schema's numeric features summarised overall, for normal and for attack rows, in
+    /// schema order.
     pub features: Vec<FeatureSummary>,
-    /// The 3 categorical features: every value with its rows per class.
+    /// The schema's categorical features: every value with its rows per class.
     pub categories: Vec<CategorySummary>,
     pub correlations: Correlations,
     /// Every feature's tests of normal against attack rows, best separating first.
     pub tests: Vec<FeatureTest>,
-    /// The analyst's questions, each with its test and verdict.
+    /// The analyst's questions that apply to the schema, each with its test and verdict.
     pub hypotheses: Vec<Hypothesis>,
+    /// Why hypotheses are left out, when some or all are: they are written for NSL-KDD and
+    /// apply only where the schema has the features and families they name (`written for
+    /// NSL-KDD; none apply to schema unsw-nb15`). `None` when every one applies.
+    pub hypotheses_note: Option<String>,
 }
 
 /// Why a data set cannot be explored.
 #[derive(Debug, Error)]
 pub enum ExploreError {
-    #[error("{path} has no `attack` column; exploration compares normal and attack rows")]
-    Unlabelled { path: String },
+    #[error("{path} has no `{column}` column; exploration compares normal and attack rows")]
+    Unlabelled {
+        path: String,
+        /// The schema's label column.
+        column: String,
+    },
     #[error("{path} holds no valid records")]
     Empty { path: String },
     #[error(
@@ -78,15 +90,17 @@ pub enum ExploreError {
     },
 }
 
-/// Explores a labelled data set. Pass one read with `ReadOptions { skip_invalid: true }` to
-/// have invalid values counted per column: they are taken from [`Dataset::skipped`] (a read
-/// that stops at the first invalid row has none to report).
+/// Explores a labelled data set of any schema. Pass one read with
+/// `ReadOptions { skip_invalid: true, ..ReadOptions::default() }` to have invalid values
+/// counted per column: they are taken from [`Dataset::skipped`] (a read that stops at the
+/// first invalid row has none to report).
 pub fn explore(data: &Dataset) -> Result<Exploration, ExploreError> {
     let attacks = data
         .attacks
         .as_ref()
         .ok_or_else(|| ExploreError::Unlabelled {
             path: data.source.clone(),
+            column: data.schema.label().column.clone(),
         })?;
     if data.is_empty() {
         return Err(ExploreError::Empty {
@@ -108,19 +122,21 @@ pub fn explore(data: &Dataset) -> Result<Exploration, ExploreError> {
     let correlations = correlation::correlate(&table, &quality.constant_columns);
     let categories = summary::category_summaries(&table);
     let tests = separation::rank_features(&table, &sorted, &categories);
-    let hypotheses = hypotheses::test_all(&table);
+    let (hypotheses, hypotheses_note) = hypotheses::test_all(&table);
     Ok(Exploration {
         source: data.source.clone(),
         sha256: data.sha256.clone(),
+        schema: data.schema.title(),
         rows: table.rows,
         alpha: ALPHA,
         quality,
-        balance: balance::count(attacks),
+        balance: balance::count(&data.schema, attacks),
         features,
         categories,
         correlations,
         tests,
         hypotheses,
+        hypotheses_note,
     })
 }
 
@@ -222,20 +238,21 @@ impl EffectMeasure {
     }
 }
 
-/// The schema kind of a feature as a word (`count`, `indicator`, `rate`, `categorical`).
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Count => "count",
-        Kind::Indicator => "indicator",
-        Kind::Rate => "rate",
-        Kind::Categorical => "categorical",
-    }
+/// The families the schema's table declares, in its (alphabetical) order; `None` when it has
+/// no table, so that each attack name is its own family ([`Schema::family_of`]).
+///
+/// nadir-data offers no accessor for the table; its serialised form, the TOML format a
+/// schema is written in, holds it under `families`.
+pub(crate) fn declared_families(schema: &Schema) -> Option<Vec<String>> {
+    let value = serde_json::to_value(schema).expect("a schema serialises");
+    let families = value.get("families")?.as_object()?;
+    (!families.is_empty()).then(|| families.keys().cloned().collect())
 }
 
 /// The records as columns, with the labels beside them: every analysis reads columns.
 pub(crate) struct Table<'a> {
     pub rows: usize,
-    /// The 38 numeric columns in schema order.
+    /// The numeric columns in schema order ([`Schema::numeric`]).
     pub numeric: Vec<Vec<f64>>,
     pub data: &'a Dataset,
     pub attacks: &'a [String],
@@ -244,12 +261,12 @@ pub(crate) struct Table<'a> {
 
 impl<'a> Table<'a> {
     fn new(data: &'a Dataset, attacks: &'a [String]) -> Table<'a> {
-        let mut numeric: Vec<Vec<f64>> = (0..schema::NUM_NUMERIC)
+        let mut numeric: Vec<Vec<f64>> = (0..data.schema.num_numeric())
             .map(|_| Vec::with_capacity(data.len()))
             .collect();
         for record in &data.records {
-            for (column, value) in numeric.iter_mut().zip(record.numeric) {
-                column.push(value);
+            for (column, value) in numeric.iter_mut().zip(&record.numeric) {
+                column.push(*value);
             }
         }
         Table {
@@ -257,23 +274,26 @@ impl<'a> Table<'a> {
             numeric,
             data,
             attacks,
-            is_attack: attacks.iter().map(|a| a != schema::NORMAL).collect(),
+            is_attack: attacks.iter().map(|a| !data.schema.is_normal(a)).collect(),
         }
     }
 
-    /// Index of a numeric feature in [`Record::numeric`](nadir_data::Record::numeric).
-    pub fn numeric_index(name: &str) -> usize {
-        schema::numeric_names()
-            .iter()
-            .position(|n| *n == name)
-            .expect("a numeric feature of the schema")
+    pub fn schema(&self) -> &'a Schema {
+        &self.data.schema
     }
 
-    /// Index of a categorical feature in [`Record::categorical`](nadir_data::Record::categorical).
-    pub fn categorical_index(name: &str) -> usize {
-        schema::categorical_names()
-            .iter()
-            .position(|n| *n == name)
-            .expect("a categorical feature of the schema")
+    /// Index of a numeric feature in [`Record::numeric`](nadir_data::Record::numeric), by
+    /// name in any spelling.
+    pub fn numeric_index(&self, name: &str) -> Option<usize> {
+        self.schema().numeric_index(name)
+    }
+
+    /// Index of a categorical feature in
+    /// [`Record::categorical`](nadir_data::Record::categorical), by name in any spelling.
+    pub fn categorical_index(&self, name: &str) -> Option<usize> {
+        let key = normalise_name(name);
+        self.schema()
+            .categorical()
+            .position(|f| normalise_name(&f.name) == key)
     }
 }

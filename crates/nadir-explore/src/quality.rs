@@ -1,10 +1,9 @@
 //! Data quality: invalid values per column, duplicate rows, constant columns and values that
 //! pass validation but contradict the documentation.
 
+use crate::Table;
 use crate::summary::{FeatureSummary, SortedByClass};
-use crate::{Table, kind_name};
-use nadir_data::schema::{self, Kind};
-use nadir_data::{Dataset, Problem, RowProblem};
+use nadir_data::{Dataset, Kind, Problem, RowProblem};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -12,6 +11,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// A column is listed as near-constant when one value holds at least this share of the rows.
 pub const NEAR_CONSTANT_SHARE: f64 = 0.999;
+
+/// A count column's fractions are listed as suspicious only when at least this share of its
+/// rows are whole numbers. The kind `count` covers counts proper (every NSL-KDD count column
+/// is whole) as well as measured quantities (UNSW-NB15's `dur` in seconds, `rate` in packets
+/// per second); only among whole numbers is a fraction out of place.
+pub const WHOLE_COUNT_SHARE: f64 = NEAR_CONSTANT_SHARE;
 
 /// Rows listed per suspicious value, so a reader can look them up.
 const EXAMPLE_LINES: usize = 10;
@@ -25,7 +30,9 @@ pub struct DataQuality {
     pub skipped_rows: usize,
     /// Of those, rows with the wrong number of columns or malformed CSV.
     pub malformed_rows: usize,
-    /// Invalid values per column (every feature and `attack`), counted over the skipped rows.
+    /// Invalid values per column, counted over the skipped rows: every feature of the schema,
+    /// then its label column (`attack`, `attack_cat`) and, where the schema has one, its 0/1
+    /// label column.
     pub invalid_values: Vec<ColumnIssues>,
     /// How `invalid_values` was obtained, for the reader of the report.
     pub invalid_values_note: String,
@@ -47,7 +54,8 @@ pub struct ColumnIssues {
     pub not_finite: usize,
     pub negative: usize,
     pub rate_out_of_range: usize,
-    /// Problems only typed input (JSON) can have: a wrong type or a feature given twice.
+    /// Problems only typed input (JSON) can have (a wrong type, a feature given twice) and
+    /// those of a 0/1 label column (not 0 or 1, or disagreeing with the label column).
     pub other: usize,
     pub total: usize,
 }
@@ -55,9 +63,9 @@ pub struct ColumnIssues {
 /// Repeated rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Duplicates {
-    /// Rows whose 41 features equal an earlier row's.
+    /// Rows whose features (all of the schema's) equal an earlier row's.
     pub feature_rows: usize,
-    /// Rows whose 41 features and `attack` label equal an earlier row's.
+    /// Rows whose features and label equal an earlier row's.
     pub labelled_rows: usize,
     /// Groups of identical feature rows that hold both normal and attack labels: no model
     /// can classify all of their rows correctly.
@@ -74,13 +82,14 @@ pub struct NearConstant {
     pub share: f64,
 }
 
-/// A valid value that the documentation rules out.
+/// A valid value that its feature's kind rules out: not 0 or 1 in an indicator, a fraction in
+/// a count column of whole numbers (see [`WHOLE_COUNT_SHARE`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuspiciousValue {
     pub column: String,
     /// `count` or `indicator`.
     pub kind: &'static str,
-    /// What the documentation says.
+    /// What the kind says.
     pub rule: &'static str,
     pub value: f64,
     pub rows: usize,
@@ -115,7 +124,7 @@ pub(crate) fn assess(
             });
         }
     }
-    for (c, name) in schema::categorical_names().iter().enumerate() {
+    for (c, name) in data.schema.categorical_names().into_iter().enumerate() {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for record in &data.records {
             *counts.entry(&record.categorical[c]).or_default() += 1;
@@ -151,10 +160,13 @@ pub(crate) fn assess(
 }
 
 fn invalid_per_column(data: &Dataset) -> (Vec<ColumnIssues>, usize) {
-    let mut columns: Vec<ColumnIssues> = schema::FEATURES
-        .iter()
-        .map(|f| f.name)
-        .chain([schema::ATTACK])
+    let schema = &data.schema;
+    let label = schema.label();
+    let mut columns: Vec<ColumnIssues> = schema
+        .features()
+        .map(|f| f.name.as_str())
+        .chain([label.column.as_str()])
+        .chain(label.binary.as_deref())
         .map(|name| ColumnIssues {
             column: name.to_string(),
             ..ColumnIssues::default()
@@ -176,7 +188,10 @@ fn invalid_per_column(data: &Dataset) -> (Vec<ColumnIssues>, usize) {
                 Problem::NotFinite => &mut column.not_finite,
                 Problem::Negative => &mut column.negative,
                 Problem::RateOutOfRange => &mut column.rate_out_of_range,
-                Problem::WrongType { .. } | Problem::Duplicate => &mut column.other,
+                Problem::WrongType { .. }
+                | Problem::Duplicate
+                | Problem::NotBinary
+                | Problem::LabelDisagrees { .. } => &mut column.other,
             };
             *counter += 1;
             column.total += 1;
@@ -193,7 +208,7 @@ fn duplicates(table: &Table) -> Duplicates {
         .par_iter()
         .map(|record| {
             let mut hasher = DefaultHasher::new();
-            for value in record.numeric {
+            for value in &record.numeric {
                 // `+ 0.0` folds −0 into 0, which compare equal as values.
                 (value + 0.0).to_bits().hash(&mut hasher);
             }
@@ -236,11 +251,17 @@ fn duplicates(table: &Table) -> Duplicates {
 
 fn suspicious_values(table: &Table) -> Vec<SuspiciousValue> {
     let mut found: Vec<SuspiciousValue> = Vec::new();
-    for (c, (_, feature)) in schema::numeric_features().enumerate() {
+    for (c, feature) in table.schema().numeric().enumerate() {
         let rule = match feature.kind {
             Kind::Indicator => "a 0/1 indicator",
-            Kind::Count => "an integer count",
-            Kind::Rate | Kind::Categorical => continue,
+            Kind::Count => {
+                let whole = table.numeric[c].iter().filter(|v| v.fract() == 0.0).count();
+                if (whole as f64) < WHOLE_COUNT_SHARE * table.rows as f64 {
+                    continue;
+                }
+                "an integer count"
+            }
+            Kind::Rate | Kind::Continuous | Kind::Categorical => continue,
         };
         let breaks_rule = |v: f64| match feature.kind {
             Kind::Indicator => v != 0.0 && v != 1.0,
@@ -269,8 +290,8 @@ fn suspicious_values(table: &Table) -> Vec<SuspiciousValue> {
             labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let attack_rows = rows.iter().filter(|&&r| table.is_attack[r]).count();
             found.push(SuspiciousValue {
-                column: feature.name.to_string(),
-                kind: kind_name(feature.kind),
+                column: feature.name.clone(),
+                kind: feature.kind.name(),
                 rule,
                 value,
                 rows: rows.len(),

@@ -4,8 +4,8 @@
 
 use crate::stats::{self, Alternative};
 use crate::summary::{CategorySummary, SortedByClass};
-use crate::{EffectMeasure, Magnitude, PValue, Table, kind_name};
-use nadir_data::schema;
+use crate::{EffectMeasure, Magnitude, PValue, Table};
+use nadir_data::Kind;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -149,12 +149,11 @@ pub(crate) fn rank_features(
     sorted: &[SortedByClass],
     categories: &[CategorySummary],
 ) -> Vec<FeatureTest> {
-    let numeric_kinds: Vec<_> = schema::numeric_features().map(|(_, f)| f.kind).collect();
-    let mut tests: Vec<FeatureTest> = schema::numeric_names()
+    let numeric: Vec<_> = table.schema().numeric().collect();
+    let mut tests: Vec<FeatureTest> = numeric
         .par_iter()
         .zip(sorted)
-        .zip(&numeric_kinds)
-        .map(|((name, column), kind)| {
+        .map(|(feature, column)| {
             let two = Alternative::TwoSided;
             let mann_whitney = stats::mann_whitney_sorted(&column.attack, &column.normal, two)
                 .map(|m| TestResult::mann_whitney(m, two));
@@ -163,8 +162,8 @@ pub(crate) fn rank_features(
             let effect = mann_whitney.as_ref().map_or(0.0, |m| m.effect_size);
             FeatureTest {
                 rank: 0,
-                feature: name.to_string(),
-                kind: kind_name(*kind),
+                feature: feature.name.clone(),
+                kind: feature.kind.name(),
                 separation: effect.abs(),
                 magnitude: EffectMeasure::RankBiserial.magnitude(effect),
                 direction: if mann_whitney.is_none() {
@@ -198,7 +197,7 @@ pub(crate) fn rank_features(
         tests.push(FeatureTest {
             rank: 0,
             feature: category.feature.clone(),
-            kind: kind_name(schema::Kind::Categorical),
+            kind: Kind::Categorical.name(),
             separation: effect,
             magnitude: EffectMeasure::CramersV.magnitude(effect),
             direction: match (&chi_square, excess) {

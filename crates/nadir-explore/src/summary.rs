@@ -1,9 +1,8 @@
 //! Per-feature summaries by class: location, spread and share of zeros of each numeric
 //! feature, and the rows per class of each category value.
 
+use crate::Table;
 use crate::stats::mean_variance;
-use crate::{Table, kind_name};
-use nadir_data::schema;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -12,7 +11,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Serialize)]
 pub struct FeatureSummary {
     pub feature: String,
-    /// `count`, `indicator` or `rate`.
+    /// The schema kind ([`Kind::name`](nadir_data::Kind::name)): `count`, `indicator`,
+    /// `rate` or `continuous`.
     pub kind: &'static str,
     pub all: Summary,
     pub normal: Summary,
@@ -76,8 +76,7 @@ pub(crate) struct SortedByClass {
 
 /// The numeric features' summaries, and their columns sorted by class for the rank tests.
 pub(crate) fn numeric_summaries(table: &Table) -> (Vec<FeatureSummary>, Vec<SortedByClass>) {
-    let names = schema::numeric_names();
-    let kinds: Vec<_> = schema::numeric_features().map(|(_, f)| f.kind).collect();
+    let features: Vec<_> = table.schema().numeric().collect();
     table
         .numeric
         .par_iter()
@@ -96,8 +95,8 @@ pub(crate) fn numeric_summaries(table: &Table) -> (Vec<FeatureSummary>, Vec<Sort
             attack.sort_unstable_by(f64::total_cmp);
             let all = merge_sorted(&normal, &attack);
             let summary = FeatureSummary {
-                feature: names[c].to_string(),
-                kind: kind_name(kinds[c]),
+                feature: features[c].name.clone(),
+                kind: features[c].kind.name(),
                 all: Summary::of_sorted(&all).expect("the table has rows"),
                 normal: Summary::of_sorted(&normal).expect("both classes are present"),
                 attack: Summary::of_sorted(&attack).expect("both classes are present"),
@@ -156,8 +155,10 @@ pub struct CategoryCount {
 }
 
 pub(crate) fn category_summaries(table: &Table) -> Vec<CategorySummary> {
-    schema::categorical_names()
-        .iter()
+    table
+        .schema()
+        .categorical_names()
+        .into_iter()
         .enumerate()
         .map(|(c, name)| {
             let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();

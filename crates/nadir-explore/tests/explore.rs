@@ -1,8 +1,7 @@
 //! `explore` on a hand-made file whose quality problems are known, and on the 2,000-row
 //! sample.
 
-use nadir_data::schema::{self, FEATURES};
-use nadir_data::{Dataset, ReadOptions, read_from, read_path};
+use nadir_data::{Dataset, ReadOptions, Schema, read_from, read_path};
 use nadir_explore::stats::{self, Alternative};
 use nadir_explore::{ExploreError, Verdict, explore};
 use std::path::PathBuf;
@@ -17,7 +16,7 @@ const BASE: [&str; 41] = [
 fn row(changes: &[(&str, &str)], attack: &str) -> String {
     let mut fields = BASE.map(str::to_string).to_vec();
     for (name, value) in changes {
-        let i = schema::feature_index(name).unwrap();
+        let i = Schema::nsl_kdd().feature_index(name).unwrap();
         fields[i] = value.to_string();
     }
     fields.push(attack.to_string());
@@ -26,9 +25,10 @@ fn row(changes: &[(&str, &str)], attack: &str) -> String {
 }
 
 fn handmade() -> Dataset {
-    let header: Vec<&str> = FEATURES
-        .iter()
-        .map(|f| f.name)
+    let schema = Schema::nsl_kdd();
+    let header: Vec<&str> = schema
+        .features()
+        .map(|f| f.name.as_str())
         .chain(["attack", "lastflag"])
         .collect();
     let lines = [
@@ -56,7 +56,10 @@ fn handmade() -> Dataset {
     read_from(
         lines.join("\n").as_bytes(),
         "handmade.csv",
-        ReadOptions { skip_invalid: true },
+        ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        },
     )
     .unwrap()
 }
@@ -116,7 +119,9 @@ fn sample() -> Dataset {
 }
 
 fn column(data: &Dataset, name: &str, keep: impl Fn(&str) -> bool) -> Vec<f64> {
-    let c = schema::numeric_names()
+    let c = data
+        .schema
+        .numeric_names()
         .iter()
         .position(|n| *n == name)
         .unwrap();
@@ -205,4 +210,147 @@ fn sample_hypotheses_get_honest_verdicts() {
     assert_eq!(s0.verdict, Verdict::Supported);
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["hypotheses"][0]["expected"], "greater");
+}
+
+/// A schema of neither built-in data set: a continuous and a count feature around a
+/// categorical one, the label in `verdict` with `ok` for benign rows and no family table.
+const TOY_SCHEMA: &str = r#"
+name = "toy"
+[label]
+column = "verdict"
+normal = "ok"
+
+[[feature]]
+name = "latency"
+kind = "continuous"
+
+[[feature]]
+name = "proto"
+kind = "categorical"
+
+[[feature]]
+name = "packets"
+kind = "count"
+"#;
+
+fn toy() -> Dataset {
+    let schema = Schema::from_toml(TOY_SCHEMA, "toy.toml").unwrap();
+    let csv = "latency,proto,packets,verdict\n\
+               -1.5,tcp,3,ok\n\
+               0.5,udp,4,ok\n\
+               2.0,tcp,10,scan\n\
+               3.0,tcp,12,scan\n\
+               4.5,udp,11,flood\n\
+               1.0,tcp,5,ok\n\
+               1.0,tcp,-2,ok\n\
+               1.0,tcp,5,\n";
+    read_from(
+        csv.as_bytes(),
+        "t.csv",
+        ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::with_schema(schema.into())
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_schema_of_its_own_is_explored_by_its_own_columns() {
+    let e = explore(&toy()).unwrap();
+    assert_eq!((e.schema.as_str(), e.rows), ("toy", 6));
+
+    let features: Vec<(&str, &str)> = e
+        .features
+        .iter()
+        .map(|f| (f.feature.as_str(), f.kind))
+        .collect();
+    assert_eq!(features, [("latency", "continuous"), ("packets", "count")]);
+    let latency = &e.features[0];
+    assert_eq!((latency.normal.min, latency.normal.median), (-1.5, 0.5));
+    assert!(latency.normal.mean.abs() < 1e-12);
+    assert_eq!((latency.attack.rows, latency.attack.max), (3, 4.5));
+    assert_eq!(e.categories.len(), 1);
+    let proto = &e.categories[0];
+    assert_eq!((proto.feature.as_str(), proto.levels), ("proto", 2));
+    assert_eq!(
+        (
+            proto.values[0].value.as_str(),
+            proto.values[0].rows,
+            proto.values[0].attack
+        ),
+        ("tcp", 4, 2)
+    );
+    assert_eq!(e.correlations.names, ["latency", "packets"]);
+
+    let mut tested: Vec<&str> = e.tests.iter().map(|t| t.feature.as_str()).collect();
+    tested.sort_unstable();
+    assert_eq!(tested, ["latency", "packets", "proto"]);
+    let packets = e.tests.iter().find(|t| t.feature == "packets").unwrap();
+    assert_eq!(packets.direction, "higher in attacks");
+    assert_eq!(packets.separation, 1.0);
+
+    // Benign is `ok`; without a family table each attack name is its own family.
+    let b = &e.balance;
+    assert_eq!((b.normal_label.as_str(), b.normal, b.attack), ("ok", 3, 3));
+    let families: Vec<(&str, usize)> = b
+        .families
+        .iter()
+        .map(|f| (f.family.as_str(), f.rows))
+        .collect();
+    assert_eq!(families, [("scan", 2), ("flood", 1)]);
+
+    // Invalid values are counted per column of this schema, its label column last.
+    let q = &e.quality;
+    let columns: Vec<&str> = q.invalid_values.iter().map(|c| c.column.as_str()).collect();
+    assert_eq!(columns, ["latency", "proto", "packets", "verdict"]);
+    assert_eq!(q.invalid_values[2].negative, 1);
+    assert_eq!(q.invalid_values[3].missing, 1);
+    assert!(q.suspicious.is_empty(), "{:?}", q.suspicious);
+
+    // The hypotheses name NSL-KDD's features: none is listed, and the note says why.
+    assert!(e.hypotheses.is_empty());
+    assert_eq!(
+        e.hypotheses_note.as_deref(),
+        Some("written for NSL-KDD; none apply to schema toy")
+    );
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["hypotheses"], serde_json::json!([]));
+}
+
+#[test]
+fn unlabelled_data_is_refused_by_the_schemas_label_column() {
+    let mut data = toy();
+    data.attacks = None;
+    let error = explore(&data).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "t.csv has no `verdict` column; exploration compares normal and attack rows"
+    );
+}
+
+#[test]
+fn hypotheses_on_features_left_out_are_left_out_and_named() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/Network_anomaly_sample.csv");
+    let options = ReadOptions {
+        drop: vec!["srcbytes".into(), "isguestlogin".into()],
+        ..ReadOptions::default()
+    };
+    let e = explore(&read_path(&path, options).unwrap()).unwrap();
+    assert_eq!(e.features.len(), 36);
+    let ids: Vec<&str> = e.hypotheses.iter().map(|h| h.id).collect();
+    assert_eq!(ids.len(), 9);
+    assert!(!ids.contains(&"attacks_fewer_bytes") && !ids.contains(&"guest_logins_attacks"));
+    assert_eq!(
+        e.hypotheses_note.as_deref(),
+        Some(
+            "written for NSL-KDD; 9 of 11 apply to schema nsl-kdd without srcbytes, isguestlogin; \
+             left out: attacks_fewer_bytes (lacks numeric feature `srcbytes`); \
+             guest_logins_attacks (lacks 0/1 indicator feature `isguestlogin`)"
+        )
+    );
+    // The full schema has every hypothesis and no note.
+    let full = explore(&sample()).unwrap();
+    assert_eq!((full.hypotheses.len(), full.hypotheses_note), (11, None));
 }

@@ -18,10 +18,19 @@ fn full_data_exploration_finds_the_known_facts() {
             }
         })
         .expect("the full data file");
-    let data = read_path(&path, ReadOptions { skip_invalid: true }).unwrap();
+    let data = read_path(
+        &path,
+        ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
     let e = explore(&data).unwrap();
     assert_eq!(e.rows, 125_973);
+    assert_eq!(e.schema, "nsl-kdd");
     assert_eq!(e.balance.normal, 67_343);
+    assert_eq!(e.hypotheses_note, None);
     assert!(
         e.quality
             .constant_columns
@@ -37,7 +46,7 @@ fn full_data_exploration_finds_the_known_facts() {
         .balance
         .families
         .iter()
-        .map(|f| (f.family, f.rows))
+        .map(|f| (f.family.as_str(), f.rows))
         .collect();
     println!("families: {families:?}");
     println!("duplicates: {:?}", e.quality.duplicates);
@@ -77,4 +86,83 @@ fn full_data_exploration_finds_the_known_facts() {
         })
         .collect();
     assert_eq!(found, expected);
+}
+
+#[test]
+#[ignore = "reads the 82,332-row UNSW-NB15 file; CI runs it in release (.ci/run)"]
+fn unsw_nb15_is_explored_by_its_own_schema() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/UNSW_NB15_82332.csv");
+    let data = read_path(&path, ReadOptions::default()).unwrap();
+    let e = explore(&data).unwrap();
+    assert_eq!((e.schema.as_str(), e.rows), ("unsw-nb15", 82_332));
+
+    // `Normal` is benign; the nine attack categories are the families.
+    let b = &e.balance;
+    assert_eq!(
+        (b.normal_label.as_str(), b.normal, b.attack),
+        ("Normal", 37_000, 45_332)
+    );
+    let families: Vec<(&str, usize)> = b
+        .families
+        .iter()
+        .map(|f| (f.family.as_str(), f.rows))
+        .collect();
+    println!("families: {families:?}");
+    assert_eq!(families.len(), 9);
+    assert_eq!(families[0], ("Generic", 18_871));
+    assert_eq!(families[8], ("Worms", 44));
+    assert!(
+        families
+            .iter()
+            .all(|(f, _)| *f != "Normal" && *f != "unknown")
+    );
+    assert_eq!(families.iter().map(|(_, n)| n).sum::<usize>(), b.attack);
+    assert!(b.families.iter().all(|f| f.attacks == [f.family.clone()]));
+
+    // Summaries and tests follow the schema: 39 numeric and 3 categorical features.
+    assert_eq!(e.features.len(), 39);
+    assert_eq!(e.features[0].feature, "dur");
+    let categories: Vec<&str> = e.categories.iter().map(|c| c.feature.as_str()).collect();
+    assert_eq!(categories, ["proto", "service", "state"]);
+    assert_eq!(e.tests.len(), 42);
+    assert_eq!(e.tests.last().unwrap().rank, 42);
+    let columns: Vec<&str> = e
+        .quality
+        .invalid_values
+        .iter()
+        .map(|c| c.column.as_str())
+        .collect();
+    assert_eq!(columns.len(), 44);
+    assert_eq!(columns[42..], ["attack_cat", "label"]);
+
+    // Measured quantities of kind `count` (seconds, packets per second) are not flagged for
+    // their fractions; the indicator `is_ftp_login` holding 2 is.
+    println!(
+        "suspicious: {:?}",
+        e.quality
+            .suspicious
+            .iter()
+            .map(|s| (&s.column, s.value, s.rows))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !e.quality
+            .suspicious
+            .iter()
+            .any(|s| s.column == "dur" || s.column == "rate")
+    );
+    assert!(
+        e.quality
+            .suspicious
+            .iter()
+            .any(|s| s.column == "is_ftp_login" && s.value == 2.0)
+    );
+
+    // No hypothesis is written for this schema.
+    assert!(e.hypotheses.is_empty());
+    assert_eq!(
+        e.hypotheses_note.as_deref(),
+        Some("written for NSL-KDD; none apply to schema unsw-nb15")
+    );
 }

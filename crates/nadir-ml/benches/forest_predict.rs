@@ -69,7 +69,7 @@ fn data(files: &[PathBuf]) -> (Encoded, Vec<bool>, Encoded) {
         let (train_rows, test_rows) = stratified_split(&labels, 0.3, 42);
         (all.select(&train_rows), all.select(&test_rows))
     };
-    let pipeline = FeaturePipeline::fit(&train.records);
+    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
     let labels = train.is_attack().expect("labelled training data");
     (
         pipeline.encode(&train.records),

@@ -8,23 +8,28 @@
 //! rest, which is exactly the set of splits a tree has on one-hot columns at a seventieth of
 //! the cost. Fitted trees keep raw thresholds ([`SplitRule`]), so prediction needs no binning.
 
-use nadir_data::schema::{NUM_CATEGORICAL, NUM_NUMERIC};
 use nadir_data::{Encoded, UNSEEN};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Number of tree columns: the numeric features, then one per categorical feature.
-pub const NUM_COLUMNS: usize = NUM_NUMERIC + NUM_CATEGORICAL;
+/// Number of tree columns of encoded data: the numeric features, then one per categorical
+/// feature.
+pub fn tree_columns(data: &Encoded) -> usize {
+    data.num_numeric() + data.num_categorical()
+}
+
 /// Bins per column at most (bins are `u8`).
 pub const MAX_BINS: usize = 256;
 /// The bin of categories without a bin of their own: unseen values, and codes ≥ 255.
 const OTHER_CATEGORY_BIN: u8 = 255;
 
 /// Bin boundaries learnt from training data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binner {
     /// Per numeric feature, ascending thresholds: bin `b` holds `t[b-1] < v <= t[b]`.
     thresholds: Vec<Vec<f64>>,
+    /// Categorical features, one tree column each after the numeric ones.
+    categorical: usize,
 }
 
 /// Encoded rows as bins, column-major (`bins[column][row]`).
@@ -34,12 +39,19 @@ pub struct BinnedData {
     pub bins: Vec<Vec<u8>>,
     /// Bins in use per column.
     pub n_bins: Vec<usize>,
+    /// Numeric columns, which come first.
+    pub numeric: usize,
 }
 
 impl BinnedData {
     /// Whether column `c` is categorical (split by equality) rather than numeric (by order).
-    pub fn is_categorical(column: usize) -> bool {
-        column >= NUM_NUMERIC
+    pub fn is_categorical(&self, column: usize) -> bool {
+        column >= self.numeric
+    }
+
+    /// Tree columns: numeric, then categorical.
+    pub fn columns(&self) -> usize {
+        self.bins.len()
     }
 }
 
@@ -62,18 +74,19 @@ impl SplitRule {
         }
     }
 
-    /// The tree column this rule tests (for feature importances).
-    pub fn column(&self) -> usize {
+    /// The tree column this rule tests (for feature importances), in data with `numeric`
+    /// numeric columns.
+    pub fn column(&self, numeric: usize) -> usize {
         match *self {
             SplitRule::AtMost { feature, .. } => feature as usize,
-            SplitRule::CategoryIs { feature, .. } => NUM_NUMERIC + feature as usize,
+            SplitRule::CategoryIs { feature, .. } => numeric + feature as usize,
         }
     }
 }
 
 impl Binner {
     pub fn fit(data: &Encoded) -> Binner {
-        let thresholds = (0..NUM_NUMERIC)
+        let thresholds = (0..data.num_numeric())
             .into_par_iter()
             .map(|j| {
                 let mut values: Vec<f64> = data.numeric.iter().map(|r| r[j]).collect();
@@ -82,11 +95,20 @@ impl Binner {
                 cut_points(&values)
             })
             .collect();
-        Binner { thresholds }
+        Binner {
+            thresholds,
+            categorical: data.num_categorical(),
+        }
+    }
+
+    /// Tree columns: numeric, then categorical.
+    pub fn columns(&self) -> usize {
+        self.thresholds.len() + self.categorical
     }
 
     pub fn transform(&self, data: &Encoded) -> BinnedData {
-        let bins = (0..NUM_COLUMNS)
+        let numeric = self.thresholds.len();
+        let bins = (0..self.columns())
             .into_par_iter()
             .map(|column| match self.thresholds.get(column) {
                 Some(t) => data
@@ -97,11 +119,11 @@ impl Binner {
                 None => data
                     .codes
                     .iter()
-                    .map(|r| category_bin(r[column - NUM_NUMERIC]))
+                    .map(|r| category_bin(r[column - numeric]))
                     .collect(),
             })
             .collect();
-        let n_bins = (0..NUM_COLUMNS)
+        let n_bins = (0..self.columns())
             .map(|column| {
                 self.thresholds
                     .get(column)
@@ -112,13 +134,15 @@ impl Binner {
             rows: data.len(),
             bins,
             n_bins,
+            numeric,
         }
     }
 
     /// The raw rule for "bin ≤ `bin`" on a numeric column, or "bin == `bin`" on a categorical
     /// one. `None` for the catch-all category bin, which has no single code.
     pub fn split_rule(&self, column: usize, bin: u8) -> Option<SplitRule> {
-        if column < NUM_NUMERIC {
+        let numeric = self.thresholds.len();
+        if column < numeric {
             let t = &self.thresholds[column];
             let threshold = t.get(bin as usize).copied().unwrap_or(f64::INFINITY);
             Some(SplitRule::AtMost {
@@ -129,7 +153,7 @@ impl Binner {
             None
         } else {
             Some(SplitRule::CategoryIs {
-                feature: (column - NUM_NUMERIC) as u8,
+                feature: (column - numeric) as u8,
                 code: bin as u32,
             })
         }
@@ -164,6 +188,7 @@ fn cut_points(distinct: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::{NSL_NUMERIC, nsl_pipeline};
     use nadir_data::{FeaturePipeline, Record};
 
     fn encoded(values: &[f64], services: &[&str]) -> (FeaturePipeline, Encoded) {
@@ -171,15 +196,15 @@ mod tests {
             .iter()
             .zip(services)
             .map(|(&v, s)| {
-                let mut numeric = [0.0; NUM_NUMERIC];
+                let mut numeric = vec![0.0; NSL_NUMERIC];
                 numeric[1] = v;
                 Record {
                     numeric,
-                    categorical: ["tcp", s, "SF"].map(String::from),
+                    categorical: ["tcp", s, "SF"].map(String::from).to_vec(),
                 }
             })
             .collect();
-        let p = FeaturePipeline::fit(&records);
+        let p = nsl_pipeline(&records);
         let e = p.encode(&records);
         (p, e)
     }
@@ -218,14 +243,14 @@ mod tests {
     fn categorical_rule_matches_one_code_and_not_unseen() {
         let (p, e) = encoded(&[0.0, 0.0], &["http", "ftp"]);
         let binner = Binner::fit(&e);
-        let rule = binner.split_rule(NUM_NUMERIC + 1, 0).unwrap();
+        let rule = binner.split_rule(NSL_NUMERIC + 1, 0).unwrap();
         let record = |s: &str| Record {
-            numeric: [0.0; NUM_NUMERIC],
-            categorical: ["tcp", s, "SF"].map(String::from),
+            numeric: vec![0.0; NSL_NUMERIC],
+            categorical: ["tcp", s, "SF"].map(String::from).to_vec(),
         };
         let new = p.encode(&[record("ftp"), record("http"), record("gopher")]);
         let left: Vec<bool> = (0..3).map(|r| rule.goes_left(&new, r)).collect();
         assert_eq!(left, [true, false, false]);
-        assert_eq!(binner.transform(&new).bins[NUM_NUMERIC + 1][2], 255);
+        assert_eq!(binner.transform(&new).bins[NSL_NUMERIC + 1][2], 255);
     }
 }

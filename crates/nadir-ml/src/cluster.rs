@@ -128,7 +128,7 @@ pub fn cluster(
 ) -> Result<ClusterRun, FitError> {
     let mut seconds = Timings::default();
     progress(ClusterStep::Pca);
-    let pipeline = FeaturePipeline::fit(&data.records);
+    let pipeline = FeaturePipeline::fit(&data.schema, &data.records);
     let (fitted, t) = timed(|| {
         let encoded = pipeline.encode(&data.records);
         let pca = Pca::fit(&options.pca, &encoded)?;

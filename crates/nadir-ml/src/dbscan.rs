@@ -1411,7 +1411,8 @@ mod tests {
         let path = crate::testdata::shared_data("Network_anomaly_data.csv");
         let data = nadir_data::read_path(&path, nadir_data::ReadOptions::default()).unwrap();
         let is_attack = data.is_attack().unwrap();
-        let encoded = nadir_data::FeaturePipeline::fit(&data.records).encode(&data.records);
+        let encoded =
+            nadir_data::FeaturePipeline::fit(&data.schema, &data.records).encode(&data.records);
         let scaled = crate::scale::Standardizer::fit(&encoded).transform(&encoded);
         drop(data);
         let components = 20;

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"NADIRMDL";
 /// Bump when [`SavedModel`] or any model's layout changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The file name extension of model files.
 pub const EXTENSION: &str = "nadir";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
@@ -176,10 +176,18 @@ impl SavedModel {
         if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
             return Err(ModelFileError::Corrupt { path });
         }
-        postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
-            path,
-            message: e.to_string(),
-        })
+        let model: SavedModel =
+            postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        if !model.pipeline.is_consistent() {
+            return Err(ModelFileError::Decode {
+                path,
+                message: "its feature pipeline does not match its schema".to_string(),
+            });
+        }
+        Ok(model)
     }
 
     /// Writes the model atomically: a temporary file beside `path`, synced, then renamed.
@@ -261,7 +269,7 @@ mod tests {
         let mut flipped = good.clone();
         *flipped.last_mut().unwrap() ^= 1;
         let mut version = good.clone();
-        version[8..12].copy_from_slice(&2u32.to_le_bytes());
+        version[8..12].copy_from_slice(&1u32.to_le_bytes());
         let err = |bytes: &[u8]| SavedModel::from_bytes(bytes, "m").unwrap_err();
         assert!(matches!(
             err(&good[..good.len() - 1]),
@@ -269,10 +277,14 @@ mod tests {
         ));
         assert!(matches!(err(&good[..10]), ModelFileError::Truncated { .. }));
         assert!(matches!(err(&flipped), ModelFileError::Corrupt { .. }));
-        assert!(matches!(
-            err(&version),
-            ModelFileError::Version { found: 2, .. }
-        ));
+        let old = err(&version);
+        assert!(matches!(old, ModelFileError::Version { found: 1, .. }));
+        assert!(
+            old.to_string()
+                .contains("format version 1; this nadir (version")
+                && old.to_string().contains("reads version 2: retrain"),
+            "{old}"
+        );
         assert!(matches!(
             err(b"PK\x03\x04zip"),
             ModelFileError::NotAModel { .. }

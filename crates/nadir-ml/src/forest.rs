@@ -12,7 +12,7 @@
 //! Hand-written for the reasons given in [`crate::tree`]: the Rust forest crates are
 //! 10–30× slower than scikit-learn here, have no class probabilities and are not parallel.
 
-use crate::binning::NUM_COLUMNS;
+use crate::binning::tree_columns;
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use crate::tree::{
     GrowSettings, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees, grow, normalised,
@@ -79,11 +79,12 @@ impl Fit for RandomForestParams {
                 self.max_depth,
                 self.min_samples_split,
                 self.min_samples_leaf,
+                tree_columns(data),
             )?,
         )?;
         Ok(RandomForest {
             params: self.clone(),
-            ensemble: TreeEnsemble::fit(&plan, data, labels, seed),
+            ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,
         })
     }
 }
@@ -94,7 +95,7 @@ impl RandomForest {
     }
 
     /// Mean decrease in Gini impurity per tree column, averaged over the trees
-    /// ([`crate::binning::NUM_COLUMNS`] values summing to 1).
+    /// (one value per feature, summing to 1).
     pub fn feature_importances(&self) -> Vec<f64> {
         self.ensemble.feature_importances()
     }
@@ -170,11 +171,12 @@ impl Fit for BaggingParams {
                 self.max_depth,
                 self.min_samples_split,
                 self.min_samples_leaf,
+                tree_columns(data),
             )?,
         )?;
         Ok(Bagging {
             params: self.clone(),
-            ensemble: TreeEnsemble::fit(&plan, data, labels, seed),
+            ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,
         })
     }
 }
@@ -185,7 +187,7 @@ impl Bagging {
     }
 
     /// Mean decrease in Gini impurity per tree column, averaged over the trees
-    /// ([`crate::binning::NUM_COLUMNS`] values summing to 1).
+    /// (one value per feature, summing to 1).
     pub fn feature_importances(&self) -> Vec<f64> {
         self.ensemble.feature_importances()
     }
@@ -301,7 +303,9 @@ impl TryFrom<StoredEnsemble> for TreeEnsemble {
         let ranked = match RankedTrees::new(&stored.trees) {
             Ok(ranked) => Some(ranked),
             Err(
-                UnrankableTrees::TooManySplitValues { .. } | UnrankableTrees::TooManyCodes { .. },
+                UnrankableTrees::TooManySplitValues { .. }
+                | UnrankableTrees::TooManyCodes { .. }
+                | UnrankableTrees::TooManyColumns { .. },
             ) => None,
             Err(error @ (UnrankableTrees::MalformedNode { .. } | UnrankableTrees::NoTrees)) => {
                 return Err(error);
@@ -322,8 +326,13 @@ impl PartialEq for TreeEnsemble {
 }
 
 impl TreeEnsemble {
-    fn fit(plan: &EnsemblePlan, data: &Encoded, labels: &[bool], seed: u64) -> TreeEnsemble {
-        let set = TrainingSet::new(data, labels);
+    fn fit(
+        plan: &EnsemblePlan,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<TreeEnsemble, FitError> {
+        let set = TrainingSet::new(data, labels)?;
         let trees: Vec<Tree> = (0..plan.trees)
             .into_par_iter()
             .map(|t| {
@@ -332,7 +341,7 @@ impl TreeEnsemble {
                 grow(&set, &weights, &plan.grow, rng)
             })
             .collect();
-        TreeEnsemble::try_from(StoredEnsemble { trees }).expect("grown trees are well formed")
+        Ok(TreeEnsemble::try_from(StoredEnsemble { trees }).expect("grown trees are well formed"))
     }
 
     fn score(&self, data: &Encoded) -> Vec<f64> {
@@ -347,7 +356,7 @@ impl TreeEnsemble {
         let per_tree: Vec<Vec<f64>> = self.trees.iter().map(Tree::feature_importances).collect();
         let sum = per_tree
             .iter()
-            .fold(vec![0.0; NUM_COLUMNS], |mut sum, tree| {
+            .fold(vec![0.0; per_tree[0].len()], |mut sum, tree| {
                 sum.iter_mut().zip(tree).for_each(|(s, v)| *s += v);
                 sum
             });
@@ -534,7 +543,7 @@ mod tests {
             1,
             false,
             0.25,
-            GrowSettings::new(MaxFeatures::All, None, 2, 1).unwrap(),
+            GrowSettings::new(MaxFeatures::All, None, 2, 1, crate::testdata::NSL_COLUMNS).unwrap(),
         )
         .unwrap();
         let weights = plan.draw_rows(1000, &mut Rng::new(5));
@@ -563,7 +572,7 @@ mod tests {
         .fit(&s.train, &s.train_labels, 2)
         .unwrap();
         for importances in [forest.feature_importances(), bagging.feature_importances()] {
-            assert_eq!(importances.len(), NUM_COLUMNS);
+            assert_eq!(importances.len(), crate::testdata::NSL_COLUMNS);
             assert!((importances.iter().sum::<f64>() - 1.0).abs() < 1e-9);
             assert!(importances.iter().all(|&v| v >= 0.0));
         }

@@ -37,11 +37,10 @@
 //! al., "LightGBM: A Highly Efficient Gradient Boosting Decision Tree" (NeurIPS 2017);
 //! scikit-learn's `sklearn/ensemble/_hist_gradient_boosting`.
 
-use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
+use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use crate::split::stratified_split;
 use nadir_data::Encoded;
-use nadir_data::schema::NUM_NUMERIC;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -57,10 +56,6 @@ const PARALLEL_HISTOGRAM_WORK: usize = 256 * 1024;
 /// enough to hide each update's latency behind the others, few enough that the group's
 /// histograms stay in L1 cache.
 const GROUP: usize = 8;
-/// Bytes per row of binned data: every tree column, padded to whole groups.
-const ROW_BYTES: usize = NUM_COLUMNS.next_multiple_of(GROUP);
-/// One row's bins, by slot (see [`TreeGrower::columns`]).
-type RowBins = [u8; ROW_BYTES];
 /// A column whose most frequent bin holds at least this share of the training rows skips
 /// that bin while histogramming (a well-predicted branch instead of a store) and recovers it
 /// as the node's sums minus the other bins (LightGBM's most-frequent-bin trick). Three
@@ -70,8 +65,8 @@ const SKIP_BIN_SHARE: f64 = 0.9;
 const NO_SKIP: u16 = MAX_BINS as u16;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
-/// Rows scored together, tree by tree: their values (41 × 8 bytes each) and one tree fit in
-/// L1 cache.
+/// Rows scored together, tree by tree: their values (8 bytes per tree column each, 41 columns
+/// on NSL-KDD) and one tree fit in L1 cache.
 const SCORE_BLOCK: usize = 64;
 /// Rows walked down a tree in lockstep, so their independent paths overlap in the CPU.
 const LANES: usize = 8;
@@ -190,6 +185,9 @@ pub struct GradientBoosting {
     params: GradientBoostingParams,
     /// Log-odds of the training attack rate: the raw score before any tree.
     base_score: f64,
+    /// Tree columns of the training data (numeric features, then categorical ones): the
+    /// width of the rows the trees read.
+    columns: usize,
     trees: Vec<Tree>,
     /// See [`GradientBoosting::validation_loss`].
     validation_loss: Vec<f64>,
@@ -208,10 +206,10 @@ impl GradientBoosting {
         &self.validation_loss
     }
 
-    /// Total split gain per tree column (`binning::NUM_COLUMNS` long: numeric features, then
-    /// protocoltype, service, flag), normalised to sum 1; all zero if no tree ever split.
+    /// Total split gain per tree column (one per feature of the training data: the numeric
+    /// ones, then the categorical ones), normalised to sum 1; all zero if no tree ever split.
     pub fn feature_importances(&self) -> Vec<f64> {
-        let mut gain = vec![0.0; NUM_COLUMNS];
+        let mut gain = vec![0.0; self.columns];
         for tree in &self.trees {
             for node in tree.nodes.iter().filter(|n| n.kind != NodeKind::Leaf) {
                 gain[node.column as usize] += node.gain;
@@ -227,18 +225,26 @@ impl GradientBoosting {
     /// Raw scores (log-odds) of every row: rows are scored in blocks, each block tree by tree,
     /// so a tree stays in cache while it scores the block.
     fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
+        debug_assert_eq!(
+            tree_columns(data),
+            self.columns,
+            "data of another shape than the training data"
+        );
+        let stride = self.columns;
         let mut raw = vec![self.base_score; data.len()];
-        raw.par_chunks_mut(SCORE_BLOCK)
-            .enumerate()
-            .for_each(|(block, out)| {
+        raw.par_chunks_mut(SCORE_BLOCK).enumerate().for_each_init(
+            || Vec::with_capacity(SCORE_BLOCK * stride),
+            |values, (block, out)| {
                 let first = block * SCORE_BLOCK;
-                let values: Vec<[f64; NUM_COLUMNS]> = (first..first + out.len())
-                    .map(|i| row_values(data, i))
-                    .collect();
-                for tree in &self.trees {
-                    tree.add_predictions(&values, out);
+                values.clear();
+                for i in first..first + out.len() {
+                    push_row_values(data, i, values);
                 }
-            });
+                for tree in &self.trees {
+                    tree.add_predictions(values, stride, out);
+                }
+            },
+        );
         raw
     }
 }
@@ -277,7 +283,7 @@ struct Tree {
 }
 
 /// A tree node, laid out for scoring: a split sends a row left when its value in `column`
-/// (of [`row_values`]) lies in `lower..=upper`, which is `−∞..=threshold` for
+/// (of [`push_row_values`]) lies in `lower..=upper`, which is `−∞..=threshold` for
 /// [`SplitRule::AtMost`] and `code..=code` for [`SplitRule::CategoryIs`], so both kinds take
 /// the same two comparisons. A leaf's children are itself, so a row that reaches it stays
 /// there however many more steps it is walked.
@@ -319,14 +325,16 @@ impl Node {
         }
     }
 
-    fn split(rule: SplitRule, left: u32, right: u32, gain: f64) -> Node {
+    /// A split node of trees on data with `numeric` numeric columns.
+    fn split(rule: SplitRule, numeric: usize, left: u32, right: u32, gain: f64) -> Node {
         let (kind, lower, upper) = match rule {
             SplitRule::AtMost { threshold, .. } => (NodeKind::AtMost, f64::NEG_INFINITY, threshold),
             SplitRule::CategoryIs { code, .. } => (NodeKind::CategoryIs, code as f64, code as f64),
         };
         Node {
             kind,
-            column: rule.column() as u8,
+            // At most `nadir_data::schema::MAX_FEATURES` (250) tree columns.
+            column: rule.column(numeric) as u8,
             left,
             right,
             lower,
@@ -337,31 +345,36 @@ impl Node {
     }
 }
 
-/// A row's values by tree column: the numeric features, then the category codes (an unseen
-/// category, `u32::MAX`, equals no code a split tests).
-fn row_values(data: &Encoded, row: usize) -> [f64; NUM_COLUMNS] {
-    let mut values = [0.0; NUM_COLUMNS];
-    values[..NUM_NUMERIC].copy_from_slice(&data.numeric[row]);
-    for (v, &code) in values[NUM_NUMERIC..].iter_mut().zip(&data.codes[row]) {
-        *v = code as f64;
-    }
-    values
+/// Appends a row's values by tree column to `values`: the numeric features, then the
+/// category codes (an unseen category, `u32::MAX`, equals no code a split tests). Rows of a
+/// batch lie end to end, [`tree_columns`] values each.
+fn push_row_values(data: &Encoded, row: usize, values: &mut Vec<f64>) {
+    values.extend_from_slice(&data.numeric[row]);
+    values.extend(data.codes[row].iter().map(|&code| f64::from(code)));
 }
 
 impl Tree {
-    /// Adds the tree's output for each row of `values` to `raw`. Rows go down in lockstep
-    /// groups for `depth` steps with no branch on the data (a row's side is unpredictable at
-    /// every level); rows that reach a leaf early stay on it.
-    fn add_predictions(&self, values: &[[f64; NUM_COLUMNS]], raw: &mut [f64]) {
-        let step = |at: usize, x: &[f64; NUM_COLUMNS]| {
+    /// Adds the tree's output for each row of `values` (rows of `stride` values end to end,
+    /// see [`push_row_values`]) to `raw`. Rows go down in lockstep groups for `depth` steps
+    /// with no branch on the data (a row's side is unpredictable at every level); rows that
+    /// reach a leaf early stay on it.
+    fn add_predictions(&self, values: &[f64], stride: usize, raw: &mut [f64]) {
+        debug_assert_eq!(values.len(), raw.len() * stride);
+        if self.depth == 0 {
+            // A lone leaf, the only tree there is on data without columns (`stride` 0).
+            raw.iter_mut().for_each(|r| *r += self.nodes[0].value);
+            return;
+        }
+        let step = |at: usize, x: &[f64]| {
             let node = &self.nodes[at];
             let v = x[node.column as usize];
             let left = (v >= node.lower) & (v <= node.upper);
             (if left { node.left } else { node.right }) as usize
         };
-        let mut groups = values.chunks_exact(LANES);
+        let mut groups = values.chunks_exact(LANES * stride);
         let mut outs = raw.chunks_exact_mut(LANES);
         for (x, out) in (&mut groups).zip(&mut outs) {
+            let x: [&[f64]; LANES] = std::array::from_fn(|l| &x[l * stride..][..stride]);
             let mut at = [0; LANES];
             for _ in 0..self.depth {
                 for (a, x) in at.iter_mut().zip(x) {
@@ -372,7 +385,8 @@ impl Tree {
                 *r += self.nodes[a].value;
             }
         }
-        for (x, r) in groups.remainder().iter().zip(outs.into_remainder()) {
+        let rest = groups.remainder().chunks_exact(stride);
+        for (x, r) in rest.zip(outs.into_remainder()) {
             let at = (0..self.depth).fold(0, |a, _| step(a, x));
             *r += self.nodes[at].value;
         }
@@ -397,6 +411,7 @@ impl Fit for GradientBoostingParams {
     ) -> Result<GradientBoosting, FitError> {
         check_training_data(data, labels)?;
         self.validate()?;
+        let columns = tree_columns(data);
         let (train, train_labels, validation) = if self.stops_early(data.len()) {
             let (train_rows, validation_rows) =
                 stratified_split(labels, self.validation_fraction, seed);
@@ -407,12 +422,15 @@ impl Fit for GradientBoostingParams {
                 ));
             }
             let train_labels: Vec<bool> = train_rows.iter().map(|&i| labels[i]).collect();
-            let validation_values = validation_rows.iter().map(|&i| row_values(data, i));
+            let mut validation_values = Vec::with_capacity(validation_rows.len() * columns);
+            for &i in &validation_rows {
+                push_row_values(data, i, &mut validation_values);
+            }
             let validation_labels = validation_rows.iter().map(|&i| labels[i]);
             (
                 Cow::Owned(data.select(&train_rows)),
                 Cow::Owned(train_labels),
-                Some((validation_values.collect(), validation_labels.collect())),
+                Some((validation_values, validation_labels.collect())),
             )
         } else {
             (Cow::Borrowed(data), Cow::Borrowed(labels), None)
@@ -431,6 +449,7 @@ impl Fit for GradientBoostingParams {
         let mut monitor = validation.map(|(values, labels): (Vec<_>, Vec<_>)| ValidationMonitor {
             raw: vec![base_score; labels.len()],
             values,
+            columns,
             labels,
         });
         // The best validation loss so far and the number of trees that gave it.
@@ -466,6 +485,7 @@ impl Fit for GradientBoostingParams {
         Ok(GradientBoosting {
             params: self.clone(),
             base_score,
+            columns,
             trees,
             validation_loss,
         })
@@ -474,7 +494,9 @@ impl Fit for GradientBoostingParams {
 
 /// Held-out rows and their running raw scores, for early stopping.
 struct ValidationMonitor {
-    values: Vec<[f64; NUM_COLUMNS]>,
+    /// The rows' values, `columns` each, end to end (see [`push_row_values`]).
+    values: Vec<f64>,
+    columns: usize,
     labels: Vec<bool>,
     raw: Vec<f64>,
 }
@@ -482,10 +504,15 @@ struct ValidationMonitor {
 impl ValidationMonitor {
     /// Adds a tree's output to the raw scores and returns the new mean log-loss.
     fn add_tree(&mut self, tree: &Tree) -> f64 {
+        let (values, stride) = (&self.values, self.columns);
         self.raw
             .par_chunks_mut(ROW_BLOCK)
-            .zip(self.values.par_chunks(ROW_BLOCK))
-            .for_each(|(raw, values)| tree.add_predictions(values, raw));
+            .enumerate()
+            .for_each(|(block, raw)| {
+                let first = block * ROW_BLOCK;
+                let values = &values[first * stride..(first + raw.len()) * stride];
+                tree.add_predictions(values, stride, raw);
+            });
         self.loss()
     }
 
@@ -566,8 +593,8 @@ impl BinStats {
 }
 
 /// Per slot (see [`TreeGrower::columns`]), per bin in use, flat: slot `k` holds
-/// `histogram[offsets[k]..offsets[k + 1]]`. Keeping only the bins in use (a third of 41 × 256)
-/// keeps a group's histograms in L1 cache while they are filled.
+/// `histogram[offsets[k]..offsets[k + 1]]`. Keeping only the bins in use (on NSL-KDD, a third
+/// of 41 × 256) keeps a group's histograms in L1 cache while they are filled.
 type Histogram = Vec<BinStats>;
 
 /// The best split found for a leaf.
@@ -606,11 +633,12 @@ struct TreeGrower<'a> {
     offsets: Vec<usize>,
     /// Per slot, the bin skipped while histogramming ([`SKIP_BIN_SHARE`]), or [`NO_SKIP`].
     skip: Vec<u16>,
-    /// The bins of the slots, row-major: a histogram pass reads a row's bins together and
-    /// updates a different column at each step, where a column-major pass would chain
-    /// updates of one bin, each waiting on the store before it.
-    row_bins: Vec<RowBins>,
-    /// Slots in use (`offsets.len() - 1`), a multiple of [`GROUP`].
+    /// The bins of the slots, row-major, `row_width` per row end to end: a histogram pass
+    /// reads a row's bins together and updates a different column at each step, where a
+    /// column-major pass would chain updates of one bin, each waiting on the store before it.
+    row_bins: Vec<u8>,
+    /// Slots in use (`offsets.len() - 1`), a multiple of [`GROUP`]: the stride of
+    /// `row_bins` and `ordered_bins`.
     row_width: usize,
     /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
     rows: Vec<u32>,
@@ -618,7 +646,7 @@ struct TreeGrower<'a> {
     /// A node's gradients and row bins gathered in the order of `rows`: one light gathering
     /// pass keeps many cache misses in flight, after which every histogram pass streams.
     ordered: Vec<GradHess>,
-    ordered_bins: Vec<RowBins>,
+    ordered_bins: Vec<u8>,
     spare_histograms: Vec<Histogram>,
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
@@ -631,7 +659,7 @@ impl<'a> TreeGrower<'a> {
         params: &'a GradientBoostingParams,
     ) -> TreeGrower<'a> {
         // Per column: bins in use and the bin to skip.
-        let mut layout: Vec<(usize, usize, u16)> = (0..NUM_COLUMNS)
+        let mut layout: Vec<(usize, usize, u16)> = (0..binned.columns())
             .filter_map(|c| {
                 let mut counts = [0usize; MAX_BINS];
                 binned.bins[c].iter().for_each(|&b| counts[b as usize] += 1);
@@ -659,12 +687,13 @@ impl<'a> TreeGrower<'a> {
         let columns: Vec<usize> = layout
             .iter()
             .map(|&(c, _, _)| c)
-            .filter(|&c| c < NUM_COLUMNS)
+            .filter(|&c| c < binned.columns())
             .collect();
-        let mut row_bins = vec![[0; ROW_BYTES]; binned.rows];
+        let mut row_bins = vec![0; binned.rows * row_width];
         for (k, &c) in columns.iter().enumerate() {
-            for (row, &b) in row_bins.iter_mut().zip(&binned.bins[c]) {
-                row[k] = b;
+            let slot = row_bins[k..].iter_mut().step_by(row_width);
+            for (bin, &b) in slot.zip(&binned.bins[c]) {
+                *bin = b;
             }
         }
         TreeGrower {
@@ -679,7 +708,7 @@ impl<'a> TreeGrower<'a> {
             rows: Vec::with_capacity(binned.rows),
             scratch: vec![0; binned.rows],
             ordered: vec![GradHess::default(); binned.rows],
-            ordered_bins: vec![[0; ROW_BYTES]; binned.rows],
+            ordered_bins: vec![0; binned.rows * row_width],
             spare_histograms: Vec::new(),
             leaves: Vec::new(),
         }
@@ -774,8 +803,13 @@ impl<'a> TreeGrower<'a> {
         let right = child(left_node + 1, middle, parent.end, candidate.right);
         nodes.push(Node::leaf(left_node, left.value));
         nodes.push(Node::leaf(left_node + 1, right.value));
-        nodes[parent.node] =
-            Node::split(rule, left_node as u32, left_node as u32 + 1, candidate.gain);
+        nodes[parent.node] = Node::split(
+            rule,
+            self.binned.numeric,
+            left_node as u32,
+            left_node as u32 + 1,
+            candidate.gain,
+        );
         (left, right)
     }
 
@@ -834,7 +868,7 @@ impl<'a> TreeGrower<'a> {
     /// only the side it belongs to advances.
     fn partition(&mut self, start: usize, end: usize, column: usize, bin: u8) -> usize {
         let bins = &self.binned.bins[column];
-        let goes_left: [bool; MAX_BINS] = if BinnedData::is_categorical(column) {
+        let goes_left: [bool; MAX_BINS] = if self.binned.is_categorical(column) {
             std::array::from_fn(|b| b == bin as usize)
         } else {
             std::array::from_fn(|b| b <= bin as usize)
@@ -867,30 +901,34 @@ impl<'a> TreeGrower<'a> {
             .pop()
             .unwrap_or_else(|| vec![BinStats::default(); self.offsets[width]]);
         histogram.fill(BinStats::default());
+        if width == 0 {
+            // No column has two bins in use: nothing to histogram, and no split.
+            return histogram;
+        }
         let rows = &self.rows[start..end];
         let parallel = rows.len() * width >= PARALLEL_HISTOGRAM_WORK;
         // The root's rows are all rows in order: its gradients and bins are already in order.
-        let (ordered, ordered_bins): (&[GradHess], &[RowBins]) = if rows.len() == self.binned.rows {
+        let (ordered, ordered_bins): (&[GradHess], &[u8]) = if rows.len() == self.binned.rows {
             (gradients, &self.row_bins)
         } else {
             let ordered = &mut self.ordered[..rows.len()];
-            let ordered_bins = &mut self.ordered_bins[..rows.len()];
+            let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
             let row_bins = &self.row_bins;
-            let gather = |rows: &[u32], ordered: &mut [GradHess], bins: &mut [RowBins]| {
-                for ((&r, o), b) in rows.iter().zip(ordered).zip(bins) {
+            let gather = |rows: &[u32], ordered: &mut [GradHess], bins: &mut [u8]| {
+                for ((&r, o), b) in rows.iter().zip(ordered).zip(bins.chunks_exact_mut(width)) {
                     *o = gradients[r as usize];
-                    *b = row_bins[r as usize];
+                    b.copy_from_slice(&row_bins[r as usize * width..][..width]);
                 }
             };
             if parallel {
                 rows.par_chunks(ROW_BLOCK)
                     .zip(ordered.par_chunks_mut(ROW_BLOCK))
-                    .zip(ordered_bins.par_chunks_mut(ROW_BLOCK))
+                    .zip(ordered_bins.par_chunks_mut(ROW_BLOCK * width))
                     .for_each(|((r, o), b)| gather(r, o, b));
             } else {
                 rows.chunks(ROW_BLOCK)
                     .zip(ordered.chunks_mut(ROW_BLOCK))
-                    .zip(ordered_bins.chunks_mut(ROW_BLOCK))
+                    .zip(ordered_bins.chunks_mut(ROW_BLOCK * width))
                     .for_each(|((r, o), b)| gather(r, o, b));
             }
             (&*ordered, &*ordered_bins)
@@ -900,7 +938,7 @@ impl<'a> TreeGrower<'a> {
             let starts: [usize; GROUP] =
                 std::array::from_fn(|k| offsets[first + k] - offsets[first]);
             let skips: [u16; GROUP] = std::array::from_fn(|k| skip[first + k]);
-            for (&g, row) in ordered.iter().zip(ordered_bins) {
+            for (&g, row) in ordered.iter().zip(ordered_bins.chunks_exact(width)) {
                 let bins: &[u8; GROUP] = row[first..first + GROUP].try_into().expect("GROUP bins");
                 for ((&start, &skip), &b) in starts.iter().zip(&skips).zip(bins) {
                     if b as u16 != skip {
@@ -981,7 +1019,7 @@ impl<'a> TreeGrower<'a> {
         };
         for (&column, range) in self.columns.iter().zip(self.offsets.windows(2)) {
             let bins = &histogram[range[0]..range[1]];
-            if BinnedData::is_categorical(column) {
+            if self.binned.is_categorical(column) {
                 // The last bin is the catch-all of rare and unseen categories: no rule for it.
                 for (bin, stats) in bins.iter().take(MAX_BINS - 1).enumerate() {
                     if stats.count >= min_count {
@@ -1007,9 +1045,10 @@ impl<'a> TreeGrower<'a> {
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
-    use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
-    use nadir_data::schema::NUM_NUMERIC;
-    use nadir_data::{FeaturePipeline, Record, Rng};
+    use crate::testdata::{
+        accuracy, nsl_pipeline, nsl_record, report_holdout, sample_split, split_file, with_threads,
+    };
+    use nadir_data::{Record, Rng};
 
     /// Mean training log-loss after each number of trees, 0 to all.
     fn staged_losses(model: &GradientBoosting, data: &Encoded, labels: &[bool]) -> Vec<f64> {
@@ -1021,10 +1060,13 @@ mod tests {
                 .sum::<f64>()
                 / raw.len() as f64
         };
-        let values: Vec<_> = (0..data.len()).map(|i| row_values(data, i)).collect();
+        let mut values = Vec::new();
+        for i in 0..data.len() {
+            push_row_values(data, i, &mut values);
+        }
         let mut losses = vec![mean_loss(&raw)];
         for tree in &model.trees {
-            tree.add_predictions(&values, &mut raw);
+            tree.add_predictions(&values, model.columns, &mut raw);
             losses.push(mean_loss(&raw));
         }
         losses
@@ -1034,17 +1076,10 @@ mod tests {
     fn first_tree_leaves_are_the_newton_step_by_hand() {
         // One informative feature (srcbytes), 3 attacks out of 8, perfectly separable at 5.5.
         let records: Vec<Record> = (1..=8)
-            .map(|x| {
-                let mut numeric = [0.0; NUM_NUMERIC];
-                numeric[1] = x as f64;
-                Record {
-                    numeric,
-                    categorical: ["tcp", "http", "SF"].map(String::from),
-                }
-            })
+            .map(|x| nsl_record(&[(1, x as f64)], ["tcp", "http", "SF"]))
             .collect();
         let labels = [false, false, false, false, false, true, true, true];
-        let data = FeaturePipeline::fit(&records).encode(&records);
+        let data = nsl_pipeline(&records).encode(&records);
         let params = GradientBoostingParams {
             max_iter: 1,
             learning_rate: 1.0,
@@ -1095,10 +1130,15 @@ mod tests {
             "1,400 rows: no early stopping by default"
         );
         let importances = model.feature_importances();
-        assert_eq!(importances.len(), NUM_COLUMNS);
+        assert_eq!(importances.len(), tree_columns(&s.train));
+        assert_eq!(
+            importances.len(),
+            41,
+            "NSL-KDD: 38 numeric and 3 categorical features"
+        );
         assert!((importances.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(importances.iter().all(|&v| v >= 0.0));
-        let top = (0..NUM_COLUMNS).max_by(|&a, &b| importances[a].total_cmp(&importances[b]));
+        let top = (0..importances.len()).max_by(|&a, &b| importances[a].total_cmp(&importances[b]));
         assert_eq!(
             top,
             Some(1),

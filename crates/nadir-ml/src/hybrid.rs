@@ -560,7 +560,7 @@ mod tests {
     use crate::protocol::{TrainOptions, train};
     use crate::split::stratified_split;
     use crate::testdata::{sample_split, shared_data};
-    use nadir_data::{ReadOptions, read_path, schema};
+    use nadir_data::{ReadOptions, Schema, read_path};
 
     fn params() -> ModelConfig {
         let mut config = ModelConfig::default();
@@ -582,13 +582,9 @@ mod tests {
         let hybrid = fit(&split.train);
         // Every attack row changed beyond recognition: the novelty part does not move.
         let mut moved = split.train.clone();
-        let bytes = schema::feature_index("srcbytes").unwrap();
-        for (row, _) in moved
-            .numeric
-            .iter_mut()
-            .zip(&split.train_labels)
-            .filter(|(_, y)| **y)
-        {
+        let bytes = Schema::nsl_kdd().numeric_index("srcbytes").unwrap();
+        for (i, _) in split.train_labels.iter().enumerate().filter(|(_, y)| **y) {
+            let row = &mut moved.numeric[i];
             row[bytes] = 1e9;
             row[0] += 1000.0;
         }

@@ -559,7 +559,7 @@ mod tests {
         let mut rng = Rng::new(seed);
         let mut numeric = Vec::new();
         for i in 0..inliers + outliers {
-            let mut row = [0.0; 38];
+            let mut row = vec![0.0; 38];
             for value in &mut row[..4] {
                 *value = rng.normal();
             }
@@ -569,12 +569,7 @@ mod tests {
             numeric.push(row);
         }
         let labels = (0..inliers + outliers).map(|i| i >= inliers).collect();
-        let data = Encoded {
-            codes: vec![[0; 3]; numeric.len()],
-            numeric,
-            cardinalities: [1; 3],
-            unseen: Vec::new(),
-        };
+        let data = crate::testdata::nsl_encoded_one_category(numeric);
         (data, labels)
     }
 

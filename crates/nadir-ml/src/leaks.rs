@@ -254,6 +254,7 @@ fn no_held_out_row_reaches_a_fit_a_pipeline_or_a_threshold_in_novel_validation()
     })
     .unwrap();
     let plans = novel::plan_folds(
+        &data.schema,
         attacks,
         options.random_groups,
         options.group_share,
@@ -263,6 +264,7 @@ fn no_held_out_row_reaches_a_fit_a_pipeline_or_a_threshold_in_novel_validation()
     let fits = spy.take_fits();
     for (f, (plan, fold)) in plans.iter().zip(&report.folds).enumerate() {
         let rows = novel::fold_rows(
+            &data.schema,
             attacks,
             plan,
             options.normal_holdout,

@@ -1123,13 +1123,13 @@ fn max_abs(v: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
+    use crate::testdata::{NSL_NUMERIC, nsl_encoded_one_category};
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
-    use nadir_data::schema::{NUM_NUMERIC, numeric_names};
+    use nadir_data::Schema;
 
     fn numeric_index(name: &str) -> usize {
-        numeric_names()
-            .iter()
-            .position(|n| *n == name)
+        Schema::nsl_kdd()
+            .numeric_index(name)
             .expect("a numeric feature")
     }
 
@@ -1137,22 +1137,13 @@ mod tests {
     /// value per categorical feature.
     fn toy(points: &[(&[f64], bool)], features: &[&str]) -> (Encoded, Vec<bool>) {
         let columns: Vec<usize> = features.iter().map(|f| numeric_index(f)).collect();
-        let numeric = points
-            .iter()
-            .map(|(values, _)| {
-                let mut row = [0.0; NUM_NUMERIC];
-                for (&column, &v) in columns.iter().zip(values.iter()) {
-                    row[column] = v;
-                }
-                row
-            })
-            .collect();
-        let data = Encoded {
-            numeric,
-            codes: vec![[0; 3]; points.len()],
-            cardinalities: [1; 3],
-            unseen: Vec::new(),
-        };
+        let data = nsl_encoded_one_category(points.iter().map(|(values, _)| {
+            let mut row = vec![0.0; NSL_NUMERIC];
+            for (&column, &v) in columns.iter().zip(values.iter()) {
+                row[column] = v;
+            }
+            row
+        }));
         (data, points.iter().map(|&(_, y)| y).collect())
     }
 

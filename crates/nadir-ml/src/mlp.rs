@@ -28,7 +28,6 @@
 use crate::model::{Classifier, Fit, FitError, check_training_data};
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
-use nadir_data::schema::NUM_NUMERIC;
 use nadir_data::{Encoded, Rng, UNSEEN};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar, concatenate, s};
@@ -370,7 +369,7 @@ impl InputRows<f32> {
     fn encode(scaler: &Standardizer, data: &Encoded) -> InputRows<f32> {
         let dense = scaler
             .transform(data)
-            .slice(s![.., ..NUM_NUMERIC])
+            .slice(s![.., ..data.num_numeric()])
             .mapv(|v| v as f32);
         let offsets: Vec<u32> = data
             .cardinalities
@@ -837,25 +836,16 @@ fn train(
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
+    use crate::testdata::{NSL_NUMERIC, nsl_encoded};
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
-    use nadir_data::UNSEEN;
-    use nadir_data::schema::NUM_NUMERIC;
 
     /// Records whose only non-zero features are the first two numeric ones.
     fn two_feature_records(points: &[[f64; 2]]) -> Encoded {
-        Encoded {
-            numeric: points
-                .iter()
-                .map(|p| {
-                    let mut row = [0.0; NUM_NUMERIC];
-                    row[..2].copy_from_slice(p);
-                    row
-                })
-                .collect(),
-            codes: vec![[UNSEEN; 3]; points.len()],
-            cardinalities: [0; 3],
-            unseen: Vec::new(),
-        }
+        nsl_encoded(points.iter().map(|p| {
+            let mut row = vec![0.0; NSL_NUMERIC];
+            row[..2].copy_from_slice(p);
+            row
+        }))
     }
 
     /// The objective the gradient is of: mean cross-entropy plus the L2 penalty.
@@ -1063,7 +1053,7 @@ mod tests {
         let model = params.fit(&split.train, &split.train_labels, 3).unwrap();
         let mut test = split.test.select(&(0..64).collect::<Vec<_>>());
         test.codes[0][1] = UNSEEN;
-        test.codes[1] = [UNSEEN; 3];
+        test.codes[1].fill(UNSEEN);
         let full = model.scaler.transform(&test).mapv(|v| v as f32);
         let dense = model.network.logits(Inputs::dense(full.view()));
         let shortcut = model

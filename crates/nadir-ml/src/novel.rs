@@ -26,13 +26,11 @@ use crate::model::{Classifier, FitError};
 use crate::protocol::{AttackRate, Catalogue, Fitter, MeanStd, ProtocolError, per_attack_rates};
 use crate::registry::{ModelConfig, ModelKind};
 use crate::split::stratified_split;
-use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, schema};
+use nadir_data::schema::UNKNOWN_FAMILY;
+use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, Schema};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
-
-/// The attack families, in the order their folds run.
-pub const FAMILIES: [&str; 4] = ["DoS", "Probe", "R2L", "U2R"];
 
 /// How to run the validation.
 #[derive(Debug, Clone)]
@@ -99,10 +97,12 @@ pub struct FoldRows {
     pub test: Vec<usize>,
 }
 
-/// Plans the folds: one per attack family present in `attacks`, then `random_groups` groups
-/// of attack names, each drawn with its own seeded stream. A group holds
-/// `round(group_share × names)` names (at least one); groups may overlap each other.
+/// Plans the folds: one per attack family present in `attacks` (by name; attacks of no known
+/// family join none), then `random_groups` groups of attack names, each drawn with its own
+/// seeded stream. A group holds `round(group_share × names)` names (at least one); groups
+/// may overlap each other.
 pub fn plan_folds(
+    schema: &Schema,
     attacks: &[String],
     random_groups: usize,
     group_share: f64,
@@ -111,19 +111,21 @@ pub fn plan_folds(
     let names: BTreeSet<&str> = attacks
         .iter()
         .map(String::as_str)
-        .filter(|&a| a != schema::NORMAL)
+        .filter(|&a| !schema.is_normal(a))
         .collect();
-    let mut plans: Vec<FoldPlan> = FAMILIES
-        .iter()
-        .map(|&family| FoldPlan {
+    let mut families: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for &name in &names {
+        let family = schema.family_of(name);
+        if family != UNKNOWN_FAMILY {
+            families.entry(family).or_default().push(name.to_string());
+        }
+    }
+    let mut plans: Vec<FoldPlan> = families
+        .into_iter()
+        .map(|(family, held_out)| FoldPlan {
             name: family.to_string(),
-            held_out: names
-                .iter()
-                .filter(|&&n| schema::attack_family(n) == family)
-                .map(|n| n.to_string())
-                .collect(),
+            held_out,
         })
-        .filter(|plan| !plan.held_out.is_empty())
         .collect();
     let names: Vec<&str> = names.into_iter().collect();
     let size = ((names.len() as f64 * group_share).round() as usize).clamp(1, names.len().max(1));
@@ -145,16 +147,22 @@ pub fn plan_folds(
 
 /// The training and test rows of a fold. The normal rows are split with a seed of their own
 /// per fold, so each fold's held-out normals differ.
-pub fn fold_rows(attacks: &[String], plan: &FoldPlan, normal_holdout: f64, seed: u64) -> FoldRows {
+pub fn fold_rows(
+    schema: &Schema,
+    attacks: &[String],
+    plan: &FoldPlan,
+    normal_holdout: f64,
+    seed: u64,
+) -> FoldRows {
     let normal: Vec<usize> = (0..attacks.len())
-        .filter(|&i| attacks[i] == schema::NORMAL)
+        .filter(|&i| schema.is_normal(&attacks[i]))
         .collect();
     let (keep, hold) = stratified_split(&vec![false; normal.len()], normal_holdout, seed);
     let held_out: BTreeSet<&str> = plan.held_out.iter().map(String::as_str).collect();
     let mut train: Vec<usize> = keep.iter().map(|&k| normal[k]).collect();
     let mut test: Vec<usize> = hold.iter().map(|&k| normal[k]).collect();
     for (i, name) in attacks.iter().enumerate() {
-        if name == schema::NORMAL {
+        if schema.is_normal(name) {
             continue;
         }
         if held_out.contains(name.as_str()) {
@@ -262,6 +270,7 @@ pub(crate) fn validate_with<F: Fitter>(
         })?;
     check_options(options)?;
     let plans = plan_folds(
+        &data.schema,
         attacks,
         options.random_groups,
         options.group_share,
@@ -279,6 +288,7 @@ pub(crate) fn validate_with<F: Fitter>(
     let mut folds = Vec::with_capacity(plans.len());
     for (f, plan) in plans.iter().enumerate() {
         let rows = fold_rows(
+            &data.schema,
             attacks,
             plan,
             options.normal_holdout,
@@ -395,11 +405,14 @@ fn run_fold<F: Fitter>(
     let train_labels: Vec<bool> = rows
         .train
         .iter()
-        .map(|&i| attacks[i] != schema::NORMAL)
+        .map(|&i| !data.schema.is_normal(&attacks[i]))
         .collect();
     let test_attacks: Vec<&str> = rows.test.iter().map(|&i| attacks[i].as_str()).collect();
-    let test_labels: Vec<bool> = test_attacks.iter().map(|&a| a != schema::NORMAL).collect();
-    let pipeline = FeaturePipeline::fit(&train.records);
+    let test_labels: Vec<bool> = test_attacks
+        .iter()
+        .map(|&a| !data.schema.is_normal(a))
+        .collect();
+    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
     let encoded = pipeline.encode(&train.records);
     let test = pipeline.encode(&data.select(&rows.test).records);
 
@@ -512,7 +525,7 @@ mod tests {
     fn folds_are_the_families_then_seeded_random_groups() {
         let data = sample();
         let attacks = data.attacks.as_ref().unwrap();
-        let plans = plan_folds(attacks, 3, 0.25, 7);
+        let plans = plan_folds(&data.schema, attacks, 3, 0.25, 7);
         let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
@@ -523,26 +536,32 @@ mod tests {
         assert!(plans[..4].iter().all(|p| {
             p.held_out
                 .iter()
-                .all(|n| schema::attack_family(n) == p.name)
+                .all(|n| data.schema.family_of(n) == p.name)
         }));
         // 22 attack names in the sample: groups of round(22 / 4) = 6 distinct names.
         for plan in &plans[4..] {
             let distinct: BTreeSet<&String> = plan.held_out.iter().collect();
             assert_eq!(distinct.len(), 6, "{plan:?}");
-            assert!(!plan.held_out.iter().any(|n| n == schema::NORMAL));
+            assert!(!plan.held_out.iter().any(|n| data.schema.is_normal(n)));
         }
         assert_ne!(plans[4], plans[5]);
-        assert_eq!(plan_folds(attacks, 3, 0.25, 7), plans);
-        assert_ne!(plan_folds(attacks, 3, 0.25, 8)[4..], plans[4..]);
+        assert_eq!(plan_folds(&data.schema, attacks, 3, 0.25, 7), plans);
+        assert_ne!(
+            plan_folds(&data.schema, attacks, 3, 0.25, 8)[4..],
+            plans[4..]
+        );
     }
 
     #[test]
     fn a_fold_never_trains_on_a_removed_attack_and_tests_on_all_of_its_rows() {
         let data = sample();
         let attacks = data.attacks.as_ref().unwrap();
-        let normal_rows = attacks.iter().filter(|a| *a == schema::NORMAL).count();
-        for (f, plan) in plan_folds(attacks, 3, 0.25, 42).iter().enumerate() {
-            let rows = fold_rows(attacks, plan, 0.3, fold_seed(42, f));
+        let normal_rows = attacks.iter().filter(|a| data.schema.is_normal(a)).count();
+        for (f, plan) in plan_folds(&data.schema, attacks, 3, 0.25, 42)
+            .iter()
+            .enumerate()
+        {
+            let rows = fold_rows(&data.schema, attacks, plan, 0.3, fold_seed(42, f));
             let train = data.select(&rows.train);
             let test = data.select(&rows.test);
             let train_names = train.attacks.as_ref().unwrap();
@@ -561,10 +580,16 @@ mod tests {
             assert!(
                 test_names
                     .iter()
-                    .all(|a| a == schema::NORMAL || plan.held_out.contains(a))
+                    .all(|a| data.schema.is_normal(a) || plan.held_out.contains(a))
             );
-            let test_normal = test_names.iter().filter(|a| *a == schema::NORMAL).count();
-            let train_normal = train_names.iter().filter(|a| *a == schema::NORMAL).count();
+            let test_normal = test_names
+                .iter()
+                .filter(|a| data.schema.is_normal(a))
+                .count();
+            let train_normal = train_names
+                .iter()
+                .filter(|a| data.schema.is_normal(a))
+                .count();
             assert_eq!(test_normal + train_normal, normal_rows);
             assert_eq!(test_normal, (normal_rows as f64 * 0.3).round() as usize);
             assert!(rows.train.iter().all(|i| !rows.test.contains(i)));

@@ -399,8 +399,8 @@ fn largest_magnitude(vector: ArrayView1<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::{NSL_NUMERIC, nsl_encoded_one_category, nsl_pipeline};
     use crate::testdata::{sample_split, shared_data, with_threads};
-    use nadir_data::schema::NUM_NUMERIC;
     use nadir_data::{ReadOptions, Rng, read_path};
     use std::time::Instant;
 
@@ -501,21 +501,13 @@ mod tests {
     /// standard normal `t`, `e₁`, `e₂`: variance lies along (1, 1)/√2 in those columns.
     fn stretched(rows: usize) -> Encoded {
         let mut rng = Rng::new(3);
-        let numeric = (0..rows)
-            .map(|_| {
-                let t = rng.normal();
-                let mut row = [0.0; NUM_NUMERIC];
-                row[21] = t + 0.1 * rng.normal(); // serrorrate
-                row[22] = t + 0.1 * rng.normal(); // srvserrorrate
-                row
-            })
-            .collect();
-        Encoded {
-            numeric,
-            codes: vec![[0, 0, 0]; rows],
-            cardinalities: [1, 1, 1],
-            unseen: Vec::new(),
-        }
+        nsl_encoded_one_category((0..rows).map(|_| {
+            let t = rng.normal();
+            let mut row = vec![0.0; NSL_NUMERIC];
+            row[21] = t + 0.1 * rng.normal(); // serrorrate
+            row[22] = t + 0.1 * rng.normal(); // srvserrorrate
+            row
+        }))
     }
 
     #[test]
@@ -560,10 +552,10 @@ mod tests {
         let data = stretched(200);
         let pca = Pca::fit(&PcaParams::default(), &data).unwrap();
         let records: Vec<nadir_data::Record> = vec![nadir_data::Record {
-            numeric: [0.0; NUM_NUMERIC],
-            categorical: ["tcp", "http", "SF"].map(String::from),
+            numeric: vec![0.0; NSL_NUMERIC],
+            categorical: ["tcp", "http", "SF"].map(String::from).to_vec(),
         }];
-        let pipeline = FeaturePipeline::fit(&records);
+        let pipeline = nsl_pipeline(&records);
         let top = pca.top_loadings(&pipeline, 2);
         assert_eq!(top.len(), 1);
         let mut names: Vec<&str> = top[0].iter().map(|l| l.feature.as_str()).collect();
@@ -706,7 +698,7 @@ mod tests {
             ReadOptions::default(),
         )
         .expect("shared data");
-        let pipeline = FeaturePipeline::fit(&dataset.records);
+        let pipeline = FeaturePipeline::fit(&dataset.schema, &dataset.records);
         let data = pipeline.encode(&dataset.records);
         let start = Instant::now();
         let pca = Pca::fit(&PcaParams::default(), &data).unwrap();

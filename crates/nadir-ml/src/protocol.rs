@@ -14,7 +14,7 @@ use crate::model::{Classifier, FitError};
 use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
 use crate::split::{stratified_folds, stratified_split};
 use crate::voting::{Voting, VotingParams};
-use nadir_data::{Dataset, Encoded, FeaturePipeline, schema};
+use nadir_data::{Dataset, Encoded, FeaturePipeline, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -316,7 +316,9 @@ pub fn train(
             fit_seconds,
             predict_seconds,
             test_rows: outcome.data.test_rows,
-            feature_importances: model.feature_importances().map(named_importances),
+            feature_importances: model
+                .feature_importances()
+                .map(|importances| named_importances(outcome.pipeline.schema(), importances)),
         });
         saved.push(SavedModel {
             nadir_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -422,7 +424,7 @@ pub(crate) fn run<F: Fitter>(
     let folds = stratified_folds(&train_labels, options.folds, options.seed);
     for (f, (fit_rows, valid_rows)) in folds.iter().enumerate() {
         let fit_part = train.select(fit_rows);
-        let pipeline = FeaturePipeline::fit(&fit_part.records);
+        let pipeline = FeaturePipeline::fit(&fit_part.schema, &fit_part.records);
         let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
         let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
         let valid = pipeline.encode(&train.select(valid_rows).records);
@@ -449,7 +451,7 @@ pub(crate) fn run<F: Fitter>(
     }
 
     // The final models, on the whole training part, measured once on the test part.
-    let pipeline = FeaturePipeline::fit(&train.records);
+    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
     let test_encoded = pipeline.encode(&test.records);
     let fitted = fit_all(
         fitter,
@@ -521,10 +523,11 @@ fn rows_with_unseen(encoded: &Encoded) -> usize {
 }
 
 /// Importances per tree column, named and sorted, largest first.
-fn named_importances(importances: Vec<f64>) -> Vec<(String, f64)> {
-    let names = schema::numeric_names()
+fn named_importances(schema: &Schema, importances: Vec<f64>) -> Vec<(String, f64)> {
+    let names = schema
+        .numeric_names()
         .into_iter()
-        .chain(schema::categorical_names());
+        .chain(schema.categorical_names());
     let mut named: Vec<(String, f64)> = names.map(String::from).zip(importances).collect();
     named.sort_by(|a, b| b.1.total_cmp(&a.1));
     named
@@ -860,9 +863,11 @@ mod tests {
             .unwrap();
         let mut names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
         names.sort_unstable();
-        let mut expected: Vec<&str> = schema::numeric_names()
+        let schema = Schema::nsl_kdd();
+        let mut expected: Vec<&str> = schema
+            .numeric_names()
             .into_iter()
-            .chain(schema::categorical_names())
+            .chain(schema.categorical_names())
             .collect();
         expected.sort_unstable();
         assert_eq!(names, expected);

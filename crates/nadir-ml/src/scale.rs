@@ -9,8 +9,7 @@
 //! SVM's coordinate descent and lets single rows dominate gradients; at 8 deviations such a
 //! value still stands far from the bulk of its column.
 
-use nadir_data::schema::{self, Kind};
-use nadir_data::{Encoded, schema::NUM_NUMERIC};
+use nadir_data::{Encoded, Kind};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -27,20 +26,24 @@ pub struct Standardizer {
 
 impl Standardizer {
     pub fn fit(data: &Encoded) -> Standardizer {
-        let log: Vec<bool> = schema::numeric_features()
-            .map(|(_, f)| f.kind == Kind::Count)
+        let numeric = data.num_numeric();
+        let log: Vec<bool> = data
+            .numeric_kinds
+            .iter()
+            .map(|&k| k == Kind::Count)
             .collect();
+        assert_eq!(log.len(), numeric, "every numeric column has its kind");
         let n = data.len().max(1) as f64;
-        let mut mean = vec![0.0; NUM_NUMERIC];
-        let mut sq = vec![0.0; NUM_NUMERIC];
-        for row in &data.numeric {
-            for j in 0..NUM_NUMERIC {
+        let mut mean = vec![0.0; numeric];
+        let mut sq = vec![0.0; numeric];
+        for row in data.numeric.iter() {
+            for j in 0..numeric {
                 let v = transform(log[j], row[j]);
                 mean[j] += v;
                 sq[j] += v * v;
             }
         }
-        let scale = (0..NUM_NUMERIC)
+        let scale = (0..numeric)
             .map(|j| {
                 mean[j] /= n;
                 let var = (sq[j] / n - mean[j] * mean[j]).max(0.0);
@@ -58,7 +61,7 @@ impl Standardizer {
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("standard layout");
             data.one_hot_row(i, row);
-            for (j, value) in row[..NUM_NUMERIC].iter_mut().enumerate() {
+            for (j, value) in row[..self.log.len()].iter_mut().enumerate() {
                 let z = (transform(self.log[j], *value) - self.mean[j]) / self.scale[j];
                 *value = z.clamp(-CLIP, CLIP);
             }
@@ -74,10 +77,12 @@ fn transform(log: bool, v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nadir_data::{FeaturePipeline, Record};
+    use crate::testdata::{NSL_NUMERIC, nsl_pipeline};
+    use nadir_data::{Record, Schema};
 
     fn column(name: &str) -> usize {
-        schema::numeric_names()
+        Schema::nsl_kdd()
+            .numeric_names()
             .iter()
             .position(|n| *n == name)
             .expect("a numeric feature")
@@ -88,16 +93,16 @@ mod tests {
         let (bytes, rate) = (column("srcbytes"), column("serrorrate"));
         let records: Vec<Record> = (0..10)
             .map(|i| {
-                let mut numeric = [0.0; NUM_NUMERIC];
+                let mut numeric = vec![0.0; NSL_NUMERIC];
                 numeric[bytes] = 10f64.powi(i); // a count: log-scaled
                 numeric[rate] = i as f64 / 10.0;
                 Record {
                     numeric,
-                    categorical: ["tcp", "http", "SF"].map(String::from),
+                    categorical: ["tcp", "http", "SF"].map(String::from).to_vec(),
                 }
             })
             .collect();
-        let encoded = FeaturePipeline::fit(&records).encode(&records);
+        let encoded = nsl_pipeline(&records).encode(&records);
         let x = Standardizer::fit(&encoded).transform(&encoded);
         for j in [bytes, rate] {
             let col = x.column(j);
@@ -108,7 +113,7 @@ mod tests {
         // The constant column maps to zero; the one-hot columns stay 0/1.
         assert!(x.iter().all(|v| v.abs() <= CLIP));
         assert!(x.column(0).iter().all(|&v| v == 0.0));
-        assert!(x.column(NUM_NUMERIC).iter().all(|&v| v == 1.0));
+        assert!(x.column(NSL_NUMERIC).iter().all(|&v| v == 1.0));
     }
 
     #[test]
@@ -116,15 +121,15 @@ mod tests {
         let urgent = column("urgent");
         let records: Vec<Record> = (0..1000)
             .map(|i| {
-                let mut numeric = [0.0; NUM_NUMERIC];
+                let mut numeric = vec![0.0; NSL_NUMERIC];
                 numeric[urgent] = if i == 0 { 3.0 } else { 0.0 };
                 Record {
                     numeric,
-                    categorical: ["tcp", "http", "SF"].map(String::from),
+                    categorical: ["tcp", "http", "SF"].map(String::from).to_vec(),
                 }
             })
             .collect();
-        let encoded = FeaturePipeline::fit(&records).encode(&records);
+        let encoded = nsl_pipeline(&records).encode(&records);
         let x = Standardizer::fit(&encoded).transform(&encoded);
         assert_eq!(x[[0, urgent]], CLIP);
         assert!(x[[1, urgent]].abs() < 0.1);

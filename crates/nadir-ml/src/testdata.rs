@@ -3,7 +3,9 @@
 use crate::metrics::{Scores, average_precision};
 use crate::model::Classifier;
 use crate::split::stratified_split;
-use nadir_data::{Dataset, Encoded, FeaturePipeline, ReadOptions, read_path};
+use nadir_data::{
+    Dataset, Encoded, FeaturePipeline, ReadOptions, Record, Rows, Schema, UNSEEN, read_path,
+};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -39,13 +41,64 @@ pub fn split_file(file: &str) -> Split {
     let labels = data.is_attack().expect("labelled");
     let (train_idx, test_idx) = stratified_split(&labels, 0.3, 42);
     let train = data.select(&train_idx);
-    let pipeline = FeaturePipeline::fit(&train.records);
+    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
     Split {
         train: pipeline.encode(&train.records),
         train_labels: train_idx.iter().map(|&i| labels[i]).collect(),
         test: pipeline.encode(&data.select(&test_idx).records),
         test_labels: test_idx.iter().map(|&i| labels[i]).collect(),
     }
+}
+
+/// NSL-KDD's numeric features, for records made up in tests.
+pub const NSL_NUMERIC: usize = 38;
+/// NSL-KDD's tree columns: its 38 numeric and 3 categorical features.
+pub const NSL_COLUMNS: usize = 41;
+
+/// A pipeline of NSL-KDD's schema fitted on records made up in tests.
+pub fn nsl_pipeline(records: &[Record]) -> FeaturePipeline {
+    FeaturePipeline::fit(&Schema::nsl_kdd(), records)
+}
+
+/// An NSL-KDD record of zeros but for `numeric`'s given positions, with these categories.
+pub fn nsl_record(numeric: &[(usize, f64)], categories: [&str; 3]) -> Record {
+    let mut values = vec![0.0; NSL_NUMERIC];
+    for &(i, v) in numeric {
+        values[i] = v;
+    }
+    Record {
+        numeric: values,
+        categorical: categories.map(String::from).to_vec(),
+    }
+}
+
+/// Encoded NSL-KDD rows with these numeric values and no known category (every code
+/// unseen, no vocabulary).
+pub fn nsl_encoded(numeric: impl IntoIterator<Item = Vec<f64>>) -> Encoded {
+    let schema = Schema::nsl_kdd();
+    let mut data = Encoded {
+        numeric: Rows::new(NSL_NUMERIC),
+        codes: Rows::new(3),
+        numeric_kinds: schema.numeric().map(|f| f.kind).collect(),
+        cardinalities: vec![0; 3],
+        unseen: Vec::new(),
+    };
+    for row in numeric {
+        data.numeric.push(&row);
+        data.codes.push(&[UNSEEN; 3]);
+    }
+    data
+}
+
+/// Encoded NSL-KDD rows with these numeric values and, for each categorical feature, the one
+/// value of its one-value vocabulary.
+pub fn nsl_encoded_one_category(numeric: impl IntoIterator<Item = Vec<f64>>) -> Encoded {
+    let mut data = nsl_encoded(numeric);
+    data.cardinalities = vec![1; 3];
+    for row in 0..data.len() {
+        data.codes[row].fill(0);
+    }
+    data
 }
 
 /// Accuracy of scores at threshold 0.5.

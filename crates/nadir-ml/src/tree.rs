@@ -32,9 +32,8 @@
 //! scikit-learn on this data, give no class probabilities (`predict_proba`) and do not grow
 //! trees in parallel.
 
-use crate::binning::{BinnedData, Binner, MAX_BINS, NUM_COLUMNS, SplitRule};
+use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
 use crate::model::{Classifier, Fit, FitError, check_training_data};
-use nadir_data::schema::{NUM_CATEGORICAL, NUM_NUMERIC};
 use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
 use serde::de::{self, Unexpected, Visitor};
@@ -43,7 +42,7 @@ use std::fmt;
 
 /// How many columns each split considers, drawn at random per split, as scikit-learn's
 /// `max_features`. Written `"all"`, `"sqrt"`, `"log2"` or a number of columns (of the
-/// [`NUM_COLUMNS`] tree columns: 38 numeric, 3 categorical).
+/// tree columns: one per feature, 41 on NSL-KDD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxFeatures {
     All,
@@ -53,17 +52,17 @@ pub enum MaxFeatures {
 }
 
 impl MaxFeatures {
-    /// The number of columns per split, checked against the columns there are.
-    fn resolve(self) -> Result<usize, FitError> {
-        let columns = NUM_COLUMNS as f64;
+    /// The number of columns per split, checked against the `columns` there are.
+    fn resolve(self, columns: usize) -> Result<usize, FitError> {
+        let count = columns as f64;
         match self {
-            MaxFeatures::All => Ok(NUM_COLUMNS),
-            MaxFeatures::Sqrt => Ok((columns.sqrt() as usize).max(1)),
-            MaxFeatures::Log2 => Ok((columns.log2() as usize).max(1)),
-            MaxFeatures::Count(n) if (1..=NUM_COLUMNS).contains(&n) => Ok(n),
+            MaxFeatures::All => Ok(columns),
+            MaxFeatures::Sqrt => Ok((count.sqrt() as usize).max(1)),
+            MaxFeatures::Log2 => Ok((count.log2() as usize).max(1)),
+            MaxFeatures::Count(n) if (1..=columns).contains(&n) => Ok(n),
             MaxFeatures::Count(n) => Err(FitError::invalid(
                 "max_features",
-                format!("{n} columns asked for; there are 1 to {NUM_COLUMNS}"),
+                format!("{n} columns asked for; there are 1 to {columns}"),
             )),
         }
     }
@@ -193,8 +192,9 @@ impl Fit for DecisionTreeParams {
             self.max_depth,
             self.min_samples_split,
             self.min_samples_leaf,
+            tree_columns(data),
         )?;
-        let set = TrainingSet::new(data, labels);
+        let set = TrainingSet::new(data, labels)?;
         let every_row_once = vec![1; data.len()];
         Ok(DecisionTree {
             params: self.clone(),
@@ -208,7 +208,7 @@ impl DecisionTree {
         &self.params
     }
 
-    /// Mean decrease in Gini impurity per tree column ([`NUM_COLUMNS`] values summing to 1).
+    /// Mean decrease in Gini impurity per tree column (one value per feature, summing to 1).
     pub fn feature_importances(&self) -> Vec<f64> {
         self.tree.feature_importances()
     }
@@ -240,7 +240,7 @@ pub(crate) struct Node {
     high: f64,
     /// A split's left child (the right one follows it); a leaf's own index.
     children: u32,
-    /// The [`TreeRow`] slot a split tests; [`LEAF_SLOT`] for a leaf.
+    /// The tree-row slot a split tests (see [`push_tree_row`]); [`LEAF_SLOT`] for a leaf.
     slot: u8,
 }
 
@@ -248,17 +248,13 @@ pub(crate) struct Node {
 /// to the leaf itself: rows that have arrived stand still without a branch.
 const LEAF_SLOT: u8 = 0;
 
-/// A row as trees read it: -∞, the numeric features, then the category codes as numbers
-/// (an unseen code, `u32::MAX`, equals no split's code).
-type TreeRow = [f64; NUM_COLUMNS + 1];
-
-fn tree_row(data: &Encoded, row: usize) -> TreeRow {
-    let mut values = [f64::NEG_INFINITY; NUM_COLUMNS + 1];
-    values[1..=NUM_NUMERIC].copy_from_slice(&data.numeric[row]);
-    for (value, &code) in values[NUM_NUMERIC + 1..].iter_mut().zip(&data.codes[row]) {
-        *value = f64::from(code);
-    }
-    values
+/// Appends a row as trees read it to `rows`: -∞, the numeric features, then the category
+/// codes as numbers (an unseen code, `u32::MAX`, equals no split's code). Rows of a batch
+/// lie end to end, `1 + tree_columns(data)` values each.
+fn push_tree_row(data: &Encoded, row: usize, rows: &mut Vec<f64>) {
+    rows.push(f64::NEG_INFINITY);
+    rows.extend_from_slice(&data.numeric[row]);
+    rows.extend(data.codes[row].iter().map(|&code| f64::from(code)));
 }
 
 impl Node {
@@ -272,7 +268,8 @@ impl Node {
         }
     }
 
-    fn split(rule: SplitRule, children: usize) -> Node {
+    /// A split node in trees of data with `numeric` numeric columns.
+    fn split(rule: SplitRule, children: usize, numeric: usize) -> Node {
         let (low, high) = match rule {
             SplitRule::AtMost { threshold, .. } => (f64::NEG_INFINITY, threshold),
             SplitRule::CategoryIs { code, .. } => (f64::from(code), f64::from(code)),
@@ -281,7 +278,7 @@ impl Node {
             low,
             high,
             children: children as u32,
-            slot: rule.column() as u8 + 1,
+            slot: rule.column(numeric) as u8 + 1,
         }
     }
 
@@ -290,7 +287,7 @@ impl Node {
     }
 
     /// The node a row goes to next, without a branch.
-    fn next(&self, row: &TreeRow) -> u32 {
+    fn next(&self, row: &[f64]) -> u32 {
         let value = row[usize::from(self.slot)];
         let left = (self.low <= value) & (value <= self.high);
         self.children + u32::from(!left)
@@ -309,8 +306,11 @@ impl Node {
 #[serde(try_from = "UncheckedTree")]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
-    /// Per tree column, the total weighted Gini decrease of the splits on it.
+    /// Per tree column, the total weighted Gini decrease of the splits on it; its length is
+    /// the number of tree columns.
     impurity_decrease: Vec<f64>,
+    /// Numeric tree columns, which come before the categorical ones.
+    numeric: usize,
 }
 
 /// A tree as a model file holds it, before [`check_tree`].
@@ -318,6 +318,7 @@ pub(crate) struct Tree {
 struct UncheckedTree {
     nodes: Vec<Node>,
     impurity_decrease: Vec<f64>,
+    numeric: usize,
 }
 
 /// A tree node that breaks [`check_tree`]'s rules.
@@ -333,10 +334,15 @@ impl TryFrom<UncheckedTree> for Tree {
     type Error = MalformedNode;
 
     fn try_from(tree: UncheckedTree) -> Result<Tree, MalformedNode> {
-        check_tree(&tree.nodes).map_err(MalformedNode)?;
+        let columns = tree.impurity_decrease.len();
+        if tree.numeric > columns || columns > MAX_TREE_COLUMNS {
+            return Err(MalformedNode(0));
+        }
+        check_tree(&tree.nodes, tree.numeric, columns).map_err(MalformedNode)?;
         Ok(Tree {
             nodes: tree.nodes,
             impurity_decrease: tree.impurity_decrease,
+            numeric: tree.numeric,
         })
     }
 }
@@ -347,26 +353,37 @@ impl Tree {
         walked_mean_score(std::slice::from_ref(self), data)
     }
 
-    /// Adds each row's leaf probability to `out`. Rows go down the tree eight abreast: one
-    /// row's walk is a chain of dependent loads, eight independent chains keep the CPU busy.
-    fn add_predictions(&self, rows: &[TreeRow], out: &mut [f64]) {
+    /// Tree columns: one per feature.
+    fn columns(&self) -> usize {
+        self.impurity_decrease.len()
+    }
+
+    /// Adds each row's leaf probability to `out`; `rows` holds tree rows end to end (see
+    /// [`push_tree_row`]). Rows go down the tree eight abreast: one row's walk is a chain of
+    /// dependent loads, eight independent chains keep the CPU busy.
+    fn add_predictions(&self, rows: &[f64], out: &mut [f64]) {
         const LANES: usize = 8;
-        let mut groups = rows.chunks_exact(LANES);
+        let stride = 1 + self.columns();
+        let mut groups = rows.chunks_exact(LANES * stride);
         let mut outs = out.chunks_exact_mut(LANES);
         for (group, out) in (&mut groups).zip(&mut outs) {
-            let group: &[TreeRow; LANES] = group.try_into().expect("exact chunk");
+            let group: [&[f64]; LANES] = std::array::from_fn(|i| &group[i * stride..][..stride]);
             for (out, leaf) in out.iter_mut().zip(self.leaves_of(group)) {
                 *out += self.nodes[leaf as usize].probability();
             }
         }
-        for (row, out) in groups.remainder().iter().zip(outs.into_remainder()) {
-            let [leaf] = self.leaves_of(std::array::from_ref(row));
+        for (row, out) in groups
+            .remainder()
+            .chunks_exact(stride)
+            .zip(outs.into_remainder())
+        {
+            let [leaf] = self.leaves_of([row]);
             *out += self.nodes[leaf as usize].probability();
         }
     }
 
     /// The leaves `N` rows reach, walked together until none moves.
-    fn leaves_of<const N: usize>(&self, rows: &[TreeRow; N]) -> [u32; N] {
+    fn leaves_of<const N: usize>(&self, rows: [&[f64]; N]) -> [u32; N] {
         let mut at = [0u32; N];
         loop {
             let mut moved = false;
@@ -407,10 +424,13 @@ impl Tree {
 /// which ensembles use instead wherever [`RankedTrees::new`] takes their trees).
 pub(crate) fn walked_mean_score(trees: &[Tree], data: &Encoded) -> Vec<f64> {
     const CHUNK: usize = 256;
-    let score_chunk = |rows: &mut Vec<TreeRow>, (chunk, out): (usize, &mut [f64])| {
+    debug_assert!(trees.iter().all(|t| t.columns() == tree_columns(data)));
+    let score_chunk = |rows: &mut Vec<f64>, (chunk, out): (usize, &mut [f64])| {
         let first = chunk * CHUNK;
         rows.clear();
-        rows.extend((first..first + out.len()).map(|row| tree_row(data, row)));
+        for row in first..first + out.len() {
+            push_tree_row(data, row, rows);
+        }
         for tree in trees {
             tree.add_predictions(rows, out);
         }
@@ -499,9 +519,6 @@ struct RankNode {
 const RANK_SLOTS: usize = 128;
 type RankRow = [u8; RANK_SLOTS];
 
-/// The first slot of the one-hot codes.
-const FIRST_CODE_SLOT: usize = 1 + NUM_NUMERIC;
-
 /// The highest category code ranked scoring looks up in a table (vocabularies are far
 /// smaller; a foreign file's larger codes score through the raw walk).
 const MAX_RANKED_CODE: u32 = u16::MAX as u32;
@@ -529,11 +546,12 @@ pub(crate) enum UnrankableTrees {
     )]
     TooManySplitValues { column: usize, distinct: usize },
     #[error(
-        "the trees test {codes} distinct category codes; ranked scoring takes at most {} \
-         codes, each at most {MAX_RANKED_CODE}",
-        RANK_SLOTS - FIRST_CODE_SLOT
+        "the trees test {codes} distinct category codes; ranked scoring takes at most {room} \
+         codes, each at most {MAX_RANKED_CODE}"
     )]
-    TooManyCodes { codes: usize },
+    TooManyCodes { codes: usize, room: usize },
+    #[error("the trees rank {numeric} numeric columns; ranked scoring takes at most {}", RANK_SLOTS - 1)]
+    TooManyColumns { numeric: usize },
     #[error("node {node} of tree {tree} is malformed")]
     MalformedNode { tree: usize, node: usize },
     #[error("an ensemble needs at least one tree")]
@@ -545,16 +563,23 @@ impl RankedTrees {
         if trees.is_empty() {
             return Err(UnrankableTrees::NoTrees);
         }
+        let (numeric, columns) = (trees[0].numeric, trees[0].columns());
         for (index, tree) in trees.iter().enumerate() {
-            check_tree(&tree.nodes)
+            let same_shape = tree.numeric == numeric && tree.columns() == columns;
+            check_tree(&tree.nodes, numeric, columns)
+                .and_then(|()| same_shape.then_some(()).ok_or(0))
                 .map_err(|node| UnrankableTrees::MalformedNode { tree: index, node })?;
         }
+        let first_code_slot = 1 + numeric;
+        if first_code_slot > RANK_SLOTS {
+            return Err(UnrankableTrees::TooManyColumns { numeric });
+        }
         let splits = || trees.iter().flat_map(|t| &t.nodes).filter(|n| !n.is_leaf());
-        let mut thresholds = vec![Vec::new(); NUM_NUMERIC];
-        let mut codes = vec![Vec::new(); NUM_CATEGORICAL];
+        let mut thresholds = vec![Vec::new(); numeric];
+        let mut codes = vec![Vec::new(); columns - numeric];
         for node in splits() {
             let column = usize::from(node.slot) - 1;
-            match column.checked_sub(NUM_NUMERIC) {
+            match column.checked_sub(numeric) {
                 None => thresholds[column].push(unsigned_zero(node.high)),
                 Some(feature) => codes[feature].push(node.high as u32),
             }
@@ -573,10 +598,13 @@ impl RankedTrees {
         }
         let tested: usize = codes.iter().map(Vec::len).sum();
         let top_code = codes.iter().filter_map(|c| c.last()).max().copied();
-        if FIRST_CODE_SLOT + tested > RANK_SLOTS || top_code > Some(MAX_RANKED_CODE) {
-            return Err(UnrankableTrees::TooManyCodes { codes: tested });
+        if first_code_slot + tested > RANK_SLOTS || top_code > Some(MAX_RANKED_CODE) {
+            return Err(UnrankableTrees::TooManyCodes {
+                codes: tested,
+                room: RANK_SLOTS - first_code_slot,
+            });
         }
-        let mut next_slot = FIRST_CODE_SLOT;
+        let mut next_slot = first_code_slot;
         let code_slots: Vec<Vec<u8>> = codes
             .iter()
             .map(|codes| {
@@ -597,14 +625,14 @@ impl RankedTrees {
                 let column = usize::from(node.slot).wrapping_sub(1);
                 let (slot, at_most, probability) = if node.is_leaf() {
                     (LEAF_SLOT, u8::MAX, node.probability())
-                } else if column < NUM_NUMERIC {
+                } else if column < numeric {
                     let position = thresholds[column]
                         .binary_search_by(|t| t.total_cmp(&unsigned_zero(node.high)))
                         .expect("every threshold was collected");
                     (node.slot, position as u8, 0.0)
                 } else {
                     let code = node.high as usize;
-                    (code_slots[column - NUM_NUMERIC][code], 0, 0.0)
+                    (code_slots[column - numeric][code], 0, 0.0)
                 };
                 nodes.push(RankNode {
                     children: node.children,
@@ -818,17 +846,17 @@ fn leaf_of(nodes: &[RankNode], row: &RankRow) -> u32 {
 /// code below [`UNSEEN`], and its two children follow it inside the tree, so a walk from
 /// the root stays in the tree and ends; every leaf holds a probability and points to
 /// itself. Returns the first node that does not; a tree without nodes fails at node 0.
-fn check_tree(nodes: &[Node]) -> Result<(), usize> {
+fn check_tree(nodes: &[Node], numeric: usize, columns: usize) -> Result<(), usize> {
     let good = |(index, node): (usize, &Node)| {
         let children = node.children as usize;
         let column = usize::from(node.slot).wrapping_sub(1);
         if node.is_leaf() {
             children == index && node.low == f64::NEG_INFINITY && (0.0..=1.0).contains(&node.high)
         } else {
-            let test = if column < NUM_NUMERIC {
+            let test = if column < numeric {
                 node.low == f64::NEG_INFINITY && !node.high.is_nan()
             } else {
-                column < NUM_COLUMNS
+                column < columns
                     && node.low == node.high
                     && node.high.fract() == 0.0
                     && (0.0..f64::from(UNSEEN)).contains(&node.high)
@@ -853,11 +881,13 @@ pub(crate) struct GrowSettings {
 }
 
 impl GrowSettings {
+    /// Settings for trees of data with `columns` tree columns.
     pub(crate) fn new(
         max_features: MaxFeatures,
         max_depth: Option<usize>,
         min_samples_split: usize,
         min_samples_leaf: usize,
+        columns: usize,
     ) -> Result<GrowSettings, FitError> {
         if max_depth == Some(0) {
             return Err(FitError::invalid(
@@ -872,7 +902,7 @@ impl GrowSettings {
             return Err(FitError::invalid("min_samples_leaf", "must be at least 1"));
         }
         Ok(GrowSettings {
-            max_features: max_features.resolve()?,
+            max_features: max_features.resolve(columns)?,
             max_depth: max_depth.unwrap_or(usize::MAX),
             min_samples_split: min_samples_split as u64,
             min_samples_leaf: min_samples_leaf as u64,
@@ -887,25 +917,37 @@ pub(crate) struct TrainingSet<'a> {
     labels: &'a [bool],
     /// Per column, one past the highest bin any training row falls in: the bins worth
     /// scanning.
-    used_bins: [usize; NUM_COLUMNS],
+    used_bins: Vec<usize>,
 }
 
+/// Tree columns a tree grows on at most: a node marks its constant and histogrammed
+/// columns in 64-bit masks.
+pub(crate) const MAX_TREE_COLUMNS: usize = 64;
+
 impl<'a> TrainingSet<'a> {
-    pub(crate) fn new(data: &Encoded, labels: &'a [bool]) -> TrainingSet<'a> {
+    pub(crate) fn new(data: &Encoded, labels: &'a [bool]) -> Result<TrainingSet<'a>, FitError> {
+        let columns = tree_columns(data);
+        if columns > MAX_TREE_COLUMNS {
+            return Err(FitError::invalid(
+                "features",
+                format!(
+                    "tree models take at most {MAX_TREE_COLUMNS} features; the data has {columns} (leave some out with --drop)"
+                ),
+            ));
+        }
         let binner = Binner::fit(data);
         let binned = binner.transform(data);
-        let used_bins = std::array::from_fn(|c| {
-            binned.bins[c]
-                .iter()
-                .max()
-                .map_or(1, |&top| usize::from(top) + 1)
-        });
-        TrainingSet {
+        let used_bins = binned
+            .bins
+            .iter()
+            .map(|bins| bins.iter().max().map_or(1, |&top| usize::from(top) + 1))
+            .collect();
+        Ok(TrainingSet {
             binner,
             binned,
             labels,
             used_bins,
-        }
+        })
     }
 
     pub(crate) fn rows(&self) -> usize {
@@ -1004,14 +1046,14 @@ enum ColumnScan {
 
 /// A short list of columns, kept on the stack.
 struct Columns {
-    items: [u8; NUM_COLUMNS],
+    items: [u8; MAX_TREE_COLUMNS],
     len: usize,
 }
 
 impl Columns {
     fn new() -> Columns {
         Columns {
-            items: [0; NUM_COLUMNS],
+            items: [0; MAX_TREE_COLUMNS],
             len: 0,
         }
     }
@@ -1067,7 +1109,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             pairs: Vec::new(),
             pool: Vec::new(),
             nodes: Vec::new(),
-            impurity_decrease: vec![0.0; NUM_COLUMNS],
+            impurity_decrease: vec![0.0; set.binned.columns()],
         }
     }
 
@@ -1098,6 +1140,7 @@ impl<'s, 'a> Grower<'s, 'a> {
         Tree {
             nodes: self.nodes,
             impurity_decrease: self.impurity_decrease,
+            numeric: self.set.binned.numeric,
         }
     }
 
@@ -1120,7 +1163,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             return None;
         }
         let mut candidates = Columns::new();
-        for column in 0..NUM_COLUMNS {
+        for column in 0..self.set.binned.columns() {
             if node.constant & (1 << column) == 0 {
                 candidates.push(column as u8);
             }
@@ -1208,9 +1251,9 @@ impl<'s, 'a> Grower<'s, 'a> {
 
     fn buffer<'h>(&mut self, counts: &'h mut Option<Box<[Histogram]>>) -> &'h mut [Histogram] {
         counts.get_or_insert_with(|| {
-            self.pool
-                .pop()
-                .unwrap_or_else(|| vec![[0; MAX_BINS]; NUM_COLUMNS].into_boxed_slice())
+            self.pool.pop().unwrap_or_else(|| {
+                vec![[0; MAX_BINS]; self.set.binned.columns()].into_boxed_slice()
+            })
         })
     }
 
@@ -1241,13 +1284,14 @@ impl<'s, 'a> Grower<'s, 'a> {
 
     fn scan_column(&mut self, node: &OpenNode, column: usize) -> ColumnScan {
         let min_leaf = self.settings.min_samples_leaf;
+        let categorical = self.set.binned.is_categorical(column);
         if let Some(histogram) = node.histograms.get(column) {
             let occupied = histogram[..self.set.used_bins[column]]
                 .iter()
                 .enumerate()
                 .filter(|&(_, &counts)| counts != 0)
                 .map(|(bin, &counts)| (bin as u8, counts));
-            return best_split(column, occupied, node.totals, min_leaf);
+            return best_split(column, categorical, occupied, node.totals, min_leaf);
         }
         let bins = &self.set.binned.bins[column];
         self.pairs.clear();
@@ -1264,7 +1308,13 @@ impl<'s, 'a> Grower<'s, 'a> {
             }
             same
         });
-        best_split(column, self.pairs.iter().copied(), node.totals, min_leaf)
+        best_split(
+            column,
+            categorical,
+            self.pairs.iter().copied(),
+            node.totals,
+            min_leaf,
+        )
     }
 
     /// Makes the node a leaf (it already is one in `nodes`) or splits it, queueing its
@@ -1288,7 +1338,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             .expect("the catch-all category bin is never chosen");
         let children = self.nodes.len();
         let right_totals = node.totals - split.left;
-        self.nodes[node.index] = Node::split(rule, children);
+        self.nodes[node.index] = Node::split(rule, children, self.set.binned.numeric);
         self.nodes.push(Node::leaf(split.left, children));
         self.nodes.push(Node::leaf(right_totals, children + 1));
         let child = |index, start, end, totals| OpenNode {
@@ -1309,7 +1359,7 @@ impl<'s, 'a> Grower<'s, 'a> {
     /// right rows start.
     fn partition(&mut self, node: &OpenNode, split: &Candidate) -> usize {
         let bins = &self.set.binned.bins[split.column];
-        let categorical = BinnedData::is_categorical(split.column);
+        let categorical = self.set.binned.is_categorical(split.column);
         let (mut left, mut right) = (node.start, 0);
         for i in node.start..node.end {
             let row = self.rows[i];
@@ -1356,11 +1406,11 @@ fn accumulate<const K: usize>(
 /// threshold goes in the middle of the empty bins between the two sides.
 fn best_split(
     column: usize,
+    categorical: bool,
     occupied: impl Iterator<Item = (u8, u64)>,
     totals: u64,
     min_leaf: u64,
 ) -> ColumnScan {
-    let categorical = BinnedData::is_categorical(column);
     let mut best: Option<Candidate> = None;
     let mut consider = |bin: u8, left: u64| {
         let right = totals - left;
@@ -1402,20 +1452,22 @@ fn best_split(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
+    use crate::testdata::{
+        NSL_COLUMNS, NSL_NUMERIC, accuracy, nsl_encoded, report_holdout, sample_split, split_file,
+    };
 
     /// The raw rule a split node applies, rebuilt from its compact form.
     fn rule_of(node: &Node) -> Option<SplitRule> {
         (!node.is_leaf()).then(|| {
             let column = usize::from(node.slot) - 1;
-            if column < NUM_NUMERIC {
+            if column < NSL_NUMERIC {
                 SplitRule::AtMost {
                     feature: column as u8,
                     threshold: node.high,
                 }
             } else {
                 SplitRule::CategoryIs {
-                    feature: (column - NUM_NUMERIC) as u8,
+                    feature: (column - NSL_NUMERIC) as u8,
                     code: node.high as u32,
                 }
             }
@@ -1449,16 +1501,14 @@ pub(crate) mod tests {
     /// noise so the informative one has to be found.
     fn handmade(
         rows: usize,
-        make: impl Fn(usize, &mut [f64; NUM_NUMERIC], &mut [u32; NUM_CATEGORICAL]) -> bool,
+        make: impl Fn(usize, &mut [f64], &mut [u32; 3]) -> bool,
     ) -> (Encoded, Vec<bool>) {
         let mut rng = Rng::new(9);
-        let mut data = Encoded {
-            cardinalities: [3, 8, 5],
-            ..Encoded::default()
-        };
+        let mut data = nsl_encoded([]);
+        data.cardinalities = vec![3, 8, 5];
         let mut labels = Vec::new();
         for i in 0..rows {
-            let mut numeric = [0.0; NUM_NUMERIC];
+            let mut numeric = vec![0.0; NSL_NUMERIC];
             numeric.iter_mut().for_each(|v| *v = rng.below(50) as f64);
             let mut codes = [
                 rng.below(3) as u32,
@@ -1466,8 +1516,8 @@ pub(crate) mod tests {
                 rng.below(5) as u32,
             ];
             labels.push(make(i, &mut numeric, &mut codes));
-            data.numeric.push(numeric);
-            data.codes.push(codes);
+            data.numeric.push(&numeric);
+            data.codes.push(&codes);
         }
         (data, labels)
     }
@@ -1559,9 +1609,9 @@ pub(crate) mod tests {
             .fit(&data, &labels, 5)
             .unwrap();
         let importances = model.feature_importances();
-        assert_eq!(importances.len(), NUM_COLUMNS);
+        assert_eq!(importances.len(), NSL_COLUMNS);
         assert!((importances.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        let top = (0..NUM_COLUMNS)
+        let top = (0..NSL_COLUMNS)
             .max_by(|&a, &b| importances[a].total_cmp(&importances[b]))
             .unwrap();
         assert_eq!(top, 12);
@@ -1605,37 +1655,37 @@ pub(crate) mod tests {
     #[test]
     fn ranked_scores_equal_the_raw_walk() {
         let s = sample_split();
-        let set = TrainingSet::new(&s.train, &s.train_labels);
-        let settings = GrowSettings::new(MaxFeatures::Sqrt, None, 2, 1).unwrap();
+        let set = TrainingSet::new(&s.train, &s.train_labels).unwrap();
+        let settings = GrowSettings::new(MaxFeatures::Sqrt, None, 2, 1, NSL_COLUMNS).unwrap();
         let trees: Vec<Tree> = (0..12)
             .map(|t| grow(&set, &vec![1; set.rows()], &settings, Rng::new(t)))
             .collect();
         let mut data = s.test.clone();
-        let template = (s.test.numeric[0], s.test.codes[0]);
+        let template = (s.test.numeric[0].to_vec(), s.test.codes[0].to_vec());
         for node in trees.iter().flat_map(|t| &t.nodes) {
             match rule_of(node) {
                 Some(SplitRule::AtMost { feature, threshold }) => {
                     for value in [threshold, threshold.next_up(), threshold.next_down()] {
-                        let mut numeric = template.0;
+                        let mut numeric = template.0.clone();
                         numeric[usize::from(feature)] = value;
-                        data.numeric.push(numeric);
-                        data.codes.push(template.1);
+                        data.numeric.push(&numeric);
+                        data.codes.push(&template.1);
                     }
                 }
                 Some(SplitRule::CategoryIs { feature, code }) => {
                     for code in [code, code + 1, UNSEEN] {
-                        let mut codes = template.1;
+                        let mut codes = template.1.clone();
                         codes[usize::from(feature)] = code;
-                        data.numeric.push(template.0);
-                        data.codes.push(codes);
+                        data.numeric.push(&template.0);
+                        data.codes.push(&codes);
                     }
                 }
                 None => {}
             }
         }
         for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            data.numeric.push([value; NUM_NUMERIC]);
-            data.codes.push([UNSEEN; NUM_CATEGORICAL]);
+            data.numeric.push(&[value; NSL_NUMERIC]);
+            data.codes.push(&[UNSEEN; 3]);
         }
         let ranked = RankedTrees::new(&trees).unwrap().mean_score(&data);
         let raw = raw_mean_score(&trees, &data);
@@ -1653,11 +1703,12 @@ pub(crate) mod tests {
             .into_iter()
             .map(|rule| Tree {
                 nodes: vec![
-                    Node::split(rule, 1),
+                    Node::split(rule, 1, NSL_NUMERIC),
                     Node::leaf(1, 1),
                     Node::leaf(1 << 32, 2),
                 ],
-                impurity_decrease: vec![0.0; NUM_COLUMNS],
+                impurity_decrease: vec![0.0; NSL_COLUMNS],
+                numeric: NSL_NUMERIC,
             })
             .collect()
     }
@@ -1694,11 +1745,14 @@ pub(crate) mod tests {
                 .to_string(),
             "tree column 4 has 256 distinct split values; ranked scoring takes at most 255"
         );
-        let fit = RANK_SLOTS - FIRST_CODE_SLOT;
+        let fit = RANK_SLOTS - 1 - NSL_NUMERIC;
         assert!(RankedTrees::new(&code_stumps(fit as u32)).is_ok());
         assert_eq!(
             RankedTrees::new(&code_stumps(fit as u32 + 1)).unwrap_err(),
-            UnrankableTrees::TooManyCodes { codes: fit + 1 }
+            UnrankableTrees::TooManyCodes {
+                codes: fit + 1,
+                room: fit
+            }
         );
     }
 
@@ -1708,8 +1762,8 @@ pub(crate) mod tests {
         let s = sample_split();
         let mut trees = code_stumps(30);
         trees.extend(threshold_stumps(40));
-        let set = TrainingSet::new(&s.train, &s.train_labels);
-        let settings = GrowSettings::new(MaxFeatures::Sqrt, None, 2, 1).unwrap();
+        let set = TrainingSet::new(&s.train, &s.train_labels).unwrap();
+        let settings = GrowSettings::new(MaxFeatures::Sqrt, None, 2, 1, NSL_COLUMNS).unwrap();
         trees.extend((0..5).map(|t| grow(&set, &vec![1; set.rows()], &settings, Rng::new(t))));
         let walked = walked_mean_score(&trees, &s.test);
         let raw = raw_mean_score(&trees, &s.test);
@@ -1742,7 +1796,7 @@ pub(crate) mod tests {
         assert_eq!(damaged(stump(), |n| n[0].children = 2), node(0));
         assert_eq!(damaged(looping_stump(), |_| {}), node(0));
         assert_eq!(
-            damaged(stump(), |n| n[0].slot = NUM_COLUMNS as u8 + 1),
+            damaged(stump(), |n| n[0].slot = NSL_COLUMNS as u8 + 1),
             node(0)
         );
         assert_eq!(damaged(stump(), |n| n[0].high = f64::NAN), node(0));
@@ -1774,10 +1828,11 @@ pub(crate) mod tests {
         let s = sample_split();
         let mut data = s.test.clone();
         for value in [-0.0, 0.0, 1e-300, -1e-300] {
-            let mut numeric = data.numeric[0];
+            let mut numeric = data.numeric[0].to_vec();
             numeric[4] = value;
-            data.numeric.push(numeric);
-            data.codes.push(data.codes[0]);
+            let codes = data.codes[0].to_vec();
+            data.numeric.push(&numeric);
+            data.codes.push(&codes);
         }
         let ranked = RankedTrees::new(&trees).unwrap().mean_score(&data);
         assert_eq!(ranked, raw_mean_score(&trees, &data));
@@ -1787,7 +1842,10 @@ pub(crate) mod tests {
         }]));
         assert_eq!(
             RankedTrees::new(&trees).unwrap_err(),
-            UnrankableTrees::TooManyCodes { codes: 1 }
+            UnrankableTrees::TooManyCodes {
+                codes: 1,
+                room: RANK_SLOTS - 1 - NSL_NUMERIC
+            }
         );
     }
 
@@ -1833,8 +1891,8 @@ pub(crate) mod tests {
             serde_json::from_str::<DecisionTreeParams>(&json).unwrap(),
             DecisionTreeParams::default()
         );
-        assert_eq!(MaxFeatures::Sqrt.resolve(), Ok(6));
-        assert_eq!(MaxFeatures::Log2.resolve(), Ok(5));
+        assert_eq!(MaxFeatures::Sqrt.resolve(NSL_COLUMNS), Ok(6));
+        assert_eq!(MaxFeatures::Log2.resolve(NSL_COLUMNS), Ok(5));
     }
 
     #[test]

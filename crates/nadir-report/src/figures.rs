@@ -71,7 +71,7 @@ fn model_color(index: usize) -> &'static str {
 
 /// Rows per class and attack family.
 pub fn class_balance(balance: &ClassBalance) -> Figure {
-    let mut categories = vec!["normal".to_string()];
+    let mut categories = vec![balance.normal_label.clone()];
     let mut values = vec![balance.normal as f64];
     let mut labels = vec![format!(
         "{} ({})",

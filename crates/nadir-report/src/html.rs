@@ -358,7 +358,7 @@ fn data_section(page: &mut Page, e: &Exploration) {
         .map(|a| {
             vec![
                 escape(&a.name),
-                escape(a.family),
+                escape(&a.family),
                 grouped(a.rows),
                 share(a.share),
             ]
@@ -541,6 +541,9 @@ fn hypotheses_section(page: &mut Page, e: &Exploration) {
         );
     }
     html.push_str("</ul>");
+    if let Some(note) = &e.hypotheses_note {
+        let _ = write!(html, "<p class=\"detail\">{}</p>", escape(note));
+    }
     page.section("hypotheses", "Hypotheses").html = html;
 }
 

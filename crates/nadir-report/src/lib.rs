@@ -15,7 +15,7 @@ pub mod unsupervised;
 
 use models::{HeldOut, ModelDir, ModelResult};
 use nadir_data::Dataset;
-use nadir_data::schema::{self, Kind};
+use nadir_data::schema::{Feature, Kind};
 use nadir_explore::{Exploration, ExploreError};
 use nadir_ml::FitError;
 use nadir_ml::cluster::{ClusterOptions, ClusterStep};
@@ -254,14 +254,13 @@ pub fn class_histograms(
     exploration: &Exploration,
     count: usize,
 ) -> Vec<FeatureHistogram> {
-    let numeric = schema::numeric_names();
+    let numeric: Vec<&Feature> = data.schema.numeric().collect();
     exploration
         .tests
         .iter()
         .filter_map(|t| {
-            let column = numeric.iter().position(|n| *n == t.feature)?;
-            let kind = schema::FEATURES[schema::feature_index(&t.feature)?].kind;
-            Some((t.feature.clone(), column, kind))
+            let column = numeric.iter().position(|f| f.name == t.feature)?;
+            Some((t.feature.clone(), column, numeric[column].kind))
         })
         .take(count)
         .map(|(feature, column, kind)| {
@@ -273,7 +272,15 @@ pub fn class_histograms(
 
 fn histogram(feature: String, kind: Kind, values: &[f64], labels: &[bool]) -> FeatureHistogram {
     let max = values.iter().copied().fold(0.0, f64::max);
+    let min = values.iter().copied().fold(0.0, f64::min);
     let (scale, edges) = match kind {
+        // Any real values: even bins over their range.
+        Kind::Continuous => (
+            chart::Scale::Linear,
+            (0..=BINS)
+                .map(|i| min + (max - min) * i as f64 / BINS as f64)
+                .collect(),
+        ),
         Kind::Rate => (
             chart::Scale::Linear,
             (0..=20).map(|i| i as f64 / 20.0).collect::<Vec<f64>>(),
@@ -288,7 +295,7 @@ fn histogram(feature: String, kind: Kind, values: &[f64], labels: &[bool]) -> Fe
             )
         }
         // Small integer counts and indicators: one bin per value.
-        _ => (
+        Kind::Count | Kind::Indicator | Kind::Categorical => (
             chart::Scale::Linear,
             (0..=(max.ceil() as usize + 1)).map(|v| v as f64).collect(),
         ),

@@ -26,6 +26,12 @@ pub struct ModelDir {
 }
 
 impl ModelDir {
+    /// The schema the models were trained on (that of the first model; a training run
+    /// writes one schema).
+    pub fn schema(&self) -> Option<&std::sync::Arc<nadir_data::Schema>> {
+        self.models.first().map(|m| m.pipeline.schema())
+    }
+
     /// Reads `DIR/metrics.json` and every `DIR/*.nadir`.
     pub fn load(dir: &Path) -> Result<ModelDir, ReportError> {
         let metrics_path = dir.join("metrics.json");

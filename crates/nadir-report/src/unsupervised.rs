@@ -114,7 +114,7 @@ impl AnomalySection {
                 false,
             ),
             None => {
-                let pipeline = FeaturePipeline::fit(&input.train.records);
+                let pipeline = FeaturePipeline::fit(&input.train.schema, &input.train.records);
                 let labels = input.train.is_attack().unwrap_or_default();
                 let model = registry::fit(
                     ModelKind::IsolationForest,

@@ -14,11 +14,13 @@ const MAX_LISTED_ERRORS = 200;
 const BINS = 20;
 
 /** A real normal connection from the NSL-KDD training data (an HTTP request over TCP), in the
- * file order of the features: the form's starting values. */
+ * file order of the features: the form's starting values when the models score NSL-KDD
+ * records with all 41 features. Other schemas start from 0 and each category's first value. */
 const TYPICAL_NORMAL_ROW =
   '0,tcp,http,SF,225,3762,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,10,10,0.0,0.0,0.0,0.0,1.0,0.0,0.0,255,255,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0';
 
-/** The form's groups, the usual division of the KDD features, each named by its first feature. */
+/** The form's groups for NSL-KDD, the usual division of the KDD features, each named by its
+ * first feature; names another schema lacks never start a group. */
 const FIELD_GROUPS = [
   { first: 'duration', title: 'Basic connection' },
   { first: 'hot', title: 'Content of the connection' },
@@ -26,10 +28,12 @@ const FIELD_GROUPS = [
   { first: 'dsthostcount', title: 'Traffic: same destination host, last 100 connections' },
 ];
 
-const KIND_HINTS = { count: 'count ≥ 0', indicator: '0 or 1', rate: '0 to 1', categorical: 'category' };
+const KIND_HINTS = { count: 'count ≥ 0', indicator: '0 or 1', rate: '0 to 1', continuous: 'number', categorical: 'category' };
 
 const state = {
   models: [],
+  /** The schema of the records the loaded models score (`GET /v1/models`), null when none is loaded. */
+  schema: null,
   features: [],
   results: [],
   scoreName: 'probability',
@@ -245,8 +249,45 @@ function renderModelCards() {
 
 // ---------------------------------------------------------------- the one-record form
 
+/** Whether the models score NSL-KDD records with all of its features, in file order. */
+function isFullNslKdd() {
+  return Boolean(state.schema) && state.schema.name === 'nsl-kdd' && state.features.length === TYPICAL_NORMAL_ROW.split(',').length;
+}
+
+/** The form's starting values, one per feature in file order. */
+function formDefaults() {
+  if (isFullNslKdd()) return TYPICAL_NORMAL_ROW.split(',');
+  return state.features.map((f) => (String(f.kind).toLowerCase() === 'categorical'
+    ? (Array.isArray(f.values) && f.values.length ? f.values[0] : '')
+    : '0'));
+}
+
+/** The page's words about the schema: its name, the CSV layout it takes, the form's values. */
+function describeSchema() {
+  const schema = state.schema;
+  if (!schema) {
+    $('schema-about').hidden = true;
+    return;
+  }
+  $('schema-name').textContent = schema.title || schema.name;
+  const others = (schema.other_columns || []);
+  const ignored = others.length ? ` Other columns (${others.join(', ')}, or your own) are ignored.` : '';
+  $('csv-hint').textContent = `Records of schema ${schema.title || schema.name}: ${plural(state.features.length, 'feature column')} ` +
+    `with a header row naming them (any column order)${schema.headerless ? ', or without a header in file order' : ''}.${ignored}`;
+  if (!isFullNslKdd()) {
+    const cut = (line) => (line.length > 60 ? `${line.slice(0, 60)}…` : line);
+    const example = cut(formDefaults().join(','));
+    $('csv-text').placeholder = schema.headerless
+      ? `One record a line, e.g. ${example}`
+      : `A header line naming the columns, then one record a line, e.g.\n${cut(state.features.map((f) => f.name).join(','))}\n${example}`;
+  }
+  $('form-hint').textContent = isFullNslKdd()
+    ? 'Prefilled with a typical normal connection taken from the NSL-KDD data (an HTTP request over TCP). Change any value and score it.'
+    : 'Prefilled with 0 for every number and the first known value of every category. Change any value and score it.';
+}
+
 function buildForm() {
-  const defaults = TYPICAL_NORMAL_ROW.split(',');
+  const defaults = formDefaults();
   const container = $('record-fields');
   const groupStarts = new Map(FIELD_GROUPS.map((g) => [g.first, g.title]));
   let fieldset = null;
@@ -368,7 +409,8 @@ function splitCsv(text) {
   const lines = text.split(/\r\n|\n|\r/);
   const records = [];
   lines.forEach((line, i) => { if (line.trim() !== '') records.push({ line: i + 1, text: line }); });
-  const known = new Set([...state.features.map((f) => normaliseName(f.name)), 'attack', 'lastflag']);
+  const others = state.schema ? (state.schema.other_columns || []) : [];
+  const known = new Set([...state.features, ...others.map((name) => ({ name }))].map((f) => normaliseName(f.name)));
   let header = null;
   if (records.length && records[0].text.split(',').some((field) => known.has(normaliseName(field)))) {
     header = records.shift();
@@ -702,12 +744,14 @@ async function start() {
     const answer = await api('/v1/models');
     state.models = answer.models || [];
     state.features = answer.features || [];
+    state.schema = answer.schema || null;
   } catch (error) {
     $('load-error').textContent = `The list of models could not be loaded. ${plainError(error, 'model list')}`;
     $('load-error').hidden = false;
     return;
   }
   fillModelChoice();
+  describeSchema();
   buildForm();
   renderModelCards();
   document.body.dataset.ready = 'true';

@@ -139,6 +139,7 @@ fn main() {
     let json = std::fs::read(json).unwrap();
     let csv = std::fs::read(csv).unwrap();
     let model = SavedModel::load(&models.join("random_forest.nadir")).unwrap();
+    let fields = body::Fields::new(model.pipeline.schema().clone());
     let repeats = options.repeats;
     println!(
         "{} threads, {repeats} runs each, JSON body {} bytes, CSV body {} bytes",
@@ -148,12 +149,12 @@ fn main() {
     );
 
     time("parse JSON array", repeats, || {
-        body::parse(Format::Json, &json).unwrap();
+        body::parse(Format::Json, &json, &fields).unwrap();
     });
     time("parse CSV", repeats, || {
-        body::parse(Format::Csv, &csv).unwrap();
+        body::parse(Format::Csv, &csv, &fields).unwrap();
     });
-    let records = body::parse(Format::Csv, &csv).unwrap().records;
+    let records = body::parse(Format::Csv, &csv, &fields).unwrap().records;
     time("predict (random_forest)", repeats, || {
         model.predict(&records, None);
     });

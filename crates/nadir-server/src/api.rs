@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
-use nadir_data::schema::{self, FEATURES, Kind};
 use nadir_ml::ModelKind;
 use nadir_ml::file::Prediction;
 use nadir_ml::tree::IN_PLACE_ROWS;
@@ -40,7 +39,7 @@ pub enum RequestBody {
     None,
     /// One record, an array of records, CSV or NDJSON.
     Records,
-    /// `{"features": [41 values]}`.
+    /// `{"features": [every feature's value in file order]}`.
     Legacy,
 }
 
@@ -108,7 +107,7 @@ pub static ROUTES: [Route; 10] = [
     Route {
         method: Method::POST,
         path: "/predict",
-        summary: "The original Flask apps' contract: 41 values in file order, random_forest",
+        summary: "The original Flask apps' contract: one value per feature in file order, random_forest",
         body: RequestBody::Legacy,
         answer: Some("LegacyAnswer"),
         responses: &[
@@ -120,14 +119,14 @@ pub static ROUTES: [Route; 10] = [
             (404, "random_forest is not loaded"),
             (413, "The body is larger than the server's limit"),
             (415, "The content type is not JSON"),
-            (422, "Not 41 values, or invalid values"),
+            (422, "Not one value per feature, or invalid values"),
         ],
         handler: || post(legacy_predict),
     },
     Route {
         method: Method::GET,
         path: "/v1/models",
-        summary: "The loaded models and the feature schema",
+        summary: "The loaded models and the schema of the records they score",
         body: RequestBody::None,
         answer: Some("ModelList"),
         responses: &[(200, "The models")],
@@ -315,12 +314,12 @@ async fn score(
     let body = body_bytes(body)?;
     if body.len() > INLINE_BODY_BYTES {
         return on_rayon(slot, move || {
-            let batch = body::parse(format, &body)?;
+            let batch = body::parse(format, &body, &model.fields)?;
             answer(&state, &model, batch, on_error)
         })
         .await;
     }
-    let batch = body::parse(format, &body)?;
+    let batch = body::parse(format, &body, &model.fields)?;
     let (kind, records) = (model.model.kind(), batch.records.len());
     score_small(kind, records, slot, move || {
         answer(&state, &model, batch, on_error)
@@ -537,11 +536,14 @@ async fn legacy_answer(
     if Format::from_headers(headers)? != Format::Json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /predict takes application/json: {\"features\": [41 values in file order]}",
+            format!(
+                "POST /predict takes application/json: {{\"features\": [{}]}}",
+                model.fields.in_file_order()
+            ),
         ));
     }
     let body = body_bytes(body)?;
-    let record = body::parse_legacy(&body)?.map_err(|errors| {
+    let record = body::parse_legacy(&body, &model.fields)?.map_err(|errors| {
         state.metrics.predictions(&model.name, 0, 0, 1);
         ApiError::invalid_records(errors, 1, false)
     })?;
@@ -570,41 +572,55 @@ fn legacy_scored(
     ))
 }
 
-/// The name of a feature kind in the API's answers.
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Count => "count",
-        Kind::Indicator => "indicator",
-        Kind::Rate => "rate",
-        Kind::Categorical => "categorical",
-    }
-}
-
 async fn list_models(State(state): State<Arc<AppState>>) -> Response {
     let models = state.models();
     let summaries: Vec<&serde_json::Value> = models.iter().map(|m| &m.summary).collect();
+    let Some(schema) = models.schema() else {
+        return json_response(
+            StatusCode::OK,
+            &json!({ "schema": null, "models": summaries, "features": [] }),
+        );
+    };
     // The category values some loaded model was trained on, so a client (the web page's
     // form) can offer them; any other value is still accepted, with a warning.
-    let categorical = schema::categorical_names();
-    let features: Vec<serde_json::Value> = FEATURES
-        .iter()
-        .map(
-            |f| match categorical.iter().position(|&name| name == f.name) {
-                Some(c) => {
-                    let values: BTreeSet<&str> = models
-                        .iter()
-                        .flat_map(|m| m.model.pipeline.vocabulary(c))
-                        .map(String::as_str)
-                        .collect();
-                    json!({ "name": f.name, "kind": kind_name(f.kind), "values": values })
-                }
-                None => json!({ "name": f.name, "kind": kind_name(f.kind) }),
-            },
-        )
+    let mut categorical = 0;
+    let features: Vec<serde_json::Value> = schema
+        .features()
+        .map(|f| {
+            if f.kind != nadir_data::Kind::Categorical {
+                return json!({ "name": f.name, "kind": f.kind.name() });
+            }
+            let values: BTreeSet<&str> = models
+                .iter()
+                .flat_map(|m| m.model.pipeline.vocabulary(categorical))
+                .map(String::as_str)
+                .collect();
+            categorical += 1;
+            json!({ "name": f.name, "kind": f.kind.name(), "values": values })
+        })
+        .collect();
+    let label = schema.label();
+    // The columns a record may carry besides the features, which the server ignores.
+    let other_columns: Vec<&str> = std::iter::once(&label.column)
+        .chain(&label.binary)
+        .chain(schema.never_features())
+        .chain(schema.dropped().map(|f| &f.name))
+        .map(String::as_str)
         .collect();
     json_response(
         StatusCode::OK,
-        &json!({ "models": summaries, "features": features }),
+        &json!({
+            "schema": {
+                "name": schema.name(),
+                "title": schema.title(),
+                "description": schema.description(),
+                "headerless": schema.headerless(),
+                "label": label.column,
+                "other_columns": other_columns,
+            },
+            "models": summaries,
+            "features": features,
+        }),
     )
 }
 
@@ -647,8 +663,12 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-async fn openapi() -> Response {
-    json_response(StatusCode::OK, &crate::openapi::document())
+async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    let models = state.models();
+    json_response(
+        StatusCode::OK,
+        &crate::openapi::document(models.schema().map(|s| &**s)),
+    )
 }
 
 async fn admin_reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -713,7 +733,7 @@ mod tests {
             score: 0.75,
             unseen: vec![UnseenCategory {
                 row: 0,
-                feature: "service",
+                feature: "service".into(),
                 value: "quantum".into(),
             }],
             fired: Some(nadir_ml::hybrid::Fired::Both),

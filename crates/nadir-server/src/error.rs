@@ -22,7 +22,7 @@ pub struct RecordError {
     pub line: Option<u64>,
     /// Absent when the record as a whole is wrong (not an object, wrong column count).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub message: String,

@@ -66,6 +66,7 @@ impl Server {
         tracing::info!(
             dir = %models.dir.display(),
             models = ?models.names(),
+            schema = models.schema().map(|s| s.title()).unwrap_or_default(),
             "loaded {} model(s)",
             models.len()
         );

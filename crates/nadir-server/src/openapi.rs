@@ -1,16 +1,30 @@
 //! The OpenAPI 3.1 document, built from the code it describes: the paths from the route
-//! table the router is built from ([`crate::api::ROUTES`]), the record schema from
-//! [`nadir_data::schema::FEATURES`], the media types from the body parser. A derive crate
-//! (utoipa) would need annotations repeating what the table already says, and a proc-macro
-//! build for one JSON document.
+//! table the router is built from ([`crate::api::ROUTES`]), the record schema from the
+//! loaded models' [`Schema`], the media types from the body parser. A derive crate (utoipa)
+//! would need annotations repeating what the table already says, and a proc-macro build for
+//! one JSON document.
 
-use crate::api::{ROUTES, RequestBody, kind_name};
+use crate::api::{ROUTES, RequestBody};
 use crate::body::MEDIA_TYPES;
-use nadir_data::schema::{FEATURES, Kind};
+use nadir_data::{Kind, Schema};
 use serde_json::{Map, Value, json};
 
-/// The whole document.
-pub fn document() -> Value {
+/// The whole document, for records of `schema` (the loaded models'; `None` when no model is
+/// loaded, and the record schema is then an empty object).
+pub fn document(schema: Option<&Schema>) -> Value {
+    let num_features = schema.map_or(0, Schema::num_features);
+    let csv_description = match schema {
+        Some(schema) => format!(
+            "Rows of the {num_features} features, with a header (any column order; {} allowed and ignored){}",
+            ignored_columns(schema).join(", "),
+            if schema.headerless() {
+                " or without (file order, then optionally the label and the schema's other columns)"
+            } else {
+                ""
+            }
+        ),
+        None => "Rows of the loaded models' features, with a header".to_string(),
+    };
     let mut paths = Map::new();
     for route in &ROUTES {
         let mut operation = Map::new();
@@ -41,7 +55,7 @@ pub fn document() -> Value {
                             ]}),
                             "text/csv" => json!({
                                 "type": "string",
-                                "description": "Rows of the 41 features, with a header (any column order; attack and lastflag allowed and ignored) or without (file order, then optionally attack and lastflag)",
+                                "description": csv_description,
                             }),
                             _ => json!({
                                 "type": "string",
@@ -99,12 +113,24 @@ pub fn document() -> Value {
         "info": {
             "title": "nadir scoring service",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Scores NSL-KDD connection records with the models trained by `nadir train`.",
+            "description": match schema {
+                Some(schema) => format!(
+                    "Scores records of schema `{}`{} with the models trained by `nadir train`.",
+                    schema.title(),
+                    if schema.description().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", schema.description())
+                    }
+                ),
+                None => "Scores records with the models trained by `nadir train`; no model is loaded yet.".to_string(),
+            },
+            "x-nadir-schema": schema.map(Schema::title),
         },
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": schemas(),
+            "schemas": schemas(schema),
         },
     })
 }
@@ -116,25 +142,67 @@ fn feature_schema(kind: Kind) -> Value {
     let mut schema = match kind {
         Kind::Count | Kind::Indicator => json!({ "type": ["number", "string"], "minimum": 0 }),
         Kind::Rate => json!({ "type": ["number", "string"], "minimum": 0, "maximum": 1 }),
+        Kind::Continuous => json!({ "type": ["number", "string"] }),
         Kind::Categorical => json!({ "type": "string", "pattern": "\\S" }),
     };
     schema["description"] = json!(match kind {
         Kind::Categorical =>
             "categorical: text (a value never seen in training is scored, with a warning)"
                 .to_string(),
-        kind => format!(
-            "{}: a number, or text holding one (\"491\")",
-            kind_name(kind)
-        ),
+        kind => format!("{}: a number, or text holding one (\"491\")", kind.name()),
     });
     schema
 }
 
-fn schemas() -> Value {
-    let properties: Map<String, Value> = FEATURES
-        .iter()
-        .map(|f| (f.name.to_string(), feature_schema(f.kind)))
+/// The columns a record may carry besides the features, which the server ignores.
+fn ignored_columns(schema: &Schema) -> Vec<&str> {
+    let label = schema.label();
+    std::iter::once(&label.column)
+        .chain(&label.binary)
+        .chain(schema.never_features())
+        .chain(schema.dropped().map(|f| &f.name))
+        .map(String::as_str)
+        .collect()
+}
+
+fn schemas(schema: Option<&Schema>) -> Value {
+    let properties: Map<String, Value> = schema
+        .into_iter()
+        .flat_map(Schema::features)
+        .map(|f| (f.name.clone(), feature_schema(f.kind)))
         .collect();
+    let num_features = properties.len();
+    let record_description = match schema {
+        Some(schema) => format!(
+            "One record of schema `{}`: its {num_features} features by name. Every feature \
+             is required, under the name listed here or any spelling that differs from it only \
+             in case, underscores and spaces (a_b, AB, \"A b\" all name ab), once; the server \
+             answers 422 naming any feature missing or given twice. So that records in those \
+             spellings validate, `required` is not used. Numbers may be sent as text; other \
+             fields ({}, your own) are ignored.",
+            schema.title(),
+            ignored_columns(schema).join(", ")
+        ),
+        None => "No model is loaded, so no record schema is known yet: load models and \
+            reload to see their features here."
+            .to_string(),
+    };
+    let legacy_description = match schema {
+        Some(schema) => format!(
+            "The {num_features} features of schema `{}` in file order; categories as text",
+            schema.title()
+        ),
+        None => "The loaded models' features in file order; categories as text".to_string(),
+    };
+    let kinds: Vec<&str> = [
+        Kind::Count,
+        Kind::Indicator,
+        Kind::Rate,
+        Kind::Continuous,
+        Kind::Categorical,
+    ]
+    .map(Kind::name)
+    .to_vec();
     let error_entry = json!({
         "type": "object",
         "required": ["index", "message"],
@@ -149,12 +217,7 @@ fn schemas() -> Value {
     json!({
         "Record": {
             "type": "object",
-            "description": "One connection's 41 features by name. Every feature is required, \
-                under the name listed here or any spelling that differs from it only in case, \
-                underscores and spaces (srcbytes, src_bytes, SrcBytes), once; the server \
-                answers 422 naming any feature missing or given twice. So that records in those \
-                spellings validate, `required` is not used. Numbers may be sent as text; other \
-                fields (attack, lastflag, your own) are ignored.",
+            "description": record_description,
             "properties": properties,
         },
         "Result": {
@@ -202,8 +265,8 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["features"],
             "properties": { "features": {
-                "type": "array", "minItems": 41, "maxItems": 41,
-                "description": "The 41 features in file order; categories as text",
+                "type": "array", "minItems": num_features, "maxItems": num_features,
+                "description": legacy_description,
             } },
         },
         "LegacyAnswer": {
@@ -216,15 +279,26 @@ fn schemas() -> Value {
         "ModelList": {
             "type": "object",
             "properties": {
+                "schema": { "type": ["object", "null"],
+                    "description": "The schema of the records the loaded models score (null when none is loaded)",
+                    "properties": {
+                        "name": { "type": "string" },
+                        "title": { "type": "string", "description": "The name, and the features the models leave out if any" },
+                        "description": { "type": "string" },
+                        "headerless": { "type": "boolean", "description": "Whether CSV records may come without a header" },
+                        "label": { "type": "string", "description": "The label column (ignored when scoring)" },
+                        "other_columns": { "type": "array", "items": { "type": "string" },
+                            "description": "Columns a record may carry besides the features; ignored" } } },
                 "models": { "type": "array", "items": { "type": "object", "properties": {
                     "name": { "type": "string" }, "kind": { "type": "string" },
+                    "schema": { "type": "string" },
                     "detector": { "type": "boolean" }, "threshold": { "type": "number" },
                     "threshold_rule": { "type": "string" }, "describe": { "type": "string" },
                     "training": { "type": "object" }, "metrics": { "type": "object" },
                     "nadir_version": { "type": "string" } } } },
                 "features": { "type": "array", "items": { "type": "object", "properties": {
                     "name": { "type": "string" },
-                    "kind": { "type": "string", "enum": ["count", "indicator", "rate", "categorical"] },
+                    "kind": { "type": "string", "enum": kinds },
                     "values": { "type": "array", "items": { "type": "string" },
                         "description": "categorical features: the values the loaded models were trained on" } } } },
             },
@@ -245,7 +319,8 @@ mod tests {
 
     #[test]
     fn every_route_and_feature_is_documented() {
-        let doc = document();
+        let nsl = Schema::nsl_kdd();
+        let doc = document(Some(&nsl));
         for route in &ROUTES {
             let method = route.method.as_str().to_ascii_lowercase();
             assert!(
@@ -262,14 +337,22 @@ mod tests {
             json!(1)
         );
         assert_eq!(record["properties"]["service"]["type"], json!("string"));
-        // Every reference points at a schema that exists.
-        let text = doc.to_string();
-        for piece in text.split("#/components/schemas/").skip(1) {
-            let name = &piece[..piece.find('"').unwrap()];
-            assert!(
-                doc["components"]["schemas"][name].is_object(),
-                "dangling $ref {name}"
-            );
+        assert_eq!(doc["info"]["x-nadir-schema"], json!("nsl-kdd"));
+        // Every reference points at a schema that exists, with or without a loaded schema.
+        let empty = document(None);
+        assert_eq!(
+            empty["components"]["schemas"]["Record"]["properties"],
+            json!({})
+        );
+        for doc in [doc, empty] {
+            let text = doc.to_string();
+            for piece in text.split("#/components/schemas/").skip(1) {
+                let name = &piece[..piece.find('"').unwrap()];
+                assert!(
+                    doc["components"]["schemas"][name].is_object(),
+                    "dangling $ref {name}"
+                );
+            }
         }
     }
 }

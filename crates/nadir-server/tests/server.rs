@@ -2,7 +2,7 @@
 //! and error class, concurrent requests, timeouts, reload with a good and a corrupt file, and
 //! graceful shutdown. Models are trained once, small, on the 2,000-row sample.
 
-use nadir_data::{ReadOptions, Record, read_path};
+use nadir_data::{ReadOptions, Record, Schema, read_from, read_path};
 use nadir_ml::file::SavedModel;
 use nadir_ml::protocol::{TrainOptions, train};
 use nadir_ml::{ModelConfig, ModelKind};
@@ -478,6 +478,13 @@ fn listing_health_metrics_and_openapi() {
         "{}",
         rf["describe"]
     );
+    assert_eq!(listing["schema"]["name"], "nsl-kdd");
+    assert_eq!(listing["schema"]["headerless"], true);
+    assert_eq!(
+        listing["schema"]["other_columns"],
+        json!(["attack", "lastflag"])
+    );
+    assert_eq!(rf["schema"], "nsl-kdd");
     let features = listing["features"].as_array().unwrap();
     assert_eq!(features.len(), 41);
     assert_eq!(
@@ -1145,7 +1152,7 @@ fn schema_errors(schema: &Value, value: &Value, at: &str) -> Vec<String> {
 fn openapi_record_schema_accepts_what_the_server_accepts() {
     let server = Running::with_models("schema");
     let record_schema =
-        nadir_server::openapi::document()["components"]["schemas"]["Record"].clone();
+        server.get("/openapi.json").json()["components"]["schemas"]["Record"].clone();
     let plain = json_records(1).remove(0);
     let as_text = |record: &Value| -> Value {
         Value::Object(
@@ -1203,4 +1210,190 @@ fn openapi_record_schema_accepts_what_the_server_accepts() {
             "{record}"
         );
     }
+}
+
+/// A schema of nadir's built-ins' format that is neither of them: the server scores whatever
+/// schema its models were trained on.
+const TOY_SCHEMA: &str = r#"
+name = "toy"
+description = "three features of a made-up flow log"
+
+[label]
+column = "verdict"
+normal = "ok"
+
+[[feature]]
+name = "bytes"
+kind = "count"
+
+[[feature]]
+name = "ratio"
+kind = "rate"
+
+[[feature]]
+name = "proto"
+kind = "categorical"
+"#;
+
+/// A random forest trained on generated records of [`TOY_SCHEMA`]: large, lopsided flows
+/// are attacks.
+fn toy_model() -> &'static SavedModel {
+    static MODEL: OnceLock<SavedModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let schema = std::sync::Arc::new(Schema::from_toml(TOY_SCHEMA, "toy.toml").unwrap());
+        let mut text = String::from("bytes,ratio,proto,verdict\n");
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..400 {
+            let bytes = next() % 2000;
+            let ratio = (next() % 101) as f64 / 100.0;
+            let proto = ["tcp", "udp", "icmp"][(next() % 3) as usize];
+            let verdict = if bytes > 1000 && ratio > 0.5 {
+                "flood"
+            } else {
+                "ok"
+            };
+            text.push_str(&format!("{bytes},{ratio},{proto},{verdict}\n"));
+        }
+        let data = read_from(text.as_bytes(), "toy.csv", ReadOptions::with_schema(schema)).unwrap();
+        let mut config = ModelConfig::default();
+        config.random_forest.trees = 10;
+        let options = TrainOptions {
+            kinds: vec![ModelKind::RandomForest],
+            config,
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        train(&data, None, &options, &|_| {})
+            .unwrap()
+            .models
+            .remove(0)
+    })
+}
+
+#[test]
+fn a_model_of_any_schema_is_served_with_its_own_features() {
+    let dir = std::env::temp_dir().join(format!("nadir-server-{}-toy", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let toy = toy_model();
+    toy.save(&dir.join("random_forest.nadir")).unwrap();
+    let server = Running::start(ServerConfig::new(dir.clone()));
+
+    // A JSON record of the toy schema scores as the model scores it; keys in any spelling,
+    // the label and the client's own fields ignored.
+    let record = Record {
+        numeric: vec![1500.0, 0.9],
+        categorical: vec!["tcp".into()],
+    };
+    let expected = toy.predict(std::slice::from_ref(&record), None)[0].score;
+    let reply = server.post_json(
+        "/v1/predict",
+        &json!({"Bytes": 1500, "ratio": "0.9", "proto": "tcp", "verdict": "flood", "id": 7}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["probability"].as_f64().unwrap(), expected);
+    assert_eq!(reply.json()["prediction"], "attack");
+    let csv = server.post(
+        "/v1/predict",
+        "text/csv",
+        b"proto,verdict,ratio,bytes\ntcp,ok,0.9,1500\nudp,ok,0.1,20\n",
+    );
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert_eq!(probabilities(&csv, "probability")[0], expected);
+    let legacy = server.post_json("/predict", &json!({"features": [1500, 0.9, "tcp"]}));
+    assert_eq!(
+        legacy.json(),
+        json!({"prediction": 1, "message": "Anomaly"})
+    );
+
+    // A missing feature is named; so is a wrong value count on the legacy route.
+    let missing = server
+        .post_json("/v1/predict", &json!({"bytes": 10, "proto": "udp"}))
+        .expect_error(422);
+    assert_eq!(
+        missing["errors"],
+        json!([{"index": 0, "field": "ratio", "value": "", "message": "value is missing"}])
+    );
+    let wrong = server
+        .post_json("/predict", &json!({"features": vec![json!(0); 41]}))
+        .expect_error(422);
+    assert_eq!(
+        wrong["errors"][0]["message"],
+        "expected 3 values in file order (bytes … proto)"
+    );
+    let kdd = server
+        .post("/v1/predict", "text/csv", csv_body(2, true).as_bytes())
+        .expect_error(400);
+    assert!(
+        kdd["error"].as_str().unwrap().contains("schema `toy`"),
+        "{kdd}"
+    );
+
+    // The listing and the OpenAPI document describe the toy schema.
+    let listing = server.get("/v1/models").json();
+    assert_eq!(listing["schema"]["name"], "toy");
+    assert_eq!(listing["schema"]["title"], "toy");
+    assert_eq!(listing["schema"]["other_columns"], json!(["verdict"]));
+    assert_eq!(listing["models"][0]["schema"], "toy");
+    assert_eq!(
+        listing["features"],
+        json!([
+            {"name": "bytes", "kind": "count"},
+            {"name": "ratio", "kind": "rate"},
+            {"name": "proto", "kind": "categorical", "values": ["icmp", "tcp", "udp"]},
+        ])
+    );
+    let doc = server.get("/openapi.json").json();
+    assert_eq!(doc["info"]["x-nadir-schema"], "toy");
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("`toy`"),
+        "{}",
+        doc["info"]
+    );
+    let schemas = &doc["components"]["schemas"];
+    let properties: Vec<&String> = schemas["Record"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(properties, ["bytes", "proto", "ratio"]);
+    assert_eq!(
+        schemas["Record"]["properties"]["ratio"]["maximum"],
+        json!(1)
+    );
+    assert_eq!(
+        schemas["LegacyRequest"]["properties"]["features"]["minItems"],
+        3
+    );
+
+    // Models of another schema in the same directory: refused, naming both schemas.
+    model(ModelKind::RandomForest)
+        .save(&dir.join("kdd_forest.nadir"))
+        .unwrap();
+    let error = Server::new(ServerConfig::new(dir.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("kdd_forest") && error.contains("`nsl-kdd`") && error.contains("`toy`"),
+        "{error}"
+    );
+    let failed = server.state.reload().unwrap_err().to_string();
+    assert_eq!(failed, error);
+    assert_eq!(
+        server
+            .post_json("/predict", &json!({"features": [1, 0.5, "udp"]}))
+            .status,
+        200
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
