@@ -135,7 +135,11 @@ fn parse_auto<T: std::str::FromStr>(text: &str) -> Result<Auto<T>, String> {
 #[derive(Args, Clone, Default)]
 struct DataArgs {
     /// Record file: CSV whose header names a built-in schema's columns (nsl-kdd, unsw-nb15)
-    /// or those of --schema, a headerless NSL-KDD .txt, or `-` for standard input.
+    /// or those of --schema, a headerless NSL-KDD .txt, a .json file (an array of record
+    /// objects keyed by feature name, or one object), a .ndjson or .jsonl file (one object per
+    /// line), or `-` for standard input. Standard input is JSON when its first non-blank byte
+    /// is `[` or `{` (NDJSON when that `{` line is a whole object and more lines follow),
+    /// else CSV. JSON records may carry the label column (and a 0/1 column) as CSV does.
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
     /// TOML schema of a CSV of your own (features and kinds, label column; see
@@ -315,29 +319,54 @@ fn load_data_as(args: &DataArgs, schema: &Arc<Schema>) -> Result<Dataset> {
     read_data(args, Some(schema.clone()), Vec::new())
 }
 
+/// Reads `--data` in the format its name says (`.json`; `.ndjson`, `.jsonl`; CSV otherwise),
+/// or, for standard input, the one its first bytes show (`nadir_data::DataFormat::sniff`).
 fn read_data(args: &DataArgs, schema: Option<Arc<Schema>>, drop: Vec<String>) -> Result<Dataset> {
+    use nadir_data::{DataFormat, read_json_dataset};
     let recognised = schema.is_none();
     let options = ReadOptions {
         skip_invalid: args.skip_invalid,
         schema,
         drop,
     };
+    let mut format = DataFormat::Csv;
     let data = match &args.data {
         Some(path) if path.as_os_str() == "-" => {
-            nadir_data::read_from(std::io::stdin().lock(), "standard input", options)?
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+                .context("cannot read standard input")?;
+            format = DataFormat::sniff(&bytes);
+            match format {
+                DataFormat::Csv => nadir_data::read_from(&bytes[..], "standard input", options)?,
+                json => read_json_dataset(&bytes, "standard input", json, options)?,
+            }
         }
-        Some(path) => read_path(path, options)?,
+        Some(path) => {
+            format = DataFormat::from_path(path);
+            match format {
+                DataFormat::Csv => read_path(path, options)?,
+                json => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    read_json_dataset(&bytes, &path.display().to_string(), json, options)?
+                }
+            }
+        }
         None => read_path(&default_data_path()?, options)?,
     };
+    let (rows, from) = match format {
+        DataFormat::Csv => ("rows", "its header"),
+        DataFormat::Json | DataFormat::Ndjson => ("records", "its first record's fields"),
+    };
     eprintln!(
-        "read {} rows of {} as schema {}{}",
+        "read {} {rows} of {} as schema {}{}",
         data.len(),
         data.source,
         data.schema.title(),
         if recognised {
-            " (recognised from its header)"
+            format!(" (recognised from {from})")
         } else {
-            ""
+            String::new()
         }
     );
     if !data.ignored_columns.is_empty() {

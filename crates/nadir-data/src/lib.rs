@@ -1,14 +1,16 @@
 //! Network records of any declared schema: the schemas (NSL-KDD's and UNSW-NB15's built in,
-//! a user's from TOML), validated reading of CSV files and of the headerless NSL-KDD
+//! a user's from TOML), validated reading of CSV and JSON/NDJSON files and of the headerless NSL-KDD
 //! distribution files, and the fitted feature pipeline that turns records into model input.
 
 pub mod encode;
+pub mod json;
 pub mod reader;
 pub mod record;
 pub mod rng;
 pub mod schema;
 
 pub use encode::{Encoded, FeaturePipeline, Rows, UNSEEN, UnseenCategory};
+pub use json::{DataFormat, read_json_dataset};
 pub use reader::{
     DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_from,
     read_path,

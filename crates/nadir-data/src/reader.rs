@@ -586,31 +586,42 @@ fn parse_row(
             found: row.len(),
         });
     }
-    let attack = read_label(row, layout).map_err(|e| RowProblem::Fields(vec![e]))?;
+    let attack = read_label(
+        &layout.schema,
+        layout.attack.map(|pos| &row[pos]),
+        layout.binary.map(|pos| &row[pos]),
+    )
+    .map_err(|e| RowProblem::Fields(vec![e]))?;
     let record = Record::from_text(&layout.schema, |i| &row[layout.features[i]])
         .map_err(RowProblem::Fields)?;
     Ok((record, attack))
 }
 
-/// The row's attack name: the label column's value, else `normal`/`attack` from the 0/1
-/// column; where both are present they must agree.
-fn read_label(row: &csv::StringRecord, layout: &Layout) -> Result<Option<String>, FieldError> {
-    let label = layout.schema.label();
-    let attack = match layout.attack {
-        Some(pos) if row[pos].trim().is_empty() => {
+/// A record's attack name from its label columns, the same rule for every format: the label
+/// column's value (`attack`: `None` when the file has no such column), else `normal`/`attack`
+/// from the 0/1 column (`binary`, read only where the schema declares one); where both are
+/// present they must agree. `Ok(None)`: the record carries neither.
+pub(crate) fn read_label(
+    schema: &Schema,
+    attack: Option<&str>,
+    binary: Option<&str>,
+) -> Result<Option<String>, FieldError> {
+    let label = schema.label();
+    let attack = match attack {
+        Some(raw) if raw.trim().is_empty() => {
             return Err(FieldError {
                 field: label.column.clone(),
                 value: String::new(),
                 problem: Problem::Missing,
             });
         }
-        Some(pos) => Some(clean_attack(&row[pos])),
+        Some(raw) => Some(clean_attack(raw)),
         None => None,
     };
-    let (Some(pos), Some(column)) = (layout.binary, &label.binary) else {
+    let (Some(value), Some(column)) = (binary, &label.binary) else {
         return Ok(attack);
     };
-    let value = row[pos].trim();
+    let value = value.trim();
     let error = |problem| FieldError {
         field: column.clone(),
         value: value.to_string(),
@@ -623,12 +634,10 @@ fn read_label(row: &csv::StringRecord, layout: &Layout) -> Result<Option<String>
         _ => return Err(error(Problem::NotBinary)),
     };
     match attack {
-        Some(name) if layout.schema.is_normal(&name) == is_attack => {
-            Err(error(Problem::LabelDisagrees {
-                column: label.column.clone(),
-                value: name,
-            }))
-        }
+        Some(name) if schema.is_normal(&name) == is_attack => Err(error(Problem::LabelDisagrees {
+            column: label.column.clone(),
+            value: name,
+        })),
         Some(name) => Ok(Some(name)),
         None if is_attack => Ok(Some("attack".to_string())),
         None => Ok(Some(label.normal.clone())),
@@ -640,7 +649,7 @@ fn clean_attack(raw: &str) -> String {
     raw.trim().trim_end_matches('.').to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -168,12 +168,18 @@ pub enum TypedValue<'a> {
 }
 
 impl TypedValue<'_> {
-    fn shown(&self) -> String {
+    /// The value as a message shows it.
+    pub(crate) fn shown(&self) -> String {
         match self {
             TypedValue::Number(v) => v.to_string(),
             TypedValue::OutOfRange(t) | TypedValue::Text(t) => t.to_string(),
             TypedValue::Other(name) => name.to_string(),
         }
+    }
+
+    /// The value's type, as a message names it (`a number`, `text`, `null`, …).
+    pub(crate) fn type_name(&self) -> &'static str {
+        type_name(self)
     }
 }
 

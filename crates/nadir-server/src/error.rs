@@ -15,18 +15,7 @@ pub struct ApiError {
 
 /// A bad record or field of a request body: which record (0-based), on which line of the
 /// body (CSV and NDJSON), which field, the value given and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordError {
-    pub index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// Absent when the record as a whole is wrong (not an object, wrong column count).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    pub message: String,
-}
+pub use nadir_data::json::RecordError;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
