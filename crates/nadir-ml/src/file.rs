@@ -262,6 +262,56 @@ mod tests {
         assert_eq!(loaded.training.rows, 1400);
     }
 
+    /// Model files written before the model catalogue was generated from one table
+    /// (`tests/fixtures/*.nadir`), so that any change to the names, the variant order or a
+    /// model's layout that breaks existing files fails here. Each is retrained here with the
+    /// same options: the file must load as that model and score as it does. Set
+    /// `NADIR_WRITE_FIXTURES=1` to write them again, only when the format version changes.
+    #[test]
+    fn model_files_written_by_earlier_versions_load_and_score() {
+        let data = read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let mut config = crate::registry::ModelConfig::default();
+        config.decision_tree.max_depth = Some(4);
+        config.logistic_regression.max_iter = 50;
+        config.voting.members = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
+        config.hybrid.classifier = ModelKind::DecisionTree;
+        config.hybrid.max_reference = 50;
+        let options = TrainOptions {
+            kinds: vec![
+                ModelKind::LogisticRegression,
+                ModelKind::DecisionTree,
+                ModelKind::Voting,
+                ModelKind::Hybrid,
+            ],
+            config,
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let trained = train(&data, None, &options, &|_| {}).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for fresh in &trained.models {
+            let path = fixtures.join(format!("{}.{EXTENSION}", fresh.kind()));
+            if std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
+                fresh.save(&path).unwrap();
+            }
+            let old = SavedModel::load(&path).unwrap();
+            assert_eq!(old.kind(), fresh.kind());
+            assert_eq!(old.model, fresh.model, "{}", fresh.kind());
+            assert_eq!(old.pipeline, fresh.pipeline);
+            assert_eq!(old.threshold, fresh.threshold);
+            assert_eq!(
+                old.predict(&data.records, None),
+                fresh.predict(&data.records, None),
+                "{}",
+                fresh.kind()
+            );
+        }
+    }
+
     #[test]
     fn damaged_bytes_are_refused_with_the_reason() {
         let (model, _) = saved_tree();
