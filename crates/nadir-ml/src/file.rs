@@ -7,9 +7,8 @@
 //! instead of a model that decodes into nonsense. Files are written to a temporary file and
 //! renamed, so a crash never leaves half a model where a server would load it.
 
-use crate::hybrid::Fired;
 use crate::metrics::Scores;
-use crate::protocol::scores_and_parts;
+use crate::model::{Classifier, Fired};
 use crate::registry::{AnyModel, ModelKind};
 use nadir_data::{FeaturePipeline, Record, UnseenCategory};
 use serde::{Deserialize, Serialize};
@@ -116,7 +115,7 @@ impl SavedModel {
     pub fn predict(&self, records: &[Record], threshold: Option<f64>) -> Vec<Prediction> {
         let encoded = self.pipeline.encode(records);
         let threshold = threshold.unwrap_or(self.threshold);
-        let (scores, parts) = scores_and_parts(&self.model, &encoded);
+        let (scores, parts) = self.model.score_with_parts(&encoded);
         let mut predictions: Vec<Prediction> = scores
             .into_iter()
             .enumerate()

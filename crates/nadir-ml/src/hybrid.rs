@@ -24,7 +24,7 @@
 
 use crate::dbscan::KdTree;
 use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, PartScores, check_training_data};
 use crate::pca::{Pca, PcaParams};
 use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
 use crate::scale::Standardizer;
@@ -32,43 +32,7 @@ use nadir_data::{Encoded, Rng};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::sync::OnceLock;
-
-/// Which part of a hybrid flagged a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fired {
-    Classifier,
-    Novelty,
-    Both,
-}
-
-impl Fired {
-    /// The part that fired, if any, given whether each part's score reaches the threshold.
-    pub fn of(classifier: bool, novelty: bool) -> Option<Fired> {
-        match (classifier, novelty) {
-            (true, true) => Some(Fired::Both),
-            (true, false) => Some(Fired::Classifier),
-            (false, true) => Some(Fired::Novelty),
-            (false, false) => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Fired::Classifier => "classifier",
-            Fired::Novelty => "novelty",
-            Fired::Both => "both",
-        }
-    }
-}
-
-impl fmt::Display for Fired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The novelty detector of a hybrid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -462,25 +426,6 @@ pub struct Hybrid {
     validation_rows: usize,
 }
 
-/// Each part's score of one record, mapped so that each part's own threshold is 0.5.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PartScores {
-    pub classifier: f64,
-    pub novelty: f64,
-}
-
-impl PartScores {
-    /// The hybrid's score: the larger of the two.
-    pub fn combined(&self) -> f64 {
-        self.classifier.max(self.novelty)
-    }
-
-    /// Which part reaches `threshold` (0.5: each part's own threshold).
-    pub fn fired(&self, threshold: f64) -> Option<Fired> {
-        Fired::of(self.classifier >= threshold, self.novelty >= threshold)
-    }
-}
-
 impl Hybrid {
     pub fn params(&self) -> &HybridParams {
         &self.params
@@ -534,6 +479,14 @@ impl Classifier for Hybrid {
             .collect()
     }
 
+    fn score_with_parts(&self, data: &Encoded) -> (Vec<f64>, Option<Vec<PartScores>>) {
+        let parts = self.part_scores(data);
+        (
+            parts.iter().map(PartScores::combined).collect(),
+            Some(parts),
+        )
+    }
+
     fn describe(&self) -> String {
         format!(
             "hybrid: [{}] at {} OR novelty [{}] at {:.1} % false positives (threshold {:.4} set on {} held-out normal rows)",
@@ -557,6 +510,7 @@ mod tests {
     use super::*;
     use crate::file::SavedModel;
     use crate::leaks::identifiable;
+    use crate::model::Fired;
     use crate::protocol::{TrainOptions, train};
     use crate::split::stratified_split;
     use crate::testdata::{sample_split, shared_data};

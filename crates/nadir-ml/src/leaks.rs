@@ -10,7 +10,6 @@
 //! - a threshold chosen by best F1 on spy scores names the two rows that chose it
 //!   ([`Spy::chosen_by`]).
 
-use crate::hybrid::PartScores;
 use crate::model::{Classifier, FitError};
 use crate::novel::{self, NovelOptions, NovelProgress};
 use crate::protocol::{self, Fitter, Progress, TrainOptions};
@@ -146,14 +145,6 @@ impl Fitter for Spy {
     /// Spies all score alike, so their vote is any one of them.
     fn vote(&self, _: &VotingParams, members: Vec<SpyModel>) -> Result<SpyModel, FitError> {
         members.into_iter().next().ok_or(FitError::Empty)
-    }
-
-    fn scores_and_parts(
-        &self,
-        model: &SpyModel,
-        data: &Encoded,
-    ) -> (Vec<f64>, Option<Vec<PartScores>>) {
-        (model.score(data), None)
     }
 }
 

@@ -3,6 +3,8 @@
 //! models, in [`crate::file`], through the serialisable [`crate::AnyModel`].
 
 use nadir_data::Encoded;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 use thiserror::Error;
 
 /// Hyperparameters that can be fitted to labelled, encoded records.
@@ -27,6 +29,67 @@ pub trait Classifier {
     /// contamination rule); `None` lets the protocol choose one by cross-validation.
     fn fixed_threshold(&self) -> Option<f64> {
         None
+    }
+
+    /// The scores, and for a model whose parts flag records each on their own (the hybrid's
+    /// classifier and novelty detector) every part's scores too, so that a prediction can
+    /// say which part fired. One call, as such a model's score is made from its parts'.
+    fn score_with_parts(&self, data: &Encoded) -> (Vec<f64>, Option<Vec<PartScores>>) {
+        (self.score(data), None)
+    }
+}
+
+/// Each part's score of one record, mapped so that each part's own threshold is 0.5.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartScores {
+    pub classifier: f64,
+    pub novelty: f64,
+}
+
+impl PartScores {
+    /// The hybrid's score: the larger of the two.
+    pub fn combined(&self) -> f64 {
+        self.classifier.max(self.novelty)
+    }
+
+    /// Which part reaches `threshold` (0.5: each part's own threshold).
+    pub fn fired(&self, threshold: f64) -> Option<Fired> {
+        Fired::of(self.classifier >= threshold, self.novelty >= threshold)
+    }
+}
+
+/// Which part of a hybrid flagged a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fired {
+    Classifier,
+    Novelty,
+    Both,
+}
+
+impl Fired {
+    /// The part that fired, if any, given whether each part's score reaches the threshold.
+    pub fn of(classifier: bool, novelty: bool) -> Option<Fired> {
+        match (classifier, novelty) {
+            (true, true) => Some(Fired::Both),
+            (true, false) => Some(Fired::Classifier),
+            (false, true) => Some(Fired::Novelty),
+            (false, false) => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fired::Classifier => "classifier",
+            Fired::Novelty => "novelty",
+            Fired::Both => "both",
+        }
+    }
+}
+
+impl fmt::Display for Fired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -454,7 +454,7 @@ fn run_fold<F: Fitter>(
                 metrics::best_f1_threshold(&valid_labels, &scores)
             }
         };
-        let (scores, parts) = fitter.scores_and_parts(&model, &test);
+        let (scores, parts) = model.score_with_parts(&test);
         let s = Scores::at_threshold(&test_labels, &scores, threshold);
         let c = &s.confusion;
         results.push(FoldResult {

@@ -8,9 +8,8 @@
 //! categories exactly as new traffic would.
 
 use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
-use crate::hybrid::{Fired, PartScores};
 use crate::metrics::{self, Scores};
-use crate::model::{Classifier, FitError};
+use crate::model::{Classifier, Fired, FitError, PartScores};
 use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
 use crate::split::{stratified_folds, stratified_split};
 use crate::voting::{Voting, VotingParams};
@@ -206,13 +205,6 @@ pub(crate) trait Fitter {
         params: &VotingParams,
         members: Vec<Self::Model>,
     ) -> Result<Self::Model, FitError>;
-
-    /// A model's scores, and for a hybrid each part's scores too.
-    fn scores_and_parts(
-        &self,
-        model: &Self::Model,
-        data: &Encoded,
-    ) -> (Vec<f64>, Option<Vec<PartScores>>);
 }
 
 /// The models of [`crate::registry`].
@@ -234,14 +226,6 @@ impl Fitter for Catalogue {
 
     fn vote(&self, params: &VotingParams, members: Vec<AnyModel>) -> Result<AnyModel, FitError> {
         Voting::new(params, members).map(AnyModel::Voting)
-    }
-
-    fn scores_and_parts(
-        &self,
-        model: &AnyModel,
-        data: &Encoded,
-    ) -> (Vec<f64>, Option<Vec<PartScores>>) {
-        scores_and_parts(model, data)
     }
 }
 
@@ -587,23 +571,6 @@ pub(crate) fn per_attack_rates<'a>(
     per_attack
 }
 
-/// A model's scores, and for a hybrid each part's scores too.
-pub(crate) fn scores_and_parts(
-    model: &AnyModel,
-    data: &Encoded,
-) -> (Vec<f64>, Option<Vec<PartScores>>) {
-    match model {
-        AnyModel::Hybrid(hybrid) => {
-            let parts = hybrid.part_scores(data);
-            (
-                parts.iter().map(PartScores::combined).collect(),
-                Some(parts),
-            )
-        }
-        other => (other.score(data), None),
-    }
-}
-
 /// A saved model measured on a labelled file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -633,7 +600,7 @@ pub fn evaluate(
             })?;
     let threshold = threshold.unwrap_or(model.threshold);
     let encoded = model.pipeline.encode(&data.records);
-    let (scores, parts) = scores_and_parts(&model.model, &encoded);
+    let (scores, parts) = model.model.score_with_parts(&encoded);
     let per_attack = per_attack_rates(
         attacks.iter().map(String::as_str),
         &scores,

@@ -13,7 +13,7 @@ use crate::linear::{
     LogisticRegressionParams,
 };
 use crate::mlp::{Mlp, MlpParams};
-use crate::model::{Classifier, Fit, FitError};
+use crate::model::{Classifier, Fit, FitError, PartScores};
 use crate::tree::{DecisionTree, DecisionTreeParams};
 use crate::voting::{Voting, VotingParams};
 use nadir_data::Encoded;
@@ -317,6 +317,10 @@ impl Classifier for AnyModel {
 
     fn fixed_threshold(&self) -> Option<f64> {
         each_model!(self, m => m.fixed_threshold())
+    }
+
+    fn score_with_parts(&self, data: &Encoded) -> (Vec<f64>, Option<Vec<PartScores>>) {
+        each_model!(self, m => m.score_with_parts(data))
     }
 }
 

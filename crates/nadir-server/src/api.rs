@@ -736,7 +736,7 @@ mod tests {
                 feature: "service".into(),
                 value: "quantum".into(),
             }],
-            fired: Some(nadir_ml::hybrid::Fired::Both),
+            fired: Some(nadir_ml::model::Fired::Both),
         };
         let serde_json::Value::Object(fields) = serde_json::to_value(&prediction).unwrap() else {
             panic!("a prediction serialises as an object")
