@@ -26,7 +26,7 @@ use crate::dbscan::KdTree;
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::model::{Classifier, Fit, FitError, PartScores, check_training_data};
 use crate::pca::{Pca, PcaParams};
-use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
+use crate::registry::{AnyModel, BuildModel, ModelKind};
 use crate::scale::Standardizer;
 use nadir_data::{Encoded, Rng};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -135,40 +135,6 @@ impl HybridParams {
         Ok(())
     }
 
-    /// Fits both parts: the classifier with `config`'s section for it on every row, the
-    /// novelty detector on normal rows only.
-    pub fn fit_with(
-        &self,
-        config: &ModelConfig,
-        data: &Encoded,
-        labels: &[bool],
-        seed: u64,
-    ) -> Result<Hybrid, FitError> {
-        self.check()?;
-        check_training_data(data, labels)?;
-        let split = NormalSplit::new(labels, self.novelty_validation, seed);
-        if split.reference.len() < self.neighbours.max(2) || split.validation.is_empty() {
-            return Err(FitError::invalid(
-                "novelty_validation",
-                format!(
-                    "{} normal row(s) are too few to fit the novelty detector and set its threshold",
-                    split.reference.len() + split.validation.len()
-                ),
-            ));
-        }
-        let novelty = self.fit_novelty(data, &split.reference, seed)?;
-        let validation_scores = novelty.raw_scores(&data.select(&split.validation));
-        let novelty_threshold = upper_threshold(validation_scores, self.target_fpr);
-        let classifier = registry::fit(self.classifier, config, data, labels, seed)?;
-        Ok(Hybrid {
-            params: self.clone(),
-            classifier: Box::new(classifier),
-            novelty,
-            novelty_threshold,
-            validation_rows: split.validation.len(),
-        })
-    }
-
     fn fit_novelty(
         &self,
         data: &Encoded,
@@ -201,6 +167,49 @@ impl HybridParams {
                     seed,
                 )?))
             }
+        })
+    }
+}
+
+impl BuildModel for HybridParams {
+    type Model = Hybrid;
+
+    fn parts(&self) -> Vec<ModelKind> {
+        vec![self.classifier]
+    }
+
+    /// Fits the novelty detector on normal rows only, beside `classifier`, fitted with its
+    /// own section of the configuration on every row.
+    fn build(
+        &self,
+        classifier: Vec<AnyModel>,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<Hybrid, FitError> {
+        self.check()?;
+        check_training_data(data, labels)?;
+        let [classifier] = <[AnyModel; 1]>::try_from(classifier)
+            .expect("a hybrid is built from its one classifier");
+        let split = NormalSplit::new(labels, self.novelty_validation, seed);
+        if split.reference.len() < self.neighbours.max(2) || split.validation.is_empty() {
+            return Err(FitError::invalid(
+                "novelty_validation",
+                format!(
+                    "{} normal row(s) are too few to fit the novelty detector and set its threshold",
+                    split.reference.len() + split.validation.len()
+                ),
+            ));
+        }
+        let novelty = self.fit_novelty(data, &split.reference, seed)?;
+        let validation_scores = novelty.raw_scores(&data.select(&split.validation));
+        let novelty_threshold = upper_threshold(validation_scores, self.target_fpr);
+        Ok(Hybrid {
+            params: self.clone(),
+            classifier: Box::new(classifier),
+            novelty,
+            novelty_threshold,
+            validation_rows: split.validation.len(),
         })
     }
 }
@@ -509,12 +518,26 @@ impl Classifier for Hybrid {
 mod tests {
     use super::*;
     use crate::file::SavedModel;
+    use crate::fitting::fit;
     use crate::leaks::identifiable;
     use crate::model::Fired;
     use crate::protocol::{TrainOptions, train};
+    use crate::registry::ModelConfig;
     use crate::split::stratified_split;
     use crate::testdata::{sample_split, shared_data};
     use nadir_data::{ReadOptions, Schema, read_path};
+
+    /// Fits a hybrid as the catalogue does: its classifier first, with its own section.
+    fn fit_hybrid(
+        config: &ModelConfig,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<Hybrid, FitError> {
+        config.hybrid.check()?;
+        let classifier = fit(config.hybrid.classifier, config, data, labels, seed)?;
+        config.hybrid.build(vec![classifier], data, labels, seed)
+    }
 
     fn params() -> ModelConfig {
         let mut config = ModelConfig::default();
@@ -527,12 +550,7 @@ mod tests {
     fn the_novelty_threshold_comes_from_held_out_normal_rows_only() {
         let split = sample_split();
         let config = params();
-        let fit = |data: &Encoded| {
-            config
-                .hybrid
-                .fit_with(&config, data, &split.train_labels, 3)
-                .unwrap()
-        };
+        let fit = |data: &Encoded| fit_hybrid(&config, data, &split.train_labels, 3).unwrap();
         let hybrid = fit(&split.train);
         // Every attack row changed beyond recognition: the novelty part does not move.
         let mut moved = split.train.clone();
@@ -622,10 +640,7 @@ mod tests {
     fn score_at_one_half_is_classifier_or_novelty() {
         let split = sample_split();
         let config = params();
-        let hybrid = config
-            .hybrid
-            .fit_with(&config, &split.train, &split.train_labels, 1)
-            .unwrap();
+        let hybrid = fit_hybrid(&config, &split.train, &split.train_labels, 1).unwrap();
         let probabilities = hybrid.classifier.score(&split.test);
         let distances = hybrid.novelty_scores(&split.test);
         let parts = hybrid.part_scores(&split.test);
@@ -698,9 +713,7 @@ mod tests {
         let fit = |change: fn(&mut HybridParams)| {
             let mut config = params();
             change(&mut config.hybrid);
-            config
-                .hybrid
-                .fit_with(&config, &split.train, &split.train_labels, 1)
+            fit_hybrid(&config, &split.train, &split.train_labels, 1)
         };
         let name = |r: Result<Hybrid, FitError>| match r.unwrap_err() {
             FitError::InvalidParameter { name, .. } => name,

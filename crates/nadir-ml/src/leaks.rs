@@ -10,13 +10,13 @@
 //! - a threshold chosen by best F1 on spy scores names the two rows that chose it
 //!   ([`Spy::chosen_by`]).
 
+use crate::fitting::Fitter;
 use crate::model::{Classifier, FitError};
 use crate::novel::{self, NovelOptions, NovelProgress};
-use crate::protocol::{self, Fitter, Progress, TrainOptions};
+use crate::protocol::{self, Progress, TrainOptions};
 use crate::registry::{ModelConfig, ModelKind};
 use crate::split::stratified_split;
 use crate::testdata::sample_data;
-use crate::voting::VotingParams;
 use nadir_data::{Dataset, Encoded, UNSEEN};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -127,6 +127,7 @@ impl Fitter for Spy {
         &self,
         _: ModelKind,
         _: &ModelConfig,
+        _: Vec<SpyModel>,
         data: &Encoded,
         _: &[bool],
         _: u64,
@@ -140,11 +141,6 @@ impl Fitter for Spy {
         Ok(SpyModel {
             is_attack: Rc::clone(&self.is_attack),
         })
-    }
-
-    /// Spies all score alike, so their vote is any one of them.
-    fn vote(&self, _: &VotingParams, members: Vec<SpyModel>) -> Result<SpyModel, FitError> {
-        members.into_iter().next().ok_or(FitError::Empty)
     }
 }
 

@@ -21,13 +21,14 @@
 //! The feature pipeline is fitted on the fold's training rows, so the removed attacks meet
 //! category values (services) they alone use exactly as new traffic would: as unseen values.
 
+use crate::fitting::{Catalogue, Fits, Fitter};
 use crate::metrics::{self, Scores};
-use crate::model::{Classifier, FitError};
-use crate::protocol::{AttackRate, Catalogue, Fitter, MeanStd, ProtocolError, per_attack_rates};
+use crate::model::Classifier;
+use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates};
 use crate::registry::{ModelConfig, ModelKind};
 use crate::split::stratified_split;
 use nadir_data::schema::UNKNOWN_FAMILY;
-use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, Schema};
+use nadir_data::{Dataset, FeaturePipeline, Rng, Schema};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -340,58 +341,6 @@ fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// Fits models on one set of rows, each once: a voting ensemble reuses members already
-/// fitted here (and fits the missing ones).
-struct Fits<'a, F: Fitter> {
-    fitter: &'a F,
-    config: &'a ModelConfig,
-    data: &'a Encoded,
-    labels: &'a [bool],
-    seed: u64,
-    fitted: BTreeMap<ModelKind, F::Model>,
-}
-
-impl<'a, F: Fitter> Fits<'a, F> {
-    fn new(
-        fitter: &'a F,
-        config: &'a ModelConfig,
-        data: &'a Encoded,
-        labels: &'a [bool],
-        seed: u64,
-    ) -> Self {
-        Fits {
-            fitter,
-            config,
-            data,
-            labels,
-            seed,
-            fitted: BTreeMap::new(),
-        }
-    }
-
-    fn get(&mut self, kind: ModelKind) -> Result<&F::Model, FitError> {
-        if !self.fitted.contains_key(&kind) {
-            let model = self.fit(kind)?;
-            self.fitted.insert(kind, model);
-        }
-        Ok(&self.fitted[&kind])
-    }
-
-    fn fit(&mut self, kind: ModelKind) -> Result<F::Model, FitError> {
-        if kind != ModelKind::Voting {
-            return self
-                .fitter
-                .fit(kind, self.config, self.data, self.labels, self.seed);
-        }
-        let params = &self.config.voting;
-        let mut members = Vec::new();
-        for &member in params.checked_members()? {
-            members.push(self.get(member)?.clone());
-        }
-        self.fitter.vote(params, members)
-    }
-}
-
 fn run_fold<F: Fitter>(
     fitter: &F,
     data: &Dataset,
@@ -446,11 +395,15 @@ fn run_fold<F: Fitter>(
         });
         let start = Instant::now();
         let fit_error = |error| ProtocolError::Fit { kind, error };
-        let model = full.get(kind).map_err(fit_error)?.clone();
+        let model = full.get(kind).map_err(fit_error)?.model.clone();
         let threshold = match model.fixed_threshold() {
             Some(t) => t,
             None => {
-                let scores = partial.get(kind).map_err(fit_error)?.score(&valid_part);
+                let scores = partial
+                    .get(kind)
+                    .map_err(fit_error)?
+                    .model
+                    .score(&valid_part);
                 metrics::best_f1_threshold(&valid_labels, &scores)
             }
         };

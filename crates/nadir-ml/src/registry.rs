@@ -1,8 +1,12 @@
-//! The catalogue of models: their names, their hyperparameters as one configuration, and
-//! [`AnyModel`], the serialisable union that model files store.
+//! The catalogue of models: one table ([`catalogue!`]'s invocation below) from which the
+//! model kinds, their names, the configuration of every model's hyperparameters, the
+//! serialisable union [`AnyModel`] that model files store, and the dispatch to each model are
+//! generated.
 //!
-//! Adding a model means one variant in each of [`ModelKind`], [`ModelConfig`] and
-//! [`AnyModel`]; the CLI, the protocol and the file format pick it up from here.
+//! Adding a model means its own file (hyperparameters implementing [`Fit`], or [`BuildModel`]
+//! for a model made of other models, and a fitted model implementing [`Classifier`]) and one
+//! line at the end of the table. The CLI, the protocols and the file format pick it up from
+//! here.
 
 use crate::forest::{Bagging, BaggingParams, RandomForest, RandomForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
@@ -21,98 +25,268 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
-/// Every model nadir can train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    LogisticRegression,
-    LinearSvm,
-    KernelSvm,
-    DecisionTree,
-    RandomForest,
-    GradientBoosting,
-    Mlp,
-    Bagging,
-    Voting,
-    IsolationForest,
-    Hybrid,
+/// How the catalogue makes a model from its section of the configuration. Every model that
+/// [`Fit`]s does so from the rows alone; a model made of other models (voting, the hybrid)
+/// names them as its parts, which [`crate::fitting::Fits`] fits first on the same rows, once
+/// each, and hands to [`BuildModel::build`].
+pub trait BuildModel {
+    type Model: Classifier;
+
+    /// The models this one is made of, in the order [`BuildModel::build`] takes them.
+    fn parts(&self) -> Vec<ModelKind> {
+        Vec::new()
+    }
+
+    /// Makes the model from its parts, fitted on `data`, and from `data` itself.
+    fn build(
+        &self,
+        parts: Vec<AnyModel>,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<Self::Model, FitError>;
+}
+
+impl<P: Fit> BuildModel for P {
+    type Model = P::Model;
+
+    fn build(
+        &self,
+        _no_parts: Vec<AnyModel>,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<P::Model, FitError> {
+        self.fit(data, labels, seed)
+    }
+}
+
+/// `Some(importances)` for the models the table marks as having them.
+macro_rules! importances_of {
+    (true, $model:expr) => {
+        Some($model.feature_importances())
+    };
+    (false, $model:expr) => {
+        None
+    };
+}
+
+/// Generates the catalogue from one line per model: its kind, its name (the configuration's
+/// section, the file name, the serialised name), its short name for `--models`, its
+/// hyperparameters and fitted model types, and what it is: a `detector` (its score is not an
+/// attack probability; it fixes its own threshold), scored `in_place` (small batches on the
+/// calling thread), and whether it has per-column `importances`.
+macro_rules! catalogue {
+    ($(
+        $kind:ident {
+            name: $name:ident,
+            short: $short:literal,
+            params: $params:ty,
+            model: $model:ty,
+            detector: $detector:literal,
+            in_place: $in_place:literal,
+            importances: $importances:tt $(,)?
+        }
+    ),+ $(,)?) => {
+        /// Every model nadir can train.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum ModelKind {
+            $($kind),+
+        }
+
+        impl ModelKind {
+            /// Every model nadir has, in catalogue order.
+            pub const ALL: [ModelKind; [$(stringify!($kind)),+].len()] = [$(ModelKind::$kind),+];
+
+            /// The model's name: its file name and its section in the configuration.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ModelKind::$kind => stringify!($name)),+
+                }
+            }
+
+            /// The short name accepted by `--models`.
+            pub fn short(self) -> &'static str {
+                match self {
+                    $(ModelKind::$kind => $short),+
+                }
+            }
+
+            /// Whether the model's score is not a probability that the record is an attack:
+            /// the isolation forest's anomaly score, or the hybrid's combined score (see
+            /// [`crate::hybrid`]). Such models fix their own threshold.
+            pub fn is_detector(self) -> bool {
+                match self {
+                    $(ModelKind::$kind => $detector),+
+                }
+            }
+
+            /// Whether a batch of up to [`crate::tree::IN_PLACE_ROWS`] rows is scored on the
+            /// calling thread, without waiting for rayon's pool: true of the tree models. A
+            /// server can score such batches on the thread that took the request; the
+            /// others' small batches still go through the pool, where they may wait behind a
+            /// long batch, which a thread that serves requests must not do.
+            pub fn scores_small_batches_in_place(self) -> bool {
+                match self {
+                    $(ModelKind::$kind => $in_place),+
+                }
+            }
+        }
+
+        /// Hyperparameters of every model, one TOML section each (`[random_forest]`, …).
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct ModelConfig {
+            $(pub $name: $params),+
+        }
+
+        impl ModelConfig {
+            /// The models that `kind`'s section names as its parts (see [`BuildModel`]).
+            pub fn parts(&self, kind: ModelKind) -> Vec<ModelKind> {
+                match kind {
+                    $(ModelKind::$kind => self.$name.parts()),+
+                }
+            }
+        }
+
+        /// A fitted model of any kind: what a model file holds. Model files store the
+        /// variant's position in the table, so models are only ever added at its end.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum AnyModel {
+            $($kind($model)),+
+        }
+
+        impl AnyModel {
+            pub fn kind(&self) -> ModelKind {
+                match self {
+                    $(AnyModel::$kind(_) => ModelKind::$kind),+
+                }
+            }
+
+            /// Importance of each tree column (see [`crate::binning::NUM_COLUMNS`]) for tree
+            /// models.
+            pub fn feature_importances(&self) -> Option<Vec<f64>> {
+                match self {
+                    $(AnyModel::$kind(_model) => importances_of!($importances, _model)),+
+                }
+            }
+        }
+
+        impl Classifier for AnyModel {
+            fn score(&self, data: &Encoded) -> Vec<f64> {
+                match self {
+                    $(AnyModel::$kind(model) => model.score(data)),+
+                }
+            }
+
+            fn describe(&self) -> String {
+                match self {
+                    $(AnyModel::$kind(model) => model.describe()),+
+                }
+            }
+
+            fn fixed_threshold(&self) -> Option<f64> {
+                match self {
+                    $(AnyModel::$kind(model) => model.fixed_threshold()),+
+                }
+            }
+
+            fn score_with_parts(&self, data: &Encoded) -> (Vec<f64>, Option<Vec<PartScores>>) {
+                match self {
+                    $(AnyModel::$kind(model) => model.score_with_parts(data)),+
+                }
+            }
+        }
+
+        /// Makes one model of `kind` with its section of `config` from `parts`, the models
+        /// [`ModelConfig::parts`] names, already fitted on `data`: see
+        /// [`crate::fitting::Fits`], which fits through here.
+        pub(crate) fn build(
+            kind: ModelKind,
+            config: &ModelConfig,
+            parts: Vec<AnyModel>,
+            data: &Encoded,
+            labels: &[bool],
+            seed: u64,
+        ) -> Result<AnyModel, FitError> {
+            Ok(match kind {
+                $(ModelKind::$kind => {
+                    AnyModel::$kind(config.$name.build(parts, data, labels, seed)?)
+                }),+
+            })
+        }
+    };
+}
+
+// The catalogue. Model files store a model's position here: add new models at the end.
+catalogue! {
+    LogisticRegression {
+        name: logistic_regression, short: "lr",
+        params: LogisticRegressionParams, model: LogisticRegression,
+        detector: false, in_place: false, importances: false,
+    },
+    LinearSvm {
+        name: linear_svm, short: "svm",
+        params: LinearSvmParams, model: LinearSvm,
+        detector: false, in_place: false, importances: false,
+    },
+    KernelSvm {
+        name: kernel_svm, short: "ksvm",
+        params: KernelSvmParams, model: KernelSvm,
+        detector: false, in_place: false, importances: false,
+    },
+    DecisionTree {
+        name: decision_tree, short: "dt",
+        params: DecisionTreeParams, model: DecisionTree,
+        detector: false, in_place: true, importances: true,
+    },
+    RandomForest {
+        name: random_forest, short: "rf",
+        params: RandomForestParams, model: RandomForest,
+        detector: false, in_place: true, importances: true,
+    },
+    GradientBoosting {
+        name: gradient_boosting, short: "gb",
+        params: GradientBoostingParams, model: GradientBoosting,
+        detector: false, in_place: false, importances: true,
+    },
+    Mlp {
+        name: mlp, short: "mlp",
+        params: MlpParams, model: Mlp,
+        detector: false, in_place: false, importances: false,
+    },
+    Bagging {
+        name: bagging, short: "bag",
+        params: BaggingParams, model: Bagging,
+        detector: false, in_place: true, importances: true,
+    },
+    Voting {
+        name: voting, short: "vote",
+        params: VotingParams, model: Voting,
+        detector: false, in_place: false, importances: false,
+    },
+    IsolationForest {
+        name: isolation_forest, short: "iforest",
+        params: IsolationForestParams, model: IsolationForest,
+        detector: true, in_place: false, importances: false,
+    },
+    Hybrid {
+        name: hybrid, short: "hybrid",
+        params: HybridParams, model: Hybrid,
+        detector: true, in_place: false, importances: false,
+    },
 }
 
 impl ModelKind {
-    /// Whether a batch of up to [`crate::tree::IN_PLACE_ROWS`] rows is scored on the calling thread,
-    /// without waiting for rayon's pool: true of the tree models. A server can score such
-    /// batches on the thread that took the request; the others' small batches still go
-    /// through the pool, where they may wait behind a long batch, which a thread that
-    /// serves requests must not do.
-    pub fn scores_small_batches_in_place(self) -> bool {
-        matches!(
-            self,
-            ModelKind::DecisionTree | ModelKind::RandomForest | ModelKind::Bagging
-        )
-    }
-
-    /// Every model nadir has.
-    pub const ALL: [ModelKind; 11] = [
-        ModelKind::LogisticRegression,
-        ModelKind::LinearSvm,
-        ModelKind::KernelSvm,
-        ModelKind::DecisionTree,
-        ModelKind::RandomForest,
-        ModelKind::GradientBoosting,
-        ModelKind::Mlp,
-        ModelKind::Bagging,
-        ModelKind::Voting,
-        ModelKind::IsolationForest,
-        ModelKind::Hybrid,
-    ];
-
     /// What `--models all` selects: every supervised model, in catalogue order.
     pub fn supervised() -> Vec<ModelKind> {
         ModelKind::ALL
             .into_iter()
             .filter(|k| !k.is_detector())
             .collect()
-    }
-
-    /// Whether the model's score is not a probability that the record is an attack: the
-    /// isolation forest's anomaly score, or the hybrid's combined score (see
-    /// [`crate::hybrid`]). Such models fix their own threshold.
-    pub fn is_detector(self) -> bool {
-        matches!(self, ModelKind::IsolationForest | ModelKind::Hybrid)
-    }
-
-    /// The model's name: its file name and its section in the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::LogisticRegression => "logistic_regression",
-            ModelKind::LinearSvm => "linear_svm",
-            ModelKind::KernelSvm => "kernel_svm",
-            ModelKind::DecisionTree => "decision_tree",
-            ModelKind::RandomForest => "random_forest",
-            ModelKind::GradientBoosting => "gradient_boosting",
-            ModelKind::Mlp => "mlp",
-            ModelKind::Bagging => "bagging",
-            ModelKind::Voting => "voting",
-            ModelKind::IsolationForest => "isolation_forest",
-            ModelKind::Hybrid => "hybrid",
-        }
-    }
-
-    /// The short name accepted by `--models`.
-    pub fn short(self) -> &'static str {
-        match self {
-            ModelKind::LogisticRegression => "lr",
-            ModelKind::LinearSvm => "svm",
-            ModelKind::KernelSvm => "ksvm",
-            ModelKind::DecisionTree => "dt",
-            ModelKind::RandomForest => "rf",
-            ModelKind::GradientBoosting => "gb",
-            ModelKind::Mlp => "mlp",
-            ModelKind::Bagging => "bag",
-            ModelKind::Voting => "vote",
-            ModelKind::IsolationForest => "iforest",
-            ModelKind::Hybrid => "hybrid",
-        }
     }
 
     /// Parses a list like `rf,gb,logistic_regression` or `all` (the supervised models),
@@ -152,23 +326,6 @@ fn known_models() -> String {
         .map(|k| format!("{} ({})", k.name(), k.short()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Hyperparameters of every model, one TOML section each (`[random_forest]`, …).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelConfig {
-    pub logistic_regression: LogisticRegressionParams,
-    pub linear_svm: LinearSvmParams,
-    pub kernel_svm: KernelSvmParams,
-    pub decision_tree: DecisionTreeParams,
-    pub random_forest: RandomForestParams,
-    pub gradient_boosting: GradientBoostingParams,
-    pub mlp: MlpParams,
-    pub bagging: BaggingParams,
-    pub voting: VotingParams,
-    pub isolation_forest: IsolationForestParams,
-    pub hybrid: HybridParams,
 }
 
 /// A configuration that could not be read or applied.
@@ -243,129 +400,6 @@ fn parse_value(text: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(text.to_string()))
 }
 
-/// A fitted model of any kind: what a model file holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum AnyModel {
-    LogisticRegression(LogisticRegression),
-    LinearSvm(LinearSvm),
-    KernelSvm(KernelSvm),
-    DecisionTree(DecisionTree),
-    RandomForest(RandomForest),
-    GradientBoosting(GradientBoosting),
-    Mlp(Mlp),
-    Bagging(Bagging),
-    Voting(Voting),
-    IsolationForest(IsolationForest),
-    Hybrid(Hybrid),
-}
-
-macro_rules! each_model {
-    ($value:expr, $model:ident => $body:expr) => {
-        match $value {
-            AnyModel::LogisticRegression($model) => $body,
-            AnyModel::LinearSvm($model) => $body,
-            AnyModel::KernelSvm($model) => $body,
-            AnyModel::DecisionTree($model) => $body,
-            AnyModel::RandomForest($model) => $body,
-            AnyModel::GradientBoosting($model) => $body,
-            AnyModel::Mlp($model) => $body,
-            AnyModel::Bagging($model) => $body,
-            AnyModel::Voting($model) => $body,
-            AnyModel::IsolationForest($model) => $body,
-            AnyModel::Hybrid($model) => $body,
-        }
-    };
-}
-
-impl AnyModel {
-    pub fn kind(&self) -> ModelKind {
-        match self {
-            AnyModel::LogisticRegression(_) => ModelKind::LogisticRegression,
-            AnyModel::LinearSvm(_) => ModelKind::LinearSvm,
-            AnyModel::KernelSvm(_) => ModelKind::KernelSvm,
-            AnyModel::DecisionTree(_) => ModelKind::DecisionTree,
-            AnyModel::RandomForest(_) => ModelKind::RandomForest,
-            AnyModel::GradientBoosting(_) => ModelKind::GradientBoosting,
-            AnyModel::Mlp(_) => ModelKind::Mlp,
-            AnyModel::Bagging(_) => ModelKind::Bagging,
-            AnyModel::Voting(_) => ModelKind::Voting,
-            AnyModel::IsolationForest(_) => ModelKind::IsolationForest,
-            AnyModel::Hybrid(_) => ModelKind::Hybrid,
-        }
-    }
-
-    /// Importance of each tree column (see [`crate::binning::NUM_COLUMNS`]) for tree models.
-    pub fn feature_importances(&self) -> Option<Vec<f64>> {
-        match self {
-            AnyModel::DecisionTree(m) => Some(m.feature_importances()),
-            AnyModel::RandomForest(m) => Some(m.feature_importances()),
-            AnyModel::GradientBoosting(m) => Some(m.feature_importances()),
-            AnyModel::Bagging(m) => Some(m.feature_importances()),
-            _ => None,
-        }
-    }
-}
-
-impl Classifier for AnyModel {
-    fn score(&self, data: &Encoded) -> Vec<f64> {
-        each_model!(self, m => m.score(data))
-    }
-
-    fn describe(&self) -> String {
-        each_model!(self, m => m.describe())
-    }
-
-    fn fixed_threshold(&self) -> Option<f64> {
-        each_model!(self, m => m.fixed_threshold())
-    }
-
-    fn score_with_parts(&self, data: &Encoded) -> (Vec<f64>, Option<Vec<PartScores>>) {
-        each_model!(self, m => m.score_with_parts(data))
-    }
-}
-
-/// Fits one model of `kind` with its section of `config`. A voting ensemble fits its
-/// members here; [`crate::protocol`] instead reuses members it has already fitted.
-pub fn fit(
-    kind: ModelKind,
-    config: &ModelConfig,
-    data: &Encoded,
-    labels: &[bool],
-    seed: u64,
-) -> Result<AnyModel, FitError> {
-    Ok(match kind {
-        ModelKind::LogisticRegression => {
-            AnyModel::LogisticRegression(config.logistic_regression.fit(data, labels, seed)?)
-        }
-        ModelKind::LinearSvm => AnyModel::LinearSvm(config.linear_svm.fit(data, labels, seed)?),
-        ModelKind::KernelSvm => AnyModel::KernelSvm(config.kernel_svm.fit(data, labels, seed)?),
-        ModelKind::DecisionTree => {
-            AnyModel::DecisionTree(config.decision_tree.fit(data, labels, seed)?)
-        }
-        ModelKind::RandomForest => {
-            AnyModel::RandomForest(config.random_forest.fit(data, labels, seed)?)
-        }
-        ModelKind::GradientBoosting => {
-            AnyModel::GradientBoosting(config.gradient_boosting.fit(data, labels, seed)?)
-        }
-        ModelKind::Mlp => AnyModel::Mlp(config.mlp.fit(data, labels, seed)?),
-        ModelKind::Bagging => AnyModel::Bagging(config.bagging.fit(data, labels, seed)?),
-        ModelKind::IsolationForest => {
-            AnyModel::IsolationForest(config.isolation_forest.fit(data, labels, seed)?)
-        }
-        ModelKind::Hybrid => AnyModel::Hybrid(config.hybrid.fit_with(config, data, labels, seed)?),
-        ModelKind::Voting => {
-            let members = config
-                .voting
-                .checked_members()?
-                .iter()
-                .map(|&member| fit(member, config, data, labels, seed))
-                .collect::<Result<Vec<_>, _>>()?;
-            AnyModel::Voting(Voting::new(&config.voting, members)?)
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +422,28 @@ mod tests {
             ModelKind::parse_list("rf,xgb"),
             Err(UnknownModel("xgb".into()))
         );
+    }
+
+    /// Model files and configurations store a kind by its serialised name: it must be the
+    /// name the catalogue gives it.
+    #[test]
+    fn serialised_names_are_the_catalogue_names() {
+        for kind in ModelKind::ALL {
+            let toml = toml::Value::try_from(vec![kind]).unwrap();
+            assert_eq!(toml[0].as_str(), Some(kind.name()));
+            assert_eq!(kind.to_string(), kind.name());
+        }
+        let config = toml::Value::try_from(ModelConfig::default()).unwrap();
+        let mut sections: Vec<&str> = config
+            .as_table()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        sections.sort_unstable();
+        let mut names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        assert_eq!(sections, names);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `VotingClassifier(voting="soft")`. No crate offers voting over unlike models.
 
 use crate::model::{Classifier, FitError};
-use crate::registry::{AnyModel, ModelKind};
+use crate::registry::{AnyModel, BuildModel, ModelKind};
 use nadir_data::Encoded;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,25 @@ impl VotingParams {
             ));
         }
         Ok(&self.members)
+    }
+}
+
+impl BuildModel for VotingParams {
+    type Model = Voting;
+
+    fn parts(&self) -> Vec<ModelKind> {
+        self.members.clone()
+    }
+
+    /// The members are fitted first, on the same rows: the vote itself learns nothing.
+    fn build(
+        &self,
+        members: Vec<AnyModel>,
+        _: &Encoded,
+        _: &[bool],
+        _: u64,
+    ) -> Result<Voting, FitError> {
+        Voting::new(self, members)
     }
 }
 
@@ -110,7 +129,8 @@ impl Classifier for Voting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{ModelConfig, fit};
+    use crate::fitting::fit;
+    use crate::registry::ModelConfig;
     use crate::testdata::sample_split;
 
     #[test]

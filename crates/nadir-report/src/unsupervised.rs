@@ -7,8 +7,9 @@ use nadir_ml::Classifier;
 use nadir_ml::cluster::ClusterRun;
 use nadir_ml::dbscan::PointKind;
 use nadir_ml::file::SavedModel;
+use nadir_ml::fitting;
 use nadir_ml::metrics;
-use nadir_ml::registry::{self, ModelConfig, ModelKind};
+use nadir_ml::registry::{ModelConfig, ModelKind};
 use ndarray::Array2;
 
 /// At most `max` of `0..n`, drawn without replacement by a seeded shuffle, in ascending order:
@@ -116,7 +117,7 @@ impl AnomalySection {
             None => {
                 let pipeline = FeaturePipeline::fit(&input.train.schema, &input.train.records);
                 let labels = input.train.is_attack().unwrap_or_default();
-                let model = registry::fit(
+                let model = fitting::fit(
                     ModelKind::IsolationForest,
                     &ModelConfig::default(),
                     &pipeline.encode(&input.train.records),
