@@ -427,6 +427,7 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     let mut config = model_config(args.config.as_deref(), &args.overrides, args.target_fpr)?;
     config.isolation_forest.normal_only |= args.normal_only;
+    config.check(&kinds)?;
     let data = load_data(&args.data)?;
     let test_data = match &args.test {
         Some(path) => Some(load_data_as(

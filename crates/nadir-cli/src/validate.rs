@@ -66,6 +66,7 @@ pub fn run(args: ValidateArgs) -> Result<()> {
     let mut overrides = vec!["isolation_forest.normal_only=true".to_string()];
     overrides.extend(args.overrides.iter().cloned());
     let config = model_config(args.config.as_deref(), &overrides, args.target_fpr)?;
+    config.check(&kinds)?;
     let data = load_data(&args.data)?;
     let options = NovelOptions {
         kinds,

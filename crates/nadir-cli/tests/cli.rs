@@ -241,6 +241,28 @@ fn usage_errors_exit_2_and_bad_settings_exit_1() {
     assert!(text(&out.stderr).contains("cannot read model missing.nadir"));
 }
 
+/// A bad hyperparameter is refused before the data is read and before any model trains:
+/// here the data file does not exist, and the error is still the hyperparameter's.
+#[test]
+fn a_bad_hyperparameter_fails_before_the_data_is_read() {
+    let out = nadir(&[
+        "train",
+        "--data",
+        "no-such-file.csv",
+        "--models",
+        "gb",
+        "--set",
+        "gradient_boosting.learning_rate=-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid hyperparameter gradient_boosting.learning_rate = -1.0: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no-such-file"), "{stderr}");
+}
+
 #[test]
 fn without_data_the_error_says_where_to_put_the_file() {
     // Two levels down, so that `../shared` is inside the scratch directory and absent.

@@ -4,7 +4,7 @@
 //! classifier.
 
 use crate::model::{Classifier, FitError};
-use crate::registry::{self, AnyModel, ModelConfig, ModelKind};
+use crate::registry::{self, AnyModel, CheckedConfig, ModelConfig, ModelKind};
 use nadir_data::Encoded;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -55,10 +55,11 @@ pub(crate) struct Fitted<M> {
     pub(crate) seconds: f64,
 }
 
-/// Fits models on one set of rows, each at most once, parts before the models made of them.
+/// Fits models on one set of rows, each at most once, parts before the models made of them,
+/// from a configuration already checked for them.
 pub(crate) struct Fits<'a, F: Fitter> {
     fitter: &'a F,
-    config: &'a ModelConfig,
+    config: &'a CheckedConfig<'a>,
     data: &'a Encoded,
     labels: &'a [bool],
     seed: u64,
@@ -68,7 +69,7 @@ pub(crate) struct Fits<'a, F: Fitter> {
 impl<'a, F: Fitter> Fits<'a, F> {
     pub(crate) fn new(
         fitter: &'a F,
-        config: &'a ModelConfig,
+        config: &'a CheckedConfig<'a>,
         data: &'a Encoded,
         labels: &'a [bool],
         seed: u64,
@@ -83,20 +84,30 @@ impl<'a, F: Fitter> Fits<'a, F> {
         }
     }
 
-    /// The model of `kind`, fitted now (with any of its parts not yet fitted) or before.
+    /// The model of `kind`, one of the checked configuration's, fitted now (with any of its
+    /// parts not yet fitted) or before.
     pub(crate) fn get(&mut self, kind: ModelKind) -> Result<&Fitted<F::Model>, FitError> {
+        debug_assert!(
+            self.config.kinds().contains(&kind),
+            "{kind} was not checked"
+        );
         if !self.fitted.contains_key(&kind) {
             let mut parts = Vec::new();
             let mut parts_seconds = 0.0;
-            for part in self.config.parts(kind) {
+            for part in self.config.config().parts(kind) {
                 let fitted = self.get(part)?;
                 parts.push(fitted.model.clone());
                 parts_seconds += fitted.seconds;
             }
             let start = Instant::now();
-            let model =
-                self.fitter
-                    .fit(kind, self.config, parts, self.data, self.labels, self.seed)?;
+            let model = self.fitter.fit(
+                kind,
+                self.config.config(),
+                parts,
+                self.data,
+                self.labels,
+                self.seed,
+            )?;
             let seconds = parts_seconds + start.elapsed().as_secs_f64();
             self.fitted.insert(kind, Fitted { model, seconds });
         }
@@ -109,7 +120,8 @@ impl<'a, F: Fitter> Fits<'a, F> {
     }
 }
 
-/// Fits one model of `kind` with its section of `config` (and its parts with theirs).
+/// Fits one model of `kind` with its section of `config` (and its parts with theirs), once
+/// they have passed their checks.
 pub fn fit(
     kind: ModelKind,
     config: &ModelConfig,
@@ -117,7 +129,8 @@ pub fn fit(
     labels: &[bool],
     seed: u64,
 ) -> Result<AnyModel, FitError> {
-    let mut fits = Fits::new(&Catalogue, config, data, labels, seed);
+    let config = config.check(&[kind])?;
+    let mut fits = Fits::new(&Catalogue, &config, data, labels, seed);
     fits.get(kind)?;
     let mut fitted = fits.into_fitted();
     Ok(fitted.remove(&kind).expect("just fitted").model)

@@ -13,9 +13,9 @@
 //! 10–30× slower than scikit-learn here, have no class probabilities and are not parallel.
 
 use crate::binning::tree_columns;
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use crate::tree::{
-    GrowSettings, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees, grow, normalised,
+    GrowSettings, MAX_TREE_COLUMNS, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees, grow, normalised,
     walked_mean_score,
 };
 use nadir_data::{Encoded, Rng};
@@ -65,12 +65,10 @@ pub struct RandomForest {
     ensemble: TreeEnsemble,
 }
 
-impl Fit for RandomForestParams {
-    type Model = RandomForest;
-
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<RandomForest, FitError> {
-        check_training_data(data, labels)?;
-        let plan = EnsemblePlan::new(
+impl RandomForestParams {
+    /// The plan for data of `columns` tree columns.
+    fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
+        EnsemblePlan::new(
             self.trees,
             self.bootstrap,
             self.max_samples,
@@ -79,9 +77,24 @@ impl Fit for RandomForestParams {
                 self.max_depth,
                 self.min_samples_split,
                 self.min_samples_leaf,
-                tree_columns(data),
+                columns,
             )?,
-        )?;
+        )
+    }
+}
+
+impl ParamGuard for RandomForestParams {
+    fn check(&self) -> Result<(), FitError> {
+        self.plan(MAX_TREE_COLUMNS).map(drop)
+    }
+}
+
+impl Fit for RandomForestParams {
+    type Model = RandomForest;
+
+    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<RandomForest, FitError> {
+        check_training_data(data, labels)?;
+        let plan = self.plan(tree_columns(data))?;
         Ok(RandomForest {
             params: self.clone(),
             ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,
@@ -157,12 +170,10 @@ pub struct Bagging {
     ensemble: TreeEnsemble,
 }
 
-impl Fit for BaggingParams {
-    type Model = Bagging;
-
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Bagging, FitError> {
-        check_training_data(data, labels)?;
-        let plan = EnsemblePlan::new(
+impl BaggingParams {
+    /// The plan for data of `columns` tree columns.
+    fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
+        EnsemblePlan::new(
             self.trees,
             self.bootstrap,
             self.max_samples,
@@ -171,9 +182,24 @@ impl Fit for BaggingParams {
                 self.max_depth,
                 self.min_samples_split,
                 self.min_samples_leaf,
-                tree_columns(data),
+                columns,
             )?,
-        )?;
+        )
+    }
+}
+
+impl ParamGuard for BaggingParams {
+    fn check(&self) -> Result<(), FitError> {
+        self.plan(MAX_TREE_COLUMNS).map(drop)
+    }
+}
+
+impl Fit for BaggingParams {
+    type Model = Bagging;
+
+    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Bagging, FitError> {
+        check_training_data(data, labels)?;
+        let plan = self.plan(tree_columns(data))?;
         Ok(Bagging {
             params: self.clone(),
             ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,

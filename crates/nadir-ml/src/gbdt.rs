@@ -38,7 +38,7 @@
 //! scikit-learn's `sklearn/ensemble/_hist_gradient_boosting`.
 
 use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use crate::split::stratified_split;
 use nadir_data::Encoded;
 use rayon::prelude::*;
@@ -124,8 +124,8 @@ impl Default for GradientBoostingParams {
     }
 }
 
-impl GradientBoostingParams {
-    fn validate(&self) -> Result<(), FitError> {
+impl ParamGuard for GradientBoostingParams {
+    fn check(&self) -> Result<(), FitError> {
         if self.max_iter == 0 {
             return Err(FitError::invalid("max_iter", "must be at least 1"));
         }
@@ -164,7 +164,9 @@ impl GradientBoostingParams {
         }
         Ok(())
     }
+}
 
+impl GradientBoostingParams {
     fn stops_early(&self, rows: usize) -> bool {
         match self.early_stopping {
             EarlyStopping::Auto => rows > AUTO_EARLY_STOPPING_ROWS,
@@ -410,7 +412,7 @@ impl Fit for GradientBoostingParams {
         seed: u64,
     ) -> Result<GradientBoosting, FitError> {
         check_training_data(data, labels)?;
-        self.validate()?;
+        self.check()?;
         let columns = tree_columns(data);
         let (train, train_labels, validation) = if self.stops_early(data.len()) {
             let (train_rows, validation_rows) =

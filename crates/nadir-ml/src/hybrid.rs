@@ -24,7 +24,7 @@
 
 use crate::dbscan::KdTree;
 use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::model::{Classifier, Fit, FitError, PartScores, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, PartScores, check_training_data};
 use crate::pca::{Pca, PcaParams};
 use crate::registry::{AnyModel, BuildModel, ModelKind};
 use crate::scale::Standardizer;
@@ -93,7 +93,7 @@ impl Default for HybridParams {
     }
 }
 
-impl HybridParams {
+impl ParamGuard for HybridParams {
     fn check(&self) -> Result<(), FitError> {
         if matches!(
             self.classifier,
@@ -134,7 +134,9 @@ impl HybridParams {
         }
         Ok(())
     }
+}
 
+impl HybridParams {
     fn fit_novelty(
         &self,
         data: &Encoded,

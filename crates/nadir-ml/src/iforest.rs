@@ -37,7 +37,7 @@
 //! 0.700 there fitted on all rows (standard deviation 0.024 over seeds in both), 0.980 in
 //! both fitted on normal rows only. Fitting takes about 15–25 ms here against 0.3 s.
 
-use crate::model::{Classifier, Fit, FitError};
+use crate::model::{Classifier, Fit, FitError, ParamGuard};
 use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
@@ -205,8 +205,21 @@ impl IsolationForestParams {
         Ok(normal)
     }
 
-    /// Checks the hyperparameters; returns the rows per tree for `available` training rows.
+    /// The rows per tree for `available` training rows.
     fn subsample_size(&self, available: usize) -> Result<usize, FitError> {
+        self.check()?;
+        if available < 2 {
+            return Err(FitError::invalid(
+                "max_samples",
+                format!("{available} training row(s); isolating needs at least 2"),
+            ));
+        }
+        Ok(self.max_samples.min(available))
+    }
+}
+
+impl ParamGuard for IsolationForestParams {
+    fn check(&self) -> Result<(), FitError> {
         if self.trees == 0 {
             return Err(FitError::invalid("trees", "at least one tree is needed"));
         }
@@ -219,14 +232,7 @@ impl IsolationForestParams {
                 ),
             ));
         }
-        self.contamination.check()?;
-        if available < 2 {
-            return Err(FitError::invalid(
-                "max_samples",
-                format!("{available} training row(s); isolating needs at least 2"),
-            ));
-        }
-        Ok(self.max_samples.min(available))
+        self.contamination.check()
     }
 }
 

@@ -48,7 +48,7 @@
 //! scikit-learn; linfa-svm builds the dense n×n kernel matrix above; smartcore's
 //! SVC cannot predict after deserialisation, and models here are saved to files.
 
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
 use nadir_data::{Encoded, Rng};
@@ -106,6 +106,14 @@ pub struct LogisticRegression {
     converged: bool,
 }
 
+impl ParamGuard for LogisticRegressionParams {
+    fn check(&self) -> Result<(), FitError> {
+        positive_finite("c", self.c)?;
+        positive_finite("tol", self.tol)?;
+        at_least_one("max_iter", self.max_iter)
+    }
+}
+
 impl Fit for LogisticRegressionParams {
     type Model = LogisticRegression;
 
@@ -116,9 +124,7 @@ impl Fit for LogisticRegressionParams {
         _seed: u64,
     ) -> Result<LogisticRegression, FitError> {
         check_training_data(data, labels)?;
-        positive_finite("c", self.c)?;
-        positive_finite("tol", self.tol)?;
-        at_least_one("max_iter", self.max_iter)?;
+        self.check()?;
         let scaler = Standardizer::fit(data);
         let x = scaler.transform(data);
         let objective = LogisticObjective::new(&x, labels, self.c);
@@ -494,13 +500,19 @@ pub struct LinearSvm {
     svm: CalibratedSvm,
 }
 
+impl ParamGuard for LinearSvmParams {
+    fn check(&self) -> Result<(), FitError> {
+        SolverSettings::from_linear(self).validate()
+    }
+}
+
 impl Fit for LinearSvmParams {
     type Model = LinearSvm;
 
     fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<LinearSvm, FitError> {
         check_training_data(data, labels)?;
+        self.check()?;
         let settings = SolverSettings::from_linear(self);
-        settings.validate()?;
         let scaler = Standardizer::fit(data);
         let x = scaler.transform(data);
         let svm = CalibratedSvm::fit(&x, labels, &settings, seed)?;
@@ -582,15 +594,21 @@ pub struct KernelSvm {
     svm: CalibratedSvm,
 }
 
+impl ParamGuard for KernelSvmParams {
+    fn check(&self) -> Result<(), FitError> {
+        SolverSettings::from_kernel(self).validate()?;
+        positive_finite("gamma", self.gamma)?;
+        at_least_one("components", self.components)
+    }
+}
+
 impl Fit for KernelSvmParams {
     type Model = KernelSvm;
 
     fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<KernelSvm, FitError> {
         check_training_data(data, labels)?;
+        self.check()?;
         let settings = SolverSettings::from_kernel(self);
-        settings.validate()?;
-        positive_finite("gamma", self.gamma)?;
-        at_least_one("components", self.components)?;
         let scaler = Standardizer::fit(data);
         let x = scaler.transform(data);
         let features = RandomFourierFeatures::draw(

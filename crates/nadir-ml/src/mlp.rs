@@ -25,7 +25,7 @@
 //! so that the gradient check in the tests runs the very same code in `f64`. Input scaling and
 //! scoring run in parallel over chunks of rows, each independent of the others.
 
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
 use nadir_data::{Encoded, Rng, UNSEEN};
@@ -98,8 +98,8 @@ impl Default for MlpParams {
     }
 }
 
-impl MlpParams {
-    fn validate(&self) -> Result<(), FitError> {
+impl ParamGuard for MlpParams {
+    fn check(&self) -> Result<(), FitError> {
         if self.hidden.contains(&0) {
             return Err(FitError::invalid(
                 "hidden",
@@ -172,7 +172,7 @@ impl Fit for MlpParams {
 
     fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Mlp, FitError> {
         check_training_data(data, labels)?;
-        self.validate()?;
+        self.check()?;
         let scaler = Standardizer::fit(data);
         let rows: Vec<usize> = (0..data.len()).collect();
         let chunks: Vec<InputRows<f32>> = rows

@@ -7,8 +7,15 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
+/// Hyperparameters that can say whether they are valid without any data, so a bad value
+/// stops a run before any model is fitted (linfa's `ParamGuard`). Fitting checks them too.
+pub trait ParamGuard {
+    /// [`FitError::InvalidParameter`] naming the first bad parameter.
+    fn check(&self) -> Result<(), FitError>;
+}
+
 /// Hyperparameters that can be fitted to labelled, encoded records.
-pub trait Fit {
+pub trait Fit: ParamGuard {
     type Model: Classifier;
 
     /// Fits a model. `labels[i]` is `true` when row `i` is an attack. The same parameters,

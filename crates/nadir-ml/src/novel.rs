@@ -25,7 +25,7 @@ use crate::fitting::{Catalogue, Fits, Fitter};
 use crate::metrics::{self, Scores};
 use crate::model::Classifier;
 use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates};
-use crate::registry::{ModelConfig, ModelKind};
+use crate::registry::{CheckedConfig, ModelConfig, ModelKind};
 use crate::split::stratified_split;
 use nadir_data::schema::UNKNOWN_FAMILY;
 use nadir_data::{Dataset, FeaturePipeline, Rng, Schema};
@@ -270,6 +270,7 @@ pub(crate) fn validate_with<F: Fitter>(
             path: data.source.clone(),
         })?;
     check_options(options)?;
+    let config = options.config.check(&options.kinds)?;
     let plans = plan_folds(
         &data.schema,
         attacks,
@@ -296,7 +297,7 @@ pub(crate) fn validate_with<F: Fitter>(
             fold_seed(options.seed, f),
         );
         folds.push(run_fold(
-            fitter, data, attacks, plan, &rows, options, progress,
+            fitter, &config, data, attacks, plan, &rows, options, progress,
         )?);
     }
     let models = options
@@ -341,8 +342,10 @@ fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_fold<F: Fitter>(
     fitter: &F,
+    config: &CheckedConfig,
     data: &Dataset,
     attacks: &[String],
     plan: &FoldPlan,
@@ -373,20 +376,8 @@ fn run_fold<F: Fitter>(
     let valid_part = encoded.select(&valid_rows);
     let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
 
-    let mut full = Fits::new(
-        fitter,
-        &options.config,
-        &encoded,
-        &train_labels,
-        options.seed,
-    );
-    let mut partial = Fits::new(
-        fitter,
-        &options.config,
-        &fit_part,
-        &fit_labels,
-        options.seed,
-    );
+    let mut full = Fits::new(fitter, config, &encoded, &train_labels, options.seed);
+    let mut partial = Fits::new(fitter, config, &fit_part, &fit_labels, options.seed);
     let mut results = Vec::with_capacity(options.kinds.len());
     for &kind in &options.kinds {
         progress(NovelProgress::Run {

@@ -11,7 +11,7 @@ use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
 use crate::fitting::{Catalogue, Fits, Fitted, Fitter};
 use crate::metrics::{self, Scores};
 use crate::model::{Classifier, Fired, FitError, PartScores};
-use crate::registry::{ModelConfig, ModelKind};
+use crate::registry::{CheckedConfig, ModelConfig, ModelKind, ParamError};
 use crate::split::{stratified_folds, stratified_split};
 use nadir_data::{Dataset, Encoded, FeaturePipeline, Schema};
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,8 @@ pub enum ProtocolError {
     Options(String),
     #[error("fitting {kind}: {error}")]
     Fit { kind: ModelKind, error: FitError },
+    #[error(transparent)]
+    Param(#[from] ParamError),
 }
 
 /// Summary of the data a run used.
@@ -164,46 +166,19 @@ pub struct Trained {
     pub models: Vec<SavedModel>,
 }
 
-/// The models a run must fit: the chosen ones and all their parts, in catalogue order.
-fn kinds_to_fit(options: &TrainOptions) -> Result<Vec<ModelKind>, ProtocolError> {
-    if let Some(error) = options
-        .kinds
-        .contains(&ModelKind::Voting)
-        .then(|| options.config.voting.checked_members().err())
-        .flatten()
-    {
-        return Err(ProtocolError::Fit {
-            kind: ModelKind::Voting,
-            error,
-        });
-    }
-    let mut kinds = options.kinds.clone();
-    let mut next = 0;
-    while next < kinds.len() {
-        for part in options.config.parts(kinds[next]) {
-            if !kinds.contains(&part) {
-                kinds.push(part);
-            }
-        }
-        next += 1;
-    }
-    kinds.sort();
-    Ok(kinds)
-}
-
-/// Fits every model of `kinds` on one set of rows, timing each, each once: a model made of
-/// parts reuses them.
+/// Fits every checked model (the chosen ones and their parts) on one set of rows, timing
+/// each, each once: a model made of parts reuses them.
 fn fit_all<F: Fitter>(
     fitter: &F,
-    kinds: &[ModelKind],
-    options: &TrainOptions,
+    config: &CheckedConfig,
+    seed: u64,
     data: &Encoded,
     labels: &[bool],
     fold: Option<usize>,
     progress: &dyn Fn(Progress),
 ) -> Result<BTreeMap<ModelKind, Fitted<F::Model>>, ProtocolError> {
-    let mut fits = Fits::new(fitter, &options.config, data, labels, options.seed);
-    for &kind in kinds {
+    let mut fits = Fits::new(fitter, config, data, labels, seed);
+    for &kind in config.kinds() {
         progress(Progress::Fit { kind, fold });
         fits.get(kind)
             .map_err(|error| ProtocolError::Fit { kind, error })?;
@@ -330,9 +305,9 @@ pub(crate) fn run<F: Fitter>(
             "the test share must lie strictly between 0 and 1".into(),
         ));
     }
-    let kinds = kinds_to_fit(options)?;
+    let config = options.config.check(&options.kinds)?;
     progress(Progress::Start {
-        fits: kinds.len() * (options.folds + 1),
+        fits: config.kinds().len() * (options.folds + 1),
     });
 
     let (train, train_labels, test, test_labels) = match test_data {
@@ -366,8 +341,8 @@ pub(crate) fn run<F: Fitter>(
         let valid = pipeline.encode(&train.select(valid_rows).records);
         let fitted = fit_all(
             fitter,
-            &kinds,
-            options,
+            &config,
+            options.seed,
             &pipeline.encode(&fit_part.records),
             &fit_labels,
             Some(f),
@@ -394,8 +369,8 @@ pub(crate) fn run<F: Fitter>(
     let test_encoded = pipeline.encode(&test.records);
     let fitted = fit_all(
         fitter,
-        &kinds,
-        options,
+        &config,
+        options.seed,
         &pipeline.encode(&train.records),
         &train_labels,
         None,
@@ -702,6 +677,163 @@ mod tests {
             train(&data, None, &opts, &|_| {}),
             Err(ProtocolError::Unlabelled { .. })
         ));
+    }
+
+    /// Counts the fits asked of it and fits nothing: a run that reaches a fit fails with a
+    /// fit error, not a hyperparameter error.
+    struct CountingFitter(std::cell::Cell<usize>);
+
+    impl Fitter for CountingFitter {
+        type Model = crate::registry::AnyModel;
+
+        fn fit(
+            &self,
+            _: ModelKind,
+            _: &ModelConfig,
+            _: Vec<Self::Model>,
+            _: &Encoded,
+            _: &[bool],
+            _: u64,
+        ) -> Result<Self::Model, FitError> {
+            self.0.set(self.0.get() + 1);
+            Err(FitError::Empty)
+        }
+    }
+
+    /// One bad value per model family: the run stops before any progress and any fit, and
+    /// the error names the model, the parameter and the value.
+    #[test]
+    fn a_bad_hyperparameter_stops_the_run_before_any_fit() {
+        let data = sample();
+        let cases = [
+            ("logistic_regression.c=-1", "c", "-1.0"),
+            (
+                "linear_svm.calibration_share=1.5",
+                "calibration_share",
+                "1.5",
+            ),
+            ("kernel_svm.gamma=0", "gamma", "0.0"),
+            (
+                "decision_tree.min_samples_split=1",
+                "min_samples_split",
+                "1",
+            ),
+            ("random_forest.max_samples=0", "max_samples", "0.0"),
+            (
+                "gradient_boosting.learning_rate=-1",
+                "learning_rate",
+                "-1.0",
+            ),
+            ("mlp.hidden=[8, 0]", "hidden", "[8, 0]"),
+            ("bagging.trees=0", "trees", "0"),
+            ("voting.weights=[1, 1, -1]", "weights", "[1.0, 1.0, -1.0]"),
+            ("isolation_forest.contamination=0.9", "contamination", "0.9"),
+            ("hybrid.target_fpr=0.7", "target_fpr", "0.7"),
+        ];
+        assert_eq!(cases.len(), ModelKind::ALL.len());
+        for (set, parameter, value) in cases {
+            let section = set.split_once('.').unwrap().0;
+            let kind = ModelKind::parse_list(section).unwrap()[0];
+            let options = TrainOptions {
+                kinds: vec![kind],
+                config: ModelConfig::from_toml("", &[set.to_string()]).unwrap(),
+                folds: 2,
+                ..TrainOptions::default()
+            };
+            let fitter = CountingFitter(std::cell::Cell::new(0));
+            let events = std::cell::Cell::new(0);
+            let error = run(&fitter, &data, None, &options, &|_| {
+                events.set(events.get() + 1)
+            })
+            .err()
+            .unwrap();
+            assert_eq!((fitter.0.get(), events.get()), (0, 0), "{set}");
+            let ProtocolError::Param(ParamError::Invalid {
+                model,
+                parameter: named,
+                value: shown,
+                ..
+            }) = &error
+            else {
+                panic!("{set}: {error}")
+            };
+            assert_eq!(
+                (*model, named.as_str(), shown.as_str()),
+                (kind, parameter, value)
+            );
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "invalid hyperparameter {section}.{parameter} = {value}: "
+                )),
+                "{message}"
+            );
+        }
+    }
+
+    /// A model's parts are checked with it, and a model may not be made of itself.
+    #[test]
+    fn parts_are_checked_with_their_model() {
+        let config = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            ModelConfig::from_toml("", &sets).unwrap()
+        };
+        let bad_part = config(&[
+            "hybrid.classifier=\"random_forest\"",
+            "random_forest.trees=0",
+        ]);
+        assert!(matches!(
+            bad_part.check(&[ModelKind::Hybrid]),
+            Err(ParamError::Invalid { model: ModelKind::RandomForest, ref parameter, .. }) if parameter == "trees"
+        ));
+        let circle = config(&[
+            "hybrid.classifier=\"voting\"",
+            "voting.members=[\"hybrid\"]",
+        ]);
+        let error = circle.check(&[ModelKind::Voting]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "voting is made of itself: voting → hybrid → voting"
+        );
+        let fine = config(&["hybrid.classifier=\"voting\""]);
+        let checked = fine.check(&[ModelKind::Hybrid]).unwrap();
+        assert_eq!(
+            checked.kinds(),
+            [
+                ModelKind::LogisticRegression,
+                ModelKind::RandomForest,
+                ModelKind::GradientBoosting,
+                ModelKind::Voting,
+                ModelKind::Hybrid
+            ]
+        );
+        // Sections of models not asked for are not checked.
+        assert!(
+            config(&["mlp.epochs=0"])
+                .check(&[ModelKind::DecisionTree])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_bad_hyperparameter_stops_novel_validation_before_any_fit() {
+        let options = crate::novel::NovelOptions {
+            kinds: vec![ModelKind::DecisionTree, ModelKind::GradientBoosting],
+            config: ModelConfig::from_toml("", &["gradient_boosting.max_iter=0".into()]).unwrap(),
+            ..crate::novel::NovelOptions::default()
+        };
+        let fitter = CountingFitter(std::cell::Cell::new(0));
+        let events = std::cell::Cell::new(0);
+        let error = crate::novel::validate_with(&fitter, &sample(), &options, &|_| {
+            events.set(events.get() + 1)
+        })
+        .err()
+        .unwrap();
+        assert_eq!((fitter.0.get(), events.get()), (0, 0));
+        assert_eq!(
+            error.to_string(),
+            "invalid hyperparameter gradient_boosting.max_iter = 0: must be at least 1"
+        );
     }
 
     #[test]

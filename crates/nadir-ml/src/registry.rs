@@ -17,7 +17,7 @@ use crate::linear::{
     LogisticRegressionParams,
 };
 use crate::mlp::{Mlp, MlpParams};
-use crate::model::{Classifier, Fit, FitError, PartScores};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, PartScores};
 use crate::tree::{DecisionTree, DecisionTreeParams};
 use crate::voting::{Voting, VotingParams};
 use nadir_data::Encoded;
@@ -29,7 +29,7 @@ use thiserror::Error;
 /// [`Fit`]s does so from the rows alone; a model made of other models (voting, the hybrid)
 /// names them as its parts, which [`crate::fitting::Fits`] fits first on the same rows, once
 /// each, and hands to [`BuildModel::build`].
-pub trait BuildModel {
+pub trait BuildModel: ParamGuard {
     type Model: Classifier;
 
     /// The models this one is made of, in the order [`BuildModel::build`] takes them.
@@ -148,6 +148,13 @@ macro_rules! catalogue {
             pub fn parts(&self, kind: ModelKind) -> Vec<ModelKind> {
                 match kind {
                     $(ModelKind::$kind => self.$name.parts()),+
+                }
+            }
+
+            /// Checks `kind`'s section alone.
+            fn check_section(&self, kind: ModelKind) -> Result<(), FitError> {
+                match kind {
+                    $(ModelKind::$kind => self.$name.check()),+
                 }
             }
         }
@@ -328,6 +335,58 @@ fn known_models() -> String {
         .join(", ")
 }
 
+/// A hyperparameter refused before any fit: the model, the parameter and its value.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ParamError {
+    #[error("invalid hyperparameter {model}.{parameter} = {value}: {reason}")]
+    Invalid {
+        model: ModelKind,
+        parameter: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{model} is made of itself: {chain}")]
+    MadeOfItself { model: ModelKind, chain: String },
+}
+
+impl From<ParamError> for FitError {
+    fn from(error: ParamError) -> FitError {
+        match error {
+            ParamError::Invalid {
+                model,
+                parameter,
+                value,
+                reason,
+            } => FitError::invalid(
+                &format!("{model}.{parameter}"),
+                format!("{value}: {reason}"),
+            ),
+            ParamError::MadeOfItself { model, chain } => {
+                FitError::invalid(model.name(), format!("made of itself: {chain}"))
+            }
+        }
+    }
+}
+
+/// A configuration whose sections for some models, and for all their parts, passed their
+/// checks: what fitting takes, so that no fit starts on a bad value.
+#[derive(Debug, Clone)]
+pub struct CheckedConfig<'a> {
+    config: &'a ModelConfig,
+    kinds: Vec<ModelKind>,
+}
+
+impl CheckedConfig<'_> {
+    pub fn config(&self) -> &ModelConfig {
+        self.config
+    }
+
+    /// The models checked: the ones asked for and all their parts, in catalogue order.
+    pub fn kinds(&self) -> &[ModelKind] {
+        &self.kinds
+    }
+}
+
 /// A configuration that could not be read or applied.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -364,6 +423,69 @@ impl ModelConfig {
             }
         }
         ModelConfig::deserialize(table).map_err(|e| ConfigError::Toml(e.to_string()))
+    }
+
+    /// Checks the sections of `kinds` and of all their parts (voting's members, the hybrid's
+    /// classifier) before any fit starts; a model may not be made of itself.
+    pub fn check(&self, kinds: &[ModelKind]) -> Result<CheckedConfig<'_>, ParamError> {
+        let mut checked = Vec::new();
+        for &kind in kinds {
+            self.check_with_parts(kind, &mut Vec::new(), &mut checked)?;
+        }
+        checked.sort();
+        Ok(CheckedConfig {
+            config: self,
+            kinds: checked,
+        })
+    }
+
+    /// Checks `kind`, then its parts, depth first; `chain` holds the models `kind` is a
+    /// part of.
+    fn check_with_parts(
+        &self,
+        kind: ModelKind,
+        chain: &mut Vec<ModelKind>,
+        checked: &mut Vec<ModelKind>,
+    ) -> Result<(), ParamError> {
+        if chain.contains(&kind) {
+            let names: Vec<&str> = chain.iter().chain([&kind]).map(|k| k.name()).collect();
+            return Err(ParamError::MadeOfItself {
+                model: kind,
+                chain: names.join(" → "),
+            });
+        }
+        if checked.contains(&kind) {
+            return Ok(());
+        }
+        self.check_section(kind).map_err(|error| match error {
+            FitError::InvalidParameter { name, message } => ParamError::Invalid {
+                model: kind,
+                value: self.value_text(kind, &name),
+                parameter: name,
+                reason: message,
+            },
+            other => ParamError::Invalid {
+                model: kind,
+                parameter: String::new(),
+                value: String::new(),
+                reason: other.to_string(),
+            },
+        })?;
+        chain.push(kind);
+        for part in self.parts(kind) {
+            self.check_with_parts(part, chain, checked)?;
+        }
+        chain.pop();
+        checked.push(kind);
+        Ok(())
+    }
+
+    /// A parameter's value as written in TOML, for error messages.
+    fn value_text(&self, kind: ModelKind, parameter: &str) -> String {
+        toml::Value::try_from(self)
+            .ok()
+            .and_then(|all| all.get(kind.name())?.get(parameter).map(|v| v.to_string()))
+            .unwrap_or_else(|| "(unset)".to_string())
     }
 
     /// The whole configuration as a TOML file, each section headed by the names that select

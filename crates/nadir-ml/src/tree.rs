@@ -33,7 +33,7 @@
 //! trees in parallel.
 
 use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
-use crate::model::{Classifier, Fit, FitError, check_training_data};
+use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
 use serde::de::{self, Unexpected, Visitor};
@@ -182,18 +182,32 @@ pub struct DecisionTree {
     tree: Tree,
 }
 
+/// Before the data is known, `max_features` is checked against the most columns a tree takes;
+/// `fit` checks it against the data's.
+impl ParamGuard for DecisionTreeParams {
+    fn check(&self) -> Result<(), FitError> {
+        self.grow_settings(MAX_TREE_COLUMNS).map(drop)
+    }
+}
+
+impl DecisionTreeParams {
+    fn grow_settings(&self, columns: usize) -> Result<GrowSettings, FitError> {
+        GrowSettings::new(
+            self.max_features,
+            self.max_depth,
+            self.min_samples_split,
+            self.min_samples_leaf,
+            columns,
+        )
+    }
+}
+
 impl Fit for DecisionTreeParams {
     type Model = DecisionTree;
 
     fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<DecisionTree, FitError> {
         check_training_data(data, labels)?;
-        let settings = GrowSettings::new(
-            self.max_features,
-            self.max_depth,
-            self.min_samples_split,
-            self.min_samples_leaf,
-            tree_columns(data),
-        )?;
+        let settings = self.grow_settings(tree_columns(data))?;
         let set = TrainingSet::new(data, labels)?;
         let every_row_once = vec![1; data.len()];
         Ok(DecisionTree {

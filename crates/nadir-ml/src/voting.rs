@@ -1,7 +1,7 @@
 //! Soft voting: the weighted mean of the members' attack probabilities, as scikit-learn's
 //! `VotingClassifier(voting="soft")`. No crate offers voting over unlike models.
 
-use crate::model::{Classifier, FitError};
+use crate::model::{Classifier, FitError, ParamGuard};
 use crate::registry::{AnyModel, BuildModel, ModelKind};
 use nadir_data::Encoded;
 use serde::{Deserialize, Serialize};
@@ -29,22 +29,40 @@ impl Default for VotingParams {
     }
 }
 
-impl VotingParams {
-    /// The members, checked: at least one, no ensemble inside an ensemble.
-    pub fn checked_members(&self) -> Result<&[ModelKind], FitError> {
+impl ParamGuard for VotingParams {
+    /// At least one member, no ensemble inside an ensemble, and no weights or one
+    /// non-negative weight per member with a positive sum.
+    fn check(&self) -> Result<(), FitError> {
         if self.members.is_empty() {
-            return Err(FitError::invalid(
-                "voting.members",
-                "needs at least one model",
-            ));
+            return Err(FitError::invalid("members", "needs at least one model"));
         }
         if self.members.contains(&ModelKind::Voting) {
             return Err(FitError::invalid(
-                "voting.members",
+                "members",
                 "a voting ensemble cannot contain another",
             ));
         }
-        Ok(&self.members)
+        if self.weights.is_empty() {
+            return Ok(());
+        }
+        if self.weights.len() != self.members.len() {
+            return Err(FitError::invalid(
+                "weights",
+                format!(
+                    "{} weights for {} members",
+                    self.weights.len(),
+                    self.members.len()
+                ),
+            ));
+        }
+        let total: f64 = self.weights.iter().sum();
+        if self.weights.iter().any(|w| !w.is_finite() || *w < 0.0) || total <= 0.0 {
+            return Err(FitError::invalid(
+                "weights",
+                "weights must be non-negative with a positive sum",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -78,25 +96,23 @@ pub struct Voting {
 impl Voting {
     /// Builds the ensemble from fitted members, in the order of `params.members`.
     pub fn new(params: &VotingParams, members: Vec<AnyModel>) -> Result<Voting, FitError> {
-        params.checked_members()?;
+        params.check()?;
+        if members.len() != params.members.len() {
+            return Err(FitError::invalid(
+                "members",
+                format!(
+                    "{} fitted models for {} members",
+                    members.len(),
+                    params.members.len()
+                ),
+            ));
+        }
         let weights = if params.weights.is_empty() {
             vec![1.0; members.len()]
         } else {
             params.weights.clone()
         };
-        if weights.len() != members.len() {
-            return Err(FitError::invalid(
-                "voting.weights",
-                format!("{} weights for {} members", weights.len(), members.len()),
-            ));
-        }
         let total: f64 = weights.iter().sum();
-        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || total <= 0.0 {
-            return Err(FitError::invalid(
-                "voting.weights",
-                "weights must be non-negative with a positive sum",
-            ));
-        }
         Ok(Voting {
             members,
             weights: weights.iter().map(|w| w / total).collect(),
@@ -159,12 +175,12 @@ mod tests {
             members: vec![ModelKind::Voting],
             weights: vec![],
         };
-        assert!(nested.checked_members().is_err());
+        assert!(nested.check().is_err());
         let empty = VotingParams {
             members: vec![],
             weights: vec![],
         };
-        assert!(empty.checked_members().is_err());
+        assert!(empty.check().is_err());
         let s = sample_split();
         let two = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
         let members: Vec<AnyModel> = two
