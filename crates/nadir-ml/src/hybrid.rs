@@ -24,7 +24,10 @@
 
 use crate::dbscan::KdTree;
 use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::model::{Classifier, Fit, FitError, ParamGuard, PartScores, check_training_data};
+use crate::model::{
+    Classifier, Fit, FitError, MalformedModel, ParamGuard, PartScores, all_finite,
+    check_training_data,
+};
 use crate::pca::{Pca, PcaParams};
 use crate::registry::{AnyModel, BuildModel, ModelKind};
 use crate::scale::Standardizer;
@@ -293,8 +296,10 @@ impl Novelty {
 
 /// Distance to the k-th nearest normal training row, on the scaled one-hot features (the
 /// scaling fitted on those normal rows, so each feature is measured in normal traffic's
-/// own spread).
+/// own spread). Checked when a model file is read ([`KnnNovelty::try_from`]), so the index
+/// built from the points on first use always builds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "StoredKnn")]
 struct KnnNovelty {
     standardizer: Standardizer,
     space: Option<Projection>,
@@ -305,6 +310,59 @@ struct KnnNovelty {
     /// Built from `points` on first use; not saved.
     #[serde(skip)]
     index: OnceLock<KdTree>,
+}
+
+/// A k-nearest-neighbour detector as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredKnn {
+    standardizer: Standardizer,
+    space: Option<Projection>,
+    neighbours: usize,
+    dim: usize,
+    points: Vec<f64>,
+}
+
+impl TryFrom<StoredKnn> for KnnNovelty {
+    type Error = MalformedModel;
+
+    /// At least one whole point of `dim` finite coordinates (the kept components and the
+    /// distance off them, in a projected space), and at least one neighbour.
+    fn try_from(stored: StoredKnn) -> Result<KnnNovelty, MalformedModel> {
+        let dim = stored.dim;
+        let rows = stored.points.len() / dim.max(1);
+        if dim == 0 || rows == 0 || stored.points.len() != rows * dim || rows >= u32::MAX as usize {
+            return Err(MalformedModel(format!(
+                "hybrid novelty index: {} coordinates are not points of {dim}",
+                stored.points.len()
+            )));
+        }
+        if let Some(space) = &stored.space
+            && space.pca.n_components() + 1 != dim
+        {
+            return Err(MalformedModel(format!(
+                "hybrid novelty index: points of {dim} coordinates in a space of {} components",
+                space.pca.n_components()
+            )));
+        }
+        if !all_finite(&stored.points) {
+            return Err(MalformedModel(
+                "hybrid novelty index: a coordinate is not a finite number".into(),
+            ));
+        }
+        if stored.neighbours == 0 {
+            return Err(MalformedModel(
+                "hybrid novelty index: no neighbour to measure".into(),
+            ));
+        }
+        Ok(KnnNovelty {
+            standardizer: stored.standardizer,
+            space: stored.space,
+            neighbours: stored.neighbours,
+            dim,
+            points: stored.points,
+            index: OnceLock::new(),
+        })
+    }
 }
 
 impl PartialEq for KnnNovelty {
@@ -425,8 +483,9 @@ fn coordinates(
     out
 }
 
-/// A fitted hybrid.
+/// A fitted hybrid. Checked when a model file is read ([`Hybrid::try_from`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredHybrid")]
 pub struct Hybrid {
     params: HybridParams,
     classifier: Box<AnyModel>,
@@ -435,6 +494,42 @@ pub struct Hybrid {
     novelty_threshold: f64,
     /// Normal rows the novelty threshold was set on.
     validation_rows: usize,
+}
+
+/// A hybrid as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredHybrid {
+    params: HybridParams,
+    classifier: Box<AnyModel>,
+    novelty: Novelty,
+    novelty_threshold: f64,
+    validation_rows: usize,
+}
+
+impl TryFrom<StoredHybrid> for Hybrid {
+    type Error = MalformedModel;
+
+    /// Hyperparameters that pass their checks and a positive, finite novelty threshold (the
+    /// score maps divide by both thresholds).
+    fn try_from(stored: StoredHybrid) -> Result<Hybrid, MalformedModel> {
+        stored
+            .params
+            .check()
+            .map_err(|error| MalformedModel(format!("hybrid: {error}")))?;
+        if !(stored.novelty_threshold.is_finite() && stored.novelty_threshold > 0.0) {
+            return Err(MalformedModel(format!(
+                "hybrid: novelty threshold {} is not a positive finite number",
+                stored.novelty_threshold
+            )));
+        }
+        Ok(Hybrid {
+            params: stored.params,
+            classifier: stored.classifier,
+            novelty: stored.novelty,
+            novelty_threshold: stored.novelty_threshold,
+            validation_rows: stored.validation_rows,
+        })
+    }
 }
 
 impl Hybrid {
@@ -728,6 +823,38 @@ mod tests {
         );
         assert_eq!(name(fit(|p| p.neighbours = 0)), "neighbours");
         assert!(fit(|p| p.novelty = NoveltyKind::IsolationForest).is_ok());
+    }
+
+    /// A well-formed file whose hybrid breaks its rules is a load error, not a panic when
+    /// the novelty index is built or a score divides by a threshold.
+    #[test]
+    fn a_tampered_hybrid_file_is_a_load_error() {
+        let saved = crate::testdata::fixture("hybrid");
+        let tampered = |change: fn(&mut Hybrid)| {
+            let mut saved = saved.clone();
+            let AnyModel::Hybrid(hybrid) = &mut saved.model else {
+                panic!("{}", saved.kind())
+            };
+            change(hybrid);
+            crate::testdata::assert_load_error(&saved)
+        };
+        fn knn(hybrid: &mut Hybrid) -> &mut KnnNovelty {
+            match &mut hybrid.novelty {
+                Novelty::Knn(knn) => knn,
+                Novelty::IsolationForest(_) => panic!("the fixture's novelty is k-NN"),
+            }
+        }
+        tampered(|h| {
+            knn(h).points.pop();
+        });
+        tampered(|h| knn(h).points[3] = f64::NAN);
+        tampered(|h| {
+            let knn = knn(h);
+            knn.points.truncate(knn.dim * 2);
+            knn.dim *= 2;
+        });
+        tampered(|h| h.novelty_threshold = 0.0);
+        tampered(|h| h.params.target_fpr = 2.0);
     }
 
     /// The hybrid keeps the classifiers' accuracy on the usual 70/30 split of the full file.

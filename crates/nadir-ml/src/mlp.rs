@@ -25,7 +25,9 @@
 //! so that the gradient check in the tests runs the very same code in `f64`. Input scaling and
 //! scoring run in parallel over chunks of rows, each independent of the others.
 
-use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
+use crate::model::{
+    Classifier, Fit, FitError, MalformedModel, ParamGuard, all_finite, check_training_data,
+};
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
 use nadir_data::{Encoded, Rng, UNSEEN};
@@ -465,10 +467,71 @@ impl<T: Real> Dense<T> {
     }
 }
 
-/// ReLU hidden layers and a final one-unit layer giving the logit.
+/// ReLU hidden layers and a final one-unit layer giving the logit. Checked when a model file
+/// is read ([`Network::try_from`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    try_from = "StoredNetwork<T>",
+    bound(deserialize = "T: Real + Deserialize<'de>")
+)]
 struct Network<T> {
     layers: Vec<Dense<T>>,
+}
+
+/// A network as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredNetwork<T> {
+    layers: Vec<Dense<T>>,
+}
+
+impl<T: Real> TryFrom<StoredNetwork<T>> for Network<T> {
+    type Error = MalformedModel;
+
+    /// Layers that chain (each takes the previous one's outputs, the last gives one logit),
+    /// each holding inputs × outputs finite weights and one finite bias per output.
+    fn try_from(stored: StoredNetwork<T>) -> Result<Network<T>, MalformedModel> {
+        let layers = stored.layers;
+        let malformed = |i: usize, what: String| MalformedModel(format!("MLP layer {i}: {what}"));
+        if layers.last().is_none_or(|last| last.outputs != 1) {
+            return Err(MalformedModel(
+                "an MLP ends in a layer of one output".to_string(),
+            ));
+        }
+        for (i, layer) in layers.iter().enumerate() {
+            let (inputs, outputs) = (layer.inputs, layer.outputs);
+            if inputs == 0
+                || outputs == 0
+                || Some(layer.weights.len()) != inputs.checked_mul(outputs)
+                || layer.bias.len() != outputs
+            {
+                return Err(malformed(
+                    i,
+                    format!(
+                        "{inputs} × {outputs} needs as many weights and {outputs} biases, holds {} and {}",
+                        layer.weights.len(),
+                        layer.bias.len()
+                    ),
+                ));
+            }
+            if i > 0 && inputs != layers[i - 1].outputs {
+                return Err(malformed(
+                    i,
+                    format!(
+                        "takes {inputs} inputs after a layer of {} outputs",
+                        layers[i - 1].outputs
+                    ),
+                ));
+            }
+            let values = layer.weights.iter().chain(&layer.bias);
+            if !all_finite(&values.map(|v| v.to_f64()).collect::<Vec<f64>>()) {
+                return Err(malformed(
+                    i,
+                    "a weight or bias is not a finite number".into(),
+                ));
+            }
+        }
+        Ok(Network { layers })
+    }
 }
 
 /// Per-layer buffers for a batch of up to `capacity` rows, reused across batches.
@@ -860,6 +923,38 @@ mod tests {
             .map(|w| w * w)
             .sum();
         loss + 0.5 * alpha * squares / x.rows() as f64
+    }
+
+    /// A well-formed file whose network breaks its rules is a load error, not a panic or
+    /// nonsense scores.
+    #[test]
+    fn a_tampered_mlp_file_is_a_load_error() {
+        let split = sample_split();
+        let params = MlpParams {
+            hidden: vec![4],
+            epochs: 2,
+            ..MlpParams::default()
+        };
+        let mlp = params.fit(&split.train, &split.train_labels, 1).unwrap();
+        let mut saved = crate::testdata::fixture("logistic_regression");
+        let tampered = |change: fn(&mut Mlp)| {
+            let mut mlp = mlp.clone();
+            change(&mut mlp);
+            let mut saved = saved.clone();
+            saved.model = crate::registry::AnyModel::Mlp(mlp);
+            crate::testdata::assert_load_error(&saved)
+        };
+        tampered(|m| {
+            m.network.layers[0].weights.pop();
+        });
+        tampered(|m| m.network.layers[1].bias[0] = f32::INFINITY);
+        tampered(|m| m.network.layers[1].inputs = 5);
+        tampered(|m| {
+            m.network.layers.pop();
+        });
+        saved.model = crate::registry::AnyModel::Mlp(mlp.clone());
+        let reloaded = crate::file::SavedModel::from_bytes(&saved.to_bytes(), "m").unwrap();
+        assert_eq!(reloaded.model, saved.model);
     }
 
     #[test]

@@ -100,6 +100,18 @@ impl fmt::Display for Fired {
     }
 }
 
+/// A decoded model that breaks its own rules (shapes that do not fit together, numbers that
+/// are not finite): a corrupt but well-formed model file then fails to load instead of
+/// panicking or scoring nonsense later.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{0}")]
+pub struct MalformedModel(pub String);
+
+/// Whether every value is a finite number.
+pub(crate) fn all_finite(values: &[f64]) -> bool {
+    values.iter().all(|v| v.is_finite())
+}
+
 /// Why fitting failed.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum FitError {

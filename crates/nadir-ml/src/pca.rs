@@ -36,7 +36,7 @@
 //! would pull in a second ndarray and copy every matrix between the two, for a problem this
 //! small.
 
-use crate::model::FitError;
+use crate::model::{FitError, MalformedModel, all_finite};
 use crate::scale::Standardizer;
 use nadir_data::{Encoded, FeaturePipeline};
 use ndarray::linalg::general_mat_mul;
@@ -86,7 +86,9 @@ impl PcaParams {
 }
 
 /// A fitted principal component analysis: the input scaling and the kept components.
+/// Checked when a model file is read ([`Pca::try_from`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredPca")]
 pub struct Pca {
     params: PcaParams,
     standardizer: Standardizer,
@@ -96,6 +98,53 @@ pub struct Pca {
     components: Vec<f64>,
     /// The variance along every component (not only the kept ones), in descending order.
     explained_variance: Vec<f64>,
+}
+
+/// A PCA as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredPca {
+    params: PcaParams,
+    standardizer: Standardizer,
+    mean: Vec<f64>,
+    components: Vec<f64>,
+    explained_variance: Vec<f64>,
+}
+
+impl TryFrom<StoredPca> for Pca {
+    type Error = MalformedModel;
+
+    /// At least one component of one loading per input column, no more components than
+    /// variances, every number finite.
+    fn try_from(stored: StoredPca) -> Result<Pca, MalformedModel> {
+        let width = stored.mean.len();
+        let kept = stored.components.len() / width.max(1);
+        if width == 0
+            || kept == 0
+            || stored.components.len() != kept * width
+            || stored.explained_variance.len() < kept
+        {
+            return Err(MalformedModel(format!(
+                "PCA: {} loadings and {} variances do not make components of {width} columns",
+                stored.components.len(),
+                stored.explained_variance.len()
+            )));
+        }
+        if ![&stored.mean, &stored.components, &stored.explained_variance]
+            .into_iter()
+            .all(|values| all_finite(values))
+        {
+            return Err(MalformedModel(
+                "PCA: a mean, loading or variance is not a finite number".into(),
+            ));
+        }
+        Ok(Pca {
+            params: stored.params,
+            standardizer: stored.standardizer,
+            mean: stored.mean,
+            components: stored.components,
+            explained_variance: stored.explained_variance,
+        })
+    }
 }
 
 /// One input column's weight in a component.

@@ -101,6 +101,24 @@ pub fn nsl_encoded_one_category(numeric: impl IntoIterator<Item = Vec<f64>>) -> 
     data
 }
 
+/// A model file of `tests/fixtures`, written by an earlier version (see
+/// `file::tests::model_files_written_by_earlier_versions_load_and_score`).
+pub fn fixture(name: &str) -> crate::file::SavedModel {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.nadir"));
+    crate::file::SavedModel::load(&path).expect("fixture")
+}
+
+/// Asserts that `saved`, written as a model file's bytes (checksum and all), fails to load.
+pub fn assert_load_error(saved: &crate::file::SavedModel) {
+    let loaded = crate::file::SavedModel::from_bytes(&saved.to_bytes(), "tampered.nadir");
+    assert!(
+        matches!(loaded, Err(crate::file::ModelFileError::Decode { .. })),
+        "expected a decoding error, got {loaded:?}"
+    );
+}
+
 /// Accuracy of scores at threshold 0.5.
 pub fn accuracy(truth: &[bool], scores: &[f64]) -> f64 {
     Scores::at_threshold(truth, scores, 0.5).accuracy
