@@ -261,11 +261,11 @@ mod tests {
         assert_eq!(loaded.training.rows, 1400);
     }
 
-    /// Model files written before the model catalogue was generated from one table
-    /// (`tests/fixtures/*.nadir`), so that any change to the names, the variant order or a
-    /// model's layout that breaks existing files fails here. Each is retrained here with the
-    /// same options: the file must load as that model and score as it does. Set
-    /// `NADIR_WRITE_FIXTURES=1` to write them again, only when the format version changes.
+    /// Model files of the current format (`tests/fixtures/v{FORMAT_VERSION}/*.nadir`), so that
+    /// any change to the names, the variant order or a model's layout that breaks existing
+    /// files fails here. Each is retrained here with the same options: the file must load as
+    /// that model and score as it does. A change that cannot read them bumps
+    /// [`FORMAT_VERSION`]; then `NADIR_WRITE_FIXTURES=1` writes the new version's files.
     #[test]
     fn model_files_written_by_earlier_versions_load_and_score() {
         let data = read_path(
@@ -291,7 +291,9 @@ mod tests {
             ..TrainOptions::default()
         };
         let trained = train(&data, None, &options, &|_| {}).unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("v{FORMAT_VERSION}"));
         for fresh in &trained.models {
             let path = fixtures.join(format!("{}.{EXTENSION}", fresh.kind()));
             if std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
@@ -309,6 +311,23 @@ mod tests {
                 fresh.kind()
             );
         }
+    }
+
+    /// A file of an earlier format is refused with both versions and what to do.
+    #[test]
+    fn a_model_file_of_an_earlier_format_says_both_versions() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1/decision_tree.nadir");
+        let error = SavedModel::load(&path).unwrap_err();
+        assert!(matches!(error, ModelFileError::Version { found: 1, .. }));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{} is a model file of format version 1; this nadir (version {}) reads version {FORMAT_VERSION}: retrain the model with this version",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@
 use crate::binning::tree_columns;
 use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
 use crate::tree::{
-    GrowSettings, MAX_TREE_COLUMNS, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees, grow, normalised,
-    walked_mean_score,
+    GrowSettings, MAX_TREE_COLUMNS, MaxFeatures, RankedTrees, TrainingSet, Tree, UnrankableTrees,
+    grow, normalised, walked_mean_score,
 };
 use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;

@@ -38,7 +38,7 @@
 //! scikit-learn's `sklearn/ensemble/_hist_gradient_boosting`.
 
 use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
-use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
+use crate::model::{Classifier, Fit, FitError, MalformedModel, ParamGuard, check_training_data};
 use crate::split::stratified_split;
 use nadir_data::Encoded;
 use rayon::prelude::*;
@@ -181,8 +181,10 @@ impl GradientBoostingParams {
     }
 }
 
-/// A fitted gradient-boosted tree ensemble.
+/// A fitted gradient-boosted tree ensemble. Checked when a model file is read
+/// ([`GradientBoosting::try_from`]), so that no walk can leave a tree or index past a row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredGradientBoosting")]
 pub struct GradientBoosting {
     params: GradientBoostingParams,
     /// Log-odds of the training attack rate: the raw score before any tree.
@@ -193,6 +195,40 @@ pub struct GradientBoosting {
     trees: Vec<Tree>,
     /// See [`GradientBoosting::validation_loss`].
     validation_loss: Vec<f64>,
+}
+
+/// A [`GradientBoosting`] as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredGradientBoosting {
+    params: GradientBoostingParams,
+    base_score: f64,
+    columns: usize,
+    trees: Vec<Tree>,
+    validation_loss: Vec<f64>,
+}
+
+impl TryFrom<StoredGradientBoosting> for GradientBoosting {
+    type Error = MalformedModel;
+
+    fn try_from(stored: StoredGradientBoosting) -> Result<GradientBoosting, MalformedModel> {
+        if !stored.base_score.is_finite() {
+            return Err(MalformedModel(
+                "gradient boosting: the base score is not finite".into(),
+            ));
+        }
+        for (index, tree) in stored.trees.iter().enumerate() {
+            tree.check(stored.columns).map_err(|what| {
+                MalformedModel(format!("gradient boosting tree {index}: {what}"))
+            })?;
+        }
+        Ok(GradientBoosting {
+            params: stored.params,
+            base_score: stored.base_score,
+            columns: stored.columns,
+            trees: stored.trees,
+            validation_loss: stored.validation_loss,
+        })
+    }
 }
 
 impl GradientBoosting {
@@ -360,6 +396,44 @@ impl Tree {
     /// see [`push_row_values`]) to `raw`. Rows go down in lockstep groups for `depth` steps
     /// with no branch on the data (a row's side is unpredictable at every level); rows that
     /// reach a leaf early stay on it.
+    /// Checks what scoring relies on: a split tests one of `columns` columns and points to
+    /// children after it, a leaf holds a finite value and points to itself, and `depth` is
+    /// the depth of the deepest leaf, so that `depth` steps take every row to its leaf.
+    fn check(&self, columns: usize) -> Result<(), String> {
+        let count = self.nodes.len();
+        let mut depth = vec![0u32; count];
+        for (i, node) in self.nodes.iter().enumerate() {
+            let (left, right) = (node.left as usize, node.right as usize);
+            let good = match node.kind {
+                NodeKind::Leaf => left == i && right == i && node.value.is_finite(),
+                NodeKind::AtMost | NodeKind::CategoryIs => {
+                    usize::from(node.column) < columns
+                        && i < left
+                        && left < count
+                        && i < right
+                        && right < count
+                        && !node.lower.is_nan()
+                        && !node.upper.is_nan()
+                }
+            };
+            if !good {
+                return Err(format!("node {i} is malformed"));
+            }
+            if node.kind != NodeKind::Leaf {
+                depth[left] = depth[i] + 1;
+                depth[right] = depth[i] + 1;
+            }
+        }
+        match depth.iter().max() {
+            None => Err("a tree without nodes".into()),
+            Some(&deepest) if deepest != self.depth => Err(format!(
+                "its depth is {deepest}, the file says {}",
+                self.depth
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn add_predictions(&self, values: &[f64], stride: usize, raw: &mut [f64]) {
         debug_assert_eq!(values.len(), raw.len() * stride);
         if self.depth == 0 {
@@ -1215,6 +1289,52 @@ mod tests {
         assert_eq!(one, params.fit(&data, &labels, 9).unwrap());
         // The seed only draws the validation rows.
         assert_ne!(one, params.fit(&data, &labels, 10).unwrap());
+    }
+
+    /// A well-formed file whose trees break their rules is a load error, not a panic or a
+    /// walk out of its tree.
+    #[test]
+    fn a_tampered_gradient_boosting_file_is_a_load_error() {
+        let split = sample_split();
+        let params = GradientBoostingParams {
+            max_iter: 3,
+            ..GradientBoostingParams::default()
+        };
+        let model = params.fit(&split.train, &split.train_labels, 1).unwrap();
+        let saved = crate::testdata::fixture("logistic_regression");
+        let tampered = |change: &dyn Fn(&mut GradientBoosting)| {
+            let mut model = model.clone();
+            change(&mut model);
+            let mut saved = saved.clone();
+            saved.model = crate::registry::AnyModel::GradientBoosting(model);
+            crate::testdata::assert_load_error(&saved)
+        };
+        let split_node = |m: &GradientBoosting| {
+            m.trees[0]
+                .nodes
+                .iter()
+                .position(|n| n.kind != NodeKind::Leaf)
+                .expect("a split")
+        };
+        tampered(&|m| {
+            let i = split_node(m);
+            m.trees[0].nodes[i].column = m.columns as u8;
+        });
+        tampered(&|m| {
+            let i = split_node(m);
+            m.trees[0].nodes[i].left = i as u32;
+        });
+        tampered(&|m| {
+            let i = split_node(m);
+            m.trees[0].nodes[i].right = m.trees[0].nodes.len() as u32;
+        });
+        tampered(&|m| m.trees[0].depth += 1);
+        tampered(&|m| m.trees[1].nodes.clear());
+        tampered(&|m| m.base_score = f64::NAN);
+        // Untouched, it loads.
+        let mut good = saved.clone();
+        good.model = crate::registry::AnyModel::GradientBoosting(model.clone());
+        assert!(crate::file::SavedModel::from_bytes(&good.to_bytes(), "good.nadir").is_ok());
     }
 
     #[test]

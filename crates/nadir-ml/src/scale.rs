@@ -9,6 +9,7 @@
 //! SVM's coordinate descent and lets single rows dominate gradients; at 8 deviations such a
 //! value still stands far from the bulk of its column.
 
+use crate::model::MalformedModel;
 use nadir_data::{Encoded, Kind};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -16,12 +17,44 @@ use serde::{Deserialize, Serialize};
 /// The bound, in standard deviations, of scaled values.
 pub const CLIP: f64 = 8.0;
 
-/// Per-numeric-feature transform fitted on training data.
+/// Per-numeric-feature transform fitted on training data. Checked when a model file is read:
+/// one mean and one positive scale per column, all finite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredStandardizer")]
 pub struct Standardizer {
     log: Vec<bool>,
     mean: Vec<f64>,
     scale: Vec<f64>,
+}
+
+/// A [`Standardizer`] as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredStandardizer {
+    log: Vec<bool>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl TryFrom<StoredStandardizer> for Standardizer {
+    type Error = MalformedModel;
+
+    fn try_from(stored: StoredStandardizer) -> Result<Standardizer, MalformedModel> {
+        let columns = stored.log.len();
+        if stored.mean.len() != columns
+            || stored.scale.len() != columns
+            || !stored.mean.iter().all(|m| m.is_finite())
+            || !stored.scale.iter().all(|&s| s.is_finite() && s > 0.0)
+        {
+            return Err(MalformedModel(
+                "input scaling: expected one finite mean and one positive scale per column".into(),
+            ));
+        }
+        Ok(Standardizer {
+            log: stored.log,
+            mean: stored.mean,
+            scale: stored.scale,
+        })
+    }
 }
 
 impl Standardizer {
@@ -133,5 +166,28 @@ mod tests {
         let x = Standardizer::fit(&encoded).transform(&encoded);
         assert_eq!(x[[0, urgent]], CLIP);
         assert!(x[[1, urgent]].abs() < 0.1);
+    }
+
+    #[test]
+    fn a_tampered_scaling_is_refused_when_read() {
+        let records = vec![crate::testdata::nsl_record(
+            &[(1, 5.0)],
+            ["tcp", "http", "SF"],
+        )];
+        let encoded = nsl_pipeline(&records).encode(&records);
+        let good = Standardizer::fit(&encoded);
+        let read = |s: &Standardizer| {
+            postcard::from_bytes::<Standardizer>(&postcard::to_stdvec(s).unwrap()).map(drop)
+        };
+        assert!(read(&good).is_ok());
+        let mut zero = good.clone();
+        zero.scale[3] = 0.0;
+        assert!(read(&zero).is_err());
+        let mut short = good.clone();
+        short.mean.pop();
+        assert!(read(&short).is_err());
+        let mut nan = good;
+        nan.mean[0] = f64::NAN;
+        assert!(read(&nan).is_err());
     }
 }

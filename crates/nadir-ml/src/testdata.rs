@@ -106,6 +106,7 @@ pub fn nsl_encoded_one_category(numeric: impl IntoIterator<Item = Vec<f64>>) -> 
 pub fn fixture(name: &str) -> crate::file::SavedModel {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
+        .join(format!("v{}", crate::file::FORMAT_VERSION))
         .join(format!("{name}.nadir"));
     crate::file::SavedModel::load(&path).expect("fixture")
 }
