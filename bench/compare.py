@@ -54,6 +54,8 @@ def sklearn_models(report):
     if report is None:
         return out
     for run in report["models"]:
+        if run.get("library", "scikit-learn") != "scikit-learn":
+            continue  # LightGBM (compare_unsw.sh's peer) is not in this table
         slot = out.setdefault(run["name"], {})
         if run["n_jobs"] is None:
             slot[1] = slot[2] = run

@@ -1,0 +1,252 @@
+"""The table of bench/compare_unsw.sh: every nadir model beside its peers (scikit-learn, and
+LightGBM for gradient boosting) on one split, per feature set, at 1 and 2 threads, with peak
+memory, and the issue's targets as met / not met. Always exits 0 once the table is written.
+
+    python compare_peers.py OUT_DIR --models a,b --variants all,drop --drop sttl,... \
+        --out OUT_DIR/comparison.md [--command ... --date ... --machine ... --versions ...]
+
+OUT_DIR/VARIANT holds peer-MODEL-LIB.json/.time (sklearn_protocol.py under /usr/bin/time -v),
+nadir-tN-MODEL/metrics.json and nadir-tN-MODEL.time (nadir train), nadir-eval-MODEL.json
+(nadir evaluate --threshold 0.5).
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from compare import fmt_s, table
+
+PEER_NAME = {
+    ("scikit-learn", "logistic_regression"): "sklearn LogisticRegression",
+    ("scikit-learn", "linear_svm"): "sklearn LinearSVC",
+    ("scikit-learn", "kernel_svm"): "sklearn RBFSampler+LinearSVC",
+    ("scikit-learn", "decision_tree"): "sklearn DecisionTree",
+    ("scikit-learn", "random_forest"): "sklearn RandomForest",
+    ("scikit-learn", "gradient_boosting"): "sklearn HistGradientBoosting",
+    ("scikit-learn", "mlp"): "sklearn MLP",
+    ("scikit-learn", "bagging"): "sklearn Bagging",
+    ("scikit-learn", "voting"): "sklearn Voting",
+    ("lightgbm", "gradient_boosting"): "LightGBM LGBMClassifier",
+}
+
+# (model, peer library, fit goal, predict goal or None, accuracy tolerance or None)
+TARGETS = [
+    ("gradient_boosting", "lightgbm", 1.5, 2.0, 0.2),
+    ("random_forest", "scikit-learn", 5.0, None, None),
+]
+ACCURACY_TOLERANCE = 0.3  # every model vs its best peer, points
+
+
+def read_json(path):
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def max_rss_mib(path):
+    path = Path(path)
+    if not path.is_file():
+        return None
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", path.read_text())
+    return int(m.group(1)) / 1024 if m else None
+
+
+def ratio(peer, nadir):
+    return None if peer is None or nadir is None or nadir <= 0 else peer / nadir
+
+
+def cell(peer, nadir):
+    r = ratio(peer, nadir)
+    if r is None:
+        return "–"
+    return f"{r:.1f}× ({fmt_s(peer)} / {fmt_s(nadir)})"
+
+
+def pct(x):
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def variant_tables(dir_, models, title):
+    """Markdown lines for one feature set and the facts the targets need."""
+    header = ["Model", "Peer", "Acc % peer", "Acc % nadir", "Δ pt", "nadir @0.5", "F1 peer",
+              "F1 nadir", "AUC peer", "AUC nadir", "Fit 1 thread: peer/nadir",
+              "Fit 2 threads", "Predict 1 thread", "Predict 2 threads",
+              "Peak RSS MiB peer / nadir t1 / t2"]
+    rows, facts, versions = [], {}, {}
+    for m in models:
+        n1 = read_json(dir_ / f"nadir-t1-{m}" / "metrics.json")
+        n2 = read_json(dir_ / f"nadir-t2-{m}" / "metrics.json")
+        a = next((x for x in (n1 or {}).get("models", []) if x["name"] == m), None)
+        b = next((x for x in (n2 or {}).get("models", []) if x["name"] == m), None)
+        nd = a or b
+        ev = read_json(dir_ / f"nadir-eval-{m}.json")
+        rss1 = max_rss_mib(dir_ / f"nadir-t1-{m}.time")
+        rss2 = max_rss_mib(dir_ / f"nadir-t2-{m}.time")
+        peers = []
+        for lib_file in ("sklearn", "lightgbm"):
+            rep = read_json(dir_ / f"peer-{m}-{lib_file}.json")
+            if rep is None:
+                continue
+            runs = [r for r in rep["models"] if r["name"] == m]
+            if not runs:
+                continue
+            by = {}
+            for r in runs:
+                if r["n_jobs"] is None:
+                    by[1] = by[2] = r
+                else:
+                    by[r["n_jobs"]] = r
+            peers.append((runs[0]["library"], by, max_rss_mib(dir_ / f"peer-{m}-{lib_file}.time"),
+                          rep.get("versions", {})))
+        if not peers:
+            continue
+        for p in peers:
+            versions.update(p[3])
+        best = max(peers, key=lambda p: p[1][1]["accuracy"])
+        for lib, by, rss, _ in peers:
+            s1, s2 = by.get(1), by.get(2)
+            nd_acc = nd["holdout"]["accuracy"] if nd else None
+            delta = None if nd_acc is None else 100 * (nd_acc - s1["accuracy"])
+            star = " ★" if (lib, by) == (best[0], best[1]) and len(peers) > 1 else ""
+            thr = f" (t={nd['threshold']:.2f})" if nd and "threshold" in nd else ""
+            rows.append([
+                m, PEER_NAME.get((lib, m), lib) + star,
+                pct(s1["accuracy"]), pct(nd_acc) + thr,
+                "–" if delta is None else f"{delta:+.2f}",
+                pct(ev["accuracy"]) if ev else "–",
+                f"{s1['f1']:.4f}", f"{nd['holdout']['f1']:.4f}" if nd else "–",
+                f"{s1['roc_auc']:.5f}", f"{nd['holdout']['roc_auc']:.5f}" if nd else "–",
+                cell(s1["fit_seconds"], a and a["fit_seconds"]),
+                cell(s2["fit_seconds"], b and b["fit_seconds"]),
+                cell(s1["predict_seconds"], a and a["predict_seconds"]),
+                cell(s2["predict_seconds"], b and b["predict_seconds"]),
+                " / ".join("–" if v is None else f"{v:.0f}" for v in (rss, rss1, rss2)),
+            ])
+            facts[(m, lib)] = {
+                "delta": delta,
+                "delta_half": None if ev is None else 100 * (ev["accuracy"] - s1["accuracy"]),
+                "best": lib == best[0],
+                "fit": {t: ratio(by[t]["fit_seconds"], x and x["fit_seconds"])
+                        for t, x in ((1, a), (2, b))},
+                "predict": {t: ratio(by[t]["predict_seconds"], x and x["predict_seconds"])
+                            for t, x in ((1, a), (2, b))},
+            }
+    lines = [f"#### {title}", "", table(header, rows), ""]
+    return lines, facts, versions
+
+
+def verdicts(facts, models):
+    out = []
+    met = lambda ok: "**met**" if ok else "**not met**"
+    for m, lib, fit_goal, predict_goal, tol in TARGETS:
+        f = facts.get((m, lib))
+        if f is None:
+            continue
+        for t in (1, 2):
+            parts, oks = [], []
+            fit = f["fit"][t]
+            if fit is not None:
+                parts.append(f"fit {fit:.2f}× (goal ≥ {fit_goal:g}×)")
+                oks.append(fit >= fit_goal)
+            if predict_goal is not None and f["predict"][t] is not None:
+                parts.append(f"predict {f['predict'][t]:.2f}× (goal ≥ {predict_goal:g}×)")
+                oks.append(f["predict"][t] >= predict_goal)
+            if tol is not None and f["delta"] is not None:
+                parts.append(f"accuracy {f['delta']:+.2f} pt (goal ±{tol:g}; at 0.5: "
+                             f"{f['delta_half']:+.2f} pt)" if f["delta_half"] is not None
+                             else f"accuracy {f['delta']:+.2f} pt (goal ±{tol:g})")
+                oks.append(abs(f["delta"]) <= tol)
+            peer = PEER_NAME[(lib, m)]
+            out.append(f"- {m} vs {peer}, {t} thread{'s' if t > 1 else ''}: "
+                       f"{met(all(oks))} — " + "; ".join(parts))
+    worst = []
+    for m in models:
+        best = [f for (mm, lib), f in facts.items() if mm == m and f["best"]]
+        if best and best[0]["delta"] is not None:
+            worst.append((m, best[0]["delta"], best[0]["delta_half"]))
+    if worst:
+        behind = [w for w in worst if w[1] < -ACCURACY_TOLERANCE]
+        out.append(f"- every model within {ACCURACY_TOLERANCE:g} pt of the best peer's accuracy: "
+                   f"{met(not behind)} — " + ", ".join(
+                       f"{m} {d:+.2f}" + (f" (@0.5 {h:+.2f})" if h is not None else "")
+                       for m, d, h in worst))
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--models", required=True)
+    p.add_argument("--variants", default="all")
+    p.add_argument("--drop", default="")
+    p.add_argument("--out", required=True, type=Path)
+    for extra in ("command", "date", "machine", "versions", "elapsed"):
+        p.add_argument(f"--{extra}", default="")
+    args = p.parse_args()
+    models = [m for m in args.models.split(",") if m]
+    split = read_json(args.out_dir / "split.json") or {}
+    busy = {}
+    busy_file = args.out_dir / "busy.tsv"
+    if busy_file.is_file():
+        for line in busy_file.read_text().splitlines():
+            phase, pct_, _ = line.split("\t")
+            busy[phase] = int(pct_)
+
+    lines = [f"### nadir vs scikit-learn and LightGBM on {split.get('schema', '?')} "
+             "(binary: attack vs normal)", ""]
+    if split:
+        lines += [f"One stratified 70/30 split (seed {split['seed']}): "
+                  f"{split['train']['rows']} training rows, {split['test']['rows']} test rows, "
+                  "the same files for every tool.", ""]
+    versions = {}
+    all_verdicts = []
+    for variant in args.variants.split(","):
+        title = ("All features" if variant == "all"
+                 else f"Without {args.drop} (`--drop {args.drop}` on both sides)")
+        vl, facts, vers = variant_tables(args.out_dir / variant, models, title)
+        versions.update(vers)
+        lines += vl
+        lines += [f"Targets, {title.split(' (')[0].lower()}:", ""] + verdicts(facts, models) + [""]
+    lines += [
+        "Accuracy, F1 and ROC-AUC are on the test part. The peers' accuracy and F1 are at "
+        "their default `predict` (probability 0.5); nadir's at the threshold t it chose by "
+        "2-fold cross-validation on the training part (best out-of-fold F1), and \"nadir "
+        "@0.5\" is its saved model re-scored at 0.5 (`nadir evaluate --threshold 0.5`). "
+        "Δ = nadir − peer, in points. ★ marks the best peer (highest accuracy) where a model "
+        "has two. Speed cells are peer seconds ÷ nadir seconds (> 1× means nadir is faster), "
+        "then both times: fit = the final fit on the training part, predict = scoring the "
+        "whole test part in one batch (`predict_proba`). \"1 thread\": nadir "
+        "RAYON_NUM_THREADS=1, peers n_jobs=1 / 1 OpenMP thread; \"2 threads\": nadir "
+        "RAYON_NUM_THREADS=2, random forest and LightGBM n_jobs=2, HistGradientBoosting 2 "
+        "OpenMP threads (threadpoolctl), the single-threaded peers' one run. Peers run with "
+        "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1. The scikit-learn models get the one-hot "
+        "encoding (outside the timings); LightGBM gets the categoricals as pandas `category` "
+        "columns. Peak RSS (`/usr/bin/time -v`): one process per model and tool; the peer's "
+        "holds the Python interpreter, pandas, the data frames and both thread counts' runs, "
+        "nadir's its 2-fold cross-validation and final fit.",
+        "",
+    ]
+    if busy:
+        lines += ["Other processes' share of the cores at the start of each phase: "
+                  + ", ".join(f"{k} {v} %" for k, v in busy.items()) + ".", ""]
+    if args.machine:
+        lines += [f"Machine: {args.machine}", ""]
+    vs = [args.versions] if args.versions else []
+    if "lightgbm" in versions:
+        vs.append(f"lightgbm {versions['lightgbm']}")
+    if vs:
+        lines += ["Versions: " + ", ".join(vs), ""]
+    if args.command:
+        lines += [f"Command: `{args.command}`" + (f" ({args.date})" if args.date else ""), ""]
+    if args.elapsed:
+        lines += [f"Whole run: {args.elapsed} s", ""]
+    text = "\n".join(lines)
+    args.out.write_text(text)
+    print(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
