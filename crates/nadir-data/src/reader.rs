@@ -166,6 +166,15 @@ pub enum DataError {
         found: usize,
         expected: String,
     },
+    #[error(
+        "{path}: line 1 names none of the columns of schema `{schema}` ({}); its files need a header naming them",
+        .columns.join(", ")
+    )]
+    NoHeader {
+        path: String,
+        schema: String,
+        columns: Vec<String>,
+    },
     #[error("{path}: {source}")]
     Schema {
         path: String,
@@ -270,18 +279,13 @@ impl Layout {
             });
         }
         if !looks_like_header {
+            // Only a given schema that needs a header gets here: the built-in NSL-KDD one
+            // reads headerless files.
             let schema = &candidates[0];
-            return Err(DataError::UnknownLayout {
+            return Err(DataError::NoHeader {
                 path: path.to_string(),
-                found: first.len(),
-                expected: if schema.headerless() {
-                    headerless_widths(schema)
-                } else {
-                    format!(
-                        "not read as schema `{}`: its files need a header",
-                        schema.name()
-                    )
-                },
+                schema: schema.name().to_string(),
+                columns: schema.features().map(|f| f.name.clone()).collect(),
             });
         }
         let best = matches
