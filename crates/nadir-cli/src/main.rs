@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
 use nadir_ml::cluster::{ClusterOptions, ClusterStep};
-use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::file::SavedModel;
+use nadir_ml::model_dir;
 use nadir_ml::pca::PcaParams;
 use nadir_ml::protocol::{self, Progress, TrainOptions};
 use nadir_ml::registry::{ModelConfig, ModelKind};
@@ -440,6 +441,7 @@ fn train(args: TrainArgs) -> Result<()> {
         )?),
         None => None,
     };
+    // Created before training too, so that an --out that cannot be a directory fails at once.
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     eprintln!(
@@ -479,21 +481,15 @@ fn train(args: TrainArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
 
-    for model in &trained.models {
-        let path = args.out.join(format!("{}.{EXTENSION}", model.kind()));
-        model.save(&path)?;
-    }
-    let metrics_path = args.out.join("metrics.json");
-    let json = serde_json::to_string_pretty(&trained.report)?;
-    std::fs::write(&metrics_path, json + "\n")
-        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+    model_dir::save(&args.out, &trained)?;
 
     let mut out = std::io::stdout().lock();
     output::train_report(&mut out, &trained.report)?;
     writeln!(
         out,
-        "\nwrote {} model(s) and metrics.json to {}",
+        "\nwrote {} model(s) and {} to {}",
         trained.models.len(),
+        model_dir::METRICS_FILE,
         args.out.display()
     )?;
     Ok(())
@@ -540,9 +536,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     }
     sink.flush()?;
     if unseen > 0 {
-        eprintln!(
-            "warning: {unseen} row(s) hold category values unseen in training (encoded as none of the known values)"
-        );
+        eprintln!("warning: {}", nadir_data::UnseenRows(unseen));
     }
     Ok(())
 }

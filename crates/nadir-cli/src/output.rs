@@ -1,11 +1,12 @@
 //! Text and machine-readable renderings of the library's results.
 
-use nadir_data::Dataset;
+use nadir_data::{Dataset, UnseenRows};
 use nadir_ml::ModelKind;
 use nadir_ml::cluster::ClusterReport;
 use nadir_ml::dbscan::Clustering;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
+use nadir_ml::output;
 use nadir_ml::protocol::{Evaluation, TrainReport};
 use std::io::{self, Write};
 
@@ -87,8 +88,8 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
     if d.test_rows_with_unseen_categories > 0 {
         writeln!(
             out,
-            "{} test row(s) hold category values unseen in training",
-            d.test_rows_with_unseen_categories
+            "test rows: {}",
+            UnseenRows(d.test_rows_with_unseen_categories)
         )?;
     }
     if let Some(best) = report.best() {
@@ -156,11 +157,7 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
         )?;
     }
     if e.rows_with_unseen_categories > 0 {
-        writeln!(
-            out,
-            "{} row(s) hold category values unseen in training",
-            e.rows_with_unseen_categories
-        )?;
+        writeln!(out, "{}", UnseenRows(e.rows_with_unseen_categories))?;
     }
     Ok(())
 }
@@ -185,28 +182,14 @@ fn rows<'a>(
     predictions.iter().enumerate().map(|(i, p)| PredictionRow {
         row: i + 1,
         line: data.lines[i],
-        prediction: if p.is_attack { "attack" } else { "normal" },
+        prediction: p.verdict(),
         score: p.score,
         fired: p.fired.map_or("", |f| f.name()),
-        warning: p
-            .unseen
-            .iter()
-            .map(|u| format!("unseen {} `{}`", u.feature, u.value))
-            .collect::<Vec<_>>()
-            .join("; "),
+        warning: p.warning_text(),
     })
 }
 
-/// The name of the score column: classifiers give a probability, the isolation forest an
-/// anomaly score, the hybrid its combined score (attack at 0.5 and above).
-fn score_name(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::Hybrid => "score",
-        kind if kind.is_detector() => "anomaly_score",
-        _ => "probability",
-    }
-}
-
+/// `nadir predict --format csv`: the columns of [`output::columns`], one row per record.
 pub fn predictions_csv(
     out: &mut impl Write,
     kind: ModelKind,
@@ -214,13 +197,8 @@ pub fn predictions_csv(
     predictions: &[Prediction],
 ) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    let hybrid = kind == ModelKind::Hybrid;
-    let mut header = vec!["row", "line", "prediction", score_name(kind)];
-    if hybrid {
-        header.push("fired");
-    }
-    header.push("warning");
-    writer.write_record(header)?;
+    let fired = output::reports_fired(kind);
+    writer.write_record(output::columns(kind))?;
     for r in rows(data, predictions) {
         let mut record = vec![
             r.row.to_string(),
@@ -228,7 +206,7 @@ pub fn predictions_csv(
             r.prediction.to_string(),
             r.score.to_string(),
         ];
-        if hybrid {
+        if fired {
             record.push(r.fired.to_string());
         }
         record.push(r.warning);
@@ -238,6 +216,7 @@ pub fn predictions_csv(
     Ok(())
 }
 
+/// `nadir predict --format ndjson`: one object per record, keyed by [`output::columns`].
 pub fn predictions_ndjson(
     out: &mut impl Write,
     kind: ModelKind,
@@ -249,10 +228,10 @@ pub fn predictions_ndjson(
         object.insert("row".into(), r.row.into());
         object.insert("line".into(), r.line.into());
         object.insert("prediction".into(), r.prediction.into());
-        object.insert(score_name(kind).into(), r.score.into());
-        if kind == ModelKind::Hybrid {
+        object.insert(kind.score_field().into(), r.score.into());
+        if output::reports_fired(kind) {
             let fired = (!r.fired.is_empty()).then_some(r.fired);
-            object.insert("fired".into(), fired.into());
+            object.insert(output::FIRED.into(), fired.into());
         }
         object.insert("warning".into(), r.warning.into());
         serde_json::to_writer(&mut *out, &object)?;

@@ -114,8 +114,15 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     assert_eq!(rows[0], "row,line,prediction,probability,warning");
     assert_eq!(rows.len(), 4);
     assert!(rows[2].starts_with("2,3,"), "{csv}");
-    assert!(rows[2].ends_with("unseen service `gopher_v2`"), "{csv}");
-    assert!(text(&out.stderr).contains("1 row(s) hold category values unseen"));
+    assert!(
+        rows[2].ends_with(
+            ",service value `gopher_v2` was not seen in training (encoded as none of the known values)"
+        ),
+        "{csv}"
+    );
+    assert!(text(&out.stderr).contains(
+        "warning: 1 row(s) hold category values not seen in training (encoded as none of the known values)"
+    ));
 
     let output = dir.join("out.ndjson");
     let out = nadir(&[

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{path, scratch, train_on_sample};
+use common::{nadir, path, sample, scratch, text, train_on_sample};
 
 fn get(addr: &str, route: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -24,6 +24,44 @@ fn get(addr: &str, route: &str) -> (u16, String) {
     let status = reply.split(' ').nth(1).unwrap().parse().unwrap();
     let body = reply.split_once("\r\n\r\n").unwrap().1.to_string();
     (status, body)
+}
+
+fn post_csv(addr: &str, route: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {route} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = reply.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// Starts `nadir serve` on the models of `dir`; returns the process and its address.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(["serve", "--models", path(dir), "--addr", "127.0.0.1:0"])
+        .env("NADIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
 }
 
 fn signal(child: &Child, name: &str) {
@@ -114,4 +152,106 @@ fn serve_refuses_a_directory_with_a_corrupt_model() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// The output contract (`nadir_ml::output`): for a classifier, the isolation forest and the
+/// hybrid, `nadir predict` (CSV and NDJSON) and the API write the same verdicts, the same
+/// score field (the one `GET /v1/models` lists) and the same warning for an unseen value.
+#[test]
+fn predict_and_the_api_write_the_same_fields_verdicts_and_warnings() {
+    let dir = scratch("contract");
+    train_on_sample(
+        "lr,iforest,hybrid",
+        &dir,
+        &[
+            "--normal-only",
+            "--set",
+            "hybrid.classifier=decision_tree",
+            "--set",
+            "hybrid.max_reference=50",
+        ],
+    );
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let mut lines: Vec<String> = original.lines().take(6).map(String::from).collect();
+    lines[2] = lines[2].replacen(",http,", ",gopher_v2,", 1);
+    assert!(lines[2].contains("gopher_v2"));
+    let body = lines.join("\n") + "\n";
+    let data = dir.join("new.csv");
+    std::fs::write(&data, &body).unwrap();
+
+    let (mut child, addr) = serve(&dir);
+    let (status, listing) = get(&addr, "/v1/models");
+    assert_eq!(status, 200);
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let score_fields = ["probability", "anomaly_score", "score"];
+    let expected = [
+        ("hybrid", "score"),
+        ("isolation_forest", "anomaly_score"),
+        ("logistic_regression", "probability"),
+    ];
+    for (name, field) in expected {
+        let listed = listing["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {listing}"));
+        assert_eq!(listed["score_field"], field, "{name}");
+        let model = dir.join(format!("{name}.nadir"));
+
+        let csv = nadir(&["predict", "--model", path(&model), "--data", path(&data)]);
+        assert!(csv.status.success(), "{}", text(&csv.stderr));
+        let csv = text(&csv.stdout);
+        let columns: Vec<&str> = listed["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(csv.lines().next().unwrap(), columns.join(","), "{name}");
+        assert_eq!(columns[3], field);
+
+        let ndjson = nadir(&[
+            "predict",
+            "--model",
+            path(&model),
+            "--data",
+            path(&data),
+            "--format",
+            "ndjson",
+        ]);
+        assert!(ndjson.status.success(), "{}", text(&ndjson.stderr));
+        let cli: Vec<serde_json::Value> = text(&ndjson.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+
+        let (status, answer) = post_csv(&addr, &format!("/v1/models/{name}/predict"), &body);
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let api = answer["results"].as_array().unwrap();
+        assert_eq!(api.len(), cli.len());
+        assert_eq!(api.len(), 5);
+        for (from_cli, from_api) in cli.iter().zip(api) {
+            for other in score_fields.iter().filter(|f| **f != field) {
+                assert!(from_cli.get(*other).is_none(), "{name}: {from_cli}");
+                assert!(from_api.get(*other).is_none(), "{name}: {from_api}");
+            }
+            assert_eq!(from_cli[field], from_api[field], "{name}");
+            assert_eq!(from_cli["prediction"], from_api["prediction"], "{name}");
+            let warnings: Vec<&str> = from_api["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            assert_eq!(from_cli["warning"], warnings.join("; "), "{name}");
+        }
+        assert_eq!(
+            cli[1]["warning"],
+            "service value `gopher_v2` was not seen in training (encoded as none of the known values)"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -11,6 +11,7 @@ use crate::record::Record;
 use crate::schema::{Kind, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 /// The code of a category value not seen in training.
@@ -26,12 +27,42 @@ pub struct FeaturePipeline {
 }
 
 /// A category value the pipeline has never seen, met while encoding.
+///
+/// Its [`Display`](fmt::Display) is the warning every front end gives for it (the CLI's
+/// `warning` column, the HTTP API's `warnings`, the web page):
+/// ``service value `gopher_v2` was not seen in training (encoded as none of the known values)``.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnseenCategory {
     /// Row within the encoded batch.
     pub row: usize,
     pub feature: String,
     pub value: String,
+}
+
+impl fmt::Display for UnseenCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} value `{}` was not seen in training (encoded as none of the known values)",
+            self.feature, self.value
+        )
+    }
+}
+
+/// How many rows of a file held category values never seen in training: the summary line
+/// every front end gives after [`UnseenCategory`]'s per-record warnings, e.g.
+/// `3 row(s) hold category values not seen in training (encoded as none of the known values)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnseenRows(pub usize);
+
+impl fmt::Display for UnseenRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} row(s) hold category values not seen in training (encoded as none of the known values)",
+            self.0
+        )
+    }
 }
 
 /// Rows of equal width stored end to end: one allocation per batch rather than one per row,

@@ -31,6 +31,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order schemas document them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Count,
+        Kind::Indicator,
+        Kind::Rate,
+        Kind::Continuous,
+        Kind::Categorical,
+    ];
+
     /// The kind's name as schemas and messages write it.
     pub fn name(self) -> &'static str {
         match self {
@@ -405,6 +414,15 @@ mod tests {
         assert_eq!(unsw.categorical_names(), ["proto", "service", "state"]);
         assert_eq!(unsw.label().binary.as_deref(), Some("label"));
         assert_eq!(unsw.never_features(), ["id"]);
+    }
+
+    /// `Kind::name` is the one name of a kind: the one schema files use (serde), messages,
+    /// the server's listing and the OpenAPI document.
+    #[test]
+    fn kind_names_are_the_schema_files_names() {
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
     }
 
     #[test]

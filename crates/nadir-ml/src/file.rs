@@ -105,6 +105,19 @@ pub enum ModelFileError {
     Decode { path: String, message: String },
 }
 
+impl Prediction {
+    /// The prediction in words, as every front end writes it: `attack` or `normal`
+    /// ([`crate::output::verdict`]).
+    pub fn verdict(&self) -> &'static str {
+        crate::output::verdict(self.is_attack)
+    }
+
+    /// The record's warnings as one text ([`crate::output::warning_text`]).
+    pub fn warning_text(&self) -> String {
+        crate::output::warning_text(&self.unseen)
+    }
+}
+
 impl SavedModel {
     pub fn kind(&self) -> ModelKind {
         self.model.kind()

@@ -1,5 +1,6 @@
 //! Network anomaly detectors for nadir: the model traits, the classifiers, metrics, the
-//! evaluation protocol and the model file format.
+//! evaluation protocol, the model file format and directory, and the output contract of a
+//! scored record.
 
 pub mod binning;
 pub mod cluster;
@@ -16,7 +17,9 @@ pub mod linear;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod model_dir;
 pub mod novel;
+pub mod output;
 pub mod pca;
 pub mod protocol;
 pub mod registry;

@@ -18,6 +18,7 @@ use crate::linear::{
 };
 use crate::mlp::{Mlp, MlpParams};
 use crate::model::{Classifier, Fit, FitError, ParamGuard, PartScores};
+use crate::output::ScoreKind;
 use crate::tree::{DecisionTree, DecisionTreeParams};
 use crate::voting::{Voting, VotingParams};
 use nadir_data::Encoded;
@@ -73,9 +74,10 @@ macro_rules! importances_of {
 
 /// Generates the catalogue from one line per model: its kind, its name (the configuration's
 /// section, the file name, the serialised name), its short name for `--models`, its
-/// hyperparameters and fitted model types, and what it is: a `detector` (its score is not an
-/// attack probability; it fixes its own threshold), scored `in_place` (small batches on the
-/// calling thread), and whether it has per-column `importances`.
+/// hyperparameters and fitted model types, and what it is: what its `score` is (a
+/// [`ScoreKind`]: an attack probability, or not, and then the model is a detector that fixes
+/// its own threshold; the kind names the score's field in every output), scored `in_place`
+/// (small batches on the calling thread), and whether it has per-column `importances`.
 macro_rules! catalogue {
     ($(
         $kind:ident {
@@ -83,7 +85,7 @@ macro_rules! catalogue {
             short: $short:literal,
             params: $params:ty,
             model: $model:ty,
-            detector: $detector:literal,
+            score: $score:ident,
             in_place: $in_place:literal,
             importances: $importances:tt $(,)?
         }
@@ -115,12 +117,11 @@ macro_rules! catalogue {
                 }
             }
 
-            /// Whether the model's score is not a probability that the record is an attack:
-            /// the isolation forest's anomaly score, or the hybrid's combined score (see
-            /// [`crate::hybrid`]). Such models fix their own threshold.
-            pub fn is_detector(self) -> bool {
+            /// What the model's score is; its [`ScoreKind::field`] names it in every output
+            /// (see [`crate::output`]).
+            pub fn score(self) -> ScoreKind {
                 match self {
-                    $(ModelKind::$kind => $detector),+
+                    $(ModelKind::$kind => ScoreKind::$score),+
                 }
             }
 
@@ -233,61 +234,74 @@ catalogue! {
     LogisticRegression {
         name: logistic_regression, short: "lr",
         params: LogisticRegressionParams, model: LogisticRegression,
-        detector: false, in_place: false, importances: false,
+        score: Probability, in_place: false, importances: false,
     },
     LinearSvm {
         name: linear_svm, short: "svm",
         params: LinearSvmParams, model: LinearSvm,
-        detector: false, in_place: false, importances: false,
+        score: Probability, in_place: false, importances: false,
     },
     KernelSvm {
         name: kernel_svm, short: "ksvm",
         params: KernelSvmParams, model: KernelSvm,
-        detector: false, in_place: false, importances: false,
+        score: Probability, in_place: false, importances: false,
     },
     DecisionTree {
         name: decision_tree, short: "dt",
         params: DecisionTreeParams, model: DecisionTree,
-        detector: false, in_place: true, importances: true,
+        score: Probability, in_place: true, importances: true,
     },
     RandomForest {
         name: random_forest, short: "rf",
         params: RandomForestParams, model: RandomForest,
-        detector: false, in_place: true, importances: true,
+        score: Probability, in_place: true, importances: true,
     },
     GradientBoosting {
         name: gradient_boosting, short: "gb",
         params: GradientBoostingParams, model: GradientBoosting,
-        detector: false, in_place: false, importances: true,
+        score: Probability, in_place: false, importances: true,
     },
     Mlp {
         name: mlp, short: "mlp",
         params: MlpParams, model: Mlp,
-        detector: false, in_place: false, importances: false,
+        score: Probability, in_place: false, importances: false,
     },
     Bagging {
         name: bagging, short: "bag",
         params: BaggingParams, model: Bagging,
-        detector: false, in_place: true, importances: true,
+        score: Probability, in_place: true, importances: true,
     },
     Voting {
         name: voting, short: "vote",
         params: VotingParams, model: Voting,
-        detector: false, in_place: false, importances: false,
+        score: Probability, in_place: false, importances: false,
     },
     IsolationForest {
         name: isolation_forest, short: "iforest",
         params: IsolationForestParams, model: IsolationForest,
-        detector: true, in_place: false, importances: false,
+        score: AnomalyScore, in_place: false, importances: false,
     },
     Hybrid {
         name: hybrid, short: "hybrid",
         params: HybridParams, model: Hybrid,
-        detector: true, in_place: false, importances: false,
+        score: Combined, in_place: false, importances: false,
     },
 }
 
 impl ModelKind {
+    /// Whether the model's score is not a probability that the record is an attack:
+    /// the isolation forest's anomaly score, or the hybrid's combined score (see
+    /// [`crate::hybrid`]). Such models fix their own threshold.
+    pub fn is_detector(self) -> bool {
+        self.score() != ScoreKind::Probability
+    }
+
+    /// The name of the score's field in every output: `nadir predict`'s CSV column and
+    /// NDJSON key, the HTTP API's result key, the web page's download (see [`crate::output`]).
+    pub fn score_field(self) -> &'static str {
+        self.score().field()
+    }
+
     /// What `--models all` selects: every supervised model, in catalogue order.
     pub fn supervised() -> Vec<ModelKind> {
         ModelKind::ALL

@@ -36,14 +36,17 @@ const state = {
   schema: null,
   features: [],
   results: [],
+  /** The columns of `nadir predict` for the scored model, as `GET /v1/models` gives them. */
+  columns: [],
+  /** The key of the score in the scored model's results (`GET /v1/models`: `score_field`). */
   scoreName: 'probability',
-  hybrid: false,
   scoredModel: '',
   page: 0,
   cancel: null,
 };
 
 const $ = (id) => document.getElementById(id);
+const capitalised = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -167,8 +170,8 @@ function fieldErrorText(e, where) {
 // ---------------------------------------------------------------- models
 
 function describeModel(model) {
-  const what = model.detector ? 'anomaly detector (anomaly score)' : 'classifier (probability of attack)';
-  return `${model.kind}, ${what}; attack when the ${model.detector ? 'score' : 'probability'} is at least ${fixed(model.threshold)}.`;
+  const what = model.detector ? 'anomaly detector' : 'classifier';
+  return `${model.kind}, ${what} (${model.score_description}); attack when it is at least ${fixed(model.threshold)}.`;
 }
 
 function currentModel() {
@@ -339,18 +342,14 @@ function formRecord() {
   return record;
 }
 
-function scoreLabel(result) {
-  return 'probability' in result ? 'probability of attack' : 'anomaly score';
-}
+const KNOWN_RESULT_KEYS = new Set(['index', 'prediction', 'threshold', 'model', 'warnings']);
 
-const KNOWN_RESULT_KEYS = new Set(['index', 'prediction', 'probability', 'score', 'threshold', 'model', 'warnings']);
-
-function renderVerdict(result) {
-  const value = result.probability ?? result.score;
-  const extras = Object.entries(result).filter(([k]) => !KNOWN_RESULT_KEYS.has(k));
+function renderVerdict(result, model) {
+  const value = result[model.score_field];
+  const extras = Object.entries(result).filter(([k]) => !KNOWN_RESULT_KEYS.has(k) && k !== model.score_field);
   const box = el('div', { class: 'box' },
     el('p', {}, 'Prediction: ', el('span', { class: `badge ${result.prediction}`, text: result.prediction }),
-      ` — ${scoreLabel(result)} ${fixed(value)} (attack at ≥ ${fixed(result.threshold)}, model ${result.model}).`),
+      ` — ${model.score_description} ${fixed(value)} (attack at ≥ ${fixed(result.threshold)}, model ${result.model}).`),
     extras.length ? el('p', { text: extras.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ') }) : null,
     (result.warnings || []).length ? el('p', { text: `Warnings: ${result.warnings.join('; ')}` }) : null);
   $('record-result').replaceChildren(box);
@@ -368,7 +367,7 @@ async function scoreForm(event) {
     const result = await api(predictPath(model.name), {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(formRecord()),
     });
-    renderVerdict(result);
+    renderVerdict(result, model);
   } catch (error) {
     const fieldErrors = error instanceof ApiError ? (error.body.errors || []) : [];
     let first = null;
@@ -561,13 +560,13 @@ function setBusy(busy) {
 function showResults(results, model) {
   results.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
   state.results = results;
-  // The column names of `nadir predict`: a hybrid's score and the part that fired.
-  state.hybrid = model.kind === 'hybrid';
-  state.scoreName = state.hybrid ? 'score' : model.detector ? 'anomaly_score' : 'probability';
+  // The columns of `nadir predict` and the score's key, as the server names them.
+  state.columns = model.columns;
+  state.scoreName = model.score_field;
   state.scoredModel = model.name;
   state.page = 0;
   $('filter').value = 'all';
-  $('score-head').textContent = model.detector ? 'Anomaly score' : 'Probability of attack';
+  $('score-head').textContent = capitalised(model.score_description);
   $('results-title').textContent = `Results of ${model.name}`;
   $('results').hidden = false;
   renderSummary(model);
@@ -575,7 +574,7 @@ function showResults(results, model) {
   renderTable();
 }
 
-const scoreOf = (r) => r.probability ?? r.score;
+const scoreOf = (r) => r[state.scoreName];
 
 function renderSummary(model) {
   const scored = state.results.filter((r) => r.prediction !== 'rejected');
@@ -620,7 +619,7 @@ function renderHistogram(model) {
   const plotW = W - left - right, plotH = H - top - bottom;
   const x = (v) => left + ((v - lo) / (hi - lo)) * plotW;
   const y = (n) => top + plotH - (n / maxCount) * plotH;
-  const label = model.detector ? 'Anomaly score' : 'Probability of attack';
+  const label = capitalised(model.score_description);
   const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'histogram-title' });
   chart.append(svg('title', { id: 'histogram-title' },
     `Histogram of ${values.length} scores: ${attack.reduce((a, b) => a + b, 0)} attacks, ${normal.reduce((a, b) => a + b, 0)} normal`));
@@ -693,12 +692,17 @@ function csvField(value) {
 
 /** The results as CSV in the layout of `nadir predict`, built in the browser. */
 function downloadResults() {
-  const head = ['row', 'line', 'prediction', state.scoreName, ...(state.hybrid ? ['fired'] : []), 'warning'];
-  const lines = [head.join(',')];
+  const lines = [state.columns.join(',')];
   for (const r of state.results) {
-    const score = r.prediction === 'rejected' ? '' : scoreOf(r);
-    const fired = state.hybrid ? [r.fired ?? ''] : [];
-    lines.push([r.row, r.line, r.prediction, score, ...fired, (r.warnings || []).join('; ')].map(csvField).join(','));
+    const cell = {
+      row: r.row,
+      line: r.line,
+      prediction: r.prediction,
+      [state.scoreName]: r.prediction === 'rejected' ? '' : scoreOf(r),
+      fired: r.fired ?? '',
+      warning: (r.warnings || []).join('; '),
+    };
+    lines.push(state.columns.map((c) => csvField(cell[c])).join(','));
   }
   const url = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
   const link = el('a', { href: url, download: `nadir-${state.scoredModel}-results.csv` });

@@ -15,6 +15,7 @@ use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
 use nadir_ml::ModelKind;
 use nadir_ml::file::Prediction;
+use nadir_ml::output;
 use nadir_ml::tree::IN_PLACE_ROWS;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -459,8 +460,9 @@ struct ResultOut<'a> {
     model: &'a LoadedModel,
 }
 
-/// Writes every field of [`Prediction`]: `is_attack` as `prediction`, `score` as
-/// `probability` or `score`, `unseen` as `warnings`, and the rest under their own names
+/// Writes every field of [`Prediction`]: `is_attack` as `prediction` (`attack` or `normal`),
+/// `score` under the model's [`ModelKind::score_field`] (`probability`, `anomaly_score` or
+/// `score`: [`nadir_ml::output`]), `unseen` as `warnings`, and the rest under their own names
 /// (`fired`). Written field by field rather than through a `serde_json::Value` of the
 /// prediction, which cost a map per record. The prediction is destructured without `..`, so
 /// a field added to `Prediction` does not compile here until it is written
@@ -476,34 +478,25 @@ impl Serialize for ResultOut<'_> {
         let saved = &self.model.model;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("index", &self.index)?;
-        map.serialize_entry("prediction", if *is_attack { "attack" } else { "normal" })?;
-        let score_name = if saved.kind().is_detector() {
-            "score"
-        } else {
-            "probability"
-        };
-        map.serialize_entry(score_name, score)?;
+        map.serialize_entry("prediction", output::verdict(*is_attack))?;
+        map.serialize_entry(saved.kind().score_field(), score)?;
         map.serialize_entry("threshold", &saved.threshold)?;
         map.serialize_entry("model", &self.model.name)?;
         map.serialize_entry("warnings", &Warnings(unseen))?;
         if let Some(fired) = fired {
-            map.serialize_entry("fired", fired)?;
+            map.serialize_entry(output::FIRED, fired)?;
         }
         map.end()
     }
 }
 
-/// A result's warnings: one sentence per unseen category value.
+/// A result's warnings: one sentence per unseen category value, in
+/// [`UnseenCategory`]'s wording (the one `nadir predict` writes).
 struct Warnings<'a>(&'a [UnseenCategory]);
 
 impl Serialize for Warnings<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|u| {
-            format!(
-                "{} value `{}` was not seen in training; it is encoded as none of the known values",
-                u.feature, u.value
-            )
-        }))
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
     }
 }
 

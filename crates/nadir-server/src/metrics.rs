@@ -173,7 +173,10 @@ impl Metrics {
         );
         out.push_str("# TYPE nadir_predictions_total counter\n");
         for (model, counts) in &predictions {
-            for (class, count) in ["attack", "normal"].iter().zip(counts.iter()) {
+            for (class, count) in [nadir_ml::output::ATTACK, nadir_ml::output::NORMAL]
+                .iter()
+                .zip(counts.iter())
+            {
                 let _ = writeln!(
                     out,
                     "nadir_predictions_total{{model=\"{}\",class=\"{class}\"}} {count}",

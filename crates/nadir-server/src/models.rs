@@ -1,12 +1,13 @@
-//! The set of models a server holds: every `*.nadir` file of one directory, named by file
-//! stem, loaded all together or not at all so that a reload never serves half a directory.
+//! The set of models a server holds: every `*.nadir` file of one directory
+//! ([`nadir_ml::model_dir`]), named by file stem, loaded all together or not at all so that a reload never serves half a directory.
 //! The models of a directory score records of one schema (the same features), which the set
 //! knows and the body parsers read against.
 
 use crate::body::Fields;
 use nadir_data::Schema;
 use nadir_ml::Classifier;
-use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::file::SavedModel;
+use nadir_ml::model_dir::{self, ModelDirError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,12 +43,8 @@ pub struct ModelSet {
 /// Why a directory could not be loaded.
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("cannot read the model directory {dir}: {source}")]
-    Dir {
-        dir: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Dir(#[from] ModelDirError),
     #[error("{} bad model file(s): {}", .0.len(), .0.join("; "))]
     BadFiles(Vec<String>),
     #[error(
@@ -66,25 +63,10 @@ impl ModelSet {
     /// Loads every `*.nadir` file of `dir`; any bad file fails the whole load, naming every
     /// bad file and why, and so do models whose schemas differ in their features.
     pub fn load(dir: &Path) -> Result<ModelSet, LoadError> {
-        let dir_error = |source| LoadError::Dir {
-            dir: dir.display().to_string(),
-            source,
-        };
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(dir_error)? {
-            let path = entry.map_err(dir_error)?.path();
-            if path.extension().is_some_and(|e| e == EXTENSION) && path.is_file() {
-                paths.push(path);
-            }
-        }
-        paths.sort();
         let mut loaded = Vec::new();
         let mut bad = Vec::new();
-        for path in paths {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+        for path in model_dir::model_files(dir)? {
+            let name = model_dir::model_name(&path);
             match SavedModel::load(&path) {
                 Ok(model) => loaded.push((name, model)),
                 Err(e) => bad.push(e.to_string()),
@@ -170,6 +152,9 @@ fn summary(name: &str, model: &SavedModel) -> Value {
         "kind": model.kind().name(),
         "schema": model.pipeline.schema().title(),
         "detector": model.kind().is_detector(),
+        "score_field": model.kind().score_field(),
+        "score_description": model.kind().score().description(),
+        "columns": nadir_ml::output::columns(model.kind()),
         "threshold": model.threshold,
         "threshold_rule": model.threshold_rule,
         "describe": model.model.describe(),

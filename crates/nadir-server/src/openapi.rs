@@ -7,6 +7,8 @@
 use crate::api::{ROUTES, RequestBody};
 use crate::body::MEDIA_TYPES;
 use nadir_data::{Kind, Schema};
+use nadir_ml::ModelKind;
+use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
 
 /// The whole document, for records of `schema` (the loaded models'; `None` when no model is
@@ -154,6 +156,13 @@ fn feature_schema(kind: Kind) -> Value {
     schema
 }
 
+/// The score fields, for descriptions: `probability, anomaly_score or score`.
+fn score_fields() -> String {
+    let fields = ScoreKind::ALL.map(ScoreKind::field);
+    let (last, rest) = fields.split_last().expect("score kinds");
+    format!("{} or {last}", rest.join(", "))
+}
+
 /// The columns a record may carry besides the features, which the server ignores.
 fn ignored_columns(schema: &Schema) -> Vec<&str> {
     let label = schema.label();
@@ -194,15 +203,40 @@ fn schemas(schema: Option<&Schema>) -> Value {
         ),
         None => "The loaded models' features in file order; categories as text".to_string(),
     };
-    let kinds: Vec<&str> = [
-        Kind::Count,
-        Kind::Indicator,
-        Kind::Rate,
-        Kind::Continuous,
-        Kind::Categorical,
-    ]
-    .map(Kind::name)
-    .to_vec();
+    let kinds: Vec<&str> = Kind::ALL.map(Kind::name).to_vec();
+    let verdicts = [output::ATTACK, output::NORMAL];
+    let mut result_properties = Map::new();
+    result_properties.insert("index".into(), json!({ "type": "integer" }));
+    result_properties.insert(
+        "prediction".into(),
+        json!({ "type": "string", "enum": verdicts }),
+    );
+    // One score field per result, named by what the model's score is.
+    for score in ScoreKind::ALL {
+        let models: Vec<&str> = score.models().map(ModelKind::name).collect();
+        result_properties.insert(
+            score.field().into(),
+            json!({ "type": "number", "description": format!(
+                "the {} ({}); a result holds exactly one of {}",
+                score.description(),
+                models.join(", "),
+                score_fields(),
+            ) }),
+        );
+    }
+    result_properties.insert("threshold".into(), json!({ "type": "number" }));
+    result_properties.insert("model".into(), json!({ "type": "string" }));
+    result_properties.insert(
+        "warnings".into(),
+        json!({ "type": "array", "items": { "type": "string" },
+            "description": "one per category value not seen in training, e.g. \
+                \"service value `gopher_v2` was not seen in training (encoded as none of the known values)\"" }),
+    );
+    result_properties.insert(
+        output::FIRED.into(),
+        json!({ "type": "string", "enum": ["classifier", "novelty", "both"],
+            "description": "hybrid models: which part flagged the record (absent when none did)" }),
+    );
     let error_entry = json!({
         "type": "object",
         "required": ["index", "message"],
@@ -223,17 +257,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
         "Result": {
             "type": "object",
             "required": ["index", "prediction", "threshold", "model", "warnings"],
-            "properties": {
-                "index": { "type": "integer" },
-                "prediction": { "type": "string", "enum": ["attack", "normal"] },
-                "probability": { "type": "number", "description": "classifiers: P(attack)" },
-                "score": { "type": "number", "description": "anomaly detectors: the anomaly score" },
-                "threshold": { "type": "number" },
-                "model": { "type": "string" },
-                "warnings": { "type": "array", "items": { "type": "string" } },
-                "fired": { "type": "string", "enum": ["classifier", "novelty", "both"],
-                    "description": "hybrid models: which part flagged the record (absent when none did)" },
-            },
+            "properties": result_properties,
         },
         "Batch": {
             "type": "object",
@@ -292,7 +316,13 @@ fn schemas(schema: Option<&Schema>) -> Value {
                 "models": { "type": "array", "items": { "type": "object", "properties": {
                     "name": { "type": "string" }, "kind": { "type": "string" },
                     "schema": { "type": "string" },
-                    "detector": { "type": "boolean" }, "threshold": { "type": "number" },
+                    "detector": { "type": "boolean" },
+                    "score_field": { "type": "string", "enum": ScoreKind::ALL.map(ScoreKind::field),
+                        "description": "The key of the score in this model's results (and the column of `nadir predict`)" },
+                    "score_description": { "type": "string", "description": "What the score is, in words" },
+                    "columns": { "type": "array", "items": { "type": "string" },
+                        "description": "The columns of `nadir predict`'s CSV for this model" },
+                    "threshold": { "type": "number" },
                     "threshold_rule": { "type": "string" }, "describe": { "type": "string" },
                     "training": { "type": "object" }, "metrics": { "type": "object" },
                     "nadir_version": { "type": "string" } } } },
@@ -338,6 +368,14 @@ mod tests {
         );
         assert_eq!(record["properties"]["service"]["type"], json!("string"));
         assert_eq!(doc["info"]["x-nadir-schema"], json!("nsl-kdd"));
+        // A result's score field is documented under every name a model scores by.
+        for kind in ModelKind::ALL {
+            let field = &doc["components"]["schemas"]["Result"]["properties"][kind.score_field()];
+            assert!(
+                field["description"].as_str().unwrap().contains(kind.name()),
+                "{kind}: {field}"
+            );
+        }
         // Every reference points at a schema that exists, with or without a loaded schema.
         let empty = document(None);
         assert_eq!(

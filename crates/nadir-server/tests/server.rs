@@ -393,7 +393,7 @@ fn every_content_type_gives_the_models_own_predictions() {
     assert_eq!(one["model"], "random_forest");
     assert!(one.get("results").is_none());
 
-    // The anomaly detector answers with a score, not a probability.
+    // The anomaly detector answers with an anomaly score, not a probability.
     let detector = model(ModelKind::IsolationForest);
     let scores: Vec<f64> = detector
         .predict(&sample_records(n), None)
@@ -401,9 +401,58 @@ fn every_content_type_gives_the_models_own_predictions() {
         .map(|p| p.score)
         .collect();
     let anomaly = server.post("/v1/anomaly", "text/csv", csv_body(n, true).as_bytes());
-    assert_eq!(probabilities(&anomaly, "score"), scores);
+    assert_eq!(probabilities(&anomaly, "anomaly_score"), scores);
     assert_eq!(anomaly.json()["model"], "isolation_forest");
     assert!(anomaly.json()["results"][0].get("probability").is_none());
+    assert!(anomaly.json()["results"][0].get("score").is_none());
+}
+
+/// Every loaded model answers under the score field `GET /v1/models` lists for it, which is
+/// the one `nadir predict` writes (`ModelKind::score_field`), with its columns: the web page
+/// reads both from the listing. (The isolation forest once answered `score` while the page
+/// and the CLI wrote `anomaly_score`.)
+#[test]
+fn every_model_answers_under_its_listed_score_field() {
+    let server = Running::with_models("score-fields");
+    let listing = server.get("/v1/models").json();
+    let models = listing["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    let body = csv_body(3, true);
+    for listed in models {
+        let name = listed["name"].as_str().unwrap();
+        let kind = model(ModelKind::parse_list(name).unwrap()[0]).kind();
+        let field = kind.score_field();
+        assert_eq!(listed["score_field"], field, "{name}");
+        assert_eq!(
+            listed["columns"],
+            json!(nadir_ml::output::columns(kind)),
+            "{name}"
+        );
+        let reply = server.post(
+            &format!("/v1/models/{name}/predict"),
+            "text/csv",
+            body.as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        for result in reply.json()["results"].as_array().unwrap() {
+            assert!(result[field].is_number(), "{name}: {result}");
+            for other in ["probability", "anomaly_score", "score"] {
+                assert!(
+                    other == field || result.get(other).is_none(),
+                    "{name} writes `{other}` beside `{field}`: {result}"
+                );
+            }
+            let verdict = result["prediction"].as_str().unwrap();
+            assert!(["attack", "normal"].contains(&verdict), "{result}");
+        }
+    }
+    assert_eq!(
+        models
+            .iter()
+            .map(|m| m["score_field"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["anomaly_score", "probability"]
+    );
 }
 
 #[test]
@@ -748,10 +797,11 @@ fn every_error_class_answers_json_never_500() {
     novel["service"] = json!("quantum_tunnel");
     let reply = server.post_json("/v1/predict", &novel);
     assert_eq!(reply.status, 200);
-    let warnings = reply.json()["warnings"].clone();
-    assert!(
-        warnings[0].as_str().unwrap().contains("quantum_tunnel"),
-        "{warnings}"
+    assert_eq!(
+        reply.json()["warnings"],
+        json!([
+            "service value `quantum_tunnel` was not seen in training (encoded as none of the known values)"
+        ])
     );
 
     // Hostile bodies: never a panic, never a 500, always a JSON error.

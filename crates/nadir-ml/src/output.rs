@@ -1,0 +1,154 @@
+//! The output contract of a scored record: the names every front end writes — `nadir
+//! predict`'s CSV and NDJSON, the HTTP API's results, the web page's table and download —
+//! defined here once, so that the same model gives the same field names everywhere.
+//!
+//! - the verdict: [`ATTACK`] or [`NORMAL`] ([`verdict`], [`crate::file::Prediction::verdict`]);
+//! - the score's field, by what the score is ([`ScoreKind`], from the catalogue:
+//!   [`ModelKind::score`], [`ModelKind::score_field`]);
+//! - which part of a hybrid fired ([`FIRED`], only for the models [`reports_fired`] names);
+//! - the warnings: one [`nadir_data::UnseenCategory`] each, in its `Display` wording, joined by
+//!   [`WARNING_SEPARATOR`] where a single text is written ([`warning_text`]);
+//! - `nadir predict`'s columns, which the web page's download repeats ([`columns`]).
+
+use crate::registry::ModelKind;
+use nadir_data::UnseenCategory;
+
+/// The verdict of a record scored at or above the threshold.
+pub const ATTACK: &str = "attack";
+/// The verdict of a record scored below the threshold.
+pub const NORMAL: &str = "normal";
+/// The field naming which part of a hybrid flagged the record.
+pub const FIRED: &str = "fired";
+/// Joins a record's warnings where one text holds them all (a CSV cell).
+pub const WARNING_SEPARATOR: &str = "; ";
+
+/// The word for a prediction: [`ATTACK`] or [`NORMAL`].
+pub fn verdict(is_attack: bool) -> &'static str {
+    if is_attack { ATTACK } else { NORMAL }
+}
+
+/// What a model's score is, which names its field in every output. The catalogue gives each
+/// model one ([`ModelKind::score`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScoreKind {
+    /// The probability that the record is an attack (the classifiers).
+    Probability,
+    /// An anomaly score, not a probability (the isolation forest).
+    AnomalyScore,
+    /// A score combined from the model's parts, an attack at 0.5 and above (the hybrid).
+    Combined,
+}
+
+impl ScoreKind {
+    pub const ALL: [ScoreKind; 3] = [
+        ScoreKind::Probability,
+        ScoreKind::AnomalyScore,
+        ScoreKind::Combined,
+    ];
+
+    /// The name of the score's field: the CSV column, the NDJSON and API key.
+    pub fn field(self) -> &'static str {
+        match self {
+            ScoreKind::Probability => "probability",
+            ScoreKind::AnomalyScore => "anomaly_score",
+            ScoreKind::Combined => "score",
+        }
+    }
+
+    /// What the score is, in words (for headings and documentation).
+    pub fn description(self) -> &'static str {
+        match self {
+            ScoreKind::Probability => "probability of attack",
+            ScoreKind::AnomalyScore => "anomaly score",
+            ScoreKind::Combined => "combined score",
+        }
+    }
+
+    /// The models whose score this is, in catalogue order.
+    pub fn models(self) -> impl Iterator<Item = ModelKind> {
+        ModelKind::ALL
+            .into_iter()
+            .filter(move |k| k.score() == self)
+    }
+}
+
+/// Whether a model's results say which of its parts flagged a record ([`FIRED`]): the hybrid's.
+pub fn reports_fired(kind: ModelKind) -> bool {
+    kind == ModelKind::Hybrid
+}
+
+/// A record's warnings as one text: each unseen value's warning, joined by
+/// [`WARNING_SEPARATOR`] (empty when there is none).
+pub fn warning_text(unseen: &[UnseenCategory]) -> String {
+    let mut text = String::new();
+    for (i, u) in unseen.iter().enumerate() {
+        if i > 0 {
+            text.push_str(WARNING_SEPARATOR);
+        }
+        text.push_str(&u.to_string());
+    }
+    text
+}
+
+/// The columns of `nadir predict`'s CSV (and the keys of its NDJSON, in order) for a model of
+/// `kind`: `row`, `line`, `prediction`, the score's field, `fired` for the models that
+/// report it, `warning`. The web page's download writes the same.
+pub fn columns(kind: ModelKind) -> Vec<&'static str> {
+    let mut columns = vec!["row", "line", "prediction", kind.score_field()];
+    if reports_fired(kind) {
+        columns.push(FIRED);
+    }
+    columns.push("warning");
+    columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The score field of every model, as every front end writes it: classifiers a
+    /// probability, the isolation forest an anomaly score, the hybrid its combined score.
+    #[test]
+    fn every_model_has_one_score_field() {
+        for kind in ModelKind::ALL {
+            let expected = match kind {
+                ModelKind::IsolationForest => "anomaly_score",
+                ModelKind::Hybrid => "score",
+                _ => "probability",
+            };
+            assert_eq!(kind.score_field(), expected, "{kind}");
+            assert_eq!(kind.score_field(), kind.score().field());
+            assert_eq!(kind.is_detector(), expected != "probability", "{kind}");
+            assert!(kind.score().models().any(|k| k == kind));
+            let columns = columns(kind);
+            assert_eq!(columns[3], expected);
+            assert_eq!(columns.contains(&FIRED), kind == ModelKind::Hybrid);
+        }
+        let fields: Vec<&str> = ScoreKind::ALL.map(ScoreKind::field).to_vec();
+        assert_eq!(fields, ["probability", "anomaly_score", "score"]);
+        for score in ScoreKind::ALL {
+            assert!(score.models().count() > 0, "{score:?} has no model");
+        }
+    }
+
+    #[test]
+    fn verdicts_and_warnings_have_one_wording() {
+        assert_eq!(verdict(true), "attack");
+        assert_eq!(verdict(false), "normal");
+        let unseen = |feature: &str, value: &str| UnseenCategory {
+            row: 0,
+            feature: feature.into(),
+            value: value.into(),
+        };
+        assert_eq!(warning_text(&[]), "");
+        assert_eq!(
+            warning_text(&[unseen("service", "gopher_v2"), unseen("flag", "XX")]),
+            "service value `gopher_v2` was not seen in training (encoded as none of the known values); \
+             flag value `XX` was not seen in training (encoded as none of the known values)"
+        );
+        assert_eq!(
+            nadir_data::UnseenRows(3).to_string(),
+            "3 row(s) hold category values not seen in training (encoded as none of the known values)"
+        );
+    }
+}
