@@ -9,7 +9,7 @@ pub mod record;
 pub mod rng;
 pub mod schema;
 
-pub use encode::{Encoded, FeaturePipeline, Rows, UNSEEN, UnseenCategory, UnseenRows};
+pub use encode::{Encoded, FeaturePipeline, Rows, RowsIter, UNSEEN, UnseenCategory, UnseenRows};
 pub use json::{DataFormat, read_json_dataset};
 pub use reader::{
     DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_from,
