@@ -6,6 +6,10 @@
 //! fitted on the whole training part and measured once on the test part. The feature
 //! pipeline is refitted on every fold's training rows, so validation rows meet unseen
 //! categories exactly as new traffic would.
+//!
+//! `run` is the list of these steps, one function each: `check`, `split`, `cross_validate`,
+//! `final_fit`, then per model `choose_threshold` and `measure_holdout`. The split is recorded in metrics.json ([`DataSplit`]: the held-out
+//! rows themselves), so the report scores exactly those rows without replaying it.
 
 use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
 use crate::fitting::{Catalogue, Fits, Fitted, Fitter};
@@ -83,12 +87,31 @@ pub struct DataSummary {
     pub skipped_rows: usize,
     pub train_rows: usize,
     pub test_rows: usize,
-    /// The share of `source` held out as the test part (absent when `test_source` was given),
-    /// so the split can be recreated (the report scores exactly these rows again).
+    /// The share of `source` held out as the test part (absent when `test_source` was given).
     pub test_share: Option<f64>,
+    /// How the test part was chosen, with its rows, so the report scores exactly them again.
+    /// `None` only in a metrics.json written by a nadir from before it was recorded.
+    #[serde(default)]
+    pub split: Option<DataSplit>,
     pub attack_share: f64,
     /// Test rows holding a category value unseen in the training part.
     pub test_rows_with_unseen_categories: usize,
+}
+
+/// How a run's test part was chosen (`method` in JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum DataSplit {
+    /// A stratified share of each class of `source` held out, drawn with `seed`.
+    Stratified {
+        seed: u64,
+        test_share: f64,
+        /// The held-out rows: positions among the records read from `source`, 0-based,
+        /// ascending. Every other row is the training part.
+        test_rows: Vec<usize>,
+    },
+    /// A separate test file: all of `source` is the training part.
+    TestFile { source: String },
 }
 
 /// Mean and standard deviation over folds.
@@ -281,7 +304,8 @@ pub(crate) struct Run<M> {
     pub(crate) models: Vec<Measured<M>>,
 }
 
-/// The protocol itself, on models from `fitter`: see [`train`].
+/// The protocol itself, on models from `fitter`: see [`train`]. Each step is a function of
+/// its own; this is their list.
 pub(crate) fn run<F: Fitter>(
     fitter: &F,
     data: &Dataset,
@@ -289,6 +313,63 @@ pub(crate) fn run<F: Fitter>(
     options: &TrainOptions,
     progress: &dyn Fn(Progress),
 ) -> Result<Run<F::Model>, ProtocolError> {
+    let checked = check(data, test_data, options)?;
+    progress(Progress::Start {
+        fits: checked.config.kinds().len() * (options.folds + 1),
+    });
+    let parts = split(
+        data,
+        test_data,
+        checked.labels,
+        checked.test_labels,
+        options,
+    );
+    let mut cv = cross_validate(fitter, &checked.config, &parts, options, progress)?;
+    let last = final_fit(fitter, &checked.config, &parts, options.seed, progress)?;
+    let mut models = Vec::new();
+    for (kind, fitted) in last.fitted {
+        if !options.kinds.contains(&kind) {
+            continue;
+        }
+        let (threshold, threshold_rule) = choose_threshold(
+            options,
+            &fitted.model,
+            &parts.train_labels,
+            &cv.out_of_fold[&kind],
+        );
+        let folds = cv.folds.remove(&kind).unwrap_or_default();
+        models.push(measure_holdout(
+            kind,
+            fitted,
+            (threshold, threshold_rule),
+            folds,
+            &last.test,
+            &parts.test_labels,
+        ));
+    }
+    let summary = summarise(data, test_data, parts, &last.test, options);
+    Ok(Run {
+        pipeline: last.pipeline,
+        data: summary,
+        models,
+    })
+}
+
+/// What [`check`] let through: the labels and the configuration checked for the models.
+struct Checked<'a> {
+    labels: Vec<bool>,
+    /// The separate test file's labels, when there is one.
+    test_labels: Option<Vec<bool>>,
+    config: CheckedConfig<'a>,
+}
+
+/// Step 1: refuse a run that could not finish before any work or progress: unlabelled
+/// data, fewer than 2 folds, a test share outside (0, 1), a bad hyperparameter.
+fn check<'a>(
+    data: &Dataset,
+    test_data: Option<&Dataset>,
+    options: &'a TrainOptions,
+) -> Result<Checked<'a>, ProtocolError> {
     let labelled = |d: &Dataset| {
         d.is_attack().ok_or_else(|| ProtocolError::Unlabelled {
             path: d.source.clone(),
@@ -306,33 +387,95 @@ pub(crate) fn run<F: Fitter>(
         ));
     }
     let config = options.config.check(&options.kinds)?;
-    progress(Progress::Start {
-        fits: config.kinds().len() * (options.folds + 1),
-    });
+    let test_labels = test_data.map(labelled).transpose()?;
+    Ok(Checked {
+        labels,
+        test_labels,
+        config,
+    })
+}
 
-    let (train, train_labels, test, test_labels) = match test_data {
-        Some(test) => (data.clone(), labels.clone(), test.clone(), labelled(test)?),
-        None => {
+/// The training and test parts of a run, and how they were chosen.
+struct Parts {
+    train: Dataset,
+    train_labels: Vec<bool>,
+    test: Dataset,
+    test_labels: Vec<bool>,
+    how: DataSplit,
+}
+
+/// Step 2: set the test part aside before anything is fitted, so nothing is tuned on it:
+/// the separate test file, or a stratified share of `data` (seeded), whose rows are recorded
+/// so the report can score exactly them again.
+fn split(
+    data: &Dataset,
+    test_data: Option<&Dataset>,
+    labels: Vec<bool>,
+    test_labels: Option<Vec<bool>>,
+    options: &TrainOptions,
+) -> Parts {
+    match (test_data, test_labels) {
+        (Some(test), Some(test_labels)) => Parts {
+            train: data.clone(),
+            train_labels: labels,
+            test: test.clone(),
+            test_labels,
+            how: DataSplit::TestFile {
+                source: test.source.clone(),
+            },
+        },
+        _ => {
             let (train_rows, test_rows) =
                 stratified_split(&labels, options.test_share, options.seed);
             let pick = |rows: &[usize]| rows.iter().map(|&i| labels[i]).collect::<Vec<bool>>();
-            (
-                data.select(&train_rows),
-                pick(&train_rows),
-                data.select(&test_rows),
-                pick(&test_rows),
-            )
+            Parts {
+                train: data.select(&train_rows),
+                train_labels: pick(&train_rows),
+                test: data.select(&test_rows),
+                test_labels: pick(&test_rows),
+                how: DataSplit::Stratified {
+                    seed: options.seed,
+                    test_share: options.test_share,
+                    test_rows,
+                },
+            }
         }
-    };
+    }
+}
 
-    // Cross-validation on the training part: fold metrics and out-of-fold scores.
-    let mut out_of_fold: BTreeMap<ModelKind, Vec<f64>> = options
-        .kinds
-        .iter()
-        .map(|&k| (k, vec![0.0; train.len()]))
-        .collect();
-    let mut fold_scores: BTreeMap<ModelKind, Vec<Scores>> = BTreeMap::new();
-    let folds = stratified_folds(&train_labels, options.folds, options.seed);
+/// What cross-validation leaves for the later steps, per chosen model.
+struct CrossValidated {
+    /// The score of every training row by the fold's model that did not see it.
+    out_of_fold: BTreeMap<ModelKind, Vec<f64>>,
+    /// Per fold, at 0.5 or the model's own threshold.
+    folds: BTreeMap<ModelKind, Vec<Scores>>,
+}
+
+/// Step 3: stratified K-fold cross-validation on the training part, for each model's fold
+/// metrics and its out-of-fold scores (on which its threshold is chosen). Each fold refits
+/// the feature pipeline on its fit rows alone, so its validation rows meet unseen categories
+/// exactly as new traffic would.
+fn cross_validate<F: Fitter>(
+    fitter: &F,
+    config: &CheckedConfig,
+    parts: &Parts,
+    options: &TrainOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<CrossValidated, ProtocolError> {
+    let Parts {
+        train,
+        train_labels,
+        ..
+    } = parts;
+    let mut cv = CrossValidated {
+        out_of_fold: options
+            .kinds
+            .iter()
+            .map(|&k| (k, vec![0.0; train.len()]))
+            .collect(),
+        folds: BTreeMap::new(),
+    };
+    let folds = stratified_folds(train_labels, options.folds, options.seed);
     for (f, (fit_rows, valid_rows)) in folds.iter().enumerate() {
         let fit_part = train.select(fit_rows);
         let pipeline = FeaturePipeline::fit(&fit_part.schema, &fit_part.records);
@@ -341,7 +484,7 @@ pub(crate) fn run<F: Fitter>(
         let valid = pipeline.encode(&train.select(valid_rows).records);
         let fitted = fit_all(
             fitter,
-            &config,
+            config,
             options.seed,
             &pipeline.encode(&fit_part.records),
             &fit_labels,
@@ -353,85 +496,136 @@ pub(crate) fn run<F: Fitter>(
                 continue;
             }
             let scores = model.score(&valid);
+            let out_of_fold = cv.out_of_fold.get_mut(&kind).expect("every kind");
             for (&row, &s) in valid_rows.iter().zip(&scores) {
-                out_of_fold.get_mut(&kind).expect("every kind")[row] = s;
+                out_of_fold[row] = s;
             }
             let threshold = model.fixed_threshold().unwrap_or(0.5);
-            fold_scores
-                .entry(kind)
-                .or_default()
-                .push(Scores::at_threshold(&valid_labels, &scores, threshold));
+            cv.folds.entry(kind).or_default().push(Scores::at_threshold(
+                &valid_labels,
+                &scores,
+                threshold,
+            ));
         }
     }
+    Ok(cv)
+}
 
-    // The final models, on the whole training part, measured once on the test part.
-    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
-    let test_encoded = pipeline.encode(&test.records);
+/// The final models and what they are measured on.
+struct FinalFit<M> {
+    /// Fitted on the whole training part.
+    pipeline: FeaturePipeline,
+    /// The test part, encoded by that pipeline.
+    test: Encoded,
+    fitted: BTreeMap<ModelKind, Fitted<M>>,
+}
+
+/// Step 4: the models that are saved, fitted (with their pipeline) on the whole training
+/// part: cross-validation only measured how such fits do.
+fn final_fit<F: Fitter>(
+    fitter: &F,
+    config: &CheckedConfig,
+    parts: &Parts,
+    seed: u64,
+    progress: &dyn Fn(Progress),
+) -> Result<FinalFit<F::Model>, ProtocolError> {
+    let pipeline = FeaturePipeline::fit(&parts.train.schema, &parts.train.records);
+    let test = pipeline.encode(&parts.test.records);
     let fitted = fit_all(
         fitter,
-        &config,
-        options.seed,
-        &pipeline.encode(&train.records),
-        &train_labels,
+        config,
+        seed,
+        &pipeline.encode(&parts.train.records),
+        &parts.train_labels,
         None,
         progress,
     )?;
-    let mut models = Vec::new();
-    for (kind, fitted) in fitted {
-        let Fitted {
-            model,
-            seconds: fit_seconds,
-        } = fitted;
-        if !options.kinds.contains(&kind) {
-            continue;
-        }
-        let (threshold, threshold_rule) = match (options.threshold, model.fixed_threshold()) {
-            (Some(t), _) => (t, "set by the user".to_string()),
-            (None, Some(t)) => (t, "fixed by the model when fitting".to_string()),
-            (None, None) => (
-                metrics::best_f1_threshold(&train_labels, &out_of_fold[&kind]),
-                format!(
-                    "best F1 on the {}-fold out-of-fold scores of the training part",
-                    options.folds
-                ),
+    Ok(FinalFit {
+        pipeline,
+        test,
+        fitted,
+    })
+}
+
+/// Step 5: a model's decision threshold and the rule that gave it: the user's, else the one
+/// the model fixed itself (a detector's), else the best F1 on its out-of-fold scores, so the
+/// threshold is tuned on the training part only, never on the test part.
+fn choose_threshold(
+    options: &TrainOptions,
+    model: &impl Classifier,
+    train_labels: &[bool],
+    out_of_fold: &[f64],
+) -> (f64, String) {
+    match (options.threshold, model.fixed_threshold()) {
+        (Some(t), _) => (t, "set by the user".to_string()),
+        (None, Some(t)) => (t, "fixed by the model when fitting".to_string()),
+        (None, None) => (
+            metrics::best_f1_threshold(train_labels, out_of_fold),
+            format!(
+                "best F1 on the {}-fold out-of-fold scores of the training part",
+                options.folds
             ),
-        };
-        let start = Instant::now();
-        let scores = model.score(&test_encoded);
-        let predict_seconds = start.elapsed().as_secs_f64();
-        models.push(Measured {
-            kind,
-            model,
-            threshold,
-            threshold_rule,
-            folds: fold_scores.remove(&kind).unwrap_or_default(),
-            holdout: Scores::at_threshold(&test_labels, &scores, threshold),
-            fit_seconds,
-            predict_seconds,
-        });
+        ),
     }
-    let attacks = train_labels
+}
+
+/// Step 6: the one measurement on the test part, at the chosen threshold, timed.
+fn measure_holdout<M: Classifier>(
+    kind: ModelKind,
+    fitted: Fitted<M>,
+    (threshold, threshold_rule): (f64, String),
+    folds: Vec<Scores>,
+    test: &Encoded,
+    test_labels: &[bool],
+) -> Measured<M> {
+    let Fitted {
+        model,
+        seconds: fit_seconds,
+    } = fitted;
+    let start = Instant::now();
+    let scores = model.score(test);
+    let predict_seconds = start.elapsed().as_secs_f64();
+    Measured {
+        kind,
+        model,
+        threshold,
+        threshold_rule,
+        folds,
+        holdout: Scores::at_threshold(test_labels, &scores, threshold),
+        fit_seconds,
+        predict_seconds,
+    }
+}
+
+/// The run's data for metrics.json: the rows used, the split, the test rows that hold a
+/// category the training part never showed.
+fn summarise(
+    data: &Dataset,
+    test_data: Option<&Dataset>,
+    parts: Parts,
+    test_encoded: &Encoded,
+    options: &TrainOptions,
+) -> DataSummary {
+    let (train, test) = (parts.train.len(), parts.test.len());
+    let attacks = parts
+        .train_labels
         .iter()
-        .chain(&test_labels)
+        .chain(&parts.test_labels)
         .filter(|&&y| y)
         .count();
-    let summary = DataSummary {
+    DataSummary {
         source: data.source.clone(),
         sha256: data.sha256.clone(),
         test_source: test_data.map(|t| t.source.clone()),
-        rows: train.len() + test.len(),
+        rows: train + test,
         skipped_rows: data.skipped.len() + test_data.map_or(0, |t| t.skipped.len()),
-        train_rows: train.len(),
-        test_rows: test.len(),
+        train_rows: train,
+        test_rows: test,
         test_share: test_data.is_none().then_some(options.test_share),
-        attack_share: attacks as f64 / (train.len() + test.len()).max(1) as f64,
-        test_rows_with_unseen_categories: rows_with_unseen(&test_encoded),
-    };
-    Ok(Run {
-        pipeline,
-        data: summary,
-        models,
-    })
+        split: Some(parts.how),
+        attack_share: attacks as f64 / (train + test).max(1) as f64,
+        test_rows_with_unseen_categories: rows_with_unseen(test_encoded),
+    }
 }
 
 fn rows_with_unseen(encoded: &Encoded) -> usize {
@@ -906,6 +1100,45 @@ mod tests {
         let trained = train(&data, Some(&test_file), &opts, &|_| {}).unwrap();
         assert_eq!(trained.report.data.skipped_rows, 3);
         assert_eq!(trained.report.data.rows, data.len() + test_file.len());
+    }
+
+    /// metrics.json records the held-out rows themselves (and how they were drawn), or the
+    /// separate test file.
+    #[test]
+    fn the_split_is_recorded_with_its_rows() {
+        let data = sample();
+        let opts = options(&[ModelKind::DecisionTree]);
+        let trained = train(&data, None, &opts, &|_| {}).unwrap();
+        let (_, test_rows) = stratified_split(&data.is_attack().unwrap(), 0.3, 42);
+        assert_eq!(test_rows.len(), 600);
+        assert!(test_rows.windows(2).all(|w| w[0] < w[1]));
+        let expected = DataSplit::Stratified {
+            seed: 42,
+            test_share: 0.3,
+            test_rows,
+        };
+        assert_eq!(trained.report.data.split.as_ref(), Some(&expected));
+        let json = serde_json::to_value(&trained.report.data).unwrap();
+        assert_eq!(json["split"]["method"], "stratified");
+        assert_eq!(json["split"]["test_rows"].as_array().unwrap().len(), 600);
+        let back: DataSummary = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.split, Some(expected));
+
+        // A metrics.json of an older nadir still reads, without a split.
+        let mut older = json;
+        older.as_object_mut().unwrap().remove("split");
+        let older: DataSummary = serde_json::from_value(older).unwrap();
+        assert_eq!(older.split, None);
+
+        let mut test_file = sample();
+        test_file.source = "test.csv".into();
+        let trained = train(&data, Some(&test_file), &opts, &|_| {}).unwrap();
+        assert_eq!(
+            trained.report.data.split,
+            Some(DataSplit::TestFile {
+                source: "test.csv".into()
+            })
+        );
     }
 
     #[test]
