@@ -51,7 +51,7 @@ pub enum ReportError {
         "the models were measured on a separate test file, {path}: give it with --test so the report can draw their curves"
     )]
     TestFileNeeded { path: String },
-    #[error("cannot recreate the held-out rows: {0}")]
+    #[error("cannot find the held-out rows: {0}")]
     Split(String),
     #[error("fitting {kind}: {error}")]
     Fit { kind: ModelKind, error: FitError },
@@ -173,7 +173,7 @@ pub fn build(
     let histograms = class_histograms(data, &labels, &exploration, options.histograms);
 
     time_step("exploration");
-    let held = models::held_out(data, &labels, dir, test_file)?;
+    let held = models::held_out(data, dir, test_file)?;
     let test = models::held_out_rows(data, &held, test_file);
     let test_labels = test
         .is_attack()

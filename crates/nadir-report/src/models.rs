@@ -1,20 +1,22 @@
 //! The supervised half of the report: the models of a `nadir train` directory, scored again on
 //! exactly the rows the protocol held out, for the curves that `metrics.json` cannot hold.
 //!
-//! The held-out rows are recreated from the seed and the test share `metrics.json` records
-//! (the same [`stratified_split`] call as [`nadir_ml::protocol::train`]), and the recreation
-//! is checked:
-//! every model must reproduce, to the row, the confusion matrix saved in its file. A model is
-//! never scored on a row it was trained on.
+//! The held-out rows are read from `metrics.json`, which records them (`data.split`: the
+//! positions of the test part's rows among the records read, with the method, seed and test
+//! share that drew them; or the separate test file). They are not recreated: the report does
+//! not depend on how the split is drawn. What is read is checked: the data file must be the
+//! one trained on (its sha256), the rows must be positions in it, and every model must
+//! reproduce, to the row, the confusion matrix saved in its file. A model is never scored on a
+//! row it was trained on. A `metrics.json` written before the split was recorded is refused,
+//! asking for `nadir train` to be run again.
 
 use crate::ReportError;
 use nadir_data::Dataset;
 use nadir_ml::Classifier;
 use nadir_ml::file::{EXTENSION, SavedModel};
 use nadir_ml::metrics::{self, Scores, threshold_curve};
-use nadir_ml::protocol::{MeanStd, ModelReport, TrainReport};
+use nadir_ml::protocol::{DataSplit, MeanStd, ModelReport, TrainReport};
 use nadir_ml::registry::ModelKind;
-use nadir_ml::split::stratified_split;
 use std::path::{Path, PathBuf};
 
 /// A model directory written by `nadir train`.
@@ -101,10 +103,9 @@ pub struct HeldOut {
     pub how: String,
 }
 
-/// Recreates the protocol's split of `data` for the models of `dir`.
+/// The protocol's split of `data` for the models of `dir`, as `metrics.json` records it.
 pub fn held_out(
     data: &Dataset,
-    labels: &[bool],
     dir: &ModelDir,
     test_file: Option<&Dataset>,
 ) -> Result<HeldOut, ReportError> {
@@ -115,50 +116,76 @@ pub fn held_out(
             trained: trained.source.clone(),
         });
     }
-    if trained.test_source.is_some() {
-        let test = test_file.ok_or_else(|| ReportError::TestFileNeeded {
-            path: trained.test_source.clone().unwrap_or_default(),
-        })?;
-        return Ok(HeldOut {
-            train_rows: (0..data.len()).collect(),
-            test_rows: None,
-            test_share: None,
-            how: format!(
-                "the models were trained on all {} rows of {} and measured on the {} rows of {}",
-                data.len(),
-                data.source,
-                test.len(),
-                test.source
-            ),
-        });
-    }
-    let share = trained.test_share.ok_or_else(|| {
+    let split = trained.split.as_ref().ok_or_else(|| {
         ReportError::Split(format!(
-            "{}/metrics.json does not record the test share of its split (it was written by an older nadir): run `nadir train` again",
+            "{}/metrics.json does not record the rows of its split (it was written by an older nadir): run `nadir train` again",
             dir.dir.display()
         ))
     })?;
-    let (train_rows, test_rows) = stratified_split(labels, share, dir.metrics.seed);
-    if train_rows.len() != trained.train_rows || test_rows.len() != trained.test_rows {
+    let (seed, share, test_rows) = match split {
+        DataSplit::TestFile { source } => {
+            let test = test_file.ok_or_else(|| ReportError::TestFileNeeded {
+                path: source.clone(),
+            })?;
+            return Ok(HeldOut {
+                train_rows: (0..data.len()).collect(),
+                test_rows: None,
+                test_share: None,
+                how: format!(
+                    "the models were trained on all {} rows of {} and measured on the {} rows of {}",
+                    data.len(),
+                    data.source,
+                    test.len(),
+                    test.source
+                ),
+            });
+        }
+        DataSplit::Stratified {
+            seed,
+            test_share,
+            test_rows,
+        } => (*seed, *test_share, test_rows),
+    };
+    if data.len() != trained.rows {
         return Err(ReportError::Split(format!(
-            "a {share} split of the {} rows of {} gives {} training and {} test rows, not the {} and {} of metrics.json",
-            data.len(),
+            "{} holds {} rows, but the models were trained and measured on {}: read it as `nadir train` did",
             data.source,
-            train_rows.len(),
-            test_rows.len(),
-            trained.train_rows,
-            trained.test_rows
+            data.len(),
+            trained.rows
         )));
     }
+    let ascending = test_rows.windows(2).all(|w| w[0] < w[1]);
+    let inside = test_rows.last().is_none_or(|&last| last < data.len());
+    if !ascending || !inside || test_rows.len() != trained.test_rows {
+        return Err(ReportError::Split(format!(
+            "{}/metrics.json records {} held-out rows{}{}, not the {} test rows it counts among the {} rows of {}",
+            dir.dir.display(),
+            test_rows.len(),
+            if ascending { "" } else { " out of order" },
+            if inside {
+                ""
+            } else {
+                " beyond the end of the data"
+            },
+            trained.test_rows,
+            data.len(),
+            data.source
+        )));
+    }
+    let mut held = vec![false; data.len()];
+    for &i in test_rows {
+        held[i] = true;
+    }
+    let train_rows: Vec<usize> = (0..data.len()).filter(|&i| !held[i]).collect();
     Ok(HeldOut {
         how: format!(
-            "the {} rows held out by nadir train (stratified {:.0} % split, seed {}), recreated and checked against every model's saved confusion matrix",
+            "the {} rows held out by nadir train (stratified {:.0} % split, seed {}), read from metrics.json and checked against every model's saved confusion matrix",
             crate::figures::grouped(test_rows.len()),
             share * 100.0,
-            dir.metrics.seed
+            seed
         ),
         train_rows,
-        test_rows: Some(test_rows),
+        test_rows: Some(test_rows.clone()),
         test_share: Some(share),
     })
 }

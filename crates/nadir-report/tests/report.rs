@@ -135,9 +135,9 @@ fn the_page_holds_every_section_and_chart_and_nothing_external() {
 }
 
 /// The report scores exactly the rows no model saw. Each row's `service` is made its own, so
-/// a saved pipeline's vocabulary names the rows it was fitted on: the recreated training rows
-/// must be exactly those, and the held-out rows exactly the others. Seed 7, not the default,
-/// so the recreation must read the seed from metrics.json.
+/// a saved pipeline's vocabulary names the rows it was fitted on: the training rows the report
+/// finds must be exactly those, and the held-out rows exactly the others. Seed 7, not the
+/// default: the held-out rows are read from metrics.json, whatever seed drew them.
 #[test]
 fn the_recreated_held_out_rows_are_exactly_the_rows_no_model_saw() {
     const SERVICE: usize = 1;
@@ -148,7 +148,7 @@ fn the_recreated_held_out_rows_are_exactly_the_rows_no_model_saw() {
     let dir = scratch("identifiable");
     train_into(&dir, &data, 7);
     let models = load_models(&dir).unwrap();
-    let held = held_out(&data, &data.is_attack().unwrap(), &models, None).unwrap();
+    let held = held_out(&data, &models, None).unwrap();
     let test = held_out_rows(&data, &held, None);
     let trained: BTreeSet<&str> = held
         .train_rows
@@ -207,17 +207,51 @@ fn models_of_another_split_or_other_data_are_refused() {
     let data = sample();
     let dir = scratch("other-seed");
     train_into(&dir, &data, 42);
-    // Claim another seed: the recreated held-out rows are then not the ones the models were
-    // measured on, and the saved confusion matrices say so.
+    // Claim the rows of another split: they are then not the ones the models were measured
+    // on, and the saved confusion matrices say so.
     let metrics = dir.join("metrics.json");
     let text = std::fs::read_to_string(&metrics).unwrap();
-    std::fs::write(&metrics, text.replacen("\"seed\": 42", "\"seed\": 7", 1)).unwrap();
-    let models = load_models(&dir).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rewrite = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut json = written.clone();
+        change(&mut json);
+        std::fs::write(&metrics, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        load_models(&dir).unwrap()
+    };
+    let (_, other_rows) = nadir_ml::split::stratified_split(&data.is_attack().unwrap(), 0.3, 7);
+    let models = rewrite(&|json| json["data"]["split"]["test_rows"] = other_rows.clone().into());
     match build(&data, &models, None, &options(), &|_| {}) {
         Err(ReportError::Split(message)) => assert!(message.contains("saved"), "{message}"),
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("scored rows the models trained on"),
     }
+    // Rows that are no positions in the data are refused before any scoring.
+    let models = rewrite(&|json| {
+        let rows = json["data"]["split"]["test_rows"].as_array_mut().unwrap();
+        *rows.last_mut().unwrap() = data.len().into();
+    });
+    match held_out(&data, &models, None) {
+        Err(ReportError::Split(message)) => assert!(message.contains("beyond"), "{message}"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("accepted a row beyond the data"),
+    }
+    // A metrics.json of an older nadir, without the split's rows: train again.
+    let models = rewrite(&|json| {
+        json["data"].as_object_mut().unwrap().remove("split");
+    });
+    match held_out(&data, &models, None) {
+        Err(e @ ReportError::Split(_)) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("older nadir") && message.contains("run `nadir train` again"),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("read a split that metrics.json does not record"),
+    }
+    std::fs::write(&metrics, &text).unwrap();
+    let models = load_models(&dir).unwrap();
 
     let mut other = data.select(&(0..1500).collect::<Vec<_>>());
     other.sha256 = "0".repeat(64);
