@@ -8,7 +8,9 @@
 //! - the pipeline that encoded them was fitted on exactly those rows when its `service`
 //!   vocabulary holds as many values as the fit has rows, none of them unknown to it;
 //! - a threshold chosen by best F1 on spy scores names the two rows that chose it
-//!   ([`Spy::chosen_by`]).
+//!   ([`Spy::chosen_by`]);
+//! - the rows a model scored, and which of them the pipeline that encoded them had never
+//!   seen, are recorded too ([`SpyScored`]): a row unseen there did not reach that pipeline.
 
 use crate::fitting::Fitter;
 use crate::model::{Classifier, FitError};
@@ -48,17 +50,34 @@ struct SpyFit {
     unknown: usize,
 }
 
-/// Stands in for every model: records each fit, and scores a row by its identity alone.
+/// One batch of rows a spy model scored.
+#[derive(Debug)]
+struct SpyScored {
+    /// The protocol's step when it scored.
+    step: String,
+    /// The rows scored, as indices into the dataset.
+    rows: Vec<usize>,
+    /// Values in the `service` vocabulary of the pipeline that encoded them.
+    vocabulary: usize,
+    /// Scored rows whose `service` that pipeline did not know: rows it was not fitted on.
+    unknown: Vec<usize>,
+}
+
+/// Stands in for every model: records each fit and each scoring, and scores a row by its
+/// identity alone.
 struct Spy {
     is_attack: Rc<[bool]>,
-    step: RefCell<String>,
+    step: Rc<RefCell<String>>,
     fits: RefCell<Vec<SpyFit>>,
+    scored: Rc<RefCell<Vec<SpyScored>>>,
 }
 
 /// A model the spy fitted.
 #[derive(Clone)]
 struct SpyModel {
     is_attack: Rc<[bool]>,
+    step: Rc<RefCell<String>>,
+    scored: Rc<RefCell<Vec<SpyScored>>>,
 }
 
 /// Row `i` of `n` scores `i / 2n²` when normal, below every attack's `0.5 + i / 2n`. Every
@@ -77,8 +96,9 @@ impl Spy {
     fn new(data: &Dataset) -> Spy {
         Spy {
             is_attack: data.is_attack().expect("labelled").into(),
-            step: RefCell::new("start".into()),
+            step: Rc::new(RefCell::new("start".into())),
             fits: RefCell::new(Vec::new()),
+            scored: Rc::new(RefCell::new(Vec::new())),
         }
     }
 
@@ -106,6 +126,19 @@ impl Spy {
 impl Classifier for SpyModel {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         let n = self.is_attack.len();
+        let rows: Vec<usize> = data.numeric.iter().map(|row| row[0] as usize).collect();
+        let unknown = rows
+            .iter()
+            .zip(data.codes.iter())
+            .filter(|(_, codes)| codes[SERVICE] == UNSEEN)
+            .map(|(&i, _)| i)
+            .collect();
+        self.scored.borrow_mut().push(SpyScored {
+            step: self.step.borrow().clone(),
+            rows,
+            vocabulary: data.cardinalities[SERVICE],
+            unknown,
+        });
         data.numeric
             .iter()
             .map(|row| {
@@ -140,6 +173,8 @@ impl Fitter for Spy {
         });
         Ok(SpyModel {
             is_attack: Rc::clone(&self.is_attack),
+            step: Rc::clone(&self.step),
+            scored: Rc::clone(&self.scored),
         })
     }
 }
@@ -249,6 +284,7 @@ fn no_held_out_row_reaches_a_fit_a_pipeline_or_a_threshold_in_novel_validation()
     );
     assert_eq!(report.folds.len(), plans.len());
     let fits = spy.take_fits();
+    let scored = spy.scored.take();
     for (f, (plan, fold)) in plans.iter().zip(&report.folds).enumerate() {
         let rows = novel::fold_rows(
             &data.schema,
@@ -271,7 +307,7 @@ fn no_held_out_row_reaches_a_fit_a_pipeline_or_a_threshold_in_novel_validation()
             plan.name
         );
         // The fits: the model on the fold's training rows, the threshold's model on the
-        // rest of them; the pipeline on the fold's training rows.
+        // fit share of them; each with a pipeline fitted on exactly its rows.
         let fold_fits: Vec<&SpyFit> = fits.iter().filter(|fit| fit.step == plan.name).collect();
         let fitted: Vec<&[usize]> = fold_fits.iter().map(|fit| &fit.rows[..]).collect();
         assert_eq!(
@@ -295,10 +331,24 @@ fn no_held_out_row_reaches_a_fit_a_pipeline_or_a_threshold_in_novel_validation()
             );
             assert_eq!(
                 (fit.vocabulary, fit.unknown),
-                (rows.train.len(), 0),
-                "{}: the pipeline was fitted on other rows than the fold's training rows",
+                (fit.rows.len(), 0),
+                "{}: the pipeline was fitted on other rows than the model",
                 plan.name
             );
         }
+        // The validation share was scored once, by a pipeline that none of its rows reached:
+        // every one of them holds a `service` that pipeline never saw.
+        let validation = in_fold(&validation_share);
+        let scorings: Vec<&SpyScored> = scored
+            .iter()
+            .filter(|s| s.step == plan.name && s.rows == validation)
+            .collect();
+        assert_eq!(scorings.len(), 1, "{}: {scorings:?}", plan.name);
+        assert_eq!(
+            (scorings[0].vocabulary, &scorings[0].unknown),
+            (fit_share.len(), &validation),
+            "{}: a validation row reached the pipeline that scored the validation share",
+            plan.name
+        );
     }
 }

@@ -12,7 +12,8 @@
 //! - the normal rows are split (seeded) into training normals and held-out normals;
 //! - each model is fitted on the training normals plus the remaining attacks. A classifier's
 //!   decision threshold is chosen as in [`crate::protocol`] but on the fold's training part
-//!   only: the best F1 on a stratified validation share of it, then the model is refitted on
+//!   only: the best F1 on a stratified validation share of it, scored by a model fitted (with
+//!   its own feature pipeline) on the rest of it, the fit share; then the model is refitted on
 //!   all of it. Detectors (the isolation forest, the hybrid) fix their own threshold.
 //! - each model is measured on the held-out normals plus every row of the removed attacks:
 //!   the detection rate of the unseen attacks, the false-positive rate on normal traffic,
@@ -20,6 +21,7 @@
 //!
 //! The feature pipeline is fitted on the fold's training rows, so the removed attacks meet
 //! category values (services) they alone use exactly as new traffic would: as unseen values.
+//! Likewise the threshold's validation rows are encoded by the fit share's pipeline.
 
 use crate::fitting::{Catalogue, Fits, Fitter};
 use crate::metrics::{self, Scores};
@@ -368,12 +370,16 @@ fn run_fold<F: Fitter>(
     let encoded = pipeline.encode(&train.records);
     let test = pipeline.encode(&data.select(&rows.test).records);
 
-    // The threshold's validation split inside the fold's training part.
+    // The threshold's validation split inside the fold's training part. The threshold's
+    // model and its pipeline see the fit share only: the validation rows are encoded by that
+    // pipeline, so their category values are unseen there exactly as new traffic's would be.
     let (fit_rows, valid_rows) =
         stratified_split(&train_labels, options.validation_share, options.seed);
-    let fit_part = encoded.select(&fit_rows);
+    let fit_records = train.select(&fit_rows);
+    let fit_pipeline = FeaturePipeline::fit(&fit_records.schema, &fit_records.records);
+    let fit_part = fit_pipeline.encode(&fit_records.records);
     let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
-    let valid_part = encoded.select(&valid_rows);
+    let valid_part = fit_pipeline.encode(&train.select(&valid_rows).records);
     let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
 
     let mut full = Fits::new(fitter, config, &encoded, &train_labels, options.seed);
