@@ -20,6 +20,7 @@ use nadir_explore::{Exploration, ExploreError};
 use nadir_ml::FitError;
 use nadir_ml::cluster::{ClusterOptions, ClusterStep};
 use nadir_ml::file::ModelFileError;
+use nadir_ml::model_dir::ModelDirError;
 use nadir_ml::registry::ModelKind;
 use std::path::Path;
 use std::time::Instant;
@@ -30,15 +31,8 @@ use unsupervised::{AnomalyInput, AnomalySection, ClusterSection};
 pub enum ReportError {
     #[error(transparent)]
     Explore(#[from] ExploreError),
-    #[error("cannot read {path}{hint}: {source}")]
-    Io {
-        path: String,
-        hint: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is not a metrics file of `nadir train`: {message}")]
-    Metrics { path: String, message: String },
+    #[error(transparent)]
+    ModelDir(#[from] ModelDirError),
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
     #[error("{path} is missing: metrics.json lists it, and the report scores every listed model")]

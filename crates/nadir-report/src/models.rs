@@ -13,8 +13,9 @@
 use crate::ReportError;
 use nadir_data::Dataset;
 use nadir_ml::Classifier;
-use nadir_ml::file::{EXTENSION, SavedModel};
+use nadir_ml::file::SavedModel;
 use nadir_ml::metrics::{self, Scores, threshold_curve};
+use nadir_ml::model_dir;
 use nadir_ml::protocol::{DataSplit, MeanStd, ModelReport, TrainReport};
 use nadir_ml::registry::ModelKind;
 use std::path::{Path, PathBuf};
@@ -36,29 +37,9 @@ impl ModelDir {
 
     /// Reads `DIR/metrics.json` and every `DIR/*.nadir`.
     pub fn load(dir: &Path) -> Result<ModelDir, ReportError> {
-        let metrics_path = dir.join("metrics.json");
-        let text = std::fs::read_to_string(&metrics_path).map_err(|source| ReportError::Io {
-            path: metrics_path.display().to_string(),
-            hint: " (is it a directory written by `nadir train --out DIR`?)",
-            source,
-        })?;
-        let metrics: TrainReport =
-            serde_json::from_str(&text).map_err(|e| ReportError::Metrics {
-                path: metrics_path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Io {
-            path: dir.display().to_string(),
-            hint: "",
-            source,
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == EXTENSION))
-            .collect();
-        files.sort();
+        let metrics = model_dir::load_metrics(dir)?;
         let mut models = Vec::new();
-        for path in files {
+        for path in model_dir::model_files(dir)? {
             models.push(SavedModel::load(&path)?);
         }
         let order = |m: &SavedModel| {
@@ -72,8 +53,7 @@ impl ModelDir {
         for trained in &metrics.models {
             if !models.iter().any(|m| m.kind() == trained.name) {
                 return Err(ReportError::MissingModel {
-                    path: dir
-                        .join(format!("{}.{EXTENSION}", trained.name))
+                    path: model_dir::model_path(dir, trained.name)
                         .display()
                         .to_string(),
                 });
