@@ -102,6 +102,8 @@ pub struct FeatureHistogram {
 /// The models of a training run, measured on the rows they were not trained on.
 pub struct ModelSection {
     pub dir: String,
+    /// The name of the schema the models were trained on.
+    pub schema: String,
     pub seed: u64,
     pub folds: usize,
     pub test_share: Option<f64>,
@@ -225,6 +227,9 @@ pub fn build(
 fn model_section(dir: &ModelDir, held: &HeldOut, results: Vec<ModelResult>) -> ModelSection {
     ModelSection {
         dir: dir.dir.display().to_string(),
+        schema: dir
+            .schema()
+            .map_or_else(String::new, |s| s.name().to_string()),
         seed: dir.metrics.seed,
         folds: dir.metrics.folds,
         test_share: held.test_share,
