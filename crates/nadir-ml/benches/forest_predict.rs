@@ -15,7 +15,7 @@
 //! Each run's CPU time (all threads) is recorded beside its wall time.
 
 use nadir_data::{Encoded, FeaturePipeline, ReadOptions, default_data_path, read_path};
-use nadir_ml::forest::{Bagging, BaggingParams, RandomForest, RandomForestParams};
+use nadir_ml::forest::{Forest, ForestParams};
 use nadir_ml::split::stratified_split;
 use nadir_ml::{Classifier, Fit};
 use serde_json::json;
@@ -81,15 +81,15 @@ fn data(files: &[PathBuf]) -> (Encoded, Vec<bool>, Encoded) {
 fn main() {
     let options = options();
     let (train_x, train_y, test_x) = data(&options.files);
-    let forest = RandomForestParams::default()
+    let forest = ForestParams::random_forest()
         .fit(&train_x, &train_y, 42)
         .expect("forest fit");
-    let bagging = BaggingParams::default()
+    let bagging = ForestParams::bagging()
         .fit(&train_x, &train_y, 42)
         .expect("bagging fit");
     let load_seconds = [
-        time_load::<RandomForest>(&postcard::to_stdvec(&forest).expect("encodes")),
-        time_load::<Bagging>(&postcard::to_stdvec(&bagging).expect("encodes")),
+        time_load::<Forest>(&postcard::to_stdvec(&forest).expect("encodes")),
+        time_load::<Forest>(&postcard::to_stdvec(&bagging).expect("encodes")),
     ];
     let models: [(&str, &(dyn Classifier + Sync)); 2] =
         [("random_forest", &forest), ("bagging", &bagging)];

@@ -199,6 +199,18 @@ impl SavedModel {
                 message: "its feature pipeline does not match its schema".to_string(),
             });
         }
+        for width in model.model.input_widths() {
+            let encoded = width.of_pipeline(&model.pipeline);
+            if width != encoded {
+                return Err(ModelFileError::Decode {
+                    path,
+                    message: format!(
+                        "its {} model reads rows of {width}, its feature pipeline encodes {encoded}",
+                        model.kind()
+                    ),
+                });
+            }
+        }
         Ok(model)
     }
 
@@ -324,6 +336,24 @@ mod tests {
                 fresh.kind()
             );
         }
+    }
+
+    /// A model whose input width differs from its pipeline's is a load error naming both.
+    #[test]
+    fn a_model_that_does_not_fit_its_pipeline_is_a_load_error() {
+        let (tree, data) = saved_tree();
+        let (tree, _) = (tree, data);
+        let without_duration = nadir_data::Schema::nsl_kdd().without(&["duration".into()]);
+        let narrow = FeaturePipeline::fit(&std::sync::Arc::new(without_duration.unwrap()), &[]);
+        let mut model = tree.clone();
+        model.pipeline = narrow;
+        let error = SavedModel::from_bytes(&model.to_bytes(), "m").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "m could not be decoded: its decision_tree model reads rows of 41 tree columns \
+             (38 numeric), its feature pipeline encodes 40 tree columns (37 numeric)"
+        );
+        assert!(SavedModel::from_bytes(&tree.to_bytes(), "m").is_ok());
     }
 
     /// A file of an earlier format is refused with both versions and what to do.

@@ -4,8 +4,10 @@
 //! the mean of the trees' leaf attack probabilities, as scikit-learn's `predict_proba`).
 //!
 //! The two differ only in what a tree sees: a random forest draws `max_features` columns at
-//! random per split, bagging lets every split see every column. Both are one
-//! `TreeEnsemble` over the grower of [`crate::tree`]: the data is binned once per fit, and
+//! random per split, bagging lets every split see every column. Both are one model,
+//! [`Forest`], whose hyperparameters [`ForestParams`] have a preset for each (the catalogue's
+//! `random_forest` and `bagging`), fitted as one `TreeEnsemble` over the grower of
+//! [`crate::tree`]: the data is binned once per fit, and
 //! the trees grow in parallel with rayon, tree `t` drawing its rows and columns from
 //! `Rng::fork(seed, t)`, so a model is the same bit for bit whatever the thread count.
 //!
@@ -22,10 +24,12 @@ use nadir_data::{Encoded, Rng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Random forest hyperparameters (scikit-learn's names and defaults).
+/// Hyperparameters of a tree ensemble (scikit-learn's names). The catalogue has two presets
+/// of it, which differ only in their defaults: [`ForestParams::random_forest`] and
+/// [`ForestParams::bagging`]. A random forest whose `max_features` is `all` is bagging.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RandomForestParams {
+#[serde(deny_unknown_fields)]
+pub struct ForestParams {
     /// Number of trees.
     pub trees: usize,
     /// Columns considered per split.
@@ -42,11 +46,11 @@ pub struct RandomForestParams {
     pub max_samples: f64,
 }
 
-impl Default for RandomForestParams {
-    /// scikit-learn's defaults: 100 fully grown trees on bootstrap samples, √41 = 6 columns
-    /// per split. More trees gain nothing measurable on this data.
-    fn default() -> Self {
-        RandomForestParams {
+impl ForestParams {
+    /// The random forest: scikit-learn's defaults, 100 fully grown trees on bootstrap
+    /// samples, √41 = 6 columns per split. More trees gain nothing measurable on this data.
+    pub fn random_forest() -> Self {
+        ForestParams {
             trees: 100,
             max_features: MaxFeatures::Sqrt,
             max_depth: None,
@@ -56,16 +60,19 @@ impl Default for RandomForestParams {
             max_samples: 1.0,
         }
     }
-}
 
-/// A fitted random forest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RandomForest {
-    params: RandomForestParams,
-    ensemble: TreeEnsemble,
-}
+    /// Bagging, scikit-learn's `BaggingClassifier` over its default decision tree: every
+    /// column at every split, 50 fully grown trees on bootstrap samples (scikit-learn's
+    /// default of 10 leaves the scores coarse, eleven distinct values, which hurts threshold
+    /// tuning and ROC curves).
+    pub fn bagging() -> Self {
+        ForestParams {
+            trees: 50,
+            max_features: MaxFeatures::All,
+            ..ForestParams::random_forest()
+        }
+    }
 
-impl RandomForestParams {
     /// The plan for data of `columns` tree columns.
     fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
         EnsemblePlan::new(
@@ -83,132 +90,34 @@ impl RandomForestParams {
     }
 }
 
-impl ParamGuard for RandomForestParams {
-    fn check(&self) -> Result<(), FitError> {
-        self.plan(MAX_TREE_COLUMNS).map(drop)
-    }
-}
-
-impl Fit for RandomForestParams {
-    type Model = RandomForest;
-
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<RandomForest, FitError> {
-        check_training_data(data, labels)?;
-        let plan = self.plan(tree_columns(data))?;
-        Ok(RandomForest {
-            params: self.clone(),
-            ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,
-        })
-    }
-}
-
-impl RandomForest {
-    pub fn params(&self) -> &RandomForestParams {
-        &self.params
-    }
-
-    /// Mean decrease in Gini impurity per tree column, averaged over the trees
-    /// (one value per feature, summing to 1).
-    pub fn feature_importances(&self) -> Vec<f64> {
-        self.ensemble.feature_importances()
-    }
-}
-
-impl Classifier for RandomForest {
-    fn score(&self, data: &Encoded) -> Vec<f64> {
-        self.ensemble.score(data)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "random forest: {}, max_features {}, {}",
-            self.ensemble.shape(),
-            self.params.max_features,
-            sampling_text(self.params.bootstrap, self.params.max_samples)
-        )
-    }
-}
-
-/// Bagging hyperparameters: scikit-learn's `BaggingClassifier` over its default decision
-/// tree.
+/// A fitted random forest or bagging ensemble.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BaggingParams {
-    /// Number of trees.
-    pub trees: usize,
-    /// Rows drawn per tree, as a share of the training rows, in (0, 1].
-    pub max_samples: f64,
-    /// Draw each tree's rows with replacement (else without).
-    pub bootstrap: bool,
-    /// Deepest level a node may split at; unlimited when absent.
-    pub max_depth: Option<usize>,
-    /// A node with fewer (weighted) rows than this becomes a leaf.
-    pub min_samples_split: usize,
-    /// Fewest (weighted) rows a split may leave on either side.
-    pub min_samples_leaf: usize,
-}
-
-impl Default for BaggingParams {
-    /// 50 fully grown trees on bootstrap samples: scikit-learn's default of 10 leaves the
-    /// scores coarse (eleven distinct values), which hurts threshold tuning and ROC curves.
-    fn default() -> Self {
-        BaggingParams {
-            trees: 50,
-            max_samples: 1.0,
-            bootstrap: true,
-            max_depth: None,
-            min_samples_split: 2,
-            min_samples_leaf: 1,
-        }
-    }
-}
-
-/// A fitted bagging ensemble.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Bagging {
-    params: BaggingParams,
+pub struct Forest {
+    params: ForestParams,
     ensemble: TreeEnsemble,
 }
 
-impl BaggingParams {
-    /// The plan for data of `columns` tree columns.
-    fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
-        EnsemblePlan::new(
-            self.trees,
-            self.bootstrap,
-            self.max_samples,
-            GrowSettings::new(
-                MaxFeatures::All,
-                self.max_depth,
-                self.min_samples_split,
-                self.min_samples_leaf,
-                columns,
-            )?,
-        )
-    }
-}
-
-impl ParamGuard for BaggingParams {
+impl ParamGuard for ForestParams {
     fn check(&self) -> Result<(), FitError> {
         self.plan(MAX_TREE_COLUMNS).map(drop)
     }
 }
 
-impl Fit for BaggingParams {
-    type Model = Bagging;
+impl Fit for ForestParams {
+    type Model = Forest;
 
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Bagging, FitError> {
+    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Forest, FitError> {
         check_training_data(data, labels)?;
         let plan = self.plan(tree_columns(data))?;
-        Ok(Bagging {
+        Ok(Forest {
             params: self.clone(),
             ensemble: TreeEnsemble::fit(&plan, data, labels, seed)?,
         })
     }
 }
 
-impl Bagging {
-    pub fn params(&self) -> &BaggingParams {
+impl Forest {
+    pub fn params(&self) -> &ForestParams {
         &self.params
     }
 
@@ -219,17 +128,30 @@ impl Bagging {
     }
 }
 
-impl Classifier for Bagging {
+impl crate::model::Inputs for Forest {
+    /// Every tree's, once each.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        let mut widths: Vec<_> = self.ensemble.trees.iter().map(Tree::input_width).collect();
+        widths.dedup();
+        widths
+    }
+}
+
+impl Classifier for Forest {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         self.ensemble.score(data)
     }
 
+    /// "bagging: …" when every split sees every column, else "random forest: …".
     fn describe(&self) -> String {
-        format!(
-            "bagging: {}, {}",
-            self.ensemble.shape(),
-            sampling_text(self.params.bootstrap, self.params.max_samples)
-        )
+        let sampling = sampling_text(self.params.bootstrap, self.params.max_samples);
+        match self.params.max_features {
+            MaxFeatures::All => format!("bagging: {}, {sampling}", self.ensemble.shape()),
+            some => format!(
+                "random forest: {}, max_features {some}, {sampling}",
+                self.ensemble.shape()
+            ),
+        }
     }
 }
 
@@ -407,10 +329,10 @@ mod tests {
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
     use crate::tree::tests::{code_stumps, looping_stump, raw_mean_score, threshold_stumps};
 
-    fn small_forest() -> RandomForestParams {
-        RandomForestParams {
+    fn small_forest() -> ForestParams {
+        ForestParams {
             trees: 30,
-            ..RandomForestParams::default()
+            ..ForestParams::random_forest()
         }
     }
 
@@ -418,9 +340,9 @@ mod tests {
     fn forest_and_bagging_are_accurate_on_the_sample() {
         let s = sample_split();
         let forest = small_forest().fit(&s.train, &s.train_labels, 42).unwrap();
-        let bagging = BaggingParams {
+        let bagging = ForestParams {
             trees: 20,
-            ..BaggingParams::default()
+            ..ForestParams::bagging()
         }
         .fit(&s.train, &s.train_labels, 42)
         .unwrap();
@@ -442,9 +364,9 @@ mod tests {
     #[test]
     fn same_seed_same_model_whatever_the_thread_count() {
         let s = sample_split();
-        let params = RandomForestParams {
+        let params = ForestParams {
             trees: 8,
-            ..RandomForestParams::default()
+            ..ForestParams::random_forest()
         };
         let one_thread = with_threads(1, || params.fit(&s.train, &s.train_labels, 3).unwrap());
         let default = params.fit(&s.train, &s.train_labels, 3).unwrap();
@@ -456,10 +378,10 @@ mod tests {
     #[test]
     fn model_files_round_trip_with_identical_scores() {
         let s = sample_split();
-        let forest = RandomForestParams {
+        let forest = ForestParams {
             trees: 5,
             max_features: MaxFeatures::Count(9),
-            ..RandomForestParams::default()
+            ..ForestParams::random_forest()
         }
         .fit(&s.train, &s.train_labels, 1)
         .unwrap();
@@ -467,18 +389,18 @@ mod tests {
         let bytes = postcard::to_stdvec(&forest).unwrap();
         let layout = postcard::to_stdvec(&(forest.params(), &forest.ensemble.trees)).unwrap();
         assert_eq!(bytes, layout);
-        let back: RandomForest = postcard::from_bytes(&bytes).unwrap();
+        let back: Forest = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, forest);
         assert_eq!(back.score(&s.test), forest.score(&s.test));
-        let bagging = BaggingParams {
+        let bagging = ForestParams {
             trees: 3,
             bootstrap: false,
             max_samples: 0.5,
-            ..BaggingParams::default()
+            ..ForestParams::bagging()
         }
         .fit(&s.train, &s.train_labels, 1)
         .unwrap();
-        let back: Bagging = postcard::from_bytes(&postcard::to_stdvec(&bagging).unwrap()).unwrap();
+        let back: Forest = postcard::from_bytes(&postcard::to_stdvec(&bagging).unwrap()).unwrap();
         assert_eq!(back.score(&s.test), bagging.score(&s.test));
     }
 
@@ -513,9 +435,9 @@ mod tests {
         use std::time::Duration;
         let s = sample_split();
         let forest = small_forest().fit(&s.train, &s.train_labels, 1).unwrap();
-        let bagging = BaggingParams {
+        let bagging = ForestParams {
             trees: 5,
-            ..BaggingParams::default()
+            ..ForestParams::bagging()
         }
         .fit(&s.train, &s.train_labels, 1)
         .unwrap();
@@ -591,9 +513,9 @@ mod tests {
     fn importances_sum_to_one() {
         let s = sample_split();
         let forest = small_forest().fit(&s.train, &s.train_labels, 2).unwrap();
-        let bagging = BaggingParams {
+        let bagging = ForestParams {
             trees: 5,
-            ..BaggingParams::default()
+            ..ForestParams::bagging()
         }
         .fit(&s.train, &s.train_labels, 2)
         .unwrap();
@@ -615,54 +537,54 @@ mod tests {
             Err(FitError::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
             other => panic!("{name}: {other:?}"),
         };
-        let forest = |p: RandomForestParams| p.fit(&s.train, &s.train_labels, 0).map(|_| ());
-        let bagging = |p: BaggingParams| p.fit(&s.train, &s.train_labels, 0).map(|_| ());
+        let forest = |p: ForestParams| p.fit(&s.train, &s.train_labels, 0).map(|_| ());
+        let bagging = |p: ForestParams| p.fit(&s.train, &s.train_labels, 0).map(|_| ());
         expect(
-            forest(RandomForestParams {
+            forest(ForestParams {
                 trees: 0,
-                ..Default::default()
+                ..ForestParams::random_forest()
             }),
             "trees",
         );
         expect(
-            forest(RandomForestParams {
+            forest(ForestParams {
                 max_samples: 0.0,
-                ..Default::default()
+                ..ForestParams::random_forest()
             }),
             "max_samples",
         );
         expect(
-            forest(RandomForestParams {
+            forest(ForestParams {
                 max_samples: f64::NAN,
-                ..Default::default()
+                ..ForestParams::random_forest()
             }),
             "max_samples",
         );
         expect(
-            forest(RandomForestParams {
+            forest(ForestParams {
                 max_features: MaxFeatures::Count(50),
-                ..Default::default()
+                ..ForestParams::random_forest()
             }),
             "max_features",
         );
         expect(
-            forest(RandomForestParams {
+            forest(ForestParams {
                 min_samples_leaf: 0,
-                ..Default::default()
+                ..ForestParams::random_forest()
             }),
             "min_samples_leaf",
         );
         expect(
-            bagging(BaggingParams {
+            bagging(ForestParams {
                 max_samples: 1.5,
-                ..Default::default()
+                ..ForestParams::bagging()
             }),
             "max_samples",
         );
         expect(
-            bagging(BaggingParams {
+            bagging(ForestParams {
                 max_depth: Some(0),
-                ..Default::default()
+                ..ForestParams::bagging()
             }),
             "max_depth",
         );
@@ -675,7 +597,7 @@ mod tests {
         let mut fitted = None;
         let forest = report_holdout("random forest", &split, |x, y| {
             fitted
-                .insert(RandomForestParams::default().fit(x, y, 42).unwrap())
+                .insert(ForestParams::random_forest().fit(x, y, 42).unwrap())
                 .clone()
         });
         // Floors just under the accuracies at 0.5 measured on 2026-12-03.
@@ -692,7 +614,7 @@ mod tests {
             "ranked and raw scores differ"
         );
         let bagging = report_holdout("bagging", &split, |x, y| {
-            BaggingParams::default().fit(x, y, 42).unwrap()
+            ForestParams::bagging().fit(x, y, 42).unwrap()
         });
         assert!(bagging.accuracy >= 0.9980, "{bagging:?}"); // 0.99831
     }

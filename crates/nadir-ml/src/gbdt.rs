@@ -287,6 +287,15 @@ impl GradientBoosting {
     }
 }
 
+impl crate::model::Inputs for GradientBoosting {
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        vec![crate::model::InputWidth::TreeColumns {
+            columns: self.columns,
+            numeric: None,
+        }]
+    }
+}
+
 impl Classifier for GradientBoosting {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         let mut scores = self.raw_scores(data);

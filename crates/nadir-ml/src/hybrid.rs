@@ -577,6 +577,31 @@ impl Hybrid {
     }
 }
 
+impl crate::model::Inputs for Hybrid {
+    /// The classifier's and the novelty detector's.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        let mut widths = self.classifier.input_widths();
+        match &self.novelty {
+            Novelty::IsolationForest(forest) => widths.extend(forest.input_widths()),
+            Novelty::Knn(knn) => {
+                let scaled = Some(knn.standardizer.numeric());
+                if let Some(space) = &knn.space {
+                    widths.push(crate::model::InputWidth::OneHot {
+                        columns: space.pca.input_width(),
+                        numeric: scaled,
+                    });
+                } else {
+                    widths.push(crate::model::InputWidth::OneHot {
+                        columns: knn.dim,
+                        numeric: scaled,
+                    });
+                }
+            }
+        }
+        widths
+    }
+}
+
 impl Classifier for Hybrid {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         self.part_scores(data)

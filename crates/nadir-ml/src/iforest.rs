@@ -521,6 +521,15 @@ impl IsolationForest {
     }
 }
 
+impl crate::model::Inputs for IsolationForest {
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        vec![crate::model::InputWidth::OneHot {
+            columns: self.columns,
+            numeric: None,
+        }]
+    }
+}
+
 impl Classifier for IsolationForest {
     /// The anomaly score s(x, n) in [0, 1]; higher is more anomalous.
     fn score(&self, data: &Encoded) -> Vec<f64> {

@@ -34,7 +34,9 @@
 //! then applied to a model fitted on 25 % more rows with the same C, whose decision values
 //! are on the same scale.
 //!
-//! **Kernel SVM**: an RBF-kernel SVM, k(x, y) = e^(−γ‖x−y‖²), approximated by random Fourier
+//! **Kernel SVM**: the same model, [`Svm`], whose [`SvmParams`] carry a feature map (the
+//! catalogue's `linear_svm` and `kernel_svm` are its two presets, without and with the map):
+//! an RBF-kernel SVM, k(x, y) = e^(−γ‖x−y‖²), approximated by random Fourier
 //! features (Rahimi & Recht, "Random features for large-scale kernel machines", NIPS 2007;
 //! scikit-learn's `RBFSampler`): z(x) = √(2/D)·cos(Wx + b) with W ~ N(0, 2γI) and
 //! b ~ U[0, 2π], so that z(x)·z(y) ≈ k(x, y). The linear SVM solver and Platt scaling above
@@ -48,7 +50,9 @@
 //! scikit-learn; linfa-svm builds the dense n×n kernel matrix above; smartcore's
 //! SVC cannot predict after deserialisation, and models here are saved to files.
 
-use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
+use crate::model::{
+    Classifier, Fit, FitError, InputWidth, Inputs, ParamGuard, check_training_data,
+};
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
 use nadir_data::{Encoded, Rng};
@@ -145,6 +149,15 @@ impl Fit for LogisticRegressionParams {
             iterations: minimum.iterations,
             converged: minimum.converged,
         })
+    }
+}
+
+impl Inputs for LogisticRegression {
+    fn input_widths(&self) -> Vec<InputWidth> {
+        vec![InputWidth::OneHot {
+            columns: self.weights.len(),
+            numeric: Some(self.scaler.numeric()),
+        }]
     }
 }
 
@@ -460,10 +473,13 @@ fn cubic_minimiser(a: &Trial, b: &Trial) -> f64 {
 // SVMs: shared solver settings, dual coordinate descent, Platt scaling
 // ---------------------------------------------------------------------------------------
 
-/// Hyperparameters of the linear SVM.
+/// Hyperparameters of the SVM: the solver's and, for a kernel SVM, its feature map. The
+/// catalogue has two presets of them: [`SvmParams::linear`] (no map) and
+/// [`SvmParams::kernel`] (the RBF map). In TOML the map is its two keys, `gamma` and
+/// `components`, given both or neither.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LinearSvmParams {
+#[serde(into = "SvmKeys", try_from = "SvmKeys")]
+pub struct SvmParams {
     /// Cost of a margin violation (larger: less regularisation), as liblinear's `-c`.
     pub c: f64,
     /// Most epochs (passes over the rows) of dual coordinate descent.
@@ -472,155 +488,163 @@ pub struct LinearSvmParams {
     pub tol: f64,
     /// Share of the training rows held out to fit the Platt sigmoid, in (0, 1).
     pub calibration_share: f64,
+    /// The random Fourier features the SVM runs on, approximating an RBF kernel; the scaled
+    /// one-hot rows themselves when absent (a linear SVM).
+    pub feature_map: Option<RbfFeatures>,
 }
 
-impl Default for LinearSvmParams {
-    /// liblinear's defaults (C = 1, tolerance 0.1, 1,000 epochs) and a 20 % calibration share.
+/// Random Fourier features of an RBF kernel (see the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RbfFeatures {
+    /// RBF kernel width: k(x, y) = exp(−gamma·‖x − y‖²) on scaled one-hot rows.
+    pub gamma: f64,
+    /// Number of random Fourier features D. Fitting holds rows × D numbers in memory
+    /// (0.7 GB for 88,000 rows at D = 1,000); the approximation error falls as 1/√D.
+    pub components: usize,
+}
+
+/// [`SvmParams`] as TOML sections and model files hold them: the feature map's keys beside
+/// the solver's.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SvmKeys {
+    gamma: Option<f64>,
+    components: Option<usize>,
+    c: f64,
+    max_iter: usize,
+    tol: f64,
+    calibration_share: f64,
+}
+
+impl From<SvmParams> for SvmKeys {
+    fn from(p: SvmParams) -> SvmKeys {
+        SvmKeys {
+            gamma: p.feature_map.as_ref().map(|m| m.gamma),
+            components: p.feature_map.as_ref().map(|m| m.components),
+            c: p.c,
+            max_iter: p.max_iter,
+            tol: p.tol,
+            calibration_share: p.calibration_share,
+        }
+    }
+}
+
+impl TryFrom<SvmKeys> for SvmParams {
+    type Error = String;
+
+    fn try_from(keys: SvmKeys) -> Result<SvmParams, String> {
+        let feature_map = match (keys.gamma, keys.components) {
+            (Some(gamma), Some(components)) => Some(RbfFeatures { gamma, components }),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "`gamma` and `components` make the RBF kernel's feature map: give \
+                            both (a kernel SVM) or neither (a linear SVM)"
+                        .to_string(),
+                );
+            }
+        };
+        Ok(SvmParams {
+            c: keys.c,
+            max_iter: keys.max_iter,
+            tol: keys.tol,
+            calibration_share: keys.calibration_share,
+            feature_map,
+        })
+    }
+}
+
+impl SvmParams {
+    /// The linear SVM: liblinear's defaults (C = 1, tolerance 0.1, 1,000 epochs) and a 20 %
+    /// calibration share.
     ///
     /// On this data the tolerance is not reached in 1,000 epochs at C = 1 (the model says
     /// "not converged"): z-scored rare counts and indicators reach 30–140 standard deviations,
     /// and those rows make coordinate descent crawl. It does not matter for the predictions:
     /// 10,000 epochs change held-out accuracy by 0.02 %. C = 0.1 converges (in ~2,500
     /// epochs) but loses 0.2 % accuracy.
-    fn default() -> Self {
-        LinearSvmParams {
+    pub fn linear() -> Self {
+        SvmParams {
             c: 1.0,
             max_iter: 1000,
             tol: 0.1,
             calibration_share: 0.2,
+            feature_map: None,
+        }
+    }
+
+    /// The kernel SVM: the linear SVM's solver settings (it converges in ~50 epochs here) on
+    /// 1,000 random Fourier features of gamma = 0.025, scikit-learn's `gamma='scale'`,
+    /// 1/(columns · variance of all entries), on these scaled rows: 1/(122 · 0.33), so
+    /// γ‖x − y‖² ≈ 2 for typical pairs. 1,000 features reach 99.5 % held-out accuracy; 2,000
+    /// add < 0.1 % for twice the time.
+    pub fn kernel() -> Self {
+        SvmParams {
+            feature_map: Some(RbfFeatures {
+                gamma: 0.025,
+                components: 1000,
+            }),
+            ..SvmParams::linear()
+        }
+    }
+
+    fn settings(&self) -> SolverSettings {
+        SolverSettings {
+            c: self.c,
+            max_iter: self.max_iter,
+            tol: self.tol,
+            calibration_share: self.calibration_share,
         }
     }
 }
 
-/// A fitted linear SVM with Platt-scaled probabilities.
+/// A fitted SVM with Platt-scaled probabilities: linear on the scaled one-hot rows, or on
+/// their random Fourier features (an RBF-kernel SVM).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LinearSvm {
-    params: LinearSvmParams,
+pub struct Svm {
+    params: SvmParams,
     scaler: Standardizer,
+    /// Drawn when the parameters have a feature map.
+    features: Option<RandomFourierFeatures>,
     svm: CalibratedSvm,
 }
 
-impl ParamGuard for LinearSvmParams {
+impl ParamGuard for SvmParams {
     fn check(&self) -> Result<(), FitError> {
-        SolverSettings::from_linear(self).validate()
-    }
-}
-
-impl Fit for LinearSvmParams {
-    type Model = LinearSvm;
-
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<LinearSvm, FitError> {
-        check_training_data(data, labels)?;
-        self.check()?;
-        let settings = SolverSettings::from_linear(self);
-        let scaler = Standardizer::fit(data);
-        let x = scaler.transform(data);
-        let svm = CalibratedSvm::fit(&x, labels, &settings, seed)?;
-        Ok(LinearSvm {
-            params: self.clone(),
-            scaler,
-            svm,
-        })
-    }
-}
-
-impl LinearSvm {
-    /// The signed distances w·x + b (scaled by ‖w‖): positive means attack.
-    pub fn decision_function(&self, data: &Encoded) -> Vec<f64> {
-        let x = standardised(&self.scaler, data, self.svm.weights.len());
-        map_rows(&x, |row| self.svm.decision(row))
-    }
-}
-
-impl Classifier for LinearSvm {
-    fn score(&self, data: &Encoded) -> Vec<f64> {
-        let x = standardised(&self.scaler, data, self.svm.weights.len());
-        map_rows(&x, |row| self.svm.probability(row))
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "linear SVM: C={}, {} inputs, {}",
-            self.params.c,
-            self.svm.weights.len(),
-            self.svm.describe()
-        )
-    }
-}
-
-/// Hyperparameters of the RBF-kernel SVM approximated by random Fourier features.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KernelSvmParams {
-    /// RBF kernel width: k(x, y) = exp(−gamma·‖x − y‖²) on scaled one-hot rows.
-    pub gamma: f64,
-    /// Number of random Fourier features D. Fitting holds rows × D numbers in memory
-    /// (0.7 GB for 88,000 rows at D = 1,000); the approximation error falls as 1/√D.
-    pub components: usize,
-    /// Cost of a margin violation, as for the linear SVM.
-    pub c: f64,
-    /// Most epochs of dual coordinate descent.
-    pub max_iter: usize,
-    /// Stop when the projected-gradient spread falls below this.
-    pub tol: f64,
-    /// Share of the training rows held out to fit the Platt sigmoid, in (0, 1).
-    pub calibration_share: f64,
-}
-
-impl Default for KernelSvmParams {
-    /// gamma = 0.025 is scikit-learn's `gamma='scale'`, 1/(columns · variance of all
-    /// entries), on these scaled rows: 1/(122 · 0.33), so γ‖x − y‖² ≈ 2 for typical pairs.
-    /// 1,000 features reach 99.5 % held-out accuracy; 2,000 add < 0.1 % for twice the time.
-    /// The solver settings are the linear SVM's (it converges in ~50 epochs here).
-    fn default() -> Self {
-        let linear = LinearSvmParams::default();
-        KernelSvmParams {
-            gamma: 0.025,
-            components: 1000,
-            c: linear.c,
-            max_iter: linear.max_iter,
-            tol: linear.tol,
-            calibration_share: linear.calibration_share,
+        self.settings().validate()?;
+        if let Some(map) = &self.feature_map {
+            positive_finite("gamma", map.gamma)?;
+            at_least_one("components", map.components)?;
         }
+        Ok(())
     }
 }
 
-/// A fitted RBF-kernel SVM: a linear SVM on random Fourier features of the scaled rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KernelSvm {
-    params: KernelSvmParams,
-    scaler: Standardizer,
-    features: RandomFourierFeatures,
-    svm: CalibratedSvm,
-}
+impl Fit for SvmParams {
+    type Model = Svm;
 
-impl ParamGuard for KernelSvmParams {
-    fn check(&self) -> Result<(), FitError> {
-        SolverSettings::from_kernel(self).validate()?;
-        positive_finite("gamma", self.gamma)?;
-        at_least_one("components", self.components)
-    }
-}
-
-impl Fit for KernelSvmParams {
-    type Model = KernelSvm;
-
-    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<KernelSvm, FitError> {
+    fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Svm, FitError> {
         check_training_data(data, labels)?;
         self.check()?;
-        let settings = SolverSettings::from_kernel(self);
+        let settings = self.settings();
         let scaler = Standardizer::fit(data);
         let x = scaler.transform(data);
-        let features = RandomFourierFeatures::draw(
-            x.ncols(),
-            self.components,
-            self.gamma,
-            &mut Rng::fork(seed, FOURIER_FEATURE_STREAM),
-        );
-        let z = features.map(&x);
-        drop(x);
-        let svm = CalibratedSvm::fit(&z, labels, &settings, seed)?;
-        Ok(KernelSvm {
+        let (features, svm) = match &self.feature_map {
+            None => (None, CalibratedSvm::fit(&x, labels, &settings, seed)?),
+            Some(map) => {
+                let features = RandomFourierFeatures::draw(
+                    x.ncols(),
+                    map.components,
+                    map.gamma,
+                    &mut Rng::fork(seed, FOURIER_FEATURE_STREAM),
+                );
+                let z = features.map(&x);
+                drop(x);
+                let svm = CalibratedSvm::fit(&z, labels, &settings, seed)?;
+                (Some(features), svm)
+            }
+        };
+        Ok(Svm {
             params: self.clone(),
             scaler,
             features,
@@ -629,16 +653,22 @@ impl Fit for KernelSvmParams {
     }
 }
 
-impl KernelSvm {
-    /// The SVM's decision values in feature space: positive means attack.
+impl Svm {
+    /// The SVM's decision values w·z + b, z the scaled row or its random features: positive
+    /// means attack.
     pub fn decision_function(&self, data: &Encoded) -> Vec<f64> {
-        self.map_feature_rows(data, |row| self.svm.decision(row))
+        self.map_svm_rows(data, |row| self.svm.decision(row))
     }
 
-    /// Applies `f` to the random-feature row of every record, one chunk of rows at a time so
-    /// the n × D feature matrix is never held whole.
-    fn map_feature_rows(&self, data: &Encoded, f: impl Fn(&[f64]) -> f64 + Sync) -> Vec<f64> {
-        let x = standardised(&self.scaler, data, self.features.inputs);
+    /// Applies `f` to the row the SVM reads of every record: the scaled one-hot row, or its
+    /// random features, computed one chunk of rows at a time so that the n × D feature
+    /// matrix is never held whole.
+    fn map_svm_rows(&self, data: &Encoded, f: impl Fn(&[f64]) -> f64 + Sync) -> Vec<f64> {
+        let Some(features) = &self.features else {
+            let x = standardised(&self.scaler, data, self.svm.weights.len());
+            return map_rows(&x, f);
+        };
+        let x = standardised(&self.scaler, data, features.inputs);
         let inputs = x.ncols();
         let rows = x.as_slice().expect("standard layout");
         let chunks: Vec<Vec<f64>> = rows
@@ -646,8 +676,8 @@ impl KernelSvm {
             .map(|chunk| {
                 let chunk = ArrayView2::from_shape((chunk.len() / inputs, inputs), chunk)
                     .expect("whole rows");
-                let mut z = Array2::zeros((chunk.nrows(), self.features.components()));
-                self.features.map_into(&chunk, &mut z.view_mut());
+                let mut z = Array2::zeros((chunk.nrows(), features.components()));
+                features.map_into(&chunk, &mut z.view_mut());
                 z.rows()
                     .into_iter()
                     .map(|row| f(row.as_slice().expect("standard layout")))
@@ -658,23 +688,45 @@ impl KernelSvm {
     }
 }
 
-impl Classifier for KernelSvm {
-    fn score(&self, data: &Encoded) -> Vec<f64> {
-        self.map_feature_rows(data, |row| self.svm.probability(row))
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "kernel SVM (RBF, gamma={}, {} random Fourier features): C={}, {}",
-            self.params.gamma,
-            self.features.components(),
-            self.params.c,
-            self.svm.describe()
-        )
+impl Inputs for Svm {
+    /// The scaled rows' width; a kernel SVM's weights are checked against its features.
+    fn input_widths(&self) -> Vec<InputWidth> {
+        let columns = match &self.features {
+            Some(features) => features.inputs,
+            None => self.svm.weights.len(),
+        };
+        vec![InputWidth::OneHot {
+            columns,
+            numeric: Some(self.scaler.numeric()),
+        }]
     }
 }
 
-/// The settings the SVM solver and its calibration take, from either SVM's parameters.
+impl Classifier for Svm {
+    fn score(&self, data: &Encoded) -> Vec<f64> {
+        self.map_svm_rows(data, |row| self.svm.probability(row))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.params.feature_map, &self.features) {
+            (Some(map), Some(features)) => format!(
+                "kernel SVM (RBF, gamma={}, {} random Fourier features): C={}, {}",
+                map.gamma,
+                features.components(),
+                self.params.c,
+                self.svm.describe()
+            ),
+            _ => format!(
+                "linear SVM: C={}, {} inputs, {}",
+                self.params.c,
+                self.svm.weights.len(),
+                self.svm.describe()
+            ),
+        }
+    }
+}
+
+/// The settings the SVM solver and its calibration take.
 struct SolverSettings {
     c: f64,
     max_iter: usize,
@@ -683,24 +735,6 @@ struct SolverSettings {
 }
 
 impl SolverSettings {
-    fn from_linear(p: &LinearSvmParams) -> Self {
-        SolverSettings {
-            c: p.c,
-            max_iter: p.max_iter,
-            tol: p.tol,
-            calibration_share: p.calibration_share,
-        }
-    }
-
-    fn from_kernel(p: &KernelSvmParams) -> Self {
-        SolverSettings {
-            c: p.c,
-            max_iter: p.max_iter,
-            tol: p.tol,
-            calibration_share: p.calibration_share,
-        }
-    }
-
     fn validate(&self) -> Result<(), FitError> {
         positive_finite("c", self.c)?;
         positive_finite("tol", self.tol)?;
@@ -1175,10 +1209,13 @@ mod tests {
         )
     }
 
-    fn small_kernel_params() -> KernelSvmParams {
-        KernelSvmParams {
-            components: 300,
-            ..KernelSvmParams::default()
+    fn small_kernel_params() -> SvmParams {
+        SvmParams {
+            feature_map: Some(RbfFeatures {
+                gamma: 0.025,
+                components: 300,
+            }),
+            ..SvmParams::kernel()
         }
     }
 
@@ -1308,11 +1345,11 @@ mod tests {
             .map(|(i, r)| (&r[..], i % 2 == 0))
             .collect();
         let (data, labels) = toy(&points, &["serrorrate", "rerrorrate"]);
-        let params = LinearSvmParams {
+        let params = SvmParams {
             c: 1e6,
             tol: 1e-10,
             calibration_share: 0.34,
-            ..LinearSvmParams::default()
+            ..SvmParams::linear()
         };
         let model = params.fit(&data, &labels, 3).unwrap();
         assert!(model.svm.converged);
@@ -1329,7 +1366,7 @@ mod tests {
     #[test]
     fn platt_sigmoid_orders_probabilities_like_decision_values() {
         let split = sample_split();
-        let model = LinearSvmParams::default()
+        let model = SvmParams::linear()
             .fit(&split.train, &split.train_labels, 1)
             .unwrap();
         assert!(model.svm.sigmoid.a < 0.0);
@@ -1461,7 +1498,7 @@ mod tests {
         let lr = LogisticRegressionParams::default()
             .fit(train, labels, 0)
             .unwrap();
-        let svm = LinearSvmParams::default().fit(train, labels, 0).unwrap();
+        let svm = SvmParams::linear().fit(train, labels, 0).unwrap();
         let ksvm = small_kernel_params().fit(train, labels, 0).unwrap();
         for (name, (acc, auc)) in [
             ("logistic regression", sample_quality(&lr)),
@@ -1480,7 +1517,7 @@ mod tests {
         let split = sample_split();
         let (train, labels) = (&split.train, &split.train_labels);
         let lr = LogisticRegressionParams::default();
-        let svm = LinearSvmParams::default();
+        let svm = SvmParams::linear();
         let ksvm = small_kernel_params();
         assert_eq!(
             lr.fit(train, labels, 9).unwrap(),
@@ -1507,12 +1544,12 @@ mod tests {
         let lr = LogisticRegressionParams::default()
             .fit(train, labels, 0)
             .unwrap();
-        let svm = LinearSvmParams::default().fit(train, labels, 0).unwrap();
+        let svm = SvmParams::linear().fit(train, labels, 0).unwrap();
         let ksvm = small_kernel_params().fit(train, labels, 0).unwrap();
         let lr2: LogisticRegression =
             postcard::from_bytes(&postcard::to_stdvec(&lr).unwrap()).unwrap();
-        let svm2: LinearSvm = postcard::from_bytes(&postcard::to_stdvec(&svm).unwrap()).unwrap();
-        let ksvm2: KernelSvm = postcard::from_bytes(&postcard::to_stdvec(&ksvm).unwrap()).unwrap();
+        let svm2: Svm = postcard::from_bytes(&postcard::to_stdvec(&svm).unwrap()).unwrap();
+        let ksvm2: Svm = postcard::from_bytes(&postcard::to_stdvec(&ksvm).unwrap()).unwrap();
         assert_eq!(lr.score(&split.test), lr2.score(&split.test));
         assert_eq!(svm.score(&split.test), svm2.score(&split.test));
         assert_eq!(ksvm.score(&split.test), ksvm2.score(&split.test));
@@ -1520,11 +1557,31 @@ mod tests {
     }
 
     #[test]
-    fn params_read_from_partial_toml_with_defaults() {
-        let p: KernelSvmParams = toml::from_str("gamma = 0.1").unwrap();
-        assert_eq!(p.gamma, 0.1);
-        assert_eq!(p.components, KernelSvmParams::default().components);
-        assert!(toml::from_str::<LinearSvmParams>("cost = 2.0").is_err());
+    fn svm_params_read_their_map_as_two_keys() {
+        let kernel: SvmParams = toml::from_str(
+            "gamma = 0.1\ncomponents = 5\nc = 1.0\nmax_iter = 3\ntol = 0.1\ncalibration_share = 0.2",
+        )
+        .unwrap();
+        assert_eq!(
+            kernel.feature_map,
+            Some(RbfFeatures {
+                gamma: 0.1,
+                components: 5
+            })
+        );
+        let linear = toml::to_string(&SvmParams::linear()).unwrap();
+        assert!(
+            !linear.contains("gamma") && !linear.contains("components"),
+            "{linear}"
+        );
+        assert_eq!(
+            toml::from_str::<SvmParams>(&linear).unwrap(),
+            SvmParams::linear()
+        );
+        let half = toml::from_str::<SvmParams>(&format!("gamma = 0.1\n{linear}")).unwrap_err();
+        assert!(half.to_string().contains("give both"), "{half}");
+        let unknown = toml::from_str::<SvmParams>(&format!("cost = 2.0\n{linear}"));
+        assert!(unknown.is_err());
     }
 
     #[test]
@@ -1565,17 +1622,17 @@ mod tests {
             "max_iter"
         );
 
-        let svm = |p: LinearSvmParams| name(p.fit(&data, &labels, 0).unwrap_err());
-        let base = LinearSvmParams::default();
+        let svm = |p: SvmParams| name(p.fit(&data, &labels, 0).unwrap_err());
+        let base = SvmParams::linear();
         assert_eq!(
-            svm(LinearSvmParams {
+            svm(SvmParams {
                 c: -1.0,
                 ..base.clone()
             }),
             "c"
         );
         assert_eq!(
-            svm(LinearSvmParams {
+            svm(SvmParams {
                 calibration_share: 1.0,
                 ..base.clone()
             }),
@@ -1583,33 +1640,39 @@ mod tests {
         );
         // 5 % of four rows per class rounds to none held out.
         assert_eq!(
-            svm(LinearSvmParams {
+            svm(SvmParams {
                 calibration_share: 0.05,
                 ..base
             }),
             "calibration_share"
         );
 
-        let ksvm = |p: KernelSvmParams| name(p.fit(&data, &labels, 0).unwrap_err());
-        let base = KernelSvmParams::default();
+        let ksvm = |p: SvmParams| name(p.fit(&data, &labels, 0).unwrap_err());
+        let base = SvmParams::kernel();
         assert_eq!(
-            ksvm(KernelSvmParams {
-                gamma: f64::INFINITY,
+            ksvm(SvmParams {
+                feature_map: Some(RbfFeatures {
+                    gamma: f64::INFINITY,
+                    components: 10,
+                }),
                 ..base.clone()
             }),
             "gamma"
         );
         assert_eq!(
-            ksvm(KernelSvmParams {
-                components: 0,
+            ksvm(SvmParams {
+                feature_map: Some(RbfFeatures {
+                    gamma: 0.1,
+                    components: 0,
+                }),
                 ..base.clone()
             }),
             "components"
         );
-        assert_eq!(ksvm(KernelSvmParams { tol: 0.0, ..base }), "tol");
+        assert_eq!(ksvm(SvmParams { tol: 0.0, ..base }), "tol");
 
         assert_eq!(
-            LinearSvmParams::default().fit(&data, &[true; 8], 0),
+            SvmParams::linear().fit(&data, &[true; 8], 0),
             Err(FitError::SingleClass)
         );
     }
@@ -1622,10 +1685,10 @@ mod tests {
             LogisticRegressionParams::default().fit(x, y, 42).unwrap()
         });
         let svm = report_holdout("linear SVM", &split, |x, y| {
-            LinearSvmParams::default().fit(x, y, 42).unwrap()
+            SvmParams::linear().fit(x, y, 42).unwrap()
         });
         let ksvm = report_holdout("kernel SVM", &split, |x, y| {
-            KernelSvmParams::default().fit(x, y, 42).unwrap()
+            SvmParams::kernel().fit(x, y, 42).unwrap()
         });
         // Floors just under the accuracies at 0.5 measured on 2026-12-03.
         assert!(lr.accuracy >= 0.9844, "{lr:?}"); // 0.98463

@@ -214,6 +214,16 @@ impl Fit for MlpParams {
     }
 }
 
+impl crate::model::Inputs for Mlp {
+    /// The first layer's inputs.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        vec![crate::model::InputWidth::OneHot {
+            columns: self.network.layers[0].inputs,
+            numeric: Some(self.scaler.numeric()),
+        }]
+    }
+}
+
 impl Classifier for Mlp {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         assert_eq!(

@@ -2,7 +2,7 @@
 //! model, and a fitted model scores records. Saving and loading is one implementation for all
 //! models, in [`crate::file`], through the serialisable [`crate::AnyModel`].
 
-use nadir_data::Encoded;
+use nadir_data::{Encoded, FeaturePipeline};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -152,4 +152,72 @@ pub fn check_training_data(data: &Encoded, labels: &[bool]) -> Result<(), FitErr
         return Err(FitError::SingleClass);
     }
     Ok(())
+}
+
+/// The width of the encoded rows a fitted model reads: checked against the feature pipeline
+/// saved beside it when a model file is read, so that a file whose model and pipeline
+/// disagree is a load error rather than a panic or nonsense when it scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputWidth {
+    /// One-hot rows (linear models, SVMs, the MLP, the isolation forest, PCA): `columns` in
+    /// all, of which the first `numeric` are scaled, when the model has a scaler.
+    OneHot {
+        columns: usize,
+        numeric: Option<usize>,
+    },
+    /// Tree columns (tree models): the numeric features, then one per categorical feature;
+    /// `numeric` when the model records where the categorical ones start.
+    TreeColumns {
+        columns: usize,
+        numeric: Option<usize>,
+    },
+}
+
+impl InputWidth {
+    /// The width `pipeline` encodes, in this width's terms.
+    pub fn of_pipeline(self, pipeline: &FeaturePipeline) -> InputWidth {
+        let schema = pipeline.schema();
+        let numeric = schema.num_numeric();
+        match self {
+            InputWidth::OneHot {
+                numeric: scaled, ..
+            } => InputWidth::OneHot {
+                columns: pipeline.one_hot_width(),
+                numeric: scaled.map(|_| numeric),
+            },
+            InputWidth::TreeColumns { numeric: split, .. } => InputWidth::TreeColumns {
+                columns: numeric + schema.num_categorical(),
+                numeric: split.map(|_| numeric),
+            },
+        }
+    }
+}
+
+impl fmt::Display for InputWidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputWidth::OneHot {
+                columns,
+                numeric: Some(numeric),
+            } => write!(f, "{columns} one-hot columns ({numeric} numeric)"),
+            InputWidth::OneHot {
+                columns,
+                numeric: None,
+            } => write!(f, "{columns} one-hot columns"),
+            InputWidth::TreeColumns {
+                columns,
+                numeric: Some(numeric),
+            } => write!(f, "{columns} tree columns ({numeric} numeric)"),
+            InputWidth::TreeColumns {
+                columns,
+                numeric: None,
+            } => write!(f, "{columns} tree columns"),
+        }
+    }
+}
+
+/// What a fitted model reads of each row: one width per part that reads rows (a voting
+/// ensemble's members, a hybrid's classifier and novelty detector).
+pub trait Inputs {
+    fn input_widths(&self) -> Vec<InputWidth>;
 }

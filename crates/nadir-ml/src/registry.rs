@@ -8,20 +8,18 @@
 //! line at the end of the table. The CLI, the protocols and the file format pick it up from
 //! here.
 
-use crate::forest::{Bagging, BaggingParams, RandomForest, RandomForestParams};
+use crate::forest::{Forest, ForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
 use crate::hybrid::{Hybrid, HybridParams};
 use crate::iforest::{IsolationForest, IsolationForestParams};
-use crate::linear::{
-    KernelSvm, KernelSvmParams, LinearSvm, LinearSvmParams, LogisticRegression,
-    LogisticRegressionParams,
-};
+use crate::linear::{LogisticRegression, LogisticRegressionParams, Svm, SvmParams};
 use crate::mlp::{Mlp, MlpParams};
-use crate::model::{Classifier, Fit, FitError, ParamGuard, PartScores};
+use crate::model::{Classifier, Fit, FitError, InputWidth, Inputs, ParamGuard, PartScores};
 use crate::output::ScoreKind;
 use crate::tree::{DecisionTree, DecisionTreeParams};
 use crate::voting::{Voting, VotingParams};
 use nadir_data::Encoded;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -72,9 +70,21 @@ macro_rules! importances_of {
     };
 }
 
+/// A model's default hyperparameters: its preset when the table names one, else its
+/// hyperparameters' `Default`.
+macro_rules! defaults_of {
+    ($params:ty) => {
+        <$params>::default()
+    };
+    ($params:ty, $preset:expr) => {
+        $preset
+    };
+}
+
 /// Generates the catalogue from one line per model: its kind, its name (the configuration's
 /// section, the file name, the serialised name), its short name for `--models`, its
-/// hyperparameters and fitted model types, and what it is: what its `score` is (a
+/// hyperparameters and fitted model types (several models may be presets of one type: then
+/// `params: Type = preset` gives the entry's defaults), and what it is: what its `score` is (a
 /// [`ScoreKind`]: an attack probability, or not, and then the model is a detector that fixes
 /// its own threshold; the kind names the score's field in every output), scored `in_place`
 /// (small batches on the calling thread), and whether it has per-column `importances`.
@@ -83,7 +93,7 @@ macro_rules! catalogue {
         $kind:ident {
             name: $name:ident,
             short: $short:literal,
-            params: $params:ty,
+            params: $params:ty $(= $preset:expr)?,
             model: $model:ty,
             score: $score:ident,
             in_place: $in_place:literal,
@@ -137,11 +147,45 @@ macro_rules! catalogue {
             }
         }
 
-        /// Hyperparameters of every model, one TOML section each (`[random_forest]`, …).
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-        #[serde(default, deny_unknown_fields)]
+        /// Hyperparameters of every model, one TOML section each (`[random_forest]`, …). A
+        /// section read from TOML holds its model's defaults (its preset's, for models that
+        /// are presets of one type) with the keys given replacing theirs.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(try_from = "ConfigSections")]
         pub struct ModelConfig {
             $(pub $name: $params),+
+        }
+
+        impl Default for ModelConfig {
+            /// Every model's defaults.
+            fn default() -> Self {
+                ModelConfig {
+                    $($name: defaults_of!($params $(, $preset)?)),+
+                }
+            }
+        }
+
+        /// The sections of a configuration as written, before they are read over the
+        /// defaults; a section of no model is an error.
+        #[derive(Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        struct ConfigSections {
+            $($name: Option<toml::Table>),+
+        }
+
+        impl TryFrom<ConfigSections> for ModelConfig {
+            type Error = String;
+
+            fn try_from(sections: ConfigSections) -> Result<ModelConfig, String> {
+                let defaults = ModelConfig::default();
+                Ok(ModelConfig {
+                    $($name: over_defaults(
+                        stringify!($name),
+                        defaults.$name,
+                        sections.$name,
+                    )?),+
+                })
+            }
         }
 
         impl ModelConfig {
@@ -171,6 +215,13 @@ macro_rules! catalogue {
             pub fn kind(&self) -> ModelKind {
                 match self {
                     $(AnyModel::$kind(_) => ModelKind::$kind),+
+                }
+            }
+
+            /// The widths of the rows the model and its parts read (see [`InputWidth`]).
+            pub fn input_widths(&self) -> Vec<InputWidth> {
+                match self {
+                    $(AnyModel::$kind(model) => model.input_widths()),+
                 }
             }
 
@@ -238,12 +289,12 @@ catalogue! {
     },
     LinearSvm {
         name: linear_svm, short: "svm",
-        params: LinearSvmParams, model: LinearSvm,
+        params: SvmParams = SvmParams::linear(), model: Svm,
         score: Probability, in_place: false, importances: false,
     },
     KernelSvm {
         name: kernel_svm, short: "ksvm",
-        params: KernelSvmParams, model: KernelSvm,
+        params: SvmParams = SvmParams::kernel(), model: Svm,
         score: Probability, in_place: false, importances: false,
     },
     DecisionTree {
@@ -253,7 +304,7 @@ catalogue! {
     },
     RandomForest {
         name: random_forest, short: "rf",
-        params: RandomForestParams, model: RandomForest,
+        params: ForestParams = ForestParams::random_forest(), model: Forest,
         score: Probability, in_place: true, importances: true,
     },
     GradientBoosting {
@@ -268,7 +319,7 @@ catalogue! {
     },
     Bagging {
         name: bagging, short: "bag",
-        params: BaggingParams, model: Bagging,
+        params: ForestParams = ForestParams::bagging(), model: Forest,
         score: Probability, in_place: true, importances: true,
     },
     Voting {
@@ -528,6 +579,26 @@ impl ModelConfig {
     }
 }
 
+/// One section of a configuration: `defaults` with the keys `given` replacing theirs (keys
+/// the hyperparameters do not have are an error naming the section).
+fn over_defaults<P: Serialize + DeserializeOwned>(
+    section: &str,
+    defaults: P,
+    given: Option<toml::Table>,
+) -> Result<P, String> {
+    let Some(given) = given else {
+        return Ok(defaults);
+    };
+    let mut table = match toml::Value::try_from(&defaults) {
+        Ok(toml::Value::Table(table)) => table,
+        _ => unreachable!("hyperparameters serialise as a TOML table"),
+    };
+    table.extend(given);
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("[{section}]: {}", e.message().trim_end()))
+}
+
 fn parse_value(text: &str) -> toml::Value {
     format!("v = {text}")
         .parse::<toml::Table>()
@@ -603,6 +674,70 @@ mod tests {
         assert!(text.contains("[mlp]  # --models mlp\n"));
         assert!(text.contains("[random_forest]  # --models random_forest or rf\n"));
         assert_eq!(ModelConfig::from_toml(&text, &[]).unwrap(), config);
+    }
+
+    /// Random forest and bagging, linear and kernel SVM: each pair is one type, and a section
+    /// of either reads its keys over its own preset's defaults.
+    #[test]
+    fn presets_of_one_type_keep_their_own_defaults() {
+        use crate::forest::ForestParams;
+        use crate::linear::SvmParams;
+        use crate::tree::MaxFeatures;
+        let config = ModelConfig::from_toml(
+            "[bagging]\ntrees = 7\n[kernel_svm]\nc = 2.0\n",
+            &["random_forest.trees=9".into(), "linear_svm.tol=0.5".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            config.bagging,
+            ForestParams {
+                trees: 7,
+                ..ForestParams::bagging()
+            }
+        );
+        assert_eq!(config.bagging.max_features, MaxFeatures::All);
+        assert_eq!(
+            config.random_forest,
+            ForestParams {
+                trees: 9,
+                ..ForestParams::random_forest()
+            }
+        );
+        assert_eq!(config.kernel_svm.c, 2.0);
+        assert_eq!(
+            config.kernel_svm.feature_map,
+            SvmParams::kernel().feature_map
+        );
+        assert_eq!(config.linear_svm.tol, 0.5);
+        assert_eq!(config.linear_svm.feature_map, None);
+        let defaults = ModelConfig::default();
+        assert_eq!(defaults.bagging, ForestParams::bagging());
+        assert_eq!(defaults.kernel_svm, SvmParams::kernel());
+        // Each section shows its own preset.
+        let text = defaults.annotated_toml();
+        let shows = |name: &str, line: &str| {
+            let start = text.find(&format!("[{name}]")).unwrap();
+            let section = text[start..].split("\n\n").next().unwrap();
+            section.lines().any(|l| l == line)
+        };
+        assert!(shows("bagging", "max_features = \"all\""));
+        assert!(shows("bagging", "trees = 50"));
+        assert!(shows("random_forest", "max_features = \"sqrt\""));
+        assert!(shows("random_forest", "trees = 100"));
+        assert!(shows("kernel_svm", "gamma = 0.025"));
+        assert!(shows("kernel_svm", "components = 1000"));
+        assert!(!shows("linear_svm", "gamma = 0.025"));
+        // Keys of no model are still refused, in every section, naming it.
+        let unknown = ModelConfig::from_toml("[bagging]\ntress = 3\n", &[]).unwrap_err();
+        assert!(unknown.to_string().contains("[bagging]"), "{unknown}");
+        assert!(unknown.to_string().contains("tress"), "{unknown}");
+        let unknown = ModelConfig::from_toml("", &["linear_svm.cost=2".into()]).unwrap_err();
+        assert!(unknown.to_string().contains("cost"), "{unknown}");
+        let section = ModelConfig::from_toml("[bagingg]\ntrees = 3\n", &[]).unwrap_err();
+        assert!(section.to_string().contains("bagingg"), "{section}");
+        // Half a feature map is refused.
+        let half = ModelConfig::from_toml("", &["linear_svm.gamma=0.1".into()]).unwrap_err();
+        assert!(half.to_string().contains("give both"), "{half}");
     }
 
     #[test]

@@ -58,6 +58,11 @@ impl TryFrom<StoredStandardizer> for Standardizer {
 }
 
 impl Standardizer {
+    /// The numeric columns it scales: the first of a one-hot row.
+    pub fn numeric(&self) -> usize {
+        self.log.len()
+    }
+
     pub fn fit(data: &Encoded) -> Standardizer {
         let numeric = data.num_numeric();
         let log: Vec<bool> = data

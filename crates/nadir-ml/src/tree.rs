@@ -228,6 +228,12 @@ impl DecisionTree {
     }
 }
 
+impl crate::model::Inputs for DecisionTree {
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        vec![self.tree.input_width()]
+    }
+}
+
 impl Classifier for DecisionTree {
     fn score(&self, data: &Encoded) -> Vec<f64> {
         self.tree.score(data)
@@ -367,8 +373,16 @@ impl Tree {
         walked_mean_score(std::slice::from_ref(self), data)
     }
 
+    /// The tree columns it reads.
+    pub(crate) fn input_width(&self) -> crate::model::InputWidth {
+        crate::model::InputWidth::TreeColumns {
+            columns: self.columns(),
+            numeric: Some(self.numeric),
+        }
+    }
+
     /// Tree columns: one per feature.
-    fn columns(&self) -> usize {
+    pub(crate) fn columns(&self) -> usize {
         self.impurity_decrease.len()
     }
 

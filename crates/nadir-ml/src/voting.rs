@@ -85,12 +85,53 @@ impl BuildModel for VotingParams {
     }
 }
 
-/// A fitted soft-voting ensemble.
+/// A fitted soft-voting ensemble. Checked when a model file is read ([`Voting::try_from`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredVoting")]
 pub struct Voting {
     members: Vec<AnyModel>,
     /// Normalised to sum to 1.
     weights: Vec<f64>,
+}
+
+/// A voting ensemble as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredVoting {
+    members: Vec<AnyModel>,
+    weights: Vec<f64>,
+}
+
+impl TryFrom<StoredVoting> for Voting {
+    type Error = crate::model::MalformedModel;
+
+    /// At least one member, none a voting ensemble, and one finite non-negative weight per
+    /// member, the weights summing to 1.
+    fn try_from(stored: StoredVoting) -> Result<Voting, Self::Error> {
+        let malformed = |what: String| crate::model::MalformedModel(format!("voting: {what}"));
+        if stored.members.is_empty() {
+            return Err(malformed("no members".into()));
+        }
+        if stored.members.iter().any(|m| m.kind() == ModelKind::Voting) {
+            return Err(malformed("a member is itself a voting ensemble".into()));
+        }
+        if stored.weights.len() != stored.members.len() {
+            return Err(malformed(format!(
+                "{} weights for {} members",
+                stored.weights.len(),
+                stored.members.len()
+            )));
+        }
+        let total: f64 = stored.weights.iter().sum();
+        if stored.weights.iter().any(|w| !w.is_finite() || *w < 0.0) || (total - 1.0).abs() > 1e-9 {
+            return Err(malformed(
+                "the weights are not non-negative numbers summing to 1".into(),
+            ));
+        }
+        Ok(Voting {
+            members: stored.members,
+            weights: stored.weights,
+        })
+    }
 }
 
 impl Voting {
@@ -117,6 +158,16 @@ impl Voting {
             members,
             weights: weights.iter().map(|w| w / total).collect(),
         })
+    }
+}
+
+impl crate::model::Inputs for Voting {
+    /// Its members'.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        self.members
+            .iter()
+            .flat_map(AnyModel::input_widths)
+            .collect()
     }
 }
 
@@ -202,6 +253,30 @@ mod tests {
                 "{:?}",
                 params.weights
             );
+        }
+    }
+
+    /// A voting file whose weights do not match its members fails to load.
+    #[test]
+    fn a_voting_file_with_inconsistent_weights_is_a_load_error() {
+        let s = sample_split();
+        let members: Vec<AnyModel> = [ModelKind::LogisticRegression, ModelKind::DecisionTree]
+            .iter()
+            .map(|&k| fit(k, &ModelConfig::default(), &s.train, &s.train_labels, 1).unwrap())
+            .collect();
+        let good = Voting {
+            members: members.clone(),
+            weights: vec![0.5, 0.5],
+        };
+        let bytes = postcard::to_stdvec(&good).unwrap();
+        assert_eq!(postcard::from_bytes::<Voting>(&bytes).unwrap(), good);
+        for weights in [vec![1.0], vec![0.5, 0.6], vec![f64::NAN, 0.5]] {
+            let bad = Voting {
+                members: members.clone(),
+                weights,
+            };
+            let bytes = postcard::to_stdvec(&bad).unwrap();
+            assert!(postcard::from_bytes::<Voting>(&bytes).is_err(), "{bad:?}");
         }
     }
 }

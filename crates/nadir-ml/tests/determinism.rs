@@ -18,7 +18,8 @@ fn sample() -> Dataset {
 /// Defaults shrunk so that a debug build trains all eleven models three times in seconds.
 fn small_config() -> ModelConfig {
     let mut config = ModelConfig::default();
-    config.kernel_svm.components = 64;
+    let feature_map = config.kernel_svm.feature_map.as_mut();
+    feature_map.expect("the kernel SVM's RBF map").components = 64;
     config.random_forest.trees = 8;
     config.bagging.trees = 8;
     config.gradient_boosting.max_iter = 20;
