@@ -344,6 +344,13 @@ impl Schema {
         self.numeric().position(|f| normalise_name(&f.name) == key)
     }
 
+    /// The families the schema's table declares, in its (name) order; `None` for a schema
+    /// whose label already is a family.
+    pub fn families(&self) -> Option<Vec<&str>> {
+        (!self.spec.families.is_empty())
+            .then(|| self.spec.families.keys().map(String::as_str).collect())
+    }
+
     /// Whether an attack name (the label column's value) is benign traffic.
     pub fn is_normal(&self, attack: &str) -> bool {
         attack == self.spec.label.normal
@@ -441,8 +448,10 @@ mod tests {
         assert_eq!(nsl.family_of("guess_passwd"), "R2L");
         assert_eq!(nsl.family_of("brand_new"), "unknown");
         assert_eq!(nsl.family_of("normal"), "normal");
+        assert_eq!(nsl.families(), Some(vec!["DoS", "Probe", "R2L", "U2R"]));
         let unsw = Schema::unsw_nb15();
         assert_eq!(unsw.family_of("Exploits"), "Exploits");
+        assert_eq!(unsw.families(), None);
         assert!(unsw.is_normal("Normal") && !unsw.is_normal("normal"));
     }
 

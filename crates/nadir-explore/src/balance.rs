@@ -1,7 +1,6 @@
 //! Class balance: normal against attack rows, per attack name and per attack family, the
 //! families as the schema groups attacks ([`Schema::family_of`]).
 
-use crate::declared_families;
 use nadir_data::Schema;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -85,11 +84,14 @@ pub(crate) fn count(schema: &Schema, labels: &[String]) -> ClassBalance {
             attacks: members.iter().map(|a| a.name.clone()).collect(),
         }
     };
-    let declared = declared_families(schema).unwrap_or_default();
-    let mut families: Vec<FamilyCount> = declared.iter().cloned().map(family_count).collect();
+    let declared = schema.families().unwrap_or_default();
+    let mut families: Vec<FamilyCount> = declared
+        .iter()
+        .map(|f| family_count(f.to_string()))
+        .collect();
     let mut others: Vec<FamilyCount> = Vec::new();
     for a in &attacks {
-        if !declared.contains(&a.family) && !others.iter().any(|f| f.family == a.family) {
+        if !declared.contains(&a.family.as_str()) && !others.iter().any(|f| f.family == a.family) {
             others.push(family_count(a.family.clone()));
         }
     }

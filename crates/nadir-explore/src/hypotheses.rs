@@ -9,7 +9,7 @@
 use crate::separation::{self, TestResult};
 use crate::stats::{self, Alternative};
 use crate::summary::{Summary, quantile};
-use crate::{ALPHA, Magnitude, Table, declared_families};
+use crate::{ALPHA, Magnitude, Table};
 use nadir_data::Kind;
 use serde::Serialize;
 use std::fmt;
@@ -134,7 +134,7 @@ impl Claim {
 }
 
 /// Whether the explored data's schema meets a need.
-fn met(table: &Table, families: Option<&[String]>, need: Need) -> bool {
+fn met(table: &Table, families: Option<&[&str]>, need: Need) -> bool {
     let schema = table.schema();
     match need {
         Need::Numeric(name) => table.numeric_index(name).is_some(),
@@ -144,7 +144,7 @@ fn met(table: &Table, families: Option<&[String]>, need: Need) -> bool {
             .is_some_and(|f| f.kind == Kind::Indicator),
         Need::Category { feature, .. } => table.categorical_index(feature).is_some(),
         Need::Family(family) => match families {
-            Some(declared) => declared.iter().any(|f| f == family),
+            Some(declared) => declared.contains(&family),
             None => table.attacks.iter().any(|a| a == family),
         },
     }
@@ -262,7 +262,7 @@ struct Tested {
 /// The hypotheses that apply to the schema, tested, their p-values adjusted together; and,
 /// when some are left out, a note saying which and what they lack.
 pub(crate) fn test_all(table: &Table) -> (Vec<Hypothesis>, Option<String>) {
-    let families = declared_families(table.schema());
+    let families = table.schema().families();
     let mut applicable: Vec<&Claim> = Vec::new();
     let mut left_out: Vec<String> = Vec::new();
     for claim in &CLAIMS {

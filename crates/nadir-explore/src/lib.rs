@@ -238,17 +238,6 @@ impl EffectMeasure {
     }
 }
 
-/// The families the schema's table declares, in its (alphabetical) order; `None` when it has
-/// no table, so that each attack name is its own family ([`Schema::family_of`]).
-///
-/// nadir-data offers no accessor for the table; its serialised form, the TOML format a
-/// schema is written in, holds it under `families`.
-pub(crate) fn declared_families(schema: &Schema) -> Option<Vec<String>> {
-    let value = serde_json::to_value(schema).expect("a schema serialises");
-    let families = value.get("families")?.as_object()?;
-    (!families.is_empty()).then(|| families.keys().cloned().collect())
-}
-
 /// The records as columns, with the labels beside them: every analysis reads columns.
 pub(crate) struct Table<'a> {
     pub rows: usize,
