@@ -64,10 +64,11 @@ done
 
 step "schemathesis for ${MAX_TIME} s against http://127.0.0.1:$PORT/openapi.json"
 STATUS=0
-"$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
+# From $OUT: schemathesis keeps its state in a .schemathesis folder of the working directory.
+(cd "$OUT" && "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
   --checks "${API_CHECKS:-all}" --max-time "$MAX_TIME" --workers 2 --request-timeout 30 \
   -H "Authorization: Bearer $TOKEN" --seed 42 --no-color \
-  --report junit --report-dir "$OUT/report" | tee "$OUT/schemathesis.txt" || STATUS=$?
+  --report junit --report-dir "$OUT/report") | tee "$OUT/schemathesis.txt" || STATUS=$?
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "error: the server died during the run; its log:" >&2
   tail -n 20 "$OUT/server.log" >&2
