@@ -145,10 +145,16 @@ pub static ROUTES: [Route; 10] = [
     Route {
         method: Method::GET,
         path: "/readyz",
-        summary: "Readiness: at least one model is loaded",
+        summary: "Readiness: at least one model is loaded and the server is not saturated; its load against the limits",
         body: RequestBody::None,
         answer: Some("Status"),
-        responses: &[(200, "Ready"), (503, "No model is loaded")],
+        responses: &[
+            (200, "Ready"),
+            (
+                503,
+                "No model is loaded, or every scoring slot is in use, or the connection limit is reached",
+            ),
+        ],
         handler: || get(readyz),
     },
     Route {
@@ -623,6 +629,7 @@ async fn healthz() -> Response {
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let models = state.models();
+    let load = state.load();
     if models.is_empty() {
         return json_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -633,19 +640,24 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
                     models.dir.display()
                 ),
                 "models": [],
+                "load": load,
             }),
+        );
+    }
+    if let Some(why) = load.saturation() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "error": why, "models": models.names(), "load": load }),
         );
     }
     json_response(
         StatusCode::OK,
-        &json!({ "status": "ready", "models": models.names() }),
+        &json!({ "status": "ready", "models": models.names(), "load": load }),
     )
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = state
-        .metrics
-        .render(state.models().len(), state.in_flight());
+    let text = state.metrics.render(&state.load());
     (
         [(
             header::CONTENT_TYPE,

@@ -3,12 +3,15 @@
 //! contract kept for their users.
 //!
 //! [`Server`] holds the state and the router; [`Server::serve`] runs it on a listener until
-//! a shutdown future completes; [`run`] is the blocking entry point of `nadir serve`
-//! (runtime, signals, logging). Every request passes one middleware ([`observe`]) that gives
-//! it an id, a concurrency slot and a deadline, and logs and counts it.
+//! a shutdown future completes (connections, their timeouts and limit: [`conn`]); [`run`] is
+//! the blocking entry point of `nadir serve` (runtime, signals, logging). Every request
+//! passes one middleware ([`observe`]) that gives it an id, reads a scoring request's body
+//! under its own deadline, then gives it a concurrency slot and a deadline, and logs and
+//! counts it.
 
 pub mod api;
 pub mod body;
+mod conn;
 pub mod error;
 mod logging;
 pub mod metrics;
@@ -18,15 +21,18 @@ pub mod state;
 pub mod web;
 
 pub use models::{LoadError, ModelSet};
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, ConfigError, ServerConfig};
 
-use api::ModelLabel;
+use api::{ModelLabel, RequestBody};
 use axum::Router;
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use logging::Throttle;
 use state::Slot;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,12 +41,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// How long shutdown waits for in-flight requests beyond the request timeout.
+/// How long shutdown waits for in-flight requests beyond their head, body and request
+/// timeouts.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, Error)]
 pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("cannot listen on {addr}: {source}")]
@@ -59,8 +68,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Loads the models; fails naming every bad model file.
+    /// Checks the settings and loads the models; fails on a bad setting, or naming every
+    /// bad model file.
     pub fn new(config: ServerConfig) -> Result<Server, ServerError> {
+        config.validate()?;
         let state = Arc::new(AppState::new(config)?);
         let models = state.models();
         tracing::info!(
@@ -89,26 +100,16 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops accepting connections and
-    /// lets in-flight requests finish (for at most the request timeout plus a margin).
+    /// lets in-flight requests finish (for at most their timeouts plus a margin).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let drain = self.state.config.request_timeout + DRAIN_MARGIN;
-        let draining = Arc::new(tokio::sync::Notify::new());
-        let notify = draining.clone();
-        let graceful = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            notify.notify_one();
-        });
-        tokio::select! {
-            result = graceful.into_future() => result?,
-            () = async { draining.notified().await; tokio::time::sleep(drain).await } => {
-                tracing::warn!("connections still open after {drain:?}; stopping anyway");
-            }
-        }
+        let config = &self.state.config;
+        let drain =
+            config.header_timeout + config.body_timeout + config.request_timeout + DRAIN_MARGIN;
+        conn::serve(listener, self.router(), self.state.clone(), shutdown, drain).await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -137,26 +138,111 @@ fn request_id(request: &Request) -> String {
         })
 }
 
-/// The middleware every request passes: request id, a concurrency slot (not for the health
-/// and metrics routes) and a deadline (both 503 when exceeded), then one log line with the
-/// id and the metrics. The line carries the id itself rather than through a span around the
-/// request, which cost a formatted allocation and an enter and exit per poll.
+/// The health and metrics routes: they take no slot, and are answered even on connections
+/// over the limit, so that a flood of work or connections does not make a live server look
+/// dead or hide its metrics.
+pub(crate) const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// 5xx answers are logged at `warn`, at most one line per interval: under overload every
+/// request could be one.
+static SERVER_ERRORS: Throttle = Throttle::new(Duration::from_secs(1));
+
+/// The middleware every request passes: a request id; for the scoring routes, the body read
+/// in full under its own deadline (408 after) before anything else, so that a slow upload
+/// holds no concurrency slot (issue 18, F2: 520 bodies sent at a byte a second took all 512
+/// slots); then a slot (not for the health and metrics routes) and the request deadline
+/// (503 when exceeded); then the metrics and a log line with the id (`debug`, `warn` for
+/// 5xx). An answer that leaves the body unread says `Connection: close`. The line carries
+/// the id itself rather than through a span around the request, which cost a formatted
+/// allocation and an enter and exit per poll.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(&request);
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
+    let has_body = !request.body().is_end_stream();
+    let (mut response, body_read) = if has_body && takes_body(route, &method) {
+        match read_body(&state, request).await {
+            Ok(request) => (handle(&state, route, request, next).await, true),
+            Err(e) => (e.into_response(), false),
+        }
+    } else {
+        (handle(&state, route, request, next).await, !has_body)
+    };
+    if !body_read {
+        conn::close_after(&mut response);
+    }
+    let elapsed = start.elapsed();
+    let model = response
+        .extensions()
+        .get::<ModelLabel>()
+        .map_or("", |m| m.0.as_str());
+    let status = response.status().as_u16();
+    state.metrics.request(route, model, status, elapsed);
+    let micros = elapsed.as_micros() as u64;
+    if status < 500 {
+        tracing::debug!(id = %id, status, model, micros, "{method} {route}");
+    } else if let Some(more) = SERVER_ERRORS.allow() {
+        tracing::warn!(
+            id = %id,
+            status,
+            model,
+            micros,
+            more_5xx_since_last_line = more,
+            "{method} {route}"
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Whether the route matched reads a request body (the scoring routes of [`api::ROUTES`]),
+/// which [`observe`] then reads first. Other requests' bodies are left unread.
+fn takes_body(route: &str, method: &Method) -> bool {
+    api::ROUTES
+        .iter()
+        .any(|r| r.body != RequestBody::None && r.path == route && r.method == method)
+}
+
+/// The request with its body read in full: 413 over `--max-body` (at once when its length
+/// says so), 408 when it has not arrived within `--body-timeout`.
+async fn read_body(state: &AppState, request: Request) -> Result<Request, ApiError> {
+    let limit = state.config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than the server's limit (--max-body)",
+        )
+    };
+    if request.body().size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let (parts, body) = request.into_parts();
+    let deadline = state.config.body_timeout;
+    let _reading = state.metrics.reading_body();
+    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(body)) => Ok(Request::from_parts(parts, Body::from(body.to_bytes()))),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {deadline:?} (--body-timeout)"),
+        )),
+    }
+}
+
+/// A concurrency slot (not for the [`PROBES`], which must answer even when every slot is
+/// taken) and the handler, within the request timeout (503 after).
+async fn handle(state: &AppState, route: &str, mut request: Request, next: Next) -> Response {
     let timeout = state.config.request_timeout;
-    // Probes and scrapes never wait behind scoring work: a slow upload holding every slot
-    // must not make a healthy server look dead.
-    let needs_slot = !matches!(route, "/healthz" | "/readyz" | "/metrics");
+    let needs_slot = !PROBES.contains(&route);
     let work = async {
-        let mut request = request;
         // The semaphore is never closed, so acquiring always gives a permit. The slot is held
-        // here until the handler answers (handlers take the request apart, and its
-        // extensions with it, before reading the body), and shared with any work the
-        // handler hands to rayon, which may hold it longer.
+        // here until the handler answers, and shared (through the request's extensions)
+        // with any work the handler hands to rayon, which may hold it longer.
         let slot = if needs_slot {
             let _waiting = state.metrics.waiting_for_slot();
             let permit = Arc::clone(&state.concurrency).acquire_owned().await;
@@ -171,37 +257,19 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         drop(slot);
         response
     };
-    let mut response = match tokio::time::timeout(timeout, work).await {
+    match tokio::time::timeout(timeout, work).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the request did not finish within {timeout:?}"),
         )
         .into_response(),
-    };
-    let elapsed = start.elapsed();
-    let model = response
-        .extensions()
-        .get::<ModelLabel>()
-        .map_or("", |m| m.0.as_str());
-    let status = response.status().as_u16();
-    state.metrics.request(route, model, status, elapsed);
-    tracing::info!(
-        id = %id,
-        status,
-        model,
-        micros = elapsed.as_micros() as u64,
-        "{method} {route}"
-    );
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
     }
-    response
 }
 
 /// Logs to standard error, one line per event, written off the request path by a thread of
-/// their own; `NADIR_LOG` sets the level (`error`, `warn`, `info` (default), `debug`,
-/// `trace`, `off`). Set once per process; later calls do nothing.
+/// their own; `NADIR_LOG` sets the level (`error`, `warn`, `info` (default), `debug` (adds
+/// a line per request), `trace`, `off`). Set once per process; later calls do nothing.
 pub fn init_logging() {
     logging::init();
 }

@@ -2,10 +2,11 @@
 //! gauges and one fixed-bucket histogram do not justify a metrics crate and its registry
 //! machinery.
 
+use crate::state::Load;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency buckets: 100 µs to 10 s, dense where a scoring
@@ -57,29 +58,111 @@ pub struct Metrics {
     /// Requests waiting for a concurrency slot now. An operator sees a saturated server by
     /// it, and tests wait on it instead of guessing how long queueing takes.
     waiting: AtomicUsize,
+    /// Requests whose body is still arriving: slow uploads show here, not as slots in use.
+    reading: AtomicUsize,
+    connections: AtomicUsize,
+    /// Connections over the limit being answered 503 now.
+    rejecting: AtomicUsize,
+    /// Connections over the limit: answered 503, closed unanswered.
+    rejected: [AtomicU64; 2],
+    /// Connections closed for sending no request head in time, or for idling.
+    timeouts: [AtomicU64; 2],
+    accept_errors: AtomicU64,
 }
 
-/// A request counted as waiting for a slot until this is dropped (given a slot, timed out
-/// or cancelled alike).
+/// A request counted in a gauge until this is dropped (served, timed out or cancelled
+/// alike).
 #[must_use]
-pub struct Waiting<'a>(&'a AtomicUsize);
+pub struct Counted<'a>(&'a AtomicUsize);
 
-impl Drop for Waiting<'_> {
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
+/// Why the server closed a connection on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// A request's head did not arrive within `--header-timeout`.
+    Header,
+    /// Nothing was sent either way between requests for `--idle-timeout`.
+    Idle,
+}
+
 impl Metrics {
     /// Counts one request as waiting for a slot while the guard lives.
-    pub fn waiting_for_slot(&self) -> Waiting<'_> {
+    pub fn waiting_for_slot(&self) -> Counted<'_> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting(&self.waiting)
+        Counted(&self.waiting)
     }
 
     /// Requests waiting for a concurrency slot now.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Counts one request as reading its body while the guard lives.
+    pub fn reading_body(&self) -> Counted<'_> {
+        self.reading.fetch_add(1, Ordering::Relaxed);
+        Counted(&self.reading)
+    }
+
+    /// Requests whose body is still arriving now.
+    pub fn reading(&self) -> usize {
+        self.reading.load(Ordering::Relaxed)
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections being served now (not those over the limit being answered 503).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// One connection over the limit: `true` when it is to be answered 503, fewer than
+    /// `at_once` being answered (it counts in [`Metrics::rejecting`] until
+    /// [`Metrics::rejection_answered`]); `false` when it is to be closed at once.
+    pub fn connection_rejected(&self, at_once: usize) -> bool {
+        let answered = self.rejecting.load(Ordering::Relaxed) < at_once;
+        self.rejected[usize::from(!answered)].fetch_add(1, Ordering::Relaxed);
+        if answered {
+            self.rejecting.fetch_add(1, Ordering::Relaxed);
+        }
+        answered
+    }
+
+    pub fn rejection_answered(&self) {
+        self.rejecting.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections over the limit being answered 503 now.
+    pub fn rejecting(&self) -> usize {
+        self.rejecting.load(Ordering::Relaxed)
+    }
+
+    /// Connections over the limit so far, answered 503 and closed at once.
+    pub fn rejected(&self) -> [u64; 2] {
+        self.rejected.each_ref().map(|n| n.load(Ordering::Relaxed))
+    }
+
+    pub fn connection_expired(&self, why: Expiry) {
+        self.timeouts[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections closed so far for their head's timeout and for idling.
+    pub fn expired(&self) -> [u64; 2] {
+        self.timeouts.each_ref().map(|n| n.load(Ordering::Relaxed))
+    }
+
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One finished request. `route` is the route's template (never the raw path, which
@@ -115,9 +198,9 @@ impl Metrics {
         inner.reloads[usize::from(!ok)] += 1;
     }
 
-    /// The text exposition format, series sorted for stable output; `in_flight` is the
-    /// number of requests holding a concurrency slot.
-    pub fn render(&self, models_loaded: usize, in_flight: usize) -> String {
+    /// The text exposition format, series sorted for stable output, with the gauges of
+    /// `load`.
+    pub fn render(&self, load: &Load) -> String {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         let mut routes: Vec<(&String, &String, &RouteStats)> = inner
@@ -195,6 +278,8 @@ impl Metrics {
             );
         }
 
+        let [answered, closed] = self.rejected();
+        let [header, idle] = self.expired();
         let _ = write!(
             out,
             "# HELP nadir_model_reloads_total Model reloads, by result.\n\
@@ -203,16 +288,54 @@ impl Metrics {
              nadir_model_reloads_total{{result=\"failed\"}} {}\n\
              # HELP nadir_models_loaded Models being served.\n\
              # TYPE nadir_models_loaded gauge\n\
-             nadir_models_loaded {models_loaded}\n\
+             nadir_models_loaded {}\n\
              # HELP nadir_requests_in_flight Requests holding a concurrency slot.\n\
              # TYPE nadir_requests_in_flight gauge\n\
-             nadir_requests_in_flight {in_flight}\n\
+             nadir_requests_in_flight {}\n\
+             # HELP nadir_concurrency_limit Concurrency slots (--max-concurrent).\n\
+             # TYPE nadir_concurrency_limit gauge\n\
+             nadir_concurrency_limit {}\n\
              # HELP nadir_requests_waiting Requests waiting for a concurrency slot.\n\
              # TYPE nadir_requests_waiting gauge\n\
-             nadir_requests_waiting {}\n",
+             nadir_requests_waiting {}\n\
+             # HELP nadir_requests_reading_body Requests whose body is still arriving (they hold no slot).\n\
+             # TYPE nadir_requests_reading_body gauge\n\
+             nadir_requests_reading_body {}\n\
+             # HELP nadir_connections_open Connections being served.\n\
+             # TYPE nadir_connections_open gauge\n\
+             nadir_connections_open {}\n\
+             # HELP nadir_connections_limit Connections served at once (--max-connections).\n\
+             # TYPE nadir_connections_limit gauge\n\
+             nadir_connections_limit {}\n\
+             # HELP nadir_saturated 1 when every slot is in use or the connection limit is reached (/readyz answers 503).\n\
+             # TYPE nadir_saturated gauge\n\
+             nadir_saturated {}\n\
+             # HELP nadir_connections_rejecting Connections over the limit being answered 503.\n\
+             # TYPE nadir_connections_rejecting gauge\n\
+             nadir_connections_rejecting {}\n\
+             # HELP nadir_connections_rejected_total Connections over the limit: answered 503, or closed at once while too many were being answered.\n\
+             # TYPE nadir_connections_rejected_total counter\n\
+             nadir_connections_rejected_total{{answer=\"503\"}} {answered}\n\
+             nadir_connections_rejected_total{{answer=\"none\"}} {closed}\n\
+             # HELP nadir_connections_expired_total Connections closed by the server: no request head within --header-timeout, or idle for --idle-timeout.\n\
+             # TYPE nadir_connections_expired_total counter\n\
+             nadir_connections_expired_total{{timeout=\"header\"}} {header}\n\
+             nadir_connections_expired_total{{timeout=\"idle\"}} {idle}\n\
+             # HELP nadir_accept_errors_total Connections the operating system failed to hand over (such as for want of file descriptors).\n\
+             # TYPE nadir_accept_errors_total counter\n\
+             nadir_accept_errors_total {}\n",
             inner.reloads[0],
             inner.reloads[1],
-            self.waiting()
+            load.models,
+            load.slots_in_use,
+            load.slots,
+            load.waiting_for_slot,
+            load.reading_body,
+            load.connections,
+            load.max_connections,
+            u8::from(load.saturation().is_some()),
+            self.rejecting(),
+            self.accept_errors.load(Ordering::Relaxed),
         );
         out
     }
@@ -244,8 +367,21 @@ mod tests {
         metrics.request("/healthz", "", 200, Duration::from_micros(10));
         metrics.predictions("random_forest", 3, 1, 2);
         metrics.reload(false);
-        let waiting = metrics.waiting_for_slot();
-        let text = metrics.render(2, 5);
+        assert!(metrics.connection_rejected(2));
+        assert!(metrics.connection_rejected(2));
+        assert!(!metrics.connection_rejected(2));
+        assert_eq!(metrics.rejecting(), 2);
+        metrics.connection_expired(Expiry::Idle);
+        let load = Load {
+            models: 2,
+            slots_in_use: 5,
+            slots: 8,
+            waiting_for_slot: 1,
+            reading_body: 3,
+            connections: 40,
+            max_connections: 40,
+        };
+        let text = metrics.render(&load);
         let labels = r#"route="/v1/models/{name}/predict",model="random_forest""#;
         for line in [
             r#"nadir_http_requests_total{route="/v1/models/{name}/predict",model="random_forest",status="200"} 4"#
@@ -262,15 +398,26 @@ mod tests {
             "nadir_models_loaded 2".to_string(),
             "nadir_requests_in_flight 5".to_string(),
             "nadir_requests_waiting 1".to_string(),
+            "nadir_concurrency_limit 8".to_string(),
+            "nadir_requests_reading_body 3".to_string(),
+            "nadir_connections_open 40".to_string(),
+            "nadir_connections_limit 40".to_string(),
+            "nadir_saturated 1".to_string(),
+            "nadir_connections_rejecting 2".to_string(),
+            "nadir_connections_rejected_total{answer=\"503\"} 2".to_string(),
+            "nadir_connections_rejected_total{answer=\"none\"} 1".to_string(),
+            "nadir_connections_expired_total{timeout=\"header\"} 0".to_string(),
+            "nadir_connections_expired_total{timeout=\"idle\"} 1".to_string(),
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
-        drop(waiting);
-        assert!(
-            metrics
-                .render(2, 0)
-                .contains("\nnadir_requests_waiting 0\n")
-        );
+        let waiting = metrics.waiting_for_slot();
+        let reading = metrics.reading_body();
+        assert_eq!((metrics.waiting(), metrics.reading()), (1, 1));
+        drop((waiting, reading));
+        assert_eq!((metrics.waiting(), metrics.reading()), (0, 0));
+        metrics.rejection_answered();
+        assert_eq!(metrics.rejecting(), 1);
         assert_eq!(escape("a\"b\\c"), r#"a\"b\\c"#);
     }
 }

@@ -113,9 +113,11 @@ impl Running {
         Running::start(ServerConfig::new(model_dir(name)))
     }
 
-    /// Waits until `n` requests hold a concurrency slot, i.e. are being handled.
-    fn wait_for_in_flight(&self, n: usize) {
-        wait_until("requests in flight", || self.state.in_flight() >= n);
+    /// Waits until `n` requests are reading their body.
+    fn wait_for_reading(&self, n: usize) {
+        wait_until("requests reading their body", || {
+            self.state.metrics.reading() >= n
+        });
     }
 
     /// Waits until `n` requests are queued for a concurrency slot.
@@ -869,19 +871,14 @@ fn concurrent_requests_all_get_their_own_answers() {
     });
 }
 
-/// Sends a request whose body is one byte short, so that the server waits for it.
+/// Sends a CSV request whose body is one byte short, so that the server waits for it.
 fn start_slow_request(addr: SocketAddr, body: &[u8]) -> TcpStream {
-    start_slow_post(addr, "/v1/predict", "text/csv", body)
-}
-
-/// A POST whose body stops one byte short, so that the request stays in flight.
-fn start_slow_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        "POST /v1/predict HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: text/csv\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -889,80 +886,107 @@ fn start_slow_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]
     stream
 }
 
-/// Sends `path` from another thread; the reply arrives on the returned channel.
-fn get_in_background(addr: SocketAddr, path: &'static str) -> mpsc::Receiver<Reply> {
-    let (sent, reply) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sent.send(call(addr, "GET", path, &[], b""));
-    });
-    reply
+/// Takes every concurrency slot, as long batches would, until dropped.
+fn hold_every_slot(server: &Running) -> tokio::sync::OwnedSemaphorePermit {
+    let slots = u32::try_from(server.state.config.max_concurrent).unwrap();
+    server
+        .state
+        .concurrency
+        .clone()
+        .try_acquire_many_owned(slots)
+        .unwrap()
 }
 
-/// A request queued behind a slow upload that holds the only slot: it is seen waiting, has
-/// no answer while the upload is unfinished, and is answered once the upload finishes.
-/// Ordering is the claim, so nothing here depends on how long anything takes.
-fn assert_queues_behind(server: &Running, mut slow: TcpStream, last_byte: u8) -> Reply {
-    server.wait_for_in_flight(1);
-    let queued = get_in_background(server.addr, "/v1/models");
+/// `send` from another thread while the test holds every slot: the request is seen waiting,
+/// has no answer while the slots are held, and is answered once they are free. Ordering is
+/// the claim, so nothing here depends on how long anything takes.
+fn assert_queues_for_a_slot(
+    server: &Running,
+    send: impl FnOnce(SocketAddr) -> Reply + Send + 'static,
+) -> Reply {
+    let held = hold_every_slot(server);
+    let (sent, reply) = mpsc::channel();
+    let addr = server.addr;
+    std::thread::spawn(move || {
+        let _ = sent.send(send(addr));
+    });
     server.wait_for_waiting(1);
     assert!(
-        matches!(queued.try_recv(), Err(mpsc::TryRecvError::Empty)),
-        "a request was answered while the only slot was held"
+        matches!(reply.try_recv(), Err(mpsc::TryRecvError::Empty)),
+        "a request was answered while every slot was held"
     );
-    slow.write_all(&[last_byte]).unwrap();
-    let slow_reply = read_reply(&mut slow);
-    let queued = queued
+    drop(held);
+    reply
         .recv_timeout(Duration::from_secs(120))
-        .expect("the queued request was answered");
-    assert_eq!(queued.status, 200, "{}", queued.text());
-    slow_reply
+        .expect("the queued request was answered")
 }
 
 #[test]
 fn the_concurrency_limit_queues_requests_until_a_slot_is_free() {
     let mut config = ServerConfig::new(model_dir("limits"));
     // Longer than any client here waits: a request that wrongly needs the held slot hangs
-    // and fails rather than passing once the slow upload times out.
+    // and fails rather than passing once it times out.
     config.request_timeout = Duration::from_secs(600);
     config.max_concurrent = 1;
     let server = Running::start(config);
-    let body = csv_body(2, true);
-    let slow = start_slow_request(server.addr, body.as_bytes());
-    server.wait_for_in_flight(1);
-    // Probes never wait for a slot: this answers while the slow upload holds the only one.
+    let held = hold_every_slot(&server);
+    // Probes never wait for a slot: they answer while the only one is held.
     assert_eq!(server.get("/healthz").status, 200);
     let metrics = server.get("/metrics").text();
     assert!(
         metrics.contains("\nnadir_requests_in_flight 1\n"),
         "{metrics}"
     );
-    let reply = assert_queues_behind(&server, slow, *body.as_bytes().last().unwrap());
+    drop(held);
+    let body = csv_body(2, true);
+    let reply = assert_queues_for_a_slot(&server, move |addr| {
+        call(
+            addr,
+            "POST",
+            "/v1/predict",
+            &[("content-type", "text/csv")],
+            body.as_bytes(),
+        )
+    });
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["summary"]["scored"], 2);
-    // Every route that needs a slot holds it until it answers, the original apps' route
-    // included: a slow upload to it makes the next request wait too.
+    // Every route that needs a slot waits for one, the original apps' route included.
     let features: Vec<serde_json::Value> = vec![json!(0); 41];
     let legacy = serde_json::to_vec(&json!({ "features": features })).unwrap();
-    let slow = start_slow_post(server.addr, "/predict", "application/json", &legacy);
-    assert_queues_behind(&server, slow, *legacy.last().unwrap());
+    let reply = assert_queues_for_a_slot(&server, move |addr| {
+        call(
+            addr,
+            "POST",
+            "/predict",
+            &[("content-type", "application/json")],
+            &legacy,
+        )
+    });
+    // Answered by its handler once the slot is free (zeros are not valid categories).
+    assert_eq!(reply.status, 422, "{}", reply.text());
+    let reply = assert_queues_for_a_slot(&server, |addr| call(addr, "GET", "/v1/models", &[], b""));
+    assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(server.state.metrics.waiting(), 0);
 }
 
 #[test]
-fn a_request_past_its_deadline_gets_503_and_gives_its_slot_back() {
+fn a_request_past_its_deadline_gets_503_and_stops_waiting() {
     let mut config = ServerConfig::new(model_dir("timeout"));
     // Generous for the requests that should finish, short for the test's wait.
     config.request_timeout = Duration::from_secs(2);
     config.max_concurrent = 1;
     let server = Running::start(config);
-    let body = csv_body(2, true);
-    let mut slow = start_slow_request(server.addr, body.as_bytes());
-    let body = read_reply(&mut slow).expect_error(503);
+    let held = hold_every_slot(&server);
+    let body = server
+        .post("/v1/predict", "text/csv", csv_body(2, true).as_bytes())
+        .expect_error(503);
     assert!(
         body["error"].as_str().unwrap().contains("did not finish"),
         "{body}"
     );
-    // The slot is free again: the next request is served.
+    assert_eq!(server.state.metrics.waiting(), 0);
+    // Once the slot is free, the next request is served.
+    drop(held);
     assert_eq!(server.get("/v1/models").status, 200);
 }
 
@@ -971,7 +995,7 @@ fn shutdown_lets_the_request_in_flight_finish() {
     let mut server = Running::with_models("shutdown");
     let body = csv_body(3, true);
     let mut slow = start_slow_request(server.addr, body.as_bytes());
-    server.wait_for_in_flight(1);
+    server.wait_for_reading(1);
     let stop = server.stop.take().unwrap();
     stop.send(()).unwrap();
     // Once shutdown has begun, new connections are refused (or closed unanswered); until
