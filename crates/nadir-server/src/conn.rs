@@ -17,12 +17,12 @@
 //! than a head may take.
 //!
 //! At most `--max-connections` are served. The ones beyond are answered 503 with
-//! `Connection: close` once their head has arrived (within the header timeout), at most
-//! [`REJECTING_AT_ONCE`] at a time and closed unanswered beyond that, so none waits in the
-//! backlog and the descriptors in use stay under the open-file limit. The health and metrics
-//! routes are answered on them as usual (then closed), so probes see a live server that
-//! says it is saturated rather than one that refuses them. Accept errors (such as
-//! `EMFILE`) back off from 5 ms to 1 s and are logged at most once per 10 s.
+//! `Connection: close`: once their head has arrived (within the header timeout), at most
+//! [`OVER_LIMIT_AWAITED`] at a time, the health and metrics routes being answered as usual,
+//! so probes see a live server that says it is saturated rather than one that refuses them;
+//! beyond those, at once without reading anything ([`answer_at_once`]). None waits in the
+//! backlog, and the descriptors in use stay under the open-file limit. Accept errors (such
+//! as `EMFILE`) back off from 5 ms to 1 s and are logged at most once per 10 s.
 
 use crate::error::ApiError;
 use crate::logging::Throttle;
@@ -38,8 +38,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -47,9 +47,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Connections over the limit answered 503 at a time; more are closed unanswered, so that a
-/// flood cannot spend the descriptors kept for the server's own files.
-pub const REJECTING_AT_ONCE: usize = 16;
+/// Connections over the limit whose head is awaited at a time; more are answered at once,
+/// so that a flood cannot spend the descriptors kept for the server's own files.
+pub(crate) const OVER_LIMIT_AWAITED: usize = 16;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 const LAST_BACKOFF: Duration = Duration::from_secs(1);
@@ -100,6 +100,7 @@ pub(crate) async fn serve(
                         over_limit: true,
                     }
                 } else {
+                    answer_at_once(&stream);
                     continue;
                 };
                 let connection = Connection {
@@ -149,23 +150,52 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Counts and logs a connection over the limit; `true` when it is to be answered 503 (and
-/// counted as being answered until its [`Admission`] is dropped), `false` when it is to be
-/// closed at once.
+/// Counts and logs a connection over the limit; `true` when its head is to be awaited (it
+/// counts as awaiting it until its [`Admission`] is dropped), `false` when it is to be
+/// answered at once.
 fn over_the_limit(state: &AppState) -> bool {
-    let answered = state.metrics.connection_rejected(REJECTING_AT_ONCE);
+    let after_head = state.metrics.connection_rejected(OVER_LIMIT_AWAITED);
     if let Some(more) = OVER_LIMIT.allow() {
-        let action = if answered {
-            "answering 503"
-        } else {
-            "closing it unanswered: too many are being answered 503"
-        };
         tracing::warn!(
-            "a connection over the limit ({} open, --max-connections): {action} ({more} more since the last line)",
+            "a connection over the limit ({} open, --max-connections): answering 503 ({more} more since the last line)",
             state.metrics.connections()
         );
     }
-    answered
+    after_head
+}
+
+/// The 503 of a connection over the limit.
+fn over_limit_error() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is at its connection limit (--max-connections); try again shortly",
+    )
+}
+
+/// [`over_limit_error`] as an HTTP/1.1 answer of its own, for [`answer_at_once`].
+static OVER_LIMIT_ANSWER: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let body = over_limit_error().body.to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
+
+/// Answers 503 without reading the request, when [`OVER_LIMIT_AWAITED`] connections over the
+/// limit are awaiting their head already; the socket is closed when dropped. The answer goes
+/// in one write (a new socket's send buffer is empty), and what the client has sent so far
+/// (at most 64 KiB) is read and dropped, so that closing sends the answer and a FIN rather
+/// than a reset that could make the client lose it.
+fn answer_at_once(stream: &TcpStream) {
+    let _ = stream.try_write(&OVER_LIMIT_ANSWER);
+    let mut sent = [0; 4096];
+    for _ in 0..16 {
+        if !matches!(stream.try_read(&mut sent), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 /// How a connection was let in, counted in the metrics until dropped: within the limit, or
@@ -263,11 +293,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let over_limit = self.admission.over_limit;
         if over_limit && !crate::PROBES.contains(&request.uri().path()) {
             drop(busy);
-            let mut response = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is at its connection limit (--max-connections); try again shortly",
-            )
-            .into_response();
+            let mut response = over_limit_error().into_response();
             close_after(&mut response);
             response
                 .headers_mut()

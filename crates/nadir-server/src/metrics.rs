@@ -61,9 +61,9 @@ pub struct Metrics {
     /// Requests whose body is still arriving: slow uploads show here, not as slots in use.
     reading: AtomicUsize,
     connections: AtomicUsize,
-    /// Connections over the limit being answered 503 now.
+    /// Connections over the limit awaiting their head, to be answered 503.
     rejecting: AtomicUsize,
-    /// Connections over the limit: answered 503, closed unanswered.
+    /// Connections over the limit, answered 503: after their head, at once.
     rejected: [AtomicU64; 2],
     /// Connections closed for sending no request head in time, or for idling.
     timeouts: [AtomicU64; 2],
@@ -126,28 +126,28 @@ impl Metrics {
         self.connections.load(Ordering::Relaxed)
     }
 
-    /// One connection over the limit: `true` when it is to be answered 503, fewer than
-    /// `at_once` being answered (it counts in [`Metrics::rejecting`] until
-    /// [`Metrics::rejection_answered`]); `false` when it is to be closed at once.
-    pub fn connection_rejected(&self, at_once: usize) -> bool {
-        let answered = self.rejecting.load(Ordering::Relaxed) < at_once;
-        self.rejected[usize::from(!answered)].fetch_add(1, Ordering::Relaxed);
-        if answered {
+    /// One connection over the limit: `true` when it is to be answered after its head,
+    /// fewer than `awaited` awaiting theirs (it counts in [`Metrics::rejecting`] until
+    /// [`Metrics::rejection_answered`]); `false` when it is to be answered at once.
+    pub fn connection_rejected(&self, awaited: usize) -> bool {
+        let after_head = self.rejecting.load(Ordering::Relaxed) < awaited;
+        self.rejected[usize::from(!after_head)].fetch_add(1, Ordering::Relaxed);
+        if after_head {
             self.rejecting.fetch_add(1, Ordering::Relaxed);
         }
-        answered
+        after_head
     }
 
     pub fn rejection_answered(&self) {
         self.rejecting.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Connections over the limit being answered 503 now.
+    /// Connections over the limit awaiting their head now.
     pub fn rejecting(&self) -> usize {
         self.rejecting.load(Ordering::Relaxed)
     }
 
-    /// Connections over the limit so far, answered 503 and closed at once.
+    /// Connections over the limit so far, answered after their head and at once.
     pub fn rejected(&self) -> [u64; 2] {
         self.rejected.each_ref().map(|n| n.load(Ordering::Relaxed))
     }
@@ -278,7 +278,7 @@ impl Metrics {
             );
         }
 
-        let [answered, closed] = self.rejected();
+        let [after_head, at_once] = self.rejected();
         let [header, idle] = self.expired();
         let _ = write!(
             out,
@@ -310,13 +310,13 @@ impl Metrics {
              # HELP nadir_saturated 1 when every slot is in use or the connection limit is reached (/readyz answers 503).\n\
              # TYPE nadir_saturated gauge\n\
              nadir_saturated {}\n\
-             # HELP nadir_connections_rejecting Connections over the limit being answered 503.\n\
+             # HELP nadir_connections_rejecting Connections over the limit awaiting their head, to be answered 503.\n\
              # TYPE nadir_connections_rejecting gauge\n\
              nadir_connections_rejecting {}\n\
-             # HELP nadir_connections_rejected_total Connections over the limit: answered 503, or closed at once while too many were being answered.\n\
+             # HELP nadir_connections_rejected_total Connections over the limit, answered 503 after their head (the probes answered as usual), or at once while too many awaited theirs.\n\
              # TYPE nadir_connections_rejected_total counter\n\
-             nadir_connections_rejected_total{{answer=\"503\"}} {answered}\n\
-             nadir_connections_rejected_total{{answer=\"none\"}} {closed}\n\
+             nadir_connections_rejected_total{{when=\"after_head\"}} {after_head}\n\
+             nadir_connections_rejected_total{{when=\"at_once\"}} {at_once}\n\
              # HELP nadir_connections_expired_total Connections closed by the server: no request head within --header-timeout, or idle for --idle-timeout.\n\
              # TYPE nadir_connections_expired_total counter\n\
              nadir_connections_expired_total{{timeout=\"header\"}} {header}\n\
@@ -404,8 +404,8 @@ mod tests {
             "nadir_connections_limit 40".to_string(),
             "nadir_saturated 1".to_string(),
             "nadir_connections_rejecting 2".to_string(),
-            "nadir_connections_rejected_total{answer=\"503\"} 2".to_string(),
-            "nadir_connections_rejected_total{answer=\"none\"} 1".to_string(),
+            "nadir_connections_rejected_total{when=\"after_head\"} 2".to_string(),
+            "nadir_connections_rejected_total{when=\"at_once\"} 1".to_string(),
             "nadir_connections_expired_total{timeout=\"header\"} 0".to_string(),
             "nadir_connections_expired_total{timeout=\"idle\"} 1".to_string(),
         ] {

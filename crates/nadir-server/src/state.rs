@@ -11,8 +11,8 @@ use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Open files kept out of `--max-connections`: the listener, the logs, the model files read
-/// on reload, the runtime's own descriptors, and the connections over the limit that are
-/// being answered 503 (at most [`crate::conn::REJECTING_AT_ONCE`]).
+/// on reload, the runtime's own descriptors, and the connections over the limit awaiting
+/// their head to be answered 503 (at most 16: `conn::OVER_LIMIT_AWAITED`).
 pub const RESERVED_FILES: u64 = 64;
 
 /// The most connections served by default, however high the open-file limit.
