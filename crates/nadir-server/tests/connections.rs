@@ -155,6 +155,7 @@ impl Drop for Running {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        let _ = std::fs::remove_dir_all(&self.state.config.models_dir);
     }
 }
 
