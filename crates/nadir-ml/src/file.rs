@@ -19,7 +19,7 @@ use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"NADIRMDL";
 /// Bump when [`SavedModel`] or any model's layout changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The file name extension of model files.
 pub const EXTENSION: &str = "nadir";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
@@ -393,7 +393,7 @@ mod tests {
         assert!(
             old.to_string()
                 .contains("format version 1; this nadir (version")
-                && old.to_string().contains("reads version 2: retrain"),
+                && old.to_string().contains("reads version 3: retrain"),
             "{old}"
         );
         assert!(matches!(

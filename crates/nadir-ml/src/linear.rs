@@ -2,8 +2,11 @@
 //! SVM, and an RBF-kernel SVM through random Fourier features.
 //!
 //! All three see the one-hot rows scaled by [`Standardizer`] (fitted on the training rows and
-//! stored in the model). Unscaled, byte counts of 10^9 beside rates in [0, 1] made the
-//! original project's logistic regression and SVM predict one class (53.46 % accuracy).
+//! stored in the model): clipped at ±8 deviations for the SVMs, whose coordinate descent
+//! stalls on far outliers, plain z-scores for logistic regression, as scikit-learn's
+//! `StandardScaler` (the module doc of [`crate::scale`] says why). Unscaled, byte counts of
+//! 10^9 beside rates in [0, 1] made the original project's logistic regression and SVM
+//! predict one class (53.46 % accuracy).
 //!
 //! **Logistic regression** minimises scikit-learn's objective ½‖w‖² + C·Σ log(1 + e^(−yᵢ(w·xᵢ+b)))
 //! with the intercept b unpenalised, divided by C·n so that `tol` means the same at any row
@@ -129,7 +132,7 @@ impl Fit for LogisticRegressionParams {
     ) -> Result<LogisticRegression, FitError> {
         check_training_data(data, labels)?;
         self.check()?;
-        let scaler = Standardizer::fit(data);
+        let scaler = Standardizer::fit_unclipped(data);
         let x = scaler.transform(data);
         let objective = LogisticObjective::new(&x, labels, self.c);
         let width = x.ncols();
@@ -1290,6 +1293,58 @@ mod tests {
         assert!((model.weights[column] - 3f64.ln()).abs() < 1e-6);
         let scores = model.score(&data);
         assert!((scores[0] - 0.75).abs() < 1e-6 && (scores[4] - 0.25).abs() < 1e-6);
+    }
+
+    /// Far outliers are part of the model: its inputs are plain z-scores, as scikit-learn's
+    /// StandardScaler gives them, not clipped at ±8 deviations as the SVMs' are.
+    #[test]
+    fn logistic_regression_matches_scikit_learn_on_far_outliers() {
+        // Printed by tests/logistic_reference.py (scikit-learn 1.9.1, numpy 2.4.6:
+        // LogisticRegression(C=1, newton-cholesky, tol 1e-12) on log1p + StandardScaler);
+        // the rows are built the same way there. The two columns reach 10.7 and 10.9
+        // deviations; clipped at 8, srcbytes' weight would be 0.234.
+        const SRCBYTES_WEIGHT: f64 = 0.032706766505766365;
+        const SERRORRATE_WEIGHT: f64 = 0.272128431586452;
+        const INTERCEPT: f64 = 0.7066332926315946;
+        const OBJECTIVE: f64 = 76.0225143005837;
+        let rows: Vec<(Vec<f64>, bool)> = (0..120)
+            .map(|i| {
+                let attack = i % 3 != 0;
+                let bytes = (50 + (i * 37) % 101) as f64 * if attack { 2.0 } else { 1.0 };
+                match i {
+                    0 => (vec![1e12, 0.0], attack),
+                    1 => (vec![bytes, 1.0], attack),
+                    _ => (vec![bytes, 0.0], attack),
+                }
+            })
+            .collect();
+        let points: Vec<(&[f64], bool)> = rows.iter().map(|(v, y)| (&v[..], *y)).collect();
+        let (data, labels) = toy(&points, &["srcbytes", "serrorrate"]);
+        let params = LogisticRegressionParams {
+            tol: 1e-9,
+            ..LogisticRegressionParams::default()
+        };
+        let model = params.fit(&data, &labels, 0).unwrap();
+        assert!(model.converged, "{}", model.describe());
+        let (bytes, rate) = (numeric_index("srcbytes"), numeric_index("serrorrate"));
+        for (name, got, expected) in [
+            ("srcbytes", model.weights[bytes], SRCBYTES_WEIGHT),
+            ("serrorrate", model.weights[rate], SERRORRATE_WEIGHT),
+            ("intercept", model.intercept, INTERCEPT),
+        ] {
+            assert!(
+                (got - expected).abs() < 1e-7,
+                "{name}: {got}, scikit-learn {expected}"
+            );
+        }
+        let others = (0..model.weights.len()).filter(|&j| j != bytes && j != rate);
+        assert!(others.map(|j| model.weights[j].abs()).fold(0.0, f64::max) < 1e-8);
+        // The objective in scikit-learn's units: ours is divided by C·n.
+        let x = model.scaler.transform(&data);
+        let mut theta = model.weights.clone();
+        theta.push(model.intercept);
+        let (value, _) = LogisticObjective::new(&x, &labels, 1.0).value_and_gradient(&theta);
+        assert!((value * labels.len() as f64 - OBJECTIVE).abs() < 1e-8 * OBJECTIVE);
     }
 
     #[test]

@@ -4,27 +4,39 @@
 //! counts reach 10^9 while rates stay in [0, 1]. Counts are heavy tailed, so they pass through
 //! `ln(1 + x)` before the z-score; one-hot columns are left as 0/1.
 //!
-//! Scaled values are clipped to ±[`CLIP`] standard deviations. Rare counts and indicators
-//! (`urgent`, `land`, `numshells`) otherwise land 30 to 140 deviations out, which stalls the
-//! SVM's coordinate descent and lets single rows dominate gradients; at 8 deviations such a
-//! value still stands far from the bulk of its column.
+//! [`Standardizer::fit`] clips scaled values to ±[`CLIP`] standard deviations. Rare counts and
+//! indicators (`urgent`, `land`, `numshells`) otherwise land 30 to 140 deviations out, which
+//! stalls the SVM's coordinate descent and lets single rows dominate gradients; at 8
+//! deviations such a value still stands far from the bulk of its column.
+//!
+//! [`Standardizer::fit_unclipped`] gives plain z-scores, scikit-learn's `StandardScaler`, for
+//! logistic regression: its L-BFGS fit reaches the optimum of its convex objective whatever
+//! the spread of the inputs, so the clip would only change the model, and it costs accuracy
+//! where the far tail carries the label (UNSW-NB15 without its TTL columns, where
+//! `tcprtt = synack + ackdat`: clipping `synack` or `ackdat`, 0.17 % of the rows beyond 8
+//! deviations, costs 0.9 points; docs/RESULTS.md).
+//!
+//! The bound is saved with the fitted transform, so a model scores new rows as it saw its
+//! training rows.
 
 use crate::model::MalformedModel;
 use nadir_data::{Encoded, Kind};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-/// The bound, in standard deviations, of scaled values.
+/// The bound, in standard deviations, of the values [`Standardizer::fit`] scales.
 pub const CLIP: f64 = 8.0;
 
 /// Per-numeric-feature transform fitted on training data. Checked when a model file is read:
-/// one mean and one positive scale per column, all finite.
+/// one mean and one positive scale per column, all finite, and a positive finite bound if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StoredStandardizer")]
 pub struct Standardizer {
     log: Vec<bool>,
     mean: Vec<f64>,
     scale: Vec<f64>,
+    /// Scaled values are clipped to ± this many standard deviations; `None`: not clipped.
+    clip: Option<f64>,
 }
 
 /// A [`Standardizer`] as a model file holds it, before its checks.
@@ -33,6 +45,7 @@ struct StoredStandardizer {
     log: Vec<bool>,
     mean: Vec<f64>,
     scale: Vec<f64>,
+    clip: Option<f64>,
 }
 
 impl TryFrom<StoredStandardizer> for Standardizer {
@@ -49,10 +62,16 @@ impl TryFrom<StoredStandardizer> for Standardizer {
                 "input scaling: expected one finite mean and one positive scale per column".into(),
             ));
         }
+        if stored.clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(MalformedModel(
+                "input scaling: the clipping bound must be a positive finite number".into(),
+            ));
+        }
         Ok(Standardizer {
             log: stored.log,
             mean: stored.mean,
             scale: stored.scale,
+            clip: stored.clip,
         })
     }
 }
@@ -63,7 +82,17 @@ impl Standardizer {
         self.log.len()
     }
 
+    /// log1p of the counts, then z-scores clipped to ±[`CLIP`] (see the module doc).
     pub fn fit(data: &Encoded) -> Standardizer {
+        Standardizer::fit_with_clip(data, Some(CLIP))
+    }
+
+    /// log1p of the counts, then z-scores, not clipped (see the module doc).
+    pub fn fit_unclipped(data: &Encoded) -> Standardizer {
+        Standardizer::fit_with_clip(data, None)
+    }
+
+    fn fit_with_clip(data: &Encoded, clip: Option<f64>) -> Standardizer {
         let numeric = data.num_numeric();
         let log: Vec<bool> = data
             .numeric_kinds
@@ -89,7 +118,12 @@ impl Standardizer {
                 if var > 1e-24 { var.sqrt() } else { 1.0 }
             })
             .collect();
-        Standardizer { log, mean, scale }
+        Standardizer {
+            log,
+            mean,
+            scale,
+            clip,
+        }
     }
 
     /// The scaled one-hot matrix, one row per record.
@@ -101,7 +135,10 @@ impl Standardizer {
             data.one_hot_row(i, row);
             for (j, value) in row[..self.log.len()].iter_mut().enumerate() {
                 let z = (transform(self.log[j], *value) - self.mean[j]) / self.scale[j];
-                *value = z.clamp(-CLIP, CLIP);
+                *value = match self.clip {
+                    Some(bound) => z.clamp(-bound, bound),
+                    None => z,
+                };
             }
         }
         out
@@ -171,6 +208,10 @@ mod tests {
         let x = Standardizer::fit(&encoded).transform(&encoded);
         assert_eq!(x[[0, urgent]], CLIP);
         assert!(x[[1, urgent]].abs() < 0.1);
+        // Unclipped, the one nonzero value in 1,000 lies √999 deviations out, the rest 1/√999 below.
+        let x = Standardizer::fit_unclipped(&encoded).transform(&encoded);
+        assert!((x[[0, urgent]] - 999f64.sqrt()).abs() < 1e-9);
+        assert!((x[[1, urgent]] + 1.0 / 999f64.sqrt()).abs() < 1e-12);
     }
 
     #[test]
@@ -191,8 +232,14 @@ mod tests {
         let mut short = good.clone();
         short.mean.pop();
         assert!(read(&short).is_err());
-        let mut nan = good;
+        let mut nan = good.clone();
         nan.mean[0] = f64::NAN;
         assert!(read(&nan).is_err());
+        assert!(read(&Standardizer::fit_unclipped(&encoded)).is_ok());
+        for bad in [0.0, -CLIP, f64::NAN, f64::INFINITY] {
+            let mut clip = good.clone();
+            clip.clip = Some(bad);
+            assert!(read(&clip).is_err(), "clip {bad}");
+        }
     }
 }
