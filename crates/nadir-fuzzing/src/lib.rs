@@ -1,0 +1,378 @@
+//! The bodies of nadir's fuzz targets, in one place for both their users: the libFuzzer
+//! harness in `fuzz/` (one `fuzz_target!` per [`TARGETS`] entry, built with `cargo fuzz`) and
+//! `tests/replay.rs`, which runs every kept input under `fuzz/corpus/` and `fuzz/regressions/`
+//! on stable Rust, so that CI checks each input the fuzzer ever found, forever.
+//!
+//! Each target calls the entry points the `nadir` command and the server call, with the same
+//! options, and asserts what must hold of any answer (no panic, and the invariants below),
+//! since a fuzzer only finds what panics. See docs/FUZZING.md.
+
+use nadir_data::json::{Batch, Fields};
+use nadir_data::record::{Problem, parse_numeric};
+use nadir_data::{
+    DataError, DataFormat, Dataset, FeaturePipeline, Kind, ReadOptions, Record, Schema, read_from,
+    read_json_dataset,
+};
+use nadir_ml::file::{FORMAT_VERSION, MAGIC, SavedModel};
+use nadir_server::body::{self, Format};
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, LazyLock};
+
+/// A fuzz target: its name (its folders under `fuzz/corpus/` and `fuzz/regressions/`, and its
+/// `cargo fuzz run` name) and its body.
+pub struct Target {
+    pub name: &'static str,
+    pub run: fn(&[u8]),
+}
+
+/// Every fuzz target.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "csv_file",
+        run: csv_file,
+    },
+    Target {
+        name: "json_file",
+        run: json_file,
+    },
+    Target {
+        name: "csv_body",
+        run: csv_body,
+    },
+    Target {
+        name: "csv_body_chunks",
+        run: csv_body_chunks,
+    },
+    Target {
+        name: "json_body",
+        run: json_body,
+    },
+    Target {
+        name: "json_body_pieces",
+        run: json_body_pieces,
+    },
+    Target {
+        name: "ndjson_body",
+        run: ndjson_body,
+    },
+    Target {
+        name: "model_file",
+        run: model_file,
+    },
+    Target {
+        name: "schema_toml",
+        run: schema_toml,
+    },
+    Target {
+        name: "numeric_field",
+        run: numeric_field,
+    },
+];
+
+/// A CSV or headerless `.txt` data file, as `nadir` reads `--data FILE`: the schema detected
+/// from the header, strict and with `--skip-invalid`; and against a given schema less a
+/// dropped feature (a model's schema, `--schema` with `--drop`).
+pub fn csv_file(data: &[u8]) {
+    let read = |options| read_from(data, "fuzz.csv", options);
+    check_strict_and_lenient(data, read);
+    let given = ReadOptions {
+        drop: vec!["service".to_string()],
+        ..ReadOptions::with_schema(Schema::unsw_nb15())
+    };
+    if let Ok(dataset) = read(given) {
+        check_dataset(data, &dataset);
+    }
+}
+
+/// A JSON or NDJSON data file: as `nadir` reads standard input (the format sniffed from the
+/// bytes) and as it reads `.json` and `.ndjson` files, strict and with `--skip-invalid`.
+pub fn json_file(data: &[u8]) {
+    match DataFormat::sniff(data) {
+        DataFormat::Csv => check_strict_and_lenient(data, |o| read_from(data, "-", o)),
+        json => check_strict_and_lenient(data, |o| read_json_dataset(data, "-", json, o)),
+    }
+    for format in [DataFormat::Json, DataFormat::Ndjson] {
+        check_strict_and_lenient(data, |o| read_json_dataset(data, "f.json", format, o));
+    }
+}
+
+/// A `text/csv` request body, for a model of each built-in schema.
+pub fn csv_body(data: &[u8]) {
+    for fields in body_fields() {
+        if let Ok(batch) = body::parse(Format::Csv, data, fields) {
+            check_batch(&batch, fields);
+        }
+    }
+}
+
+/// A CSV body of [`BODY_PARALLEL_BYTES`] or more is read in chunks on every core: a body
+/// that reads behind enough blank lines to reach that size must give the same records and
+/// errors, on lines moved down by the blank lines' count. A target of its own: reading
+/// 64 KiB per input makes it far slower than [`csv_body`].
+pub fn csv_body_chunks(data: &[u8]) {
+    // Quotes send a body to the one-piece read whatever its size.
+    if data.contains(&b'"') || data.len() >= BODY_PARALLEL_BYTES {
+        return;
+    }
+    let blank = BODY_PARALLEL_BYTES - data.len();
+    let padded = [&vec![b'\n'; blank][..], data].concat();
+    for fields in body_fields() {
+        let Ok(alone) = body::parse(Format::Csv, data, fields) else {
+            continue;
+        };
+        let mut chunks = body::parse(Format::Csv, &padded, fields)
+            .unwrap_or_else(|e| panic!("read alone, not behind blank lines: {:?}", e.body));
+        for error in &mut chunks.errors {
+            error.line = error.line.map(|line| line - blank as u64);
+        }
+        assert_same_batch(&alone, &chunks);
+    }
+}
+
+/// An `application/json` request body (one record or an array), and the legacy
+/// `{"features": [...]}` body, for a model of each built-in schema.
+pub fn json_body(data: &[u8]) {
+    for fields in body_fields() {
+        if let Ok(batch) = body::parse(Format::Json, data, fields) {
+            check_batch(&batch, fields);
+            assert!(batch.records.len() + batch.errors.len() >= batch.total);
+        }
+        if let Ok(Ok(record)) = body::parse_legacy(data, fields) {
+            check_record(&record, fields.schema());
+        }
+    }
+}
+
+/// A JSON array of [`BODY_PARALLEL_BYTES`] or more is read in pieces on every core: an array
+/// that reads behind enough blanks to reach that size must give the same records and errors.
+pub fn json_body_pieces(data: &[u8]) {
+    if data.len() >= BODY_PARALLEL_BYTES {
+        return;
+    }
+    let padded = [&vec![b' '; BODY_PARALLEL_BYTES - data.len()][..], data].concat();
+    for fields in body_fields() {
+        let Ok(alone) = body::parse(Format::Json, data, fields) else {
+            continue;
+        };
+        let pieces = body::parse(Format::Json, &padded, fields)
+            .unwrap_or_else(|e| panic!("read alone, not behind blanks: {:?}", e.body));
+        assert_same_batch(&alone, &pieces);
+    }
+}
+
+/// An `application/x-ndjson` request body, for a model of each built-in schema.
+pub fn ndjson_body(data: &[u8]) {
+    for fields in body_fields() {
+        if let Ok(batch) = body::parse(Format::Ndjson, data, fields) {
+            check_batch(&batch, fields);
+            assert!(batch.errors.iter().all(|e| e.line.is_some_and(|l| l >= 1)));
+        }
+    }
+}
+
+/// A model file, as `nadir` and the server load one: as given (the header's magic, version,
+/// length and checksum checked), then with its length and checksum made right so that the
+/// payload is decoded and validated. A model that loads must score records of its schema.
+pub fn model_file(data: &[u8]) {
+    if let Ok(model) = SavedModel::from_bytes(data, "fuzz.nadir") {
+        score(&model);
+    }
+    let Some(payload) = data.get(MODEL_HEADER_BYTES..) else {
+        return;
+    };
+    let mut file = Vec::with_capacity(data.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    file.extend_from_slice(&Sha256::digest(payload));
+    file.extend_from_slice(payload);
+    if let Ok(model) = SavedModel::from_bytes(&file, "fuzz.nadir") {
+        score(&model);
+    }
+}
+
+/// A schema written in TOML (`--schema FILE`). One that is accepted must read a CSV file whose
+/// header names its columns, with one valid row.
+pub fn schema_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(schema) = Schema::from_toml(text, "fuzz.toml") else {
+        return;
+    };
+    let schema = Arc::new(schema);
+    let mut file = csv_line(schema.declared().iter().map(|f| f.name.as_str()));
+    file.extend(csv_line(schema.declared().iter().map(|f| match f.kind {
+        Kind::Categorical => "tcp",
+        _ => "0",
+    })));
+    let dataset = read_from(
+        &file[..],
+        "fuzz.csv",
+        ReadOptions::with_schema(schema.clone()),
+    )
+    .unwrap_or_else(|e| panic!("a header of the schema's own columns: {e}"));
+    assert_eq!(dataset.len(), 1);
+    check_dataset(&file, &dataset);
+}
+
+/// One numeric field as text, as every reader validates it: the fast path for plain decimals
+/// must give `str::parse`'s value bit for bit, and the same verdict on anything else.
+pub fn numeric_field(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let expected = match text.trim() {
+        "" => Err(Problem::Missing),
+        trimmed => match trimmed.parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(value),
+            Ok(_) => Err(Problem::NotFinite),
+            Err(_) => Err(Problem::NotANumber),
+        },
+    };
+    let got = parse_numeric(Kind::Continuous, text);
+    assert_eq!(
+        got.map(f64::to_bits),
+        expected.map(f64::to_bits),
+        "{text:?}"
+    );
+}
+
+/// [`nadir_server::body`] reads bodies this large in pieces (its `PARALLEL_JSON_BYTES`; its
+/// CSV bound is the same).
+const BODY_PARALLEL_BYTES: usize = nadir_server::body::PARALLEL_JSON_BYTES;
+
+/// The model file header: magic bytes, version (u32), payload length (u64), sha256.
+const MODEL_HEADER_BYTES: usize = MAGIC.len() + 4 + 8 + 32;
+
+/// The server's fields for a model of each built-in schema, built once.
+fn body_fields() -> &'static [Fields; 2] {
+    static FIELDS: LazyLock<[Fields; 2]> = LazyLock::new(|| Schema::built_in().map(Fields::new));
+    &FIELDS
+}
+
+/// One CSV line, every field quoted (a schema's names may hold commas or quotes).
+fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let quoted: Vec<String> = fields
+        .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+        .collect();
+    format!("{}\n", quoted.join(",")).into_bytes()
+}
+
+/// Reads `data` strictly and with `skip_invalid` and checks both answers: a strict read that
+/// succeeds is the lenient one with nothing skipped; one that stops at a bad row names the
+/// first row the lenient read skips.
+fn check_strict_and_lenient(data: &[u8], read: impl Fn(ReadOptions) -> Result<Dataset, DataError>) {
+    let strict = read(ReadOptions::default());
+    let lenient = read(ReadOptions {
+        skip_invalid: true,
+        ..ReadOptions::default()
+    });
+    if let Ok(lenient) = &lenient {
+        check_dataset(data, lenient);
+    }
+    match (strict, lenient) {
+        (Ok(strict), Ok(lenient)) => {
+            assert!(lenient.skipped.is_empty(), "{:?}", lenient.skipped);
+            assert_eq!(strict.records, lenient.records);
+            assert_eq!(strict.lines, lenient.lines);
+            assert_eq!(strict.attacks, lenient.attacks);
+        }
+        (Ok(strict), Err(e)) => panic!("strict read {} records, lenient failed: {e}", strict.len()),
+        (Err(DataError::InvalidRow { row, .. }), Ok(lenient)) => {
+            assert_eq!(lenient.skipped.first(), Some(&row));
+        }
+        (Err(_), _) => {}
+    }
+}
+
+/// What holds of every dataset read from `data`: one line per record, one label per record in
+/// a labelled file, records of the schema's shape, the sha256 of the bytes; and the feature
+/// pipeline fitted on the records encodes them with no unseen value.
+fn check_dataset(data: &[u8], dataset: &Dataset) {
+    assert_eq!(dataset.lines.len(), dataset.len());
+    if let Some(attacks) = &dataset.attacks {
+        assert_eq!(attacks.len(), dataset.len());
+    }
+    assert!(dataset.lines.windows(2).all(|w| w[0] <= w[1]));
+    for record in &dataset.records {
+        check_record(record, &dataset.schema);
+    }
+    let sha256: String = Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(dataset.sha256, sha256);
+    let pipeline = FeaturePipeline::fit(&dataset.schema, &dataset.records);
+    let encoded = pipeline.encode(&dataset.records);
+    assert_eq!(encoded.len(), dataset.len());
+    assert!(encoded.unseen.is_empty(), "{:?}", encoded.unseen);
+}
+
+/// A record holds one finite value per numeric feature and one non-blank one per categorical.
+fn check_record(record: &Record, schema: &Schema) {
+    assert_eq!(record.numeric.len(), schema.num_numeric());
+    assert_eq!(record.categorical.len(), schema.num_categorical());
+    assert!(record.numeric.iter().all(|v| v.is_finite()));
+    assert!(record.categorical.iter().all(|v| !v.trim().is_empty()));
+}
+
+/// What holds of every batch read from a body: records of the schema's shape, each with its
+/// index, in order and below the count of records; every error's index below that count.
+fn check_batch(batch: &Batch, fields: &Fields) {
+    assert_eq!(batch.indices.len(), batch.records.len());
+    assert!(batch.attacks.is_empty(), "Fields::new reads no labels");
+    assert!(batch.indices.windows(2).all(|w| w[0] < w[1]));
+    assert!(batch.indices.iter().all(|&i| i < batch.total));
+    assert!(batch.errors.iter().all(|e| e.index < batch.total));
+    for record in &batch.records {
+        check_record(record, fields.schema());
+    }
+}
+
+/// A body read in one piece and the same body read in parallel parts answer alike.
+fn assert_same_batch(alone: &Batch, parts: &Batch) {
+    let same = "the body read in one piece and in parts";
+    assert_eq!(alone.single, parts.single, "{same}: one object");
+    assert_eq!(alone.total, parts.total, "{same}: records");
+    assert_eq!(alone.records, parts.records, "{same}: valid records");
+    assert_eq!(
+        alone.indices, parts.indices,
+        "{same}: valid records' indices"
+    );
+    assert_eq!(alone.errors, parts.errors, "{same}: errors");
+}
+
+/// Scores records of the model's schema: one of each vocabulary's first values, one of values
+/// the model never saw.
+fn score(model: &SavedModel) {
+    let schema = model.pipeline.schema();
+    let numeric = |value: f64| {
+        schema
+            .numeric()
+            .map(|f| {
+                if f.kind == Kind::Rate {
+                    value.min(1.0)
+                } else {
+                    value
+                }
+            })
+            .collect::<Vec<f64>>()
+    };
+    let known = Record {
+        numeric: numeric(0.0),
+        categorical: (0..schema.num_categorical())
+            .map(|c| {
+                let vocabulary = model.pipeline.vocabulary(c);
+                vocabulary.first().cloned().unwrap_or_else(|| "x".into())
+            })
+            .collect(),
+    };
+    let unseen = Record {
+        numeric: numeric(1e9),
+        categorical: vec!["never seen".to_string(); schema.num_categorical()],
+    };
+    let records = [known, unseen];
+    let predictions = model.predict(&records, None);
+    assert_eq!(predictions.len(), records.len());
+}
