@@ -105,6 +105,18 @@ pub enum ModelFileError {
     Decode { path: String, message: String },
 }
 
+/// A model file's bytes around `payload`: the magic bytes, the format version, the payload's
+/// length and checksum, then the payload (see the module doc).
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&Sha256::digest(payload));
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
 impl Prediction {
     /// The prediction in words, as every front end writes it: `attack` or `normal`
     /// ([`crate::output::verdict`]).
@@ -146,14 +158,12 @@ impl SavedModel {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = postcard::to_stdvec(self).expect("models serialise");
-        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&Sha256::digest(&payload));
-        bytes.extend_from_slice(&payload);
-        bytes
+        frame(&self.payload())
+    }
+
+    /// The model encoded, without the file's header: what [`frame`] wraps.
+    pub fn payload(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("models serialise")
     }
 
     /// Decodes a model file's bytes; `path` names the file in errors.
@@ -188,11 +198,21 @@ impl SavedModel {
         if Sha256::digest(payload).as_slice() != &bytes[20..HEADER_LEN] {
             return Err(ModelFileError::Corrupt { path });
         }
+        crate::model::take_refusal();
         let model: SavedModel =
             postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
                 path: path.clone(),
-                message: e.to_string(),
+                message: crate::model::take_refusal().unwrap_or_else(|| e.to_string()),
             })?;
+        if !(0.0..=1.0).contains(&model.threshold) {
+            return Err(ModelFileError::Decode {
+                path,
+                message: format!(
+                    "its decision threshold {} is not a score in [0, 1]",
+                    model.threshold
+                ),
+            });
+        }
         if !model.pipeline.is_consistent() {
             return Err(ModelFileError::Decode {
                 path,
@@ -354,6 +374,57 @@ mod tests {
              (38 numeric), its feature pipeline encodes 40 tree columns (37 numeric)"
         );
         assert!(SavedModel::from_bytes(&tree.to_bytes(), "m").is_ok());
+    }
+
+    /// A decision threshold that is no score is a load error.
+    #[test]
+    fn a_threshold_outside_the_scores_is_a_load_error() {
+        let saved = crate::testdata::fixture("decision_tree");
+        for threshold in [f64::NAN, -0.1, 1.5] {
+            let mut tampered = saved.clone();
+            tampered.threshold = threshold;
+            let error = crate::testdata::load_error(&tampered);
+            assert_eq!(
+                error,
+                format!("its decision threshold {threshold} is not a score in [0, 1]")
+            );
+        }
+    }
+
+    /// A load check's refusal is the error's message; one left over from decoding something
+    /// else on this thread is not.
+    #[test]
+    fn a_refused_load_check_is_what_the_error_says() {
+        let saved = crate::testdata::fixture("hybrid");
+        let AnyModel::Hybrid(hybrid) = &saved.model else {
+            panic!("{}", saved.kind())
+        };
+        // The hybrid's `neighbours` set to 0, which its check refuses, in the bytes.
+        let mut params = hybrid.params().clone();
+        let good = postcard::to_stdvec(&params).unwrap();
+        params.neighbours = 0;
+        let bad = postcard::to_stdvec(&params).unwrap();
+        assert_eq!(good.len(), bad.len());
+        let mut payload = saved.payload();
+        let at = payload
+            .windows(good.len())
+            .position(|w| w == good.as_slice())
+            .expect("the parameters' bytes");
+        payload[at..at + bad.len()].copy_from_slice(&bad);
+        let message = |bytes: &[u8]| match SavedModel::from_bytes(bytes, "m") {
+            Err(ModelFileError::Decode { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            message(&frame(&payload)),
+            "hybrid: parameter `neighbours`: at least 1"
+        );
+        // Refused again outside a file's reading, its text waits on this thread…
+        assert!(postcard::from_bytes::<SavedModel>(&payload).is_err());
+        // …and is not what a file's later, other error says.
+        let good = saved.payload();
+        let truncated = message(&frame(&good[..good.len() - 4]));
+        assert!(truncated.contains("end of buffer"), "{truncated}");
     }
 
     /// A file of an earlier format is refused with both versions and what to do.

@@ -219,8 +219,8 @@ impl EnsemblePlan {
 }
 
 /// Trees that vote softly: what a random forest and bagging both are once fitted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(into = "StoredEnsemble", try_from = "StoredEnsemble")]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "StoredEnsemble")]
 struct TreeEnsemble {
     trees: Vec<Tree>,
     /// The trees compiled for batch scoring, built once when fitted or loaded; `None` for
@@ -243,6 +243,8 @@ impl From<TreeEnsemble> for StoredEnsemble {
         }
     }
 }
+
+crate::model::load_checked!(TreeEnsemble, StoredEnsemble);
 
 impl TryFrom<StoredEnsemble> for TreeEnsemble {
     type Error = UnrankableTrees;

@@ -298,8 +298,7 @@ impl Novelty {
 /// scaling fitted on those normal rows, so each feature is measured in normal traffic's
 /// own spread). Checked when a model file is read ([`KnnNovelty::try_from`]), so the index
 /// built from the points on first use always builds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "StoredKnn")]
+#[derive(Debug, Clone, Serialize)]
 struct KnnNovelty {
     standardizer: Standardizer,
     space: Option<Projection>,
@@ -322,6 +321,8 @@ struct StoredKnn {
     points: Vec<f64>,
 }
 
+crate::model::load_checked!(KnnNovelty, StoredKnn);
+
 impl TryFrom<StoredKnn> for KnnNovelty {
     type Error = MalformedModel;
 
@@ -337,11 +338,16 @@ impl TryFrom<StoredKnn> for KnnNovelty {
             )));
         }
         if let Some(space) = &stored.space
-            && space.pca.n_components() + 1 != dim
+            && (space.pca.n_components() + 1 != dim
+                || space.mean.len() != space.pca.input_width()
+                || !all_finite(&space.mean))
         {
             return Err(MalformedModel(format!(
-                "hybrid novelty index: points of {dim} coordinates in a space of {} components",
-                space.pca.n_components()
+                "hybrid novelty index: points of {dim} coordinates in a space of {} components \
+                 centred on {} finite means of {} columns",
+                space.pca.n_components(),
+                space.mean.len(),
+                space.pca.input_width()
             )));
         }
         if !all_finite(&stored.points) {
@@ -484,8 +490,7 @@ fn coordinates(
 }
 
 /// A fitted hybrid. Checked when a model file is read ([`Hybrid::try_from`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredHybrid")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hybrid {
     params: HybridParams,
     classifier: Box<AnyModel>,
@@ -500,22 +505,32 @@ pub struct Hybrid {
 #[derive(Deserialize)]
 struct StoredHybrid {
     params: HybridParams,
+    #[serde(deserialize_with = "crate::registry::deserialize_parts")]
     classifier: Box<AnyModel>,
     novelty: Novelty,
     novelty_threshold: f64,
     validation_rows: usize,
 }
 
+crate::model::load_checked!(Hybrid, StoredHybrid);
+
 impl TryFrom<StoredHybrid> for Hybrid {
     type Error = MalformedModel;
 
-    /// Hyperparameters that pass their checks and a positive, finite novelty threshold (the
-    /// score maps divide by both thresholds).
+    /// Hyperparameters that pass their checks, the classifier they name, and a positive,
+    /// finite novelty threshold (the score maps divide by both thresholds).
     fn try_from(stored: StoredHybrid) -> Result<Hybrid, MalformedModel> {
         stored
             .params
             .check()
             .map_err(|error| MalformedModel(format!("hybrid: {error}")))?;
+        if stored.classifier.kind() != stored.params.classifier {
+            return Err(MalformedModel(format!(
+                "hybrid: its classifier is a {} model, its hyperparameters name {}",
+                stored.classifier.kind(),
+                stored.params.classifier
+            )));
+        }
         if !(stored.novelty_threshold.is_finite() && stored.novelty_threshold > 0.0) {
             return Err(MalformedModel(format!(
                 "hybrid: novelty threshold {} is not a positive finite number",
@@ -590,6 +605,7 @@ impl crate::model::Inputs for Hybrid {
                         columns: space.pca.input_width(),
                         numeric: scaled,
                     });
+                    widths.push(space.pca.reads());
                 } else {
                     widths.push(crate::model::InputWidth::OneHot {
                         columns: knn.dim,
@@ -880,6 +896,66 @@ mod tests {
         });
         tampered(|h| h.novelty_threshold = 0.0);
         tampered(|h| h.params.target_fpr = 2.0);
+
+        let says = |change: fn(&mut Hybrid), words: &str| {
+            let mut saved = saved.clone();
+            let AnyModel::Hybrid(hybrid) = &mut saved.model else {
+                panic!("{}", saved.kind())
+            };
+            change(hybrid);
+            let error = crate::testdata::load_error(&saved);
+            assert!(error.contains(words), "{error}");
+        };
+        says(
+            |h| h.params.classifier = ModelKind::LogisticRegression,
+            "its classifier is a decision_tree model, its hyperparameters name logistic_regression",
+        );
+        says(
+            |h| {
+                knn(h).space.as_mut().unwrap().mean.pop();
+            },
+            "centred on",
+        );
+        says(
+            |h| knn(h).space.as_mut().unwrap().mean[0] = f64::INFINITY,
+            "finite means",
+        );
+    }
+
+    /// The PCA of the novelty space scales the numeric columns of the model file's pipeline
+    /// too: one that scales fewer (its scaling's three arrays shortened alike) would leave a
+    /// column unscaled, and is a load error.
+    #[test]
+    fn a_novelty_space_scaled_unlike_its_pipeline_is_a_load_error() {
+        let saved = crate::testdata::fixture("hybrid");
+        let mut value = toml::Value::try_from(&saved).unwrap();
+        let scaling = [
+            "model",
+            "Hybrid",
+            "novelty",
+            "Knn",
+            "space",
+            "pca",
+            "standardizer",
+        ]
+        .iter()
+        .fold(&mut value, |v, key| v.get_mut(key).expect(key));
+        for key in ["log", "mean", "scale"] {
+            let toml::Value::Array(values) = &mut scaling[key] else {
+                panic!("{key}")
+            };
+            values.pop();
+        }
+        let tampered: SavedModel = value.try_into().expect("a consistent PCA");
+        let error = crate::testdata::load_error(&tampered);
+        let width = saved.pipeline.one_hot_width();
+        assert!(
+            error.ends_with(&format!(
+                "reads rows of {width} one-hot columns (37 numeric), its feature pipeline \
+                 encodes {width} one-hot columns (38 numeric)"
+            )),
+            "{error}"
+        );
     }
 
     /// The hybrid keeps the classifiers' accuracy on the usual 70/30 split of the full file.

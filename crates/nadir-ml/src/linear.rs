@@ -54,7 +54,8 @@
 //! SVC cannot predict after deserialisation, and models here are saved to files.
 
 use crate::model::{
-    Classifier, Fit, FitError, InputWidth, Inputs, ParamGuard, check_training_data,
+    Classifier, Fit, FitError, InputWidth, Inputs, MalformedModel, ParamGuard, all_finite,
+    check_training_data,
 };
 use crate::scale::Standardizer;
 use crate::split::stratified_split;
@@ -102,8 +103,9 @@ impl Default for LogisticRegressionParams {
     }
 }
 
-/// A fitted logistic regression: P(attack) = σ(w·x + b) on scaled one-hot rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A fitted logistic regression: P(attack) = σ(w·x + b) on scaled one-hot rows. Checked
+/// when a model file is read (see "Checks on load" below).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogisticRegression {
     params: LogisticRegressionParams,
     scaler: Standardizer,
@@ -602,8 +604,9 @@ impl SvmParams {
 }
 
 /// A fitted SVM with Platt-scaled probabilities: linear on the scaled one-hot rows, or on
-/// their random Fourier features (an RBF-kernel SVM).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// their random Fourier features (an RBF-kernel SVM). Checked when a model file is read (see
+/// "Checks on load" below).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Svm {
     params: SvmParams,
     scaler: Standardizer,
@@ -1172,6 +1175,170 @@ fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
 
 fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks on load
+// ---------------------------------------------------------------------------------------
+
+/// A [`LogisticRegression`] as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredLogisticRegression {
+    params: LogisticRegressionParams,
+    scaler: Standardizer,
+    weights: Vec<f64>,
+    intercept: f64,
+    iterations: usize,
+    converged: bool,
+}
+
+crate::model::load_checked!(LogisticRegression, StoredLogisticRegression);
+
+impl TryFrom<StoredLogisticRegression> for LogisticRegression {
+    type Error = MalformedModel;
+
+    /// Finite weights and intercept (the width is checked against the pipeline's).
+    fn try_from(stored: StoredLogisticRegression) -> Result<LogisticRegression, MalformedModel> {
+        if !all_finite(&stored.weights) || !stored.intercept.is_finite() {
+            return Err(MalformedModel(
+                "logistic regression: a weight or the intercept is not a finite number".into(),
+            ));
+        }
+        Ok(LogisticRegression {
+            params: stored.params,
+            scaler: stored.scaler,
+            weights: stored.weights,
+            intercept: stored.intercept,
+            iterations: stored.iterations,
+            converged: stored.converged,
+        })
+    }
+}
+
+/// An [`Svm`] as a model file holds it, before its checks.
+#[derive(Deserialize)]
+struct StoredSvm {
+    params: SvmParams,
+    scaler: Standardizer,
+    features: Option<RandomFourierFeatures>,
+    svm: CalibratedSvm,
+}
+
+crate::model::load_checked!(Svm, StoredSvm);
+
+impl TryFrom<StoredSvm> for Svm {
+    type Error = MalformedModel;
+
+    /// Finite weights, bias and sigmoid; with random features, a D × inputs matrix of finite
+    /// frequencies, D finite phases and one weight per feature (the inputs are checked
+    /// against the pipeline's width).
+    fn try_from(stored: StoredSvm) -> Result<Svm, MalformedModel> {
+        let malformed = |what: &str| MalformedModel(format!("SVM: {what}"));
+        let svm = &stored.svm;
+        if !all_finite(&svm.weights) || !all_finite(&[svm.bias, svm.sigmoid.a, svm.sigmoid.b]) {
+            return Err(malformed(
+                "a weight, the bias or the Platt sigmoid is not a finite number",
+            ));
+        }
+        if let Some(features) = &stored.features {
+            let components = features.components();
+            if components == 0
+                || Some(features.frequencies.len()) != components.checked_mul(features.inputs)
+                || svm.weights.len() != components
+            {
+                return Err(malformed(&format!(
+                    "{} frequencies, {components} phases and {} weights do not make random \
+                     features of {} inputs",
+                    features.frequencies.len(),
+                    svm.weights.len(),
+                    features.inputs
+                )));
+            }
+            if !all_finite(&features.frequencies) || !all_finite(&features.phases) {
+                return Err(malformed(
+                    "a random feature's frequency or phase is not a finite number",
+                ));
+            }
+        }
+        Ok(Svm {
+            params: stored.params,
+            scaler: stored.scaler,
+            features: stored.features,
+            svm: stored.svm,
+        })
+    }
+}
+
+/// The checks on load, beside them so that they move with them.
+#[cfg(test)]
+mod load_checks {
+    use super::*;
+    use crate::testdata::{refusal, sample_split};
+
+    /// A well-formed file whose linear model breaks its rules is a load error naming what is
+    /// wrong, not a panic or NaN scores.
+    #[test]
+    fn a_tampered_linear_model_or_svm_file_is_a_load_error() {
+        let split = sample_split();
+        let (train, labels) = (&split.train, &split.train_labels);
+        let lr = LogisticRegressionParams::default()
+            .fit(train, labels, 0)
+            .unwrap();
+        assert_eq!(refusal(&lr), None);
+        let lr_refused = |change: fn(&mut LogisticRegression)| {
+            let mut lr = lr.clone();
+            change(&mut lr);
+            refusal(&lr).expect("a load error")
+        };
+        assert!(lr_refused(|m| m.weights[3] = f64::NAN).contains("logistic regression"));
+        assert!(lr_refused(|m| m.intercept = f64::INFINITY).contains("intercept"));
+
+        let params = SvmParams {
+            max_iter: 20,
+            feature_map: Some(RbfFeatures {
+                gamma: 0.025,
+                components: 8,
+            }),
+            ..SvmParams::kernel()
+        };
+        let ksvm = params.fit(train, labels, 0).unwrap();
+        let linear = SvmParams::linear().fit(train, labels, 0).unwrap();
+        assert_eq!(refusal(&ksvm), None);
+        assert_eq!(refusal(&linear), None);
+        let refused = |svm: &Svm, change: fn(&mut Svm)| {
+            let mut svm = svm.clone();
+            change(&mut svm);
+            refusal(&svm).expect("a load error")
+        };
+        fn features(m: &mut Svm) -> &mut RandomFourierFeatures {
+            m.features.as_mut().expect("random features")
+        }
+        let shape = "do not make random features of";
+        assert!(
+            refused(&ksvm, |m| {
+                features(m).frequencies.pop();
+            })
+            .contains(shape)
+        );
+        assert!(
+            refused(&ksvm, |m| {
+                features(m).phases.pop();
+            })
+            .contains(shape)
+        );
+        assert!(refused(&ksvm, |m| features(m).inputs += 1).contains(shape));
+        assert!(
+            refused(&ksvm, |m| {
+                m.svm.weights.pop();
+            })
+            .contains(shape)
+        );
+        assert!(refused(&ksvm, |m| features(m).phases[2] = f64::NAN).contains("phase"));
+        assert!(refused(&ksvm, |m| features(m).frequencies[0] = f64::NAN).contains("frequency"));
+        assert!(refused(&linear, |m| m.svm.sigmoid.a = f64::NAN).contains("Platt sigmoid"));
+        assert!(refused(&linear, |m| m.svm.bias = f64::INFINITY).contains("the bias"));
+        assert!(refused(&linear, |m| m.svm.weights[0] = f64::NAN).contains("a weight"));
+    }
 }
 
 #[cfg(test)]

@@ -479,11 +479,7 @@ impl<T: Real> Dense<T> {
 
 /// ReLU hidden layers and a final one-unit layer giving the logit. Checked when a model file
 /// is read ([`Network::try_from`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    try_from = "StoredNetwork<T>",
-    bound(deserialize = "T: Real + Deserialize<'de>")
-)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Network<T> {
     layers: Vec<Dense<T>>,
 }
@@ -492,6 +488,12 @@ struct Network<T> {
 #[derive(Deserialize)]
 struct StoredNetwork<T> {
     layers: Vec<Dense<T>>,
+}
+
+impl<'de, T: Real + Deserialize<'de>> Deserialize<'de> for Network<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::model::deserialize_checked::<D, StoredNetwork<T>, Network<T>>(deserializer)
+    }
 }
 
 impl<T: Real> TryFrom<StoredNetwork<T>> for Network<T> {

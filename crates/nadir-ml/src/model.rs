@@ -3,7 +3,8 @@
 //! models, in [`crate::file`], through the serialisable [`crate::AnyModel`].
 
 use nadir_data::{Encoded, FeaturePipeline};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::cell::RefCell;
 use std::fmt;
 use thiserror::Error;
 
@@ -106,6 +107,52 @@ impl fmt::Display for Fired {
 #[derive(Debug, Error, Clone, PartialEq)]
 #[error("{0}")]
 pub struct MalformedModel(pub String);
+
+thread_local! {
+    /// The first load check refused on this thread since [`take_refusal`] last ran: postcard
+    /// drops the text of a deserialisation error, so the model file reader takes it from here
+    /// to say what is wrong.
+    static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Deserialises a `T` checked on load: its unchecked form `S`, then `T::try_from`. Every
+/// model part with load checks deserialises through here (see [`load_checked!`])
+/// rather than serde's `try_from` attribute, so that the refusal's text reaches the error.
+pub(crate) fn deserialize_checked<'de, D, S, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    S: Deserialize<'de>,
+    T: TryFrom<S, Error: fmt::Display>,
+{
+    T::try_from(S::deserialize(deserializer)?).map_err(|error| refusal(error.to_string()))
+}
+
+/// A deserialisation error saying `text`, which [`take_refusal`] gives back (postcard's
+/// errors drop it) unless an earlier refusal on this thread is waiting there.
+pub(crate) fn refusal<E: serde::de::Error>(text: String) -> E {
+    let error = E::custom(&text);
+    REFUSAL.with_borrow_mut(|first| {
+        first.get_or_insert(text);
+    });
+    error
+}
+
+/// The text of the first load check refused on this thread since the last call, if any.
+pub(crate) fn take_refusal() -> Option<String> {
+    REFUSAL.with_borrow_mut(Option::take)
+}
+
+/// `impl Deserialize for $model` through [`deserialize_checked`] from `$stored`.
+macro_rules! load_checked {
+    ($model:ty, $stored:ty) => {
+        impl<'de> serde::Deserialize<'de> for $model {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::model::deserialize_checked::<D, $stored, $model>(deserializer)
+            }
+        }
+    };
+}
+pub(crate) use load_checked;
 
 /// Whether every value is a finite number.
 pub(crate) fn all_finite(values: &[f64]) -> bool {

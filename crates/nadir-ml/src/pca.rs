@@ -36,7 +36,7 @@
 //! would pull in a second ndarray and copy every matrix between the two, for a problem this
 //! small.
 
-use crate::model::{FitError, MalformedModel, all_finite};
+use crate::model::{FitError, InputWidth, MalformedModel, all_finite};
 use crate::scale::Standardizer;
 use nadir_data::{Encoded, FeaturePipeline};
 use ndarray::linalg::general_mat_mul;
@@ -87,8 +87,7 @@ impl PcaParams {
 
 /// A fitted principal component analysis: the input scaling and the kept components.
 /// Checked when a model file is read ([`Pca::try_from`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredPca")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pca {
     params: PcaParams,
     standardizer: Standardizer,
@@ -110,11 +109,14 @@ struct StoredPca {
     explained_variance: Vec<f64>,
 }
 
+crate::model::load_checked!(Pca, StoredPca);
+
 impl TryFrom<StoredPca> for Pca {
     type Error = MalformedModel;
 
     /// At least one component of one loading per input column, no more components than
-    /// variances, every number finite.
+    /// variances, a scaling of at most that many columns, every number finite and the
+    /// variances non-negative with a positive sum (the ratios divide by it).
     fn try_from(stored: StoredPca) -> Result<Pca, MalformedModel> {
         let width = stored.mean.len();
         let kept = stored.components.len() / width.max(1);
@@ -129,12 +131,24 @@ impl TryFrom<StoredPca> for Pca {
                 stored.explained_variance.len()
             )));
         }
+        if stored.standardizer.numeric() > width {
+            return Err(MalformedModel(format!(
+                "PCA: its scaling scales {} columns of {width}",
+                stored.standardizer.numeric()
+            )));
+        }
         if ![&stored.mean, &stored.components, &stored.explained_variance]
             .into_iter()
             .all(|values| all_finite(values))
         {
             return Err(MalformedModel(
                 "PCA: a mean, loading or variance is not a finite number".into(),
+            ));
+        }
+        let variances = &stored.explained_variance;
+        if variances.iter().any(|&v| v < 0.0) || variances.iter().sum::<f64>() <= 0.0 {
+            return Err(MalformedModel(
+                "PCA: the variances are not non-negative with a positive sum".into(),
             ));
         }
         Ok(Pca {
@@ -252,6 +266,15 @@ impl Pca {
     /// The width of the one-hot rows the PCA was fitted on.
     pub fn input_width(&self) -> usize {
         self.mean.len()
+    }
+
+    /// What it reads of each row: its one-hot columns, the first of which its scaling scales
+    /// (checked against the pipeline of the model file it is part of).
+    pub fn reads(&self) -> InputWidth {
+        InputWidth::OneHot {
+            columns: self.input_width(),
+            numeric: Some(self.standardizer.numeric()),
+        }
     }
 
     pub fn params(&self) -> &PcaParams {
@@ -703,6 +726,46 @@ mod tests {
             s.train.one_hot_width()
         );
         assert!(pca.describe().contains(&expected), "{}", pca.describe());
+    }
+
+    /// A PCA that breaks its rules is a load error naming what is wrong; what it reads is
+    /// checked against a model file's pipeline.
+    #[test]
+    fn a_tampered_pca_is_refused_when_read() {
+        let s = sample_split();
+        let pca = Pca::fit(&PcaParams::default(), &s.train).unwrap();
+        assert_eq!(crate::testdata::refusal(&pca), None);
+        assert_eq!(
+            pca.reads(),
+            InputWidth::OneHot {
+                columns: s.train.one_hot_width(),
+                numeric: Some(NSL_NUMERIC)
+            }
+        );
+        let refused = |change: fn(&mut Pca)| {
+            let mut pca = pca.clone();
+            change(&mut pca);
+            crate::testdata::refusal(&pca).expect("a load error")
+        };
+        let shape = "do not make components";
+        assert!(
+            refused(|p| {
+                p.components.pop();
+            })
+            .contains(shape)
+        );
+        assert!(refused(|p| p.explained_variance.clear()).contains(shape));
+        // Fewer columns than the scaling scales.
+        assert!(
+            refused(|p| {
+                p.mean.truncate(10);
+                p.components.truncate(10);
+            })
+            .contains("scales 38 columns of 10")
+        );
+        assert!(refused(|p| p.mean[0] = f64::NAN).contains("not a finite number"));
+        assert!(refused(|p| p.explained_variance[1] = -1.0).contains("non-negative"));
+        assert!(refused(|p| p.explained_variance.fill(0.0)).contains("positive sum"));
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::tree::{DecisionTree, DecisionTreeParams};
 use crate::voting::{Voting, VotingParams};
 use nadir_data::Encoded;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::cell::Cell;
 use std::fmt;
 use thiserror::Error;
 
@@ -58,6 +59,44 @@ impl<P: Fit> BuildModel for P {
     ) -> Result<P::Model, FitError> {
         self.fit(data, labels, seed)
     }
+}
+
+/// How deep models may hold models: a voting ensemble of hybrids, or a hybrid whose
+/// classifier votes. Anything deeper is a model made of itself, which configurations refuse
+/// ([`ModelConfig::check`]); a damaged or hostile file could nest parts so deep that decoding
+/// them, which recurses, would overflow the stack, so decoding refuses them first.
+const MAX_PART_DEPTH: usize = 2;
+
+thread_local! {
+    /// The parts being decoded on this thread, one inside the other.
+    static PART_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Deserialises the parts of a model made of models (a hybrid's classifier, the members of a
+/// voting ensemble): serde's `deserialize_with` for those fields. Refuses parts nested
+/// deeper than [`MAX_PART_DEPTH`] before decoding them.
+pub(crate) fn deserialize_parts<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    /// Leaves a level of parts, however decoding it ends.
+    struct Level(usize);
+    impl Drop for Level {
+        fn drop(&mut self) {
+            PART_DEPTH.set(self.0);
+        }
+    }
+    let depth = PART_DEPTH.get();
+    if depth >= MAX_PART_DEPTH {
+        return Err(crate::model::refusal(format!(
+            "models nested more than {MAX_PART_DEPTH} deep: at most a voting ensemble of \
+             hybrids or a hybrid whose classifier votes"
+        )));
+    }
+    let _level = Level(depth);
+    PART_DEPTH.set(depth + 1);
+    T::deserialize(deserializer)
 }
 
 /// `Some(importances)` for the models the table marks as having them.

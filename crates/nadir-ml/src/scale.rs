@@ -29,8 +29,7 @@ pub const CLIP: f64 = 8.0;
 
 /// Per-numeric-feature transform fitted on training data. Checked when a model file is read:
 /// one mean and one positive scale per column, all finite, and a positive finite bound if any.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredStandardizer")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Standardizer {
     log: Vec<bool>,
     mean: Vec<f64>,
@@ -47,6 +46,8 @@ struct StoredStandardizer {
     scale: Vec<f64>,
     clip: Option<f64>,
 }
+
+crate::model::load_checked!(Standardizer, StoredStandardizer);
 
 impl TryFrom<StoredStandardizer> for Standardizer {
     type Error = MalformedModel;

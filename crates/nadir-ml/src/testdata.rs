@@ -113,11 +113,28 @@ pub fn fixture(name: &str) -> crate::file::SavedModel {
 
 /// Asserts that `saved`, written as a model file's bytes (checksum and all), fails to load.
 pub fn assert_load_error(saved: &crate::file::SavedModel) {
-    let loaded = crate::file::SavedModel::from_bytes(&saved.to_bytes(), "tampered.nadir");
-    assert!(
-        matches!(loaded, Err(crate::file::ModelFileError::Decode { .. })),
-        "expected a decoding error, got {loaded:?}"
-    );
+    load_error(saved);
+}
+
+/// What loading `saved`, written as a model file's bytes (checksum and all), says is wrong;
+/// panics unless it fails to decode.
+pub fn load_error(saved: &crate::file::SavedModel) -> String {
+    match crate::file::SavedModel::from_bytes(&saved.to_bytes(), "tampered.nadir") {
+        Err(crate::file::ModelFileError::Decode { message, .. }) => message,
+        other => panic!("expected a decoding error, got {other:?}"),
+    }
+}
+
+/// Encodes `value` and decodes it again as a model file does: `Some` of what a load check
+/// refused in it, `None` when it decodes.
+pub fn refusal<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> Option<String> {
+    crate::model::take_refusal();
+    let decoded = postcard::from_bytes::<T>(&postcard::to_stdvec(value).expect("serialises"));
+    let refusal = crate::model::take_refusal();
+    match decoded {
+        Ok(_) => None,
+        Err(error) => Some(refusal.unwrap_or_else(|| error.to_string())),
+    }
 }
 
 /// Accuracy of scores at threshold 0.5.

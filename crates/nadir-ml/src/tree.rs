@@ -33,7 +33,7 @@
 //! trees in parallel.
 
 use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
-use crate::model::{Classifier, Fit, FitError, ParamGuard, check_training_data};
+use crate::model::{Classifier, Fit, FitError, MalformedModel, ParamGuard, check_training_data};
 use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
 use serde::de::{self, Unexpected, Visitor};
@@ -322,8 +322,7 @@ impl Node {
 /// A fitted tree: nodes in a flat array, the root first, children after their parent.
 /// Model files are checked node by node on loading ([`check_tree`]), so that no walk can
 /// leave a tree or loop.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "UncheckedTree")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
     /// Per tree column, the total weighted Gini decrease of the splits on it; its length is
@@ -341,24 +340,37 @@ struct UncheckedTree {
     numeric: usize,
 }
 
-/// A tree node that breaks [`check_tree`]'s rules.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "tree node {0} is malformed: a split must test a tree column against a threshold or a \
-     category code and point to two children after it in its tree, a leaf must hold a \
-     probability and point to itself"
-)]
-pub(crate) struct MalformedNode(usize);
+crate::model::load_checked!(Tree, UncheckedTree);
 
 impl TryFrom<UncheckedTree> for Tree {
-    type Error = MalformedNode;
+    type Error = MalformedModel;
 
-    fn try_from(tree: UncheckedTree) -> Result<Tree, MalformedNode> {
+    /// At most [`MAX_TREE_COLUMNS`] columns, the numeric ones among them, each with a finite,
+    /// non-negative impurity decrease, and nodes that pass [`check_tree`].
+    fn try_from(tree: UncheckedTree) -> Result<Tree, MalformedModel> {
         let columns = tree.impurity_decrease.len();
         if tree.numeric > columns || columns > MAX_TREE_COLUMNS {
-            return Err(MalformedNode(0));
+            return Err(MalformedModel(format!(
+                "tree: {} numeric columns of {columns}, at most {MAX_TREE_COLUMNS} in all",
+                tree.numeric
+            )));
         }
-        check_tree(&tree.nodes, tree.numeric, columns).map_err(MalformedNode)?;
+        if !tree
+            .impurity_decrease
+            .iter()
+            .all(|d| d.is_finite() && *d >= 0.0)
+        {
+            return Err(MalformedModel(
+                "tree: an impurity decrease is not a finite number ≥ 0".into(),
+            ));
+        }
+        check_tree(&tree.nodes, tree.numeric, columns).map_err(|node| {
+            MalformedModel(format!(
+                "tree node {node} is malformed: a split must test a tree column against a \
+                 threshold or a category code and point to two children after it in its tree, \
+                 a leaf must hold a probability and point to itself"
+            ))
+        })?;
         Ok(Tree {
             nodes: tree.nodes,
             impurity_decrease: tree.impurity_decrease,
@@ -1843,6 +1855,28 @@ pub(crate) mod tests {
         assert_eq!(RankedTrees::new(&[]).unwrap_err(), UnrankableTrees::NoTrees);
         let whole = |tree: &Tree| postcard::to_stdvec(tree).unwrap();
         assert!(postcard::from_bytes::<Tree>(&whole(&stump())).is_ok());
+    }
+
+    /// A model file whose tree breaks its rules fails to load, saying what is wrong.
+    #[test]
+    fn a_tampered_tree_file_says_what_is_wrong() {
+        let saved = crate::testdata::fixture("decision_tree");
+        let says = |change: fn(&mut Tree), words: &str| {
+            let mut saved = saved.clone();
+            let crate::registry::AnyModel::DecisionTree(model) = &mut saved.model else {
+                panic!("{}", saved.kind())
+            };
+            change(&mut model.tree);
+            let error = crate::testdata::load_error(&saved);
+            assert!(error.contains(words), "{error}");
+        };
+        says(|t| t.nodes[0].children = 0, "tree node 0 is malformed");
+        says(
+            |t| t.impurity_decrease[2] = f64::NAN,
+            "an impurity decrease",
+        );
+        says(|t| t.impurity_decrease[2] = -1.0, "an impurity decrease");
+        says(|t| t.numeric = 50, "tree: 50 numeric columns of 41");
     }
 
     /// Thresholds 0.0 and -0.0 compare alike with every value: ranked as one threshold, they

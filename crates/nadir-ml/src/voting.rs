@@ -86,8 +86,7 @@ impl BuildModel for VotingParams {
 }
 
 /// A fitted soft-voting ensemble. Checked when a model file is read ([`Voting::try_from`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredVoting")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Voting {
     members: Vec<AnyModel>,
     /// Normalised to sum to 1.
@@ -97,9 +96,12 @@ pub struct Voting {
 /// A voting ensemble as a model file holds it, before its checks.
 #[derive(Deserialize)]
 struct StoredVoting {
+    #[serde(deserialize_with = "crate::registry::deserialize_parts")]
     members: Vec<AnyModel>,
     weights: Vec<f64>,
 }
+
+crate::model::load_checked!(Voting, StoredVoting);
 
 impl TryFrom<StoredVoting> for Voting {
     type Error = crate::model::MalformedModel;
@@ -277,6 +279,55 @@ mod tests {
             };
             let bytes = postcard::to_stdvec(&bad).unwrap();
             assert!(postcard::from_bytes::<Voting>(&bytes).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Voting ensembles nested in each other in a model file (no configuration makes one) are
+    /// a load error, however deep: decoding them recursed until the stack overflowed, which
+    /// aborts a server rather than failing one load.
+    #[test]
+    fn a_file_of_deeply_nested_models_is_a_load_error() {
+        let find = |haystack: &[u8], needle: &[u8]| {
+            haystack
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .expect("postcard writes a part's bytes inside its whole's")
+        };
+        let saved = crate::testdata::fixture("decision_tree");
+        let member = saved.model.clone();
+        let params = VotingParams {
+            members: vec![member.kind()],
+            weights: Vec::new(),
+        };
+        let ensemble = AnyModel::Voting(Voting::new(&params, vec![member.clone()]).unwrap());
+        // The bytes of an ensemble of one member: `before`, the member's, `after`.
+        let (outer, inner) = (
+            postcard::to_stdvec(&ensemble).unwrap(),
+            postcard::to_stdvec(&member).unwrap(),
+        );
+        let at = find(&outer, &inner);
+        let (before, after) = (&outer[..at], &outer[at + inner.len()..]);
+        let mut file = saved.clone();
+        file.model = ensemble;
+        let payload = file.payload();
+        let model_at = find(&payload, &outer);
+        let nested = |depth: usize| {
+            let mut bytes = payload[..model_at].to_vec();
+            bytes.extend(before.repeat(depth));
+            bytes.extend(&inner);
+            bytes.extend(after.repeat(depth));
+            bytes.extend(&payload[model_at + outer.len()..]);
+            crate::file::SavedModel::from_bytes(&crate::file::frame(&bytes), "nested.nadir")
+        };
+        assert_eq!(nested(1).unwrap(), file);
+        let inside = nested(2).unwrap_err().to_string();
+        assert!(
+            inside.ends_with("voting: a member is itself a voting ensemble"),
+            "{inside}"
+        );
+        for depth in [3, 200_000] {
+            let deep = nested(depth).unwrap_err().to_string();
+            assert!(deep.contains("models nested more than 2 deep"), "{deep}");
         }
     }
 }
