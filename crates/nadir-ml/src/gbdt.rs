@@ -183,8 +183,7 @@ impl GradientBoostingParams {
 
 /// A fitted gradient-boosted tree ensemble. Checked when a model file is read
 /// ([`GradientBoosting::try_from`]), so that no walk can leave a tree or index past a row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredGradientBoosting")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradientBoosting {
     params: GradientBoostingParams,
     /// Log-odds of the training attack rate: the raw score before any tree.
@@ -206,6 +205,8 @@ struct StoredGradientBoosting {
     trees: Vec<Tree>,
     validation_loss: Vec<f64>,
 }
+
+crate::model::load_checked!(GradientBoosting, StoredGradientBoosting);
 
 impl TryFrom<StoredGradientBoosting> for GradientBoosting {
     type Error = MalformedModel;
@@ -414,7 +415,11 @@ impl Tree {
         for (i, node) in self.nodes.iter().enumerate() {
             let (left, right) = (node.left as usize, node.right as usize);
             let good = match node.kind {
-                NodeKind::Leaf => left == i && right == i && node.value.is_finite(),
+                // A leaf is stepped on too (rows that reach it early stay), reading column
+                // 0 as `Node::leaf` writes it.
+                NodeKind::Leaf => {
+                    left == i && right == i && node.column == 0 && node.value.is_finite()
+                }
                 NodeKind::AtMost | NodeKind::CategoryIs => {
                     usize::from(node.column) < columns
                         && i < left
@@ -1338,6 +1343,13 @@ mod tests {
             m.trees[0].nodes[i].right = m.trees[0].nodes.len() as u32;
         });
         tampered(&|m| m.trees[0].depth += 1);
+        tampered(&|m| {
+            let leaf = m.trees[0]
+                .nodes
+                .iter()
+                .rposition(|n| n.kind == NodeKind::Leaf);
+            m.trees[0].nodes[leaf.expect("a leaf")].column = m.columns as u8;
+        });
         tampered(&|m| m.trees[1].nodes.clear());
         tampered(&|m| m.base_score = f64::NAN);
         // Untouched, it loads.
