@@ -19,7 +19,7 @@ if (!url || !shots || !recordsFile) {
 fs.mkdirSync(shots, { recursive: true });
 
 /** Console errors a step expects: the browser itself logs every 4xx answer of the API. */
-const expectedStatus = { malformed: [422], unreadable: [400], 'form-error': [422], report: [404] };
+const expectedStatus = { malformed: [422], 'many-bad': [422], unreadable: [400], 'form-error': [422], report: [404] };
 let step = 'load';
 const consoleErrors = [];
 const result = { screenshots: [], expectedBrowserErrors: 0 };
@@ -175,6 +175,32 @@ try {
   await shot(page, '04-skip');
   await page.uncheck('#skip-bad');
   console.log(`ok skip: ${skipStats[0] - skipStats[3]} scored, rejected rows ${rejectedRows.map((r) => r.split(' ')[1]).join(', ')}`);
+
+  step = 'many-bad';
+  // More bad records in one batch than the server lists one by one: the page still counts
+  // them all, says how many were not listed, and in skip mode shows every one as rejected.
+  const manyBad = sample.slice();
+  for (let line = 2; line <= 301; line++) manyBad[line - 1] = setField(manyBad[line - 1], 'srcbytes', '-1');
+  await page.setInputFiles('#csv-file', { name: 'many-bad.csv', mimeType: 'text/csv', buffer: Buffer.from(manyBad.join('\n')) });
+  await page.click('#csv-submit');
+  await page.waitForSelector('#csv-errors:not([hidden])');
+  const manyText = await text(page, '#csv-errors');
+  check(/Nothing was scored: 300 records/.test(manyText), `not 300 bad records in "${manyText.slice(0, 300)}"`);
+  check(/Line 101, field srcbytes: value "-1"/.test(manyText), `no line-101 error in "${manyText.slice(0, 300)}"`);
+  check(/Lines 2–1001: 200 more records with problems, not listed one by one; bad values by field in these lines: srcbytes 300/.test(manyText),
+    `no count of the unlisted records in "${manyText}"`);
+  await shot(page, '04b-many-bad');
+  await page.check('#skip-bad');
+  await page.click('#csv-submit');
+  await page.waitForSelector('#results:not([hidden])');
+  const manyStats = (await page.locator('#summary .stat b').allInnerTexts()).map((s) => Number(s.replace(/,/g, '')));
+  check(manyStats[0] === records && manyStats[3] === 300, `many-bad skip summary ${manyStats}`);
+  await page.selectOption('#filter', 'rejected');
+  const manyInfo = await text(page, '#page-info');
+  check(manyInfo.includes('of 300 shown'), `rejected rows: "${manyInfo}"`);
+  await page.uncheck('#skip-bad');
+  await page.selectOption('#filter', 'all');
+  console.log(`ok many-bad: 300 rejected, 200 of them counted without being listed`);
 
   step = 'unreadable';
   await page.setInputFiles('#csv-file', { name: 'notes.csv', mimeType: 'text/csv', buffer: Buffer.from('hello,world\n1,2,3\n') });

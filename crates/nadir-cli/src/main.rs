@@ -377,19 +377,45 @@ fn read_data(args: &DataArgs, schema: Option<Arc<Schema>>, drop: Vec<String>) ->
         );
     }
     if !data.skipped.is_empty() {
-        eprintln!(
-            "skipped {} invalid row(s) of {}:",
-            data.skipped.len(),
-            data.source
-        );
-        for row in data.skipped.iter().take(10) {
-            eprintln!("  {row}");
-        }
-        if data.skipped.len() > 10 {
-            eprintln!("  … and {} more", data.skipped.len() - 10);
-        }
+        report_skipped(&data.skipped, &data.source);
     }
     Ok(data)
+}
+
+/// Rows listed when invalid rows are skipped; the rest are counted.
+const LISTED_ROWS: usize = 10;
+
+/// The skipped rows: the first few, then the problems of all of them counted by kind and by
+/// column, so that a file of millions of bad rows still gets a few lines.
+fn report_skipped(skipped: &nadir_data::Rejects, source: &str) {
+    eprintln!("skipped {} invalid row(s) of {source}:", skipped.len());
+    let listed = &skipped.listed()[..skipped.listed().len().min(LISTED_ROWS)];
+    for row in listed {
+        eprintln!("  {row}");
+    }
+    if skipped.len() > listed.len() {
+        eprintln!("  … and {} more", skipped.len() - listed.len());
+    }
+    let join = |counts: Vec<String>| {
+        let more = counts.len().saturating_sub(LISTED_ROWS);
+        let mut text = counts[..counts.len() - more].join(", ");
+        if more > 0 {
+            text.push_str(&format!(", and {more} more"));
+        }
+        text
+    };
+    let kinds: Vec<String> = skipped
+        .by_kind()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    eprintln!("  problems by kind: {}", join(kinds));
+    let columns: Vec<String> = skipped
+        .by_field()
+        .map(|(column, n)| format!("{column} {n}"))
+        .collect();
+    if !columns.is_empty() {
+        eprintln!("  bad values by column: {}", join(columns));
+    }
 }
 
 fn check_threshold(threshold: Option<f64>) -> Result<()> {

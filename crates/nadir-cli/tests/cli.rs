@@ -173,6 +173,61 @@ fn bad_data_fails_with_file_line_column_and_value() {
 }
 
 #[test]
+fn many_bad_rows_are_reported_in_a_few_lines() {
+    let dir = scratch("many-bad");
+    let data = dir.join("many-bad.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let mut lines: Vec<String> = original.lines().map(String::from).collect();
+    // 100,000 rows of empty values after the good ones, their label given.
+    let empty_row = format!("{}normal,20", ",".repeat(41));
+    lines.extend(std::iter::repeat_n(empty_row, 100_000));
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    let model = trained().join("decision_tree.nadir");
+    let out = nadir(&["predict", "--model", path(&model), "--data", path(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    // The first bad row: ten of its 41 bad values named, the rest counted.
+    assert!(
+        err.contains("many-bad.csv: line 2002: column `duration`, value ``: value is missing")
+            && err.contains("; and 31 more bad value(s)"),
+        "{err}"
+    );
+    assert!(err.len() < 2000, "{err}");
+
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&data),
+        "--skip-invalid",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The header and the 2,000 good rows.
+    assert_eq!(text(&out.stdout).lines().count(), 2001);
+    let err = text(&out.stderr);
+    let skipped: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("skipped"))
+        .take_while(|l| l.starts_with("skipped") || l.starts_with("  "))
+        .collect();
+    assert!(
+        skipped[0].starts_with("skipped 100000 invalid row(s)"),
+        "{err}"
+    );
+    // Two rows listed (41 problems each; the limit is 100), then counts of all of them.
+    assert_eq!(skipped.len(), 6, "{err}");
+    assert!(skipped[1].starts_with("  line 2002: ") && skipped[2].starts_with("  line 2003: "));
+    assert_eq!(skipped[3], "  … and 99998 more");
+    assert_eq!(skipped[4], "  problems by kind: missing 4100000");
+    assert!(
+        skipped[5].starts_with("  bad values by column: duration 100000, protocoltype 100000,")
+            && skipped[5].ends_with(", and 31 more"),
+        "{err}"
+    );
+}
+
+#[test]
 fn damaged_or_foreign_model_files_are_clear_errors() {
     let dir = scratch("damaged");
     let good = std::fs::read(trained().join("decision_tree.nadir")).unwrap();

@@ -179,7 +179,7 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
             .contains("Prediction: normal")
     );
     assert_eq!(result["reportHeading"], "No report to show");
-    assert_eq!(result["screenshots"].as_array().unwrap().len(), 9);
+    assert_eq!(result["screenshots"].as_array().unwrap().len(), 10);
     for shot in result["screenshots"].as_array().unwrap() {
         assert!(Path::new(shot.as_str().unwrap()).is_file(), "{shot}");
     }

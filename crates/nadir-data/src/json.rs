@@ -1,7 +1,8 @@
 //! Reading JSON records: one object naming a schema's features, an array of them, or NDJSON
 //! (one object per line). The HTTP server reads request bodies with it, the `nadir` command
 //! `.json`, `.ndjson` and `.jsonl` files and JSON on standard input. Every bad record is
-//! reported by index, line and field; nothing is dropped silently.
+//! counted, and the first ones listed by index, line and field ([`Rejects`]); nothing is
+//! dropped silently.
 //!
 //! Records are read by a hand-written serde visitor straight into one slot per feature,
 //! reused from record to record, rather than through `serde_json::Value`, which would
@@ -14,12 +15,13 @@
 //!   detection, labels, `skip_invalid`, lines, sha256); [`DataFormat`] picks the format from
 //!   a file name or sniffs it from the bytes.
 
-use crate::reader::{self, DataError, Dataset, InvalidRow, ReadOptions, RowProblem};
-use crate::record::{FieldError, Problem, Record, TypedValue};
+use crate::reader::{self, BadLabel, DataError, Dataset, InvalidRow, ReadOptions, RowProblem};
+use crate::record::{BadFields, Problem, Record, TypedValue, shown};
+use crate::rejects::Rejects;
 use crate::schema::{Schema, normalise_name};
 use rayon::prelude::*;
+use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -154,26 +156,8 @@ fn canonical(key: &str) -> impl Iterator<Item = char> + '_ {
         .flat_map(char::to_lowercase)
 }
 
-/// A bad record or field: which record (0-based), on which line (CSV and NDJSON; JSON arrays
-/// as a data file), which field, the value given and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordError {
-    pub index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// Absent when the record as a whole is wrong (not an object, wrong column count).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    pub message: String,
-    /// What is wrong with the field, as [`FieldError::problem`] (`message` is its text);
-    /// `None` with `field`. Not serialised: `message` says it.
-    #[serde(skip)]
-    pub problem: Option<Problem>,
-}
-
-/// Records read from JSON: the valid ones with their indices, and every bad one.
+/// Records read from a body or file: the valid ones with their indices, and the bad ones
+/// within bounds ([`Rejects`]: the first listed whole, every one counted).
 #[derive(Debug, Default)]
 pub struct Batch {
     /// The text was one JSON object (not an array, not NDJSON).
@@ -185,71 +169,39 @@ pub struct Batch {
     /// schema's normal value for benign ones), `None` where the record carries no label
     /// column; empty otherwise.
     pub attacks: Vec<Option<String>>,
-    pub errors: Vec<RecordError>,
+    pub rejects: Rejects,
     /// Records in the text, valid or not.
     pub total: usize,
 }
 
 impl Batch {
-    /// Adds the record at `index` (on `line`, where known): valid, or its errors.
-    pub fn push(&mut self, index: usize, line: Option<u64>, record: Result<Record, RecordFault>) {
-        self.push_labelled(index, line, record.map(|r| (r, None)));
-    }
-
-    fn push_labelled(
-        &mut self,
-        index: usize,
-        line: Option<u64>,
-        record: Result<(Record, Option<Option<String>>), RecordFault>,
-    ) {
+    /// Adds the record just read into `slots` (its JSON value's `shape`), on `line` where
+    /// known: valid, or its problems to [`Batch::rejects`].
+    fn add(&mut self, slots: &mut Slots<'_, '_>, shape: Shape, line: Option<u64>) {
+        let index = self.total;
         self.total += 1;
-        match record {
-            Ok((record, attack)) => {
-                self.records.push(record);
-                self.indices.push(index);
-                // `Some` exactly when the fields read labels.
-                if let Some(attack) = attack {
-                    self.attacks.push(attack);
-                }
+        if let Some((record, attack)) = slots.record(shape, &mut self.rejects, index, line) {
+            self.records.push(record);
+            self.indices.push(index);
+            // `Some` exactly when the fields read labels.
+            if let Some(attack) = attack {
+                self.attacks.push(attack);
             }
-            Err(fault) => self.errors.extend(fault.into_errors(index, line)),
         }
     }
-}
 
-/// Why one record is unusable.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordFault {
-    /// Bad fields, each named.
-    Fields(Vec<FieldError>),
-    /// The record as a whole (not an object; in CSV, the wrong number of columns).
-    Whole(String),
-}
-
-impl RecordFault {
-    /// One [`RecordError`] per bad field, or one for the whole record.
-    pub fn into_errors(self, index: usize, line: Option<u64>) -> Vec<RecordError> {
-        match self {
-            RecordFault::Fields(errors) => errors
-                .into_iter()
-                .map(|e| RecordError {
-                    index,
-                    line,
-                    field: Some(e.field),
-                    value: Some(e.value),
-                    message: e.problem.to_string(),
-                    problem: Some(e.problem),
-                })
-                .collect(),
-            RecordFault::Whole(message) => vec![RecordError {
-                index,
-                line,
-                field: None,
-                value: None,
-                message,
-                problem: None,
-            }],
-        }
+    /// Appends `part`, the records that follow this batch's in the same text, read on their
+    /// own: its indices counted on from this batch's, its lines moved by `line`.
+    pub fn append(&mut self, part: Batch, line: impl Fn(u64) -> u64) {
+        let offset = self.total;
+        let mut rejects = part.rejects;
+        rejects.relocate(|index, at| (index + offset, at.map(&line)));
+        self.rejects.merge(rejects);
+        self.records.extend(part.records);
+        self.indices
+            .extend(part.indices.into_iter().map(|i| i + offset));
+        self.attacks.extend(part.attacks);
+        self.total += part.total;
     }
 }
 
@@ -299,13 +251,13 @@ pub fn read_ndjson_records(text: &[u8], fields: &Fields) -> Result<Batch, LineEr
         }
         let line_number = i as u64 + 1;
         // As `read_json`, with the slots lent to one read after the other.
-        let record = from_slice_seed(line, LineSeed::<JsonValue<'_>>::new(&mut slots))
-            .or_else(|_| from_slice_seed(line, LineSeed::<Exact<'_>>::new(&mut slots)))
+        let shape = from_slice_seed(line, RecordSeed::<JsonValue<'_>>::new(&mut slots))
+            .or_else(|_| from_slice_seed(line, RecordSeed::<Exact<'_>>::new(&mut slots)))
             .map_err(|error| LineError {
                 line: line_number,
                 error,
             })?;
-        batch.push_labelled(batch.total, Some(line_number), record);
+        batch.add(&mut slots, shape, Some(line_number));
     }
     Ok(batch)
 }
@@ -375,18 +327,7 @@ fn json_array_in_pieces(body: &[u8], pieces: usize, fields: &Fields) -> Option<B
     let mut parts = parts.into_iter();
     let mut batch = parts.next()??;
     for part in parts {
-        let part = part?;
-        let offset = batch.total;
-        batch.records.extend(part.records);
-        batch
-            .indices
-            .extend(part.indices.into_iter().map(|i| i + offset));
-        batch.attacks.extend(part.attacks);
-        batch.errors.extend(part.errors.into_iter().map(|mut e| {
-            e.index += offset;
-            e
-        }));
-        batch.total += part.total;
+        batch.append(part?, |line| line);
     }
     Some(batch)
 }
@@ -414,11 +355,11 @@ fn record_boundary(body: &[u8], from: usize) -> Option<(usize, usize)> {
 
 /// The legacy body of the original Flask apps: `{"features": [every feature's value in file
 /// order]}` (41 for NSL-KDD, the apps' schema).
-/// `Err` when the text is not such an object; the inner `Err` lists the bad values.
+/// `Err` when the text is not such an object; the inner `Err` holds the record's problems.
 pub fn read_legacy_record(
     body: &[u8],
     fields: &Fields,
-) -> Result<Result<Record, Vec<RecordError>>, serde_json::Error> {
+) -> Result<Result<Record, Rejects>, serde_json::Error> {
     #[derive(Deserialize)]
     struct Legacy<V> {
         features: Vec<V>,
@@ -432,20 +373,25 @@ pub fn read_legacy_record(
     }
     let legacy: Legacy<JsonValue<'_>> = serde_json::from_slice(body)
         .or_else(|_| serde_json::from_slice::<Legacy<Exact<'_>>>(body).map(Legacy::from))?;
-    if legacy.features.len() != fields.len() {
-        return Ok(Err(vec![RecordError {
-            index: 0,
-            line: None,
-            field: Some("features".to_string()),
-            value: Some(format!("{} values", legacy.features.len())),
-            message: format!("expected {}", fields.in_file_order()),
-            problem: None,
-        }]));
-    }
-    Ok(
-        Record::from_typed(fields.schema(), |i| Some(legacy.features[i].typed()))
-            .map_err(|errors| RecordFault::Fields(errors).into_errors(0, None)),
-    )
+    let mut rejects = Rejects::default();
+    let record = {
+        let mut check = rejects.check(0, None);
+        if legacy.features.len() == fields.len() {
+            Record::from_typed(
+                fields.schema(),
+                |i| Some(legacy.features[i].typed()),
+                &mut check,
+            )
+        } else {
+            let expected = fields.in_file_order();
+            let given = legacy.features.len();
+            check.bad("features", Problem::WrongLength { expected }, || {
+                format!("{given} values")
+            });
+            None
+        }
+    };
+    Ok(record.ok_or(rejects))
 }
 
 /// One value of a JSON record, read but not yet validated.
@@ -559,7 +505,8 @@ impl<'de> Deserialize<'de> for Exact<'de> {
 struct Slots<'f, 'a> {
     fields: &'f Fields,
     values: Vec<Option<JsonValue<'a>>>,
-    /// The keys naming a feature already given, with the feature's position.
+    /// Per slot given more than once, its position and the first key that named it again
+    /// (as errors show it).
     duplicates: Vec<(usize, String)>,
 }
 
@@ -577,46 +524,57 @@ impl<'f, 'a> Slots<'f, 'a> {
         self.duplicates.clear();
     }
 
-    /// The record read (with its label, when the fields read labels), or why it is unusable.
-    fn record(&mut self, shape: Shape) -> RecordRead {
-        if let Shape::NotAnObject(found) = shape {
-            return Err(RecordFault::Whole(format!(
-                "expected an object with the {} named features, found {found}",
-                self.fields.len()
-            )));
+    /// Keeps `value` in slot `i`, or, when the slot already holds one, notes `key` as naming
+    /// it again: once per slot, so that a record naming a feature a million times is one
+    /// problem, not a million.
+    fn put(&mut self, i: usize, key: &[u8], value: JsonValue<'a>) {
+        if self.values[i].is_none() {
+            self.values[i] = Some(value);
+        } else if !self.duplicates.iter().any(|(j, _)| *j == i) {
+            let key = shown(&String::from_utf8_lossy(key));
+            self.duplicates.push((i, key));
         }
-        let mut errors = Vec::new();
-        let attack = match self.fields.reads_labels().then(|| self.label()) {
-            None => None,
-            Some(Ok(attack)) => Some(attack),
-            Some(Err(error)) => {
-                errors.push(error);
-                None
-            }
+    }
+
+    /// The record read (with its label, when the fields read labels: `Some`, holding `None`
+    /// when the record carries no label column), or `None` when it is unusable: its
+    /// problems then go to `rejects` at `index` and `line`.
+    fn record(
+        &mut self,
+        shape: Shape,
+        rejects: &mut Rejects,
+        index: usize,
+        line: Option<u64>,
+    ) -> Option<(Record, Option<Option<String>>)> {
+        if let Shape::NotAnObject(found) = shape {
+            let features = self.fields.len();
+            rejects.reject(index, line, RowProblem::NotAnObject { found, features });
+            return None;
+        }
+        let mut check = rejects.check(index, line);
+        let attack = match self.fields.reads_labels().then(|| self.label(&mut check)) {
+            None => Some(None),
+            Some(Ok(attack)) => Some(Some(attack)),
+            Some(Err(BadLabel)) => None,
         };
         let values = &self.values;
-        let record = Record::from_typed(self.fields.schema(), |i| {
-            values[i].as_ref().map(JsonValue::typed)
-        });
-        match record {
-            Ok(record) if errors.is_empty() && self.duplicates.is_empty() => {
-                return Ok((record, attack));
-            }
-            Ok(_) => {}
-            Err(field_errors) => errors.extend(field_errors),
+        let record = Record::from_typed(
+            self.fields.schema(),
+            |i| values[i].as_ref().map(JsonValue::typed),
+            &mut check,
+        );
+        for (i, key) in self.duplicates.drain(..) {
+            check.bad(self.fields.name(i), Problem::Duplicate, || key);
         }
-        let fields = self.fields;
-        errors.extend(self.duplicates.drain(..).map(|(i, key)| FieldError {
-            field: fields.name(i).to_string(),
-            value: key,
-            problem: Problem::Duplicate,
-        }));
-        Err(RecordFault::Fields(errors))
+        match (record, attack) {
+            (Some(record), Some(attack)) if !check.rejected() => Some((record, attack)),
+            _ => None,
+        }
     }
 
     /// The record's attack name from its label columns, by [`crate::reader`]'s rule for CSV;
-    /// `None` when it carries neither.
-    fn label(&self) -> Result<Option<String>, FieldError> {
+    /// `None` when it carries neither. A bad label is reported to `bad`.
+    fn label(&self, bad: &mut impl BadFields) -> Result<Option<String>, BadLabel> {
         let features = self.fields.len();
         let label = self.fields.schema().label();
         let typed = |i: usize| {
@@ -625,19 +583,18 @@ impl<'f, 'a> Slots<'f, 'a> {
                 .and_then(Option::as_ref)
                 .map(JsonValue::typed)
         };
-        let wrong = |column: &str, value: TypedValue<'_>, expected| FieldError {
-            field: column.to_string(),
-            value: value.shown(),
-            problem: Problem::WrongType {
-                expected,
-                found: value.type_name(),
-            },
+        let mut wrong = |column: &str, value: TypedValue<'_>, expected| {
+            let found = value.type_name();
+            bad.bad(column, Problem::WrongType { expected, found }, || {
+                value.shown()
+            });
+            Err(BadLabel)
         };
         let attack = match typed(features) {
             None => None,
             Some(TypedValue::Text(text)) => Some(text),
             Some(TypedValue::Other("null")) => Some(""),
-            Some(other) => return Err(wrong(&label.column, other, "a text value")),
+            Some(other) => return wrong(&label.column, other, "a text value"),
         };
         let number;
         let binary = match (typed(features + 1), &label.binary) {
@@ -648,15 +605,11 @@ impl<'f, 'a> Slots<'f, 'a> {
             }
             (Some(TypedValue::Text(text) | TypedValue::OutOfRange(text)), _) => Some(text),
             (Some(TypedValue::Other("null")), _) => Some(""),
-            (Some(other), Some(column)) => return Err(wrong(column, other, "0 or 1")),
+            (Some(other), Some(column)) => return wrong(column, other, "0 or 1"),
         };
-        reader::read_label(self.fields.schema(), attack, binary)
+        reader::read_label(self.fields.schema(), attack, binary, bad)
     }
 }
-
-/// A record read from JSON: the record and, when the fields read labels, its attack name
-/// (`None` inside when it carries no label column); or why it is unusable.
-type RecordRead = Result<(Record, Option<Option<String>>), RecordFault>;
 
 /// Reads one JSON value that should be a record object into `slots` (the keys naming a
 /// feature already given into its duplicates); answers what the value was.
@@ -708,22 +661,12 @@ where
                 Some(i) => {
                     next = i + 1;
                     let value = map.next_value::<V>()?.into();
-                    if self.slots.values[i].is_some() {
-                        let key = String::from_utf8_lossy(&key.0).into_owned();
-                        self.slots.duplicates.push((i, key));
-                    } else {
-                        self.slots.values[i] = Some(value);
-                    }
+                    self.slots.put(i, &key.0, value);
                 }
                 None => match self.slots.fields.label_position(&key.0) {
                     Some(i) => {
                         let value = map.next_value::<V>()?.into();
-                        if self.slots.values[i].is_some() {
-                            let key = String::from_utf8_lossy(&key.0).into_owned();
-                            self.slots.duplicates.push((i, key));
-                        } else {
-                            self.slots.values[i] = Some(value);
-                        }
+                        self.slots.put(i, &key.0, value);
                     }
                     // The label (unless the fields read it), the schema's other columns and
                     // the client's own fields are carried, never used.
@@ -838,7 +781,7 @@ where
             single: true,
             ..Batch::default()
         };
-        batch.push_labelled(0, None, slots.record(shape));
+        batch.add(&mut slots, shape, None);
         Ok(batch)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Batch, A::Error> {
@@ -846,36 +789,9 @@ where
         let mut slots = Slots::new(self.fields);
         let mut batch = Batch::default();
         while let Some(shape) = seq.next_element_seed(RecordSeed::<V>::new(&mut slots))? {
-            batch.push_labelled(batch.total, None, slots.record(shape));
+            batch.add(&mut slots, shape, None);
         }
         Ok(batch)
-    }
-}
-
-/// Reads one line of an NDJSON body: a record, or why it is unusable, its values read as `V`.
-struct LineSeed<'s, 'f, 'a, V> {
-    slots: &'s mut Slots<'f, 'a>,
-    values: PhantomData<V>,
-}
-
-impl<'s, 'f, 'a, V> LineSeed<'s, 'f, 'a, V> {
-    fn new(slots: &'s mut Slots<'f, 'a>) -> Self {
-        LineSeed {
-            slots,
-            values: PhantomData,
-        }
-    }
-}
-
-impl<'de, V> DeserializeSeed<'de> for LineSeed<'_, '_, 'de, V>
-where
-    V: Deserialize<'de> + Into<JsonValue<'de>>,
-{
-    type Value = RecordRead;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        let shape = RecordSeed::<V>::new(&mut *self.slots).deserialize(deserializer)?;
-        Ok(self.slots.record(shape))
     }
 }
 
@@ -954,10 +870,12 @@ pub fn read_json_dataset(
     format: DataFormat,
     options: ReadOptions,
 ) -> Result<Dataset, DataError> {
+    // Text that is not JSON is named by its line; which record it is in is not known.
     let syntax = |line: u64, message: String| DataError::InvalidRow {
         path: source.to_string(),
         row: InvalidRow {
-            line,
+            index: 0,
+            line: Some(line),
             problem: RowProblem::Syntax(message),
         },
     };
@@ -1006,39 +924,21 @@ pub fn read_json_dataset(
     }
     let starts = record_starts(text, format);
     let line_of = |index: usize| starts.get(index).copied().unwrap_or(0);
-    let mut invalid: Vec<(usize, RowProblem)> = Vec::new();
-    for error in batch.errors {
-        let problem = match (error.field, error.problem) {
-            (Some(field), Some(problem)) => RowProblem::Fields(vec![FieldError {
-                field,
-                value: error.value.unwrap_or_default(),
-                problem,
-            }]),
-            _ => RowProblem::Syntax(error.message),
-        };
-        match (invalid.last_mut(), problem) {
-            (Some((index, RowProblem::Fields(errors))), RowProblem::Fields(more))
-                if *index == error.index =>
-            {
-                errors.extend(more)
-            }
-            (_, problem) => invalid.push((error.index, problem)),
-        }
-    }
+    // A labelled file's records without a label are bad too; known only now that every
+    // record is read, they are counted apart and merged in index order.
     let labelled = batch.attacks.iter().any(Option::is_some);
+    let mut unlabelled = Rejects::default();
     let (mut records, mut attacks, mut lines) = (Vec::new(), Vec::new(), Vec::new());
     let mut read_attacks = batch.attacks.into_iter();
     for (record, index) in batch.records.into_iter().zip(batch.indices) {
         let attack = read_attacks.next().flatten();
         match attack {
-            None if labelled => invalid.push((
-                index,
-                RowProblem::Fields(vec![FieldError {
-                    field: schema.label().column.clone(),
-                    value: String::new(),
-                    problem: Problem::Missing,
-                }]),
-            )),
+            None if labelled => {
+                let column = &schema.label().column;
+                unlabelled
+                    .check(index, None)
+                    .bad(column, Problem::Missing, String::new);
+            }
             _ => {
                 records.push(record);
                 attacks.extend(attack);
@@ -1046,17 +946,13 @@ pub fn read_json_dataset(
             }
         }
     }
-    invalid.sort_by_key(|(index, _)| *index);
-    let mut skipped = invalid.into_iter().map(|(index, problem)| InvalidRow {
-        line: line_of(index),
-        problem,
-    });
-    if !options.skip_invalid
-        && let Some(row) = skipped.next()
-    {
+    let mut skipped = batch.rejects;
+    skipped.merge(unlabelled);
+    skipped.relocate(|index, _| (index, Some(line_of(index))));
+    if !options.skip_invalid && !skipped.is_empty() {
         return Err(DataError::InvalidRow {
             path: source.to_string(),
-            row,
+            row: skipped.into_first().expect("a record was rejected"),
         });
     }
     Ok(Dataset {
@@ -1065,7 +961,7 @@ pub fn read_json_dataset(
         records,
         attacks: labelled.then_some(attacks),
         lines,
-        skipped: skipped.collect(),
+        skipped,
         sha256: reader::hex(&Sha256::digest(bytes)),
         ignored_columns: Vec::new(),
     })
@@ -1425,27 +1321,28 @@ mod tests {
             let DataError::InvalidRow { row, .. } = &error else {
                 panic!("{error}")
             };
-            let expected = RowProblem::Fields(vec![FieldError {
+            let expected = RowProblem::Fields(vec![crate::FieldError {
                 field: field.to_string(),
                 value: value.to_string(),
                 problem: problem.clone(),
             }]);
-            assert_eq!((row.line, &row.problem), (3, &expected), "{bad}");
+            assert_eq!((row.line, &row.problem), (Some(3), &expected), "{bad}");
             assert!(error.to_string().starts_with("t.json: line 3: column `"));
             let data = read(&text, DataFormat::Ndjson, true).unwrap();
             assert_eq!(data.lines, [1, 2, 4]);
             assert_eq!(
-                data.skipped,
+                data.skipped.listed(),
                 [InvalidRow {
-                    line: 3,
+                    index: 2,
+                    line: Some(3),
                     problem: expected
                 }]
             );
             let array = format!("[{good},\n{good},\n{bad},\n{good}]");
             let data = read(&array, DataFormat::Json, true).unwrap();
             assert_eq!(
-                (data.lines.as_slice(), data.skipped[0].line),
-                (&[1, 2, 4][..], 3)
+                (data.lines.as_slice(), data.skipped.listed()[0].line),
+                (&[1, 2, 4][..], Some(3))
             );
         }
         // Every bad field of a record, and a value that is not an object.
@@ -1454,15 +1351,21 @@ mod tests {
             edit(&[("dstbytes", json!(-1))], &["flag"])
         );
         let data = read(&text, DataFormat::Ndjson, true).unwrap();
-        let RowProblem::Fields(errors) = &data.skipped[0].problem else {
-            panic!("{:?}", data.skipped)
+        let skipped = data.skipped.listed();
+        let RowProblem::Fields(errors) = &skipped[0].problem else {
+            panic!("{skipped:?}")
         };
         let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(named, ["flag", "dstbytes"]);
-        assert!(
-            matches!(&data.skipped[1].problem, RowProblem::Syntax(m) if m.contains("found a number"))
+        assert_eq!(
+            skipped[1].problem,
+            RowProblem::NotAnObject {
+                found: "a number",
+                features: 41
+            }
         );
-        assert_eq!(data.skipped[1].line, 3);
+        assert!(skipped[1].to_string().contains("found a number"));
+        assert_eq!(skipped[1].line, Some(3));
     }
 
     #[test]
@@ -1505,10 +1408,11 @@ mod tests {
         );
         let problems: Vec<(u64, &str, Problem)> = data
             .skipped
+            .listed()
             .iter()
             .map(|row| match &row.problem {
                 RowProblem::Fields(errors) => (
-                    row.line,
+                    row.line.unwrap(),
                     errors[0].field.as_str(),
                     errors[0].problem.clone(),
                 ),
@@ -1567,7 +1471,7 @@ mod tests {
             let DataError::InvalidRow { row, .. } = &error else {
                 panic!("{error}")
             };
-            assert_eq!(row.line, line, "{error}");
+            assert_eq!(row.line, Some(line), "{error}");
             assert!(error.to_string().contains(contains), "{error}");
         }
         let not_utf8 = [good.as_bytes(), b"\n", b"{\"a\xff\": 1}"].concat();
@@ -1658,13 +1562,13 @@ mod tests {
             let body = body_of(&escaped, separator);
             assert!(body.len() >= PARALLEL_JSON_BYTES);
             let whole = read_whole(body.as_bytes()).unwrap();
-            assert_eq!((whole.total, whole.errors.len()), (600, 24));
+            assert_eq!((whole.total, whole.rejects.problems()), (600, 24));
             assert_eq!(whole.records[1].categorical[1], "ftp_data");
             for pieces in [2, 3, 7] {
                 let chunked = json_array_in_pieces(body.as_bytes(), pieces, fields()).unwrap();
                 assert_eq!(chunked.records, whole.records, "{pieces} pieces");
                 assert_eq!(chunked.indices, whole.indices);
-                assert_eq!(chunked.errors, whole.errors);
+                assert_eq!(chunked.rejects, whole.rejects);
                 assert_eq!(chunked.total, whole.total);
                 assert!(!chunked.single);
             }
@@ -1682,7 +1586,7 @@ mod tests {
             for pieces in [2, 3, 7] {
                 if let Some(chunked) = json_array_in_pieces(body.as_bytes(), pieces, fields()) {
                     assert_eq!(chunked.records, whole.records, "{pieces} pieces");
-                    assert_eq!(chunked.errors, whole.errors);
+                    assert_eq!(chunked.rejects, whole.rejects);
                 }
             }
         }
@@ -1691,6 +1595,46 @@ mod tests {
         let malformed = format!("[{}, oops]", vec![good.as_str(); 200].join(","));
         assert!(json_array_in_pieces(malformed.as_bytes(), 2, fields()).is_none());
         assert!(read_json_records(malformed.as_bytes(), fields()).is_err());
+    }
+
+    #[test]
+    fn bad_records_are_listed_within_bounds_and_all_counted() {
+        let text = "{}\n".repeat(10_000);
+        let batch = read_ndjson_records(text.as_bytes(), fields()).unwrap();
+        let rejects = &batch.rejects;
+        assert_eq!((batch.total, rejects.len()), (10_000, 10_000));
+        assert_eq!(rejects.problems(), 410_000);
+        // Two whole records of 41 problems fit in the 100 listed; the third would not.
+        let listed: Vec<(usize, Option<u64>)> =
+            rejects.listed().iter().map(|r| (r.index, r.line)).collect();
+        assert_eq!(listed, [(0, Some(1)), (1, Some(2))]);
+        assert_eq!(rejects.errors().count(), 82);
+        assert!(rejects.by_field().all(|(_, n)| n == 10_000));
+        assert_eq!(rejects.by_field().count(), 41);
+        // An array read in pieces on every core lists and counts the same.
+        let array = format!("[{}]", vec!["{}"; 30_000].join(","));
+        assert!(array.len() >= PARALLEL_JSON_BYTES);
+        let whole = read_whole(array.as_bytes()).unwrap();
+        let pieces = json_array_in_pieces(array.as_bytes(), 3, fields()).unwrap();
+        assert_eq!(pieces.rejects, whole.rejects);
+        assert_eq!(whole.rejects.len(), 30_000);
+    }
+
+    #[test]
+    fn a_feature_named_again_and_again_is_one_problem() {
+        let good = serde_json::to_string(&object(ROW)).unwrap();
+        let repeated = format!(
+            "{{{}{}",
+            "\"src_bytes\": 1, \"duration\": 2, ".repeat(1000),
+            &good[1..]
+        );
+        let batch = read_json_records(repeated.as_bytes(), fields()).unwrap();
+        let errors: Vec<_> = batch.rejects.errors().collect();
+        let named: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_deref().unwrap(), e.value.as_deref().unwrap()))
+            .collect();
+        assert_eq!(named, [("srcbytes", "src_bytes"), ("duration", "duration")]);
     }
 
     #[test]

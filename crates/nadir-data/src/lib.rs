@@ -6,15 +6,17 @@ pub mod encode;
 pub mod json;
 pub mod reader;
 pub mod record;
+pub mod rejects;
 pub mod rng;
 pub mod schema;
 
 pub use encode::{Encoded, FeaturePipeline, Rows, RowsIter, UNSEEN, UnseenCategory, UnseenRows};
 pub use json::{DataFormat, read_json_dataset};
 pub use reader::{
-    DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_from,
-    read_path,
+    DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_csv_records,
+    read_from, read_path,
 };
-pub use record::{FieldError, Problem, Record};
+pub use record::{BadFields, FieldError, Problem, Record};
+pub use rejects::{ErrorKind, Rejects};
 pub use rng::Rng;
 pub use schema::{Kind, Schema, SchemaError};

@@ -1,10 +1,15 @@
 //! Reading record files: CSV with a header naming the columns of a known or given schema,
 //! and the headerless NSL-KDD distribution files (`KDDTrain+.txt`), told apart by their
-//! first line.
+//! first line. [`read_from`] reads a file into a [`Dataset`]; [`read_csv_records`] a request
+//! body into a [`Batch`], as [`crate::json`] reads JSON bodies. Bad rows go to a
+//! [`Rejects`]: the first listed whole, every one counted.
 
-use crate::record::{FieldError, Problem, Record};
+use crate::json::Batch;
+use crate::record::{BadFields, FieldError, Problem, Record, shown};
+use crate::rejects::{ErrorKind, Rejects};
 use crate::schema::{self, Schema, SchemaError};
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -24,8 +29,8 @@ pub struct Dataset {
     pub attacks: Option<Vec<String>>,
     /// The 1-based line of each record in the source, for messages and outputs.
     pub lines: Vec<u64>,
-    /// Rows left out under [`ReadOptions::skip_invalid`].
-    pub skipped: Vec<InvalidRow>,
+    /// Rows left out under [`ReadOptions::skip_invalid`]: the first listed, all counted.
+    pub skipped: Rejects,
     /// sha256 of the bytes read, hex encoded: ties a model to its training data.
     pub sha256: String,
     /// Header columns the schema does not know, read past (a user's own columns).
@@ -66,7 +71,7 @@ impl Dataset {
                 .as_ref()
                 .map(|a| indices.iter().map(|&i| a[i].clone()).collect()),
             lines: indices.iter().map(|&i| self.lines[i]).collect(),
-            skipped: Vec::new(),
+            skipped: Rejects::default(),
             sha256: self.sha256.clone(),
             ignored_columns: self.ignored_columns.clone(),
         }
@@ -76,7 +81,7 @@ impl Dataset {
 /// How to read a file: its schema, the features to leave out, what to do with a bad row.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
-    /// Skip invalid rows (listing them in [`Dataset::skipped`]) instead of failing on the first.
+    /// Skip invalid rows (counting them in [`Dataset::skipped`]) instead of failing on the first.
     pub skip_invalid: bool,
     /// The schema the file must follow (a model's, or the user's `--schema`); `None`: the
     /// built-in schema whose columns the header names.
@@ -95,10 +100,13 @@ impl ReadOptions {
     }
 }
 
-/// A row that failed validation.
+/// A row (a record) that failed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidRow {
-    pub line: u64,
+    /// 0-based, among the records read, valid or not.
+    pub index: usize,
+    /// 1-based; `None` where the text has no lines to speak of (a JSON array in a request).
+    pub line: Option<u64>,
     pub problem: RowProblem,
 }
 
@@ -112,20 +120,68 @@ pub enum RowProblem {
     Fields(Vec<FieldError>),
     /// The CSV itself is malformed at this row (e.g. invalid UTF-8).
     Syntax(String),
+    /// A JSON record that is not an object (`found`: what it is) of the schema's `features`.
+    NotAnObject {
+        found: &'static str,
+        features: usize,
+    },
 }
 
-impl fmt::Display for InvalidRow {
+/// Bad values a row's message names; the rest are counted.
+const NAMED_FIELDS: usize = 10;
+
+impl RowProblem {
+    /// The kind of a problem with the row as a whole; `None` for bad values.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            RowProblem::FieldCount { .. } => Some(ErrorKind::FieldCount),
+            RowProblem::Fields(_) => None,
+            RowProblem::Syntax(_) => Some(ErrorKind::Malformed),
+            RowProblem::NotAnObject { .. } => Some(ErrorKind::NotAnObject),
+        }
+    }
+
+    /// How many problems: one per bad value, or one for the row as a whole.
+    pub fn problems(&self) -> usize {
+        match self {
+            RowProblem::Fields(errors) => errors.len(),
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for RowProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: ", self.line)?;
-        match &self.problem {
+        match self {
             RowProblem::FieldCount { expected, found } => {
                 write!(f, "expected {expected} columns, found {found}")
             }
             RowProblem::Fields(errors) => {
-                let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                f.write_str(&parts.join("; "))
+                let parts: Vec<String> = errors
+                    .iter()
+                    .take(NAMED_FIELDS)
+                    .map(ToString::to_string)
+                    .collect();
+                f.write_str(&parts.join("; "))?;
+                match errors.len().saturating_sub(NAMED_FIELDS) {
+                    0 => Ok(()),
+                    more => write!(f, "; and {more} more bad value(s)"),
+                }
             }
             RowProblem::Syntax(message) => f.write_str(message),
+            RowProblem::NotAnObject { found, features } => write!(
+                f,
+                "expected an object with the {features} named features, found {found}"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for InvalidRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.problem),
+            None => write!(f, "record {}: {}", self.index, self.problem),
         }
     }
 }
@@ -409,42 +465,50 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// The offsets of the line-break bytes read so far, to number lines by. The csv reader's own
+/// The line-break bytes read ahead of the records, to number lines by. The csv reader's own
 /// line numbers are wrong with CRLF endings and for a record after a blank line (it starts
 /// that record at the blank line), so a record's line is found from the byte it started at:
-/// past the line breaks the reader counted in, then the `\n`s before it.
+/// past the line breaks the reader counted in, then the `\n`s before it. Records are asked
+/// about in the order they are read, so the breaks before the last one asked about are
+/// dropped as they are counted: memory stays that of the reader's buffer, not one entry per
+/// line of the file (a body of 16 MiB of blank lines would have held 256 MiB).
 #[derive(Default)]
 struct LineBreaks {
     read: u64,
-    /// Offsets of every `\r` and `\n`.
-    breaks: Vec<u64>,
-    /// Offsets of every `\n`.
-    newlines: Vec<u64>,
+    /// Offsets of the `\r`s and `\n`s not yet passed, each with whether it is a `\n`.
+    ahead: VecDeque<(u64, bool)>,
+    /// `\n`s passed.
+    newlines: u64,
 }
 
 impl LineBreaks {
     fn note(&mut self, bytes: &[u8]) {
         for (i, &b) in bytes.iter().enumerate() {
             if b == b'\n' || b == b'\r' {
-                let at = self.read + i as u64;
-                self.breaks.push(at);
-                if b == b'\n' {
-                    self.newlines.push(at);
-                }
+                self.ahead.push_back((self.read + i as u64, b == b'\n'));
             }
         }
         self.read += bytes.len() as u64;
     }
 
-    /// The 1-based line of the record the reader started at byte `start`.
-    fn line_of(&self, start: u64) -> u64 {
-        let mut content = start;
-        let mut next = self.breaks.partition_point(|&b| b < start);
-        while self.breaks.get(next) == Some(&content) {
-            content += 1;
-            next += 1;
+    /// The 1-based line of the record the reader started at byte `start`, no earlier than
+    /// the last one asked about.
+    fn line_of(&mut self, start: u64) -> u64 {
+        while let Some(&(at, newline)) = self.ahead.front()
+            && at < start
+        {
+            self.ahead.pop_front();
+            self.newlines += u64::from(newline);
         }
-        self.newlines.partition_point(|&n| n < content) as u64 + 1
+        // Breaks right at the start (a blank line, a CRLF's `\n`) come before its content.
+        let mut newlines = self.newlines;
+        for (content, &(at, newline)) in (start..).zip(&self.ahead) {
+            if at != content {
+                break;
+            }
+            newlines += u64::from(newline);
+        }
+        newlines + 1
     }
 }
 
@@ -464,6 +528,95 @@ pub fn read_from<R: Read>(
     source: &str,
     options: ReadOptions,
 ) -> Result<Dataset, DataError> {
+    let (mut records, mut attacks, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let read = read_csv(
+        reader,
+        source,
+        &options,
+        false,
+        |_, line, record, attack| {
+            records.push(record);
+            attacks.extend(attack);
+            lines.push(line);
+        },
+    )?;
+    let Some(layout) = read
+        .layout
+        .filter(|_| !records.is_empty() || !read.rejects.is_empty())
+    else {
+        return Err(DataError::Empty {
+            path: source.to_string(),
+        });
+    };
+    let has_labels = layout.attack.is_some() || layout.binary.is_some();
+    Ok(Dataset {
+        source: source.to_string(),
+        schema: layout.schema,
+        ignored_columns: layout.ignored,
+        records,
+        attacks: has_labels.then_some(attacks),
+        lines,
+        skipped: read.rejects,
+        sha256: read.sha256,
+    })
+}
+
+/// Reads the records of a CSV request body of `schema` (with a header naming its columns, or
+/// headerless where the schema allows) into a [`Batch`], as [`crate::json`] reads JSON
+/// bodies: every bad row in [`Batch::rejects`], none stopping the read. `layout`: a line read
+/// before `text` only to fix the layout (the body's first line, when a later piece of the
+/// body is read on its own), never a record; `text`'s lines are then numbered from 2.
+pub fn read_csv_records(
+    text: &[u8],
+    schema: &Arc<Schema>,
+    layout: Option<&[u8]>,
+) -> Result<Batch, DataError> {
+    let options = ReadOptions {
+        skip_invalid: true,
+        ..ReadOptions::with_schema(schema.clone())
+    };
+    let (mut records, mut indices) = (Vec::new(), Vec::new());
+    let reader = layout.unwrap_or_default().chain(text);
+    let read = read_csv(
+        reader,
+        "body",
+        &options,
+        layout.is_some(),
+        |index, _, record, _| {
+            records.push(record);
+            indices.push(index);
+        },
+    )?;
+    Ok(Batch {
+        total: read.rows,
+        records,
+        indices,
+        rejects: read.rejects,
+        ..Batch::default()
+    })
+}
+
+/// What [`read_csv`] found besides the records it handed on.
+struct CsvRead {
+    /// `None` when the text holds no row.
+    layout: Option<Layout>,
+    rejects: Rejects,
+    /// Records read, valid or not.
+    rows: usize,
+    sha256: String,
+}
+
+/// Reads CSV rows: the layout from the first one, then every row checked, each valid record
+/// handed to `keep` with its index (among the records, valid or not), line and attack name;
+/// bad rows go to the [`CsvRead::rejects`], or without `options.skip_invalid` the first ends
+/// the read. With `layout_row`, the first row only fixes the layout and is no record.
+fn read_csv<R: Read>(
+    reader: R,
+    source: &str,
+    options: &ReadOptions,
+    layout_row: bool,
+    mut keep: impl FnMut(usize, u64, Record, Option<String>),
+) -> Result<CsvRead, DataError> {
     let hashing = HashingReader {
         inner: reader,
         hasher: Sha256::new(),
@@ -479,10 +632,12 @@ pub fn read_from<R: Read>(
     let mut bytes = csv::ByteRecord::new();
     let mut row = csv::StringRecord::new();
     let mut layout: Option<Layout> = None;
-    let mut records = Vec::new();
-    let mut attacks = Vec::new();
-    let mut lines = Vec::new();
-    let mut skipped = Vec::new();
+    let mut rejects = Rejects::default();
+    let mut rows = 0;
+    let invalid = |rejects: Rejects| DataError::InvalidRow {
+        path: source.to_string(),
+        row: rejects.into_first().expect("a row was rejected"),
+    };
     loop {
         let start = csv.position().byte();
         match csv.read_byte_record(&mut bytes) {
@@ -491,7 +646,8 @@ pub fn read_from<R: Read>(
             Err(e) => {
                 let at = e.position().map_or(start, |p| p.byte());
                 let bad = InvalidRow {
-                    line: csv.get_ref().breaks.line_of(at),
+                    index: rows,
+                    line: Some(csv.get_mut().breaks.line_of(at)),
                     problem: RowProblem::Syntax(e.to_string()),
                 };
                 return Err(match e.into_kind() {
@@ -507,7 +663,7 @@ pub fn read_from<R: Read>(
             }
         }
         let line = csv
-            .get_ref()
+            .get_mut()
             .breaks
             .line_of(bytes.position().map_or(start, |p| p.byte()));
         // Validating the UTF-8 moves the row's buffer into `row`; the next read reuses
@@ -515,109 +671,92 @@ pub fn read_from<R: Read>(
         match csv::StringRecord::from_byte_record(std::mem::take(&mut bytes)) {
             Ok(text) => bytes = std::mem::replace(&mut row, text).into_byte_record(),
             Err(e) => {
-                let bad = InvalidRow {
-                    line,
-                    problem: RowProblem::Syntax(format!("CSV parse error: {}", e.utf8_error())),
-                };
-                if options.skip_invalid {
-                    skipped.push(bad);
-                    bytes = e.into_byte_record();
-                    continue;
+                let problem = RowProblem::Syntax(format!("CSV parse error: {}", e.utf8_error()));
+                rejects.reject(rows, Some(line), problem);
+                rows += 1;
+                if !options.skip_invalid {
+                    return Err(invalid(rejects));
                 }
-                return Err(DataError::InvalidRow {
-                    path: source.to_string(),
-                    row: bad,
-                });
+                bytes = e.into_byte_record();
+                continue;
             }
         }
         let layout = match &layout {
             Some(l) => l,
             None => {
-                let detected = Layout::detect(&row, source, &options)?;
+                let detected = Layout::detect(&row, source, options)?;
                 let has_header = detected.has_header;
                 layout = Some(detected);
-                if has_header {
+                if has_header || layout_row {
                     continue;
                 }
                 layout.as_ref().expect("just set")
             }
         };
-        match parse_row(&row, layout) {
-            Ok((record, attack)) => {
-                records.push(record);
-                attacks.extend(attack);
-                lines.push(line);
-            }
-            Err(problem) => {
-                let bad = InvalidRow { line, problem };
-                if !options.skip_invalid {
-                    return Err(DataError::InvalidRow {
-                        path: source.to_string(),
-                        row: bad,
-                    });
-                }
-                skipped.push(bad);
-            }
+        let index = rows;
+        rows += 1;
+        match parse_row(&row, layout, &mut rejects, index, line) {
+            Some((record, attack)) => keep(index, line, record, attack),
+            None if options.skip_invalid => {}
+            None => return Err(invalid(rejects)),
         }
     }
-    let Some(layout) = layout.filter(|_| !records.is_empty() || !skipped.is_empty()) else {
-        return Err(DataError::Empty {
-            path: source.to_string(),
-        });
-    };
-    let has_labels = layout.attack.is_some() || layout.binary.is_some();
     let hasher = csv.into_inner().hasher;
-    Ok(Dataset {
-        source: source.to_string(),
-        schema: layout.schema,
-        ignored_columns: layout.ignored,
-        records,
-        attacks: has_labels.then_some(attacks),
-        lines,
-        skipped,
+    Ok(CsvRead {
+        layout,
+        rejects,
+        rows,
         sha256: hex(&hasher.finalize()),
     })
 }
 
-/// A row's record and, in a labelled file, its attack name.
+/// A row's record and, in a labelled file, its attack name; `None` when the row is bad, its
+/// problems then in `rejects` at `index` and `line`.
 fn parse_row(
     row: &csv::StringRecord,
     layout: &Layout,
-) -> Result<(Record, Option<String>), RowProblem> {
+    rejects: &mut Rejects,
+    index: usize,
+    line: u64,
+) -> Option<(Record, Option<String>)> {
     if row.len() != layout.width {
-        return Err(RowProblem::FieldCount {
+        let problem = RowProblem::FieldCount {
             expected: layout.width,
             found: row.len(),
-        });
+        };
+        rejects.reject(index, Some(line), problem);
+        return None;
     }
+    let mut check = rejects.check(index, Some(line));
     let attack = read_label(
         &layout.schema,
         layout.attack.map(|pos| &row[pos]),
         layout.binary.map(|pos| &row[pos]),
-    )
-    .map_err(|e| RowProblem::Fields(vec![e]))?;
-    let record = Record::from_text(&layout.schema, |i| &row[layout.features[i]])
-        .map_err(RowProblem::Fields)?;
-    Ok((record, attack))
+        &mut check,
+    );
+    let record = Record::from_text(&layout.schema, |i| &row[layout.features[i]], &mut check);
+    Some((record?, attack.ok()?))
 }
+
+/// A label reported bad to a [`BadFields`].
+pub(crate) struct BadLabel;
 
 /// A record's attack name from its label columns, the same rule for every format: the label
 /// column's value (`attack`: `None` when the file has no such column), else `normal`/`attack`
 /// from the 0/1 column (`binary`, read only where the schema declares one); where both are
-/// present they must agree. `Ok(None)`: the record carries neither.
+/// present they must agree. `Ok(None)`: the record carries neither. A bad label is reported
+/// to `bad`.
 pub(crate) fn read_label(
     schema: &Schema,
     attack: Option<&str>,
     binary: Option<&str>,
-) -> Result<Option<String>, FieldError> {
+    bad: &mut impl BadFields,
+) -> Result<Option<String>, BadLabel> {
     let label = schema.label();
     let attack = match attack {
         Some(raw) if raw.trim().is_empty() => {
-            return Err(FieldError {
-                field: label.column.clone(),
-                value: String::new(),
-                problem: Problem::Missing,
-            });
+            bad.bad(&label.column, Problem::Missing, String::new);
+            return Err(BadLabel);
         }
         Some(raw) => Some(clean_attack(raw)),
         None => None,
@@ -626,22 +765,21 @@ pub(crate) fn read_label(
         return Ok(attack);
     };
     let value = value.trim();
-    let error = |problem| FieldError {
-        field: column.clone(),
-        value: value.to_string(),
-        problem,
+    let mut error = |problem| {
+        bad.bad(column, problem, || shown(value));
+        Err(BadLabel)
     };
     let is_attack = match value {
         "0" => false,
         "1" => true,
-        "" => return Err(error(Problem::Missing)),
-        _ => return Err(error(Problem::NotBinary)),
+        "" => return error(Problem::Missing),
+        _ => return error(Problem::NotBinary),
     };
     match attack {
-        Some(name) if schema.is_normal(&name) == is_attack => Err(error(Problem::LabelDisagrees {
+        Some(name) if schema.is_normal(&name) == is_attack => error(Problem::LabelDisagrees {
             column: label.column.clone(),
-            value: name,
-        })),
+            value: shown(&name),
+        }),
         Some(name) => Ok(Some(name)),
         None if is_attack => Ok(Some("attack".to_string())),
         None => Ok(Some(label.normal.clone())),
@@ -703,7 +841,7 @@ mod tests {
         assert_eq!(data.attacks.unwrap(), ["normal", "normal"]);
         let bad = padded.replacen("491", "-491", 1);
         let data = read(format!("{ROW}\n{bad}\n").as_bytes(), true).unwrap();
-        let RowProblem::Fields(errors) = &data.skipped[0].problem else {
+        let RowProblem::Fields(errors) = &data.skipped.listed()[0].problem else {
             panic!("{:?}", data.skipped)
         };
         assert_eq!(
@@ -727,8 +865,10 @@ mod tests {
         .concat();
         let data = read(&body, true).unwrap();
         assert_eq!(data.lines, [1, 3]);
-        assert_eq!(data.skipped[0].line, 2);
-        assert!(matches!(&data.skipped[0].problem, RowProblem::Syntax(m) if m.contains("UTF-8")));
+        assert_eq!(data.skipped.listed()[0].line, Some(2));
+        assert!(
+            matches!(&data.skipped.listed()[0].problem, RowProblem::Syntax(m) if m.contains("UTF-8"))
+        );
         let strict = read(&body, false).unwrap_err().to_string();
         assert!(
             strict.starts_with("t.csv: line 2: ") && strict.contains("UTF-8"),

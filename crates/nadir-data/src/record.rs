@@ -1,5 +1,6 @@
 //! One connection record and the per-value validation rules of the schema.
 
+use crate::rejects::ErrorKind;
 use crate::schema::{Kind, Schema};
 use serde::Serialize;
 use std::fmt;
@@ -35,6 +36,29 @@ pub enum Problem {
         column: String,
         value: String,
     },
+    /// A list of values of the wrong length (the legacy body's `features`); `expected` says
+    /// what it should hold.
+    WrongLength {
+        expected: String,
+    },
+}
+
+impl Problem {
+    /// The kind of problem, as counts group them.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Problem::Missing => ErrorKind::Missing,
+            Problem::NotANumber => ErrorKind::NotANumber,
+            Problem::NotFinite => ErrorKind::NotFinite,
+            Problem::Negative => ErrorKind::Negative,
+            Problem::RateOutOfRange => ErrorKind::RateOutOfRange,
+            Problem::WrongType { .. } => ErrorKind::WrongType,
+            Problem::Duplicate => ErrorKind::Duplicate,
+            Problem::NotBinary => ErrorKind::NotBinary,
+            Problem::LabelDisagrees { .. } => ErrorKind::LabelDisagrees,
+            Problem::WrongLength { .. } => ErrorKind::WrongLength,
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -55,6 +79,7 @@ impl fmt::Display for Problem {
             Problem::LabelDisagrees { column, value } => {
                 return write!(f, "disagrees with `{column}` = `{value}`");
             }
+            Problem::WrongLength { expected } => return write!(f, "expected {expected}"),
         })
     }
 }
@@ -74,6 +99,36 @@ impl fmt::Display for FieldError {
             "column `{}`, value `{}`: {}",
             self.field, self.value, self.problem
         )
+    }
+}
+
+/// Where validation reports each bad value: a list of [`FieldError`]s, or a bounded
+/// collector ([`crate::Rejects`]) that keeps the first records' errors and counts the rest.
+/// The value's text comes as a closure, so a collector that only counts never builds it.
+pub trait BadFields {
+    fn bad(&mut self, field: &str, problem: Problem, value: impl FnOnce() -> String);
+}
+
+/// Every bad value, in full.
+impl BadFields for Vec<FieldError> {
+    fn bad(&mut self, field: &str, problem: Problem, value: impl FnOnce() -> String) {
+        self.push(FieldError {
+            field: field.to_string(),
+            value: value(),
+            problem,
+        });
+    }
+}
+
+/// The most characters of a value that an error shows. Values are echoed so that the user can
+/// find them; a megabyte-long one would make every message, and the server's answer, as long.
+pub const SHOWN_CHARS: usize = 64;
+
+/// `text` as an error shows it: at most [`SHOWN_CHARS`] characters, then `…`.
+pub fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -168,11 +223,11 @@ pub enum TypedValue<'a> {
 }
 
 impl TypedValue<'_> {
-    /// The value as a message shows it.
+    /// The value as a message shows it ([`shown`]).
     pub(crate) fn shown(&self) -> String {
         match self {
             TypedValue::Number(v) => v.to_string(),
-            TypedValue::OutOfRange(t) | TypedValue::Text(t) => t.to_string(),
+            TypedValue::OutOfRange(t) | TypedValue::Text(t) => shown(t),
             TypedValue::Other(name) => name.to_string(),
         }
     }
@@ -185,45 +240,45 @@ impl TypedValue<'_> {
 
 impl Record {
     /// Builds a record from the feature values as text, by position in
-    /// [`Schema::features`], collecting every bad value rather than stopping at the first (an
-    /// API client wants them all). Values are trimmed first, so an error shows the value
-    /// without its padding.
+    /// [`Schema::features`]; `None` when a value is bad. Every bad value is reported to `bad`
+    /// rather than stopping at the first (an API client wants them all). Values are trimmed
+    /// first, so an error shows the value without its padding.
     pub fn from_text<'a>(
         schema: &Schema,
         mut value_of: impl FnMut(usize) -> &'a str,
-    ) -> Result<Record, Vec<FieldError>> {
-        Record::from_typed(schema, |i| Some(TypedValue::Text(trim(value_of(i)))))
+        bad: &mut impl BadFields,
+    ) -> Option<Record> {
+        Record::from_typed(schema, |i| Some(TypedValue::Text(trim(value_of(i)))), bad)
     }
 
     /// Builds a record from typed values by position in [`Schema::features`] (`None`: the
-    /// field is absent), collecting every bad value. Numbers written as text (`"491"`) are
-    /// read like CSV fields, since many clients stringify everything; `null` counts as missing.
+    /// field is absent); `None` when a value is bad, each reported to `bad`. Numbers written
+    /// as text (`"491"`) are read like CSV fields, since many clients stringify everything;
+    /// `null` counts as missing.
     pub fn from_typed<'a>(
         schema: &Schema,
         mut value_of: impl FnMut(usize) -> Option<TypedValue<'a>>,
-    ) -> Result<Record, Vec<FieldError>> {
+        bad: &mut impl BadFields,
+    ) -> Option<Record> {
         let mut numeric = Vec::with_capacity(schema.num_numeric());
         let mut categorical = Vec::with_capacity(schema.num_categorical());
-        let mut errors = Vec::new();
+        let mut valid = true;
         for (i, feature) in schema.features().enumerate() {
             let value = value_of(i);
-            let error = |problem| FieldError {
-                field: feature.name.clone(),
-                value: value.map_or_else(String::new, |v| v.shown()),
-                problem,
-            };
-            if feature.kind == Kind::Categorical {
+            let shown = || value.map_or_else(String::new, |v| v.shown());
+            let problem = if feature.kind == Kind::Categorical {
                 match value {
                     Some(TypedValue::Text(text)) if !trim(text).is_empty() => {
                         categorical.push(trim(text).to_string());
+                        continue;
                     }
                     None | Some(TypedValue::Other("null")) | Some(TypedValue::Text(_)) => {
-                        errors.push(error(Problem::Missing))
+                        Problem::Missing
                     }
-                    Some(other) => errors.push(error(Problem::WrongType {
+                    Some(other) => Problem::WrongType {
                         expected: "a text value",
                         found: type_name(&other),
-                    })),
+                    },
                 }
             } else {
                 let checked = match value {
@@ -237,19 +292,20 @@ impl Record {
                     }),
                 };
                 match checked {
-                    Ok(v) => numeric.push(v),
-                    Err(problem) => errors.push(error(problem)),
+                    Ok(v) => {
+                        numeric.push(v);
+                        continue;
+                    }
+                    Err(problem) => problem,
                 }
-            }
+            };
+            valid = false;
+            bad.bad(&feature.name, problem, shown);
         }
-        if errors.is_empty() {
-            Ok(Record {
-                numeric,
-                categorical,
-            })
-        } else {
-            Err(errors)
-        }
+        valid.then_some(Record {
+            numeric,
+            categorical,
+        })
     }
 }
 
@@ -269,7 +325,8 @@ mod tests {
 
     fn parse(line: &str) -> Result<Record, Vec<FieldError>> {
         let fields: Vec<&str> = line.split(',').collect();
-        Record::from_text(&Schema::nsl_kdd(), |i| fields[i])
+        let mut errors = Vec::new();
+        Record::from_text(&Schema::nsl_kdd(), |i| fields[i], &mut errors).ok_or(errors)
     }
 
     #[test]
@@ -310,20 +367,27 @@ mod tests {
             Kind::Categorical => TypedValue::Text(fields[i]),
             _ => TypedValue::Number(fields[i].parse().unwrap()),
         };
-        let good = Record::from_typed(&schema, |i| Some(typed(i))).unwrap();
+        let mut none = Vec::new();
+        let good = Record::from_typed(&schema, |i| Some(typed(i)), &mut none).unwrap();
+        assert!(none.is_empty());
         assert_eq!(good, parse(GOOD).unwrap());
-        let bad = Record::from_typed(&schema, |i| match features[i].name.as_str() {
-            "duration" => None,
-            "service" => Some(TypedValue::Number(3.0)),
-            "srcbytes" => Some(TypedValue::Number(-1.0)),
-            "dstbytes" => Some(TypedValue::Text("12")),
-            "land" => Some(TypedValue::Other("a boolean")),
-            "hot" => Some(TypedValue::Text("NaN")),
-            "serrorrate" => Some(TypedValue::Number(1.5)),
-            "count" => Some(TypedValue::OutOfRange("1e400")),
-            _ => Some(typed(i)),
-        })
-        .unwrap_err();
+        let mut bad = Vec::new();
+        let record = Record::from_typed(
+            &schema,
+            |i| match features[i].name.as_str() {
+                "duration" => None,
+                "service" => Some(TypedValue::Number(3.0)),
+                "srcbytes" => Some(TypedValue::Number(-1.0)),
+                "dstbytes" => Some(TypedValue::Text("12")),
+                "land" => Some(TypedValue::Other("a boolean")),
+                "hot" => Some(TypedValue::Text("NaN")),
+                "serrorrate" => Some(TypedValue::Number(1.5)),
+                "count" => Some(TypedValue::OutOfRange("1e400")),
+                _ => Some(typed(i)),
+            },
+            &mut bad,
+        );
+        assert_eq!(record, None);
         let got: Vec<_> = bad
             .iter()
             .map(|e| (e.field.as_str(), e.value.as_str()))
@@ -407,6 +471,25 @@ mod tests {
             }
         }
         assert!(fast > texts.len() / 2, "{fast} of {}", texts.len());
+    }
+
+    #[test]
+    fn errors_show_long_values_shortened() {
+        let long = "é".repeat(SHOWN_CHARS + 1);
+        let shortened = shown(&long);
+        assert_eq!(shortened.chars().count(), SHOWN_CHARS + 1);
+        assert!(shortened.ends_with("é…"));
+        let exact = "x".repeat(SHOWN_CHARS);
+        assert_eq!(shown(&exact), exact);
+        let fields: Vec<String> = GOOD.split(',').map(String::from).collect();
+        let mut bad = Vec::new();
+        let record = Record::from_text(
+            &Schema::nsl_kdd(),
+            |i| if i == 4 { &long } else { &fields[i] },
+            &mut bad,
+        );
+        assert_eq!(record, None);
+        assert_eq!(bad[0].value, shortened);
     }
 
     #[test]

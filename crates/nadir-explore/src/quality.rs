@@ -3,7 +3,7 @@
 
 use crate::Table;
 use crate::summary::{FeatureSummary, SortedByClass};
-use nadir_data::{Dataset, Kind, Problem, RowProblem};
+use nadir_data::{Dataset, ErrorKind, Kind};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -172,31 +172,26 @@ fn invalid_per_column(data: &Dataset) -> (Vec<ColumnIssues>, usize) {
             ..ColumnIssues::default()
         })
         .collect();
-    let mut malformed = 0;
-    for row in &data.skipped {
-        let RowProblem::Fields(errors) = &row.problem else {
-            malformed += 1;
+    for (field, kind, count) in data.skipped.by_field_and_kind() {
+        let Some(column) = columns.iter_mut().find(|c| c.column == field) else {
             continue;
         };
-        for error in errors {
-            let Some(column) = columns.iter_mut().find(|c| c.column == error.field) else {
-                continue;
-            };
-            let counter = match error.problem {
-                Problem::Missing => &mut column.missing,
-                Problem::NotANumber => &mut column.not_a_number,
-                Problem::NotFinite => &mut column.not_finite,
-                Problem::Negative => &mut column.negative,
-                Problem::RateOutOfRange => &mut column.rate_out_of_range,
-                Problem::WrongType { .. }
-                | Problem::Duplicate
-                | Problem::NotBinary
-                | Problem::LabelDisagrees { .. } => &mut column.other,
-            };
-            *counter += 1;
-            column.total += 1;
-        }
+        let counter = match kind {
+            ErrorKind::Missing => &mut column.missing,
+            ErrorKind::NotANumber => &mut column.not_a_number,
+            ErrorKind::NotFinite => &mut column.not_finite,
+            ErrorKind::Negative => &mut column.negative,
+            ErrorKind::RateOutOfRange => &mut column.rate_out_of_range,
+            _ => &mut column.other,
+        };
+        *counter += count;
+        column.total += count;
     }
+    let malformed = ErrorKind::ALL
+        .into_iter()
+        .filter(|kind| kind.whole_record())
+        .map(|kind| data.skipped.count_of(kind))
+        .sum();
     (columns, malformed)
 }
 

@@ -122,9 +122,9 @@ pub fn csv_body_chunks(data: &[u8]) {
         };
         let mut chunks = body::parse(Format::Csv, &padded, fields)
             .unwrap_or_else(|e| panic!("read alone, not behind blank lines: {:?}", e.body));
-        for error in &mut chunks.errors {
-            error.line = error.line.map(|line| line - blank as u64);
-        }
+        chunks
+            .rejects
+            .relocate(|index, line| (index, line.map(|line| line - blank as u64)));
         assert_same_batch(&alone, &chunks);
     }
 }
@@ -135,7 +135,7 @@ pub fn json_body(data: &[u8]) {
     for fields in body_fields() {
         if let Ok(batch) = body::parse(Format::Json, data, fields) {
             check_batch(&batch, fields);
-            assert!(batch.records.len() + batch.errors.len() >= batch.total);
+            assert!(batch.records.len() + batch.rejects.len() >= batch.total);
         }
         if let Ok(Ok(record)) = body::parse_legacy(data, fields) {
             check_record(&record, fields.schema());
@@ -165,7 +165,13 @@ pub fn ndjson_body(data: &[u8]) {
     for fields in body_fields() {
         if let Ok(batch) = body::parse(Format::Ndjson, data, fields) {
             check_batch(&batch, fields);
-            assert!(batch.errors.iter().all(|e| e.line.is_some_and(|l| l >= 1)));
+            assert!(
+                batch
+                    .rejects
+                    .listed()
+                    .iter()
+                    .all(|e| e.line.is_some_and(|l| l >= 1))
+            );
         }
     }
 }
@@ -280,7 +286,7 @@ fn check_strict_and_lenient(data: &[u8], read: impl Fn(ReadOptions) -> Result<Da
         }
         (Ok(strict), Err(e)) => panic!("strict read {} records, lenient failed: {e}", strict.len()),
         (Err(DataError::InvalidRow { row, .. }), Ok(lenient)) => {
-            assert_eq!(lenient.skipped.first(), Some(&row));
+            assert_eq!(lenient.skipped.listed().first(), Some(&row));
         }
         (Err(_), _) => {}
     }
@@ -324,7 +330,8 @@ fn check_batch(batch: &Batch, fields: &Fields) {
     assert!(batch.attacks.is_empty(), "Fields::new reads no labels");
     assert!(batch.indices.windows(2).all(|w| w[0] < w[1]));
     assert!(batch.indices.iter().all(|&i| i < batch.total));
-    assert!(batch.errors.iter().all(|e| e.index < batch.total));
+    assert!(batch.rejects.listed().iter().all(|e| e.index < batch.total));
+    assert!(batch.rejects.len() <= batch.total);
     for record in &batch.records {
         check_record(record, fields.schema());
     }
@@ -340,7 +347,21 @@ fn assert_same_batch(alone: &Batch, parts: &Batch) {
         alone.indices, parts.indices,
         "{same}: valid records' indices"
     );
-    assert_eq!(alone.errors, parts.errors, "{same}: errors");
+    assert_eq!(
+        alone.rejects.len(),
+        parts.rejects.len(),
+        "{same}: bad records"
+    );
+    assert_eq!(
+        alone.rejects.problems(),
+        parts.rejects.problems(),
+        "{same}: problems"
+    );
+    assert_eq!(
+        alone.rejects.errors().collect::<Vec<_>>(),
+        parts.rejects.errors().collect::<Vec<_>>(),
+        "{same}: errors"
+    );
 }
 
 /// Scores records of the model's schema: one of each vocabulary's first values, one of values

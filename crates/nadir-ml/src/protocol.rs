@@ -1068,11 +1068,15 @@ mod tests {
     #[test]
     fn the_data_summary_and_progress_count_what_the_run_did() {
         let mut data = crate::leaks::identifiable();
-        let skipped = nadir_data::InvalidRow {
-            line: 7,
-            problem: nadir_data::RowProblem::Syntax("bad".into()),
+        let skipped = |rows: usize| {
+            let mut skipped = nadir_data::Rejects::default();
+            for index in 0..rows {
+                let problem = nadir_data::RowProblem::Syntax("bad".into());
+                skipped.reject(index, Some(7), problem);
+            }
+            skipped
         };
-        data.skipped = vec![skipped.clone(), skipped];
+        data.skipped = skipped(2);
         let opts = options(&[ModelKind::DecisionTree, ModelKind::Voting]);
         let announced = std::cell::Cell::new(0);
         let fits = std::cell::Cell::new(0);
@@ -1095,7 +1099,7 @@ mod tests {
 
         // With a separate test file, its skipped rows count too.
         let mut test_file = sample();
-        test_file.skipped = data.skipped[..1].to_vec();
+        test_file.skipped = skipped(1);
         let opts = options(&[ModelKind::DecisionTree]);
         let trained = train(&data, Some(&test_file), &opts, &|_| {}).unwrap();
         assert_eq!(trained.report.data.skipped_rows, 3);

@@ -157,6 +157,17 @@ function plainError(error, what) {
   }
 }
 
+/** The bad records of one answer the server counted but did not list (it lists the first
+ * problems of a body and counts all of them), as a sentence; '' when it listed them all. */
+function unlistedText(counts) {
+  if (!counts || !counts.unlisted_records) return '';
+  const fields = Object.entries(counts.by_field || {}).sort((a, b) => b[1] - a[1]);
+  const named = fields.slice(0, 5).map(([field, n]) => `${field} ${n.toLocaleString('en')}`);
+  if (fields.length > 5) named.push(plural(fields.length - 5, 'more field'));
+  return `${plural(counts.unlisted_records, 'more record')} with problems, not listed one by one` +
+    (named.length ? `; bad values by field in these lines: ${named.join(', ')}` : '');
+}
+
 /** One bad field as a sentence: what was given and why it is refused, after where it is
  * (`where` is left out when the table row already says it). */
 function fieldErrorText(e, where) {
@@ -513,12 +524,27 @@ async function scoreCsv(event) {
         for (const rejected of byRecord.values()) {
           results.push({ row: rejected.row, line: rejected.line, prediction: 'rejected', warnings: rejected.messages });
         }
-        rejectedRecords += byRecord.size;
+        // The records the server counted as bad without listing them are the batch's rows
+        // neither scored nor listed.
+        const unlisted = unlistedText(answer.error_counts);
+        if (unlisted) {
+          const seen = new Set([...(answer.results || []), ...(answer.errors || [])].map((r) => r.index));
+          batch.forEach((record, index) => {
+            if (seen.has(index)) return;
+            results.push({ row: offset + index + 1, line: record.line, prediction: 'rejected',
+              warnings: ['not valid; the server lists the first problems of each batch and counts the rest'] });
+          });
+        }
+        rejectedRecords += answer.error_counts ? answer.error_counts.records : byRecord.size;
       } catch (error) {
         if (error.name === 'AbortError') { failure = 'Stopped: the records scored so far are shown.'; break; }
         if (error.status === 422 && Array.isArray(error.body.errors)) {
           for (const e of error.body.errors) problems.push(fieldErrorText(e, place(where(e))));
-          rejectedRecords += new Set(error.body.errors.map((e) => e.index ?? e.line)).size;
+          const unlisted = unlistedText(error.body.error_counts);
+          if (unlisted) problems.push(`Lines ${batch[0].line}–${batch[batch.length - 1].line}: ${unlisted}.`);
+          rejectedRecords += error.body.error_counts
+            ? error.body.error_counts.records
+            : new Set(error.body.errors.map((e) => e.index ?? e.line)).size;
         } else {
           failure = plainError(inFileTerms(error, batch, header), what);
         }

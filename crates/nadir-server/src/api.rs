@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
+use nadir_data::rejects::ErrorCounts;
 use nadir_ml::ModelKind;
 use nadir_ml::file::Prediction;
 use nadir_ml::output;
@@ -60,7 +61,7 @@ pub struct Route {
 const SCORE_RESPONSES: &[(u16, &str)] = &[
     (
         200,
-        "One result for one JSON object; otherwise the results, the skipped records' errors and a summary",
+        "One result for one JSON object; otherwise the results, the skipped records (the first listed, all counted) and a summary",
     ),
     (
         400,
@@ -68,10 +69,13 @@ const SCORE_RESPONSES: &[(u16, &str)] = &[
     ),
     (404, "No such model is loaded"),
     (413, "The body is larger than the server's limit"),
-    (415, "The content type is not JSON, CSV or NDJSON"),
+    (
+        415,
+        "The content type is not JSON, CSV or NDJSON, or the body is compressed (Content-Encoding)",
+    ),
     (
         422,
-        "Invalid records (with on_error=reject, or a single object): every bad field of every record",
+        "Invalid records (with on_error=reject, or a single object): every bad field of the first ones, all of them counted",
     ),
     (503, "The request timed out"),
 ];
@@ -119,7 +123,10 @@ pub static ROUTES: [Route; 10] = [
             (400, "Malformed JSON or no `features` array"),
             (404, "random_forest is not loaded"),
             (413, "The body is larger than the server's limit"),
-            (415, "The content type is not JSON"),
+            (
+                415,
+                "The content type is not JSON, or the body is compressed (Content-Encoding)",
+            ),
             (422, "Not one value per feature, or invalid values"),
         ],
         handler: || post(legacy_predict),
@@ -384,13 +391,13 @@ fn answer(
     batch: Batch,
     on_error: OnError,
 ) -> Result<Response, ApiError> {
-    let rejected = count_bad_records(&batch.errors);
-    if !batch.errors.is_empty() && (on_error == OnError::Reject || batch.single) {
+    let rejected = batch.rejects.len();
+    if rejected > 0 && (on_error == OnError::Reject || batch.single) {
         state
             .metrics
             .predictions(&model.name, 0, 0, rejected as u64);
         return Err(ApiError::invalid_records(
-            batch.errors,
+            &batch.rejects,
             batch.total,
             !batch.single,
         ));
@@ -414,16 +421,18 @@ fn answer(
     if batch.single {
         return Ok(json_response(StatusCode::OK, &results[0]));
     }
+    let errors: Vec<RecordError> = batch.rejects.errors().collect();
     // Sized for the answer (a result is 110–130 bytes, more with warnings), so that it is
     // written once rather than copied as it grows.
-    let capacity = 256 + 160 * results.len() + 200 * batch.errors.len();
+    let capacity = 512 + 160 * results.len() + 200 * errors.len();
     Ok(json_response_with_capacity(
         StatusCode::OK,
         capacity,
         &BatchOut {
             model: &model.name,
             results,
-            errors: batch.errors,
+            errors,
+            error_counts: batch.rejects.counts(),
             summary: Summary {
                 records: batch.total,
                 scored: predictions.len(),
@@ -440,7 +449,10 @@ fn answer(
 struct BatchOut<'a> {
     model: &'a str,
     results: Vec<ResultOut<'a>>,
+    /// Every problem of the first bad records.
     errors: Vec<RecordError>,
+    /// Every bad record counted.
+    error_counts: ErrorCounts<'a>,
     summary: Summary,
 }
 
@@ -451,12 +463,6 @@ struct Summary {
     attacks: usize,
     normal: usize,
     rejected: usize,
-}
-
-fn count_bad_records(errors: &[RecordError]) -> usize {
-    let mut indices: Vec<usize> = errors.iter().map(|e| e.index).collect();
-    indices.dedup();
-    indices.len()
 }
 
 /// One scored record as the API writes it.
@@ -542,9 +548,9 @@ async fn legacy_answer(
         ));
     }
     let body = body_bytes(body)?;
-    let record = body::parse_legacy(&body, &model.fields)?.map_err(|errors| {
+    let record = body::parse_legacy(&body, &model.fields)?.map_err(|rejects| {
         state.metrics.predictions(&model.name, 0, 0, 1);
-        ApiError::invalid_records(errors, 1, false)
+        ApiError::invalid_records(&rejects, 1, false)
     })?;
     let kind = model.model.kind();
     let (state, model) = (Arc::clone(state), Arc::clone(model));

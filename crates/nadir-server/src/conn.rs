@@ -24,7 +24,7 @@
 //! backlog, and the descriptors in use stay under the open-file limit. Accept errors (such
 //! as `EMFILE`) back off from 5 ms to 1 s and are logged at most once per 10 s.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, JsonHeadErrors};
 use crate::logging::Throttle;
 use crate::metrics::Expiry;
 use crate::state::AppState;
@@ -237,10 +237,12 @@ impl Connection {
     async fn run(mut self, stream: TcpStream, router: Router, admission: Admission) {
         let state = admission.state.clone();
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Watched {
+        // hyper answers a request it cannot parse itself, with an empty body: the wrapper
+        // gives that answer the JSON body every other error has.
+        let io = TokioIo::new(JsonHeadErrors::new(Watched {
             stream,
             activity: activity.clone(),
-        });
+        }));
         let service = Service {
             router,
             admission,

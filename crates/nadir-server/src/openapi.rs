@@ -6,7 +6,9 @@
 
 use crate::api::{ROUTES, RequestBody};
 use crate::body::MEDIA_TYPES;
-use nadir_data::{Kind, Schema};
+use nadir_data::record::SHOWN_CHARS;
+use nadir_data::rejects::LISTED_PROBLEMS;
+use nadir_data::{ErrorKind, Kind, Schema};
 use nadir_ml::ModelKind;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
@@ -43,8 +45,9 @@ pub fn document(schema: Option<&Schema>) -> Value {
             RequestBody::Records => {
                 parameters.push(json!({
                     "name": "on_error", "in": "query", "required": false,
-                    "description": "reject (default): 422 naming every bad record, nothing scored; \
-                                    skip: score the valid records and list the bad ones in `errors`",
+                    "description": "reject (default): 422 for any bad record, nothing scored; \
+                                    skip: score the valid records. Either way the first bad records \
+                                    are listed in `errors` and all of them counted in `error_counts`",
                     "schema": { "type": "string", "enum": ["reject", "skip"], "default": "reject" },
                 }));
                 let content: Map<String, Value> = MEDIA_TYPES
@@ -239,13 +242,39 @@ fn schemas(schema: Option<&Schema>) -> Value {
     );
     let error_entry = json!({
         "type": "object",
+        "description": format!(
+            "One problem of a listed bad record. The first bad records are listed whole, while \
+             at most {LISTED_PROBLEMS} problems are listed (the first bad record always)"
+        ),
         "required": ["index", "message"],
         "properties": {
             "index": { "type": "integer", "description": "0-based record index in the body" },
             "line": { "type": "integer", "description": "1-based line of the body (CSV, NDJSON)" },
             "field": { "type": "string", "description": "The feature; absent when the whole record is wrong" },
-            "value": { "type": "string" },
+            "value": { "type": "string", "description": format!(
+                "The value given, its first {SHOWN_CHARS} characters then `…` when longer") },
             "message": { "type": "string" },
+        },
+    });
+    let counts = |what: &str| {
+        json!({
+            "type": "object", "additionalProperties": { "type": "integer" }, "description": what,
+        })
+    };
+    let error_counts = json!({
+        "type": "object",
+        "description": "Every bad record of the body counted, listed in `errors` or not",
+        "required": ["records", "problems", "unlisted_records", "unlisted_problems", "by_field", "by_problem"],
+        "properties": {
+            "records": { "type": "integer", "description": "Bad records" },
+            "problems": { "type": "integer", "description": "Their problems: bad values, and records wrong as a whole" },
+            "unlisted_records": { "type": "integer", "description": "Bad records not in `errors`" },
+            "unlisted_problems": { "type": "integer", "description": "Problems not in `errors`" },
+            "by_field": counts("Bad values per field"),
+            "by_problem": counts(&format!(
+                "Problems per kind: {}",
+                ErrorKind::ALL.map(ErrorKind::name).join(", ")
+            )),
         },
     });
     json!({
@@ -265,6 +294,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
                 "model": { "type": "string" },
                 "results": { "type": "array", "items": { "$ref": "#/components/schemas/Result" } },
                 "errors": { "type": "array", "items": { "$ref": "#/components/schemas/RecordError" } },
+                "error_counts": { "$ref": "#/components/schemas/ErrorCounts" },
                 "summary": { "type": "object", "properties": {
                     "records": { "type": "integer" }, "scored": { "type": "integer" },
                     "attacks": { "type": "integer" }, "normal": { "type": "integer" },
@@ -276,12 +306,14 @@ fn schemas(schema: Option<&Schema>) -> Value {
             { "$ref": "#/components/schemas/Batch" },
         ]},
         "RecordError": error_entry,
+        "ErrorCounts": error_counts,
         "Error": {
             "type": "object",
             "required": ["error"],
             "properties": {
                 "error": { "type": "string" },
                 "errors": { "type": "array", "items": { "$ref": "#/components/schemas/RecordError" } },
+                "error_counts": { "$ref": "#/components/schemas/ErrorCounts" },
                 "models": { "type": "array", "items": { "type": "string" } },
             },
         },
