@@ -678,7 +678,7 @@ async fn openapi(State(state): State<Arc<AppState>>) -> Response {
     let models = state.models();
     json_response(
         StatusCode::OK,
-        &crate::openapi::document(models.schema().map(|s| &**s)),
+        &crate::openapi::document(models.schema().map(|s| &**s), &models.names()),
     )
 }
 

@@ -13,9 +13,9 @@ use nadir_ml::ModelKind;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
 
-/// The whole document, for records of `schema` (the loaded models'; `None` when no model is
-/// loaded, and the record schema is then an empty object).
-pub fn document(schema: Option<&Schema>) -> Value {
+/// The whole document, for records of `schema` and the models named `models` (the loaded
+/// ones; with none, the record schema is an empty object and any model name is documented).
+pub fn document(schema: Option<&Schema>, models: &[&str]) -> Value {
     let num_features = schema.map_or(0, Schema::num_features);
     let csv_description = match schema {
         Some(schema) => format!(
@@ -38,7 +38,11 @@ pub fn document(schema: Option<&Schema>) -> Value {
             parameters.push(json!({
                 "name": "name", "in": "path", "required": true,
                 "description": "A model's name: its file stem in the model directory (see GET /v1/models)",
-                "schema": { "type": "string" },
+                "schema": if models.is_empty() {
+                    json!({ "type": "string" })
+                } else {
+                    json!({ "type": "string", "enum": models })
+                },
             }));
         }
         match route.body {
@@ -56,7 +60,8 @@ pub fn document(schema: Option<&Schema>) -> Value {
                         let schema = match media {
                             "application/json" => json!({ "oneOf": [
                                 { "$ref": "#/components/schemas/Record" },
-                                { "type": "array", "items": { "$ref": "#/components/schemas/Record" } },
+                                { "type": "array", "minItems": 1,
+                                  "items": { "$ref": "#/components/schemas/Record" } },
                             ]}),
                             "text/csv" => json!({
                                 "type": "string",
@@ -145,16 +150,19 @@ pub fn document(schema: Option<&Schema>) -> Value {
 /// numeric kinds; non-blank text for the categorical ones.
 fn feature_schema(kind: Kind) -> Value {
     let mut schema = match kind {
-        Kind::Count | Kind::Indicator => json!({ "type": ["number", "string"], "minimum": 0 }),
-        Kind::Rate => json!({ "type": ["number", "string"], "minimum": 0, "maximum": 1 }),
-        Kind::Continuous => json!({ "type": ["number", "string"] }),
+        Kind::Count | Kind::Indicator => json!({ "type": "number", "minimum": 0 }),
+        Kind::Rate => json!({ "type": "number", "minimum": 0, "maximum": 1 }),
+        Kind::Continuous => json!({ "type": "number" }),
         Kind::Categorical => json!({ "type": "string", "pattern": "\\S" }),
     };
     schema["description"] = json!(match kind {
         Kind::Categorical =>
             "categorical: text (a value never seen in training is scored, with a warning)"
                 .to_string(),
-        kind => format!("{}: a number, or text holding one (\"491\")", kind.name()),
+        kind => format!(
+            "{}: a number (text holding one, \"491\", is accepted too)",
+            kind.name()
+        ),
     });
     schema
 }
@@ -184,14 +192,14 @@ fn schemas(schema: Option<&Schema>) -> Value {
         .map(|f| (f.name.clone(), feature_schema(f.kind)))
         .collect();
     let num_features = properties.len();
+    let required: Vec<&String> = properties.keys().collect();
     let record_description = match schema {
         Some(schema) => format!(
             "One record of schema `{}`: its {num_features} features by name. Every feature \
-             is required, under the name listed here or any spelling that differs from it only \
-             in case, underscores and spaces (a_b, AB, \"A b\" all name ab), once; the server \
-             answers 422 naming any feature missing or given twice. So that records in those \
-             spellings validate, `required` is not used. Numbers may be sent as text; other \
-             fields ({}, your own) are ignored.",
+             is required, once, under the name listed here (the server also takes any \
+             spelling that differs from it only in case, underscores and spaces: a_b, AB, \
+             \"A b\" all name ab); it answers 422 naming any feature missing or given twice. \
+             Numbers may be sent as text; other fields ({}, your own) are ignored.",
             schema.title(),
             ignored_columns(schema).join(", ")
         ),
@@ -281,6 +289,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
         "Record": {
             "type": "object",
             "description": record_description,
+            "required": required,
             "properties": properties,
         },
         "Result": {
@@ -290,6 +299,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
         },
         "Batch": {
             "type": "object",
+            "required": ["model", "results", "errors", "error_counts", "summary"],
             "properties": {
                 "model": { "type": "string" },
                 "results": { "type": "array", "items": { "$ref": "#/components/schemas/Result" } },
@@ -382,7 +392,7 @@ mod tests {
     #[test]
     fn every_route_and_feature_is_documented() {
         let nsl = Schema::nsl_kdd();
-        let doc = document(Some(&nsl));
+        let doc = document(Some(&nsl), &["random_forest"]);
         for route in &ROUTES {
             let method = route.method.as_str().to_ascii_lowercase();
             assert!(
@@ -394,6 +404,9 @@ mod tests {
         }
         let record = &doc["components"]["schemas"]["Record"];
         assert_eq!(record["properties"].as_object().unwrap().len(), 41);
+        assert_eq!(record["required"].as_array().unwrap().len(), 41);
+        let name = &doc["paths"]["/v1/models/{name}/predict"]["post"]["parameters"][0];
+        assert_eq!(name["schema"]["enum"], json!(["random_forest"]));
         assert_eq!(
             record["properties"]["dsthostsrvrerrorrate"]["maximum"],
             json!(1)
@@ -409,7 +422,7 @@ mod tests {
             );
         }
         // Every reference points at a schema that exists, with or without a loaded schema.
-        let empty = document(None);
+        let empty = document(None, &[]);
         assert_eq!(
             empty["components"]["schemas"]["Record"]["properties"],
             json!({})
