@@ -36,14 +36,7 @@ if ! cmp -s "$BENCH/requirements-api.txt" "$VENV/.bench-requirements.txt"; then
 fi
 "$VENV/bin/schemathesis" --version
 
-NADIR="$ROOT/target/release/nadir"
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  step "cargo build --release -p nadir-cli"
-  (cd "$ROOT" && cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1 || {
-    tail -n 20 "$OUT/cargo-build.log" >&2
-    exit 2
-  }
-fi
+release_nadir
 
 step "models"
 rm -rf "$OUT/models"
@@ -53,18 +46,14 @@ rm -rf "$OUT/models"
   exit 2
 }
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 TOKEN="api-schema-$RANDOM$RANDOM"
 SERVER_PID=""
 trap '[[ -n "$SERVER_PID" ]] && kill -TERM "$SERVER_PID" 2>/dev/null || true' EXIT
 NADIR_LOG=warn NADIR_ADMIN_TOKEN="$TOKEN" "$NADIR" serve --models "$OUT/models" \
   --addr "127.0.0.1:$PORT" 2>"$OUT/server.log" &
 SERVER_PID=$!
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/server.log" >&2; exit 2; }
-  sleep 0.2
-done
+await_server "$OUT/server.log"
 
 step "schemathesis for ${MAX_TIME} s against http://127.0.0.1:$PORT/openapi.json"
 STATUS=0

@@ -50,3 +50,30 @@ python_env() {
   PY_VERSIONS="$("$PY" -c 'import platform, sklearn, numpy, pandas; print("python", platform.python_version(), "scikit-learn", sklearn.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__)')"
   echo "$PY_VERSIONS"
 }
+
+# NADIR: the release binary, built first unless BENCH_SKIP_BUILD=1 (the log in $OUT).
+release_nadir() {
+  NADIR="$ROOT/target/release/nadir"
+  [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] && return
+  step "cargo build --release -p nadir-cli"
+  (cd "$ROOT" && cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1 || {
+    tail -n 20 "$OUT/cargo-build.log" >&2
+    exit 2
+  }
+}
+
+# A free loopback port.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until the server SERVER_PID answers /readyz on PORT; exits 2 with its log LOG if it dies.
+await_server() {
+  local log=$1
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 2; }
+    sleep 0.2
+  done
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+}

@@ -13,15 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-NOT_FEATURES = {"attack", "lastflag"}
-
-
-def value(text: str):
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() else number
+from loadtest_bodies import NOT_FEATURES, value
 
 
 def main() -> int:
