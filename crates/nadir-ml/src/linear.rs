@@ -1912,8 +1912,10 @@ mod tests {
         let ksvm = report_holdout("kernel SVM", &split, |x, y| {
             SvmParams::kernel().fit(x, y, 42).unwrap()
         });
-        // Floors just under the accuracies at 0.5 measured on 2026-12-03.
-        assert!(lr.accuracy >= 0.9844, "{lr:?}"); // 0.98463
+        // Floors just under the accuracies at 0.5 measured on 2026-12-03. Logistic regression
+        // on plain z-scores, as scikit-learn's (0.98463 with the ±8 sd clip it no longer
+        // gets: docs/RESULTS.md, "Logistic regression and the ±8 sd clip").
+        assert!(lr.accuracy >= 0.9838, "{lr:?}"); // 0.98402
         assert!(svm.accuracy >= 0.9860, "{svm:?}"); // 0.98637
         assert!(ksvm.accuracy >= 0.9955, "{ksvm:?}"); // 0.99577
     }
