@@ -14,15 +14,33 @@
 //! [`crate::binning`], so a node costs one pass over its rows. Only the smaller child of a
 //! split is histogrammed from its rows; its sibling's histogram is the parent's minus the
 //! smaller one (LightGBM's subtraction trick), which bounds the work per tree level by half the
-//! rows. Histogramming is most of the fitting time, so it is tuned to the CPU: bins are kept
-//! row-major and a pass updates a group of eight columns per row, so consecutive updates hit
-//! different histograms instead of waiting on each other; columns nearly always in one bin
-//! skip that bin and recover it by subtraction (LightGBM again). Groups of columns are filled
-//! in parallel, each column summed in row order, so the fitted model is the same bit for bit
-//! whatever the thread count.
+//! rows. Histogramming is most of the fitting time, so it is tuned to the CPU:
 //!
-//! Fitted trees are flat node arrays holding the raw thresholds of [`SplitRule`]s, so scoring
-//! needs no binning; rows walk a tree eight at a time in lockstep, without branching on data.
+//! - Sums are fixed-point integers (`FixedPoint`: 2^-46 and 2^-33 per row on UNSW-NB15's
+//!   training part, far finer than LightGBM's and XGBoost's single-precision gradients). They
+//!   are exact, so no sum depends on the order its rows are added in, nor the model on the
+//!   thread count, and a histogram found by subtraction is exactly the one its rows would
+//!   give. The count rides in the hessian's low bits: one 16-byte addition updates a bin.
+//! - Bins are kept row-major and a pass updates a group of up to eight columns per row, so
+//!   consecutive updates hit different histograms instead of waiting on each other; a node's
+//!   rows' gradients and bins are first gathered, in one light pass, so the passes stream.
+//! - Sparse columns, where one bin holds 95 % of the training rows, are grouped apart and
+//!   skip that bin, at one comparison for a row in every default bin of its group; the bin is
+//!   recovered as the node's sums minus the others (LightGBM's most-frequent-bin trick).
+//! - Groups of columns are filled, subtracted and searched for their best split in parallel,
+//!   a group's bins staying in cache throughout; the search compares candidates without
+//!   dividing.
+//!
+//! The gradients and the validation loss take their `e^x` from `exp`, fdlibm's method
+//! without branches (two rows at a time, the same bits on every platform), and the loss one
+//! logarithm per 32 rows.
+//!
+//! Fitted trees are flat node arrays holding the raw thresholds of [`SplitRule`]s, which model
+//! files store; scoring lays them out anew (`ScoringTrees`: 32-byte nodes reached from their
+//! parent in one load) and walks eight rows at a time in lockstep, without branching on data,
+//! until all eight are on their leaves (after about half the tree's depth on this data).
+//! While fitting, the validation rows are binned as the training rows are and walked over
+//! their bins, a sixth of the bytes of their values, so that they stay in cache.
 //!
 //! Early stopping follows scikit-learn: on by default above 10,000 rows, it holds out a
 //! seeded, stratified `validation_fraction` of the training data, stops once the validation
@@ -43,26 +61,30 @@ use crate::split::stratified_split;
 use nadir_data::Encoded;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use std::ops::Range;
 
 /// Above this many rows, `EarlyStopping::Auto` turns early stopping on (scikit-learn's rule).
 const AUTO_EARLY_STOPPING_ROWS: usize = 10_000;
 /// Least hessian sum a child may hold (scikit-learn's `min_hessian_to_split`): it keeps leaf
 /// values finite once rows are predicted with near certainty.
 const MIN_CHILD_HESSIAN: f64 = 1e-3;
-/// Below this many row-columns a histogram is built on one thread: spreading it costs more.
-const PARALLEL_HISTOGRAM_WORK: usize = 256 * 1024;
+/// Below this many row-columns a node's rows are gathered on one thread: spreading them costs
+/// more.
+const PARALLEL_GATHER_WORK: usize = 256 * 1024;
 /// Columns histogrammed together in one pass over a node's rows (one parallel work item):
 /// enough to hide each update's latency behind the others, few enough that the group's
 /// histograms stay in L1 cache.
 const GROUP: usize = 8;
-/// A column whose most frequent bin holds at least this share of the training rows skips
-/// that bin while histogramming (a well-predicted branch instead of a store) and recovers it
-/// as the node's sums minus the other bins (LightGBM's most-frequent-bin trick). Three
-/// quarters of this data's updates land in such bins.
-const SKIP_BIN_SHARE: f64 = 0.9;
-/// The `skip` of a column that skips no bin.
-const NO_SKIP: u16 = MAX_BINS as u16;
+/// A column whose most frequent bin holds at least this share of the training rows is
+/// sparse: histogramming skips that bin, at one comparison for all the sparse columns of a
+/// group when a row is in every one's default bin (most rows: NSL-KDD has 15 such columns
+/// of 40), and recovers it as the node's sums minus the other bins (LightGBM's
+/// most-frequent-bin trick).
+const SPARSE_SHARE: f64 = 0.95;
+/// The bins a leaf's node "sends left": all of them (a leaf's children are itself).
+const ANY_BIN: (u8, u8) = (0, u8::MAX);
+/// Rows per parallel work item when partitioning a node's rows.
+const PARTITION_BLOCK: usize = 8192;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
 /// Rows scored together, tree by tree: their values (8 bytes per tree column each, 41 columns
@@ -194,6 +216,9 @@ pub struct GradientBoosting {
     trees: Vec<Tree>,
     /// See [`GradientBoosting::validation_loss`].
     validation_loss: Vec<f64>,
+    /// The trees laid out for scoring, built from `trees` (model files hold only those).
+    #[serde(skip)]
+    scoring: ScoringTrees<f64>,
 }
 
 /// A [`GradientBoosting`] as a model file holds it, before its checks.
@@ -223,6 +248,7 @@ impl TryFrom<StoredGradientBoosting> for GradientBoosting {
             })?;
         }
         Ok(GradientBoosting {
+            scoring: ScoringTrees::of(stored.columns, &stored.trees),
             params: stored.params,
             base_score: stored.base_score,
             columns: stored.columns,
@@ -269,18 +295,15 @@ impl GradientBoosting {
             self.columns,
             "data of another shape than the training data"
         );
-        let stride = self.columns;
         let mut raw = vec![self.base_score; data.len()];
         raw.par_chunks_mut(SCORE_BLOCK).enumerate().for_each_init(
-            || Vec::with_capacity(SCORE_BLOCK * stride),
+            || Vec::with_capacity(SCORE_BLOCK * self.columns),
             |values, (block, out)| {
                 let first = block * SCORE_BLOCK;
                 values.clear();
-                for i in first..first + out.len() {
-                    push_row_values(data, i, values);
-                }
-                for tree in &self.trees {
-                    tree.add_predictions(values, stride, out);
+                push_row_groups(data, first..first + out.len(), values);
+                for tree in 0..self.trees.len() {
+                    self.scoring.add_tree(tree, values, out);
                 }
             },
         );
@@ -330,8 +353,8 @@ struct Tree {
     depth: u32,
 }
 
-/// A tree node, laid out for scoring: a split sends a row left when its value in `column`
-/// (of [`push_row_values`]) lies in `lower..=upper`, which is `−∞..=threshold` for
+/// A tree node: a split sends a row left when its value in `column`
+/// (of [`push_row_groups`]) lies in `lower..=upper`, which is `−∞..=threshold` for
 /// [`SplitRule::AtMost`] and `code..=code` for [`SplitRule::CategoryIs`], so both kinds take
 /// the same two comparisons. A leaf's children are itself, so a row that reaches it stays
 /// there however many more steps it is walked.
@@ -393,19 +416,7 @@ impl Node {
     }
 }
 
-/// Appends a row's values by tree column to `values`: the numeric features, then the
-/// category codes (an unseen category, `u32::MAX`, equals no code a split tests). Rows of a
-/// batch lie end to end, [`tree_columns`] values each.
-fn push_row_values(data: &Encoded, row: usize, values: &mut Vec<f64>) {
-    values.extend_from_slice(&data.numeric[row]);
-    values.extend(data.codes[row].iter().map(|&code| f64::from(code)));
-}
-
 impl Tree {
-    /// Adds the tree's output for each row of `values` (rows of `stride` values end to end,
-    /// see [`push_row_values`]) to `raw`. Rows go down in lockstep groups for `depth` steps
-    /// with no branch on the data (a row's side is unpredictable at every level); rows that
-    /// reach a leaf early stay on it.
     /// Checks what scoring relies on: a split tests one of `columns` columns and points to
     /// children after it, a leaf holds a finite value and points to itself, and `depth` is
     /// the depth of the deepest leaf, so that `depth` steps take every row to its leaf.
@@ -448,46 +459,175 @@ impl Tree {
         }
     }
 
-    fn add_predictions(&self, values: &[f64], stride: usize, raw: &mut [f64]) {
-        debug_assert_eq!(values.len(), raw.len() * stride);
-        if self.depth == 0 {
-            // A lone leaf, the only tree there is on data without columns (`stride` 0).
-            raw.iter_mut().for_each(|r| *r += self.nodes[0].value);
-            return;
-        }
-        let step = |at: usize, x: &[f64]| {
-            let node = &self.nodes[at];
-            let v = x[node.column as usize];
-            let left = (v >= node.lower) & (v <= node.upper);
-            (if left { node.left } else { node.right }) as usize
-        };
-        let mut groups = values.chunks_exact(LANES * stride);
-        let mut outs = raw.chunks_exact_mut(LANES);
-        for (x, out) in (&mut groups).zip(&mut outs) {
-            let x: [&[f64]; LANES] = std::array::from_fn(|l| &x[l * stride..][..stride]);
-            let mut at = [0; LANES];
-            for _ in 0..self.depth {
-                for (a, x) in at.iter_mut().zip(x) {
-                    *a = step(*a, x);
-                }
-            }
-            for (r, &a) in out.iter_mut().zip(&at) {
-                *r += self.nodes[a].value;
-            }
-        }
-        let rest = groups.remainder().chunks_exact(stride);
-        for (x, r) in rest.zip(outs.into_remainder()) {
-            let at = (0..self.depth).fold(0, |a, _| step(a, x));
-            *r += self.nodes[at].value;
-        }
-    }
-
     fn leaves(&self) -> usize {
         self.nodes
             .iter()
             .filter(|n| n.kind == NodeKind::Leaf)
             .count()
     }
+}
+
+/// Trees laid out for walking rows down them: one flat array of nodes, checked once as each
+/// tree is added, so that the walks index nodes and row values without bounds checks. Built
+/// when a model is fitted or loaded over raw values (`V` = `f64`; model files hold only the
+/// trees), and while fitting over the validation rows' bins (`V` = `u8`, a sixth of the
+/// bytes: the validation rows then stay in L2 cache while each new tree walks them).
+#[derive(Debug, Clone, PartialEq)]
+struct ScoringTrees<V> {
+    /// Values per row: the tree columns of the training data.
+    columns: usize,
+    nodes: Vec<ScoringNode<V>>,
+    /// Per node, its value if it is a leaf.
+    values: Vec<f64>,
+    /// Per tree, its root (its first node) and its depth.
+    trees: Vec<(u32, u32)>,
+}
+
+/// A [`Node`] as a walk reads it: a row goes to `left` when its value lies in
+/// `lower..=upper`, else to `left + skip` (its right child); a leaf's children are itself
+/// (`skip` 0). One load of the node gives the next node either way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ScoringNode<V> {
+    lower: V,
+    upper: V,
+    /// Where the value tested lies in a group of rows ([`push_row_groups`]): the tree column
+    /// times [`LANES`].
+    column: u32,
+    left: u32,
+    skip: u32,
+}
+
+impl<V: Copy + PartialOrd> ScoringTrees<V> {
+    fn new(columns: usize) -> ScoringTrees<V> {
+        ScoringTrees {
+            columns,
+            nodes: Vec::new(),
+            values: Vec::new(),
+            trees: Vec::new(),
+        }
+    }
+
+    /// Appends a tree whose node `i` sends rows left when their value lies in `bounds(i)`.
+    /// Panics unless every node reads a column below `columns` and every child lies in the
+    /// tree, which [`Tree::check`] (for files) and the grower (for fits) guarantee: the
+    /// walks' unchecked indexing rests on it.
+    fn push(&mut self, tree: &Tree, bounds: impl Fn(usize) -> (V, V)) {
+        let root = u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
+        let len = tree.nodes.len() as u32;
+        for (i, node) in tree.nodes.iter().enumerate() {
+            assert!(
+                node.left < len && node.right < len,
+                "a child outside its tree"
+            );
+            // A lone leaf is never walked; every other node reads a column.
+            assert!(tree.depth == 0 || usize::from(node.column) < self.columns);
+            let (lower, upper) = bounds(i);
+            self.nodes.push(ScoringNode {
+                lower,
+                upper,
+                column: u32::from(node.column) * LANES as u32,
+                left: root + node.left,
+                skip: node.right.wrapping_sub(node.left),
+            });
+            self.values.push(node.value);
+        }
+        self.trees.push((root, tree.depth));
+    }
+
+    /// Adds tree `tree`'s output for each row to `raw`, the rows' values being `values` in
+    /// groups of [`LANES`] ([`push_row_groups`]). A group's rows go down in lockstep with no
+    /// branch on the data (a row's side is unpredictable at every level) until every one
+    /// is on its leaf.
+    fn add_tree(&self, tree: usize, values: &[V], raw: &mut [f64]) {
+        let group = self.columns * LANES;
+        assert_eq!(
+            values.len(),
+            raw.len().div_ceil(LANES) * group,
+            "other rows"
+        );
+        let (root, depth) = self.trees[tree];
+        if depth == 0 {
+            // A lone leaf, the only tree there is on data without columns.
+            let value = self.values[root as usize];
+            raw.iter_mut().for_each(|r| *r += value);
+            return;
+        }
+        let nodes = &self.nodes[..];
+        let step = |at: u32, x: &[V], lane: usize| {
+            // SAFETY: `at` is a root or a child, which `push` checked lie in `nodes`, and a
+            // node's `column` is a tree column (checked below `columns`) times LANES, so
+            // `column + lane` lies in the group `x`.
+            let node = unsafe { nodes.get_unchecked(at as usize) };
+            let v = unsafe { *x.get_unchecked(node.column as usize + lane) };
+            let left = (v >= node.lower) & (v <= node.upper);
+            node.left + std::hint::select_unpredictable(left, 0, node.skip)
+        };
+        for (x, out) in values.chunks_exact(group).zip(raw.chunks_mut(LANES)) {
+            let mut at = [root; LANES];
+            for _ in 0..depth {
+                // Lanes in registers, and a stop once no lane moved: about half the steps
+                // of `depth` on this data, whose deepest leaves hold few rows.
+                let mut moved = 0;
+                for (lane, at) in at.iter_mut().enumerate() {
+                    let next = step(*at, x, lane);
+                    moved |= next ^ *at;
+                    *at = next;
+                }
+                if moved == 0 {
+                    break;
+                }
+            }
+            for (r, &a) in out.iter_mut().zip(&at) {
+                *r += self.values[a as usize];
+            }
+        }
+    }
+}
+
+impl ScoringTrees<f64> {
+    /// The trees over raw values.
+    fn of(columns: usize, trees: &[Tree]) -> ScoringTrees<f64> {
+        let mut scoring = ScoringTrees::new(columns);
+        for tree in trees {
+            scoring.push(tree, |i| (tree.nodes[i].lower, tree.nodes[i].upper));
+        }
+        scoring
+    }
+}
+
+/// Appends the values of `rows` by tree column (the numeric features, then the category
+/// codes; an unseen category, `u32::MAX`, equals no code a split tests) in groups of
+/// [`LANES`] rows laid out column by column: value `c` of a group's row `l` at `c × LANES +
+/// l` of its group, so that a walk finds each lane's value at a fixed offset from the
+/// column's. A last group short of `LANES` rows is padded with zeros.
+fn push_row_groups(data: &Encoded, rows: impl IntoIterator<Item = usize>, values: &mut Vec<f64>) {
+    let (columns, numeric) = (tree_columns(data), data.num_numeric());
+    for (i, row) in rows.into_iter().enumerate() {
+        let lane = i % LANES;
+        if lane == 0 {
+            values.resize(values.len() + columns * LANES, 0.0);
+        }
+        let group = values.len() - columns * LANES;
+        let group = &mut values[group..];
+        for (c, &v) in data.numeric[row].iter().enumerate() {
+            group[c * LANES + lane] = v;
+        }
+        for (c, &code) in data.codes[row].iter().enumerate() {
+            group[(numeric + c) * LANES + lane] = f64::from(code);
+        }
+    }
+}
+
+/// Binned rows in groups of [`LANES`], laid out as [`push_row_groups`] lays out values.
+fn bin_groups(binned: &BinnedData) -> Vec<u8> {
+    let group = binned.columns() * LANES;
+    let mut values = vec![0; binned.rows.div_ceil(LANES) * group];
+    for (c, bins) in binned.bins.iter().enumerate() {
+        for (row, &b) in bins.iter().enumerate() {
+            values[row / LANES * group + c * LANES + row % LANES] = b;
+        }
+    }
+    values
 }
 
 impl Fit for GradientBoostingParams {
@@ -502,7 +642,7 @@ impl Fit for GradientBoostingParams {
         check_training_data(data, labels)?;
         self.check()?;
         let columns = tree_columns(data);
-        let (train, train_labels, validation) = if self.stops_early(data.len()) {
+        let (train_rows, validation) = if self.stops_early(data.len()) {
             let (train_rows, validation_rows) =
                 stratified_split(labels, self.validation_fraction, seed);
             if validation_rows.is_empty() {
@@ -511,36 +651,32 @@ impl Fit for GradientBoostingParams {
                     format!("leaves no validation rows out of {}", data.len()),
                 ));
             }
-            let train_labels: Vec<bool> = train_rows.iter().map(|&i| labels[i]).collect();
-            let mut validation_values = Vec::with_capacity(validation_rows.len() * columns);
-            for &i in &validation_rows {
-                push_row_values(data, i, &mut validation_values);
-            }
-            let validation_labels = validation_rows.iter().map(|&i| labels[i]);
-            (
-                Cow::Owned(data.select(&train_rows)),
-                Cow::Owned(train_labels),
-                Some((validation_values, validation_labels.collect())),
-            )
+            (train_rows, Some(validation_rows))
         } else {
-            (Cow::Borrowed(data), Cow::Borrowed(labels), None)
+            ((0..data.len()).collect(), None)
         };
-        check_training_data(&train, &train_labels)?;
-
-        let attacks = train_labels.iter().filter(|&&y| y).count() as f64;
-        let base_score = (attacks / (train.len() as f64 - attacks)).ln();
-        let binner = Binner::fit(&train);
-        let binned = binner.transform(&train);
+        let train_labels: Vec<bool> = train_rows.iter().map(|&i| labels[i]).collect();
+        // The training rows' classes, as `check_training_data` checked the data's.
+        let attacks = train_labels.iter().filter(|&&y| y).count();
+        if attacks == 0 || attacks == train_labels.len() {
+            return Err(FitError::SingleClass);
+        }
+        let base_score = (attacks as f64 / (train_labels.len() - attacks) as f64).ln();
+        let (binner, binned) = Binner::fit_transform(data, &train_rows);
+        let validation = validation.map(|rows| {
+            let labels: Vec<bool> = rows.iter().map(|&i| labels[i]).collect();
+            (bin_groups(&binner.transform_rows(data, &rows)), labels)
+        });
         let mut grower = TreeGrower::new(&binned, &binner, self);
-        let mut raw = vec![base_score; train.len()];
-        let mut gradients = vec![GradHess::default(); train.len()];
+        let mut raw = vec![base_score; train_labels.len()];
+        let mut gradients = vec![Sums::default(); train_labels.len()];
         let mut trees = Vec::new();
         let mut validation_loss = Vec::new();
-        let mut monitor = validation.map(|(values, labels): (Vec<_>, Vec<_>)| ValidationMonitor {
+        let mut monitor = validation.map(|(values, labels)| ValidationMonitor {
             raw: vec![base_score; labels.len()],
             values,
-            columns,
             labels,
+            scoring: ScoringTrees::new(columns),
         });
         // The best validation loss so far and the number of trees that gave it.
         let mut best = (f64::INFINITY, 0);
@@ -549,7 +685,7 @@ impl Fit for GradientBoostingParams {
             validation_loss.push(best.0);
         }
         for _ in 0..self.max_iter {
-            compute_gradients(&raw, &train_labels, &mut gradients);
+            compute_gradients(&raw, &train_labels, grower.fixed, &mut gradients);
             let Some(tree) = grower.grow(&gradients) else {
                 break;
             };
@@ -560,7 +696,7 @@ impl Fit for GradientBoostingParams {
             }
             trees.push(tree);
             if let Some(m) = &mut monitor {
-                let loss = m.add_tree(&trees[trees.len() - 1]);
+                let loss = m.add_tree(&trees[trees.len() - 1], &grower.bin_bounds);
                 validation_loss.push(loss);
                 if loss < best.0 - self.tol {
                     best = (loss, trees.len());
@@ -573,6 +709,7 @@ impl Fit for GradientBoostingParams {
             trees.truncate(best.1);
         }
         Ok(GradientBoosting {
+            scoring: ScoringTrees::of(columns, &trees),
             params: self.clone(),
             base_score,
             columns,
@@ -584,25 +721,26 @@ impl Fit for GradientBoostingParams {
 
 /// Held-out rows and their running raw scores, for early stopping.
 struct ValidationMonitor {
-    /// The rows' values, `columns` each, end to end (see [`push_row_values`]).
-    values: Vec<f64>,
-    columns: usize,
+    /// The rows binned as the training rows are, in groups ([`bin_groups`]).
+    values: Vec<u8>,
     labels: Vec<bool>,
     raw: Vec<f64>,
+    /// The trees so far, over bins.
+    scoring: ScoringTrees<u8>,
 }
 
 impl ValidationMonitor {
-    /// Adds a tree's output to the raw scores and returns the new mean log-loss.
-    fn add_tree(&mut self, tree: &Tree) -> f64 {
-        let (values, stride) = (&self.values, self.columns);
+    /// Adds a tree's output to the raw scores and returns the new mean log-loss; node `i`
+    /// of the tree sends rows left when their bin lies in `bin_bounds[i]`.
+    fn add_tree(&mut self, tree: &Tree, bin_bounds: &[(u8, u8)]) -> f64 {
+        self.scoring.push(tree, |i| bin_bounds[i]);
+        let (values, scoring) = (&self.values, &self.scoring);
+        let last = scoring.trees.len() - 1;
+        let block_values = ROW_BLOCK * scoring.columns;
         self.raw
             .par_chunks_mut(ROW_BLOCK)
-            .enumerate()
-            .for_each(|(block, raw)| {
-                let first = block * ROW_BLOCK;
-                let values = &values[first * stride..(first + raw.len()) * stride];
-                tree.add_predictions(values, stride, raw);
-            });
+            .zip(values.par_chunks(block_values))
+            .for_each(|(raw, values)| scoring.add_tree(last, values, raw));
         self.loss()
     }
 
@@ -613,79 +751,189 @@ impl ValidationMonitor {
             .raw
             .par_chunks(ROW_BLOCK)
             .zip(self.labels.par_chunks(ROW_BLOCK))
-            .map(|(raw, labels)| raw.iter().zip(labels).map(|(&r, &y)| log_loss(r, y)).sum())
+            .map(|(raw, labels)| log_loss_sum(raw, labels))
             .collect();
         block_sums.iter().sum::<f64>() / self.raw.len() as f64
     }
 }
 
 fn sigmoid(raw: f64) -> f64 {
-    1.0 / (1.0 + (-raw).exp())
+    1.0 / (1.0 + exp(-raw))
 }
 
-/// Binary log-loss of a raw score, `ln(1 + e^raw) − y·raw`, computed without overflow.
-fn log_loss(raw: f64, attack: bool) -> f64 {
-    let softplus = raw.max(0.0) + (-raw.abs()).exp().ln_1p();
-    if attack { softplus - raw } else { softplus }
+/// Rows whose `1 + e^-|raw|` terms are multiplied before one logarithm: each term lies in
+/// (1, 2], so the product stays below 2^32.
+const LOSS_PRODUCT: usize = 32;
+
+/// The summed binary log-loss of raw scores, `ln(1 + e^raw) − y·raw` each, computed
+/// without overflow as `max(raw, 0) − y·raw + ln(1 + e^-|raw|)`; the logarithms of
+/// [`LOSS_PRODUCT`] rows are taken as one of their product, since a logarithm costs as much as
+/// the rest of a row (the error, some 1e-15 per product, is far below any `tol`).
+fn log_loss_sum(raw: &[f64], labels: &[bool]) -> f64 {
+    raw.chunks(LOSS_PRODUCT)
+        .zip(labels.chunks(LOSS_PRODUCT))
+        .map(|(raw, labels)| {
+            let mut linear = 0.0;
+            let mut product = 1.0;
+            for (&r, &y) in raw.iter().zip(labels) {
+                linear += r.max(0.0) - if y { r } else { 0.0 };
+                product *= 1.0 + exp(-r.abs());
+            }
+            linear + product.ln()
+        })
+        .sum()
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct GradHess {
-    grad: f64,
-    hess: f64,
+/// `e^x` for `x` in [−708, 709], and `e^clamp(x, −708, 709)` beyond: the sigmoid and the
+/// log-loss need no more (their results are the same). fdlibm's method (error below one unit
+/// in the last place) in plain arithmetic without branches, so that loops over rows compute
+/// two at a time: half the time of the system's `exp`, which was most of computing the
+/// gradients, and the same bits on every platform.
+fn exp(x: f64) -> f64 {
+    // fdlibm's constants, by their bits: ln 2 split in two, and the coefficients of its
+    // approximation of e^r on [−ln 2 / 2, ln 2 / 2].
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const P: [f64; 5] = [
+        f64::from_bits(0x3fc5_5555_5555_553e),
+        f64::from_bits(0xbf66_c16c_16be_bd93),
+        f64::from_bits(0x3f11_566a_af25_de2c),
+        f64::from_bits(0xbebb_bd41_c5d2_6bf1),
+        f64::from_bits(0x3e66_3769_72be_a4d0),
+    ];
+    // Adding 1.5·2^52 rounds to an integer k, which is then the low bits of the sum.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = x.clamp(-708.0, 709.0);
+    let rounded = x * std::f64::consts::LOG2_E + ROUND;
+    let k = rounded - ROUND;
+    // x = k·ln 2 + r, |r| ≤ ln 2 / 2; e^r by fdlibm's rational approximation.
+    let (hi, lo) = (x - k * LN2_HI, k * LN2_LO);
+    let r = hi - lo;
+    let t = r * r;
+    let c = r - t * (P[0] + t * (P[1] + t * (P[2] + t * (P[3] + t * P[4]))));
+    let y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    // y · 2^k, adding k to y's exponent: y lies in [0.7, 1.5] and k in [−1021, 1023], so
+    // the result is a normal number.
+    let k = rounded.to_bits().wrapping_sub(ROUND.to_bits());
+    f64::from_bits(y.to_bits().wrapping_add(k << 52))
 }
 
-fn compute_gradients(raw: &[f64], labels: &[bool], out: &mut [GradHess]) {
+/// The fixed-point units in which gradients, hessians and row counts are summed into
+/// histograms. Integer sums are exact: a histogram does not depend on the order its rows are
+/// added in, so work can be split across threads any way, and a sibling's histogram found by
+/// subtraction is exactly the one its rows would give. The count rides in the low bits of the
+/// hessian word, so one 16-byte addition per row and column updates all three sums (a third
+/// field cost a third more time; see docs/PERFORMANCE.md).
+#[derive(Debug, Clone, Copy)]
+struct FixedPoint {
+    /// Low bits of the hessian word that hold the count: enough for every training row.
+    count_bits: u32,
+    /// Units per 1.0 of gradient, 2^(62 − count_bits): each row's |gradient| is at most 1, so
+    /// no sum over the training rows leaves an `i64`.
+    grad_scale: f64,
+    /// Units per 1.0 of hessian, 2^(65 − 2 count_bits): each row's hessian is at most ¼, so
+    /// the sum over the training rows, shifted above the count, stays in a `u64`. That is a
+    /// resolution of 2^-31 per row for 100,000 rows, 2^-25 for a million.
+    hess_scale: f64,
+    /// 1 / `grad_scale` and 1 / `hess_scale`, exact (powers of two): multiplying by them is
+    /// dividing by the scales, without a division's cost.
+    grad_unit: f64,
+    hess_unit: f64,
+}
+
+impl FixedPoint {
+    fn for_rows(rows: usize) -> FixedPoint {
+        let count_bits = usize::BITS - rows.leading_zeros();
+        let grad_bits = 62 - count_bits as i32;
+        let hess_bits = 65 - 2 * count_bits as i32;
+        FixedPoint {
+            count_bits,
+            grad_scale: 2f64.powi(grad_bits),
+            hess_scale: 2f64.powi(hess_bits),
+            grad_unit: 2f64.powi(-grad_bits),
+            hess_unit: 2f64.powi(-hess_bits),
+        }
+    }
+
+    /// One row's gradient and hessian, with a count of one; both are rounded toward zero.
+    fn row(&self, grad: f64, hess: f64) -> Sums {
+        Sums {
+            grad: (grad * self.grad_scale) as i64,
+            // Below 2^63 (see `hess_scale`): converted as an `i64`, one instruction.
+            hess_count: ((hess * self.hess_scale) as i64 as u64) << self.count_bits | 1,
+        }
+    }
+
+    fn count(&self, sums: Sums) -> u32 {
+        (sums.hess_count & ((1 << self.count_bits) - 1)) as u32
+    }
+
+    /// The sums as numbers, for split gains and leaf values.
+    fn stats(&self, sums: Sums) -> BinStats {
+        BinStats {
+            grad: sums.grad as f64 * self.grad_unit,
+            // Below 2^63 (see `hess_scale`): converted as an `i64`, one instruction.
+            hess: (sums.hess_count >> self.count_bits) as i64 as f64 * self.hess_unit,
+        }
+    }
+}
+
+/// Gradient, hessian and row count summed over some rows (a histogram bin, a node, or one
+/// row), in [`FixedPoint`] units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+struct Sums {
+    grad: i64,
+    /// The hessian sum shifted left by [`FixedPoint::count_bits`], plus the row count.
+    hess_count: u64,
+}
+
+impl Sums {
+    /// Exact: the sums of the training rows never overflow (see [`FixedPoint`]); wrapping
+    /// only spares the overflow checks.
+    fn plus(self, other: Sums) -> Sums {
+        Sums {
+            grad: self.grad.wrapping_add(other.grad),
+            hess_count: self.hess_count.wrapping_add(other.hess_count),
+        }
+    }
+
+    fn minus(self, other: Sums) -> Sums {
+        Sums {
+            grad: self.grad.wrapping_sub(other.grad),
+            hess_count: self.hess_count.wrapping_sub(other.hess_count),
+        }
+    }
+}
+
+/// Every row's gradient `p − y` and hessian `p (1 − p)` of the log-loss at its raw score.
+/// The probabilities first, in a loop of their own that computes two at a time.
+fn compute_gradients(raw: &[f64], labels: &[bool], fixed: FixedPoint, out: &mut [Sums]) {
     out.par_chunks_mut(ROW_BLOCK)
         .zip(raw.par_chunks(ROW_BLOCK))
         .zip(labels.par_chunks(ROW_BLOCK))
         .for_each(|((out, raw), labels)| {
-            for ((o, &r), &y) in out.iter_mut().zip(raw).zip(labels) {
-                let p = sigmoid(r);
-                *o = GradHess {
-                    grad: p - if y { 1.0 } else { 0.0 },
-                    hess: p * (1.0 - p),
-                };
+            let mut p = [0.0; ROW_BLOCK];
+            for (p, &r) in p.iter_mut().zip(raw) {
+                *p = sigmoid(r);
+            }
+            for ((o, &p), &y) in out.iter_mut().zip(&p).zip(labels) {
+                *o = fixed.row(p - if y { 1.0 } else { 0.0 }, p * (1.0 - p));
             }
         });
 }
 
-/// Sums over the rows of one bin (or one node).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// The gradient and hessian of [`Sums`] as numbers.
+#[derive(Debug, Clone, Copy)]
 struct BinStats {
     grad: f64,
     hess: f64,
-    count: u32,
-}
-
-impl BinStats {
-    fn add(&mut self, g: GradHess) {
-        self.grad += g.grad;
-        self.hess += g.hess;
-        self.count += 1;
-    }
-
-    fn plus(&self, other: &BinStats) -> BinStats {
-        BinStats {
-            grad: self.grad + other.grad,
-            hess: self.hess + other.hess,
-            count: self.count + other.count,
-        }
-    }
-
-    fn minus(&self, other: &BinStats) -> BinStats {
-        BinStats {
-            grad: self.grad - other.grad,
-            hess: self.hess - other.hess,
-            count: self.count - other.count,
-        }
-    }
 }
 
 /// Per slot (see [`TreeGrower::columns`]), per bin in use, flat: slot `k` holds
 /// `histogram[offsets[k]..offsets[k + 1]]`. Keeping only the bins in use (on NSL-KDD, a third
 /// of 41 × 256) keeps a group's histograms in L1 cache while they are filled.
-type Histogram = Vec<BinStats>;
+type Histogram = Vec<Sums>;
 
 /// The best split found for a leaf.
 #[derive(Debug, Clone, Copy)]
@@ -693,9 +941,11 @@ struct SplitCandidate {
     column: usize,
     /// Numeric: rows with bin ≤ `bin` go left; categorical: rows with bin == `bin`.
     bin: u8,
+    /// The children's score `G_L²/(H_L+λ) + G_R²/(H_R+λ)`, which the best split maximises.
+    score: f64,
     gain: f64,
-    left: BinStats,
-    right: BinStats,
+    left: Sums,
+    right: Sums,
 }
 
 /// A leaf of the tree being grown: its rows are `rows[start..end]` of the grower.
@@ -704,7 +954,7 @@ struct OpenLeaf {
     start: usize,
     end: usize,
     depth: usize,
-    sums: BinStats,
+    sums: Sums,
     value: f64,
     /// The best split and the histogram it was found on, if the leaf can be split.
     split: Option<(SplitCandidate, Histogram)>,
@@ -715,31 +965,36 @@ struct TreeGrower<'a> {
     binned: &'a BinnedData,
     binner: &'a Binner,
     params: &'a GradientBoostingParams,
-    /// Tree columns with more than one bin in use (constant columns can never split), those
-    /// that skip no bin first. Histograms and `row_bins` hold these columns ("slots"), in this
-    /// order, then padding slots of one bin up to a multiple of [`GROUP`].
+    fixed: FixedPoint,
+    /// Tree columns with more than one bin in use (constant columns can never split): the
+    /// dense ones, then the sparse ones, each in column order. Histograms and `row_bins` hold
+    /// these columns ("slots"), in this order.
     columns: Vec<usize>,
+    /// Per slot, for a sparse column, its default bin: the bin of [`SPARSE_SHARE`] of the
+    /// rows or more, which histogramming skips and recovers by subtraction.
+    defaults: Vec<Option<u8>>,
     /// Where each slot's bins start in a histogram, and the end of the last.
     offsets: Vec<usize>,
-    /// Per slot, the bin skipped while histogramming ([`SKIP_BIN_SHARE`]), or [`NO_SKIP`].
-    skip: Vec<u16>,
-    /// The bins of the slots, row-major, `row_width` per row end to end: a histogram pass
+    /// The slots histogrammed together, in order, at most [`GROUP`] each, dense and sparse
+    /// columns apart.
+    groups: Vec<Range<usize>>,
+    /// The bins of the slots, row-major, `columns.len()` per row end to end: a histogram pass
     /// reads a row's bins together and updates a different column at each step, where a
     /// column-major pass would chain updates of one bin, each waiting on the store before it.
     row_bins: Vec<u8>,
-    /// Slots in use (`offsets.len() - 1`), a multiple of [`GROUP`]: the stride of
-    /// `row_bins` and `ordered_bins`.
-    row_width: usize,
     /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
     rows: Vec<u32>,
     scratch: Vec<u32>,
     /// A node's gradients and row bins gathered in the order of `rows`: one light gathering
     /// pass keeps many cache misses in flight, after which every histogram pass streams.
-    ordered: Vec<GradHess>,
+    ordered: Vec<Sums>,
     ordered_bins: Vec<u8>,
     spare_histograms: Vec<Histogram>,
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
+    /// Per node of the last tree grown, the bins it sends left (`0..=bin` or `bin..=bin`;
+    /// any bin for a leaf).
+    bin_bounds: Vec<(u8, u8)>,
 }
 
 impl<'a> TreeGrower<'a> {
@@ -748,40 +1003,41 @@ impl<'a> TreeGrower<'a> {
         binner: &'a Binner,
         params: &'a GradientBoostingParams,
     ) -> TreeGrower<'a> {
-        // Per column: bins in use and the bin to skip.
-        let mut layout: Vec<(usize, usize, u16)> = (0..binned.columns())
+        // Per column: the bins in use, up to the highest, and the most frequent bin if it
+        // holds at least SPARSE_SHARE of the rows.
+        let mut layout: Vec<(usize, usize, Option<u8>)> = (0..binned.columns())
             .filter_map(|c| {
                 let mut counts = [0usize; MAX_BINS];
                 binned.bins[c].iter().for_each(|&b| counts[b as usize] += 1);
                 let bins = counts.iter().rposition(|&n| n > 0).map_or(0, |b| b + 1);
-                let (top, &most) = counts.iter().enumerate().rev().max_by_key(|&(_, n)| n)?;
-                let skip = if most as f64 >= SKIP_BIN_SHARE * binned.rows as f64 {
-                    top as u16
-                } else {
-                    NO_SKIP
-                };
-                (bins > 1).then_some((c, bins, skip))
+                let (top, &most) = counts.iter().enumerate().max_by_key(|&(_, n)| n)?;
+                let sparse = most as f64 >= SPARSE_SHARE * binned.rows as f64;
+                (bins > 1).then_some((c, bins, sparse.then_some(top as u8)))
             })
             .collect();
-        layout.sort_by_key(|&(c, _, skip)| (skip != NO_SKIP, c));
-        let row_width = layout.len().next_multiple_of(GROUP);
-        // Padding slots hold bin 0 in every row and skip it, so they cost a compare.
-        layout.resize(row_width, (usize::MAX, 1, 0));
+        // The dense columns, then the sparse ones, each in column order.
+        layout.sort_by_key(|&(c, _, default)| (default.is_some(), c));
+        let columns: Vec<usize> = layout.iter().map(|&(c, _, _)| c).collect();
+        let defaults = layout.iter().map(|&(_, _, default)| default).collect();
         let offsets = std::iter::once(0)
             .chain(layout.iter().scan(0, |end, &(_, bins, _)| {
                 *end += bins;
                 Some(*end)
             }))
             .collect();
-        let skip = layout.iter().map(|&(_, _, skip)| skip).collect();
-        let columns: Vec<usize> = layout
-            .iter()
-            .map(|&(c, _, _)| c)
-            .filter(|&c| c < binned.columns())
-            .collect();
-        let mut row_bins = vec![0; binned.rows * row_width];
+        // Groups as even as can be, so that threads get equal shares; sparse columns apart.
+        let width = columns.len();
+        let dense = layout.iter().take_while(|(_, _, d)| d.is_none()).count();
+        let split = |slots: Range<usize>| {
+            let count = slots.len().div_ceil(GROUP);
+            (0..count).map(move |g| {
+                slots.start + g * slots.len() / count..slots.start + (g + 1) * slots.len() / count
+            })
+        };
+        let groups = split(0..dense).chain(split(dense..width)).collect();
+        let mut row_bins = vec![0; binned.rows * width];
         for (k, &c) in columns.iter().enumerate() {
-            let slot = row_bins[k..].iter_mut().step_by(row_width);
+            let slot = row_bins[k..].iter_mut().step_by(width);
             for (bin, &b) in slot.zip(&binned.bins[c]) {
                 *bin = b;
             }
@@ -790,23 +1046,25 @@ impl<'a> TreeGrower<'a> {
             binned,
             binner,
             params,
+            fixed: FixedPoint::for_rows(binned.rows),
             columns,
+            defaults,
             offsets,
-            skip,
+            groups,
             row_bins,
-            row_width,
             rows: Vec::with_capacity(binned.rows),
             scratch: vec![0; binned.rows],
-            ordered: vec![GradHess::default(); binned.rows],
-            ordered_bins: vec![0; binned.rows * row_width],
+            ordered: vec![Sums::default(); binned.rows],
+            ordered_bins: vec![0; binned.rows * width],
             spare_histograms: Vec::new(),
             leaves: Vec::new(),
+            bin_bounds: Vec::new(),
         }
     }
 
     /// Fits a tree to these gradients, best-first. `None` when the hessians are spent: every
     /// row is already predicted with certainty, so a Newton step is undefined.
-    fn grow(&mut self, gradients: &[GradHess]) -> Option<Tree> {
+    fn grow(&mut self, gradients: &[Sums]) -> Option<Tree> {
         for leaf in self.leaves.drain(..) {
             if let Some((_, h)) = leaf.split {
                 self.spare_histograms.push(h);
@@ -814,13 +1072,15 @@ impl<'a> TreeGrower<'a> {
         }
         self.rows.clear();
         self.rows.extend(0..self.binned.rows as u32);
-        let mut sums = BinStats::default();
-        gradients.iter().for_each(|g| sums.add(*g));
-        if sums.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
+        let sums = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
+        let stats = self.fixed.stats(sums);
+        if stats.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
             return None;
         }
-        let root_value = self.params.leaf_value(&sums);
+        let root_value = self.params.leaf_value(&stats);
         let mut nodes = vec![Node::leaf(0, root_value)];
+        self.bin_bounds.clear();
+        self.bin_bounds.push(ANY_BIN);
         let mut root = OpenLeaf {
             node: 0,
             start: 0,
@@ -831,8 +1091,14 @@ impl<'a> TreeGrower<'a> {
             split: None,
         };
         if self.can_split(&root) {
-            let histogram = self.build_histogram(0, root.end, &root.sums, gradients);
-            root.split = self.with_best_split(histogram, &root.sums);
+            let mut histogram = self.fresh_histogram();
+            let (split, _) = self.histogram_and_splits(
+                (0, root.end),
+                gradients,
+                (&mut histogram, root.sums, true),
+                None,
+            );
+            root.split = self.keep_if_split(split, histogram);
         }
         self.leaves.push(root);
 
@@ -874,25 +1140,34 @@ impl<'a> TreeGrower<'a> {
         nodes: &mut Vec<Node>,
     ) -> (OpenLeaf, OpenLeaf) {
         let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin);
-        debug_assert_eq!(middle - parent.start, candidate.left.count as usize);
+        debug_assert_eq!(
+            middle - parent.start,
+            self.fixed.count(candidate.left) as usize
+        );
         let rule = self
             .binner
             .split_rule(candidate.column, candidate.bin)
             .expect("splits are never searched on the catch-all category bin");
         let left_node = nodes.len();
-        let child = |node: usize, start: usize, end: usize, sums: BinStats| OpenLeaf {
+        let child = |node: usize, start: usize, end: usize, sums: Sums| OpenLeaf {
             node,
             start,
             end,
             depth: parent.depth + 1,
             sums,
-            value: self.params.leaf_value(&sums),
+            value: self.params.leaf_value(&self.fixed.stats(sums)),
             split: None,
         };
         let left = child(left_node, parent.start, middle, candidate.left);
         let right = child(left_node + 1, middle, parent.end, candidate.right);
         nodes.push(Node::leaf(left_node, left.value));
         nodes.push(Node::leaf(left_node + 1, right.value));
+        self.bin_bounds[parent.node] = if self.binned.is_categorical(candidate.column) {
+            (candidate.bin, candidate.bin)
+        } else {
+            (0, candidate.bin)
+        };
+        self.bin_bounds.extend([ANY_BIN, ANY_BIN]);
         nodes[parent.node] = Node::split(
             rule,
             self.binned.numeric,
@@ -909,7 +1184,7 @@ impl<'a> TreeGrower<'a> {
         &mut self,
         mut children: [OpenLeaf; 2],
         mut parent_histogram: Histogram,
-        gradients: &[GradHess],
+        gradients: &[Sums],
         more_splits: bool,
     ) -> [OpenLeaf; 2] {
         let splittable = children
@@ -919,155 +1194,84 @@ impl<'a> TreeGrower<'a> {
             self.spare_histograms.push(parent_histogram);
             return children;
         }
-        let small = if children[0].sums.count <= children[1].sums.count {
+        let small = if children[0].end - children[0].start <= children[1].end - children[1].start {
             0
         } else {
             1
         };
         let large = 1 - small;
-        let small_histogram = self.build_histogram(
-            children[small].start,
-            children[small].end,
-            &children[small].sums,
+        let searched = |child: usize| splittable[child].then_some(children[child].sums);
+        let mut small_histogram = self.fresh_histogram();
+        let (small_split, large_split) = self.histogram_and_splits(
+            (children[small].start, children[small].end),
             gradients,
+            (
+                &mut small_histogram,
+                children[small].sums,
+                splittable[small],
+            ),
+            splittable[large].then_some((&mut parent_histogram, searched(large))),
         );
-        if splittable[large] {
-            for (p, s) in parent_histogram.iter_mut().zip(&small_histogram) {
-                *p = p.minus(s);
-            }
-            children[large].split = self.with_best_split(parent_histogram, &children[large].sums);
-        } else {
-            self.spare_histograms.push(parent_histogram);
-        }
-        if splittable[small] {
-            children[small].split = self.with_best_split(small_histogram, &children[small].sums);
-        } else {
-            self.spare_histograms.push(small_histogram);
-        }
+        children[small].split = self.keep_if_split(small_split, small_histogram);
+        children[large].split = self.keep_if_split(large_split, parent_histogram);
         children
     }
 
     fn can_split(&self, leaf: &OpenLeaf) -> bool {
-        leaf.sums.count as usize >= 2 * self.params.min_samples_leaf
-            && leaf.sums.hess >= 2.0 * MIN_CHILD_HESSIAN
+        leaf.end - leaf.start >= 2 * self.params.min_samples_leaf
+            && self.fixed.stats(leaf.sums).hess >= 2.0 * MIN_CHILD_HESSIAN
             && self.params.max_depth.is_none_or(|d| leaf.depth < d)
     }
 
     /// Stable partition of `rows[start..end]`: rows going left first. Returns the boundary.
-    /// Branch-free, as a row's side is unpredictable: each row is written to both sides and
-    /// only the side it belongs to advances.
+    /// Blocks of rows are partitioned in parallel, each into its own place (lefts to its
+    /// front, rights to `scratch`), then packed in order: the same rows whatever the thread
+    /// count.
     fn partition(&mut self, start: usize, end: usize, column: usize, bin: u8) -> usize {
-        let bins = &self.binned.bins[column];
+        let bins = &self.binned.bins[column][..];
         let goes_left: [bool; MAX_BINS] = if self.binned.is_categorical(column) {
             std::array::from_fn(|b| b == bin as usize)
         } else {
             std::array::from_fn(|b| b <= bin as usize)
         };
-        let (mut left, mut right) = (start, 0);
-        for i in start..end {
-            let row = self.rows[i];
-            let is_left = goes_left[bins[row as usize] as usize];
-            self.rows[left] = row;
-            self.scratch[right] = row;
-            left += is_left as usize;
-            right += !is_left as usize;
+        let (rows, scratch) = (&mut self.rows[start..end], &mut self.scratch[start..end]);
+        let lefts: Vec<usize> = if rows.len() > PARTITION_BLOCK {
+            rows.par_chunks_mut(PARTITION_BLOCK)
+                .zip(scratch.par_chunks_mut(PARTITION_BLOCK))
+                .map(|(rows, scratch)| partition_block(rows, scratch, bins, &goes_left))
+                .collect()
+        } else {
+            vec![partition_block(rows, scratch, bins, &goes_left)]
+        };
+        let mut left = 0;
+        for (block, &lefts) in lefts.iter().enumerate() {
+            let first = block * PARTITION_BLOCK;
+            rows.copy_within(first..first + lefts, left);
+            left += lefts;
         }
-        self.rows[left..end].copy_from_slice(&self.scratch[..right]);
-        left
+        let mut right = left;
+        for (scratch, &lefts) in scratch.chunks(PARTITION_BLOCK).zip(&lefts) {
+            let rights = &scratch[..scratch.len() - lefts];
+            rows[right..right + rights.len()].copy_from_slice(rights);
+            right += rights.len();
+        }
+        start + left
     }
 
-    /// The histogram of the rows `rows[start..end]`. Groups of columns are filled in
-    /// parallel, each column in row order, so the sums do not depend on the thread count.
-    fn build_histogram(
-        &mut self,
-        start: usize,
-        end: usize,
-        sums: &BinStats,
-        gradients: &[GradHess],
-    ) -> Histogram {
-        let width = self.row_width;
-        let mut histogram = self
-            .spare_histograms
+    /// A histogram to fill: a spare one, or a new one.
+    fn fresh_histogram(&mut self) -> Histogram {
+        self.spare_histograms
             .pop()
-            .unwrap_or_else(|| vec![BinStats::default(); self.offsets[width]]);
-        histogram.fill(BinStats::default());
-        if width == 0 {
-            // No column has two bins in use: nothing to histogram, and no split.
-            return histogram;
-        }
-        let rows = &self.rows[start..end];
-        let parallel = rows.len() * width >= PARALLEL_HISTOGRAM_WORK;
-        // The root's rows are all rows in order: its gradients and bins are already in order.
-        let (ordered, ordered_bins): (&[GradHess], &[u8]) = if rows.len() == self.binned.rows {
-            (gradients, &self.row_bins)
-        } else {
-            let ordered = &mut self.ordered[..rows.len()];
-            let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
-            let row_bins = &self.row_bins;
-            let gather = |rows: &[u32], ordered: &mut [GradHess], bins: &mut [u8]| {
-                for ((&r, o), b) in rows.iter().zip(ordered).zip(bins.chunks_exact_mut(width)) {
-                    *o = gradients[r as usize];
-                    b.copy_from_slice(&row_bins[r as usize * width..][..width]);
-                }
-            };
-            if parallel {
-                rows.par_chunks(ROW_BLOCK)
-                    .zip(ordered.par_chunks_mut(ROW_BLOCK))
-                    .zip(ordered_bins.par_chunks_mut(ROW_BLOCK * width))
-                    .for_each(|((r, o), b)| gather(r, o, b));
-            } else {
-                rows.chunks(ROW_BLOCK)
-                    .zip(ordered.chunks_mut(ROW_BLOCK))
-                    .zip(ordered_bins.chunks_mut(ROW_BLOCK * width))
-                    .for_each(|((r, o), b)| gather(r, o, b));
-            }
-            (&*ordered, &*ordered_bins)
-        };
-        let (offsets, skip) = (&self.offsets, &self.skip);
-        let fill = |(first, group): (usize, &mut [BinStats])| {
-            let starts: [usize; GROUP] =
-                std::array::from_fn(|k| offsets[first + k] - offsets[first]);
-            let skips: [u16; GROUP] = std::array::from_fn(|k| skip[first + k]);
-            for (&g, row) in ordered.iter().zip(ordered_bins.chunks_exact(width)) {
-                let bins: &[u8; GROUP] = row[first..first + GROUP].try_into().expect("GROUP bins");
-                for ((&start, &skip), &b) in starts.iter().zip(&skips).zip(bins) {
-                    if b as u16 != skip {
-                        group[start + b as usize].add(g);
-                    }
-                }
-            }
-            // A skipped bin holds what the others do not.
-            for (k, &skipped) in skips.iter().enumerate() {
-                if skipped != NO_SKIP {
-                    let end = offsets[first + k + 1] - offsets[first];
-                    let bins = &mut group[starts[k]..end];
-                    let others = bins.iter().fold(BinStats::default(), |a, b| a.plus(b));
-                    bins[skipped as usize] = sums.minus(&others);
-                }
-            }
-        };
-        let mut groups = Vec::with_capacity(width / GROUP);
-        let mut rest = &mut histogram[..];
-        for first in (0..width).step_by(GROUP) {
-            let (group, tail) = rest.split_at_mut(offsets[first + GROUP] - offsets[first]);
-            groups.push((first, group));
-            rest = tail;
-        }
-        if parallel {
-            groups.into_par_iter().for_each(fill);
-        } else {
-            groups.into_iter().for_each(fill);
-        }
-        histogram
+            .unwrap_or_else(|| vec![Sums::default(); self.offsets[self.columns.len()]])
     }
 
-    /// Pairs a histogram with the best split it offers, or recycles it if there is none.
-    fn with_best_split(
+    /// Pairs a histogram with the best split found on it, or recycles it if there is none.
+    fn keep_if_split(
         &mut self,
+        split: Option<SplitCandidate>,
         histogram: Histogram,
-        sums: &BinStats,
     ) -> Option<(SplitCandidate, Histogram)> {
-        match self.best_split(&histogram, sums) {
+        match split {
             Some(candidate) => Some((candidate, histogram)),
             None => {
                 self.spare_histograms.push(histogram);
@@ -1076,58 +1280,286 @@ impl<'a> TreeGrower<'a> {
         }
     }
 
-    /// The split of highest positive gain over all columns and bins that leaves at least
-    /// `min_samples_leaf` rows and `MIN_CHILD_HESSIAN` on each side. Ties go to the lowest
-    /// tree column, then the lowest bin, whatever the slot order.
-    fn best_split(&self, histogram: &Histogram, sums: &BinStats) -> Option<SplitCandidate> {
+    /// Fills `built.0` with the histogram of the rows `rows[rows.0..rows.1]`, whose sums are
+    /// `built.1`, and, if `sibling` is given, turns `sibling.0` (their parent's histogram)
+    /// into the sibling's by subtracting it; then finds the best split of `built` if
+    /// `built.2`, and of the sibling if its node sums are given. The work is split by groups
+    /// of columns, in parallel: a group's bins stay in cache from filling to searching, and
+    /// the sums, being exact, do not depend on the thread count.
+    fn histogram_and_splits(
+        &mut self,
+        rows: (usize, usize),
+        gradients: &[Sums],
+        built: (&mut Histogram, Sums, bool),
+        sibling: Option<(&mut Histogram, Option<Sums>)>,
+    ) -> (Option<SplitCandidate>, Option<SplitCandidate>) {
+        let width = self.columns.len();
+        if width == 0 {
+            // No column has two bins in use: nothing to histogram, and no split.
+            return (None, None);
+        }
+        self.gather(rows.0, rows.1, gradients);
+        let (ordered, ordered_bins) = self.gathered(rows.1 - rows.0, gradients);
+        let pass = |first| Pass {
+            gradients: ordered,
+            bins: ordered_bins,
+            width,
+            first,
+        };
+        let (built, built_sums, search_built) = built;
+        let (sibling, sibling_sums) = match sibling {
+            Some((histogram, sums)) => (Some(histogram), sums),
+            None => (None, None),
+        };
+        let (offsets, defaults) = (&self.offsets, &self.defaults);
+        let mut work = Vec::with_capacity(self.groups.len());
+        let mut built_rest = &mut built[..];
+        let mut sibling_rest = sibling.map(|h| &mut h[..]);
+        for slots in &self.groups {
+            let len = offsets[slots.end] - offsets[slots.start];
+            let (group, tail) = built_rest.split_at_mut(len);
+            built_rest = tail;
+            let sibling_group = sibling_rest.take().map(|rest| {
+                let (group, tail) = rest.split_at_mut(len);
+                sibling_rest = Some(tail);
+                group
+            });
+            work.push((slots.clone(), group, sibling_group));
+        }
+        let this = &*self;
+        let search = |(slots, group, sibling): (Range<usize>, &mut [Sums], Option<&mut [Sums]>)| {
+            group.fill(Sums::default());
+            let starts = &offsets[slots.clone()];
+            let defaults = &defaults[slots.clone()];
+            let pass = pass(slots.start);
+            match slots.len() {
+                1 => pass.fill::<1>(starts, defaults, group),
+                2 => pass.fill::<2>(starts, defaults, group),
+                3 => pass.fill::<3>(starts, defaults, group),
+                4 => pass.fill::<4>(starts, defaults, group),
+                5 => pass.fill::<5>(starts, defaults, group),
+                6 => pass.fill::<6>(starts, defaults, group),
+                7 => pass.fill::<7>(starts, defaults, group),
+                _ => pass.fill::<GROUP>(starts, defaults, group),
+            }
+            // A default bin holds the rows the other bins of its column do not.
+            for (k, default) in defaults.iter().enumerate() {
+                if let Some(default) = *default {
+                    let bins = &mut group[starts[k] - starts[0]..]
+                        [..offsets[slots.start + k + 1] - starts[k]];
+                    let others = bins.iter().fold(Sums::default(), |a, &b| a.plus(b));
+                    bins[default as usize] = built_sums.minus(others);
+                }
+            }
+            let built_split = search_built
+                .then(|| this.best_split(&slots, group, built_sums))
+                .flatten();
+            let sibling_split = sibling.and_then(|sibling| {
+                for (s, &b) in sibling.iter_mut().zip(&*group) {
+                    *s = s.minus(b);
+                }
+                sibling_sums.and_then(|sums| this.best_split(&slots, sibling, sums))
+            });
+            (built_split, sibling_split)
+        };
+        let found: Vec<_> = work.into_par_iter().map(search).collect();
+        // Ties go to the lowest column, as they do within a group.
+        let best = |a: Option<SplitCandidate>, b: Option<SplitCandidate>| match (a, b) {
+            (Some(a), Some(b)) if (b.score, a.column) > (a.score, b.column) => Some(b),
+            (a, b) => a.or(b),
+        };
+        found
+            .into_iter()
+            .fold((None, None), |(x, y), (a, b)| (best(x, a), best(y, b)))
+    }
+
+    /// Gathers the gradients and bins of the rows `rows[start..end]` in that order into
+    /// `ordered` and `ordered_bins`: one light pass that keeps many cache misses in flight,
+    /// after which every group's pass streams. Not for the root, whose rows are all rows in
+    /// order (see [`TreeGrower::gathered`]).
+    fn gather(&mut self, start: usize, end: usize, gradients: &[Sums]) {
+        let width = self.columns.len();
+        let rows = &self.rows[start..end];
+        if rows.len() == self.binned.rows {
+            return;
+        }
+        let ordered = &mut self.ordered[..rows.len()];
+        let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
+        let row_bins = &self.row_bins;
+        let gather = |((rows, ordered), bins): ((&[u32], &mut [Sums]), &mut [u8])| {
+            for ((&r, o), b) in rows.iter().zip(ordered).zip(bins.chunks_exact_mut(width)) {
+                *o = gradients[r as usize];
+                b.copy_from_slice(&row_bins[r as usize * width..][..width]);
+            }
+        };
+        if rows.len() * width >= PARALLEL_GATHER_WORK {
+            rows.par_chunks(ROW_BLOCK)
+                .zip(ordered.par_chunks_mut(ROW_BLOCK))
+                .zip(ordered_bins.par_chunks_mut(ROW_BLOCK * width))
+                .for_each(gather);
+        } else {
+            gather(((rows, ordered), ordered_bins));
+        }
+    }
+
+    /// The gradients and bins of the last `rows` rows gathered, in their order: the arrays
+    /// themselves for the root.
+    fn gathered<'g>(&'g self, rows: usize, gradients: &'g [Sums]) -> (&'g [Sums], &'g [u8]) {
+        if rows == self.binned.rows {
+            (gradients, &self.row_bins)
+        } else {
+            let width = self.columns.len();
+            (&self.ordered[..rows], &self.ordered_bins[..rows * width])
+        }
+    }
+
+    /// The split of highest positive gain among the columns of `slots`, whose histogram is
+    /// `group`, that leaves at least `min_samples_leaf` rows and `MIN_CHILD_HESSIAN` on each
+    /// side. Slots are in column order, so ties go to the lowest tree column, then the
+    /// lowest bin. Empty bins are passed over: a split there sends the same rows left as the
+    /// bin before it.
+    fn best_split(
+        &self,
+        slots: &Range<usize>,
+        group: &[Sums],
+        sums: Sums,
+    ) -> Option<SplitCandidate> {
         let lambda = self.params.l2_regularization;
         let min_count = self.params.min_samples_leaf as u32;
+        let fixed = self.fixed;
+        let total = fixed.count(sums);
         let score = |s: &BinStats| s.grad * s.grad / (s.hess + lambda);
-        let parent_score = score(sums);
+        let parent_score = score(&fixed.stats(sums));
         let mut best: Option<SplitCandidate> = None;
         let mut best_score = parent_score;
-        let mut consider = |column: usize, bin: usize, left: BinStats, right: BinStats| {
-            if left.count < min_count
-                || right.count < min_count
-                || left.hess < MIN_CHILD_HESSIAN
-                || right.hess < MIN_CHILD_HESSIAN
-            {
+        let mut consider = |column: usize, bin: usize, left: Sums| {
+            let right = sums.minus(left);
+            if fixed.count(left) < min_count || fixed.count(right) < min_count {
                 return;
             }
-            let children_score = score(&left) + score(&right);
-            let wins_tie = children_score == best_score && best.is_some_and(|b| column < b.column);
-            if children_score > best_score || wins_tie {
+            let (l, r) = (fixed.stats(left), fixed.stats(right));
+            if l.hess < MIN_CHILD_HESSIAN || r.hess < MIN_CHILD_HESSIAN {
+                return;
+            }
+            // Most bins lose: the children's score `G_L²/H_L + G_R²/H_R` is first compared
+            // without its two divisions (both denominators are positive), which were most of
+            // the search's time.
+            let (hl, hr) = (l.hess + lambda, r.hess + lambda);
+            if l.grad * l.grad * hr + r.grad * r.grad * hl <= best_score * hl * hr {
+                return;
+            }
+            let children_score = score(&l) + score(&r);
+            if children_score > best_score {
                 best_score = children_score;
                 best = Some(SplitCandidate {
                     column,
                     bin: bin as u8,
+                    score: children_score,
                     gain: 0.5 * (children_score - parent_score),
                     left,
                     right,
                 });
             }
         };
-        for (&column, range) in self.columns.iter().zip(self.offsets.windows(2)) {
-            let bins = &histogram[range[0]..range[1]];
+        let base = self.offsets[slots.start];
+        for slot in slots.clone() {
+            let column = self.columns[slot];
+            let bins = &group[self.offsets[slot] - base..self.offsets[slot + 1] - base];
             if self.binned.is_categorical(column) {
                 // The last bin is the catch-all of rare and unseen categories: no rule for it.
-                for (bin, stats) in bins.iter().take(MAX_BINS - 1).enumerate() {
-                    if stats.count >= min_count {
-                        consider(column, bin, *stats, sums.minus(stats));
+                for (bin, &stats) in bins.iter().take(MAX_BINS - 1).enumerate() {
+                    if fixed.count(stats) >= min_count {
+                        consider(column, bin, stats);
                     }
                 }
             } else {
-                let mut left = BinStats::default();
-                for (bin, stats) in bins[..bins.len() - 1].iter().enumerate() {
+                let mut left = Sums::default();
+                for (bin, &stats) in bins[..bins.len() - 1].iter().enumerate() {
+                    if stats.hess_count == 0 {
+                        continue;
+                    }
                     left = left.plus(stats);
-                    if sums.count - left.count < min_count {
+                    if total - fixed.count(left) < min_count {
                         break;
                     }
-                    consider(column, bin, left, sums.minus(&left));
+                    consider(column, bin, left);
                 }
             }
         }
         best
+    }
+}
+
+/// Stable partition of a block of rows by `goes_left` of their bin: the rows going left to
+/// the front of `rows`, those going right to the front of `scratch`; returns the count going
+/// left. Branch-free, as a row's side is unpredictable: each row is written to both sides and
+/// only the side it belongs to advances.
+fn partition_block(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    bins: &[u8],
+    goes_left: &[bool; MAX_BINS],
+) -> usize {
+    let (mut left, mut right) = (0, 0);
+    for i in 0..rows.len() {
+        let row = rows[i];
+        let is_left = goes_left[bins[row as usize] as usize];
+        rows[left] = row;
+        scratch[right] = row;
+        left += is_left as usize;
+        right += !is_left as usize;
+    }
+    left
+}
+
+/// One histogram pass over a node's gathered rows, for the slots `first..` of a group.
+struct Pass<'a> {
+    gradients: &'a [Sums],
+    /// The rows' bins, `width` per row.
+    bins: &'a [u8],
+    width: usize,
+    first: usize,
+}
+
+impl Pass<'_> {
+    /// Adds every row to the bins of its `K` slots, whose bins start at `starts` (offsets in
+    /// the whole histogram; `group` begins at the first). `K` is a constant so that a row's
+    /// updates unroll into independent additions. Sparse slots (given their `defaults`, all
+    /// or none of a group's) skip their default bins: a row in all of them costs one
+    /// comparison.
+    fn fill<const K: usize>(&self, starts: &[usize], defaults: &[Option<u8>], group: &mut [Sums]) {
+        let starts: [usize; K] = std::array::from_fn(|k| starts[k] - starts[0]);
+        let rows = self
+            .gradients
+            .iter()
+            .zip(self.bins.chunks_exact(self.width));
+        let bins =
+            |row: &[u8]| -> [u8; K] { row[self.first..self.first + K].try_into().expect("K bins") };
+        match defaults.iter().copied().collect::<Option<Vec<u8>>>() {
+            None => {
+                for (&g, row) in rows {
+                    for (&start, b) in starts.iter().zip(bins(row)) {
+                        let bin = &mut group[start + b as usize];
+                        *bin = bin.plus(g);
+                    }
+                }
+            }
+            Some(defaults) => {
+                let defaults: [u8; K] = defaults.try_into().expect("K defaults");
+                for (&g, row) in rows {
+                    let bins = bins(row);
+                    if bins == defaults {
+                        continue;
+                    }
+                    for ((&start, b), d) in starts.iter().zip(bins).zip(defaults) {
+                        if b != d {
+                            let bin = &mut group[start + b as usize];
+                            *bin = bin.plus(g);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1146,17 +1578,15 @@ mod tests {
         let mean_loss = |raw: &[f64]| {
             raw.iter()
                 .zip(labels)
-                .map(|(&r, &y)| log_loss(r, y))
+                .map(|(&r, &y)| log_loss_sum(&[r], &[y]))
                 .sum::<f64>()
                 / raw.len() as f64
         };
         let mut values = Vec::new();
-        for i in 0..data.len() {
-            push_row_values(data, i, &mut values);
-        }
+        push_row_groups(data, 0..data.len(), &mut values);
         let mut losses = vec![mean_loss(&raw)];
-        for tree in &model.trees {
-            tree.add_predictions(&values, model.columns, &mut raw);
+        for tree in 0..model.trees.len() {
+            model.scoring.add_tree(tree, &values, &mut raw);
             losses.push(mean_loss(&raw));
         }
         losses
@@ -1279,6 +1709,171 @@ mod tests {
         // On the real labels it keeps improving for longer.
         let real = params.fit(&s.train, &s.train_labels, 3).unwrap();
         assert!(real.n_iter() > model.n_iter());
+    }
+
+    #[test]
+    fn exp_is_within_one_unit_in_the_last_place_and_clamps() {
+        let ulps = |x: f64| (exp(x).to_bits() as i64 - x.exp().to_bits() as i64).abs();
+        let steps = 200_000;
+        let worst = (0..=steps)
+            .map(|i| -708.0 + 1417.0 * i as f64 / steps as f64)
+            .chain([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 1.0, 709.0, -708.0])
+            .map(ulps)
+            .max();
+        assert!(worst <= Some(1), "{worst:?}");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-800.0), exp(-708.0));
+        assert_eq!(exp(800.0), exp(709.0));
+        assert!(exp(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn log_loss_sums_agree_with_the_loss_row_by_row() {
+        let mut rng = Rng::new(3);
+        let raw: Vec<f64> = (0..1000).map(|_| (rng.next_f64() - 0.5) * 60.0).collect();
+        let labels: Vec<bool> = (0..1000).map(|_| rng.next_f64() < 0.3).collect();
+        let by_row: f64 = raw
+            .iter()
+            .zip(&labels)
+            .map(|(&r, &y)| r.max(0.0) + (-r.abs()).exp().ln_1p() - if y { r } else { 0.0 })
+            .sum();
+        let sum = log_loss_sum(&raw, &labels);
+        assert!(
+            (sum - by_row).abs() < 1e-12 * by_row,
+            "{sum} against {by_row}"
+        );
+    }
+
+    #[test]
+    fn fixed_point_sums_of_every_row_are_exact() {
+        // The most rows of 2^20 bits, each at the largest gradient and hessian there are.
+        let rows = (1 << 20) - 1;
+        let fixed = FixedPoint::for_rows(rows);
+        assert_eq!(fixed.count_bits, 20);
+        let sum_of = |grad: f64, hess: f64| {
+            let row = fixed.row(grad, hess);
+            (0..rows).fold(Sums::default(), |a, _| a.plus(row))
+        };
+        for (grad, hess) in [(1.0, 0.25), (-1.0, 0.25), (0.5, 0.0), (-0.25, 0.1875)] {
+            let sums = sum_of(grad, hess);
+            let stats = fixed.stats(sums);
+            assert_eq!(fixed.count(sums), rows as u32);
+            assert_eq!(stats.grad, grad * rows as f64);
+            assert_eq!(stats.hess, hess * rows as f64);
+        }
+        // A sum minus a part is the rest, exactly.
+        let (a, b) = (sum_of(1.0, 0.25), sum_of(-0.25, 0.1875));
+        assert_eq!(a.plus(b).minus(b), a);
+        // A hessian's resolution: 2^-25 at this many rows.
+        assert_eq!(fixed.stats(fixed.row(0.0, 3e-8)).hess, 2f64.powi(-25));
+    }
+
+    /// A grower on the sample repeated `times` times, with its gradients at the base score.
+    fn grower_on_repeated_sample(
+        times: usize,
+        test: impl FnOnce(&mut TreeGrower, &[Sums], &BinnedData),
+    ) {
+        let s = sample_split();
+        let rows: Vec<usize> = (0..times).flat_map(|_| 0..s.train.len()).collect();
+        let labels: Vec<bool> = rows.iter().map(|&i| s.train_labels[i]).collect();
+        let (binner, binned) = Binner::fit_transform(&s.train, &rows);
+        let params = GradientBoostingParams::default();
+        let mut grower = TreeGrower::new(&binned, &binner, &params);
+        let raw = vec![-0.2; rows.len()];
+        let mut gradients = vec![Sums::default(); rows.len()];
+        compute_gradients(&raw, &labels, grower.fixed, &mut gradients);
+        test(&mut grower, &gradients, &binned);
+    }
+
+    #[test]
+    fn partitions_are_stable_however_many_blocks() {
+        grower_on_repeated_sample(20, |grower, _, binned| {
+            let rows = binned.rows;
+            assert!(rows > 3 * PARTITION_BLOCK);
+            grower.rows.extend(0..rows as u32);
+            let (column, bin) = (1, 3);
+            let middle = grower.partition(10, rows - 7, column, bin);
+            let left = |r: u32| binned.bins[column][r as usize] <= bin;
+            let (kept, parted) = grower.rows.split_at(10);
+            assert_eq!(kept, (0..10).collect::<Vec<u32>>());
+            let expected: Vec<u32> = (10..rows as u32 - 7)
+                .filter(|&r| left(r))
+                .chain((10..rows as u32 - 7).filter(|&r| !left(r)))
+                .chain(rows as u32 - 7..rows as u32)
+                .collect();
+            assert_eq!(parted, expected);
+            assert_eq!(
+                middle,
+                10 + expected.iter().take_while(|&&r| left(r)).count()
+            );
+        });
+    }
+
+    /// Both ways a histogram arises (from a node's rows, with sparse columns' default bins
+    /// recovered, and by subtraction from the parent's) give each bin the sums of its rows.
+    #[test]
+    fn histograms_hold_the_sums_of_their_rows() {
+        grower_on_repeated_sample(3, |grower, gradients, binned| {
+            assert!(
+                grower.defaults.iter().any(Option::is_some),
+                "sparse columns"
+            );
+            let by_rows = |grower: &TreeGrower, rows: &[u32]| {
+                let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
+                for &r in rows {
+                    for (slot, &c) in grower.columns.iter().enumerate() {
+                        let bin = &mut histogram
+                            [grower.offsets[slot] + binned.bins[c][r as usize] as usize];
+                        *bin = bin.plus(gradients[r as usize]);
+                    }
+                }
+                histogram
+            };
+            grower.rows.extend(0..binned.rows as u32);
+            let total = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
+            let mut root = grower.fresh_histogram();
+            grower.histogram_and_splits(
+                (0, binned.rows),
+                gradients,
+                (&mut root, total, false),
+                None,
+            );
+            assert_eq!(root, by_rows(grower, &grower.rows));
+            let middle = grower.partition(0, binned.rows, 1, 3);
+            let left = grower.rows[..middle].to_vec();
+            let sums = left
+                .iter()
+                .fold(Sums::default(), |a, &r| a.plus(gradients[r as usize]));
+            let mut small = grower.fresh_histogram();
+            grower.histogram_and_splits(
+                (0, middle),
+                gradients,
+                (&mut small, sums, false),
+                Some((&mut root, None)),
+            );
+            assert_eq!(small, by_rows(grower, &left));
+            assert_eq!(root, by_rows(grower, &grower.rows[middle..]));
+        });
+    }
+
+    /// The validation rows are walked over their bins while fitting, and scored over their
+    /// values afterwards: the curve's loss at the best iteration is the kept trees' loss.
+    #[test]
+    fn the_validation_curve_is_the_loss_of_the_kept_trees() {
+        let s = sample_split();
+        let params = GradientBoostingParams {
+            max_iter: 30,
+            early_stopping: EarlyStopping::On,
+            ..Default::default()
+        };
+        let model = params.fit(&s.train, &s.train_labels, 4).unwrap();
+        let (_, validation) = stratified_split(&s.train_labels, params.validation_fraction, 4);
+        let data = s.train.select(&validation);
+        let labels: Vec<bool> = validation.iter().map(|&i| s.train_labels[i]).collect();
+        let raw = model.raw_scores(&data);
+        let blocks = raw.chunks(ROW_BLOCK).zip(labels.chunks(ROW_BLOCK));
+        let loss = blocks.map(|(r, y)| log_loss_sum(r, y)).sum::<f64>() / raw.len() as f64;
+        assert_eq!(model.validation_loss()[model.n_iter()], loss);
     }
 
     #[test]
