@@ -633,7 +633,22 @@ fn bin_groups(binned: &BinnedData) -> Vec<u8> {
 impl Fit for GradientBoostingParams {
     type Model = GradientBoosting;
 
+    /// Runs on a thread of the current thread pool: a fit takes thousands of short parallel
+    /// steps, and each one started from outside the pool (from the CLI's main thread) waits
+    /// for a pool thread to wake up, then for the caller to be woken in turn. That made
+    /// `nadir train`'s fit at 1 thread 1.7× slower than the same fit started in the pool.
     fn fit(
+        &self,
+        data: &Encoded,
+        labels: &[bool],
+        seed: u64,
+    ) -> Result<GradientBoosting, FitError> {
+        rayon::scope(|_| self.fit_in_pool(data, labels, seed))
+    }
+}
+
+impl GradientBoostingParams {
+    fn fit_in_pool(
         &self,
         data: &Encoded,
         labels: &[bool],
