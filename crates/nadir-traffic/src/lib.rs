@@ -1,0 +1,13 @@
+//! Connection records from a network's own traffic: packet captures (pcap, pcapng) and Zeek
+//! `conn.log` files become [`Connection`]s, and connections become NSL-KDD records with the
+//! data set's 41 features plus identity columns that are never features.
+//!
+//! ```text
+//! capture ─► packets ─► connection table (TCP state, bytes, fragments, content) ─┐
+//! Zeek conn.log ─────────────────────────────────────────────────────────────────┴► Connection
+//!   (in start-time order) ─► windows (2-second and 100-connection features) ─► NSL-KDD record
+//! ```
+
+pub mod connection;
+
+pub use connection::{ConnState, Connection, ContentFeatures, Transport};
