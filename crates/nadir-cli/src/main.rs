@@ -240,6 +240,10 @@ struct PredictArgs {
     /// Decision threshold instead of the one saved in the model.
     #[arg(long, value_name = "X")]
     threshold: Option<f64>,
+    /// Write only the records predicted to be attacks (the alerts); `row` and `line` still
+    /// say where each is in the input.
+    #[arg(long)]
+    attacks_only: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -305,30 +309,42 @@ fn load_data(args: &DataArgs) -> Result<Dataset> {
         }
         None => None,
     };
-    read_data(args, schema, args.drop.clone())
+    read_data(args, schema, args.drop.clone(), false)
 }
 
 /// Reads `--data` as `schema`: a model's, or the training data's for a test file. `--schema`
 /// and `--drop` belong to training, where a schema is chosen.
 fn load_data_as(args: &DataArgs, schema: &Arc<Schema>) -> Result<Dataset> {
+    read_model_data(args, schema, false)
+}
+
+/// [`load_data_as`], keeping each record's values of the file's own columns (a connection's
+/// identity) for the output.
+fn read_model_data(args: &DataArgs, schema: &Arc<Schema>, keep_own: bool) -> Result<Dataset> {
     if args.schema.is_some() || !args.drop.is_empty() {
         bail!(
             "--schema and --drop apply when training; here the model's schema ({}) decides",
             schema.title()
         );
     }
-    read_data(args, Some(schema.clone()), Vec::new())
+    read_data(args, Some(schema.clone()), Vec::new(), keep_own)
 }
 
 /// Reads `--data` in the format its name says (`.json`; `.ndjson`, `.jsonl`; CSV otherwise),
 /// or, for standard input, the one its first bytes show (`nadir_data::DataFormat::sniff`).
-fn read_data(args: &DataArgs, schema: Option<Arc<Schema>>, drop: Vec<String>) -> Result<Dataset> {
+fn read_data(
+    args: &DataArgs,
+    schema: Option<Arc<Schema>>,
+    drop: Vec<String>,
+    keep_own: bool,
+) -> Result<Dataset> {
     use nadir_data::{DataFormat, read_json_dataset};
     let recognised = schema.is_none();
     let options = ReadOptions {
         skip_invalid: args.skip_invalid,
         schema,
         drop,
+        keep_ignored: keep_own,
     };
     let mut format = DataFormat::Csv;
     let data = match &args.data {
@@ -372,7 +388,12 @@ fn read_data(args: &DataArgs, schema: Option<Arc<Schema>>, drop: Vec<String>) ->
     );
     if !data.ignored_columns.is_empty() {
         eprintln!(
-            "  columns not in the schema, left unread: {}",
+            "  columns not in the schema, {}: {}",
+            if keep_own {
+                "not features, written beside each prediction"
+            } else {
+                "left unread"
+            },
             data.ignored_columns.join(", ")
         );
     }
@@ -541,7 +562,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 fn predict(args: PredictArgs) -> Result<()> {
     check_threshold(args.threshold)?;
     let model = load_model(&args.model)?;
-    let data = load_data_as(&args.data, model.pipeline.schema())?;
+    let data = read_model_data(&args.data, model.pipeline.schema(), true)?;
     let predictions = model.predict(&data.records, args.threshold);
     let unseen = predictions.iter().filter(|p| !p.unseen.is_empty()).count();
     let sink: Box<dyn Write> = match &args.output {
@@ -553,12 +574,20 @@ fn predict(args: PredictArgs) -> Result<()> {
     };
     let mut sink = std::io::BufWriter::new(sink);
     match args.format {
-        PredictFormat::Csv => {
-            output::predictions_csv(&mut sink, model.kind(), &data, &predictions)?
-        }
-        PredictFormat::Ndjson => {
-            output::predictions_ndjson(&mut sink, model.kind(), &data, &predictions)?
-        }
+        PredictFormat::Csv => output::predictions_csv(
+            &mut sink,
+            model.kind(),
+            &data,
+            &predictions,
+            args.attacks_only,
+        )?,
+        PredictFormat::Ndjson => output::predictions_ndjson(
+            &mut sink,
+            model.kind(),
+            &data,
+            &predictions,
+            args.attacks_only,
+        )?,
     }
     sink.flush()?;
     if unseen > 0 {

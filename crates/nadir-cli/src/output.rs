@@ -163,11 +163,13 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
 }
 
 /// One output row of `predict`.
-struct PredictionRow {
+struct PredictionRow<'a> {
     /// 1-based position of the record among the file's records.
     row: usize,
     /// Line of the record in the file.
     line: u64,
+    /// The record's values of the file's own columns ([`Dataset::ignored_values`]).
+    own: &'a [String],
     prediction: &'static str,
     score: f64,
     /// Hybrid models: which part flagged the record (empty when none did).
@@ -175,37 +177,44 @@ struct PredictionRow {
     warning: String,
 }
 
+/// The rows to write: every record's, or with `attacks_only` those predicted attacks.
 fn rows<'a>(
     data: &'a Dataset,
     predictions: &'a [Prediction],
-) -> impl Iterator<Item = PredictionRow> + 'a {
-    predictions.iter().enumerate().map(|(i, p)| PredictionRow {
-        row: i + 1,
-        line: data.lines[i],
-        prediction: p.verdict(),
-        score: p.score,
-        fired: p.fired.map_or("", |f| f.name()),
-        warning: p.warning_text(),
-    })
+    attacks_only: bool,
+) -> impl Iterator<Item = PredictionRow<'a>> + 'a {
+    let no_own: &[String] = &[];
+    predictions
+        .iter()
+        .enumerate()
+        .filter(move |(_, p)| !attacks_only || p.is_attack)
+        .map(move |(i, p)| PredictionRow {
+            row: i + 1,
+            line: data.lines[i],
+            own: data.ignored_values.get(i).map_or(no_own, Vec::as_slice),
+            prediction: p.verdict(),
+            score: p.score,
+            fired: p.fired.map_or("", |f| f.name()),
+            warning: p.warning_text(),
+        })
 }
 
-/// `nadir predict --format csv`: the columns of [`output::columns`], one row per record.
+/// `nadir predict --format csv`: the columns of [`output::columns_with_own`], one row per
+/// record (per predicted attack with `attacks_only`).
 pub fn predictions_csv(
     out: &mut impl Write,
     kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
+    attacks_only: bool,
 ) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     let fired = output::reports_fired(kind);
-    writer.write_record(output::columns(kind))?;
-    for r in rows(data, predictions) {
-        let mut record = vec![
-            r.row.to_string(),
-            r.line.to_string(),
-            r.prediction.to_string(),
-            r.score.to_string(),
-        ];
+    writer.write_record(output::columns_with_own(kind, own_columns(data)))?;
+    for r in rows(data, predictions, attacks_only) {
+        let mut record = vec![r.row.to_string(), r.line.to_string()];
+        record.extend(r.own.iter().cloned());
+        record.extend([r.prediction.to_string(), r.score.to_string()]);
         if fired {
             record.push(r.fired.to_string());
         }
@@ -216,17 +225,32 @@ pub fn predictions_csv(
     Ok(())
 }
 
-/// `nadir predict --format ndjson`: one object per record, keyed by [`output::columns`].
+/// The file's own columns that go through to `predict`'s output: those it kept values of.
+fn own_columns(data: &Dataset) -> &[String] {
+    if data.ignored_values.is_empty() {
+        &[]
+    } else {
+        &data.ignored_columns
+    }
+}
+
+/// `nadir predict --format ndjson`: one object per record (per predicted attack with
+/// `attacks_only`), keyed by [`output::columns_with_own`].
 pub fn predictions_ndjson(
     out: &mut impl Write,
     kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
+    attacks_only: bool,
 ) -> anyhow::Result<()> {
-    for r in rows(data, predictions) {
+    let own = own_columns(data);
+    for r in rows(data, predictions, attacks_only) {
         let mut object = serde_json::Map::new();
         object.insert("row".into(), r.row.into());
         object.insert("line".into(), r.line.into());
+        for (name, value) in own.iter().zip(r.own) {
+            object.insert(name.clone(), value.clone().into());
+        }
         object.insert("prediction".into(), r.prediction.into());
         object.insert(kind.score_field().into(), r.score.into());
         if output::reports_fired(kind) {

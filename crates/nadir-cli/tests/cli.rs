@@ -143,6 +143,83 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     assert!((0.0..=1.0).contains(&first["probability"].as_f64().unwrap()));
 }
 
+/// A file's own columns (a connection's identity, as `nadir extract` writes it) are written
+/// beside each verdict; `--attacks-only` keeps the records predicted to be attacks, each with
+/// its own row and line.
+#[test]
+fn predict_writes_the_files_own_columns_and_keeps_only_attacks_when_asked() {
+    let dir = scratch("predict-own");
+    let data = dir.join("own.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let mut lines = original.lines().take(41);
+    let header = format!("conn_id,{},orig_addr", lines.next().unwrap());
+    let mut text_out = vec![header];
+    for (i, line) in lines.enumerate() {
+        text_out.push(format!("c{i},{line},10.0.0.{i}"));
+    }
+    std::fs::write(&data, text_out.join("\n")).unwrap();
+    let model = trained().join("decision_tree.nadir");
+
+    let all = nadir(&["predict", "--model", path(&model), "--data", path(&data)]);
+    assert!(all.status.success(), "{}", text(&all.stderr));
+    assert!(
+        text(&all.stderr).contains("written beside each prediction: conn_id, orig_addr"),
+        "{}",
+        text(&all.stderr)
+    );
+    let csv = text(&all.stdout);
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "row",
+            "line",
+            "conn_id",
+            "orig_addr",
+            "prediction",
+            "probability",
+            "warning"
+        ]
+    );
+    assert_eq!(rows.len(), 41);
+    for (i, row) in rows[1..].iter().enumerate() {
+        assert_eq!(
+            row[..4],
+            [
+                &(i + 1).to_string(),
+                &(i + 2).to_string(),
+                &format!("c{i}")[..],
+                &format!("10.0.0.{i}")[..]
+            ]
+        );
+    }
+    let attacks: Vec<&Vec<&str>> = rows[1..].iter().filter(|r| r[4] == "attack").collect();
+    assert!(!attacks.is_empty() && attacks.len() < 40, "{csv}");
+
+    let only = nadir(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&data),
+        "--attacks-only",
+        "--format",
+        "ndjson",
+    ]);
+    assert!(only.status.success(), "{}", text(&only.stderr));
+    let alerts: Vec<serde_json::Value> = text(&only.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), attacks.len());
+    for (alert, row) in alerts.iter().zip(&attacks) {
+        assert_eq!(alert["prediction"], "attack");
+        assert_eq!(alert["row"].to_string(), row[0]);
+        assert_eq!(alert["conn_id"], row[2]);
+        assert_eq!(alert["orig_addr"], row[3]);
+    }
+}
+
 #[test]
 fn bad_data_fails_with_file_line_column_and_value() {
     let dir = scratch("bad-data");

@@ -964,6 +964,7 @@ pub fn read_json_dataset(
         skipped,
         sha256: reader::hex(&Sha256::digest(bytes)),
         ignored_columns: Vec::new(),
+        ignored_values: Vec::new(),
     })
 }
 

@@ -35,6 +35,10 @@ pub struct Dataset {
     pub sha256: String,
     /// Header columns the schema does not know, read past (a user's own columns).
     pub ignored_columns: Vec<String>,
+    /// Per record, its values of [`Dataset::ignored_columns`] (trimmed, in that order), when
+    /// read with [`ReadOptions::keep_ignored`]: what identifies a record to its owner (a
+    /// connection's addresses and ports) goes through to the outputs. Empty otherwise.
+    pub ignored_values: Vec<Vec<String>>,
 }
 
 impl Dataset {
@@ -74,6 +78,14 @@ impl Dataset {
             skipped: Rejects::default(),
             sha256: self.sha256.clone(),
             ignored_columns: self.ignored_columns.clone(),
+            ignored_values: if self.ignored_values.is_empty() {
+                Vec::new()
+            } else {
+                indices
+                    .iter()
+                    .map(|&i| self.ignored_values[i].clone())
+                    .collect()
+            },
         }
     }
 }
@@ -88,6 +100,9 @@ pub struct ReadOptions {
     pub schema: Option<Arc<Schema>>,
     /// Features to leave out of the schema (`--drop`); the file need not hold them.
     pub drop: Vec<String>,
+    /// Keep each record's values of the columns the schema does not know
+    /// ([`Dataset::ignored_values`]).
+    pub keep_ignored: bool,
 }
 
 impl ReadOptions {
@@ -252,7 +267,8 @@ struct Layout {
     binary: Option<usize>,
     width: usize,
     has_header: bool,
-    ignored: Vec<String>,
+    /// The header's columns the schema does not know: name and position.
+    ignored: Vec<(String, usize)>,
 }
 
 /// Where a candidate schema's columns sit in a header, and what it lacks.
@@ -360,8 +376,9 @@ impl Layout {
         let ignored = first
             .iter()
             .zip(&names)
-            .filter(|(_, name)| !known(&best.schema, name))
-            .map(|(raw, _)| raw.trim().to_string())
+            .enumerate()
+            .filter(|(_, (_, name))| !known(&best.schema, name))
+            .map(|(pos, (raw, _))| (raw.trim().to_string(), pos))
             .collect();
         Ok(Layout {
             features: best
@@ -529,15 +546,19 @@ pub fn read_from<R: Read>(
     options: ReadOptions,
 ) -> Result<Dataset, DataError> {
     let (mut records, mut attacks, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ignored_values = Vec::new();
     let read = read_csv(
         reader,
         source,
         &options,
         false,
-        |_, line, record, attack| {
+        |_, line, record, attack, ignored| {
             records.push(record);
             attacks.extend(attack);
             lines.push(line);
+            if options.keep_ignored {
+                ignored_values.push(ignored.collect());
+            }
         },
     )?;
     let Some(layout) = read
@@ -552,7 +573,8 @@ pub fn read_from<R: Read>(
     Ok(Dataset {
         source: source.to_string(),
         schema: layout.schema,
-        ignored_columns: layout.ignored,
+        ignored_columns: layout.ignored.into_iter().map(|(name, _)| name).collect(),
+        ignored_values,
         records,
         attacks: has_labels.then_some(attacks),
         lines,
@@ -582,7 +604,7 @@ pub fn read_csv_records(
         "body",
         &options,
         layout.is_some(),
-        |index, _, record, _| {
+        |index, _, record, _, _| {
             records.push(record);
             indices.push(index);
         },
@@ -609,13 +631,14 @@ struct CsvRead {
 /// Reads CSV rows: the layout from the first one, then every row checked, each valid record
 /// handed to `keep` with its index (among the records, valid or not), line and attack name;
 /// bad rows go to the [`CsvRead::rejects`], or without `options.skip_invalid` the first ends
-/// the read. With `layout_row`, the first row only fixes the layout and is no record.
+/// the read. `keep` also gets the row's values of the columns the schema does not know. With
+/// `layout_row`, the first row only fixes the layout and is no record.
 fn read_csv<R: Read>(
     reader: R,
     source: &str,
     options: &ReadOptions,
     layout_row: bool,
-    mut keep: impl FnMut(usize, u64, Record, Option<String>),
+    mut keep: impl FnMut(usize, u64, Record, Option<String>, &mut dyn Iterator<Item = String>),
 ) -> Result<CsvRead, DataError> {
     let hashing = HashingReader {
         inner: reader,
@@ -696,7 +719,13 @@ fn read_csv<R: Read>(
         let index = rows;
         rows += 1;
         match parse_row(&row, layout, &mut rejects, index, line) {
-            Some((record, attack)) => keep(index, line, record, attack),
+            Some((record, attack)) => {
+                let mut ignored = layout
+                    .ignored
+                    .iter()
+                    .map(|&(_, pos)| row[pos].trim().to_string());
+                keep(index, line, record, attack, &mut ignored)
+            }
             None if options.skip_invalid => {}
             None => return Err(invalid(rejects)),
         }

@@ -102,6 +102,15 @@ pub fn columns(kind: ModelKind) -> Vec<&'static str> {
     columns
 }
 
+/// `nadir predict`'s columns for a file that carries columns of its own, such as a
+/// connection's identity from `nadir extract` (addresses, ports, start time): [`columns`]
+/// with `own` inserted after `line`, so that each verdict reads beside what it is about.
+pub fn columns_with_own(kind: ModelKind, own: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = columns(kind).into_iter().map(String::from).collect();
+    columns.splice(2..2, own.iter().cloned());
+    columns
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
