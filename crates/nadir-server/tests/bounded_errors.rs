@@ -9,16 +9,16 @@
 //! size (`VmHWM`) is reset before each request (`/proc/self/clear_refs`) and read after it.
 
 use nadir_data::rejects::LISTED_PROBLEMS;
-use nadir_data::{ReadOptions, read_path};
-use nadir_ml::protocol::{TrainOptions, train};
 use nadir_ml::{ModelConfig, ModelKind};
-use nadir_server::{Server, ServerConfig};
+use nadir_server::ServerConfig;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+mod common;
+use common::{Running, model_dir, sample_path, train_on_sample};
 
 /// The most an error answer may take, whatever the body: at most [`LISTED_PROBLEMS`] problems
 /// (or one record's, when the first bad record has more), each value shown in at most 64
@@ -36,60 +36,27 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
-
 /// A server of one small random forest (the default model of `/v1/predict` and `/predict`)
 /// trained on the 2,000-row sample, started once.
 fn server() -> SocketAddr {
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let data = read_path(&sample_path(), ReadOptions::default()).unwrap();
-        let mut config = ModelConfig::default();
-        config.random_forest.trees = 10;
-        let options = TrainOptions {
-            kinds: vec![ModelKind::RandomForest],
-            config,
-            folds: 2,
-            ..TrainOptions::default()
-        };
-        let trained = train(&data, None, &options, &|_| {}).unwrap();
-        let dir = std::env::temp_dir().join(format!("nadir-bounded-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        trained.models[0]
-            .save(&dir.join("random_forest.nadir"))
-            .unwrap();
-        let mut config = ServerConfig::new(dir);
-        // A debug build reads millions of records slowly; the verdicts are about memory.
-        config.request_timeout = Duration::from_secs(600);
-        let server = Server::new(config).unwrap();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        // Runs until the test process ends.
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                server
-                    .serve(listener, std::future::pending())
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx.recv().unwrap();
-        // Warm up the pools and buffers a large body uses, before any memory is measured.
-        let csv = std::fs::read(sample_path()).unwrap();
-        let warm = post(addr, PREDICT, "text/csv", &csv);
-        assert_eq!(warm.status, 200, "{}", warm.text());
-        addr
-    })
+    // Runs until the test process ends.
+    static SERVER: OnceLock<Running> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let mut config = ModelConfig::default();
+            config.random_forest.trees = 10;
+            let models = train_on_sample(&[ModelKind::RandomForest], config);
+            let mut config = ServerConfig::new(model_dir("bounded", "rf", &models));
+            // A debug build reads millions of records slowly; the verdicts are about memory.
+            config.request_timeout = Duration::from_secs(600);
+            let server = Running::start(config);
+            // Warm up the pools and buffers a large body uses, before any memory is measured.
+            let csv = std::fs::read(sample_path()).unwrap();
+            let warm = post(server.addr, PREDICT, "text/csv", &csv);
+            assert_eq!(warm.status, 200, "{}", warm.text());
+            server
+        })
+        .addr
 }
 
 const PREDICT: &str = "/v1/predict";

@@ -4,20 +4,17 @@
 //! and `/readyz` reports saturation. Every verdict waits on an event (an answer, a closed
 //! connection, a gauge); the timeouts only bound how long a broken server would hang a test.
 
-use nadir_data::{ReadOptions, read_path};
-use nadir_ml::protocol::{TrainOptions, train};
 use nadir_ml::{ModelConfig, ModelKind};
-use nadir_server::{AppState, Server, ServerConfig};
+use nadir_server::ServerConfig;
 use serde_json::Value;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-/// How long a client waits for the server before the test fails: a hang guard, never part
-/// of a verdict.
-const HANG_GUARD: Duration = Duration::from_secs(120);
+mod common;
+use common::{HANG_GUARD, Running, sample_path, train_on_sample, wait_until};
 
 /// Longer than any test runs: a timeout that must not fire.
 const NEVER: Duration = Duration::from_secs(3600);
@@ -26,11 +23,6 @@ const NEVER: Duration = Duration::from_secs(3600);
 const SHORT: Duration = Duration::from_millis(300);
 
 const ROUTE: &str = "/v1/models/decision_tree/predict";
-
-fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
 
 /// A header and one record of the sample: a valid single-record CSV body.
 fn one_record() -> &'static str {
@@ -46,21 +38,10 @@ fn one_record() -> &'static str {
 fn model_dir(name: &str) -> PathBuf {
     static MODEL: OnceLock<nadir_ml::file::SavedModel> = OnceLock::new();
     let model = MODEL.get_or_init(|| {
-        let data = read_path(&sample_path(), ReadOptions::default()).unwrap();
-        let options = TrainOptions {
-            kinds: vec![ModelKind::DecisionTree],
-            config: ModelConfig::default(),
-            folds: 2,
-            ..TrainOptions::default()
-        };
-        let mut models = train(&data, None, &options, &|_| {}).unwrap().models;
+        let mut models = train_on_sample(&[ModelKind::DecisionTree], ModelConfig::default());
         models.pop().unwrap()
     });
-    let dir = std::env::temp_dir().join(format!("nadir-conns-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    model.save(&dir.join("decision_tree.nadir")).unwrap();
-    dir
+    common::model_dir("conns", name, std::slice::from_ref(model))
 }
 
 /// Settings where no timeout fires unless a test shortens it.
@@ -74,53 +55,7 @@ fn config(name: &str) -> ServerConfig {
     }
 }
 
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < HANG_GUARD, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A server on its own runtime; stops when dropped.
-struct Running {
-    addr: SocketAddr,
-    state: Arc<AppState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
 impl Running {
-    fn start(config: ServerConfig) -> Running {
-        let server = Server::new(config).unwrap();
-        let state = server.state().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                server
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        Running {
-            addr: addr_rx.recv().unwrap(),
-            state,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
     fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
@@ -144,18 +79,6 @@ impl Running {
 
     fn get(&self, path: &str) -> Reply {
         self.call("GET", path, &[("connection", "close")], b"")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        let _ = std::fs::remove_dir_all(&self.state.config.models_dir);
     }
 }
 

@@ -12,12 +12,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/Network_anomaly_sample.csv")
-}
+mod common;
+use common::{Running, sample_path, train_on_sample, wait_until};
 
 fn sample_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
@@ -28,17 +26,13 @@ fn sample_text() -> &'static str {
 fn trained() -> &'static [SavedModel] {
     static MODELS: OnceLock<Vec<SavedModel>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let data = read_path(&sample_path(), ReadOptions::default()).unwrap();
         let mut config = ModelConfig::default();
         config.random_forest.trees = 20;
         config.isolation_forest.normal_only = true;
-        let options = TrainOptions {
-            kinds: vec![ModelKind::RandomForest, ModelKind::IsolationForest],
+        train_on_sample(
+            &[ModelKind::RandomForest, ModelKind::IsolationForest],
             config,
-            folds: 2,
-            ..TrainOptions::default()
-        };
-        train(&data, None, &options, &|_| {}).unwrap().models
+        )
     })
 }
 
@@ -48,67 +42,10 @@ fn model(kind: ModelKind) -> &'static SavedModel {
 
 /// A fresh model directory holding both models.
 fn model_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nadir-server-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for m in trained() {
-        m.save(&dir.join(format!("{}.nadir", m.kind()))).unwrap();
-    }
-    dir
-}
-
-/// Polls `condition` until it holds. The ceiling only turns a hang into a failure; no verdict
-/// depends on how fast the machine is.
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A server running on its own runtime; stops when dropped.
-struct Running {
-    addr: SocketAddr,
-    state: std::sync::Arc<nadir_server::AppState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    common::model_dir("server", name, trained())
 }
 
 impl Running {
-    fn start(config: ServerConfig) -> Running {
-        let server = Server::new(config).unwrap();
-        let state = server.state().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                server
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        Running {
-            addr: addr_rx.recv().unwrap(),
-            state,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
     fn with_models(name: &str) -> Running {
         Running::start(ServerConfig::new(model_dir(name)))
     }
@@ -127,15 +64,6 @@ impl Running {
         });
     }
 
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-    }
-
     fn get(&self, path: &str) -> Reply {
         call(self.addr, "GET", path, &[], b"")
     }
@@ -152,12 +80,6 @@ impl Running {
 
     fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.post(path, "application/json", body.to_string().as_bytes())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown();
     }
 }
 
@@ -996,8 +918,7 @@ fn shutdown_lets_the_request_in_flight_finish() {
     let body = csv_body(3, true);
     let mut slow = start_slow_request(server.addr, body.as_bytes());
     server.wait_for_reading(1);
-    let stop = server.stop.take().unwrap();
-    stop.send(()).unwrap();
+    server.begin_shutdown();
     // Once shutdown has begun, new connections are refused (or closed unanswered); until
     // the server has seen the signal they may still be served, so poll.
     let addr = server.addr;
