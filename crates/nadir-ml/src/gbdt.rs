@@ -418,8 +418,10 @@ impl Node {
 
 impl Tree {
     /// Checks what scoring relies on: a split tests one of `columns` columns and points to
-    /// children after it, a leaf holds a finite value and points to itself, and `depth` is
-    /// the depth of the deepest leaf, so that `depth` steps take every row to its leaf.
+    /// children after it, its right child right after its left one (as the grower writes
+    /// them: a walk reaches the right child as the left one plus a step, which must not
+    /// wrap), a leaf holds a finite value and points to itself, and `depth` is the depth of
+    /// the deepest leaf, so that `depth` steps take every row to its leaf.
     fn check(&self, columns: usize) -> Result<(), String> {
         let count = self.nodes.len();
         let mut depth = vec![0u32; count];
@@ -434,8 +436,7 @@ impl Tree {
                 NodeKind::AtMost | NodeKind::CategoryIs => {
                     usize::from(node.column) < columns
                         && i < left
-                        && left < count
-                        && i < right
+                        && right == left + 1
                         && right < count
                         && !node.lower.is_nan()
                         && !node.upper.is_nan()
@@ -509,14 +510,14 @@ impl<V: Copy + PartialOrd> ScoringTrees<V> {
 
     /// Appends a tree whose node `i` sends rows left when their value lies in `bounds(i)`.
     /// Panics unless every node reads a column below `columns` and every child lies in the
-    /// tree, which [`Tree::check`] (for files) and the grower (for fits) guarantee: the
-    /// walks' unchecked indexing rests on it.
+    /// tree, a right child no earlier than its left sibling, which [`Tree::check`] (for
+    /// files) and the grower (for fits) guarantee: the walks' unchecked indexing rests on it.
     fn push(&mut self, tree: &Tree, bounds: impl Fn(usize) -> (V, V)) {
         let root = u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
         let len = tree.nodes.len() as u32;
         for (i, node) in tree.nodes.iter().enumerate() {
             assert!(
-                node.left < len && node.right < len,
+                node.left <= node.right && node.right < len,
                 "a child outside its tree"
             );
             // A lone leaf is never walked; every other node reads a column.
@@ -527,7 +528,7 @@ impl<V: Copy + PartialOrd> ScoringTrees<V> {
                 upper,
                 column: u32::from(node.column) * LANES as u32,
                 left: root + node.left,
-                skip: node.right.wrapping_sub(node.left),
+                skip: node.right - node.left,
             });
             self.values.push(node.value);
         }
@@ -1951,6 +1952,17 @@ mod tests {
         tampered(&|m| {
             let i = split_node(m);
             m.trees[0].nodes[i].right = m.trees[0].nodes.len() as u32;
+        });
+        // Children in the file's other order: before the check required the right child
+        // right after the left, this loaded and then overflowed the walk's step.
+        tampered(&|m| {
+            let i = split_node(m);
+            let node = &mut m.trees[0].nodes[i];
+            std::mem::swap(&mut node.left, &mut node.right);
+        });
+        tampered(&|m| {
+            let i = split_node(m);
+            m.trees[0].nodes[i].left += 1;
         });
         tampered(&|m| m.trees[0].depth += 1);
         tampered(&|m| {
