@@ -8,6 +8,13 @@
 //!   (in start-time order) ─► windows (2-second and 100-connection features) ─► NSL-KDD record
 //! ```
 
+pub mod capture;
 pub mod connection;
+mod fragment;
+mod packet;
+pub mod report;
+mod tracker;
 
+pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};
+pub use report::{CaptureReport, Problem, ProblemCounts};

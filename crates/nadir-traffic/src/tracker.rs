@@ -1,0 +1,510 @@
+//! The connection table: packets to [`Connection`]s, released in order of start time.
+//!
+//! **Key.** Transport, both addresses and ports (in a canonical order, so both directions
+//! find the same entry) and the frame's VLAN ids: the same addresses and ports on two
+//! VLANs are two connections, except that replies coming back on another VLAN than their
+//! requests (a router between VLANs seen on a trunk) join the requests' connection, whose
+//! VLAN ids are the originator's. ICMP echo requests and replies pair into one connection by
+//! identifier (its ports are the request's type and code, 8/0 or 128/0, as Zeek writes
+//! them); any other ICMP message flow is its own connection keyed by type and code.
+//!
+//! **Direction.** The originator is the sender of the connection's first packet, except
+//! that a TCP SYN-ACK or an ICMP echo reply seen first makes its receiver the originator.
+//!
+//! **TCP state** ([`ConnState`], Zeek's `conn_state`) from the flags each side sent, by the
+//! rules of `shared/pcap/README.md`: with SYN and SYN-ACK, an originator RST is RSTO, else a
+//! responder RST RSTR, else FINs both ways SF, from the originator only S2, from the
+//! responder only S3, none S1; SYN without SYN-ACK: responder RST REJ, else originator RST
+//! RSTOS0, else originator FIN SH, else S0; SYN-ACK without SYN: responder RST RSTRH, else
+//! responder FIN SHR, else OTH; neither OTH. A capture that lost the client's SYN therefore
+//! gives SHR where Zeek, which flips the direction and guesses the handshake, says SF.
+//! UDP and ICMP: SF when both sides sent, S0 when only the originator did, OTH when only
+//! the responder did (an echo reply whose request was not captured).
+//!
+//! **Bytes.** Transport payload each way, taken from the headers' lengths (so a frame cut
+//! by the snap length still counts in full). TCP counts only payload beyond the highest
+//! sequence number seen that way, so retransmissions are not counted twice; a segment
+//! arriving after a later one (reordered) is then not counted either, which costs a few
+//! bytes on reordered links and saves any per-connection buffering. The new in-order
+//! bytes each way go through [`Tracker::payload`], the one place a content inspector reads.
+//!
+//! **Timeouts** (capture time: the timestamps, never the wall clock), checked once per
+//! second of capture time:
+//! - TCP closed (FIN both ways, or a RST): ends [`CLOSE_LINGER_NS`] (5 s, Zeek's
+//!   `tcp_close_delay`) after its last packet; a new SYN on an established and closed
+//!   connection ends it at once and opens the next one (a SYN retried after a refusal is
+//!   the same attempt);
+//! - TCP otherwise: [`TCP_INACTIVITY_NS`] (5 min, Zeek's `tcp_inactivity_timeout`);
+//! - UDP and ICMP: [`DATAGRAM_INACTIVITY_NS`] (1 min, Zeek's `udp_`/`icmp_inactivity_timeout`);
+//! - the end of the capture ends every connection.
+//!
+//! **Order.** Connections end in any order; they are released in order of start time (ties
+//! by the index of their first packet) by holding each finished one until no active
+//! connection (and no pending fragmented datagram) started before it. Memory is the active
+//! connections plus those finished while an older one is still open.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::connection::{ConnState, Connection, ContentFeatures, Transport};
+use crate::packet::{Detail, Segment, VlanTags, tcp_flags};
+
+/// A closed TCP connection's linger after its last packet.
+pub const CLOSE_LINGER_NS: i64 = 5_000_000_000;
+/// A TCP connection's inactivity timeout.
+pub const TCP_INACTIVITY_NS: i64 = 300_000_000_000;
+/// A UDP or ICMP connection's inactivity timeout.
+pub const DATAGRAM_INACTIVITY_NS: i64 = 60_000_000_000;
+/// How often (in capture time) the table is swept for timeouts.
+const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
+
+/// Which kind of flow a key is for: ICMP echo is keyed on its identifier, other ICMP on
+/// type and code, TCP and UDP on ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Flow {
+    Ports,
+    IcmpEcho,
+    IcmpOther,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    endpoints: EndpointKey,
+    vlan: VlanTags,
+}
+
+/// A flow's key without its VLAN ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct EndpointKey {
+    transport: Transport,
+    flow: Flow,
+    low: (IpAddr, u16),
+    high: (IpAddr, u16),
+}
+
+/// Flags one side of a TCP connection sent, and its sequence tracking.
+#[derive(Debug, Clone, Copy, Default)]
+struct Side {
+    syn: bool,
+    syn_ack: bool,
+    fin: bool,
+    rst: bool,
+    /// One past the highest payload sequence number seen.
+    next_seq: Option<u32>,
+}
+
+struct Active {
+    start: i64,
+    first_index: u64,
+    last: i64,
+    transport: Transport,
+    orig: (IpAddr, u16),
+    resp: (IpAddr, u16),
+    vlan: VlanTags,
+    orig_side: Side,
+    resp_side: Side,
+    orig_bytes: u64,
+    resp_bytes: u64,
+    orig_packets: u64,
+    resp_packets: u64,
+    wrong_fragment: u32,
+    urgent: u32,
+}
+
+impl Active {
+    fn closed(&self) -> bool {
+        self.transport == Transport::Tcp
+            && (self.orig_side.rst
+                || self.resp_side.rst
+                || (self.orig_side.fin && self.resp_side.fin))
+    }
+
+    /// A new SYN starts a new connection once this one was established and closed; a
+    /// SYN repeated after a refusal (REJ) or a reset attempt is the same attempt.
+    fn reused_by_syn(&self) -> bool {
+        self.orig_side.syn && self.resp_side.syn_ack && self.closed()
+    }
+
+    fn expired(&self, now: i64) -> bool {
+        let idle = now - self.last;
+        match self.transport {
+            Transport::Tcp if self.closed() => idle >= CLOSE_LINGER_NS,
+            Transport::Tcp => idle >= TCP_INACTIVITY_NS,
+            Transport::Udp | Transport::Icmp => idle >= DATAGRAM_INACTIVITY_NS,
+        }
+    }
+
+    fn state(&self) -> ConnState {
+        let (o, r) = (&self.orig_side, &self.resp_side);
+        if self.transport != Transport::Tcp {
+            return match (self.orig_packets > 0, self.resp_packets > 0) {
+                (true, true) => ConnState::SF,
+                (true, false) => ConnState::S0,
+                _ => ConnState::OTH,
+            };
+        }
+        match (o.syn, r.syn_ack) {
+            (true, true) if o.rst => ConnState::RSTO,
+            (true, true) if r.rst => ConnState::RSTR,
+            (true, true) => match (o.fin, r.fin) {
+                (true, true) => ConnState::SF,
+                (true, false) => ConnState::S2,
+                (false, true) => ConnState::S3,
+                (false, false) => ConnState::S1,
+            },
+            (true, false) if r.rst => ConnState::REJ,
+            (true, false) if o.rst => ConnState::RSTOS0,
+            (true, false) if o.fin => ConnState::SH,
+            (true, false) => ConnState::S0,
+            (false, true) if r.rst => ConnState::RSTRH,
+            (false, true) if r.fin => ConnState::SHR,
+            _ => ConnState::OTH,
+        }
+    }
+
+    fn finish(&self) -> Connection {
+        Connection {
+            start: self.start as f64 / 1e9,
+            duration: (self.last - self.start).max(0) as f64 / 1e9,
+            transport: self.transport,
+            orig_addr: self.orig.0,
+            resp_addr: self.resp.0,
+            orig_port: self.orig.1,
+            resp_port: self.resp.1,
+            vlan: self.vlan.to_vec(),
+            state: self.state(),
+            orig_bytes: self.orig_bytes,
+            resp_bytes: self.resp_bytes,
+            orig_packets: self.orig_packets,
+            resp_packets: self.resp_packets,
+            land: self.orig == self.resp,
+            wrong_fragment: self.wrong_fragment,
+            urgent: self.urgent,
+            content: ContentFeatures::default(),
+        }
+    }
+}
+
+/// A finished connection waiting for its turn, ordered by (start, first packet index).
+struct Finished {
+    order: (i64, u64),
+    connection: Connection,
+}
+
+impl PartialEq for Finished {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order
+    }
+}
+impl Eq for Finished {}
+impl PartialOrd for Finished {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Finished {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order.cmp(&other.order)
+    }
+}
+
+/// One IP datagram's addresses, as the tracker needs them.
+pub(crate) struct Endpoints {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub vlan: VlanTags,
+}
+
+/// The connection table.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    active: FxHashMap<FlowKey, Active>,
+    /// The VLAN ids under which each endpoint pair has an open connection.
+    vlans: FxHashMap<EndpointKey, Vec<VlanTags>>,
+    /// (start, first packet index) of every active connection.
+    active_order: BTreeSet<(i64, u64)>,
+    finished: BinaryHeap<Reverse<Finished>>,
+    now: i64,
+    next_sweep: Option<i64>,
+    pub peak_active: usize,
+}
+
+impl Tracker {
+    /// Moves capture time to `time` (never back), ending the connections that timed out.
+    pub(crate) fn advance(&mut self, time: i64) {
+        self.now = self.now.max(time);
+        let due = *self.next_sweep.get_or_insert(time + SWEEP_INTERVAL_NS);
+        if self.now < due {
+            return;
+        }
+        self.next_sweep = Some(self.now + SWEEP_INTERVAL_NS);
+        let now = self.now;
+        let expired: Vec<FlowKey> = self
+            .active
+            .iter()
+            .filter(|(_, conn)| conn.expired(now))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in expired {
+            self.end(&key);
+        }
+    }
+
+    /// Counts one datagram's segment for its connection.
+    pub(crate) fn packet(
+        &mut self,
+        time: i64,
+        index: u64,
+        ends: &Endpoints,
+        segment: &Segment<'_>,
+        wrong_fragment: u32,
+    ) {
+        let (flow, src_port, dst_port) = match segment.detail {
+            Detail::Icmp {
+                echo: Some(echo), ..
+            } => (Flow::IcmpEcho, echo.id, echo.id),
+            Detail::Icmp { kind, code, .. } => (Flow::IcmpOther, u16::from(kind), u16::from(code)),
+            Detail::Tcp { .. } | Detail::Udp => (Flow::Ports, segment.src_port, segment.dst_port),
+        };
+        let src = (ends.src, src_port);
+        let dst = (ends.dst, dst_port);
+        let (low, high) = if flow == Flow::IcmpOther || src <= dst {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        let key = FlowKey {
+            endpoints: EndpointKey {
+                transport: segment.transport,
+                flow,
+                low,
+                high,
+            },
+            vlan: ends.vlan,
+        };
+        let key = if self.active.contains_key(&key) {
+            key
+        } else {
+            self.reply_on_other_vlan(&key, ends, src).unwrap_or(key)
+        };
+        let flags = match segment.detail {
+            Detail::Tcp { flags, .. } => flags,
+            _ => 0,
+        };
+        let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        if pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
+            self.end(&key);
+        }
+        if !self.active.contains_key(&key) {
+            let conn = self.open(time, index, ends, segment, src, dst);
+            self.active_order.insert((conn.start, conn.first_index));
+            self.active.insert(key, conn);
+            self.vlans.entry(key.endpoints).or_default().push(key.vlan);
+            self.peak_active = self.peak_active.max(self.active.len());
+        }
+        let conn = self.active.get_mut(&key).expect("inserted above");
+        conn.last = conn.last.max(time);
+        conn.wrong_fragment += wrong_fragment;
+        let from_orig = match segment.detail {
+            Detail::Icmp { echo: Some(_), .. } => ends.src == conn.orig.0,
+            _ => src == conn.orig,
+        };
+        // A land packet (source = destination) is always the originator's.
+        let from_orig = from_orig || conn.orig == conn.resp;
+        let new_bytes = match segment.detail {
+            Detail::Tcp { flags, seq } => {
+                if flags & tcp_flags::URG != 0 {
+                    conn.urgent += 1;
+                }
+                let side = if from_orig {
+                    &mut conn.orig_side
+                } else {
+                    &mut conn.resp_side
+                };
+                side_flags(side, flags);
+                new_payload(side, flags, seq, segment.payload_len)
+            }
+            _ => 0..segment.payload_len,
+        };
+        let counted = (new_bytes.end - new_bytes.start) as u64;
+        if from_orig {
+            conn.orig_packets += 1;
+            conn.orig_bytes += counted;
+        } else {
+            conn.resp_packets += 1;
+            conn.resp_bytes += counted;
+        }
+        let captured =
+            new_bytes.start.min(segment.payload.len())..new_bytes.end.min(segment.payload.len());
+        Self::payload(from_orig, &segment.payload[captured]);
+    }
+
+    /// The in-order new payload bytes of a connection, each way: where the content
+    /// inspector (`content::Inspector::feed`) reads; content features are not computed yet.
+    fn payload(_from_originator: bool, _bytes: &[u8]) {}
+
+    fn open(
+        &self,
+        time: i64,
+        index: u64,
+        ends: &Endpoints,
+        segment: &Segment<'_>,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+    ) -> Active {
+        let (orig, resp) = match segment.detail {
+            Detail::Tcp { flags, .. }
+                if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK =>
+            {
+                (dst, src)
+            }
+            Detail::Icmp {
+                echo: Some(echo), ..
+            } => {
+                // Ports as Zeek writes echo: the request's type and code.
+                let request_type = if ends.dst.is_ipv6() { 128 } else { 8 };
+                if echo.request {
+                    ((ends.src, request_type), (ends.dst, 0))
+                } else {
+                    ((ends.dst, request_type), (ends.src, 0))
+                }
+            }
+            _ => (src, dst),
+        };
+        Active {
+            start: time,
+            first_index: index,
+            last: time,
+            transport: segment.transport,
+            orig,
+            resp,
+            vlan: ends.vlan,
+            orig_side: Side::default(),
+            resp_side: Side::default(),
+            orig_bytes: 0,
+            resp_bytes: 0,
+            orig_packets: 0,
+            resp_packets: 0,
+            wrong_fragment: 0,
+            urgent: 0,
+        }
+    }
+
+    /// The connection a packet answers when the answer comes back on another VLAN (a router
+    /// between VLANs, captured on the trunk): an open connection with the same endpoints on
+    /// another VLAN, from whose responder this packet comes (while none is open on the
+    /// packet's own VLAN).
+    fn reply_on_other_vlan(
+        &self,
+        key: &FlowKey,
+        ends: &Endpoints,
+        src: (IpAddr, u16),
+    ) -> Option<FlowKey> {
+        self.vlans
+            .get(&key.endpoints)?
+            .iter()
+            .map(|&vlan| FlowKey {
+                endpoints: key.endpoints,
+                vlan,
+            })
+            .find(|other| {
+                self.active.get(other).is_some_and(|conn| {
+                    conn.resp.0 == ends.src
+                        && conn.orig.0 == ends.dst
+                        && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1)
+                })
+            })
+    }
+
+    fn end(&mut self, key: &FlowKey) {
+        if let Some(vlans) = self.vlans.get_mut(&key.endpoints) {
+            vlans.retain(|&vlan| vlan != key.vlan);
+            if vlans.is_empty() {
+                self.vlans.remove(&key.endpoints);
+            }
+        }
+        if let Some(conn) = self.active.remove(key) {
+            self.active_order.remove(&(conn.start, conn.first_index));
+            self.finished.push(Reverse(Finished {
+                order: (conn.start, conn.first_index),
+                connection: conn.finish(),
+            }));
+        }
+    }
+
+    /// Ends every connection (the end of the capture).
+    pub(crate) fn end_all(&mut self) {
+        let keys: Vec<FlowKey> = self.active.keys().copied().collect();
+        for key in keys {
+            self.end(&key);
+        }
+    }
+
+    /// The next finished connection that no active connection, and no datagram still
+    /// pending from `held_from` on, can precede.
+    pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
+        let Reverse(next) = self.finished.peek()?;
+        let blocked_by_active = self
+            .active_order
+            .first()
+            .is_some_and(|&first| first < next.order);
+        let blocked_by_fragments = held_from.is_some_and(|time| time <= next.order.0);
+        if blocked_by_active || blocked_by_fragments {
+            return None;
+        }
+        self.finished.pop().map(|Reverse(done)| done.connection)
+    }
+}
+
+fn side_flags(side: &mut Side, flags: u8) {
+    let syn = flags & tcp_flags::SYN != 0;
+    let ack = flags & tcp_flags::ACK != 0;
+    side.syn |= syn && !ack;
+    side.syn_ack |= syn && ack;
+    side.fin |= flags & tcp_flags::FIN != 0;
+    side.rst |= flags & tcp_flags::RST != 0;
+}
+
+/// The part of a segment's payload (as a range of it) beyond the highest sequence number
+/// this side has sent so far.
+fn new_payload(side: &mut Side, flags: u8, seq: u32, len: usize) -> std::ops::Range<usize> {
+    let data_start = seq.wrapping_add(u32::from(flags & tcp_flags::SYN != 0));
+    let next = *side.next_seq.get_or_insert(data_start);
+    // Lengths beyond what a sequence window can tell apart are taken as they come.
+    let Ok(len32) = u32::try_from(len) else {
+        return 0..len;
+    };
+    let end = data_start.wrapping_add(len32);
+    if (end.wrapping_sub(next) as i32) <= 0 {
+        return 0..0;
+    }
+    side.next_seq = Some(end);
+    let skip = next.wrapping_sub(data_start) as i32;
+    (skip.max(0) as usize).min(len)..len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retransmitted_payload_counts_once() {
+        let mut side = Side::default();
+        assert_eq!(new_payload(&mut side, tcp_flags::SYN, 99, 0), 0..0);
+        assert_eq!(new_payload(&mut side, 0, 100, 10), 0..10);
+        assert_eq!(new_payload(&mut side, 0, 100, 10), 0..0, "retransmission");
+        assert_eq!(new_payload(&mut side, 0, 105, 10), 5..10, "overlap");
+        assert_eq!(new_payload(&mut side, 0, 200, 4), 0..4, "after a gap");
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut side = Side::default();
+        assert_eq!(new_payload(&mut side, 0, u32::MAX - 3, 8), 0..8);
+        assert_eq!(new_payload(&mut side, 0, 4, 8), 0..8);
+        assert_eq!(side.next_seq, Some(12));
+    }
+}
