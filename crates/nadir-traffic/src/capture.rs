@@ -34,7 +34,7 @@ use crate::tracker::{Endpoints, Tracker};
 /// The reader's buffer at first.
 const BUFFER: usize = 1 << 20;
 /// The largest block or record the reader's buffer grows to hold.
-pub const MAX_BLOCK: usize = 64 << 20;
+pub const MAX_BLOCK: usize = 16 << 20;
 /// Bytes read to recognise the format (a legacy pcap file header's length).
 const SNIFF: usize = 24;
 

@@ -26,7 +26,7 @@
 //! sequence number seen that way, so retransmissions are not counted twice; a segment
 //! arriving after a later one (reordered) is then not counted either, which costs a few
 //! bytes on reordered links and saves any per-connection buffering. The new in-order
-//! bytes each way go through [`Tracker::payload`], the one place a content inspector reads.
+//! bytes each way go through [`Active::payload`], the one place a content inspector reads.
 //!
 //! **Timeouts** (capture time: the timestamps, never the wall clock), checked once per
 //! second of capture time:
@@ -164,6 +164,11 @@ impl Active {
             _ => ConnState::OTH,
         }
     }
+
+    /// The connection's new in-order payload bytes, each way, as captured: the one place
+    /// a content inspector reads (`content::Inspector::feed`, made in [`Tracker::open`]
+    /// and finished in [`Active::finish`]). Content features are not computed yet.
+    fn payload(&mut self, _from_originator: bool, _bytes: &[u8]) {}
 
     fn finish(&self) -> Connection {
         Connection {
@@ -306,7 +311,11 @@ impl Tracker {
             self.peak_active = self.peak_active.max(self.active.len());
         }
         let conn = self.active.get_mut(&key).expect("inserted above");
-        conn.last = conn.last.max(time);
+        // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
+        let bare_ack = flags == tcp_flags::ACK && segment.payload_len == 0;
+        if !(bare_ack && conn.closed()) {
+            conn.last = conn.last.max(time);
+        }
         conn.wrong_fragment += wrong_fragment;
         let from_orig = match segment.detail {
             Detail::Icmp { echo: Some(_), .. } => ends.src == conn.orig.0,
@@ -339,12 +348,8 @@ impl Tracker {
         }
         let captured =
             new_bytes.start.min(segment.payload.len())..new_bytes.end.min(segment.payload.len());
-        Self::payload(from_orig, &segment.payload[captured]);
+        conn.payload(from_orig, &segment.payload[captured]);
     }
-
-    /// The in-order new payload bytes of a connection, each way: where the content
-    /// inspector (`content::Inspector::feed`) reads; content features are not computed yet.
-    fn payload(_from_originator: bool, _bytes: &[u8]) {}
 
     fn open(
         &self,
