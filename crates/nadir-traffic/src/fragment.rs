@@ -152,7 +152,7 @@ impl Reassembler {
     /// it) can still count its packet and wrong fragments for its connection.
     pub(crate) fn expire(&mut self, now: Option<i64>, given_up: &mut Vec<Reassembled>) {
         while let Some(&(first_seen, _, oldest)) = self.by_age.first() {
-            if now.is_some_and(|now| first_seen + TIMEOUT_NS > now) {
+            if now.is_some_and(|now| first_seen.saturating_add(TIMEOUT_NS) > now) {
                 break;
             }
             given_up.extend(self.give_up(oldest));

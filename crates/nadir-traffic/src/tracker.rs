@@ -38,6 +38,9 @@
 //! - UDP and ICMP: [`DATAGRAM_INACTIVITY_NS`] (1 min, Zeek's `udp_`/`icmp_inactivity_timeout`);
 //! - the end of the capture ends every connection.
 //!
+//! **Duration** runs from the first packet to the last, except that the bare ACK of a
+//! closed connection's last FIN does not lengthen it (as in Zeek's logs).
+//!
 //! **Order.** Connections end in any order; they are released in order of start time (ties
 //! by the index of their first packet) by holding each finished one until no active
 //! connection (and no pending fragmented datagram) started before it. Memory is the active
@@ -129,7 +132,7 @@ impl Active {
     }
 
     fn expired(&self, now: i64) -> bool {
-        let idle = now - self.last;
+        let idle = now.saturating_sub(self.last);
         match self.transport {
             Transport::Tcp if self.closed() => idle >= CLOSE_LINGER_NS,
             Transport::Tcp => idle >= TCP_INACTIVITY_NS,
@@ -173,7 +176,7 @@ impl Active {
     fn finish(&self) -> Connection {
         Connection {
             start: self.start as f64 / 1e9,
-            duration: (self.last - self.start).max(0) as f64 / 1e9,
+            duration: self.last.saturating_sub(self.start).max(0) as f64 / 1e9,
             transport: self.transport,
             orig_addr: self.orig.0,
             resp_addr: self.resp.0,
@@ -193,29 +196,6 @@ impl Active {
     }
 }
 
-/// A finished connection waiting for its turn, ordered by (start, first packet index).
-struct Finished {
-    order: (i64, u64),
-    connection: Connection,
-}
-
-impl PartialEq for Finished {
-    fn eq(&self, other: &Self) -> bool {
-        self.order == other.order
-    }
-}
-impl Eq for Finished {}
-impl PartialOrd for Finished {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Finished {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.order.cmp(&other.order)
-    }
-}
-
 /// One IP datagram's addresses, as the tracker needs them.
 pub(crate) struct Endpoints {
     pub src: IpAddr,
@@ -227,11 +207,16 @@ pub(crate) struct Endpoints {
 #[derive(Default)]
 pub(crate) struct Tracker {
     active: FxHashMap<FlowKey, Active>,
-    /// The VLAN ids under which each endpoint pair has an open connection.
+    /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
+    /// ones are found by their key alone, so most traffic never touches this).
     vlans: FxHashMap<EndpointKey, Vec<VlanTags>>,
     /// (start, first packet index) of every active connection.
     active_order: BTreeSet<(i64, u64)>,
-    finished: BinaryHeap<Reverse<Finished>>,
+    /// Finished connections waiting for their turn: (start, first packet index, slot in
+    /// `waiting`), earliest first; the heap moves these small entries, not connections.
+    finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
+    waiting: Vec<Option<Connection>>,
+    free_slots: Vec<usize>,
     now: i64,
     next_sweep: Option<i64>,
     pub peak_active: usize,
@@ -241,11 +226,13 @@ impl Tracker {
     /// Moves capture time to `time` (never back), ending the connections that timed out.
     pub(crate) fn advance(&mut self, time: i64) {
         self.now = self.now.max(time);
-        let due = *self.next_sweep.get_or_insert(time + SWEEP_INTERVAL_NS);
+        let due = *self
+            .next_sweep
+            .get_or_insert(time.saturating_add(SWEEP_INTERVAL_NS));
         if self.now < due {
             return;
         }
-        self.next_sweep = Some(self.now + SWEEP_INTERVAL_NS);
+        self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
         let expired: Vec<FlowKey> = self
             .active
@@ -307,7 +294,9 @@ impl Tracker {
             let conn = self.open(time, index, ends, segment, src, dst);
             self.active_order.insert((conn.start, conn.first_index));
             self.active.insert(key, conn);
-            self.vlans.entry(key.endpoints).or_default().push(key.vlan);
+            if key.vlan != VlanTags::default() {
+                self.vlans.entry(key.endpoints).or_default().push(key.vlan);
+            }
             self.peak_active = self.peak_active.max(self.active.len());
         }
         let conn = self.active.get_mut(&key).expect("inserted above");
@@ -408,9 +397,10 @@ impl Tracker {
         ends: &Endpoints,
         src: (IpAddr, u16),
     ) -> Option<FlowKey> {
-        self.vlans
-            .get(&key.endpoints)?
-            .iter()
+        let tagged = self.vlans.get(&key.endpoints).into_iter().flatten();
+        std::iter::once(&VlanTags::default())
+            .chain(tagged)
+            .filter(|&&vlan| vlan != key.vlan)
             .map(|&vlan| FlowKey {
                 endpoints: key.endpoints,
                 vlan,
@@ -425,7 +415,9 @@ impl Tracker {
     }
 
     fn end(&mut self, key: &FlowKey) {
-        if let Some(vlans) = self.vlans.get_mut(&key.endpoints) {
+        if key.vlan != VlanTags::default()
+            && let Some(vlans) = self.vlans.get_mut(&key.endpoints)
+        {
             vlans.retain(|&vlan| vlan != key.vlan);
             if vlans.is_empty() {
                 self.vlans.remove(&key.endpoints);
@@ -433,34 +425,51 @@ impl Tracker {
         }
         if let Some(conn) = self.active.remove(key) {
             self.active_order.remove(&(conn.start, conn.first_index));
-            self.finished.push(Reverse(Finished {
-                order: (conn.start, conn.first_index),
-                connection: conn.finish(),
-            }));
+            self.wait(&conn);
         }
+    }
+
+    /// Holds a finished connection until its turn.
+    fn wait(&mut self, conn: &Active) {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.waiting[slot] = Some(conn.finish());
+                slot
+            }
+            None => {
+                self.waiting.push(Some(conn.finish()));
+                self.waiting.len() - 1
+            }
+        };
+        self.finished
+            .push(Reverse((conn.start, conn.first_index, slot)));
     }
 
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
-        let keys: Vec<FlowKey> = self.active.keys().copied().collect();
-        for key in keys {
-            self.end(&key);
+        self.active_order.clear();
+        self.vlans.clear();
+        let mut active = std::mem::take(&mut self.active);
+        for (_, conn) in active.drain() {
+            self.wait(&conn);
         }
     }
 
     /// The next finished connection that no active connection, and no datagram still
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
-        let Reverse(next) = self.finished.peek()?;
+        let &Reverse((start, index, slot)) = self.finished.peek()?;
         let blocked_by_active = self
             .active_order
             .first()
-            .is_some_and(|&first| first < next.order);
-        let blocked_by_fragments = held_from.is_some_and(|time| time <= next.order.0);
+            .is_some_and(|&first| first < (start, index));
+        let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
         if blocked_by_active || blocked_by_fragments {
             return None;
         }
-        self.finished.pop().map(|Reverse(done)| done.connection)
+        self.finished.pop();
+        self.free_slots.push(slot);
+        self.waiting[slot].take()
     }
 }
 

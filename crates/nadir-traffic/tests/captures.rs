@@ -859,3 +859,51 @@ fn shared_fragments() {
     assert_eq!(report.fragments, 1252);
     assert_eq!(flood.iter().map(|c| c.urgent).sum::<u32>(), 2);
 }
+
+#[test]
+fn damaged_captures_never_panic() {
+    let mut pcap = Pcap::new(ETHERNET);
+    let mut ng = PcapNg::new();
+    ng.interface(1, 6);
+    let frames = [
+        tcp(true, "S", 1, b""),
+        tcp(false, "SA", 1, b""),
+        tcp(true, "PA", 2, b"payload"),
+        udp(true, b"q"),
+    ];
+    for (i, frame) in frames.iter().enumerate() {
+        pcap.packet(i as i64 * 1000, frame);
+        ng.packet(0, i as u64, frame);
+    }
+    let fragments = ipv4_fragments(5, &[(0, true, &[1; 16]), (8, false, &[2; 16])]);
+    for frame in &fragments {
+        pcap.packet(9000, frame);
+    }
+    for whole in [pcap.bytes(), ng.bytes()] {
+        // Cut at every length.
+        for len in 0..whole.len() {
+            if let Ok(capture) =
+                Capture::from_reader("cut", std::io::Cursor::new(whole[..len].to_vec()))
+            {
+                let _ = capture.count();
+            }
+        }
+        // Bytes flipped at random (a fixed xorshift sequence).
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..2000 {
+            let mut damaged = whole.clone();
+            for _ in 0..3 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % damaged.len() as u64) as usize;
+                damaged[at] = (state >> 32) as u8;
+            }
+            if let Ok(mut capture) = Capture::from_reader("damaged", std::io::Cursor::new(damaged))
+            {
+                let connections = capture.by_ref().count() as u64;
+                assert!(connections <= capture.report().packets);
+            }
+        }
+    }
+}
