@@ -1,12 +1,13 @@
 //! Packet captures (pcap, pcapng) streamed into [`Connection`]s.
 //!
-//! The file formats are read with `pcap-parser` (rusticata): it streams any `Read` through
-//! a fixed circular buffer, reads legacy pcap in both byte orders with microsecond,
-//! nanosecond and the "modified" record formats, and pcapng with its interface blocks
-//! (each with its own link type, timestamp resolution and offset, which this module keeps
-//! per section). `pcap-file` 3 is still a release candidate and its 2.x reads whole pcapng
-//! blocks through its own allocation per packet; `etherparse` reads packets, not files
-//! (see the `packet` module for why packets are read by hand).
+//! The file formats are read with `pcap-parser` (rusticata, 0.17): one streaming reader
+//! over any `Read` through a fixed circular buffer, which tells pcap from pcapng itself,
+//! reads legacy pcap in both byte orders with microsecond, nanosecond and the "modified"
+//! record formats, and pcapng with its interface blocks (each with its own link type,
+//! timestamp resolution and offset, which this module keeps per section). `pcap-file`
+//! would also do, but its current line is a release candidate (3.0.0-rc.3) with separate
+//! pcap and pcapng readers to choose between; `etherparse` reads packets, not files (see
+//! the `packet` module for why packets are read by hand).
 //!
 //! Memory is the reader's buffer (1 MiB, grown up to [`MAX_BLOCK`] for a block that needs
 //! it), the active connections, the pending fragments and the finished connections not yet
@@ -497,6 +498,7 @@ impl Extractor {
         report.reassembled = self.reassembler.reassembled;
         report.incomplete_datagrams = self.reassembler.incomplete;
         report.peak_active_connections = self.tracker.peak_active as u64;
+        report.ended_early = self.tracker.ended_early;
         report
             .problems
             .add(Problem::WrongFragment, self.reassembler.wrong_total);

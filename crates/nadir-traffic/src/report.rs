@@ -100,6 +100,8 @@ pub struct CaptureReport {
     pub connections: u64,
     /// The most connections open at once.
     pub peak_active_connections: u64,
+    /// Open connections ended before their time to bound memory (the tracker's limits).
+    pub ended_early: u64,
     pub problems: ProblemCounts,
 }
 
@@ -116,6 +118,9 @@ impl fmt::Display for CaptureReport {
                 ", {} fragments ({} datagrams reassembled, {} incomplete)",
                 self.fragments, self.reassembled, self.incomplete_datagrams
             )?;
+        }
+        if self.ended_early > 0 {
+            write!(f, ", {} connections ended early for room", self.ended_early)?;
         }
         for (problem, count) in self.problems.iter() {
             write!(f, ", {count} {}", problem.name())?;

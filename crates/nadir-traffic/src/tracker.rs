@@ -43,11 +43,16 @@
 //!
 //! **Order.** Connections end in any order; they are released in order of start time (ties
 //! by the index of their first packet) by holding each finished one until no active
-//! connection (and no pending fragmented datagram) started before it. Memory is the active
-//! connections plus those finished while an older one is still open.
+//! connection (and no pending fragmented datagram) started before it.
+//!
+//! **Memory** is the open connections plus those finished while an older one is still open,
+//! each bounded ([`Limits`]: about a million of each): beyond either bound, the open
+//! connection that started first is ended early (counted in the report; its later packets,
+//! if any, make a new connection), so a flood of spoofed SYNs or one connection open all
+//! day cannot exhaust memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
@@ -210,8 +215,8 @@ pub(crate) struct Tracker {
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
     vlans: FxHashMap<EndpointKey, Vec<VlanTags>>,
-    /// (start, first packet index) of every active connection.
-    active_order: BTreeSet<(i64, u64)>,
+    /// Every active connection's key by (start, first packet index).
+    active_order: BTreeMap<(i64, u64), FlowKey>,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
     /// `waiting`), earliest first; the heap moves these small entries, not connections.
     finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
@@ -219,7 +224,29 @@ pub(crate) struct Tracker {
     free_slots: Vec<usize>,
     now: i64,
     next_sweep: Option<i64>,
+    limits: Limits,
     pub peak_active: usize,
+    /// Connections ended before their time to keep within [`Limits`].
+    pub ended_early: u64,
+}
+
+/// The most connections held at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Open connections.
+    pub active: usize,
+    /// Finished connections waiting for an older open one to finish.
+    pub waiting: usize,
+}
+
+/// About 350 bytes a connection open, 200 waiting: at most some 550 MiB in all.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            active: 1 << 20,
+            waiting: 1 << 20,
+        }
+    }
 }
 
 impl Tracker {
@@ -291,8 +318,12 @@ impl Tracker {
             self.end(&key);
         }
         if !self.active.contains_key(&key) {
+            if self.active.len() >= self.limits.active {
+                self.end_oldest();
+            }
             let conn = self.open(time, index, ends, segment, src, dst);
-            self.active_order.insert((conn.start, conn.first_index));
+            self.active_order
+                .insert((conn.start, conn.first_index), key);
             self.active.insert(key, conn);
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
@@ -429,6 +460,16 @@ impl Tracker {
         }
     }
 
+    /// Ends the open connection that started first, to make room: for a new connection
+    /// when the table is full, or for the finished ones it holds back when too many wait.
+    fn end_oldest(&mut self) {
+        if let Some((_, key)) = self.active_order.first_key_value() {
+            let key = *key;
+            self.ended_early += 1;
+            self.end(&key);
+        }
+    }
+
     /// Holds a finished connection until its turn.
     fn wait(&mut self, conn: &Active) {
         let slot = match self.free_slots.pop() {
@@ -459,10 +500,17 @@ impl Tracker {
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
         let &Reverse((start, index, slot)) = self.finished.peek()?;
-        let blocked_by_active = self
-            .active_order
-            .first()
-            .is_some_and(|&first| first < (start, index));
+        let blocked = |tracker: &Tracker| {
+            tracker
+                .active_order
+                .first_key_value()
+                .is_some_and(|(&first, _)| first < (start, index))
+        };
+        if self.finished.len() > self.limits.waiting && blocked(self) {
+            self.end_oldest();
+            return self.pop_ready(held_from);
+        }
+        let blocked_by_active = blocked(self);
         let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
         if blocked_by_active || blocked_by_fragments {
             return None;
@@ -502,7 +550,79 @@ fn new_payload(side: &mut Side, flags: u8, seq: u32, len: usize) -> std::ops::Ra
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
+    use crate::connection::Transport;
+
+    /// A payload-less TCP segment from 10.0.0.1:`port` to 10.0.0.2:80.
+    fn syn(tracker: &mut Tracker, time: i64, port: u16) {
+        let ends = Endpoints {
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            vlan: VlanTags::default(),
+        };
+        let segment = Segment {
+            transport: Transport::Tcp,
+            src_port: port,
+            dst_port: 80,
+            detail: Detail::Tcp {
+                flags: tcp_flags::SYN,
+                seq: 1,
+            },
+            payload: &[],
+            payload_len: 0,
+        };
+        tracker.advance(time);
+        tracker.packet(time, time as u64, &ends, &segment, 0);
+    }
+
+    fn ports(connections: &[Connection]) -> Vec<u16> {
+        connections.iter().map(|c| c.orig_port).collect()
+    }
+
+    #[test]
+    fn a_full_table_ends_its_oldest_connection() {
+        let mut tracker = Tracker {
+            limits: Limits {
+                active: 3,
+                waiting: 100,
+            },
+            ..Tracker::default()
+        };
+        for port in 1..=5 {
+            syn(&mut tracker, i64::from(port), port);
+        }
+        assert_eq!(tracker.active.len(), 3);
+        assert_eq!(tracker.ended_early, 2);
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2]);
+    }
+
+    #[test]
+    fn too_many_waiting_ends_the_connection_holding_them() {
+        let mut tracker = Tracker {
+            limits: Limits {
+                active: 100,
+                waiting: 2,
+            },
+            ..Tracker::default()
+        };
+        let minute = 60_000_000_000;
+        // Port 1 stays open (a SYN every minute); ports 2.. each time out behind it, 5 min
+        // after their SYN.
+        for step in 0..8i64 {
+            syn(&mut tracker, step * minute, 1);
+            syn(&mut tracker, step * minute + 1, 2 + step as u16);
+        }
+        assert_eq!(tracker.finished.len(), 2, "ports 2 and 3 timed out");
+        assert!(tracker.pop_ready(None).is_none(), "held by port 1");
+        syn(&mut tracker, 8 * minute, 1);
+        assert_eq!(tracker.finished.len(), 3, "port 4 too: one over the limit");
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2, 3, 4]);
+        assert_eq!(tracker.ended_early, 1);
+    }
 
     #[test]
     fn retransmitted_payload_counts_once() {
