@@ -292,7 +292,8 @@ fn handle_block(format: &mut Format, extractor: &mut Extractor, block: PcapBlock
     match block {
         PcapBlockOwned::LegacyHeader(header) => {
             *format = Format::Legacy {
-                link_type: header.network.0 as u32,
+                // The upper bits may carry the frame check sequence's length.
+                link_type: header.network.0 as u32 & 0xffff,
                 nanoseconds: header.is_nanosecond_precision(),
             };
         }

@@ -104,6 +104,7 @@ struct Side {
     next_seq: Option<u32>,
 }
 
+/// An open connection.
 struct Active {
     start: i64,
     first_index: u64,

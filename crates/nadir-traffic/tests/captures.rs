@@ -956,3 +956,28 @@ fn icmpv6_echo_pairs_by_identifier() {
     assert_eq!(first.orig_addr, IpAddr::from(a));
     assert_eq!(connections[1].state, ConnState::S0);
 }
+
+/// A reader that hands out at most 7 bytes a read, as a slow pipe might.
+struct Trickle(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let len = buf.len().min(7);
+        self.0.read(&mut buf[..len])
+    }
+}
+
+#[test]
+fn short_reads_and_frames_larger_than_the_buffer() {
+    let mut huge = udp(true, b"big");
+    huge.resize(3 << 20, 0);
+    let frames = [tcp(true, "S", 1, b""), tcp(false, "SA", 1, b""), huge];
+    let bytes = capture_of(&frames);
+    let (expected, report) = extract(bytes.clone());
+    assert_eq!(expected.len(), 2);
+    assert_eq!(report.problems.total(), 0);
+    let mut capture = Capture::from_reader("pipe", Trickle(std::io::Cursor::new(bytes))).unwrap();
+    let connections: Vec<Connection> = capture.by_ref().collect();
+    assert_eq!(connections, expected);
+    assert_eq!(capture.report(), report);
+}
