@@ -14,6 +14,10 @@ mod fragment;
 mod packet;
 pub mod report;
 mod tracker;
+pub mod record;
+pub mod service;
+pub mod window;
+pub mod zeek;
 
 pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};

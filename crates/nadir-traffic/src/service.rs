@@ -1,0 +1,319 @@
+//! NSL-KDD's `service` of a connection: its transport and responder port (for ICMP, its
+//! message type) named as KDD'99 names them.
+//!
+//! The names are the 70 values of the `service` column of NSL-KDD (`KDDTrain+`), which keeps
+//! KDD'99's names ([`Service::ALL`]). KDD'99 took them from Bro's port names; the rules here
+//! rebuild them:
+//!
+//! - **TCP**: a responder port of the table below has its name; otherwise an originator port
+//!   of 20 is `ftp_data` (active FTP: the server opens the data connection from port 20 to a
+//!   port of the client's choosing); otherwise a responder port above 1024 (registered and
+//!   ephemeral ports, which KDD'99 calls `private`) is `private`, and any other port `other`.
+//! - **UDP**: 53 `domain_u`, 69 `tftp_u`, 123 `ntp_u` (the only UDP names the data set has:
+//!   its UDP rows are those three, `private` and `other`); otherwise `private` above port 1024,
+//!   `other` at or below.
+//! - **ICMP** (Zeek writes the type of the first message as the originator port and, for
+//!   one-way messages such as destination unreachable, the code as the responder port; ICMPv6
+//!   types, told by the addresses, map to the same names): echo request `eco_i`, echo reply
+//!   `ecr_i`, destination unreachable `urp_i` when the port was unreachable and `urh_i` for the
+//!   other codes (host, network, protocol, prohibited), redirect `red_i`, time exceeded
+//!   `tim_i` (NSL-KDD's `tim_i` rows are the 564- and 91-byte replies of the ping-of-death and
+//!   normal traffic, time-exceeded errors, not timestamp replies). KDD'99's `oth_i` for the
+//!   other ICMP types is not a value NSL-KDD's data holds, so a model trained on it would see
+//!   an unseen category: they are `other`, the data set's name for traffic of no known service.
+//!
+//! The port table follows the IANA Service Name and Transport Protocol Port Number Registry
+//! and the classic BSD `/etc/services` for the names KDD'99 kept from it (`mtp` 57, `rje` 77,
+//! `link` 87, `netstat` 15); IRC also on 6667, X11 on 6000–6063 (one port per display).
+//! `harvest` and `pm_dump` are NSL-KDD names with no documented port, so no connection is
+//! given them.
+
+use crate::connection::{Connection, Transport};
+
+/// One of NSL-KDD's service names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Service(u8);
+
+/// The highest port that is never `private`: KDD'99's well-known ports.
+const LAST_WELL_KNOWN_PORT: u16 = 1024;
+
+/// Active FTP's data port on the server side.
+const FTP_DATA_PORT: u16 = 20;
+
+impl Service {
+    /// Every name NSL-KDD's `service` column holds, sorted by byte (upper case first).
+    pub const ALL: [&'static str; 70] = [
+        "IRC",
+        "X11",
+        "Z39_50",
+        "aol",
+        "auth",
+        "bgp",
+        "courier",
+        "csnet_ns",
+        "ctf",
+        "daytime",
+        "discard",
+        "domain",
+        "domain_u",
+        "echo",
+        "eco_i",
+        "ecr_i",
+        "efs",
+        "exec",
+        "finger",
+        "ftp",
+        "ftp_data",
+        "gopher",
+        "harvest",
+        "hostnames",
+        "http",
+        "http_2784",
+        "http_443",
+        "http_8001",
+        "imap4",
+        "iso_tsap",
+        "klogin",
+        "kshell",
+        "ldap",
+        "link",
+        "login",
+        "mtp",
+        "name",
+        "netbios_dgm",
+        "netbios_ns",
+        "netbios_ssn",
+        "netstat",
+        "nnsp",
+        "nntp",
+        "ntp_u",
+        "other",
+        "pm_dump",
+        "pop_2",
+        "pop_3",
+        "printer",
+        "private",
+        "red_i",
+        "remote_job",
+        "rje",
+        "shell",
+        "smtp",
+        "sql_net",
+        "ssh",
+        "sunrpc",
+        "supdup",
+        "systat",
+        "telnet",
+        "tftp_u",
+        "tim_i",
+        "time",
+        "urh_i",
+        "urp_i",
+        "uucp",
+        "uucp_path",
+        "vmnet",
+        "whois",
+    ];
+
+    /// How many services there are: tallies per service are arrays of this length.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The service of a name of [`Service::ALL`] (a binary search: the list is sorted).
+    pub fn from_name(name: &str) -> Option<Service> {
+        Self::ALL
+            .binary_search(&name)
+            .ok()
+            .map(|i| Service(i as u8))
+    }
+
+    /// The service's NSL-KDD name.
+    pub fn name(self) -> &'static str {
+        Self::ALL[self.0 as usize]
+    }
+
+    /// Position in [`Service::ALL`], `0..Service::COUNT`.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The service of a connection.
+    pub fn of(conn: &Connection) -> Service {
+        Self::classify(
+            conn.transport,
+            conn.orig_addr.is_ipv6(),
+            conn.orig_port,
+            conn.resp_port,
+        )
+    }
+
+    /// The service of a transport and its ports (for ICMP: type and code, `ipv6` telling
+    /// ICMPv6's numbering from ICMP's).
+    pub fn classify(transport: Transport, ipv6: bool, orig_port: u16, resp_port: u16) -> Service {
+        let name = match transport {
+            Transport::Tcp => tcp_name(resp_port).unwrap_or(if orig_port == FTP_DATA_PORT {
+                "ftp_data"
+            } else {
+                unnamed_port(resp_port)
+            }),
+            Transport::Udp => udp_name(resp_port).unwrap_or_else(|| unnamed_port(resp_port)),
+            Transport::Icmp if ipv6 => icmpv6_name(orig_port, resp_port),
+            Transport::Icmp => icmp_name(orig_port, resp_port),
+        };
+        Self::named(name)
+    }
+
+    /// The service of a name the tables here use, all of which are in [`Service::ALL`]
+    /// (checked by this module's tests for every port and type).
+    fn named(name: &'static str) -> Service {
+        Self::from_name(name).unwrap_or(OTHER)
+    }
+}
+
+/// `other`: [`Service::named`]'s answer should a table name ever be missing from the list.
+const OTHER: Service = Service(44);
+
+/// KDD'99's name for a port of no listed service.
+fn unnamed_port(port: u16) -> &'static str {
+    if port > LAST_WELL_KNOWN_PORT {
+        "private"
+    } else {
+        "other"
+    }
+}
+
+fn tcp_name(port: u16) -> Option<&'static str> {
+    Some(match port {
+        7 => "echo",
+        9 => "discard",
+        11 => "systat",
+        13 => "daytime",
+        15 => "netstat",
+        20 => "ftp_data",
+        21 => "ftp",
+        22 => "ssh",
+        23 => "telnet",
+        25 => "smtp",
+        37 => "time",
+        42 => "name",
+        43 => "whois",
+        53 => "domain",
+        57 => "mtp",
+        70 => "gopher",
+        71..=74 => "remote_job",
+        5 | 77 => "rje",
+        79 => "finger",
+        80 => "http",
+        84 => "ctf",
+        87 => "link",
+        95 => "supdup",
+        101 => "hostnames",
+        102 => "iso_tsap",
+        105 => "csnet_ns",
+        109 => "pop_2",
+        110 => "pop_3",
+        111 => "sunrpc",
+        113 => "auth",
+        117 => "uucp_path",
+        119 => "nntp",
+        137 => "netbios_ns",
+        138 => "netbios_dgm",
+        139 => "netbios_ssn",
+        143 => "imap4",
+        150 => "sql_net",
+        175 => "vmnet",
+        179 => "bgp",
+        194 | 6667 => "IRC",
+        210 => "Z39_50",
+        389 => "ldap",
+        433 => "nnsp",
+        443 => "http_443",
+        512 => "exec",
+        513 => "login",
+        514 => "shell",
+        515 => "printer",
+        520 => "efs",
+        530 => "courier",
+        540 => "uucp",
+        543 => "klogin",
+        544 => "kshell",
+        2784 => "http_2784",
+        5190 => "aol",
+        6000..=6063 => "X11",
+        8001 => "http_8001",
+        _ => return None,
+    })
+}
+
+fn udp_name(port: u16) -> Option<&'static str> {
+    Some(match port {
+        53 => "domain_u",
+        69 => "tftp_u",
+        123 => "ntp_u",
+        _ => return None,
+    })
+}
+
+/// ICMP (RFC 792) types; `code` matters for destination unreachable only.
+fn icmp_name(icmp_type: u16, code: u16) -> &'static str {
+    const PORT_UNREACHABLE: u16 = 3;
+    match icmp_type {
+        0 => "ecr_i",
+        3 if code == PORT_UNREACHABLE => "urp_i",
+        3 => "urh_i",
+        5 => "red_i",
+        8 => "eco_i",
+        11 => "tim_i",
+        _ => "other",
+    }
+}
+
+/// ICMPv6 (RFC 4443, RFC 4861) types, named as their ICMP counterparts.
+fn icmpv6_name(icmp_type: u16, code: u16) -> &'static str {
+    const PORT_UNREACHABLE: u16 = 4;
+    match icmp_type {
+        1 if code == PORT_UNREACHABLE => "urp_i",
+        1 => "urh_i",
+        3 => "tim_i",
+        128 => "eco_i",
+        129 => "ecr_i",
+        137 => "red_i",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_is_other() {
+        assert_eq!(OTHER.name(), "other");
+    }
+
+    /// Every name a table gives is one of NSL-KDD's, so `named` never falls back.
+    #[test]
+    fn every_table_name_is_in_the_vocabulary() {
+        let mut names: Vec<&str> = Vec::new();
+        for port in 0..=u16::MAX {
+            names.extend(tcp_name(port));
+            names.extend(udp_name(port));
+            names.push(unnamed_port(port));
+        }
+        for kind in 0..=255 {
+            for code in 0..=16 {
+                names.push(icmp_name(kind, code));
+                names.push(icmpv6_name(kind, code));
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            assert!(Service::from_name(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn all_is_sorted_and_unique() {
+        assert!(Service::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+}
