@@ -312,6 +312,128 @@ mod tests {
         }
     }
 
+    fn name(transport: Transport, orig_port: u16, resp_port: u16) -> &'static str {
+        Service::classify(transport, false, orig_port, resp_port).name()
+    }
+
+    #[test]
+    fn ports_map_to_kdd_names() {
+        use Transport::{Icmp, Tcp, Udp};
+        for (transport, orig, resp, want) in [
+            (Tcp, 40000, 80, "http"),
+            (Tcp, 40000, 21, "ftp"),
+            (Tcp, 40000, 20, "ftp_data"),
+            (Tcp, 20, 40000, "ftp_data"),
+            (Tcp, 20, 80, "http"),
+            (Tcp, 40000, 23, "telnet"),
+            (Tcp, 40000, 25, "smtp"),
+            (Tcp, 40000, 22, "ssh"),
+            (Tcp, 40000, 53, "domain"),
+            (Tcp, 40000, 443, "http_443"),
+            (Tcp, 40000, 6000, "X11"),
+            (Tcp, 40000, 6063, "X11"),
+            (Tcp, 40000, 6064, "private"),
+            (Tcp, 40000, 6667, "IRC"),
+            (Tcp, 40000, 8001, "http_8001"),
+            (Tcp, 40000, 8080, "private"),
+            (Tcp, 40000, 1025, "private"),
+            (Tcp, 40000, 1024, "other"),
+            (Tcp, 40000, 600, "other"),
+            (Tcp, 40000, 0, "other"),
+            (Udp, 40000, 53, "domain_u"),
+            (Udp, 40000, 69, "tftp_u"),
+            (Udp, 40000, 123, "ntp_u"),
+            (Udp, 40000, 137, "other"),
+            (Udp, 40000, 5353, "private"),
+            (Udp, 20, 40000, "private"),
+            (Icmp, 8, 0, "eco_i"),
+            (Icmp, 0, 0, "ecr_i"),
+            (Icmp, 3, 3, "urp_i"),
+            (Icmp, 3, 1, "urh_i"),
+            (Icmp, 3, 0, "urh_i"),
+            (Icmp, 5, 1, "red_i"),
+            (Icmp, 11, 0, "tim_i"),
+            (Icmp, 13, 14, "other"),
+        ] {
+            assert_eq!(
+                name(transport, orig, resp),
+                want,
+                "{transport:?} {orig} → {resp}"
+            );
+        }
+        let v6 = |kind, code| Service::classify(Icmp, true, kind, code).name();
+        assert_eq!(
+            [
+                v6(128, 129),
+                v6(129, 128),
+                v6(1, 4),
+                v6(1, 3),
+                v6(3, 0),
+                v6(137, 0),
+                v6(135, 136),
+                v6(8, 0)
+            ],
+            [
+                "eco_i", "ecr_i", "urp_i", "urh_i", "tim_i", "red_i", "other", "other"
+            ]
+        );
+    }
+
+    /// The vocabulary of NSL-KDD's `service` column: read from the shared data where it is
+    /// beside the checkout, and otherwise this list, written from the data set.
+    fn nsl_kdd_vocabulary() -> Vec<String> {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/Network_anomaly_data.csv");
+        if !data.exists() {
+            return "IRC X11 Z39_50 aol auth bgp courier csnet_ns ctf daytime discard domain \
+                domain_u echo eco_i ecr_i efs exec finger ftp ftp_data gopher harvest hostnames \
+                http http_2784 http_443 http_8001 imap4 iso_tsap klogin kshell ldap link login \
+                mtp name netbios_dgm netbios_ns netbios_ssn netstat nnsp nntp ntp_u other \
+                pm_dump pop_2 pop_3 printer private red_i remote_job rje shell smtp sql_net ssh \
+                sunrpc supdup systat telnet tftp_u tim_i time urh_i urp_i uucp uucp_path vmnet \
+                whois"
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+        }
+        let mut reader = csv::Reader::from_path(&data).unwrap();
+        let column = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "service")
+            .unwrap();
+        let mut names: Vec<String> = reader
+            .records()
+            .map(|r| r.unwrap()[column].to_string())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Every name produced, for every port and ICMP type, is one the data set holds, and the
+    /// list of names is the data set's.
+    #[test]
+    fn names_are_the_data_sets() {
+        let vocabulary = nsl_kdd_vocabulary();
+        assert_eq!(vocabulary, Service::ALL);
+        let mut produced = std::collections::BTreeSet::new();
+        for transport in [Transport::Tcp, Transport::Udp, Transport::Icmp] {
+            for ipv6 in [false, true] {
+                for port in 0..=u16::MAX {
+                    produced.insert(Service::classify(transport, ipv6, 20, port).name());
+                    produced.insert(Service::classify(transport, ipv6, port, 3).name());
+                }
+            }
+        }
+        for name in &produced {
+            assert!(vocabulary.iter().any(|v| v == name), "{name}");
+        }
+        // All but the two names no documented port has.
+        assert_eq!(produced.len(), Service::COUNT - 2);
+    }
+
     #[test]
     fn all_is_sorted_and_unique() {
         assert!(Service::ALL.windows(2).all(|w| w[0] < w[1]));

@@ -694,13 +694,13 @@ impl<R: BufRead> ZeekReader<R> {
             while let [rest @ .., b'\n' | b'\r'] = text {
                 text = rest;
             }
-            if text.iter().all(u8::is_ascii_whitespace) {
+            let Some(&first) = text.iter().find(|b| !b.is_ascii_whitespace()) else {
                 continue;
-            }
+            };
             let format = match self.format {
                 Some(format) => format,
                 None => {
-                    let format = match text[0] {
+                    let format = match first {
                         b'#' => ZeekFormat::Tsv,
                         b'{' => ZeekFormat::Json,
                         _ => {
