@@ -517,10 +517,14 @@ fn unescape(text: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `line` cut at every occurrence of `separator`.
-fn split<'a>(line: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+/// `line` cut at every occurrence of `separator` (a byte search when it is one byte, as
+/// Zeek's tab is).
+fn split<'a>(line: &'a [u8], separator: &'a [u8]) -> Box<dyn Iterator<Item = &'a [u8]> + 'a> {
+    if let [byte] = separator {
+        return Box::new(line.split(move |b| b == byte));
+    }
     let mut rest = Some(line);
-    std::iter::from_fn(move || {
+    Box::new(std::iter::from_fn(move || {
         let text = rest?;
         match text.windows(separator.len()).position(|w| w == separator) {
             Some(at) => {
@@ -532,15 +536,16 @@ fn split<'a>(line: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u
                 Some(text)
             }
         }
-    })
+    }))
 }
 
-/// A record waiting in the reorder buffer: earliest start first, then in log order.
+/// A record waiting in the reorder buffer: earliest start first, then in log order. Boxed,
+/// so that the heap's sifts move 24 bytes rather than the record's 170 or so.
 #[derive(Debug)]
 struct Pending {
     start: f64,
     sequence: u64,
-    conn: Connection,
+    conn: Box<Connection>,
 }
 
 impl PartialEq for Pending {
@@ -629,7 +634,7 @@ impl<R: BufRead> ZeekReader<R> {
                 self.finished || p.start <= self.newest - self.options.reorder_seconds
             });
             if ready {
-                return Ok(self.pending.pop().map(|Reverse(p)| self.release(p.conn)));
+                return Ok(self.pending.pop().map(|Reverse(p)| self.release(*p.conn)));
             }
             if self.finished {
                 return Ok(None);
@@ -645,7 +650,7 @@ impl<R: BufRead> ZeekReader<R> {
                     self.pending.push(Reverse(Pending {
                         start: conn.start,
                         sequence: self.sequence,
-                        conn,
+                        conn: Box::new(conn),
                     }));
                     self.summary.peak_buffered = self.summary.peak_buffered.max(self.pending.len());
                 }

@@ -469,3 +469,45 @@ fn records_written_as_csv_read_back_with_the_nsl_kdd_schema() {
     let icmp: Vec<&str> = text.lines().nth(4).unwrap().split(',').collect();
     assert_eq!(&icmp[41..44], ["1591368000", "fe80::1", "128"]);
 }
+
+/// Reading speed of both formats (prints, asserts nothing about time):
+/// `cargo test --release -p nadir-traffic --test zeek -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn read_throughput() {
+    let records = 500_000u32;
+    let mut tsv = header();
+    let mut json = String::new();
+    for i in 0..records {
+        let ts = 1_591_367_000.0 + f64::from(i) * 0.001;
+        let port = format!("{}", 1024 + i % 60_000);
+        tsv += &row(
+            &format!("{ts}"),
+            ("192.168.1.5", &port),
+            ("10.0.0.9", "80"),
+            "tcp",
+            "0.25",
+            ("420", "17000"),
+            "SF",
+            ("9", "14"),
+        );
+        json += &format!(
+            r#"{{"ts":{ts},"uid":"CAbc123","id.orig_h":"192.168.1.5","id.orig_p":{port},"id.resp_h":"10.0.0.9","id.resp_p":80,"proto":"tcp","service":"http","duration":0.25,"orig_bytes":420,"resp_bytes":17000,"conn_state":"SF","local_orig":true,"local_resp":false,"missed_bytes":0,"history":"ShADadFf","orig_pkts":9,"orig_ip_bytes":100,"resp_pkts":14,"resp_ip_bytes":200}}"#
+        );
+        json.push('\n');
+    }
+    for (name, text) in [("TSV", &tsv), ("JSON", &json)] {
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let (conns, _) = read_all(text, strict()).unwrap();
+            assert_eq!(conns.len(), records as usize);
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "{name}: {records} records, {:.1} MB in {best:.3} s (best of 3): {:.2} M records/s",
+            text.len() as f64 / 1e6,
+            f64::from(records) / best / 1e6
+        );
+    }
+}
