@@ -42,8 +42,8 @@
 //! # Choices where the documents are silent
 //!
 //! - **The current connection counts itself** in every set: NSL-KDD's `count`, `srv_count`,
-//!   `dst_host_count` and `dst_host_srv_count` are at least 1 in all but 13 of `KDDTrain+`'s
-//!   125,973 rows. So no count is ever 0 here; a rate over an empty set would be 0.
+//!   `dst_host_count` and `dst_host_srv_count` are all at least 1 in all but 16 of
+//!   `KDDTrain+`'s 125,973 rows. So no count is ever 0 here; a rate over an empty set would be 0.
 //! - **SYN error**: NSL-KDD's flag S0, S1, S2 or S3 (its documentation: "activated the flag
 //!   s0, s1, s2 or s3"); **REJ error**: flag REJ. The flag is [`ConnState::nsl_kdd_flag`],
 //!   whatever the transport (a UDP request without answer is S0, as in NSL-KDD).

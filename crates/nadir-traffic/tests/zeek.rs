@@ -511,3 +511,118 @@ fn read_throughput() {
         );
     }
 }
+
+/// Every feature lands under its own name: records of varied connections (hosts, services,
+/// states, content), written and read back, compared feature by feature with what they were
+/// made of.
+#[test]
+fn every_feature_reads_back_under_its_name() {
+    let schema = Schema::nsl_kdd();
+    let states = [
+        ConnState::S0,
+        ConnState::SF,
+        ConnState::REJ,
+        ConnState::RSTRH,
+        ConnState::S2,
+    ];
+    let ports = [80u16, 21, 23, 40000, 25];
+    let conns: Vec<Connection> = (0..300u32)
+        .map(|i| {
+            let mut conn = read_all(&tsv_log(), strict()).unwrap().0.remove(0);
+            conn.start += f64::from(i) * 0.3;
+            conn.duration = f64::from(i) / 7.0;
+            conn.resp_addr = format!("10.0.0.{}", i % 7).parse().unwrap();
+            conn.orig_port = 1024 + (i % 11) as u16;
+            conn.resp_port = ports[(i % 5) as usize];
+            conn.state = states[(i % 3 + i % 2) as usize];
+            conn.orig_bytes = u64::from(i) * 1000;
+            conn.resp_bytes = u64::from(i % 13);
+            conn.land = i % 17 == 0;
+            conn.wrong_fragment = i % 3;
+            conn.urgent = i % 4;
+            conn.content.hot = i % 5;
+            conn.content.num_failed_logins = i % 6;
+            conn.content.logged_in = i % 2 == 0;
+            conn.content.num_compromised = i % 7;
+            conn.content.root_shell = i % 3 == 0;
+            conn.content.su_attempted = i % 4 == 0;
+            conn.content.num_root = i % 8;
+            conn.content.num_file_creations = i % 9;
+            conn.content.num_shells = i % 10;
+            conn.content.num_access_files = i % 11;
+            conn.content.num_outbound_cmds = i % 12;
+            conn.content.is_host_login = i % 5 == 0;
+            conn.content.is_guest_login = i % 6 == 0;
+            conn
+        })
+        .collect();
+    let mut windows = Windows::default();
+    let mut writer = CsvWriter::new(Vec::new()).unwrap();
+    let mut made = Vec::new();
+    for conn in &conns {
+        let features = windows.push(conn);
+        writer.write(conn, &features).unwrap();
+        made.push(features);
+    }
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("varied_records.csv");
+    std::fs::write(&path, writer.into_inner().unwrap()).unwrap();
+    let data = read_path(&path, ReadOptions::with_schema(schema.clone())).unwrap();
+    assert_eq!(data.records.len(), conns.len());
+    let mut distinct_rates = std::collections::BTreeSet::new();
+    for ((record, conn), w) in data.records.iter().zip(&conns).zip(&made) {
+        let c = &conn.content;
+        let flag = |b: bool| f64::from(u8::from(b));
+        let want: [(&str, f64); 38] = [
+            ("duration", conn.duration),
+            ("srcbytes", conn.orig_bytes as f64),
+            ("dstbytes", conn.resp_bytes as f64),
+            ("land", flag(conn.land)),
+            ("wrongfragment", f64::from(conn.wrong_fragment)),
+            ("urgent", f64::from(conn.urgent)),
+            ("hot", f64::from(c.hot)),
+            ("numfailedlogins", f64::from(c.num_failed_logins)),
+            ("loggedin", flag(c.logged_in)),
+            ("numcompromised", f64::from(c.num_compromised)),
+            ("rootshell", flag(c.root_shell)),
+            ("suattempted", flag(c.su_attempted)),
+            ("numroot", f64::from(c.num_root)),
+            ("numfilecreations", f64::from(c.num_file_creations)),
+            ("numshells", f64::from(c.num_shells)),
+            ("numaccessfiles", f64::from(c.num_access_files)),
+            ("numoutboundcmds", f64::from(c.num_outbound_cmds)),
+            ("ishostlogin", flag(c.is_host_login)),
+            ("isguestlogin", flag(c.is_guest_login)),
+            ("count", f64::from(w.count)),
+            ("srvcount", f64::from(w.srv_count)),
+            ("serrorrate", w.serror_rate),
+            ("srvserrorrate", w.srv_serror_rate),
+            ("rerrorrate", w.rerror_rate),
+            ("srvrerrorrate", w.srv_rerror_rate),
+            ("samesrvrate", w.same_srv_rate),
+            ("diffsrvrate", w.diff_srv_rate),
+            ("srvdiffhostrate", w.srv_diff_host_rate),
+            ("dsthostcount", f64::from(w.dst_host_count)),
+            ("dsthostsrvcount", f64::from(w.dst_host_srv_count)),
+            ("dsthostsamesrvrate", w.dst_host_same_srv_rate),
+            ("dsthostdiffsrvrate", w.dst_host_diff_srv_rate),
+            ("dsthostsamesrcportrate", w.dst_host_same_src_port_rate),
+            ("dsthostsrvdiffhostrate", w.dst_host_srv_diff_host_rate),
+            ("dsthostserrorrate", w.dst_host_serror_rate),
+            ("dsthostsrvserrorrate", w.dst_host_srv_serror_rate),
+            ("dsthostrerrorrate", w.dst_host_rerror_rate),
+            ("dsthostsrvrerrorrate", w.dst_host_srv_rerror_rate),
+        ];
+        for (name, value) in want {
+            let got = record.numeric[schema.numeric_index(name).unwrap()];
+            assert_eq!(got.to_bits(), value.to_bits(), "{name}");
+            if name.ends_with("rate") {
+                distinct_rates.insert(value.to_bits());
+            }
+        }
+        let service = Service::of(conn).name();
+        let expected_categories = ["tcp", service, conn.state.nsl_kdd_flag()];
+        assert_eq!(record.categorical, expected_categories);
+    }
+    // The records exercise many values, not a few round ones.
+    assert!(distinct_rates.len() > 50, "{}", distinct_rates.len());
+}
