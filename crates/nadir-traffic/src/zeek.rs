@@ -6,7 +6,7 @@
 //!
 //! | Zeek field | [`Connection`] |
 //! | --- | --- |
-//! | `ts` (seconds; a JSON number) | `start` |
+//! | `ts` (seconds; in JSON also ISO 8601 text or milliseconds) | `start` |
 //! | `duration` | `duration` (unset: 0) |
 //! | `proto` (`tcp`, `udp`, `icmp`) | `transport`; other transports are bad lines |
 //! | `id.orig_h`, `id.orig_p`, `id.resp_h`, `id.resp_p` | addresses and ports (ICMP: type and code or counterpart type) |
@@ -284,8 +284,8 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// A non-negative finite number (a time or an interval); `None` when unset.
-    fn seconds(&self, line: u64, expected: &'static str) -> Result<Option<f64>, BadLine> {
+    /// A non-negative finite number of seconds; `None` when unset.
+    fn interval(&self, line: u64) -> Result<Option<f64>, BadLine> {
         let Some(raw) = self.value else {
             return Ok(None);
         };
@@ -295,8 +295,28 @@ impl<'a> Field<'a> {
         };
         match number {
             Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-            _ => Err(self.invalid(line, expected)),
+            _ => Err(self.invalid(line, "an interval in seconds")),
         }
+    }
+
+    /// `ts`: seconds since the Unix epoch, or in JSON as Zeek's `json_timestamps` option may
+    /// write it: ISO 8601 text (`JSON::TS_ISO8601`, `2020-06-05T14:39:59.305988Z`) or whole
+    /// milliseconds (`JSON::TS_MILLIS`, told by its size: above 10^11, which in seconds would
+    /// be after the year 5000).
+    fn time(&self, line: u64) -> Result<f64, BadLine> {
+        const EXPECTED: &str = "a time (seconds since 1970, or ISO 8601)";
+        const MILLISECONDS_FROM: f64 = 1e11;
+        let seconds = match self.required(line)? {
+            Raw::Json(serde_json::Value::String(text)) => iso_8601_seconds(text),
+            Raw::Json(serde_json::Value::Number(n)) => n
+                .as_f64()
+                .map(|x| if x > MILLISECONDS_FROM { x / 1000.0 } else { x }),
+            Raw::Json(_) => None,
+            Raw::Text(text) => text.parse::<f64>().ok(),
+        };
+        seconds
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| self.invalid(line, EXPECTED))
     }
 
     /// A whole number; `None` when unset.
@@ -334,6 +354,79 @@ impl<'a> Field<'a> {
             _ => Err(self.invalid(line, "a VLAN id (0 to 4095)")),
         }
     }
+}
+
+/// Seconds since the Unix epoch of an ISO 8601 date and time with its offset
+/// (`2020-06-05T14:39:59.305988Z`, `2020-06-05T16:39:59+02:00`); `None` for other text.
+fn iso_8601_seconds(text: &str) -> Option<f64> {
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let bytes = text.as_bytes();
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(at, c)| bytes.get(at) != Some(&c))
+        || !matches!(bytes.get(10), Some(b'T' | b't' | b' '))
+    {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let days_in_month = match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let rest = &text[19..];
+    let fraction_end = rest
+        .strip_prefix('.')
+        .map_or(0, |f| 1 + f.bytes().take_while(u8::is_ascii_digit).count());
+    if fraction_end == 1 {
+        return None;
+    }
+    let fraction = &rest[..fraction_end];
+    let offset = match &rest[fraction_end..] {
+        "Z" | "z" => 0,
+        zone => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (hours, minutes) = zone[1..].split_once(':')?;
+            if hours.len() != 2 || minutes.len() != 2 {
+                return None;
+            }
+            let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    // Read as the decimal Zeek would have written for the same time, so that both forms give
+    // the same `f64`.
+    (seconds >= 0)
+        .then(|| format!("{seconds}{fraction}").parse().ok())
+        .flatten()
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// The fields a record is made of, in the order [`Fields::connection`] reads them.
@@ -378,9 +471,7 @@ impl Fields<'_> {
             vlan,
             inner_vlan,
         ] = &self.0;
-        let start = ts
-            .seconds(line, "a time in seconds")?
-            .ok_or_else(|| ts.bad(line, Problem::Missing))?;
+        let start = ts.time(line)?;
         let transport = match proto.text(line, "a transport name")? {
             "tcp" => Transport::Tcp,
             "udp" => Transport::Udp,
@@ -395,9 +486,7 @@ impl Fields<'_> {
             .ok_or_else(|| conn_state.bad(line, Problem::UnknownState))?;
         Ok(Connection {
             start,
-            duration: duration
-                .seconds(line, "an interval in seconds")?
-                .unwrap_or(0.0),
+            duration: duration.interval(line)?.unwrap_or(0.0),
             transport,
             orig_addr,
             resp_addr,

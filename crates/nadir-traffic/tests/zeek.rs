@@ -245,7 +245,7 @@ fn bad_json_values_name_their_field() {
     let bad = bad_line(
         &with(
             0,
-            lines[0].replace("1591367999.305988", "\"2020-06-05T14:39:59Z\""),
+            lines[0].replace("1591367999.305988", "\"2020-06-05 at 14:39\""),
         ),
         strict(),
     );
@@ -253,7 +253,7 @@ fn bad_json_values_name_their_field() {
     assert_eq!(
         bad.problem,
         Problem::Invalid {
-            expected: "a time in seconds"
+            expected: "a time (seconds since 1970, or ISO 8601)"
         }
     );
     let bad = bad_line(
@@ -625,4 +625,55 @@ fn every_feature_reads_back_under_its_name() {
     }
     // The records exercise many values, not a few round ones.
     assert!(distinct_rates.len() > 50, "{}", distinct_rates.len());
+}
+
+/// Zeek's `json_timestamps` options: ISO 8601 text and milliseconds read as the same times.
+#[test]
+fn json_timestamps_in_iso_8601_or_milliseconds() {
+    let (epoch, _) = read_all(&json_log(), strict()).unwrap();
+    let iso = json_log()
+        .replace("1591367999.305988", "\"2020-06-05T14:39:59.305988Z\"")
+        .replace("1591367999.4", "\"2020-06-05T16:39:59.4+02:00\"")
+        .replace("1591368000.0", "\"2020-06-05T14:40:00Z\"")
+        .replace("1591367990.0", "\"2020-06-05T10:39:50-04:00\"");
+    let (from_iso, _) = read_all(&iso, strict()).unwrap();
+    assert_eq!(from_iso, epoch);
+    let millis = json_log()
+        .replace("1591367999.305988", "1591367999305.988")
+        .replace("1591367999.4", "1591367999400")
+        .replace("1591368000.0", "1591368000000")
+        .replace("1591367990.0", "1591367990000");
+    let starts: Vec<f64> = read_all(&millis, strict())
+        .unwrap()
+        .0
+        .iter()
+        .map(|c| c.start)
+        .collect();
+    let want: Vec<f64> = epoch.iter().map(|c| c.start).collect();
+    for (got, want) in starts.iter().zip(&want) {
+        assert!((got - want).abs() < 1e-6, "{got} {want}");
+    }
+    for bad in [
+        "2020-02-30T00:00:00Z",
+        "2020-06-05T14:39:59",
+        "2020-06-05T14:39:59.Z",
+        "1969-12-31T23:59:59Z",
+    ] {
+        let text = json_log().replace("1591367999.305988", &format!("\"{bad}\""));
+        let line = bad_line(&text, strict());
+        assert_eq!((line.line, line.field.as_deref()), (1, Some("ts")), "{bad}");
+    }
+    // A leap day and the end of a century that is not a leap year.
+    let leap = json_log().replace("1591367999.305988", "\"2000-02-29T00:00:00Z\"");
+    assert_eq!(read_all(&leap, strict()).unwrap().0[0].start, 951782400.0);
+    let century = json_log().replace("1591367999.305988", "\"2100-03-01T00:00:00Z\"");
+    assert_eq!(
+        read_all(&century, strict())
+            .unwrap()
+            .0
+            .last()
+            .unwrap()
+            .start,
+        4107542400.0
+    );
 }
