@@ -22,9 +22,10 @@
 //! `orig_bytes`, `resp_bytes`, `orig_pkts` and `resp_pkts` (a log cut down by `zeek-cut`
 //! without its byte counts would give records of silent connections); values equal to
 //! `#unset_field` (`-`) or `#empty_field` (`(empty)`) are unset; `#types` is not needed, each
-//! field being read by its own rule. JSON lines leave unset fields
-//! out; `ts`, `id.*`, `proto` and `conn_state` must be present. A new `#fields` line (logs
-//! joined with `cat`) starts a new layout.
+//! field being read by its own rule. JSON lines leave unset fields out; `ts`, `id.*`, `proto`
+//! and `conn_state` must be present. A new `#fields` line (logs joined with `cat`) starts a
+//! new layout. A line longer than [`MAX_LINE_BYTES`] ends the reading (a conn.log record is a
+//! few hundred bytes; this is not one, and holding it could take any memory).
 //!
 //! # Bad lines
 //!
@@ -54,13 +55,16 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::Path;
 use thiserror::Error;
 
 /// How many skipped lines [`ZeekSummary`] keeps whole; the rest are only counted.
 pub const LISTED_BAD_LINES: usize = 100;
+
+/// The longest line read.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The two ways Zeek writes a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +211,10 @@ pub enum ZeekError {
     },
     #[error("{source_name}, {bad}")]
     BadLine { source_name: String, bad: BadLine },
+    #[error(
+        "{source_name}, line {line}: longer than {MAX_LINE_BYTES} bytes: not a conn.log record"
+    )]
+    LineTooLong { source_name: String, line: u64 },
 }
 
 /// What a reading met.
@@ -769,8 +777,8 @@ impl<R: BufRead> ZeekReader<R> {
     fn read_record(&mut self) -> Result<Option<Connection>, ZeekError> {
         loop {
             self.line.clear();
-            let read = self
-                .input
+            let read = (&mut self.input)
+                .take(MAX_LINE_BYTES as u64 + 1)
                 .read_until(b'\n', &mut self.line)
                 .map_err(|error| ZeekError::Io {
                     source_name: self.source_name.clone(),
@@ -781,6 +789,12 @@ impl<R: BufRead> ZeekReader<R> {
             }
             self.summary.lines += 1;
             let line_number = self.summary.lines;
+            if read > MAX_LINE_BYTES {
+                return Err(ZeekError::LineTooLong {
+                    source_name: self.source_name.clone(),
+                    line: line_number,
+                });
+            }
             let mut text = self.line.as_slice();
             if line_number == 1 {
                 text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);

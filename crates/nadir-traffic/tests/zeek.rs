@@ -677,3 +677,17 @@ fn json_timestamps_in_iso_8601_or_milliseconds() {
         4107542400.0
     );
 }
+
+#[test]
+fn a_line_beyond_the_limit_ends_the_reading() {
+    let long = format!("{}{}\n", json_log(), "x".repeat(zeek::MAX_LINE_BYTES + 10));
+    for options in [strict(), skipping()] {
+        match read_all(&long, options) {
+            Err(ZeekError::LineTooLong { line, .. }) => assert_eq!(line, 5),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A line of exactly the limit (its newline included) is read as any other.
+    let at_limit = format!("{}{}\n", json_log(), " ".repeat(zeek::MAX_LINE_BYTES - 1));
+    assert_eq!(read_all(&at_limit, strict()).unwrap().0.len(), 4);
+}
