@@ -78,10 +78,10 @@ use crate::connection::{ConnState, Connection};
 use crate::service::Service;
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
+use std::net::IpAddr;
 
 /// A hash map with foldhash, randomly seeded per map.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-use std::net::IpAddr;
 
 /// The windows' lengths.
 #[derive(Debug, Clone, Copy, PartialEq)]
