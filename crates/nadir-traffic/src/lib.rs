@@ -18,6 +18,7 @@ pub mod record;
 pub mod service;
 pub mod window;
 pub mod zeek;
+pub mod content;
 
 pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};
