@@ -26,6 +26,8 @@ pub(crate) struct LineReader {
     line: Vec<u8>,
     /// The current line has lost bytes past `MAX_LINE`.
     overflowed: bool,
+    /// A byte of a line came since the last line end (even one erased since).
+    mid_line: bool,
     escape: Escape,
 }
 
@@ -34,7 +36,17 @@ impl LineReader {
     pub(crate) fn feed(&mut self, mut bytes: &[u8], mut on_line: impl FnMut(&[u8])) {
         while let Some((&byte, rest)) = bytes.split_first() {
             bytes = rest;
-            if self.overflowed && byte != b'\r' && byte != b'\n' {
+            if byte == b'\r' || byte == b'\n' {
+                if !self.line.is_empty() {
+                    on_line(&self.line);
+                }
+                self.line.clear();
+                self.overflowed = false;
+                self.mid_line = false;
+                self.escape = Escape::Text;
+                continue;
+            }
+            if self.overflowed {
                 // Skip the rest of an overlong line in one step.
                 match bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
                     Some(end) => bytes = &bytes[end..],
@@ -60,20 +72,21 @@ impl LineReader {
                 Escape::Text => {}
             }
             match byte {
-                b'\r' | b'\n' => {
-                    if !self.line.is_empty() {
-                        on_line(&self.line);
-                    }
-                    self.line.clear();
-                    self.overflowed = false;
-                }
                 0x08 | 0x7f => {
                     self.line.pop();
+                    self.mid_line = true;
                 }
                 // ^U erases the line typed so far; ^C abandons it.
-                0x15 | 0x03 => self.line.clear(),
-                0x1b => self.escape = Escape::Started,
+                0x15 | 0x03 => {
+                    self.line.clear();
+                    self.mid_line = true;
+                }
+                0x1b => {
+                    self.escape = Escape::Started;
+                    self.mid_line = true;
+                }
                 b'\t' => self.push(b' '),
+                // NUL (telnet's CR NUL) and the other controls carry nothing.
                 0x00..=0x1f => {}
                 _ => self.push(byte),
             }
@@ -81,11 +94,18 @@ impl LineReader {
     }
 
     fn push(&mut self, byte: u8) {
+        self.mid_line = true;
         if self.line.len() < MAX_LINE {
             self.line.push(byte);
         } else {
             self.overflowed = true;
         }
+    }
+
+    /// No byte of a line has come since the last line end (bytes that carry nothing, such as
+    /// telnet's NUL after CR, aside): the next byte starts a line.
+    pub(crate) fn at_line_start(&self) -> bool {
+        !self.mid_line
     }
 
     /// The line received so far and not yet ended (a prompt waits here for its answer), or

@@ -93,12 +93,15 @@ enum Protocol {
 struct Telnet {
     from_client: TelnetDecoder,
     from_server: TelnetDecoder,
-    /// The data of the segment being read, reused.
-    data: Vec<u8>,
     terminal: Terminal,
 }
 
 impl Inspector {
+    /// The most [`Inspector::buffered_bytes`] can be: four lines (rsh's server user and
+    /// command with its output line, or a terminal's two unfinished lines and its
+    /// remembered commands) and login names.
+    pub const MAX_BUFFERED: usize = 4 * lines::MAX_LINE + 256;
+
     /// An inspector for a connection of `transport` whose responder listens on `resp_port`.
     pub fn new(transport: Transport, resp_port: u16) -> Inspector {
         let protocol = match (transport, resp_port) {
@@ -137,15 +140,12 @@ impl Inspector {
                 let Telnet {
                     from_client,
                     from_server,
-                    data,
                     terminal,
                 } = telnet.as_mut();
                 if from_originator {
-                    from_client.decode(payload, data);
-                    terminal.client_data(data, features);
+                    from_client.decode(payload, |data| terminal.client_data(data, features));
                 } else {
-                    from_server.decode(payload, data);
-                    terminal.server_data(data, features);
+                    from_server.decode(payload, |data| terminal.server_data(data, features));
                 }
             }
             Protocol::Rlogin(rlogin) if from_originator => rlogin.client(payload, features),
@@ -171,12 +171,12 @@ impl Inspector {
         self.features
     }
 
-    /// Bytes of payload held (unfinished lines, recent commands, login names): bounded by
-    /// the protocol, never by the connection's length.
+    /// Bytes of payload held (unfinished lines, recent commands, login names): at most
+    /// [`Inspector::MAX_BUFFERED`] whatever the connection's length and its segments' sizes.
     pub fn buffered_bytes(&self) -> usize {
         match &self.protocol {
             Protocol::Unread => 0,
-            Protocol::Telnet(telnet) => telnet.data.capacity() + telnet.terminal.buffered_bytes(),
+            Protocol::Telnet(telnet) => telnet.terminal.buffered_bytes(),
             Protocol::Rlogin(rlogin) => rlogin.buffered_bytes(),
             Protocol::Rsh(rsh) => rsh.buffered_bytes(),
             Protocol::Ftp(ftp) => ftp.buffered_bytes(),

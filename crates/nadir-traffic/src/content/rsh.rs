@@ -28,6 +28,9 @@ impl Fields {
         mut on_field: impl FnMut(usize, &[u8]),
     ) -> &'a [u8] {
         let mut rest = bytes;
+        if self.ended <= last && self.current.capacity() == 0 {
+            self.current.reserve_exact(MAX_LINE);
+        }
         while self.ended <= last {
             let Some(end) = rest.iter().position(|&b| b == 0) else {
                 let room = MAX_LINE.saturating_sub(self.current.len());
@@ -42,6 +45,7 @@ impl Fields {
             self.ended += 1;
             rest = &rest[end + 1..];
         }
+        self.current = Vec::new();
         rest
     }
 }
@@ -57,7 +61,6 @@ pub(crate) struct Rlogin {
     /// Bytes of a window-size message matched so far.
     window_size_read: usize,
     terminal: Terminal,
-    data: Vec<u8>,
 }
 
 impl Rlogin {
@@ -72,7 +75,9 @@ impl Rlogin {
                 terminal.set_login_name(field);
             }
         });
-        self.data.clear();
+        // The data, gathered in a small buffer so that memory does not grow with the segment.
+        let mut data = [0u8; 256];
+        let mut held = 0;
         for &byte in rest {
             if self.window_size_read >= WINDOW_SIZE_MAGIC.len() {
                 self.window_size_read = (self.window_size_read + 1) % WINDOW_SIZE_LEN;
@@ -81,11 +86,16 @@ impl Rlogin {
             } else {
                 self.window_size_read = usize::from(byte == WINDOW_SIZE_MAGIC[0]);
                 if self.window_size_read == 0 {
-                    self.data.push(byte);
+                    data[held] = byte;
+                    held += 1;
+                    if held == data.len() {
+                        self.terminal.client_data(&data, features);
+                        held = 0;
+                    }
                 }
             }
         }
-        self.terminal.client_data(&self.data, features);
+        self.terminal.client_data(&data[..held], features);
     }
 
     pub(crate) fn server(&mut self, bytes: &[u8], features: &mut ContentFeatures) {
@@ -97,7 +107,7 @@ impl Rlogin {
     }
 
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.opening.current.capacity() + self.data.capacity() + self.terminal.buffered_bytes()
+        self.opening.current.capacity() + self.terminal.buffered_bytes()
     }
 }
 

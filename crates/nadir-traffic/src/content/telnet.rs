@@ -30,27 +30,38 @@ pub(crate) struct TelnetDecoder {
 }
 
 impl TelnetDecoder {
-    /// The data bytes of `bytes`, appended to `data` (cleared first).
-    pub(crate) fn decode(&mut self, bytes: &[u8], data: &mut Vec<u8>) {
-        data.clear();
-        for &byte in bytes {
-            self.state = match (self.state, byte) {
-                (State::Data, IAC) => State::Command,
-                (State::Data, _) => {
-                    data.push(byte);
-                    State::Data
+    /// Calls `on_data` with the data of `bytes`, in runs (slices of `bytes` where no
+    /// command interrupts them), so nothing is copied or held.
+    pub(crate) fn decode(&mut self, bytes: &[u8], mut on_data: impl FnMut(&[u8])) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.state == State::Data {
+                let Some(command) = rest.iter().position(|&b| b == IAC) else {
+                    on_data(rest);
+                    return;
+                };
+                if command > 0 {
+                    on_data(&rest[..command]);
                 }
+                self.state = State::Command;
+                rest = &rest[command + 1..];
+                continue;
+            }
+            let byte = rest[0];
+            rest = &rest[1..];
+            self.state = match (self.state, byte) {
                 (State::Command, IAC) => {
-                    data.push(IAC);
+                    on_data(&[IAC]);
                     State::Data
                 }
                 (State::Command, SB) => State::Subnegotiation,
                 (State::Command, WILL..=DONT) => State::Option,
-                (State::Command | State::Option, _) => State::Data,
                 (State::Subnegotiation, IAC) => State::SubnegotiationCommand,
                 (State::Subnegotiation, _) => State::Subnegotiation,
                 (State::SubnegotiationCommand, SE) => State::Data,
                 (State::SubnegotiationCommand, _) => State::Subnegotiation,
+                // A two-byte command, an option's byte (or, unreachable, data).
+                (State::Command | State::Option | State::Data, _) => State::Data,
             };
         }
     }
@@ -66,7 +77,7 @@ mod tests {
         let mut data = Vec::new();
         decoder.decode(
             b"\xff\xfd\x03lo\xff\xfa\x18\x00xterm\xff\xf0g\xff\xf4in\xff\xff:",
-            &mut data,
+            |run| data.extend_from_slice(run),
         );
         assert_eq!(data, b"login\xff:");
     }
@@ -74,7 +85,6 @@ mod tests {
     #[test]
     fn a_command_split_between_segments_is_still_removed() {
         let mut decoder = TelnetDecoder::default();
-        let mut data = Vec::new();
         let mut all = Vec::new();
         for piece in [
             &b"a\xff"[..],
@@ -83,8 +93,7 @@ mod tests {
             b"\x1f\x00P\xff",
             b"\xf0c",
         ] {
-            decoder.decode(piece, &mut data);
-            all.extend_from_slice(&data);
+            decoder.decode(piece, |run| all.extend_from_slice(run));
         }
         assert_eq!(all, b"abc");
     }

@@ -40,8 +40,10 @@ const COMPROMISED: &[&[u8]] = &[
 const MAX_PROMPT: usize = 128;
 /// Longest login name kept.
 const MAX_LOGIN_NAME: usize = 64;
-/// Commands remembered to recognise their echo.
+/// Commands remembered to recognise their echo, and the longest remembered (a longer
+/// command's echo is read as output).
 const ECHOES: usize = 4;
+const MAX_ECHOED: usize = 256;
 
 /// What the user's next line is.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +90,27 @@ impl Terminal {
             .feed(data, |line| session.server_line(line, features));
     }
 
-    /// Data (telnet commands removed) from the client.
+    /// Data (telnet commands removed) from the client. The server's unfinished line is read
+    /// as a prompt when the user starts a line: at the first byte that comes at the start of
+    /// a line, wherever the data was cut into pieces.
     pub(crate) fn client_data(&mut self, data: &[u8], features: &mut ContentFeatures) {
         if data.is_empty() {
             return;
         }
+        let mut rest = data;
+        if !self.client.at_line_start() {
+            let Some(end) = data.iter().position(|&b| b == b'\r' || b == b'\n') else {
+                self.feed_client(data, features);
+                return;
+            };
+            self.feed_client(&data[..=end], features);
+            rest = &data[end + 1..];
+        }
         self.read_prompt(features);
+        self.feed_client(rest, features);
+    }
+
+    fn feed_client(&mut self, data: &[u8], features: &mut ContentFeatures) {
         let session = &mut self.session;
         self.client
             .feed(data, |line| session.client_line(line, features));
@@ -211,7 +228,7 @@ impl Session {
                     features.num_root += 1;
                 }
                 let command = trim(line);
-                if !command.is_empty() {
+                if !command.is_empty() && command.len() <= MAX_ECHOED {
                     if self.echoes.len() == ECHOES {
                         self.echoes.pop_front();
                     }
