@@ -521,6 +521,7 @@ fn inspect_capture(name: &str, port: u16) -> Option<Vec<ContentFeatures>> {
     let bytes = shared_capture(name)?;
     Some(
         pcap::tcp_connections(&bytes)
+            .expect("a classic pcap of Ethernet frames")
             .into_iter()
             .filter(|connection| connection.responder_port == port)
             .map(|connection| inspect(port, &connection.payload))
@@ -572,4 +573,99 @@ fn shared_telnet_session_logs_in() {
             ..ContentFeatures::default()
         }
     );
+}
+
+#[test]
+fn shared_smtp_and_http_sessions_log_in() {
+    for (name, port, connections) in [("smtp-session.pcap", 25, 1), ("http-get-sf.pcap", 80, 1)] {
+        let Some(inspected) = inspect_capture(name, port) else {
+            return;
+        };
+        assert_eq!(inspected.len(), connections, "{name}");
+        for features in inspected {
+            assert_eq!(
+                features,
+                ContentFeatures {
+                    logged_in: true,
+                    ..ContentFeatures::default()
+                },
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Every TCP connection of every shared capture this test's reader can walk (classic pcap,
+/// Ethernet) goes through the inspector of its port in bounded memory; encrypted sessions
+/// give nothing.
+#[test]
+fn every_shared_capture_is_inspected_in_bounded_memory() {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcap");
+    let Ok(entries) = std::fs::read_dir(&directory) else {
+        eprintln!("skipped: {} is absent", directory.display());
+        return;
+    };
+    let mut walked = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let Some(connections) = pcap::tcp_connections(&bytes) else {
+            continue;
+        };
+        walked += 1;
+        for connection in connections {
+            let mut inspector = Inspector::new(Transport::Tcp, connection.responder_port);
+            for (from_originator, payload) in &connection.payload {
+                inspector.feed(*from_originator, payload);
+                assert!(
+                    inspector.buffered_bytes() <= BUFFER_BOUND,
+                    "{}",
+                    path.display()
+                );
+            }
+            let features = inspector.finish();
+            if matches!(connection.responder_port, 22 | 443) {
+                assert_eq!(features, ContentFeatures::default(), "{}", path.display());
+            }
+        }
+    }
+    eprintln!("{walked} captures walked");
+    assert!(walked >= 20, "only {walked} captures could be walked");
+}
+
+/// Throughput of the inspectors on full segments of text and of binary bytes, printed (no
+/// assertion on time): `cargo test --release -p nadir-traffic --test content throughput --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run on demand"]
+fn throughput() {
+    const SEGMENT: usize = 1448;
+    let text_line = b"    See our website at http://www.NetBSD.org/ for the release notes\r\n";
+    let text: Vec<u8> = text_line.iter().copied().cycle().take(SEGMENT).collect();
+    let binary: Vec<u8> = (0..SEGMENT as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for (service, port) in [
+        ("ftp", 21),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("http", 80),
+        ("https", 443),
+    ] {
+        for (kind, segment) in [("text", &text), ("binary", &binary)] {
+            let mut inspector = Inspector::new(Transport::Tcp, port);
+            let segments = 100_000;
+            let start = std::time::Instant::now();
+            for _ in 0..segments {
+                inspector.feed(false, segment);
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let _ = inspector.finish();
+            eprintln!(
+                "{service:6} {kind:6} {:7.0} MB/s {:9.0} segments/s",
+                (segments * SEGMENT) as f64 / seconds / 1e6,
+                segments as f64 / seconds
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! What a command does, in the terms of the content features: the shell command lines typed
 //! in a telnet, rlogin or rsh session, and the file names FTP and HTTP requests name.
 
-use super::lines::{count_lower, starts_with_lower};
+use super::lines::{count_any_lower, starts_with_lower};
 use crate::connection::ContentFeatures;
 
 /// Access control files (KDD's `num_access_files`): who may log in, as whom, from where.
@@ -95,10 +95,7 @@ pub(crate) fn is_guest_login(name: &[u8]) -> bool {
 
 /// Access control files `text` names (each mention one operation).
 pub(crate) fn access_file_mentions(text: &[u8]) -> u32 {
-    ACCESS_FILES
-        .iter()
-        .map(|file| count_lower(text, file))
-        .sum()
+    count_any_lower(text, ACCESS_FILES)
 }
 
 /// `path` is a system directory or lies under one.

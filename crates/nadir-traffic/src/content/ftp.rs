@@ -18,9 +18,12 @@ enum Sent {
     Other,
 }
 
+/// Bytes of a reply line read: its code and the separator after it.
+const REPLY_HEAD: usize = 4;
+
 #[derive(Debug, Default)]
 pub(crate) struct Ftp {
-    server: LineReader,
+    server: LineReader<REPLY_HEAD>,
     client: LineReader,
     session: Session,
 }

@@ -12,9 +12,13 @@ use super::commands::access_file_mentions;
 use super::lines::{LineReader, contains_lower, starts_with_lower};
 use crate::connection::ContentFeatures;
 
+/// Bytes of a server line read: enough for a status line's version and code
+/// (`HTTP/1.1 200`); the rest of each line, and of each body, is skipped.
+const STATUS_HEAD: usize = 16;
+
 #[derive(Debug, Default)]
 pub(crate) struct Http {
-    server: LineReader,
+    server: LineReader<STATUS_HEAD>,
     client: LineReader,
     /// Requests sent and not yet answered; `true` for those that carried credentials.
     requests: Outstanding<bool>,

@@ -20,22 +20,47 @@ enum Escape {
 }
 
 /// Splits a byte stream into lines. A line ends at CR or LF (telnet ends lines with CR NUL or
-/// CR LF, the Internet protocols with CR LF); empty lines are not reported.
+/// CR LF, the Internet protocols with CR LF); empty lines are not reported. A line keeps its
+/// first `LIMIT` bytes (at most `MAX_LINE`): a reader that needs only the start of each line
+/// (a reply code) skips the rest of long ones at the speed of a byte search.
 #[derive(Debug, Default)]
-pub(crate) struct LineReader {
+pub(crate) struct LineReader<const LIMIT: usize = MAX_LINE> {
     line: Vec<u8>,
-    /// The current line has lost bytes past `MAX_LINE`.
+    /// The current line has lost bytes past `LIMIT`.
     overflowed: bool,
     /// A byte of a line came since the last line end (even one erased since).
     mid_line: bool,
     escape: Escape,
 }
 
-impl LineReader {
+/// Bytes that are text: everything but the C0 controls and DEL.
+fn is_text(byte: u8) -> bool {
+    byte >= 0x20 && byte != 0x7f
+}
+
+impl<const LIMIT: usize> LineReader<LIMIT> {
     /// Reads `bytes`, calling `on_line` with each line completed, without its terminator.
     pub(crate) fn feed(&mut self, mut bytes: &[u8], mut on_line: impl FnMut(&[u8])) {
-        while let Some((&byte, rest)) = bytes.split_first() {
-            bytes = rest;
+        while !bytes.is_empty() {
+            if self.overflowed {
+                // Skip the rest of an overlong line in one step.
+                match bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
+                    Some(end) => bytes = &bytes[end..],
+                    None => return,
+                }
+            } else if self.escape == Escape::Text {
+                let run = bytes
+                    .iter()
+                    .position(|&b| !is_text(b))
+                    .unwrap_or(bytes.len());
+                if run > 0 {
+                    self.extend(&bytes[..run]);
+                    bytes = &bytes[run..];
+                    continue;
+                }
+            }
+            let byte = bytes[0];
+            bytes = &bytes[1..];
             if byte == b'\r' || byte == b'\n' {
                 if !self.line.is_empty() {
                     on_line(&self.line);
@@ -44,14 +69,6 @@ impl LineReader {
                 self.overflowed = false;
                 self.mid_line = false;
                 self.escape = Escape::Text;
-                continue;
-            }
-            if self.overflowed {
-                // Skip the rest of an overlong line in one step.
-                match bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
-                    Some(end) => bytes = &bytes[end..],
-                    None => return,
-                }
                 continue;
             }
             match self.escape {
@@ -85,21 +102,25 @@ impl LineReader {
                     self.escape = Escape::Started;
                     self.mid_line = true;
                 }
-                b'\t' => self.push(b' '),
+                b'\t' => self.extend(b" "),
                 // NUL (telnet's CR NUL) and the other controls carry nothing.
-                0x00..=0x1f => {}
-                _ => self.push(byte),
+                _ => {}
             }
         }
     }
 
-    fn push(&mut self, byte: u8) {
+    /// Appends text to the line, up to `LIMIT` bytes, growing the buffer no further.
+    fn extend(&mut self, text: &[u8]) {
         self.mid_line = true;
-        if self.line.len() < MAX_LINE {
-            self.line.push(byte);
-        } else {
-            self.overflowed = true;
+        let limit = LIMIT.min(MAX_LINE);
+        let taken = text.len().min(limit - self.line.len());
+        self.overflowed |= taken < text.len();
+        let needed = self.line.len() + taken;
+        if needed > self.line.capacity() {
+            let target = (2 * self.line.capacity()).max(needed).max(64).min(limit);
+            self.line.reserve_exact(target - self.line.len());
         }
+        self.line.extend_from_slice(&text[..taken]);
     }
 
     /// No byte of a line has come since the last line end (bytes that carry nothing, such as
@@ -122,25 +143,53 @@ impl LineReader {
 
 /// `haystack` contains `needle`, ASCII case ignored (`needle` in lower case).
 pub(crate) fn contains_lower(haystack: &[u8], needle: &[u8]) -> bool {
-    count_lower(haystack, needle) > 0
+    count_any_lower(haystack, &[needle]) > 0
 }
 
-/// Non-overlapping occurrences of `needle` (lower case) in `haystack`, ASCII case ignored.
-pub(crate) fn count_lower(haystack: &[u8], needle: &[u8]) -> u32 {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return 0;
+/// `haystack` contains one of `needles` (lower case), ASCII case ignored.
+pub(crate) fn contains_any_lower(haystack: &[u8], needles: &[&[u8]]) -> bool {
+    count_any_lower(haystack, needles) > 0
+}
+
+/// Non-overlapping occurrences of each of `needles` (lower case) in `haystack`, summed,
+/// ASCII case ignored. The haystack is lowered once, on the stack; only its first
+/// `MAX_LINE` bytes are searched, which is all a line holds.
+pub(crate) fn count_any_lower(haystack: &[u8], needles: &[&[u8]]) -> u32 {
+    let mut lowered = [0u8; MAX_LINE];
+    let length = haystack.len().min(MAX_LINE);
+    for (low, byte) in lowered.iter_mut().zip(&haystack[..length]) {
+        *low = byte.to_ascii_lowercase();
     }
-    let mut count = 0;
+    let lowered = &lowered[..length];
+    needles.iter().map(|needle| count(lowered, needle)).sum()
+}
+
+/// Non-overlapping occurrences of `needle` in `haystack`.
+fn count(haystack: &[u8], needle: &[u8]) -> u32 {
+    let Some((&first, _)) = needle.split_first() else {
+        return 0;
+    };
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
+        return 0;
+    };
+    let mut found = 0;
     let mut start = 0;
-    while start + needle.len() <= haystack.len() {
-        if haystack[start..start + needle.len()].eq_ignore_ascii_case(needle) {
-            count += 1;
-            start += needle.len();
+    while let Some(offset) = haystack[start..=last_start]
+        .iter()
+        .position(|&b| b == first)
+    {
+        let at = start + offset;
+        if haystack[at..at + needle.len()] == *needle {
+            found += 1;
+            start = at + needle.len();
         } else {
-            start += 1;
+            start = at + 1;
+        }
+        if start > last_start {
+            break;
         }
     }
-    count
+    found
 }
 
 /// `text` starts with `prefix` (lower case), ASCII case ignored.
@@ -171,7 +220,7 @@ pub(crate) fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
 mod tests {
     use super::*;
 
-    fn lines(reader: &mut LineReader, bytes: &[u8]) -> Vec<Vec<u8>> {
+    fn lines<const LIMIT: usize>(reader: &mut LineReader<LIMIT>, bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         reader.feed(bytes, |line| out.push(line.to_vec()));
         out
@@ -179,7 +228,7 @@ mod tests {
 
     #[test]
     fn splits_on_cr_and_lf_and_skips_empty_lines() {
-        let mut reader = LineReader::default();
+        let mut reader: LineReader = LineReader::default();
         let got = lines(&mut reader, b"one\r\ntwo\r\0three\nfour");
         assert_eq!(got, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
         assert_eq!(reader.pending(), Some(&b"four"[..]));
@@ -187,7 +236,7 @@ mod tests {
 
     #[test]
     fn applies_backspace_line_kill_and_drops_colour_codes() {
-        let mut reader = LineReader::default();
+        let mut reader: LineReader = LineReader::default();
         let got = lines(
             &mut reader,
             b"lx\x08s -l\x7fa\r\ngarbage\x15pwd\r\n\x1b[01;32mroot\x1b[0m# ",
@@ -198,7 +247,7 @@ mod tests {
 
     #[test]
     fn keeps_the_head_of_an_overlong_line() {
-        let mut reader = LineReader::default();
+        let mut reader: LineReader = LineReader::default();
         let mut bytes = vec![b'a'; MAX_LINE + 10];
         bytes.extend_from_slice(b"\nnext\n");
         let got = lines(&mut reader, &bytes);
@@ -208,9 +257,33 @@ mod tests {
     }
 
     #[test]
+    fn a_short_reader_keeps_each_line_s_head_in_its_own_room() {
+        let mut reader = LineReader::<8>::default();
+        let got = lines(
+            &mut reader,
+            b"230 Guest login ok, access restrictions apply.\r\n530\r\n",
+        );
+        assert_eq!(got, [b"230 Gues".to_vec(), b"530".to_vec()]);
+        assert!(reader.buffered_bytes() <= 8);
+    }
+
+    #[test]
     fn text_helpers_ignore_case() {
         assert!(contains_lower(b"530 Login INCORRECT.", b"login incorrect"));
-        assert_eq!(count_lower(b"/etc/passwd /ETC/PASSWD", b"/etc/passwd"), 2);
+        assert_eq!(
+            count_any_lower(b"/etc/passwd /ETC/PASSWD", &[b"/etc/passwd"]),
+            2
+        );
+        assert_eq!(count_any_lower(b"/etc/passw", &[b"/etc/passwd"]), 0);
+        assert_eq!(count_any_lower(b"aaa", &[b"aa"]), 1);
+        assert_eq!(
+            count_any_lower(b"~/.rhosts /etc/group", &[b".rhosts", b"/etc/group"]),
+            2
+        );
+        assert!(contains_any_lower(
+            b"sh: x: Not Found",
+            &[b"bus error", b"not found"]
+        ));
         assert!(starts_with_lower(b"USER bob", b"user "));
         assert!(ends_with_lower(b"Password:", b"password:"));
         assert_eq!(

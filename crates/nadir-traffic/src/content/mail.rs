@@ -36,10 +36,13 @@ enum Protocol {
     Imap(Imap),
 }
 
+/// Bytes of a server line read: a reply code, `+OK`/`-ERR`, or an IMAP tag and status.
+const REPLY_HEAD: usize = 2 * MAX_USER;
+
 /// A mail protocol's connection: lines each way, read by the protocol's session.
 #[derive(Debug)]
 pub(crate) struct Mail {
-    server: LineReader,
+    server: LineReader<REPLY_HEAD>,
     client: LineReader,
     protocol: Protocol,
 }

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use super::commands::{count_shell_command, is_guest_login, is_host_login};
-use super::lines::{LineReader, contains_lower, ends_with_lower, split_word, trim};
+use super::lines::{LineReader, contains_any_lower, ends_with_lower, split_word, trim};
 use crate::connection::ContentFeatures;
 
 /// Server messages of a failed login.
@@ -140,9 +140,7 @@ impl Terminal {
 
 /// A line of output that reports a "compromised" condition.
 pub(crate) fn is_compromised(line: &[u8]) -> bool {
-    COMPROMISED
-        .iter()
-        .any(|condition| contains_lower(line, condition))
+    contains_any_lower(line, COMPROMISED)
 }
 
 /// `line` is the server's echo of `command`: the command alone, or after a prompt.
@@ -161,9 +159,7 @@ impl Session {
         if text.is_empty() || text.len() > MAX_PROMPT {
             return;
         }
-        if text.ends_with(b":")
-            && (contains_lower(text, b"password") || contains_lower(text, b"passphrase"))
-        {
+        if text.ends_with(b":") && contains_any_lower(text, &[b"password", b"passphrase"]) {
             self.expect = Expect::Password;
         } else if [&b"login:"[..], b"username:", b"user name:"]
             .iter()
@@ -193,10 +189,7 @@ impl Session {
 
     fn server_line(&mut self, line: &[u8], features: &mut ContentFeatures) {
         if !features.logged_in {
-            if LOGIN_FAILURES
-                .iter()
-                .any(|failure| contains_lower(line, failure))
-            {
+            if contains_any_lower(line, LOGIN_FAILURES) {
                 features.num_failed_logins += 1;
                 features.hot += 1;
             }

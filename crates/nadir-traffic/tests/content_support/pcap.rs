@@ -32,10 +32,15 @@ struct Segment<'a> {
     payload: &'a [u8],
 }
 
-/// The TCP connections of the pcap `bytes`, in the order their first packets came.
-pub fn tcp_connections(bytes: &[u8]) -> Vec<TcpConnection> {
-    let magic = u32::from_le_bytes(bytes[..4].try_into().unwrap());
-    let little_endian = matches!(magic, 0xa1b2_c3d4 | 0xa1b2_3c4d);
+/// The TCP connections of the pcap `bytes`, in the order their first packets came, or
+/// `None` when `bytes` are not a classic pcap file of Ethernet frames.
+pub fn tcp_connections(bytes: &[u8]) -> Option<Vec<TcpConnection>> {
+    let magic = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    let little_endian = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        _ => return None,
+    };
     let read_u32 = |at: usize| {
         let word: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
         if little_endian {
@@ -44,7 +49,9 @@ pub fn tcp_connections(bytes: &[u8]) -> Vec<TcpConnection> {
             u32::from_be_bytes(word)
         }
     };
-    assert_eq!(read_u32(20), 1, "an Ethernet capture");
+    if bytes.len() < 24 || read_u32(20) != 1 {
+        return None;
+    }
     let mut order: Vec<(Endpoint, Endpoint)> = Vec::new();
     let mut connections: HashMap<(Endpoint, Endpoint), Builder> = HashMap::new();
     let mut at = 24;
@@ -92,16 +99,16 @@ pub fn tcp_connections(bytes: &[u8]) -> Vec<TcpConnection> {
             builder.payload.push((from_originator, new_bytes.to_vec()));
         }
     }
-    order
-        .into_iter()
-        .map(|key| {
-            let builder = connections.remove(&key).unwrap();
-            TcpConnection {
+    Some(
+        order
+            .into_iter()
+            .filter_map(|key| connections.remove(&key))
+            .map(|builder| TcpConnection {
                 responder_port: builder.responder_port,
                 payload: builder.payload,
-            }
-        })
-        .collect()
+            })
+            .collect(),
+    )
 }
 
 fn tcp_segment(frame: &[u8]) -> Option<Segment<'_>> {
