@@ -240,9 +240,8 @@ fn ftp_root_login_counts_its_commands_as_root() {
     assert_eq!(features.hot, 2);
 }
 
-#[test]
-fn rlogin_session_takes_the_login_name_from_its_opening() {
-    let conversation = Script::default()
+fn rlogin_session() -> Conversation {
+    Script::default()
         .client(b"\0alice\0root\0xterm/38400\0")
         .server(b"\0")
         .server(b"Password:")
@@ -250,22 +249,29 @@ fn rlogin_session_takes_the_login_name_from_its_opening() {
         .client(b"\xff\xffss\x00\x18\x00\x50\x00\x00\x00\x00")
         .server(b"\r\nhost# ")
         .client(b"cat /etc/shadow\r")
-        .messages;
-    let features = inspect(513, &conversation);
+        .messages
+}
+
+#[test]
+fn rlogin_session_takes_the_login_name_from_its_opening() {
+    let features = inspect(513, &rlogin_session());
     assert!(features.logged_in && features.is_host_login && features.root_shell);
     assert_eq!(features.num_root, 1);
     assert_eq!(features.num_access_files, 1);
     assert_eq!(features.num_failed_logins, 0);
 }
 
-#[test]
-fn rsh_accepted_and_refused() {
-    let accepted = Script::default()
+fn rsh_session() -> Conversation {
+    Script::default()
         .client(b"1023\0alice\0root\0cat /etc/passwd > /tmp/p\0")
         .server(b"\0")
         .server(b"sh: nosuch: not found\n")
-        .messages;
-    let features = inspect(514, &accepted);
+        .messages
+}
+
+#[test]
+fn rsh_accepted_and_refused() {
+    let features = inspect(514, &rsh_session());
     assert!(features.logged_in && features.is_host_login);
     assert_eq!(features.num_root, 1);
     assert_eq!(features.num_access_files, 1);
@@ -281,9 +287,8 @@ fn rsh_accepted_and_refused() {
     assert_eq!((features.num_failed_logins, features.hot), (1, 1));
 }
 
-#[test]
-fn mail_logins() {
-    let smtp = Script::default()
+fn smtp_session() -> Conversation {
+    Script::default()
         .server(b"220 mail.example.org ESMTP\r\n")
         .client(b"EHLO client\r\n")
         .server(b"250-mail.example.org\r\n250 AUTH LOGIN\r\n")
@@ -297,8 +302,12 @@ fn mail_logins() {
         .server(b"250 ok\r\n250 ok\r\n354 go ahead\r\n")
         .client(b"HELO this line is message text\r\n.\r\n")
         .server(b"250 queued\r\n")
-        .messages;
-    let features = inspect(25, &smtp);
+        .messages
+}
+
+#[test]
+fn mail_logins() {
+    let features = inspect(25, &smtp_session());
     assert!(features.logged_in);
     assert_eq!(features.num_failed_logins, 1);
 
@@ -411,11 +420,14 @@ fn cut(conversation: &[(bool, Vec<u8>)], cuts: &[f64]) -> Conversation {
     pieces
 }
 
-fn crafted_sessions() -> [(u16, Conversation); 3] {
+fn crafted_sessions() -> [(u16, Conversation); 6] {
     [
         (23, telnet_session()),
         (23, telnet_root_line_mode()),
         (21, anonymous_ftp_session()),
+        (513, rlogin_session()),
+        (514, rsh_session()),
+        (25, smtp_session()),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! What a command does, in the terms of the content features: the shell command lines typed
 //! in a telnet, rlogin or rsh session, and the file names FTP and HTTP requests name.
 
+use super::add;
 use super::lines::{count_any_lower, starts_with_lower};
 use crate::connection::ContentFeatures;
 
@@ -76,6 +77,9 @@ const WRAPPERS: &[&[u8]] = &[
 /// Login names of the `hot` list (`is_host_login`): the administrator accounts.
 const HOST_LOGINS: &[&[u8]] = &[b"root", b"toor", b"admin", b"adm", b"administrator"];
 
+/// Login names of the superuser: what they run, they run as root (`num_root`).
+const ROOT_LOGINS: &[&[u8]] = &[b"root", b"toor"];
+
 /// Login names of a guest login (`is_guest_login`).
 const GUEST_LOGINS: &[&[u8]] = &[b"anonymous", b"ftp", b"guest"];
 
@@ -84,6 +88,13 @@ pub(crate) fn is_host_login(name: &[u8]) -> bool {
     HOST_LOGINS
         .iter()
         .any(|host| name.eq_ignore_ascii_case(host))
+}
+
+/// The login name is the superuser's.
+pub(crate) fn is_root_login(name: &[u8]) -> bool {
+    ROOT_LOGINS
+        .iter()
+        .any(|root| name.eq_ignore_ascii_case(root))
 }
 
 /// The login name is a guest account.
@@ -109,8 +120,8 @@ pub(crate) fn in_system_directory(path: &[u8]) -> bool {
 /// it runs, directories it enters.
 pub(crate) fn count_shell_command(line: &[u8], features: &mut ContentFeatures) {
     let accesses = access_file_mentions(line);
-    features.num_access_files += accesses;
-    features.hot += accesses;
+    add(&mut features.num_access_files, accesses);
+    add(&mut features.hot, accesses);
     for simple in line.split(|&b| matches!(b, b';' | b'|' | b'&' | b'(' | b')' | b'`')) {
         count_simple_command(simple, features);
     }
@@ -119,7 +130,7 @@ pub(crate) fn count_shell_command(line: &[u8], features: &mut ContentFeatures) {
 /// One command of a pipeline or list.
 fn count_simple_command(command: &[u8], features: &mut ContentFeatures) {
     let redirections = file_redirections(command);
-    features.num_file_creations += redirections;
+    add(&mut features.num_file_creations, redirections);
     let mut words = command
         .split(|b| b.is_ascii_whitespace() || *b == b'\'' || *b == b'"')
         .filter(|word| !word.is_empty())
@@ -134,7 +145,7 @@ fn count_simple_command(command: &[u8], features: &mut ContentFeatures) {
         .unwrap_or(program_path);
     if program_path.contains(&b'/') && !in_system_directory(program_path) {
         // Running a program of one's own (`./exploit`, `/tmp/x`).
-        features.hot += 1;
+        add(&mut features.hot, 1);
     }
     let arguments: Vec<&[u8]> = words.collect();
     if program == b"su" {
@@ -147,20 +158,20 @@ fn count_simple_command(command: &[u8], features: &mut ContentFeatures) {
             .first()
             .is_some_and(|dir| in_system_directory(dir))
         {
-            features.hot += 1;
+            add(&mut features.hot, 1);
         }
     } else if SHELLS.contains(&program) {
-        features.num_shells += 1;
+        add(&mut features.num_shells, 1);
     } else if FILE_CREATORS.contains(&program) {
-        features.num_file_creations += 1;
+        add(&mut features.num_file_creations, 1);
     } else if COMPILERS.contains(&program) {
-        features.num_file_creations += 1;
-        features.hot += 1;
+        add(&mut features.num_file_creations, 1);
+        add(&mut features.hot, 1);
     } else if program == b"chmod" && arguments.first().is_some_and(|mode| grants_execute(mode)) {
-        features.hot += 1;
+        add(&mut features.hot, 1);
     } else if ACCESS_FILE_EDITORS.contains(&program) {
-        features.num_access_files += 1;
-        features.hot += 1;
+        add(&mut features.num_access_files, 1);
+        add(&mut features.hot, 1);
     }
 }
 
@@ -256,6 +267,7 @@ mod tests {
         assert!(is_host_login(b"Root"));
         assert!(!is_host_login(b"rooted"));
         assert!(is_guest_login(b"anonymous"));
+        assert!(is_root_login(b"toor") && !is_root_login(b"admin"));
         assert!(in_system_directory(b"/etc/"));
         assert!(!in_system_directory(b"/etcetera"));
     }

@@ -3,8 +3,11 @@
 //! preliminary and answer nothing yet).
 
 use super::Outstanding;
-use super::commands::{access_file_mentions, in_system_directory, is_guest_login, is_host_login};
+use super::commands::{
+    access_file_mentions, in_system_directory, is_guest_login, is_host_login, is_root_login,
+};
 use super::lines::{LineReader, split_word};
+use super::{add, failed_login};
 use crate::connection::ContentFeatures;
 
 /// Longest login name kept.
@@ -75,20 +78,22 @@ impl Session {
             return;
         }
         if self.logged_in_as_root {
-            features.num_root += 1;
+            add(&mut features.num_root, 1);
         }
         let accesses = access_file_mentions(argument);
-        features.num_access_files += accesses;
-        features.hot += accesses;
+        add(&mut features.num_access_files, accesses);
+        add(&mut features.hot, accesses);
         match verb.as_slice() {
-            b"CWD" | b"XCWD" if in_system_directory(argument) => features.hot += 1,
-            b"STOR" | b"STOU" | b"APPE" | b"MKD" | b"XMKD" => features.num_file_creations += 1,
+            b"CWD" | b"XCWD" if in_system_directory(argument) => add(&mut features.hot, 1),
+            b"STOR" | b"STOU" | b"APPE" | b"MKD" | b"XMKD" => {
+                add(&mut features.num_file_creations, 1);
+            }
             b"SITE" => {
                 let (site_command, _) = split_word(argument);
                 if site_command.eq_ignore_ascii_case(b"exec")
                     || site_command.eq_ignore_ascii_case(b"chmod")
                 {
-                    features.hot += 1;
+                    add(&mut features.hot, 1);
                 }
             }
             _ => {}
@@ -114,11 +119,10 @@ impl Session {
                 features.logged_in = true;
                 features.is_guest_login = is_guest_login(&self.user);
                 features.is_host_login = is_host_login(&self.user);
-                self.logged_in_as_root = is_host_login(&self.user);
+                self.logged_in_as_root = is_root_login(&self.user);
             }
             530 => {
-                features.num_failed_logins += 1;
-                features.hot += 1;
+                failed_login(features);
             }
             _ => {}
         }

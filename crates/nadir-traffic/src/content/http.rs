@@ -10,6 +10,7 @@
 use super::Outstanding;
 use super::commands::access_file_mentions;
 use super::lines::{LineReader, contains_lower, starts_with_lower};
+use super::{add, failed_login};
 use crate::connection::ContentFeatures;
 
 /// Bytes of a server line read: enough for a status line's version and code
@@ -33,13 +34,13 @@ impl Http {
             if let Some(raw_target) = request_target(line) {
                 percent_decode(raw_target, target);
                 let accesses = access_file_mentions(target);
-                features.num_access_files += accesses;
-                features.hot += accesses;
+                add(&mut features.num_access_files, accesses);
+                add(&mut features.hot, accesses);
                 if contains_lower(target, b"/cgi-bin/") {
-                    features.hot += 1;
+                    add(&mut features.hot, 1);
                 }
                 if contains_lower(target, b"../") {
-                    features.hot += 1;
+                    add(&mut features.hot, 1);
                 }
                 requests.push(false);
             } else if starts_with_lower(line, b"authorization:")
@@ -63,8 +64,7 @@ impl Http {
             match status {
                 200..=399 => features.logged_in = true,
                 401 if credentials => {
-                    features.num_failed_logins += 1;
-                    features.hot += 1;
+                    failed_login(features);
                 }
                 _ => {}
             }

@@ -4,6 +4,7 @@
 
 use super::Outstanding;
 use super::commands::{is_guest_login, is_host_login};
+use super::failed_login;
 use super::ftp::final_reply_code;
 use super::lines::{LineReader, split_word, starts_with_lower};
 use crate::connection::ContentFeatures;
@@ -21,11 +22,6 @@ fn logged_in(name: &[u8], features: &mut ContentFeatures) {
         features.is_guest_login = is_guest_login(name);
         features.is_host_login = is_host_login(name);
     }
-}
-
-fn failed_login(features: &mut ContentFeatures) {
-    features.num_failed_logins += 1;
-    features.hot += 1;
 }
 
 /// Which mail protocol, with its session state.

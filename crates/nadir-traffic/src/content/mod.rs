@@ -4,16 +4,17 @@
 //! pieces the segments bring, and takes the [`ContentFeatures`] when the connection ends.
 //! The protocol is chosen by the responder's port; services with nothing to read cost one
 //! branch per segment. Everything read is read line by line in bounded memory (a line keeps
-//! its first 1,024 bytes; [`Inspector::buffered_bytes`]), nothing of the stream is kept
-//! whole, and any bytes are accepted: binary data, overlong lines and broken UTF-8 are read
-//! as bytes, never as errors.
+//! at most its first 1,024 bytes, a server reply whose code is all that matters far fewer;
+//! [`Inspector::buffered_bytes`]), nothing of the stream is kept whole, and any bytes are
+//! accepted: binary data, overlong lines and broken UTF-8 are read as bytes, never as
+//! errors. Counts saturate rather than overflow.
 //!
 //! # What is computed, and where
 //!
 //! The features are KDD'99's (Lee & Stolfo; the KDD Cup 1999 task description), which
 //! NSL-KDD keeps. KDD's own extractor (Bro scripts over the DARPA 1998 tcpdump data) was
 //! never published; each rule below is this module's reading of the feature's definition,
-//! checked against what NSL-KDD's training records show for each service.
+//! compared with what NSL-KDD's training records show for each service.
 //!
 //! Services read: telnet (23), rlogin (513), rsh (514), FTP control (21), SMTP (25),
 //! POP3 (110), IMAP (143), HTTP (80), all over TCP. In a terminal session (telnet,
@@ -31,7 +32,7 @@
 //! | `num_compromised` | server output lines, once logged in and not the echo of a command, saying `not found`, `Jumping to address`, `Segmentation fault`, `Bus error` or `Illegal instruction`: programs probed for, and programs crashed the way buffer overflows crash them | telnet, rlogin, rsh |
 //! | `root_shell` | a root prompt (ending in `#`) once logged in: after `su`, an exploit, or a root login | telnet, rlogin |
 //! | `su_attempted` | a command running `su` with no user or `root` (`su`, `su -`, `su root`, `sudo su`) | telnet, rlogin, rsh |
-//! | `num_root` | commands run as root: typed at a root prompt; an rsh command run as an administrator account; FTP commands after logging in as one | telnet, rlogin, rsh, FTP |
+//! | `num_root` | commands run as root: typed at a root prompt; an rsh command run as `root` or `toor`; FTP commands after logging in as one of them | telnet, rlogin, rsh, FTP |
 //! | `num_file_creations` | `touch mkdir cp ln mkfifo mknod tee install uudecode` and the compilers (one per command), each output redirection to a file (`>`, `>>`; not to `/dev/null` or `&2`); FTP `STOR STOU APPE MKD XMKD` | telnet, rlogin, rsh, FTP |
 //! | `num_shells` | commands starting a shell (`sh bash csh tcsh ksh zsh dash ash`, also behind `exec`). KDD's wording is "number of shell prompts", but NSL-KDD has it non-zero in 47 of 125,973 records, while every interactive session shows prompts: it counts shells started | telnet, rlogin, rsh |
 //! | `num_access_files` | each mention of an access control file (`/etc/passwd /etc/shadow /etc/master.passwd /etc/group /etc/gshadow /etc/sudoers /etc/hosts.equiv /etc/hosts.allow /etc/hosts.deny`, `.rhosts .shosts .netrc authorized_keys .htpasswd .htaccess`) in a command, an FTP command's argument or a percent-decoded HTTP request target, and the programs that edit the password file (`passwd chsh chfn vipw vigr`) | telnet, rlogin, rsh, FTP, HTTP |
@@ -42,9 +43,9 @@
 //! Every other service, UDP and ICMP give all zeros, as do the features a service's row
 //! does not name. Encrypted protocols (SSH, TLS: HTTPS, IMAPS, POP3S, SMTPS, telnets) give
 //! nothing to read: their content features are 0, which is also what NSL-KDD holds for
-//! them. FTP data connections carry files, not commands, and are not read (KDD's
-//! `ftp_data` records have content features that its extractor took from the control
-//! session; a connection alone cannot). The `hot` counts of KDD's anonymous FTP sessions
+//! them. FTP data connections carry files, not commands, and are not read: their content
+//! features are 0 (KDD's `ftp_data` records do carry some, `num_root` in 461 of them, by a
+//! rule never documented). The `hot` counts of KDD's anonymous FTP sessions
 //! (often 4–30) come from indicators its extractor never documented; here an FTP session
 //! is `hot` only by the indicators above.
 
@@ -184,6 +185,18 @@ impl Inspector {
             Protocol::Http(http) => http.buffered_bytes(),
         }
     }
+}
+
+/// Adds to a count, saturating: a connection long enough to overflow one keeps the maximum
+/// rather than panicking (debug builds) or wrapping round to a small number.
+fn add(count: &mut u32, amount: u32) {
+    *count = count.saturating_add(amount);
+}
+
+/// A failed login: counted, and one of KDD's "hot" indicators.
+fn failed_login(features: &mut ContentFeatures) {
+    add(&mut features.num_failed_logins, 1);
+    add(&mut features.hot, 1);
 }
 
 /// Commands sent and not yet answered, oldest first. A client may pipeline commands; past

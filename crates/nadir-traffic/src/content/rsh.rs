@@ -4,9 +4,10 @@
 //! when the server runs the command (then its output) and 1 followed by the reason when it
 //! refuses.
 
-use super::commands::{count_shell_command, is_guest_login, is_host_login};
+use super::commands::{count_shell_command, is_guest_login, is_host_login, is_root_login};
 use super::lines::{LineReader, MAX_LINE};
 use super::terminal::{Terminal, is_compromised};
+use super::{add, failed_login};
 use crate::connection::ContentFeatures;
 
 /// The client's opening fields, read in bounded memory (a field keeps its first
@@ -166,14 +167,13 @@ impl Rsh {
                 self.run_command(features);
             } else {
                 self.answer = Answer::Refused;
-                features.num_failed_logins += 1;
-                features.hot += 1;
+                failed_login(features);
             }
         }
         if self.answer == Answer::Accepted {
             self.output.feed(output, |line| {
                 if is_compromised(line) {
-                    features.num_compromised += 1;
+                    add(&mut features.num_compromised, 1);
                 }
             });
         }
@@ -183,8 +183,8 @@ impl Rsh {
     fn run_command(&mut self, features: &mut ContentFeatures) {
         if let Some(command) = self.command.take() {
             count_shell_command(&command, features);
-            if is_host_login(&self.server_user) {
-                features.num_root += 1;
+            if is_root_login(&self.server_user) {
+                add(&mut features.num_root, 1);
             }
         }
     }

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 
 use super::commands::{count_shell_command, is_guest_login, is_host_login};
 use super::lines::{LineReader, contains_any_lower, ends_with_lower, split_word, trim};
+use super::{add, failed_login};
 use crate::connection::ContentFeatures;
 
 /// Server messages of a failed login.
@@ -190,8 +191,7 @@ impl Session {
     fn server_line(&mut self, line: &[u8], features: &mut ContentFeatures) {
         if !features.logged_in {
             if contains_any_lower(line, LOGIN_FAILURES) {
-                features.num_failed_logins += 1;
-                features.hot += 1;
+                failed_login(features);
             }
             return;
         }
@@ -204,7 +204,7 @@ impl Session {
             return;
         }
         if is_compromised(line) {
-            features.num_compromised += 1;
+            add(&mut features.num_compromised, 1);
         }
     }
 
@@ -218,7 +218,7 @@ impl Session {
             Expect::Command if features.logged_in => {
                 count_shell_command(line, features);
                 if self.as_root {
-                    features.num_root += 1;
+                    add(&mut features.num_root, 1);
                 }
                 let command = trim(line);
                 if !command.is_empty() && command.len() <= MAX_ECHOED {
