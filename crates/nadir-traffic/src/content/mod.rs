@@ -31,7 +31,7 @@
 //! | `logged_in` | telnet/rlogin: the first shell prompt; FTP: `230` answering USER/PASS/ACCT; rsh: the server accepting the request (first byte 0); SMTP: `250` to HELO/EHLO or `235` to AUTH (KDD counts an accepted SMTP session as logged in: 95 % of its SMTP records are); POP3: `+OK` to PASS/APOP; IMAP: `OK` to LOGIN/AUTHENTICATE; HTTP: a `2xx`/`3xx` answer (KDD: 90 % of HTTP records) | all read services |
 //! | `num_compromised` | server output lines, once logged in and not the echo of a command, saying `not found`, `Jumping to address`, `Segmentation fault`, `Bus error` or `Illegal instruction`: programs probed for, and programs crashed the way buffer overflows crash them | telnet, rlogin, rsh |
 //! | `root_shell` | a root prompt (ending in `#`) once logged in: after `su`, an exploit, or a root login | telnet, rlogin |
-//! | `su_attempted` | a command running `su` with no user or `root` (`su`, `su -`, `su root`, `sudo su`) | telnet, rlogin, rsh |
+//! | `su_attempted` | a command running `su` with no user or `root` (`su`, `su -`, `su root`, `sudo su`). NSL-KDD also holds the value 2, in 59 records, every one with `root_shell` 1 (the su succeeded, it seems); [`ContentFeatures`] keeps a flag, so such a session reads 1 here | telnet, rlogin, rsh |
 //! | `num_root` | commands run as root: typed at a root prompt; an rsh command run as `root` or `toor`; FTP commands after logging in as one of them | telnet, rlogin, rsh, FTP |
 //! | `num_file_creations` | `touch mkdir cp ln mkfifo mknod tee install uudecode` and the compilers (one per command), each output redirection to a file (`>`, `>>`; not to `/dev/null` or `&2`); FTP `STOR STOU APPE MKD XMKD` | telnet, rlogin, rsh, FTP |
 //! | `num_shells` | commands starting a shell (`sh bash csh tcsh ksh zsh dash ash`, also behind `exec`). KDD's wording is "number of shell prompts", but NSL-KDD has it non-zero in 47 of 125,973 records, while every interactive session shows prompts: it counts shells started | telnet, rlogin, rsh |
@@ -231,5 +231,37 @@ impl<T> Outstanding<T> {
 
     fn newest_mut(&mut self) -> Option<&mut T> {
         self.sent.back_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_with_nothing_to_read_costs_a_few_words() {
+        assert!(std::mem::size_of::<Inspector>() <= 64);
+        let mut inspector = Inspector::new(Transport::Udp, 21);
+        inspector.feed(true, b"USER root\r\n");
+        assert_eq!(inspector.buffered_bytes(), 0);
+        assert_eq!(inspector.finish(), ContentFeatures::default());
+    }
+
+    #[test]
+    fn outstanding_commands_forget_the_oldest_past_the_limit() {
+        let mut outstanding = Outstanding::default();
+        for command in 0..Outstanding::<usize>::LIMIT + 2 {
+            outstanding.push(command);
+        }
+        assert_eq!(outstanding.pop(), Some(2));
+        *outstanding.newest_mut().unwrap() = 99;
+        assert_eq!(outstanding.sent.back(), Some(&99));
+    }
+
+    #[test]
+    fn counts_saturate() {
+        let mut count = u32::MAX - 1;
+        add(&mut count, 5);
+        assert_eq!(count, u32::MAX);
     }
 }
