@@ -306,6 +306,25 @@ fn smtp_session() -> Conversation {
 }
 
 #[test]
+fn rexec_names_its_user_first() {
+    let accepted = Script::default()
+        .client(b"\0toor\0secret\0su\0")
+        .server(b"\0")
+        .messages;
+    let features = inspect(512, &accepted);
+    assert!(features.logged_in && features.is_host_login && features.su_attempted);
+    assert_eq!(features.num_root, 1);
+
+    let refused = Script::default()
+        .client(b"\0guest\0guest\0ls\0")
+        .server(b"\x01Login incorrect.\n")
+        .messages;
+    let features = inspect(512, &refused);
+    assert!(!features.logged_in && !features.is_guest_login);
+    assert_eq!(features.num_failed_logins, 1);
+}
+
+#[test]
 fn mail_logins() {
     let features = inspect(25, &smtp_session());
     assert!(features.logged_in);
@@ -379,7 +398,7 @@ const BUFFER_BOUND: usize = Inspector::MAX_BUFFERED;
 #[test]
 fn ten_megabytes_without_a_line_end_stay_within_the_cap() {
     let chunk = vec![b'a'; 64 * 1024];
-    for port in [21, 23, 25, 80, 110, 143, 513, 514] {
+    for port in [21, 23, 25, 80, 110, 143, 512, 513, 514] {
         let mut inspector = Inspector::new(Transport::Tcp, port);
         // rsh and rlogin: past their opening fields first.
         inspector.feed(true, b"0\0user\0root\0");
@@ -455,7 +474,7 @@ proptest! {
 
     #[test]
     fn garbage_never_panics_and_stays_bounded(
-        port in prop::sample::select(vec![21u16, 23, 25, 80, 110, 143, 513, 514, 9999]),
+        port in prop::sample::select(vec![21u16, 23, 25, 80, 110, 143, 512, 513, 514, 9999]),
         messages in prop::collection::vec((any::<bool>(), garbage()), 0..40),
     ) {
         let mut inspector = Inspector::new(Transport::Tcp, port);

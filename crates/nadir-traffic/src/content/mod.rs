@@ -16,29 +16,30 @@
 //! never published; each rule below is this module's reading of the feature's definition,
 //! compared with what NSL-KDD's training records show for each service.
 //!
-//! Services read: telnet (23), rlogin (513), rsh (514), FTP control (21), SMTP (25),
-//! POP3 (110), IMAP (143), HTTP (80), all over TCP. In a terminal session (telnet,
+//! Services read: telnet (23), rlogin (513), rsh (514), rexec (512), FTP control (21),
+//! SMTP (25), POP3 (110), IMAP (143), HTTP (80), all over TCP. In a terminal session (telnet,
 //! rlogin) a *prompt* is the server's unfinished line when the user starts answering it
 //! (`login:`, `Password:`, a shell prompt ending in `$ % > #`); a *command* is a line the
 //! user types once logged in that answers no password prompt (telnet commands, the `IAC`
 //! sequences, are removed first, and typed backspaces applied). Commands also come from an
-//! rsh request and, for the file-name rules, from FTP commands and HTTP request targets.
+//! rsh or rexec request and, for the file-name rules, from FTP commands and HTTP request
+//! targets.
 //!
 //! | feature | how | services |
 //! | --- | --- | --- |
 //! | `hot` | the sum of KDD's "hot" indicators: each failed login; each access control file named (below); entering a system directory (`cd /etc`, FTP `CWD /bin`; `/etc /bin /sbin /lib /dev /boot /root /usr/bin /usr/sbin /usr/lib /usr/etc /var/log /var/spool /var/adm /proc /sys`); creating a program (compiling: `cc gcc g++ c++ clang ld as tcc`; `chmod` granting execute; FTP `SITE CHMOD`); executing a program of one's own (a command whose program is a path outside the system directories, `./x`, `/tmp/x`; FTP `SITE EXEC`; an HTTP request for `/cgi-bin/`); an HTTP target climbing out with `../` | all read services |
-//! | `num_failed_logins` | telnet/rlogin: a server line before login saying `Login incorrect`, `Login failed`, `Authentication failure/failed`, `Incorrect password`, `Access denied` or `Permission denied`; FTP: `530` answering USER/PASS/ACCT; rsh: the server refusing the request (first byte 1); SMTP: `535` to AUTH; POP3: `-ERR` to PASS/APOP; IMAP: `NO` to LOGIN/AUTHENTICATE; HTTP: `401` to a request carrying `Authorization:` | all read services |
-//! | `logged_in` | telnet/rlogin: the first shell prompt; FTP: `230` answering USER/PASS/ACCT; rsh: the server accepting the request (first byte 0); SMTP: `250` to HELO/EHLO or `235` to AUTH (KDD counts an accepted SMTP session as logged in: 95 % of its SMTP records are); POP3: `+OK` to PASS/APOP; IMAP: `OK` to LOGIN/AUTHENTICATE; HTTP: a `2xx`/`3xx` answer (KDD: 90 % of HTTP records) | all read services |
-//! | `num_compromised` | server output lines, once logged in and not the echo of a command, saying `not found`, `Jumping to address`, `Segmentation fault`, `Bus error` or `Illegal instruction`: programs probed for, and programs crashed the way buffer overflows crash them | telnet, rlogin, rsh |
+//! | `num_failed_logins` | telnet/rlogin: a server line before login saying `Login incorrect`, `Login failed`, `Authentication failure/failed`, `Incorrect password`, `Access denied` or `Permission denied`; FTP: `530` answering USER/PASS/ACCT; rsh/rexec: the server refusing the request (first byte 1); SMTP: `535` to AUTH; POP3: `-ERR` to PASS/APOP; IMAP: `NO` to LOGIN/AUTHENTICATE; HTTP: `401` to a request carrying `Authorization:` | all read services |
+//! | `logged_in` | telnet/rlogin: the first shell prompt; FTP: `230` answering USER/PASS/ACCT; rsh/rexec: the server accepting the request (first byte 0); SMTP: `250` to HELO/EHLO or `235` to AUTH (KDD counts an accepted SMTP session as logged in: 95 % of its SMTP records are); POP3: `+OK` to PASS/APOP; IMAP: `OK` to LOGIN/AUTHENTICATE; HTTP: a `2xx`/`3xx` answer (KDD: 90 % of HTTP records) | all read services |
+//! | `num_compromised` | server output lines, once logged in and not the echo of a command, saying `not found`, `Jumping to address`, `Segmentation fault`, `Bus error` or `Illegal instruction`: programs probed for, and programs crashed the way buffer overflows crash them | telnet, rlogin, rsh, rexec |
 //! | `root_shell` | a root prompt (ending in `#`) once logged in: after `su`, an exploit, or a root login | telnet, rlogin |
-//! | `su_attempted` | a command running `su` with no user or `root` (`su`, `su -`, `su root`, `sudo su`). NSL-KDD also holds the value 2, in 59 records, every one with `root_shell` 1 (the su succeeded, it seems); [`ContentFeatures`] keeps a flag, so such a session reads 1 here | telnet, rlogin, rsh |
-//! | `num_root` | commands run as root: typed at a root prompt; an rsh command run as `root` or `toor`; FTP commands after logging in as one of them | telnet, rlogin, rsh, FTP |
-//! | `num_file_creations` | `touch mkdir cp ln mkfifo mknod tee install uudecode` and the compilers (one per command), each output redirection to a file (`>`, `>>`; not to `/dev/null` or `&2`); FTP `STOR STOU APPE MKD XMKD` | telnet, rlogin, rsh, FTP |
-//! | `num_shells` | commands starting a shell (`sh bash csh tcsh ksh zsh dash ash`, also behind `exec`). KDD's wording is "number of shell prompts", but NSL-KDD has it non-zero in 47 of 125,973 records, while every interactive session shows prompts: it counts shells started | telnet, rlogin, rsh |
-//! | `num_access_files` | each mention of an access control file (`/etc/passwd /etc/shadow /etc/master.passwd /etc/group /etc/gshadow /etc/sudoers /etc/hosts.equiv /etc/hosts.allow /etc/hosts.deny`, `.rhosts .shosts .netrc authorized_keys .htpasswd .htaccess`) in a command, an FTP command's argument or a percent-decoded HTTP request target, and the programs that edit the password file (`passwd chsh chfn vipw vigr`) | telnet, rlogin, rsh, FTP, HTTP |
+//! | `su_attempted` | a command running `su` with no user or `root` (`su`, `su -`, `su root`, `sudo su`). NSL-KDD also holds the value 2, in 59 records, every one with `root_shell` 1 (the su succeeded, it seems); [`ContentFeatures`] keeps a flag, so such a session reads 1 here | telnet, rlogin, rsh, rexec |
+//! | `num_root` | commands run as root: typed at a root prompt; an rsh/rexec command run as `root` or `toor`; FTP commands after logging in as one of them | telnet, rlogin, rsh, rexec, FTP |
+//! | `num_file_creations` | `touch mkdir cp ln mkfifo mknod tee install uudecode` and the compilers (one per command), each output redirection to a file (`>`, `>>`; not to `/dev/null` or `&2`); FTP `STOR STOU APPE MKD XMKD` | telnet, rlogin, rsh, rexec, FTP |
+//! | `num_shells` | commands starting a shell (`sh bash csh tcsh ksh zsh dash ash`, also behind `exec`). KDD's wording is "number of shell prompts", but NSL-KDD has it non-zero in 47 of 125,973 records, while every interactive session shows prompts: it counts shells started | telnet, rlogin, rsh, rexec |
+//! | `num_access_files` | each mention of an access control file (`/etc/passwd /etc/shadow /etc/master.passwd /etc/group /etc/gshadow /etc/sudoers /etc/hosts.equiv /etc/hosts.allow /etc/hosts.deny`, `.rhosts .shosts .netrc authorized_keys .htpasswd .htaccess`) in a command, an FTP command's argument or a percent-decoded HTTP request target, and the programs that edit the password file (`passwd chsh chfn vipw vigr`) | telnet, rlogin, rsh, rexec, FTP, HTTP |
 //! | `num_outbound_cmds` | **always 0**: it is 0 in every record of KDD'99 and NSL-KDD, so a model trained on them has learnt nothing from it, and its meaning (outbound commands of an FTP session) was never defined precisely enough to reproduce | none |
-//! | `is_host_login` | the login name is an administrator account (`root toor admin adm administrator`), on a successful login: telnet/rlogin (the name typed at `login:`, or rlogin's server user), rsh's server user, FTP USER, POP3 USER/APOP, IMAP LOGIN | telnet, rlogin, rsh, FTP, POP3, IMAP |
-//! | `is_guest_login` | the same with a guest name (`anonymous ftp guest`) | telnet, rlogin, rsh, FTP, POP3, IMAP |
+//! | `is_host_login` | the login name is an administrator account (`root toor admin adm administrator`), on a successful login: telnet/rlogin (the name typed at `login:`, or rlogin's server user), rsh's server user, rexec's user, FTP USER, POP3 USER/APOP, IMAP LOGIN | telnet, rlogin, rsh, rexec, FTP, POP3, IMAP |
+//! | `is_guest_login` | the same with a guest name (`anonymous ftp guest`) | telnet, rlogin, rsh, rexec, FTP, POP3, IMAP |
 //!
 //! Every other service, UDP and ICMP give all zeros, as do the features a service's row
 //! does not name. Encrypted protocols (SSH, TLS: HTTPS, IMAPS, POP3S, SMTPS, telnets) give
@@ -54,7 +55,7 @@ mod ftp;
 mod http;
 mod lines;
 mod mail;
-mod rsh;
+mod remote;
 mod telnet;
 mod terminal;
 
@@ -65,7 +66,7 @@ use crate::connection::{ContentFeatures, Transport};
 use self::ftp::Ftp;
 use self::http::Http;
 use self::mail::Mail;
-use self::rsh::{Rlogin, Rsh};
+use self::remote::{RemoteCommand, Rlogin};
 use self::telnet::TelnetDecoder;
 use self::terminal::Terminal;
 
@@ -83,7 +84,8 @@ enum Protocol {
     Unread,
     Telnet(Box<Telnet>),
     Rlogin(Box<Rlogin>),
-    Rsh(Box<Rsh>),
+    /// rsh or rexec.
+    RemoteCommand(Box<RemoteCommand>),
     Ftp(Box<Ftp>),
     Mail(Box<Mail>),
     Http(Box<Http>),
@@ -112,8 +114,9 @@ impl Inspector {
             (Transport::Tcp, 80) => Protocol::Http(Box::default()),
             (Transport::Tcp, 110) => Protocol::Mail(Box::new(Mail::pop3())),
             (Transport::Tcp, 143) => Protocol::Mail(Box::new(Mail::imap())),
+            (Transport::Tcp, 512) => Protocol::RemoteCommand(Box::new(RemoteCommand::rexec())),
             (Transport::Tcp, 513) => Protocol::Rlogin(Box::default()),
-            (Transport::Tcp, 514) => Protocol::Rsh(Box::default()),
+            (Transport::Tcp, 514) => Protocol::RemoteCommand(Box::new(RemoteCommand::rsh())),
             _ => Protocol::Unread,
         };
         Inspector {
@@ -151,8 +154,8 @@ impl Inspector {
             }
             Protocol::Rlogin(rlogin) if from_originator => rlogin.client(payload, features),
             Protocol::Rlogin(rlogin) => rlogin.server(payload, features),
-            Protocol::Rsh(rsh) if from_originator => rsh.client(payload, features),
-            Protocol::Rsh(rsh) => rsh.server(payload, features),
+            Protocol::RemoteCommand(remote) if from_originator => remote.client(payload, features),
+            Protocol::RemoteCommand(remote) => remote.server(payload, features),
             Protocol::Ftp(ftp) if from_originator => ftp.client(payload, features),
             Protocol::Ftp(ftp) => ftp.server(payload, features),
             Protocol::Mail(mail) if from_originator => mail.client(payload),
@@ -179,7 +182,7 @@ impl Inspector {
             Protocol::Unread => 0,
             Protocol::Telnet(telnet) => telnet.terminal.buffered_bytes(),
             Protocol::Rlogin(rlogin) => rlogin.buffered_bytes(),
-            Protocol::Rsh(rsh) => rsh.buffered_bytes(),
+            Protocol::RemoteCommand(remote) => remote.buffered_bytes(),
             Protocol::Ftp(ftp) => ftp.buffered_bytes(),
             Protocol::Mail(mail) => mail.buffered_bytes(),
             Protocol::Http(http) => http.buffered_bytes(),

@@ -1,8 +1,8 @@
-//! The BSD r-commands: rlogin (513) and rsh (514). Both open with NUL-terminated fields
-//! from the client: rlogin `\0client-user\0server-user\0terminal/speed\0`, then a terminal
-//! session; rsh `stderr-port\0client-user\0server-user\0command\0`, answered by one byte, 0
-//! when the server runs the command (then its output) and 1 followed by the reason when it
-//! refuses.
+//! The BSD r-commands: rexec (512), rlogin (513) and rsh (514). All open with NUL-terminated
+//! fields from the client: rlogin `\0client-user\0server-user\0terminal/speed\0`, then a
+//! terminal session; rsh `stderr-port\0client-user\0server-user\0command\0` and rexec
+//! `stderr-port\0user\0password\0command\0`, answered by one byte, 0 when the server runs
+//! the command (then its output) and 1 followed by the reason when it refuses.
 
 use super::commands::{count_shell_command, is_guest_login, is_host_login, is_root_login};
 use super::lines::{LineReader, MAX_LINE};
@@ -121,8 +121,11 @@ enum Answer {
     Refused,
 }
 
+/// An rsh or rexec request: the two differ only in where the opening names the user.
 #[derive(Debug, Default)]
-pub(crate) struct Rsh {
+pub(crate) struct RemoteCommand {
+    /// The opening's field that names the user the command runs as.
+    user_field: usize,
     opening: Fields,
     server_user: Vec<u8>,
     /// The command, until the server accepts it.
@@ -131,19 +134,36 @@ pub(crate) struct Rsh {
     output: LineReader,
 }
 
-impl Rsh {
-    /// Field 0 is the stderr port, 1 the client user, 2 the server user, 3 the command.
+impl RemoteCommand {
+    /// Field 0 is the stderr port, 3 the command; rsh sends the client's user and the
+    /// server's in 1 and 2, rexec the user and the password.
     const LAST_FIELD: usize = 3;
+
+    pub(crate) fn rsh() -> RemoteCommand {
+        RemoteCommand {
+            user_field: 2,
+            ..RemoteCommand::default()
+        }
+    }
+
+    pub(crate) fn rexec() -> RemoteCommand {
+        RemoteCommand {
+            user_field: 1,
+            ..RemoteCommand::default()
+        }
+    }
 
     pub(crate) fn client(&mut self, bytes: &[u8], features: &mut ContentFeatures) {
         let mut command = None;
         let server_user = &mut self.server_user;
-        self.opening
-            .read(bytes, Self::LAST_FIELD, |index, field| match index {
-                2 => *server_user = field.to_vec(),
-                3 => command = Some(field.to_vec()),
-                _ => {}
-            });
+        let user_field = self.user_field;
+        self.opening.read(bytes, Self::LAST_FIELD, |index, field| {
+            if index == user_field {
+                *server_user = field.to_vec();
+            } else if index == Self::LAST_FIELD {
+                command = Some(field.to_vec());
+            }
+        });
         if command.is_some() {
             self.command = command;
             if self.answer == Answer::Accepted {
