@@ -574,19 +574,22 @@ fn shared_ftp_brute_force_fails_every_login() {
 }
 
 #[test]
-fn shared_ftp_session_logs_in_anonymously() {
-    let Some(connections) = inspect_capture("ftp-ipv4-control-data.pcap", 21) else {
-        return;
-    };
-    assert_eq!(connections.len(), 1);
-    assert_eq!(
-        connections[0],
-        ContentFeatures {
-            logged_in: true,
-            is_guest_login: true,
-            ..ContentFeatures::default()
-        }
-    );
+fn shared_ftp_sessions_log_in_anonymously() {
+    for name in ["ftp-ipv4-control-data.pcap", "ftp-ipv6-control-data.pcap"] {
+        let Some(connections) = inspect_capture(name, 21) else {
+            return;
+        };
+        assert_eq!(connections.len(), 1, "{name}");
+        assert_eq!(
+            connections[0],
+            ContentFeatures {
+                logged_in: true,
+                is_guest_login: true,
+                ..ContentFeatures::default()
+            },
+            "{name}"
+        );
+    }
 }
 
 #[test]
