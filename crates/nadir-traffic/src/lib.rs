@@ -10,15 +10,15 @@
 
 pub mod capture;
 pub mod connection;
+pub mod content;
 mod fragment;
 mod packet;
-pub mod report;
-mod tracker;
 pub mod record;
+pub mod report;
 pub mod service;
+mod tracker;
 pub mod window;
 pub mod zeek;
-pub mod content;
 
 pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};

@@ -57,7 +57,8 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use crate::connection::{ConnState, Connection, ContentFeatures, Transport};
+use crate::connection::{ConnState, Connection, Transport};
+use crate::content::Inspector;
 use crate::packet::{Detail, Segment, VlanTags, tcp_flags};
 
 /// A closed TCP connection's linger after its last packet.
@@ -121,6 +122,8 @@ struct Active {
     resp_packets: u64,
     wrong_fragment: u32,
     urgent: u32,
+    /// Reads the payload for the content features (a no-op for services it does not read).
+    content: Inspector,
 }
 
 impl Active {
@@ -175,11 +178,12 @@ impl Active {
     }
 
     /// The connection's new in-order payload bytes, each way, as captured: the one place
-    /// a content inspector reads (`content::Inspector::feed`, made in [`Tracker::open`]
-    /// and finished in [`Active::finish`]). Content features are not computed yet.
-    fn payload(&mut self, _from_originator: bool, _bytes: &[u8]) {}
+    /// the content inspector reads.
+    fn payload(&mut self, from_originator: bool, bytes: &[u8]) {
+        self.content.feed(from_originator, bytes);
+    }
 
-    fn finish(&self) -> Connection {
+    fn finish(self) -> Connection {
         Connection {
             start: self.start as f64 / 1e9,
             duration: self.last.saturating_sub(self.start).max(0) as f64 / 1e9,
@@ -189,7 +193,6 @@ impl Active {
             orig_port: self.orig.1,
             resp_port: self.resp.1,
             vlan: self.vlan.to_vec(),
-            state: self.state(),
             orig_bytes: self.orig_bytes,
             resp_bytes: self.resp_bytes,
             orig_packets: self.orig_packets,
@@ -197,7 +200,8 @@ impl Active {
             land: self.orig == self.resp,
             wrong_fragment: self.wrong_fragment,
             urgent: self.urgent,
-            content: ContentFeatures::default(),
+            state: self.state(),
+            content: self.content.finish(),
         }
     }
 }
@@ -416,6 +420,7 @@ impl Tracker {
             resp_packets: 0,
             wrong_fragment: 0,
             urgent: 0,
+            content: Inspector::new(segment.transport, resp.1),
         }
     }
 
@@ -457,7 +462,7 @@ impl Tracker {
         }
         if let Some(conn) = self.active.remove(key) {
             self.active_order.remove(&(conn.start, conn.first_index));
-            self.wait(&conn);
+            self.wait(conn);
         }
     }
 
@@ -472,7 +477,8 @@ impl Tracker {
     }
 
     /// Holds a finished connection until its turn.
-    fn wait(&mut self, conn: &Active) {
+    fn wait(&mut self, conn: Active) {
+        let order = (conn.start, conn.first_index);
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.waiting[slot] = Some(conn.finish());
@@ -483,8 +489,7 @@ impl Tracker {
                 self.waiting.len() - 1
             }
         };
-        self.finished
-            .push(Reverse((conn.start, conn.first_index, slot)));
+        self.finished.push(Reverse((order.0, order.1, slot)));
     }
 
     /// Ends every connection (the end of the capture).
@@ -493,7 +498,7 @@ impl Tracker {
         self.vlans.clear();
         let mut active = std::mem::take(&mut self.active);
         for (_, conn) in active.drain() {
-            self.wait(&conn);
+            self.wait(conn);
         }
     }
 

@@ -981,3 +981,27 @@ fn short_reads_and_frames_larger_than_the_buffer() {
     assert_eq!(connections, expected);
     assert_eq!(capture.report(), report);
 }
+
+/// The content inspector reads each connection's payload as the tracker orders it: every
+/// password guess of the FTP brute force is a failed login, the FTP sessions log in
+/// anonymously, and the telnet session logs in.
+#[test]
+fn content_features_come_from_the_tracked_payload() {
+    let Some((brute, _)) = shared("ftp-bruteforce.pcap") else {
+        return;
+    };
+    assert_eq!(brute.len(), 30);
+    for conn in &brute {
+        assert!(conn.content.num_failed_logins >= 1, "{conn:?}");
+        assert!(!conn.content.logged_in, "{conn:?}");
+    }
+    let (ftp, _) = shared("ftp-ipv4-control-data.pcap").unwrap();
+    let control: Vec<_> = ftp.iter().filter(|c| c.resp_port == 21).collect();
+    assert_eq!(control.len(), 1);
+    assert!(control[0].content.logged_in && control[0].content.is_guest_login);
+    for data in ftp.iter().filter(|c| c.resp_port != 21) {
+        assert_eq!(data.content, Default::default(), "{data:?}");
+    }
+    let (telnet, _) = shared("telnet-session-urg.pcap").unwrap();
+    assert!(only(&telnet).content.logged_in);
+}
