@@ -2,6 +2,7 @@
 //! and formats results; every decision lives in `nadir-data` and `nadir-ml`.
 
 mod explore;
+mod extract;
 mod output;
 mod report;
 mod serve;
@@ -17,6 +18,7 @@ use nadir_ml::model_dir;
 use nadir_ml::pca::PcaParams;
 use nadir_ml::protocol::{self, Progress, TrainOptions};
 use nadir_ml::registry::{ModelConfig, ModelKind};
+use nadir_traffic::TrafficOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +74,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Leave-attacks-out validation: how well models catch attack types never seen in training.
     Validate(validate::ValidateArgs),
+    /// Packet captures or Zeek conn.logs to NSL-KDD connection records (CSV), ready for
+    /// predict, evaluate (with labels you join), train and serve.
+    #[command(after_help = "Examples:\n  \
+        nadir extract capture.pcap --out connections.csv\n  \
+        nadir extract capture.pcap | nadir predict --model models/random_forest.nadir --data - --attacks-only\n  \
+        nadir extract baseline.pcapng --label normal --out baseline.csv\n  \
+        nadir extract conn.log --skip-invalid")]
+    Extract(extract::ExtractArgs),
 }
 
 #[derive(Args)]
@@ -258,6 +268,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Extract(args) => extract::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -330,8 +341,10 @@ fn read_model_data(args: &DataArgs, schema: &Arc<Schema>, keep_own: bool) -> Res
     read_data(args, Some(schema.clone()), Vec::new(), keep_own)
 }
 
-/// Reads `--data` in the format its name says (`.json`; `.ndjson`, `.jsonl`; CSV otherwise),
-/// or, for standard input, the one its first bytes show (`nadir_data::DataFormat::sniff`).
+/// Reads `--data`: a packet capture or Zeek conn.log (told by its first bytes) as NSL-KDD
+/// connection records; else in the format its name says (`.json`; `.ndjson`, `.jsonl`; CSV
+/// otherwise), or, for standard input, the one its first bytes show
+/// (`nadir_data::DataFormat::sniff`).
 fn read_data(
     args: &DataArgs,
     schema: Option<Arc<Schema>>,
@@ -339,7 +352,12 @@ fn read_data(
     keep_own: bool,
 ) -> Result<Dataset> {
     use nadir_data::{DataFormat, read_json_dataset};
+    use nadir_traffic::{Extraction, TrafficFormat};
     let recognised = schema.is_none();
+    let traffic = TrafficOptions {
+        skip_invalid: args.skip_invalid,
+        ..TrafficOptions::default()
+    };
     let options = ReadOptions {
         skip_invalid: args.skip_invalid,
         schema,
@@ -352,6 +370,14 @@ fn read_data(
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
                 .context("cannot read standard input")?;
+            if TrafficFormat::sniff(&bytes).is_some() {
+                let extraction = Extraction::from_reader(
+                    "standard input",
+                    std::io::Cursor::new(bytes),
+                    traffic,
+                )?;
+                return read_traffic(extraction, &options);
+            }
             format = DataFormat::sniff(&bytes);
             match format {
                 DataFormat::Csv => nadir_data::read_from(&bytes[..], "standard input", options)?,
@@ -359,6 +385,12 @@ fn read_data(
             }
         }
         Some(path) => {
+            if TrafficFormat::of_path(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .is_some()
+            {
+                return read_traffic(Extraction::open(path, traffic)?, &options);
+            }
             format = DataFormat::from_path(path);
             match format {
                 DataFormat::Csv => read_path(path, options)?,
@@ -400,6 +432,25 @@ fn read_data(
     if !data.skipped.is_empty() {
         report_skipped(&data.skipped, &data.source);
     }
+    Ok(data)
+}
+
+/// A capture's or Zeek log's connections as records of the model's schema, or of NSL-KDD's
+/// (less `--drop`) when training: connection records hold NSL-KDD's features.
+fn read_traffic(extraction: nadir_traffic::Extraction, options: &ReadOptions) -> Result<Dataset> {
+    let schema = match &options.schema {
+        Some(schema) => schema.clone(),
+        None => Arc::new(Schema::nsl_kdd().without(&options.drop)?),
+    };
+    let format = extraction.format();
+    let (data, summary) = extraction.into_dataset(&schema, options.keep_ignored)?;
+    eprintln!(
+        "read {} connections of {} ({}) as schema {}: {summary}",
+        data.len(),
+        data.source,
+        format.name(),
+        data.schema.title(),
+    );
     Ok(data)
 }
 

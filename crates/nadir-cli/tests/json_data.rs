@@ -1,12 +1,10 @@
 //! JSON and NDJSON data files (and JSON on standard input) read as the CSV of the same records.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 mod common;
-use common::{nadir, path, sample, scratch, text, train_on_sample};
+use common::{nadir, nadir_with_stdin, path, sample, scratch, text, train_on_sample};
 
 /// A model trained once on the sample, and the first 300 records of the sample as CSV,
 /// NDJSON and a pretty-printed JSON array, in a scratch directory.
@@ -46,20 +44,6 @@ fn setup() -> &'static PathBuf {
 
 fn model() -> PathBuf {
     setup().join("decision_tree.nadir")
-}
-
-/// `nadir args…` with `input` on standard input.
-fn nadir_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nadir"))
-        .args(args)
-        .env_remove("NADIR_DATA")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nadir runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// The predictions of `predict`'s CSV output without the `line` column, and the lines.

@@ -12,6 +12,7 @@ pub mod capture;
 pub mod connection;
 pub mod content;
 mod fragment;
+pub mod input;
 mod packet;
 pub mod record;
 pub mod report;
@@ -22,4 +23,5 @@ pub mod zeek;
 
 pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};
+pub use input::{Extraction, TrafficError, TrafficFormat, TrafficOptions, TrafficSummary};
 pub use report::{CaptureReport, Problem, ProblemCounts};

@@ -226,33 +226,56 @@ fn is_nsl_kdd(schema: &Schema) -> bool {
             .all(|(a, b)| a.name == b.name && a.kind == b.kind)
 }
 
-/// Connection records as CSV: a header of [`columns`], then one row per record.
+/// Connection records as CSV: a header of [`columns`], then one row per record; with a
+/// label, the schema's label column after the features, the same value on every row (a
+/// capture known to hold only normal traffic, or only one attack).
 pub struct CsvWriter<W: Write> {
     writer: csv::Writer<W>,
     field: String,
+    label: Option<String>,
 }
 
 impl<W: Write> CsvWriter<W> {
     /// A writer that has written the header.
     pub fn new(out: W) -> Result<CsvWriter<W>, RecordError> {
+        CsvWriter::labelled(out, None)
+    }
+
+    /// A writer whose every record carries `label` in the NSL-KDD label column, when given.
+    pub fn labelled(out: W, label: Option<String>) -> Result<CsvWriter<W>, RecordError> {
         let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(columns())?;
+        let mut header = columns();
+        if label.is_some() {
+            header.insert(FEATURES, Schema::nsl_kdd().label().column.clone());
+        }
+        writer.write_record(header)?;
         Ok(CsvWriter {
             writer,
             field: String::new(),
+            label,
         })
     }
 
     pub fn write(&mut self, conn: &Connection, window: &WindowFeatures) -> Result<(), RecordError> {
         let features = feature_values(conn, window);
-        let identity = identity_values(conn);
-        for value in features.iter().chain(&identity) {
-            self.field.clear();
-            // Writing to a String cannot fail.
-            let _ = write!(self.field, "{value}");
-            self.writer.write_field(&self.field)?;
+        for value in &features {
+            self.write_value(value)?;
+        }
+        if let Some(label) = &self.label {
+            self.writer.write_field(label)?;
+        }
+        for value in &identity_values(conn) {
+            self.write_value(value)?;
         }
         self.writer.write_record(std::iter::empty::<&[u8]>())?;
+        Ok(())
+    }
+
+    fn write_value(&mut self, value: &Value) -> Result<(), RecordError> {
+        self.field.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(self.field, "{value}");
+        self.writer.write_field(&self.field)?;
         Ok(())
     }
 

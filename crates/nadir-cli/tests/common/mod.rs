@@ -2,8 +2,9 @@
 //! only some of them, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The 2,000-row sample beside the checkout.
 pub fn sample() -> PathBuf {
@@ -26,6 +27,20 @@ pub fn nadir(args: &[&str]) -> Output {
         .env_remove("NADIR_DATA")
         .output()
         .expect("nadir runs")
+}
+
+/// `nadir args…` with `input` on standard input.
+pub fn nadir_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nadir runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 pub fn text(bytes: &[u8]) -> String {

@@ -1,0 +1,310 @@
+//! Traffic files as the front ends meet them: which format a file is ([`TrafficFormat`]),
+//! its connections with their window features whatever the format ([`Extraction`]), and the
+//! NSL-KDD [`Dataset`] they make ([`Extraction::into_dataset`]), which `predict`, `evaluate`,
+//! `train` and the reports read like any record file.
+
+use crate::capture::{Capture, CaptureError};
+use crate::connection::Connection;
+use crate::record::{self, IDENTITY_COLUMNS, RecordError};
+use crate::report::CaptureReport;
+use crate::window::{WindowFeatures, WindowParams, Windows};
+use crate::zeek::{ZeekError, ZeekFormat, ZeekOptions, ZeekReader, ZeekSummary};
+use nadir_data::{Dataset, Rejects, Schema};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+
+/// Bytes enough to tell the formats apart (a Zeek JSON line names `id.orig_h` early).
+pub const SNIFF_BYTES: usize = 4096;
+
+/// The traffic formats nadir reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrafficFormat {
+    Pcap,
+    Pcapng,
+    ZeekTsv,
+    ZeekJson,
+}
+
+impl TrafficFormat {
+    /// The format whose first bytes these are, if any: the pcap and pcapng magic numbers,
+    /// a Zeek log's `#separator` line or a JSON line naming `id.orig_h`.
+    pub fn sniff(prefix: &[u8]) -> Option<TrafficFormat> {
+        const PCAP: [[u8; 4]; 4] = [
+            [0xd4, 0xc3, 0xb2, 0xa1],
+            [0xa1, 0xb2, 0xc3, 0xd4],
+            [0x4d, 0x3c, 0xb2, 0xa1],
+            [0xa1, 0xb2, 0x3c, 0x4d],
+        ];
+        match prefix.get(..4) {
+            Some(magic) if PCAP.iter().any(|m| m == magic) => Some(TrafficFormat::Pcap),
+            Some([0x0a, 0x0d, 0x0d, 0x0a]) => Some(TrafficFormat::Pcapng),
+            _ => match ZeekFormat::sniff(prefix)? {
+                ZeekFormat::Tsv => Some(TrafficFormat::ZeekTsv),
+                ZeekFormat::Json => Some(TrafficFormat::ZeekJson),
+            },
+        }
+    }
+
+    /// The format of the file at `path`, if it is traffic.
+    pub fn of_path(path: &Path) -> io::Result<Option<TrafficFormat>> {
+        let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+        File::open(path)?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut prefix)?;
+        Ok(TrafficFormat::sniff(&prefix))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TrafficFormat::Pcap => "pcap capture",
+            TrafficFormat::Pcapng => "pcapng capture",
+            TrafficFormat::ZeekTsv => "Zeek conn.log (TSV)",
+            TrafficFormat::ZeekJson => "Zeek conn.log (JSON lines)",
+        }
+    }
+}
+
+/// A traffic file that cannot be read.
+#[derive(Debug, Error)]
+pub enum TrafficError {
+    #[error("cannot read {name}: {source}")]
+    Io { name: String, source: io::Error },
+    #[error(
+        "{name} is neither a packet capture (pcap, pcapng) nor a Zeek conn.log (TSV or JSON lines)"
+    )]
+    NotTraffic { name: String },
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Zeek(#[from] ZeekError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// How to read traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TrafficOptions {
+    /// Zeek logs: count and skip bad lines instead of stopping at the first. (Captures
+    /// always count bad frames and read on.)
+    pub skip_invalid: bool,
+    pub window: WindowParams,
+}
+
+/// What reading a traffic file met.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrafficSummary {
+    Capture(CaptureReport),
+    Zeek(ZeekSummary),
+}
+
+impl TrafficSummary {
+    /// Bad frames or lines met (counted, read past).
+    pub fn problems(&self) -> u64 {
+        match self {
+            TrafficSummary::Capture(report) => report.problems.total(),
+            TrafficSummary::Zeek(summary) => summary.skipped_total(),
+        }
+    }
+}
+
+impl fmt::Display for TrafficSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrafficSummary::Capture(report) => write!(f, "{report}"),
+            TrafficSummary::Zeek(summary) => {
+                write!(
+                    f,
+                    "{} lines, {} connections",
+                    summary.lines, summary.records
+                )?;
+                if summary.skipped_total() > 0 {
+                    write!(f, "; skipped {} bad lines:", summary.skipped_total())?;
+                    for (kind, count) in &summary.skipped {
+                        write!(f, " {kind} {count}")?;
+                    }
+                    if let Some(first) = summary.first_skipped.first() {
+                        write!(f, " (first: {first})")?;
+                    }
+                }
+                if summary.late > 0 {
+                    write!(
+                        f,
+                        "; {} records started before ones already given out (beyond the reorder span)",
+                        summary.late
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Hashes what passes through it, so that a dataset read from traffic carries the sha256 of
+/// its bytes as record files do (a model remembers its training data by it).
+struct Hashing<R> {
+    inner: R,
+    hasher: Arc<Mutex<Sha256>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+enum Source {
+    Capture(Capture),
+    Zeek(ZeekReader<BufReader<Box<dyn Read + Send>>>),
+}
+
+/// A traffic file's connections in start order, each with its window features: the one
+/// path from a capture or a Zeek log to NSL-KDD records.
+pub struct Extraction {
+    name: String,
+    format: TrafficFormat,
+    source: Source,
+    windows: Windows,
+    hasher: Arc<Mutex<Sha256>>,
+}
+
+impl Extraction {
+    /// Opens a traffic file of any format nadir reads.
+    pub fn open(path: &Path, options: TrafficOptions) -> Result<Extraction, TrafficError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| TrafficError::Io {
+            name: name.clone(),
+            source,
+        })?;
+        Extraction::from_reader(name, file, options)
+    }
+
+    /// Reads traffic from any byte stream (standard input); `name` is what messages call it.
+    pub fn from_reader(
+        name: impl Into<String>,
+        mut input: impl Read + Send + 'static,
+        options: TrafficOptions,
+    ) -> Result<Extraction, TrafficError> {
+        let name = name.into();
+        let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+        (&mut input)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut prefix)
+            .map_err(|source| TrafficError::Io {
+                name: name.clone(),
+                source,
+            })?;
+        let format = TrafficFormat::sniff(&prefix)
+            .ok_or_else(|| TrafficError::NotTraffic { name: name.clone() })?;
+        let hasher = Arc::new(Mutex::new(Sha256::new()));
+        let input = Hashing {
+            inner: Cursor::new(prefix).chain(input),
+            hasher: hasher.clone(),
+        };
+        let source = match format {
+            TrafficFormat::Pcap | TrafficFormat::Pcapng => {
+                Source::Capture(Capture::from_reader(name.clone(), input)?)
+            }
+            TrafficFormat::ZeekTsv | TrafficFormat::ZeekJson => {
+                let zeek = ZeekOptions {
+                    skip_invalid: options.skip_invalid,
+                    ..ZeekOptions::default()
+                };
+                let boxed: Box<dyn Read + Send> = Box::new(input);
+                Source::Zeek(ZeekReader::new(
+                    name.clone(),
+                    BufReader::with_capacity(1 << 16, boxed),
+                    zeek,
+                ))
+            }
+        };
+        Ok(Extraction {
+            name,
+            format,
+            source,
+            windows: Windows::new(options.window),
+            hasher,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn format(&self) -> TrafficFormat {
+        self.format
+    }
+
+    /// The next connection and its window features; `None` at the end.
+    pub fn next_connection(
+        &mut self,
+    ) -> Result<Option<(Connection, WindowFeatures)>, TrafficError> {
+        let conn = match &mut self.source {
+            Source::Capture(capture) => capture.next(),
+            Source::Zeek(zeek) => zeek.next_connection()?,
+        };
+        Ok(conn.map(|conn| {
+            let window = self.windows.push(&conn);
+            (conn, window)
+        }))
+    }
+
+    /// What was read so far.
+    pub fn summary(&self) -> TrafficSummary {
+        match &self.source {
+            Source::Capture(capture) => TrafficSummary::Capture(capture.report()),
+            Source::Zeek(zeek) => TrafficSummary::Zeek(zeek.summary().clone()),
+        }
+    }
+
+    /// Every connection as a record of `schema` (NSL-KDD's, perhaps less some features): a
+    /// [`Dataset`] whose own columns are the identity ([`IDENTITY_COLUMNS`], with their
+    /// values when `keep_identity`), whose lines are the connections' numbers (1-based), and
+    /// whose sha256 is the file's. Unlabelled: a capture says nothing of attacks.
+    pub fn into_dataset(
+        mut self,
+        schema: &Arc<Schema>,
+        keep_identity: bool,
+    ) -> Result<(Dataset, TrafficSummary), TrafficError> {
+        let (mut records, mut identities) = (Vec::new(), Vec::new());
+        while let Some((conn, window)) = self.next_connection()? {
+            records.push(record::to_record(schema, &conn, &window)?);
+            if keep_identity {
+                identities.push(
+                    record::identity_values(&conn)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                );
+            }
+        }
+        let summary = self.summary();
+        let sha256 = self
+            .hasher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .finalize();
+        let dataset = Dataset {
+            source: self.name,
+            schema: schema.clone(),
+            lines: (1..=records.len() as u64).collect(),
+            records,
+            attacks: None,
+            skipped: Rejects::default(),
+            sha256: sha256.iter().map(|b| format!("{b:02x}")).collect(),
+            ignored_columns: IDENTITY_COLUMNS.iter().map(|c| c.to_string()).collect(),
+            ignored_values: identities,
+        };
+        Ok((dataset, summary))
+    }
+}
