@@ -233,3 +233,47 @@ fn a_zeek_conn_log_is_scored_and_its_bad_lines_named() {
         "{err}"
     );
 }
+
+/// Every shared capture goes the whole way: extracted, then scored directly, one verdict per
+/// extracted connection, each beside the same identity.
+#[test]
+fn every_shared_capture_goes_through_the_whole_path() {
+    let model = baseline_model();
+    let dir = capture("");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    captures.sort();
+    assert_eq!(
+        captures.len(),
+        40,
+        "the shared captures in {}",
+        dir.display()
+    );
+    for file in &captures {
+        let extracted = nadir(&["extract", path(file)]);
+        assert!(
+            extracted.status.success(),
+            "{}: {}",
+            file.display(),
+            text(&extracted.stderr)
+        );
+        let records = csv_rows(&text(&extracted.stdout));
+        let scored = nadir(&["predict", "--model", path(model), "--data", path(file)]);
+        assert!(
+            scored.status.success(),
+            "{}: {}",
+            file.display(),
+            text(&scored.stderr)
+        );
+        let verdicts = csv_rows(&text(&scored.stdout));
+        assert_eq!(verdicts.len(), records.len(), "{}", file.display());
+        assert!(records.len() > 1, "{}: no connection", file.display());
+        for (record, verdict) in records[1..].iter().zip(&verdicts[1..]) {
+            assert_eq!(record[41..], verdict[2..12], "{}", file.display());
+            assert!(["normal", "attack"].contains(&verdict[12].as_str()));
+        }
+    }
+}
