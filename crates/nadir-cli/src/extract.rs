@@ -1,6 +1,6 @@
 //! `nadir extract`: packet captures and Zeek conn.logs to NSL-KDD connection records (CSV).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nadir_traffic::record::CsvWriter;
@@ -34,14 +34,8 @@ pub struct ExtractArgs {
 }
 
 pub fn run(args: ExtractArgs) -> Result<()> {
-    let sink: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut writer = CsvWriter::labelled(std::io::BufWriter::new(sink), args.label.clone())?;
+    let sink = crate::output_sink(args.out.as_deref())?;
+    let mut writer = CsvWriter::labelled(sink, args.label.clone())?;
     let options = TrafficOptions {
         skip_invalid: args.skip_invalid,
         window: WindowParams {

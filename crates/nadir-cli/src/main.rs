@@ -616,14 +616,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     let data = read_model_data(&args.data, model.pipeline.schema(), true)?;
     let predictions = model.predict(&data.records, args.threshold);
     let unseen = predictions.iter().filter(|p| !p.unseen.is_empty()).count();
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut sink = std::io::BufWriter::new(sink);
+    let mut sink = output_sink(args.output.as_deref())?;
     match args.format {
         PredictFormat::Csv => output::predictions_csv(
             &mut sink,
@@ -645,6 +638,18 @@ fn predict(args: PredictArgs) -> Result<()> {
         eprintln!("warning: {}", nadir_data::UnseenRows(unseen));
     }
     Ok(())
+}
+
+/// Where a command writes its records: the file given, else standard output; buffered.
+fn output_sink(path: Option<&Path>) -> Result<std::io::BufWriter<Box<dyn Write>>> {
+    let sink: Box<dyn Write> = match path {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    Ok(std::io::BufWriter::new(sink))
 }
 
 fn cluster(args: ClusterArgs) -> Result<()> {

@@ -14,19 +14,7 @@ fn capture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The identity columns `extract` writes after the 41 features.
-const IDENTITY: [&str; 10] = [
-    "start_time",
-    "orig_addr",
-    "orig_port",
-    "resp_addr",
-    "resp_port",
-    "transport",
-    "orig_packets",
-    "resp_packets",
-    "conn_state",
-    "vlan",
-];
+use nadir_traffic::record::IDENTITY_COLUMNS as IDENTITY;
 
 /// An isolation forest trained normal-only on four captures of ordinary traffic (web, TLS,
 /// DNS, an app's mixed traffic, a P2P client), extracted with `--label normal`.
