@@ -232,6 +232,7 @@ fn is_nsl_kdd(schema: &Schema) -> bool {
 pub struct CsvWriter<W: Write> {
     writer: csv::Writer<W>,
     field: String,
+    digits: itoa::Buffer,
     label: Option<String>,
 }
 
@@ -252,6 +253,7 @@ impl<W: Write> CsvWriter<W> {
         Ok(CsvWriter {
             writer,
             field: String::new(),
+            digits: itoa::Buffer::new(),
             label,
         })
     }
@@ -271,7 +273,21 @@ impl<W: Write> CsvWriter<W> {
         Ok(())
     }
 
+    /// Writes one value as its `Display` does. Whole numbers, most of a record, go through
+    /// `itoa`, several times faster than `fmt` and the same digits.
     fn write_value(&mut self, value: &Value) -> Result<(), RecordError> {
+        let whole = match *value {
+            Value::Count(n) => Some(n),
+            // Exactly representable whole numbers print as integers under `Display` too.
+            Value::Real(x) if x.fract() == 0.0 && x.is_sign_positive() && x < 9.0e15 => {
+                Some(x as u64)
+            }
+            _ => None,
+        };
+        if let Some(n) = whole {
+            self.writer.write_field(self.digits.format(n))?;
+            return Ok(());
+        }
         self.field.clear();
         // Writing to a String cannot fail.
         let _ = write!(self.field, "{value}");
@@ -290,6 +306,50 @@ impl<W: Write> CsvWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writer's fast path for whole numbers writes what `Display` writes.
+    #[test]
+    fn written_values_are_their_display() {
+        let values = [
+            Value::Count(0),
+            Value::Count(u64::MAX),
+            Value::Real(0.0),
+            Value::Real(-0.0),
+            Value::Real(1.0),
+            Value::Real(255.0),
+            Value::Real(0.5),
+            Value::Real(1e-7),
+            Value::Real(1389721044.8200462),
+            Value::Real(8.9e15),
+            Value::Real(9.0e15),
+            Value::Real(1e300),
+            Value::Real(f64::NAN),
+            Value::Real(f64::INFINITY),
+            Value::Text(Cow::Borrowed("a,b")),
+        ];
+        let mut writer = CsvWriter {
+            writer: csv::WriterBuilder::new().from_writer(Vec::new()),
+            field: String::new(),
+            digits: itoa::Buffer::new(),
+            label: None,
+        };
+        for value in &values {
+            writer.write_value(value).unwrap();
+        }
+        writer
+            .writer
+            .write_record(std::iter::empty::<&[u8]>())
+            .unwrap();
+        let written = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        let mut expected = csv::Writer::from_writer(Vec::new());
+        expected
+            .write_record(values.iter().map(ToString::to_string))
+            .unwrap();
+        assert_eq!(
+            written,
+            String::from_utf8(expected.into_inner().unwrap()).unwrap()
+        );
+    }
 
     /// The record's feature values line up with the schema's declared features: the
     /// categorical features are where the schema puts them.
