@@ -3,7 +3,7 @@
 # meters), tshark's conversation statistics and cicflowmeter, with `cat FILE` as the floor.
 # Files: the largest shared captures, and two made from them (time-shifted copies appended,
 # by editcap and mergecap) big enough to time: 20 × tcp-echo-500conns (1.65 M packets) and
-# 10 × syn-flood-spoofed (378 k connections). Usage:
+# 10 × syn-flood-spoofed 400 s apart, past the 5-minute timeout (377 k connections). Usage:
 #   bench/compare_extract.sh [PCAP_DIR]          (default ../shared/pcap)
 # Environment: BENCH_REPEAT (runs per tool and file, median taken; default 5),
 # BENCH_SKIP_BUILD=1 (use the existing target/release/nadir).
@@ -47,7 +47,7 @@ repeat_capture() {
 }
 step "inputs"
 repeat_capture "$PCAPS/tcp-echo-500conns.pcap" 20 10 "$OUT/echo-x20.pcap"
-repeat_capture "$PCAPS/syn-flood-spoofed.pcap" 10 60 "$OUT/synflood-x10.pcap"
+repeat_capture "$PCAPS/syn-flood-spoofed.pcap" 10 400 "$OUT/synflood-x10.pcap"
 
 step "timing (median of ${BENCH_REPEAT:-5} runs each)"
 quiet extract

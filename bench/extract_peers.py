@@ -39,7 +39,7 @@ def timed(command, env=None):
         start = time.perf_counter()
         done = subprocess.run(
             ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command],
-            capture_output=True, text=True, env={**os.environ, **(env or {})},
+            capture_output=True, text=True, errors="replace", env={**os.environ, **(env or {})},
         )
         wall = time.perf_counter() - start
         if done.returncode != 0:
@@ -82,6 +82,12 @@ def nadir_count(_out, err):
     return None, None
 
 
+def nfstream_count(out, _err):
+    # The last line is the snippet's; nfstream may print warnings before it.
+    flows, seconds = out.strip().splitlines()[-1].split()
+    return int(flows), float(seconds)
+
+
 def main():
     out_dir, nadir, files = Path(sys.argv[1]), sys.argv[2], [Path(f) for f in sys.argv[3:]]
     results = []
@@ -89,14 +95,14 @@ def main():
         packets = packets_of(path)
         row = {"file": path.name, "bytes": path.stat().st_size, "packets": packets, "runs": []}
         print(f"== {path.name}: {packets} packets", file=sys.stderr)
-        row["runs"].append(measure("cat (floor)", ["cat", str(path)]))
+        row["runs"].append(measure("cat (floor)", ["sh", "-c", 'cat "$0" > /dev/null', str(path)]))
         for threads in (1, 2):
             row["runs"].append(measure(
                 f"nadir t{threads}", [nadir, "extract", str(path), "--out", "/dev/null"],
                 nadir_count, {"RAYON_NUM_THREADS": str(threads)}))
             row["runs"].append(measure(
                 f"nfstream t{threads}", [VENV_PY, "-c", NFSTREAM, str(path), str(threads)],
-                lambda out, _e: (int(out.split()[0]), float(out.split()[1]))))
+                nfstream_count))
         row["runs"].append(measure(
             "tshark conv,tcp+udp", ["tshark", "-n", "-q", "-r", str(path),
                                     "-z", "conv,tcp", "-z", "conv,udp"]))
