@@ -471,10 +471,54 @@ struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     breaks: LineBreaks,
+    /// The first bytes, until it is known whether they are a UTF-8 byte-order mark, and
+    /// then what is left of them to hand on.
+    head: Vec<u8>,
+    head_read: bool,
 }
 
+impl<R> HashingReader<R> {
+    fn new(inner: R) -> HashingReader<R> {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            breaks: LineBreaks::default(),
+            head: Vec::with_capacity(BOM.len()),
+            head_read: false,
+        }
+    }
+}
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
 impl<R: Read> Read for HashingReader<R> {
+    /// Hands on the bytes read, hashed, but a leading byte-order mark, which is hashed and
+    /// dropped here rather than by the csv reader: its positions then count the bytes it is
+    /// given, as [`LineBreaks`] does (they were 3 apart after a mark, and a record after blank
+    /// lines was put on line 1).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.head_read {
+            let mut byte = [0; BOM.len()];
+            while self.head.len() < BOM.len() {
+                let n = self.inner.read(&mut byte[..BOM.len() - self.head.len()])?;
+                if n == 0 {
+                    break;
+                }
+                self.head.extend_from_slice(&byte[..n]);
+            }
+            self.hasher.update(&self.head);
+            if self.head == BOM {
+                self.head.clear();
+            }
+            self.head_read = true;
+        }
+        if !self.head.is_empty() {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            self.breaks.note(&buf[..n]);
+            return Ok(n);
+        }
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.breaks.note(&buf[..n]);
@@ -640,11 +684,7 @@ fn read_csv<R: Read>(
     layout_row: bool,
     mut keep: impl FnMut(usize, u64, Record, Option<String>, &mut dyn Iterator<Item = String>),
 ) -> Result<CsvRead, DataError> {
-    let hashing = HashingReader {
-        inner: reader,
-        hasher: Sha256::new(),
-        breaks: LineBreaks::default(),
-    };
+    let hashing = HashingReader::new(reader);
     // Fields are trimmed where they are read (`Record::from_text`, the header's names, the
     // attack label) rather than by the csv reader, whose trimming copies every row: that
     // copy was most of the time of reading a row.

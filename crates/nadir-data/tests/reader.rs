@@ -246,3 +246,66 @@ fn lines_are_numbered_as_an_editor_shows_them_with_crlf_and_blank_lines() {
         assert!(error.starts_with("test.csv: line 6: "), "{error}");
     }
 }
+
+/// A byte-order mark moves no line: a bad row after it and blank lines is named on its own
+/// line, read in one piece or a byte at a time, and the checksum covers the mark.
+#[test]
+fn a_byte_order_mark_moves_no_line() {
+    let sample = sample_text();
+    let mut lines: Vec<&str> = sample.lines().take(3).collect();
+    let bad_row = set_field(lines[2], 0, "-5");
+    lines[2] = &bad_row;
+    for prefix in ["", "\n\n", "\r\n"] {
+        let plain = format!("{prefix}{}\n", lines.join("\n"));
+        let marked = format!("\u{feff}{plain}");
+        let expected = 3 + prefix.matches('\n').count();
+        for text in [&plain, &marked] {
+            let error = strict(text).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("line {expected}:")),
+                "{prefix:?}: {error}"
+            );
+            // The same bytes a byte at a time (a slow pipe): the mark may arrive in pieces.
+            let slow = read_from(OneByte(text.as_bytes()), "slow", ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                slow.contains(&format!("line {expected}:")),
+                "{prefix:?}: {slow}"
+            );
+        }
+        let skipped = |text: &str| {
+            read_str(
+                text,
+                ReadOptions {
+                    skip_invalid: true,
+                    ..ReadOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let (plain, marked) = (skipped(&plain), skipped(&marked));
+        assert_eq!(plain.records, marked.records);
+        assert_eq!(plain.lines, marked.lines);
+        assert_ne!(
+            plain.sha256, marked.sha256,
+            "the mark is part of the bytes read"
+        );
+    }
+}
+
+/// A reader that hands on one byte per read.
+struct OneByte<'a>(&'a [u8]);
+
+impl std::io::Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.first_mut()) {
+            (Some((&byte, rest)), Some(slot)) => {
+                *slot = byte;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}

@@ -115,7 +115,13 @@ pub fn csv_body_chunks(data: &[u8]) {
         return;
     }
     let blank = BODY_PARALLEL_BYTES - data.len();
-    let padded = [&vec![b'\n'; blank][..], data].concat();
+    // A byte-order mark stays first: only there is it one (the CSV reader drops it), and
+    // the blank lines go behind it.
+    let (bom, rest) = match data.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => (&data[..3], rest),
+        None => (&data[..0], data),
+    };
+    let padded = [bom, &vec![b'\n'; blank][..], rest].concat();
     for fields in body_fields() {
         let Ok(alone) = body::parse(Format::Csv, data, fields) else {
             continue;

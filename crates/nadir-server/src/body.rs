@@ -159,11 +159,16 @@ fn csv_in_chunks(body: &[u8], chunks: usize, schema: &Arc<Schema>) -> Option<Bat
         return None;
     }
     // The first line the csv reader does not skip as empty: the header, or the first row.
+    // A byte-order mark opening the body is no content (the reader drops it).
     let mut line_start = 0;
     let (first_line, first_line_end) = loop {
         let end = line_start + body[line_start..].iter().position(|&b| b == b'\n')? + 1;
         let line = &body[line_start..end];
-        if line.iter().any(|&b| b != b'\r' && b != b'\n') {
+        let content = match line_start {
+            0 => line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line),
+            _ => line,
+        };
+        if content.iter().any(|&b| b != b'\r' && b != b'\n') {
             break (line, end);
         }
         line_start = end;
