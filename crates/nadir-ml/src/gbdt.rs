@@ -1828,6 +1828,15 @@ impl Pass<'_> {
     /// comparison.
     fn fill<const K: usize>(&self, starts: &[usize], defaults: &[Option<u8>], group: &mut [Sums]) {
         let starts: [usize; K] = std::array::from_fn(|k| starts[k] - starts[0]);
+        // A slot holds one past the highest bin of any training row (`TreeGrower::new`),
+        // and the rows passed are training rows: every bin lies in its slot, the last slot's
+        // in `group`. Bounds checks were an eighth of a fit's instructions.
+        let add = |group: &mut [Sums], at: usize, g: Sums| {
+            debug_assert!(at < group.len());
+            // SAFETY: `at` is a slot's start plus a bin of that slot, within `group` (above).
+            let bin = unsafe { group.get_unchecked_mut(at) };
+            *bin = bin.plus(g);
+        };
         let rows = self
             .gradients
             .iter()
@@ -1838,8 +1847,7 @@ impl Pass<'_> {
             None => {
                 for (&g, row) in rows {
                     for (&start, b) in starts.iter().zip(bins(row)) {
-                        let bin = &mut group[start + b as usize];
-                        *bin = bin.plus(g);
+                        add(group, start + b as usize, g);
                     }
                 }
             }
@@ -1852,8 +1860,7 @@ impl Pass<'_> {
                     }
                     for ((&start, b), d) in starts.iter().zip(bins).zip(defaults) {
                         if b != d {
-                            let bin = &mut group[start + b as usize];
-                            *bin = bin.plus(g);
+                            add(group, start + b as usize, g);
                         }
                     }
                 }
