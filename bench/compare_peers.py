@@ -7,12 +7,17 @@ memory, and the issue's targets as met / not met. Always exits 0 once the table 
 
 OUT_DIR/VARIANT holds peer-MODEL-LIB.json/.time (sklearn_protocol.py under /usr/bin/time -v),
 nadir-tN-MODEL/metrics.json and nadir-tN-MODEL.time (nadir train), nadir-eval-MODEL.json
-(nadir evaluate --threshold 0.5).
+(nadir evaluate --threshold 0.5), nadir-predict-MODEL.json (benches/score_saved.rs).
+
+Predict times are medians over repeated runs on both sides: the peers' predict_runs, and the
+runs of nadir-predict-MODEL.json per thread count; a file without them (an older run) gives
+its single timing.
 """
 
 import argparse
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -52,6 +57,21 @@ def max_rss_mib(path):
     return int(m.group(1)) / 1024 if m else None
 
 
+def peer_predict(run):
+    """A peer's predict seconds: the median of its repeated runs."""
+    runs = run.get("predict_runs") or [run["predict_seconds"]]
+    return statistics.median(runs)
+
+
+def nadir_predict(timing, threads, metrics_model):
+    """nadir's predict seconds at `threads`: the median of score_saved's runs, else the one
+    timing of its training run's hold-out."""
+    by = (timing or {}).get("threads", {}).get(str(threads))
+    if by:
+        return statistics.median(by["runs"])
+    return metrics_model and metrics_model["predict_seconds"]
+
+
 def ratio(peer, nadir):
     return None if peer is None or nadir is None or nadir <= 0 else peer / nadir
 
@@ -81,6 +101,8 @@ def variant_tables(dir_, models, title):
         b = next((x for x in (n2 or {}).get("models", []) if x["name"] == m), None)
         nd = a or b
         ev = read_json(dir_ / f"nadir-eval-{m}.json")
+        timing = read_json(dir_ / f"nadir-predict-{m}.json")
+        predict = {t: nadir_predict(timing, t, x) for t, x in ((1, a), (2, b))}
         rss1 = max_rss_mib(dir_ / f"nadir-t1-{m}.time")
         rss2 = max_rss_mib(dir_ / f"nadir-t2-{m}.time")
         peers = []
@@ -119,8 +141,8 @@ def variant_tables(dir_, models, title):
                 f"{s1['roc_auc']:.5f}", f"{nd['holdout']['roc_auc']:.5f}" if nd else "–",
                 cell(s1["fit_seconds"], a and a["fit_seconds"]),
                 cell(s2["fit_seconds"], b and b["fit_seconds"]),
-                cell(s1["predict_seconds"], a and a["predict_seconds"]),
-                cell(s2["predict_seconds"], b and b["predict_seconds"]),
+                cell(peer_predict(s1), predict[1]),
+                cell(peer_predict(s2), predict[2]),
                 " / ".join("–" if v is None else f"{v:.0f}" for v in (rss, rss1, rss2)),
             ])
             facts[(m, lib)] = {
@@ -129,8 +151,7 @@ def variant_tables(dir_, models, title):
                 "best": lib == best[0],
                 "fit": {t: ratio(by[t]["fit_seconds"], x and x["fit_seconds"])
                         for t, x in ((1, a), (2, b))},
-                "predict": {t: ratio(by[t]["predict_seconds"], x and x["predict_seconds"])
-                            for t, x in ((1, a), (2, b))},
+                "predict": {t: ratio(peer_predict(by[t]), predict[t]) for t in (1, 2)},
             }
     lines = [f"#### {title}", "", table(header, rows), ""]
     return lines, facts, versions
@@ -216,7 +237,9 @@ def main() -> int:
         "Δ = nadir − peer, in points. ★ marks the best peer (highest accuracy) where a model "
         "has two. Speed cells are peer seconds ÷ nadir seconds (> 1× means nadir is faster), "
         "then both times: fit = the final fit on the training part, predict = scoring the "
-        "whole test part in one batch (`predict_proba`). \"1 thread\": nadir "
+        "whole test part in one batch, the median of repeated runs on each side (peers: "
+        "`predict_proba` after the fit; nadir: its saved model's `score` on the encoded test "
+        "part, benches/score_saved.rs, BENCH_PREDICT_REPEATS runs, 5 by default). \"1 thread\": nadir "
         "RAYON_NUM_THREADS=1, peers n_jobs=1 / 1 OpenMP thread; \"2 threads\": nadir "
         "RAYON_NUM_THREADS=2, random forest and LightGBM n_jobs=2, HistGradientBoosting 2 "
         "OpenMP threads (threadpoolctl), the single-threaded peers' one run. Peers run with "

@@ -12,10 +12,14 @@
 #   BENCH_SKIP_BUILD  1 to use the existing target/release/nadir without building
 #   BENCH_WAIT_QUIET  before each timed phase, wait up to this many seconds for a quieter machine
 #   BENCH_SKLEARN_KERNEL  0 to skip the RBFSampler+LinearSVC kernel-SVM reference (with `all`)
+#   BENCH_PREDICT_REPEATS  batch predictions timed per model, side and thread count (default 5)
 # Every model runs in its own process on each side, under /usr/bin/time -v, for its peak
 # memory: nadir `train --models M --folds 2` at RAYON_NUM_THREADS=1 and 2; the peers at
 # OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, with n_jobs=1 and 2 (random forest, LightGBM,
 # bagging, voting) or 1 and 2 OpenMP threads (HistGradientBoosting, via threadpoolctl).
+# Prediction is timed apart, BENCH_PREDICT_REPEATS times per side and thread count, and the
+# medians compared: the peers' predict_proba on the test part (sklearn_protocol.py
+# --predict-repeats), nadir's saved model scoring the same rows (benches/score_saved.rs).
 # Exits 0 once the table is written, whatever the targets say.
 set -euo pipefail
 
@@ -41,6 +45,7 @@ for m in "${MODELS[@]}"; do
   fi
 done
 DROP="${BENCH_DROP-sttl,dttl,ct_state_ttl}"
+PREDICT_REPEATS="${BENCH_PREDICT_REPEATS:-5}"
 VARIANTS=(all)
 [[ -n "$DROP" ]] && VARIANTS+=(drop)
 COMMAND="${BENCH_MODELS:+BENCH_MODELS=$BENCH_MODELS }${BENCH_DROP+BENCH_DROP=$BENCH_DROP }bench/compare_unsw.sh${1:+ $1}"
@@ -67,6 +72,9 @@ else
   tail -n 1 "$OUT/cargo-build.log"
 fi
 cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir" "$NADIR"
+step "cargo bench -p nadir-ml --bench score_saved (build)"
+(cd "$ROOT" && cargo bench -p nadir-ml --bench score_saved --no-run) >"$OUT/score-build.log" 2>&1 ||
+  { tail -n 20 "$OUT/score-build.log" >&2; exit 1; }
 
 step "stratified 70/30 split of $DATA (seed 42)"
 "$PY" "$BENCH/split.py" "$DATA" "$OUT" --seed 42 --test-share 0.3
@@ -88,6 +96,7 @@ for variant in "${VARIANTS[@]}"; do
       if ! OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -v -o "$dir/peer-$m-$lib.time" \
            "$PY" "$BENCH/sklearn_protocol.py" "$OUT/train.csv" "$OUT/test.csv" \
            "$dir/peer-$m-$lib.json" --models "$m" --peers "$lib" --hgb-threads 1,2 \
+           --predict-repeats "$PREDICT_REPEATS" \
            "${DROP_ARGS[@]}" "${KERNEL_FLAG[@]}" 2>&1 | grep -v '^single-threaded\|encoded columns' \
            | sed "s/^  \([a-z]\)/  $lib \1/; s/^  lightgbm lightgbm /  lightgbm /"; then
         echo "error: $lib $m failed" >&2
@@ -109,6 +118,17 @@ for variant in "${VARIANTS[@]}"; do
       fi
       grep -E "^$m " "$dir/nadir-t$threads-$m.log" | sed 's/^/  /'
     done
+  done
+  step "nadir prediction, $PREDICT_REPEATS runs per thread count, $variant features"
+  quiet "nadir-predict-$variant"
+  for m in "${MODELS[@]}"; do
+    model_file="$(ls "$dir/nadir-t1-$m/$m".* | head -n 1)"
+    if ! (cd "$ROOT" && cargo bench -q -p nadir-ml --bench score_saved -- "$model_file" \
+         "$OUT/test.csv" --repeats "$PREDICT_REPEATS" --threads 1,2 \
+         --json "$dir/nadir-predict-$m.json") 2>"$dir/nadir-predict-$m.log" | sed 's/^/  /'; then
+      echo "error: timing nadir's $m prediction failed; see $dir/nadir-predict-$m.log" >&2
+      exit 1
+    fi
   done
   # nadir's saved models re-scored at threshold 0.5, scikit-learn's default.
   for m in "${MODELS[@]}"; do
