@@ -57,7 +57,7 @@
 //! al., "LightGBM: A Highly Efficient Gradient Boosting Decision Tree" (NeurIPS 2017);
 //! scikit-learn's `sklearn/ensemble/_hist_gradient_boosting`.
 
-use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
+use crate::binning::{BinnedData, Binner, Cuts, MAX_BINS, SplitRule, tree_columns};
 use crate::model::{Classifier, Fit, FitError, MalformedModel, ParamGuard, check_training_data};
 use crate::split::stratified_split;
 use nadir_data::Encoded;
@@ -959,7 +959,7 @@ impl GradientBoostingParams {
             return Err(FitError::SingleClass);
         }
         let base_score = (attacks as f64 / (train_labels.len() - attacks) as f64).ln();
-        let (binner, binned) = Binner::fit_transform(data, &train_rows);
+        let (binner, binned) = Binner::fit_transform(data, &train_rows, Cuts::DistinctValues);
         let validation = validation.map(|rows| {
             let labels: Vec<bool> = rows.iter().map(|&i| labels[i]).collect();
             (bin_groups(&binner.transform_rows(data, &rows)), labels)
@@ -2080,7 +2080,7 @@ mod tests {
         let s = sample_split();
         let rows: Vec<usize> = (0..times).flat_map(|_| 0..s.train.len()).collect();
         let labels: Vec<bool> = rows.iter().map(|&i| s.train_labels[i]).collect();
-        let (binner, binned) = Binner::fit_transform(&s.train, &rows);
+        let (binner, binned) = Binner::fit_transform(&s.train, &rows, Cuts::DistinctValues);
         let params = GradientBoostingParams::default();
         let mut grower = TreeGrower::new(&binned, &binner, &params);
         let raw = vec![-0.2; rows.len()];

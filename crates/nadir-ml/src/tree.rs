@@ -32,7 +32,7 @@
 //! scikit-learn on this data, give no class probabilities (`predict_proba`) and do not grow
 //! trees in parallel.
 
-use crate::binning::{BinnedData, Binner, MAX_BINS, SplitRule, tree_columns};
+use crate::binning::{BinnedData, Binner, Cuts, MAX_BINS, SplitRule, tree_columns};
 use crate::model::{Classifier, Fit, FitError, MalformedModel, ParamGuard, check_training_data};
 use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
@@ -975,7 +975,7 @@ impl<'a> TrainingSet<'a> {
                 ),
             ));
         }
-        let binner = Binner::fit(data);
+        let binner = Binner::fit(data, Cuts::Rows);
         let binned = binner.transform(data);
         let used_bins = binned
             .bins
