@@ -83,13 +83,22 @@ fn main() {
         encoded.len(),
         options.repeats
     );
+    // Built once, before any timing: a pool's threads ending mid-run would drop their CPU
+    // time from the process's sum.
+    let pools: Vec<_> = options
+        .threads
+        .iter()
+        .map(|&threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            (threads, pool)
+        })
+        .collect();
     let mut reference = None;
     let mut by_threads = serde_json::Map::new();
-    for &threads in &options.threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool");
+    for (threads, pool) in &pools {
         let mut runs = Vec::with_capacity(options.repeats);
         let mut cpu_runs = Vec::with_capacity(options.repeats);
         for _ in 0..options.repeats {
