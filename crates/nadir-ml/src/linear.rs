@@ -1118,6 +1118,10 @@ fn standardised(scaler: &Standardizer, data: &Encoded, width: usize) -> Array2<f
 /// `f` of every row of `x`, in parallel over fixed chunks, in row order.
 fn map_rows(x: &Array2<f64>, f: impl Fn(&[f64]) -> f64 + Sync) -> Vec<f64> {
     let width = x.ncols();
+    if width == 0 {
+        // Rows of no values (a model file's pipeline may hold no feature): no chunks to cut.
+        return (0..x.nrows()).map(|_| f(&[])).collect();
+    }
     x.as_slice()
         .expect("standard layout")
         .par_chunks(CHUNK_ROWS * width)
