@@ -23,10 +23,12 @@ else
 fi
 
 # Longest input each target makes, so that the kept corpus stays small: a header and a few rows
-# of CSV, a record or two of JSON, the seeds' model files.
+# of CSV or of a Zeek log, a record or two of JSON, the seeds' model files, a capture of a
+# TCP session or a dozen short connections.
 max_len() {
     case $1 in
-        csv_*) echo 2048 ;;
+        csv_* | zeek_log) echo 2048 ;;
+        capture_file) echo 4096 ;;
         model_file) echo 8192 ;;
         numeric_field) echo 64 ;;
         *) echo 1024 ;;

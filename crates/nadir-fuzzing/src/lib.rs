@@ -15,7 +15,12 @@ use nadir_data::{
 };
 use nadir_ml::file::{FORMAT_VERSION, MAGIC, SavedModel};
 use nadir_server::body::{self, Format};
+use nadir_traffic::record::{CsvWriter, to_record};
+use nadir_traffic::window::{WindowFeatures, Windows};
+use nadir_traffic::zeek::{ZeekError, ZeekFormat, ZeekOptions, ZeekReader, ZeekSummary};
+use nadir_traffic::{Capture, ConnState, Connection, Transport};
 use sha2::{Digest, Sha256};
+use std::io::Cursor;
 use std::sync::{Arc, LazyLock};
 
 /// A fuzz target: its name (its folders under `fuzz/corpus/` and `fuzz/regressions/`, and its
@@ -66,6 +71,14 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "numeric_field",
         run: numeric_field,
+    },
+    Target {
+        name: "capture_file",
+        run: capture_file,
+    },
+    Target {
+        name: "zeek_log",
+        run: zeek_log,
     },
 ];
 
@@ -250,6 +263,122 @@ pub fn numeric_field(data: &[u8]) {
     );
 }
 
+/// A packet capture (pcap or pcapng), as `nadir` reads `--capture FILE`: every connection
+/// read, then its window features, its record and its CSV row. A file that is not a capture
+/// is a fine answer; one that is gives connections in start order, each with a finite
+/// non-negative duration and a packet from its originator unless its responder's answer was
+/// all that was seen, as many as the report counts.
+pub fn capture_file(data: &[u8]) {
+    let Ok(mut capture) = Capture::from_reader("fuzz.pcap", Cursor::new(data.to_vec())) else {
+        return;
+    };
+    let connections: Vec<Connection> = capture.by_ref().collect();
+    assert!(
+        connections.windows(2).all(|w| w[0].start <= w[1].start),
+        "connections out of start order"
+    );
+    for conn in &connections {
+        assert!(conn.start.is_finite(), "start {}", conn.start);
+        assert!(
+            conn.duration.is_finite() && conn.duration >= 0.0,
+            "duration {}",
+            conn.duration
+        );
+        assert!(
+            conn.orig_packets + conn.resp_packets >= 1,
+            "a connection of no packet"
+        );
+        // The originator sent nothing only when the connection was first seen from its
+        // responder: a SYN-ACK or an ICMP echo reply (nadir-traffic's tracker module).
+        let answer_only = [ConnState::OTH, ConnState::RSTRH, ConnState::SHR];
+        assert!(
+            conn.orig_packets >= 1
+                || (conn.transport != Transport::Udp && answer_only.contains(&conn.state)),
+            "no packet from the originator of a {:?} {:?} connection",
+            conn.transport,
+            conn.state
+        );
+    }
+    assert_eq!(capture.report().connections, connections.len() as u64);
+    check_connection_records(&connections);
+}
+
+/// A Zeek conn.log (TSV or JSON lines), as `nadir` reads `--zeek FILE`, strict and with
+/// `--skip-invalid`: a strict read that succeeds is the lenient one with nothing skipped; one
+/// that stops at a bad line gives a start of the lenient read's connections, and the lenient
+/// read's first skipped line is that line; any other error stops both reads alike. Either
+/// read gives its connections in start order but for those it counts as late; the lenient
+/// read's connections make records as a capture's do. A file `ZeekFormat::sniff` takes for a
+/// conn.log is read in the format it names.
+pub fn zeek_log(data: &[u8]) {
+    let read = |skip_invalid| {
+        let options = ZeekOptions {
+            skip_invalid,
+            ..ZeekOptions::default()
+        };
+        let mut reader = ZeekReader::new("fuzz.log", data, options);
+        let mut connections = Vec::new();
+        let end = loop {
+            match reader.next_connection() {
+                Ok(Some(conn)) => connections.push(conn),
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            }
+        };
+        check_zeek_order(&connections, reader.summary());
+        (connections, end, reader.summary().clone(), reader.format())
+    };
+    let (strict, strict_end, strict_summary, format) = read(false);
+    let (lenient, lenient_end, lenient_summary, _) = read(true);
+    // What callers sniff to choose this reader is what the reader then reads.
+    if let Some(sniffed) = ZeekFormat::sniff(data) {
+        assert!(
+            !matches!(strict_end, Err(ZeekError::NotZeek { .. })),
+            "sniffed as {sniffed:?}, read as no conn.log"
+        );
+        assert!(
+            format.is_none_or(|format| format == sniffed),
+            "sniffed as {sniffed:?}, read as {format:?}"
+        );
+    }
+    match (strict_end, &lenient_end) {
+        (Ok(()), Ok(())) => {
+            assert_eq!(lenient_summary.skipped_total(), 0, "{lenient_summary:?}");
+            assert_eq!(strict, lenient);
+            assert_eq!(strict_summary, lenient_summary);
+        }
+        (Ok(()), Err(error)) => panic!(
+            "strict read {} records, lenient failed: {error}",
+            strict.len()
+        ),
+        (Err(ZeekError::BadLine { bad, .. }), _) => {
+            assert_eq!(lenient_summary.first_skipped.first(), Some(&bad));
+            assert!(
+                lenient.starts_with(&strict),
+                "the strict read's connections differ"
+            );
+        }
+        (Err(strict_error), lenient_end) => {
+            let lenient_error = lenient_end.as_ref().err().map(ToString::to_string);
+            assert_eq!(Some(strict_error.to_string()), lenient_error);
+            assert_eq!(strict, lenient);
+        }
+    }
+    for conn in &lenient {
+        assert!(
+            conn.start.is_finite() && conn.start >= 0.0,
+            "start {}",
+            conn.start
+        );
+        assert!(
+            conn.duration.is_finite() && conn.duration >= 0.0,
+            "duration {}",
+            conn.duration
+        );
+    }
+    check_connection_records(&lenient);
+}
+
 /// [`nadir_server::body`] reads bodies this large in pieces (its `PARALLEL_JSON_BYTES`; its
 /// CSV bound is the same).
 const BODY_PARALLEL_BYTES: usize = nadir_server::body::PARALLEL_JSON_BYTES;
@@ -319,6 +448,93 @@ fn check_dataset(data: &[u8], dataset: &Dataset) {
     let encoded = pipeline.encode(&dataset.records);
     assert_eq!(encoded.len(), dataset.len());
     assert!(encoded.unseen.is_empty(), "{:?}", encoded.unseen);
+}
+
+/// A conn.log's connections come in start order, but for the late ones (those that start
+/// before one given out already), which the summary counts, as it counts every connection.
+fn check_zeek_order(connections: &[Connection], summary: &ZeekSummary) {
+    let mut newest = f64::NEG_INFINITY;
+    let mut late = 0;
+    for conn in connections {
+        if conn.start < newest {
+            late += 1;
+        }
+        newest = newest.max(conn.start);
+    }
+    assert_eq!(summary.late, late, "late connections");
+    assert_eq!(summary.records, connections.len() as u64);
+}
+
+/// What `nadir` does with connections, whatever their source: window features (every count
+/// at least 1, since a connection counts itself; every rate a share), the NSL-KDD record a
+/// model scores, and the CSV row `nadir` writes, which nadir-data must read back as the same
+/// record: the writer's output is always valid input.
+fn check_connection_records(connections: &[Connection]) {
+    let schema = Schema::nsl_kdd();
+    let mut windows = Windows::default();
+    let mut writer = CsvWriter::new(Vec::new()).expect("a Vec takes the header");
+    let mut expected = Vec::with_capacity(connections.len());
+    for conn in connections {
+        let features = windows.push(conn);
+        check_window(&features);
+        let record = to_record(&schema, conn, &features).expect("NSL-KDD's own schema");
+        check_record(&record, &schema);
+        expected.push(record);
+        writer
+            .write(conn, &features)
+            .expect("a Vec takes every row");
+    }
+    let csv = writer.into_inner().expect("a Vec flushes");
+    let rows = csv.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(
+        rows,
+        connections.len() + 1,
+        "CSV rows: a header and one per connection"
+    );
+    if connections.is_empty() {
+        return;
+    }
+    let read = read_from(
+        csv.as_slice(),
+        "records.csv",
+        ReadOptions::with_schema(schema),
+    )
+    .unwrap_or_else(|e| panic!("the records written do not read back: {e}"));
+    assert_eq!(read.records, expected, "the records read back");
+    let lines: Vec<u64> = (2..).take(connections.len()).collect();
+    assert_eq!(read.lines, lines);
+}
+
+/// Every count of a connection's windows includes itself; every rate is a share of one.
+fn check_window(features: &WindowFeatures) {
+    let counts = [
+        features.count,
+        features.srv_count,
+        features.dst_host_count,
+        features.dst_host_srv_count,
+    ];
+    assert!(counts.iter().all(|&c| c >= 1), "{features:?}");
+    let rates = [
+        features.serror_rate,
+        features.srv_serror_rate,
+        features.rerror_rate,
+        features.srv_rerror_rate,
+        features.same_srv_rate,
+        features.diff_srv_rate,
+        features.srv_diff_host_rate,
+        features.dst_host_same_srv_rate,
+        features.dst_host_diff_srv_rate,
+        features.dst_host_same_src_port_rate,
+        features.dst_host_srv_diff_host_rate,
+        features.dst_host_serror_rate,
+        features.dst_host_srv_serror_rate,
+        features.dst_host_rerror_rate,
+        features.dst_host_srv_rerror_rate,
+    ];
+    assert!(
+        rates.iter().all(|r| (0.0..=1.0).contains(r)),
+        "{features:?}"
+    );
 }
 
 /// A record holds one finite value per numeric feature and one non-blank one per categorical.
