@@ -340,7 +340,7 @@ fn handle_block(format: &mut Format, extractor: &mut Extractor, block: PcapBlock
                         extractor.unreadable(Problem::UnknownLinkType);
                         return;
                     };
-                    let time = extractor.latest;
+                    let time = extractor.latest.unwrap_or(0);
                     extractor.frame(interface.link_type, time, spb.packet_data());
                 }
                 _ => {}
@@ -369,7 +369,8 @@ struct Extractor {
     tracker: Tracker,
     report: CaptureReport,
     given_up: Vec<Reassembled>,
-    latest: i64,
+    /// The capture's clock: the latest packet time so far.
+    latest: Option<i64>,
 }
 
 impl Extractor {
@@ -377,11 +378,14 @@ impl Extractor {
         let index = self.report.packets;
         self.report.packets += 1;
         self.report.captured_bytes += data.len() as u64;
-        self.latest = self.latest.max(time);
+        // Capture time never goes back: a packet stamped before the latest one (a clock
+        // stepped back, captures merged out of order) is taken at the latest time, so that
+        // connections still come out in order of start.
+        let time = self.latest.map_or(time, |latest| latest.max(time));
+        self.latest = Some(time);
         self.tracker.advance(time);
         if self.reassembler.oldest().is_some() {
-            self.reassembler
-                .expire(Some(self.latest), &mut self.given_up);
+            self.reassembler.expire(Some(time), &mut self.given_up);
             self.deliver_given_up(index);
         }
         match packet::parse_frame(link_type, data) {
