@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::HashMap;
 
 use crate::packet::{FragmentInfo, VlanTags};
 
@@ -76,7 +76,7 @@ pub(crate) struct Reassembled {
 /// Pending datagrams.
 #[derive(Default)]
 pub(crate) struct Reassembler {
-    pending: FxHashMap<DatagramKey, Pending>,
+    pending: HashMap<DatagramKey, Pending>,
     /// (first fragment's time, arrival sequence) of each pending datagram, oldest first.
     by_age: BTreeSet<(i64, u64, DatagramKey)>,
     sequence: u64,

@@ -21,6 +21,10 @@ mod tracker;
 pub mod window;
 pub mod zeek;
 
+/// The crate's hash map: keys come from the traffic (addresses, ports), so the hash is
+/// foldhash, randomly seeded per map, rather than a fixed one an attacker could collide.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub use capture::{Capture, CaptureError};
 pub use connection::{ConnState, Connection, ContentFeatures, Transport};
 pub use input::{Extraction, TrafficError, TrafficFormat, TrafficOptions, TrafficSummary};

@@ -55,7 +55,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::HashMap;
 
 use crate::connection::{ConnState, Connection, Transport};
 use crate::content::Inspector;
@@ -216,10 +216,10 @@ pub(crate) struct Endpoints {
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    active: FxHashMap<FlowKey, Active>,
+    active: HashMap<FlowKey, Active>,
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
-    vlans: FxHashMap<EndpointKey, Vec<VlanTags>>,
+    vlans: HashMap<EndpointKey, Vec<VlanTags>>,
     /// Every active connection's key by (start, first packet index).
     active_order: BTreeMap<(i64, u64), FlowKey>,
     /// Finished connections waiting for their turn: (start, first packet index, slot in

@@ -74,14 +74,12 @@
 //! colliding keys): twice the pushes per second of std's SipHash (3.15 against 1.59 M
 //! connections/s, test `push_throughput`).
 
+use crate::HashMap;
 use crate::connection::{ConnState, Connection};
 use crate::service::Service;
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
-
-/// A hash map with foldhash, randomly seeded per map.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The windows' lengths.
 #[derive(Debug, Clone, Copy, PartialEq)]
