@@ -52,23 +52,34 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         } else {
             Extraction::open(input, options)?
         };
-        progress.set_message(extraction.name().to_string());
-        let mut written = 0u64;
-        while let Some((conn, window)) = extraction.next_connection()? {
-            writer.write(&conn, &window)?;
-            written += 1;
-            if written.is_multiple_of(4096) {
-                progress.set_position(written);
-            }
-        }
-        progress.finish_and_clear();
-        eprintln!(
-            "{} ({}): {written} connections; {}",
-            extraction.name(),
-            extraction.format().name(),
-            extraction.summary()
-        );
+        write_connections(&mut extraction, &mut writer, &progress)?;
     }
     writer.into_inner()?.flush()?;
+    Ok(())
+}
+
+/// Writes every connection of `extraction` to `writer`, showing their count on `progress`,
+/// then says on standard error how many there were and what the input held.
+pub fn write_connections<W: Write>(
+    extraction: &mut Extraction,
+    writer: &mut CsvWriter<W>,
+    progress: &ProgressBar,
+) -> Result<()> {
+    progress.set_message(extraction.name().to_string());
+    let mut written = 0u64;
+    while let Some((conn, window)) = extraction.next_connection()? {
+        writer.write(&conn, &window)?;
+        written += 1;
+        if written.is_multiple_of(4096) {
+            progress.set_position(written);
+        }
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "{} ({}): {written} connections; {}",
+        extraction.name(),
+        extraction.format().name(),
+        extraction.summary()
+    );
     Ok(())
 }

@@ -6,6 +6,7 @@ mod extract;
 mod output;
 mod report;
 mod serve;
+mod stream;
 mod validate;
 
 use anyhow::{Context, Result, bail};
@@ -82,6 +83,23 @@ enum Command {
         nadir extract baseline.pcapng --label normal --out baseline.csv\n  \
         nadir extract conn.log --skip-invalid")]
     Extract(extract::ExtractArgs),
+    /// Score records as they arrive on a Redis Stream, as one consumer of a group: start as
+    /// many as needed, on any machines; each result goes to the output stream, each record
+    /// that cannot be scored to the dead-letter stream.
+    #[command(after_help = "Examples:\n  \
+        nadir stream --redis redis://127.0.0.1:6379 --input conns --group scorers --consumer a \\\n      \
+        --model models/random_forest.nadir --output verdicts\n  \
+        nadir stream --input conns --group scorers --consumer b --model m.nadir --stdout \\\n      \
+        --metrics-addr 127.0.0.1:9187\n\n\
+        Exit status 2: it cannot start (a bad flag, a bad stream name, Redis unreachable).\n\
+        SIGTERM or Ctrl-C: the batch in flight is finished and acknowledged, then exit 0.")]
+    Stream(stream::StreamArgs),
+    /// Append the records of a file (CSV, JSON, NDJSON, a capture or a Zeek conn.log) to a
+    /// Redis Stream, for `nadir stream` to score.
+    #[command(after_help = "Examples:\n  \
+        nadir publish connections.csv --redis redis://127.0.0.1:6379 --stream conns\n  \
+        nadir publish capture.pcap --stream conns --rate 5000")]
+    Publish(stream::PublishArgs),
 }
 
 #[derive(Args)]
@@ -269,11 +287,17 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Extract(args) => extract::run(args),
+        Command::Stream(args) => stream::run(args),
+        Command::Publish(args) => stream::publish(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // The reader went away (`nadir predict … | head`): nothing is left to report.
         Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
+        Err(error) if error.is::<stream::CannotStart>() => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("error: {}", describe(&error));
             std::process::ExitCode::FAILURE

@@ -1,0 +1,142 @@
+//! The stream contract: what an input entry holds, and what a result or a dead letter
+//! writes. Defined here once; `nadir publish` writes input entries by it, `nadir stream` reads
+//! them and writes the other two, and the tests and benches read them by these names.
+//!
+//! Input entry: [`RECORD`] holds one record, a JSON object or one CSV line; [`HEADER`]
+//! (optional) the CSV header line naming the line's columns. Without a header the line is
+//! headerless: the schema's features in order, then optionally its label.
+//!
+//! Result: [`ID`], the record's own columns (those its schema does not know, such as a
+//! connection's identity from `nadir extract`), [`PREDICTION`], the model's score field
+//! ([`nadir_ml::ModelKind::score_field`]), [`nadir_ml::output::FIRED`] for the hybrid,
+//! [`WARNING`] when there is one, [`MODEL`], [`CONSUMER`] and [`SCORED_AT_US`].
+//!
+//! Dead letter: [`ID`], [`ERROR`], [`DELIVERIES`], [`CONSUMER`], and the entry's
+//! [`RECORD`] and [`HEADER`] as they came.
+
+use nadir_ml::file::Prediction;
+use nadir_ml::{ModelKind, output};
+use serde_json::{Map, Value};
+
+/// The input field holding the record.
+pub const RECORD: &str = "record";
+/// The input field holding a CSV record's header line.
+pub const HEADER: &str = "header";
+
+/// The input entry's ID, in a result or a dead letter.
+pub const ID: &str = "id";
+/// The verdict: [`output::ATTACK`] or [`output::NORMAL`].
+pub const PREDICTION: &str = "prediction";
+/// The record's warnings (unseen categories), present only when there are some.
+pub const WARNING: &str = "warning";
+/// The model kind's name.
+pub const MODEL: &str = "model";
+/// The consumer that wrote the result or the dead letter.
+pub const CONSUMER: &str = "consumer";
+/// When the result was built, in microseconds since the Unix epoch.
+pub const SCORED_AT_US: &str = "scored_at_us";
+/// Why an entry was dead-lettered, in one line.
+pub const ERROR: &str = "error";
+/// How many times the entry had been delivered when it was dead-lettered.
+pub const DELIVERIES: &str = "deliveries";
+
+/// An entry read from the input stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputEntry {
+    pub id: String,
+    /// [`RECORD`]'s value; `None` when the entry has none (it is dead-lettered).
+    pub record: Option<String>,
+    /// [`HEADER`]'s value.
+    pub header: Option<String>,
+    /// Deliveries so far, this one included, where known (claimed entries).
+    pub deliveries: u64,
+}
+
+/// What became of an input entry: a result, or a dead letter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Scored(Scored),
+    Dead(DeadLetter),
+}
+
+/// A scored record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub id: String,
+    /// The record's own columns: name and value, in the record's order.
+    pub own: Vec<(String, String)>,
+    pub prediction: Prediction,
+}
+
+/// An entry that could not be scored, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub entry: InputEntry,
+    pub error: String,
+}
+
+/// What every result of one consumer shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub model: ModelKind,
+    pub consumer: &'a str,
+    pub scored_at_us: u128,
+}
+
+impl Scored {
+    /// The result's fields, in the contract's order, as text.
+    pub fn fields(&self, stamp: &Stamp<'_>) -> Vec<(String, String)> {
+        let p = &self.prediction;
+        let mut fields = Vec::with_capacity(self.own.len() + 7);
+        fields.push((ID.to_string(), self.id.clone()));
+        fields.extend(self.own.iter().cloned());
+        fields.push((PREDICTION.to_string(), p.verdict().to_string()));
+        fields.push((stamp.model.score_field().to_string(), p.score.to_string()));
+        if output::reports_fired(stamp.model) {
+            let fired = p.fired.map_or("", |f| f.name());
+            fields.push((output::FIRED.to_string(), fired.to_string()));
+        }
+        if !p.unseen.is_empty() {
+            fields.push((WARNING.to_string(), p.warning_text()));
+        }
+        fields.push((MODEL.to_string(), stamp.model.name().to_string()));
+        fields.push((CONSUMER.to_string(), stamp.consumer.to_string()));
+        fields.push((SCORED_AT_US.to_string(), stamp.scored_at_us.to_string()));
+        fields
+    }
+
+    /// The result as one JSON object: the same fields, the score a number.
+    pub fn json(&self, stamp: &Stamp<'_>) -> Value {
+        let score_field = stamp.model.score_field();
+        let mut object = Map::new();
+        for (name, value) in self.fields(stamp) {
+            let value = if name == score_field {
+                Value::from(self.prediction.score)
+            } else {
+                Value::from(value)
+            };
+            object.insert(name, value);
+        }
+        Value::Object(object)
+    }
+}
+
+impl DeadLetter {
+    /// The dead letter's fields, as text.
+    pub fn fields(&self, consumer: &str) -> Vec<(String, String)> {
+        let entry = &self.entry;
+        let mut fields = vec![
+            (ID.to_string(), entry.id.clone()),
+            (ERROR.to_string(), self.error.clone()),
+            (DELIVERIES.to_string(), entry.deliveries.to_string()),
+            (CONSUMER.to_string(), consumer.to_string()),
+        ];
+        if let Some(record) = &entry.record {
+            fields.push((RECORD.to_string(), record.clone()));
+        }
+        if let Some(header) = &entry.header {
+            fields.push((HEADER.to_string(), header.clone()));
+        }
+        fields
+    }
+}

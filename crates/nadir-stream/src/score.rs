@@ -1,0 +1,207 @@
+//! Entries to outcomes: each record read by the same code as `nadir predict` reads a file
+//! (so a stream scores a record exactly as `predict` does), scored in one call per batch.
+//!
+//! CSV lines of a batch that share a header are read as one text, one parse for them all;
+//! a line that text rejects is read again alone, to name its own fault. JSON records are
+//! read one by one (one may span lines).
+
+use crate::entry::{DeadLetter, InputEntry, Outcome, Scored};
+use nadir_data::json::{Fields, read_json_records};
+use nadir_data::{ReadOptions, Record, read_from};
+use nadir_ml::file::SavedModel;
+use std::collections::HashMap;
+
+/// Scores entries with one model.
+pub struct Scorer {
+    model: SavedModel,
+    fields: Fields,
+    threshold: Option<f64>,
+}
+
+/// A record ready to score, and where its result goes.
+struct Readied {
+    entry: usize,
+    record: Record,
+    own: Vec<(String, String)>,
+}
+
+/// What reading an entry alone gave.
+enum Read {
+    Record(Record, Vec<(String, String)>),
+    Bad(String),
+}
+
+impl Scorer {
+    /// `threshold`: instead of the model's own.
+    pub fn new(model: SavedModel, threshold: Option<f64>) -> Scorer {
+        let fields = Fields::new(model.pipeline.schema().clone());
+        Scorer {
+            model,
+            fields,
+            threshold,
+        }
+    }
+
+    pub fn model(&self) -> &SavedModel {
+        &self.model
+    }
+
+    /// The outcome of each entry, in the entries' order.
+    pub fn score(&self, entries: Vec<InputEntry>) -> Vec<Outcome> {
+        let mut readied = Vec::with_capacity(entries.len());
+        let mut dead: Vec<(usize, String)> = Vec::new();
+        let mut csv_groups: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let Some(record) = entry.record.as_deref() else {
+                dead.push((
+                    i,
+                    format!("the entry has no `{}` field", crate::entry::RECORD),
+                ));
+                continue;
+            };
+            if is_json(record) {
+                match self.read_json(record) {
+                    Read::Record(record, own) => readied.push(Readied {
+                        entry: i,
+                        record,
+                        own,
+                    }),
+                    Read::Bad(error) => dead.push((i, error)),
+                }
+            } else if record.contains(['\n', '\r']) {
+                dead.push((i, "a CSV record must be one line".to_string()));
+            } else {
+                csv_groups
+                    .entry(entry.header.as_deref())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for (header, members) in csv_groups {
+            self.read_csv_group(&entries, header, &members, &mut readied, &mut dead);
+        }
+        readied.sort_by_key(|r| r.entry);
+        let records: Vec<Record> = readied.iter().map(|r| r.record.clone()).collect();
+        let predictions = self.model.predict(&records, self.threshold);
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
+        for (r, prediction) in readied.into_iter().zip(predictions) {
+            outcomes[r.entry] = Some(Outcome::Scored(Scored {
+                id: entries[r.entry].id.clone(),
+                own: r.own,
+                prediction,
+            }));
+        }
+        for (i, error) in dead {
+            outcomes[i] = Some(Outcome::Dead(DeadLetter {
+                entry: entries[i].clone(),
+                error,
+            }));
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every entry is scored or dead"))
+            .collect()
+    }
+
+    /// Reads the CSV lines of `members` (entries sharing `header`) as one text; the lines it
+    /// rejects are read again alone for their own error.
+    fn read_csv_group(
+        &self,
+        entries: &[InputEntry],
+        header: Option<&str>,
+        members: &[usize],
+        readied: &mut Vec<Readied>,
+        dead: &mut Vec<(usize, String)>,
+    ) {
+        let mut text = String::new();
+        if let Some(header) = header {
+            text.push_str(header);
+            text.push('\n');
+        }
+        for &i in members {
+            text.push_str(entries[i].record.as_deref().unwrap_or_default());
+            text.push('\n');
+        }
+        let first_line = if header.is_some() { 2 } else { 1 };
+        let mut read = vec![false; members.len()];
+        if let Ok(data) = read_from(text.as_bytes(), "stream", self.options()) {
+            let names = &data.ignored_columns;
+            let mut own_values = data.ignored_values.into_iter();
+            for (record, line) in data.records.into_iter().zip(data.lines) {
+                let at = (line - first_line) as usize;
+                let own = own_values.next().unwrap_or_default();
+                read[at] = true;
+                readied.push(Readied {
+                    entry: members[at],
+                    record,
+                    own: names.iter().cloned().zip(own).collect(),
+                });
+            }
+        }
+        for (at, &i) in members.iter().enumerate() {
+            if read[at] {
+                continue;
+            }
+            match self.read_csv_line(header, entries[i].record.as_deref().unwrap_or_default()) {
+                Read::Record(record, own) => readied.push(Readied {
+                    entry: i,
+                    record,
+                    own,
+                }),
+                Read::Bad(error) => dead.push((i, error)),
+            }
+        }
+    }
+
+    /// One CSV line read alone, for its own error.
+    fn read_csv_line(&self, header: Option<&str>, line: &str) -> Read {
+        let text = match header {
+            Some(header) => format!("{header}\n{line}\n"),
+            None => format!("{line}\n"),
+        };
+        let options = ReadOptions {
+            skip_invalid: false,
+            ..self.options()
+        };
+        match read_from(text.as_bytes(), "record", options) {
+            Ok(mut data) if data.records.len() == 1 => {
+                let own = data.ignored_values.pop().unwrap_or_default();
+                let record = data.records.pop().expect("one record");
+                Read::Record(record, data.ignored_columns.into_iter().zip(own).collect())
+            }
+            Ok(_) => Read::Bad("the record holds no CSV line".to_string()),
+            Err(nadir_data::DataError::InvalidRow { row, .. }) => {
+                Read::Bad(row.problem.to_string())
+            }
+            Err(error) => Read::Bad(error.to_string()),
+        }
+    }
+
+    fn read_json(&self, text: &str) -> Read {
+        match read_json_records(text.as_bytes(), &self.fields) {
+            Err(error) => Read::Bad(format!("malformed JSON: {error}")),
+            Ok(batch) if !batch.single => {
+                Read::Bad("expected one JSON object, found an array".to_string())
+            }
+            Ok(mut batch) => match batch.records.pop() {
+                Some(record) => Read::Record(record, Vec::new()),
+                None => Read::Bad(batch.rejects.into_first().map_or_else(
+                    || "the record could not be read".to_string(),
+                    |row| row.problem.to_string(),
+                )),
+            },
+        }
+    }
+
+    fn options(&self) -> ReadOptions {
+        ReadOptions {
+            skip_invalid: true,
+            keep_ignored: true,
+            ..ReadOptions::with_schema(self.model.pipeline.schema().clone())
+        }
+    }
+}
+
+fn is_json(record: &str) -> bool {
+    record.trim_start().starts_with('{')
+}
