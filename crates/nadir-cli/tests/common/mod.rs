@@ -2,6 +2,8 @@
 //! only some of them, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,1148 @@
+//! `nadir stream` and `nadir publish` against a real redis-server (issue 14): one consumer
+//! scores a stream exactly as `nadir predict` scores the file; consumers share a group's work,
+//! take over a killed one's entries and dead-letter what cannot be scored; a consumer survives
+//! Redis restarts (without persistence it starts again on the new stream; with an append-only
+//! file nothing it acknowledged is lost); SIGTERM finishes the batch in flight; bad settings
+//! fail with exit code 2; `nadir publish` sends CSV, NDJSON and captures; `--metrics-addr`
+//! counts what was scored.
+//!
+//! Each test runs its own server (`common::redis`); every wait polls Redis with a deadline of
+//! minutes, and consumers are killed when their test ends, whether it passes or not.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::redis::{self as store, Entry, POLL, Persistence, RedisServer};
+use common::{nadir, path, sample, scratch, text, train_on_sample};
+
+/// The longest any awaited event may take: generous, the machine is shared and builds are
+/// unoptimised.
+const WAIT: Duration = Duration::from_secs(300);
+
+/// The consumer group every test's consumers join.
+const GROUP: &str = "scorers";
+
+/// The random forest trained once on the sample, shared by every test of this file.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = scratch("stream-model");
+        train_on_sample("random_forest", &dir, &[]);
+        dir.join("random_forest.nadir")
+    })
+}
+
+/// The results stream of `input`.
+fn results_of(input: &str) -> String {
+    format!("{input}:results")
+}
+
+/// Polls `probe` until it answers, failing after [`WAIT`] with `what` was awaited.
+fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(answer) = probe() {
+            return answer;
+        }
+        assert!(started.elapsed() < WAIT, "waited {WAIT:?} for {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
+/// An entry ID as the pair of numbers it orders by.
+fn id_key(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap(), seq.parse().unwrap())
+}
+
+/// A running `nadir stream`, killed when the test ends whether it passes or not.
+struct Consumer {
+    name: String,
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Consumer {
+    /// `nadir stream` reading `input` into `input:results` as `name` of [`GROUP`], no
+    /// progress lines, `extra` arguments added.
+    fn start(redis: &RedisServer, dir: &Path, input: &str, name: &str, extra: &[&str]) -> Self {
+        let stderr = dir.join(format!("{name}.stderr"));
+        let output = results_of(input);
+        let child = Command::new(env!("CARGO_BIN_EXE_nadir"))
+            .args(["stream", "--redis", &redis.url(), "--input", input])
+            .args(["--group", GROUP, "--consumer", name])
+            .args(["--model", path(model()), "--output", &output])
+            .args(["--progress", "0"])
+            .args(extra)
+            .env_remove("NADIR_DATA")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr).unwrap())
+            .spawn()
+            .expect("nadir stream starts");
+        Consumer {
+            name: name.to_string(),
+            child,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Fails, showing what it said, when the consumer has exited.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "consumer {} exited ({status}); its stderr:\n{}",
+                self.name,
+                self.stderr()
+            );
+        }
+    }
+
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`) to the consumer.
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {}", self.child.id());
+    }
+
+    /// SIGKILL, and the process reaped.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Its exit status, once it has exited.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let name = self.name.clone();
+        wait_until(&format!("consumer {name} to exit"), || {
+            self.child.try_wait().unwrap()
+        })
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A process killed when the test ends, whether it passes or not.
+struct KilledOnDrop(Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `output` holds a result for every one of `inputs` and nothing of `input` is
+/// pending in [`GROUP`], failing early if a consumer exits.
+fn wait_all_scored(
+    con: &mut redis::Connection,
+    consumers: &mut [&mut Consumer],
+    input: &str,
+    inputs: &[String],
+) -> Vec<Entry> {
+    let output = results_of(input);
+    let wanted: HashSet<&str> = inputs.iter().map(String::as_str).collect();
+    wait_until(
+        &format!("results of all {} entries of {input}", inputs.len()),
+        || {
+            for consumer in consumers.iter_mut() {
+                consumer.assert_running();
+            }
+            if store::len(con, &output) < wanted.len() {
+                return None;
+            }
+            let results = store::entries(con, &output);
+            let scored: HashSet<&str> = results.iter().map(|r| r.field("id")).collect();
+            let done = wanted.is_subset(&scored) && store::pending_count(con, input, GROUP) == 0;
+            done.then(|| results.clone())
+        },
+    )
+}
+
+/// `nadir publish file --stream stream`: checks its message and returns the count it gives.
+fn publish(redis: &RedisServer, file: &Path, stream: &str, extra: &[&str]) -> usize {
+    let url = redis.url();
+    let mut args = vec!["publish", path(file), "--redis", &url, "--stream", stream];
+    args.extend_from_slice(extra);
+    let out = nadir(&args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "nadir publish failed: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("published "))
+        .unwrap_or_else(|| panic!("no `published N records to {stream}` in: {stderr}"));
+    let count = line
+        .strip_prefix("published ")
+        .and_then(|rest| rest.strip_suffix(&format!(" records to {stream}")))
+        .unwrap_or_else(|| panic!("`{line}` is not `published N records to {stream}`"));
+    count.parse().unwrap()
+}
+
+/// The first `rows` records of the NSL-KDD training file, with its header, written to
+/// `dir/name`.
+fn write_records(dir: &Path, name: &str, rows: usize) -> PathBuf {
+    let full = sample().with_file_name("Network_anomaly_data.csv");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let lines: Vec<&str> = text.lines().take(rows + 1).collect();
+    assert_eq!(lines.len(), rows + 1, "{} holds fewer rows", full.display());
+    let file = dir.join(name);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    file
+}
+
+/// `nadir predict --format ndjson` of `data`, one object per record.
+fn predict(data: &Path) -> Vec<serde_json::Value> {
+    let out = nadir(&[
+        "predict",
+        "--model",
+        path(model()),
+        "--data",
+        path(data),
+        "--format",
+        "ndjson",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Runs `nadir args…` to its end, killed and failed if it is still running after [`WAIT`].
+fn nadir_bounded(dir: &Path, args: &[&str]) -> Output {
+    let stdout = dir.join("bounded.stdout");
+    let stderr = dir.join("bounded.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(args)
+        .env_remove("NADIR_DATA")
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout).unwrap())
+        .stderr(File::create(&stderr).unwrap())
+        .spawn()
+        .expect("nadir runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > WAIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nadir {args:?} still ran after {WAIT:?}");
+        }
+        std::thread::sleep(POLL);
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&stdout).unwrap(),
+        stderr: std::fs::read(&stderr).unwrap(),
+    }
+}
+
+/// Compares one stream result with `nadir predict`'s object for the same record: the same
+/// verdict, the same score to the bit, the same warning.
+fn assert_same_as_predict(result: &Entry, predicted: &serde_json::Value) -> Result<(), String> {
+    let prediction = predicted["prediction"].as_str().unwrap();
+    let predicted_score = predicted["probability"].as_f64().unwrap();
+    let score: f64 = result
+        .field("probability")
+        .parse()
+        .map_err(|e| format!("{}: probability not a number: {e}", result.id))?;
+    let warning = predicted["warning"].as_str().unwrap_or("");
+    let same = result.field("prediction") == prediction
+        && score.to_bits() == predicted_score.to_bits()
+        && result.get("warning").unwrap_or("") == warning;
+    if same {
+        Ok(())
+    } else {
+        Err(format!("stream {:?} vs predict {predicted}", result.fields))
+    }
+}
+
+#[test]
+fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
+    let Some(redis) = RedisServer::start("stream-parity", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-parity");
+    let data = write_records(&dir, "records.csv", 10_000);
+    assert_eq!(publish(&redis, &data, "flows", &[]), 10_000);
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "flows");
+    assert_eq!(inputs.len(), 10_000);
+
+    let mut solo = Consumer::start(&redis, &dir, "flows", "solo", &[]);
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "flows", &inputs);
+    assert_eq!(results.len(), 10_000, "one result per entry");
+
+    let predicted = predict(&data);
+    assert_eq!(predicted.len(), 10_000);
+    let by_id: HashMap<&str, &Entry> = results.iter().map(|r| (r.field("id"), r)).collect();
+    let mismatches: Vec<String> = inputs
+        .iter()
+        .zip(&predicted)
+        .filter_map(|(id, predicted)| assert_same_as_predict(by_id[id.as_str()], predicted).err())
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of 10000 results differ from nadir predict, the first: {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(3)]
+    );
+
+    let first = &results[0];
+    let fields: Vec<&str> = first
+        .names()
+        .into_iter()
+        .filter(|name| *name != "warning")
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "id",
+            "prediction",
+            "probability",
+            "model",
+            "consumer",
+            "scored_at_us"
+        ]
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.field("model") == "random_forest" && r.field("consumer") == "solo")
+    );
+    let attacks = results
+        .iter()
+        .filter(|r| r.field("prediction") == "attack")
+        .count();
+    assert!(attacks > 1000 && attacks < 9000, "{attacks} attacks");
+    println!(
+        "10000 entries scored by one consumer, bit for bit as nadir predict; {attacks} attacks"
+    );
+}
+
+/// Waits until every one of `consumers` waits for new entries, so that entries published
+/// next may reach any of them.
+fn wait_listening(con: &mut redis::Connection, consumers: &mut [&mut Consumer]) {
+    wait_until(
+        &format!("{} consumers to wait for entries", consumers.len()),
+        || {
+            for consumer in consumers.iter_mut() {
+                consumer.assert_running();
+            }
+            (store::blocked_readers(con) >= consumers.len()).then_some(())
+        },
+    );
+}
+
+/// How many results each consumer wrote.
+fn per_consumer(results: &[Entry]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for result in results {
+        *counts
+            .entry(result.field("consumer").to_string())
+            .or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn three_consumers_share_the_work_and_leave_nothing_pending() {
+    let Some(redis) = RedisServer::start("stream-share", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-share");
+    let options = ["--batch", "8", "--block-ms", "100"];
+    let mut one = Consumer::start(&redis, &dir, "work", "one", &options);
+    let mut two = Consumer::start(&redis, &dir, "work", "two", &options);
+    let mut three = Consumer::start(&redis, &dir, "work", "three", &options);
+    let mut con = redis.connect();
+    wait_listening(&mut con, &mut [&mut one, &mut two, &mut three]);
+
+    let data = write_records(&dir, "records.csv", 600);
+    assert_eq!(publish(&redis, &data, "work", &[]), 600);
+    let inputs = store::ids(&mut con, "work");
+    let results = wait_all_scored(
+        &mut con,
+        &mut [&mut one, &mut two, &mut three],
+        "work",
+        &inputs,
+    );
+
+    assert_eq!(store::pending_count(&mut con, "work", GROUP), 0);
+    let scored: Vec<&str> = results.iter().map(|r| r.field("id")).collect();
+    let distinct: HashSet<&str> = scored.iter().copied().collect();
+    assert_eq!(scored.len(), distinct.len(), "an entry was scored twice");
+    assert_eq!(
+        distinct,
+        inputs.iter().map(String::as_str).collect::<HashSet<_>>()
+    );
+    let counts = per_consumer(&results);
+    for name in ["one", "two", "three"] {
+        assert!(
+            counts.get(name).copied().unwrap_or(0) > 0,
+            "{name} scored nothing: {counts:?}"
+        );
+    }
+    println!("600 entries shared by three consumers: {counts:?}");
+}
+
+#[test]
+fn a_killed_consumers_pending_entries_are_claimed_by_the_others() {
+    let Some(redis) = RedisServer::start("stream-claim", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-claim");
+    let batch = 8;
+    let batch_text = batch.to_string();
+    let others = [
+        "--batch",
+        &batch_text,
+        "--block-ms",
+        "100",
+        "--claim-idle",
+        "1000",
+    ];
+    // The victim blocks long, so that once stopped it keeps receiving entries it will never
+    // acknowledge.
+    let victim_options = [
+        "--batch",
+        &batch_text,
+        "--block-ms",
+        "60000",
+        "--claim-idle",
+        "1000",
+    ];
+    let mut victim = Consumer::start(&redis, &dir, "work", "victim", &victim_options);
+    let mut two = Consumer::start(&redis, &dir, "work", "two", &others);
+    let mut three = Consumer::start(&redis, &dir, "work", "three", &others);
+    let mut con = redis.connect();
+    wait_listening(&mut con, &mut [&mut victim, &mut two, &mut three]);
+
+    let data = write_records(&dir, "records.csv", 600);
+    let url = redis.url();
+    let mut publisher = KilledOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_nadir"))
+            .args(["publish", path(&data), "--redis", &url, "--stream", "work"])
+            .args(["--rate", "200"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nadir publish starts"),
+    );
+
+    // Mid-stream: once the victim has scored some, it is stopped until it holds entries
+    // delivered and not acknowledged, then killed.
+    wait_until("the victim's first 20 results", || {
+        victim.assert_running();
+        let results = store::entries(&mut con, "work:results");
+        let victims = results
+            .iter()
+            .filter(|r| r.field("consumer") == "victim")
+            .count();
+        (victims >= 20).then_some(())
+    });
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        victim.signal("STOP");
+        for _ in 0..100 {
+            held = store::pending(&mut con, "work", GROUP, Some("victim"));
+            if !held.is_empty() {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        if !held.is_empty() {
+            break;
+        }
+        victim.signal("CONT");
+    }
+    assert!(!held.is_empty(), "the victim never held a pending entry");
+    victim.kill();
+    let publisher_status = wait_until("the publisher to finish", || {
+        publisher.0.try_wait().unwrap()
+    });
+    assert!(publisher_status.success());
+
+    let inputs = store::ids(&mut con, "work");
+    assert_eq!(inputs.len(), 600);
+    let results = wait_all_scored(&mut con, &mut [&mut two, &mut three], "work", &inputs);
+
+    let mut first_writer: HashMap<&str, &str> = HashMap::new();
+    let mut copies: HashMap<&str, usize> = HashMap::new();
+    for result in &results {
+        let id = result.field("id");
+        first_writer.entry(id).or_insert(result.field("consumer"));
+        *copies.entry(id).or_default() += 1;
+    }
+    let duplicated: Vec<&str> = copies
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(
+        duplicated.len() <= batch,
+        "{} entries scored twice, more than the victim's batch of {batch}",
+        duplicated.len()
+    );
+    for id in &duplicated {
+        assert_eq!(
+            first_writer[id], "victim",
+            "entry {id} scored twice, first by {}",
+            first_writer[id]
+        );
+    }
+    for (id, _, _) in &held {
+        assert!(
+            results
+                .iter()
+                .any(|r| r.field("id") == id && r.field("consumer") != "victim"),
+            "entry {id}, pending for the victim when it was killed, was not claimed and scored"
+        );
+    }
+    println!(
+        "killed consumer: {} entries pending at the kill, claimed by the others; {} duplicated result(s) (batch {batch}); per consumer {:?}",
+        held.len(),
+        duplicated.len(),
+        per_consumer(&results)
+    );
+}
+
+/// The sample's header and its first data line.
+fn sample_lines() -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let mut lines = text.lines().map(String::from);
+    let header = lines.next().unwrap();
+    (header, lines.take(10).collect())
+}
+
+/// `line` with its `column`-th field replaced by `value`.
+fn with_field(line: &str, column: usize, value: &str) -> String {
+    let mut fields: Vec<&str> = line.split(',').collect();
+    fields[column] = value;
+    fields.join(",")
+}
+
+/// A CSV line of `header` as a JSON object: numbers as numbers, the rest as text.
+fn as_json(header: &str, line: &str) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = header
+        .split(',')
+        .zip(line.split(','))
+        .map(|(name, value)| {
+            let value = match value.parse::<f64>() {
+                Ok(number) => serde_json::json!(number),
+                Err(_) => serde_json::json!(value),
+            };
+            (name.to_string(), value)
+        })
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The command `parts[0]` with the rest as its arguments.
+fn command(parts: &[&str]) -> redis::Cmd {
+    let mut command = redis::cmd(parts[0]);
+    for part in &parts[1..] {
+        command.arg(*part);
+    }
+    command
+}
+
+#[test]
+fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
+    let Some(redis) = RedisServer::start("stream-dead", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-dead");
+    let mut con = redis.connect();
+    let (header, lines) = sample_lines();
+    let srcbytes = header.split(',').position(|c| c == "srcbytes").unwrap();
+
+    // The poison: a good record that looks delivered ten times already, to a consumer
+    // (`ghost`) that never acknowledges.
+    let _: () = command(&["XGROUP", "CREATE", "work", GROUP, "0", "MKSTREAM"])
+        .query(&mut con)
+        .unwrap();
+    let poison = store::add(
+        &mut con,
+        "work",
+        &[("record", &lines[0]), ("header", &header)],
+    );
+    let read = [
+        "XREADGROUP",
+        "GROUP",
+        GROUP,
+        "ghost",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "work",
+        ">",
+    ];
+    let _: redis::Value = command(&read).query(&mut con).unwrap();
+    let claim = [
+        "XCLAIM",
+        "work",
+        GROUP,
+        "ghost",
+        "0",
+        &poison,
+        "RETRYCOUNT",
+        "10",
+    ];
+    let _: redis::Value = command(&claim).query(&mut con).unwrap();
+    assert_eq!(
+        store::pending(&mut con, "work", GROUP, Some("ghost"))[0].2,
+        10
+    );
+
+    let good = store::add(
+        &mut con,
+        "work",
+        &[("record", &lines[1]), ("header", &header)],
+    );
+    let headerless = store::add(&mut con, "work", &[("record", &lines[2])]);
+    let json = store::add(
+        &mut con,
+        "work",
+        &[("record", &as_json(&header, &lines[3]))],
+    );
+    let bad_value_line = with_field(&lines[4], srcbytes, "-491");
+    let bad_value = store::add(
+        &mut con,
+        "work",
+        &[("record", &bad_value_line), ("header", &header)],
+    );
+    let short_line = lines[5].rsplit_once(',').unwrap().0.to_string();
+    let column_count = store::add(
+        &mut con,
+        "work",
+        &[("record", &short_line), ("header", &header)],
+    );
+    let not_json = store::add(
+        &mut con,
+        "work",
+        &[("record", "{\"duration\": 0, \"flag\": ")],
+    );
+    let no_record = store::add(&mut con, "work", &[("payload", &lines[6])]);
+    let bad_json_value = store::add(
+        &mut con,
+        "work",
+        &[(
+            "record",
+            &as_json(&header, &with_field(&lines[7], srcbytes, "lots")),
+        )],
+    );
+
+    let mut solo = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "solo",
+        &[
+            "--max-deliveries",
+            "3",
+            "--claim-idle",
+            "300",
+            "--block-ms",
+            "100",
+        ],
+    );
+    let scored_ids = [&good, &headerless, &json];
+    let dead_ids = [
+        &poison,
+        &bad_value,
+        &column_count,
+        &not_json,
+        &no_record,
+        &bad_json_value,
+    ];
+    let (results, dead) = wait_until("every entry scored or dead-lettered", || {
+        solo.assert_running();
+        let results = store::entries(&mut con, "work:results");
+        let dead = store::entries(&mut con, "work:dead");
+        let done = results.len() + dead.len() >= scored_ids.len() + dead_ids.len()
+            && store::pending_count(&mut con, "work", GROUP) == 0;
+        done.then_some((results, dead))
+    });
+
+    let scored: Vec<&str> = results.iter().map(|r| r.field("id")).collect();
+    assert_eq!(
+        scored,
+        scored_ids.map(String::as_str),
+        "results: {results:?}; dead letters: {dead:?}"
+    );
+    let letter = |id: &str| -> &Entry {
+        dead.iter()
+            .find(|d| d.field("id") == id)
+            .unwrap_or_else(|| panic!("no dead letter for {id}; dead letters: {dead:?}"))
+    };
+    assert_eq!(dead.len(), dead_ids.len(), "{dead:?}");
+    for entry in &dead {
+        assert_eq!(entry.field("consumer"), "solo");
+        assert!(!entry.field("error").contains('\n'), "{entry:?}");
+    }
+
+    let poisoned = letter(&poison);
+    assert!(
+        poisoned.field("error").starts_with("delivered 11 times")
+            && poisoned.field("error").contains("max"),
+        "{poisoned:?}"
+    );
+    assert_eq!(poisoned.field("deliveries"), "11");
+    assert_eq!(poisoned.field("record"), lines[0]);
+    assert_eq!(poisoned.field("header"), header);
+
+    let named = |id: &str, words: &[&str]| {
+        let entry = letter(id);
+        let error = entry.field("error");
+        for word in words {
+            assert!(error.contains(word), "`{error}` does not name `{word}`");
+        }
+        assert_eq!(entry.field("deliveries"), "1", "{entry:?}");
+    };
+    named(&bad_value, &["srcbytes", "-491"]);
+    assert_eq!(letter(&bad_value).field("record"), bad_value_line);
+    assert_eq!(letter(&bad_value).field("header"), header);
+    named(&column_count, &["42", "43"]);
+    named(&not_json, &["JSON"]);
+    named(&no_record, &["no `record` field"]);
+    assert!(letter(&no_record).get("record").is_none());
+    named(&bad_json_value, &["srcbytes", "lots"]);
+    for entry in &dead {
+        println!(
+            "dead letter {}: {}",
+            entry.field("id"),
+            entry.field("error")
+        );
+    }
+}
+
+#[test]
+fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_scored() {
+    let Some(mut redis) = RedisServer::start("stream-restart", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-restart");
+    let mut solo = Consumer::start(&redis, &dir, "work", "solo", &["--block-ms", "100"]);
+    let before = write_records(&dir, "before.csv", 50);
+    assert_eq!(publish(&redis, &before, "work", &[]), 50);
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "work");
+    wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+
+    redis.kill();
+    redis.restart();
+    let mut con = redis.connect();
+    assert_eq!(
+        store::len(&mut con, "work"),
+        0,
+        "the stream survived without persistence"
+    );
+    // The consumer finds the stream gone and makes it again, with its group.
+    wait_until("the consumer to recreate its group", || {
+        solo.assert_running();
+        let exists: bool = redis::cmd("EXISTS").arg("work").query(&mut con).unwrap();
+        (exists && store::last_delivered(&mut con, "work", GROUP).is_some()).then_some(())
+    });
+    let after = write_records(&dir, "after.csv", 80);
+    assert_eq!(publish(&redis, &after, "work", &[]), 80);
+    let inputs = store::ids(&mut con, "work");
+    assert_eq!(inputs.len(), 80);
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    assert_eq!(results.len(), 80);
+    // It said that it lost the server and made its group again.
+    let stderr = solo.stderr();
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("created group `scorers` on stream `work`")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    println!("after the restart, 80 new entries scored; the consumer said:\n{stderr}");
+}
+
+#[test]
+fn with_an_append_only_file_nothing_acknowledged_is_lost_when_redis_is_killed() {
+    let Some(mut redis) = RedisServer::start("stream-aof", Persistence::AppendOnly) else {
+        return;
+    };
+    let dir = scratch("stream-aof");
+    let data = write_records(&dir, "records.csv", 3000);
+    assert_eq!(publish(&redis, &data, "work", &[]), 3000);
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "work");
+    let mut solo = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "solo",
+        &["--batch", "16", "--block-ms", "100", "--claim-idle", "1000"],
+    );
+    let scored_at_kill = wait_until("the first 300 results", || {
+        solo.assert_running();
+        let n = store::len(&mut con, "work:results");
+        (n >= 300).then_some(n)
+    });
+    redis.kill();
+    redis.restart();
+    let mut con = redis.connect();
+    assert_eq!(
+        store::ids(&mut con, "work"),
+        inputs,
+        "the input stream changed"
+    );
+
+    // Acknowledged: delivered (up to the group's last-delivered ID) and not pending. Read
+    // before the results, which only grow: whatever is acknowledged now has its result.
+    let last = store::last_delivered(&mut con, "work", GROUP).expect("the group survived");
+    let pending: HashSet<String> = store::pending(&mut con, "work", GROUP, None)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    let acknowledged: Vec<&String> = inputs
+        .iter()
+        .filter(|id| id_key(id) <= id_key(&last) && !pending.contains(*id))
+        .collect();
+    let results: HashSet<String> = store::entries(&mut con, "work:results")
+        .iter()
+        .map(|r| r.field("id").to_string())
+        .collect();
+    let lost: Vec<&&String> = acknowledged
+        .iter()
+        .filter(|id| !results.contains(**id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged entries have no result, the first {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(!acknowledged.is_empty());
+
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    let distinct: HashSet<&str> = results.iter().map(|r| r.field("id")).collect();
+    assert_eq!(distinct.len(), 3000);
+    println!(
+        "redis killed after {scored_at_kill} results; after the restart {} entries acknowledged, {} pending, all with results; finally {} results for 3000 entries",
+        acknowledged.len(),
+        pending.len(),
+        results.len()
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_batch_in_flight_and_exits_0() {
+    let Some(redis) = RedisServer::start("stream-sigterm", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-sigterm");
+    let data = write_records(&dir, "records.csv", 2000);
+    assert_eq!(publish(&redis, &data, "work", &[]), 2000);
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "work");
+    let mut solo = Consumer::start(&redis, &dir, "work", "solo", &["--batch", "64"]);
+    wait_until("the first 200 results", || {
+        solo.assert_running();
+        (store::len(&mut con, "work:results") >= 200).then_some(())
+    });
+    solo.signal("TERM");
+    let status = solo.wait_exit();
+    let stderr = solo.stderr();
+    assert!(status.success(), "{status}; stderr:\n{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("scored") && l.contains("acked")),
+        "no summary line: {stderr}"
+    );
+
+    assert!(store::pending(&mut con, "work", GROUP, Some("solo")).is_empty());
+    let last = store::last_delivered(&mut con, "work", GROUP).unwrap();
+    let results: HashSet<String> = store::entries(&mut con, "work:results")
+        .iter()
+        .map(|r| r.field("id").to_string())
+        .collect();
+    let read: Vec<&String> = inputs
+        .iter()
+        .filter(|id| id_key(id) <= id_key(&last))
+        .collect();
+    let missing = read.iter().filter(|id| !results.contains(**id)).count();
+    assert_eq!(missing, 0, "{missing} entries read have no result");
+    println!(
+        "SIGTERM after {} of 2000 entries read: all scored and acknowledged; {stderr}",
+        read.len()
+    );
+}
+
+#[test]
+fn an_unreachable_server_or_a_bad_name_fails_with_exit_code_2() {
+    let Some(redis) = RedisServer::start("stream-errors", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-errors");
+    let model = path(model());
+    let nowhere = format!("127.0.0.1:{}", common::redis::free_port());
+    let url = format!("redis://{nowhere}");
+    let out = nadir_bounded(
+        &dir,
+        &[
+            "stream",
+            "--redis",
+            &url,
+            "--input",
+            "work",
+            "--group",
+            GROUP,
+            "--consumer",
+            "c",
+            "--model",
+            model,
+            "--output",
+            "out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&nowhere),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let url = redis.url();
+    let base = |input: &'static str, group: &'static str, consumer: &'static str| {
+        vec![
+            "stream",
+            "--redis",
+            &url,
+            "--input",
+            input,
+            "--group",
+            group,
+            "--consumer",
+            consumer,
+            "--model",
+            model,
+        ]
+    };
+    let cases: [(Vec<&str>, &[&str], &str); 5] = [
+        (base("work", GROUP, "c"), &["--output", "a b"], "a b"),
+        (base("work", GROUP, "c"), &["--output", "work"], "work"),
+        (base("work", GROUP, "tab\there"), &["--stdout"], "consumer"),
+        (base("work", "", "c"), &["--stdout"], "group"),
+        (base("", GROUP, "c"), &["--stdout"], "input"),
+    ];
+    for (mut args, extra, named) in cases {
+        args.extend_from_slice(extra);
+        let out = nadir_bounded(&dir, &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "{args:?}: `{stderr}` does not name `{named}`"
+        );
+    }
+    // Neither --output nor --stdout: nowhere to write.
+    let out = nadir_bounded(&dir, &base("work", GROUP, "c"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let mut con = redis.connect();
+    assert_eq!(store::len(&mut con, "a b"), 0);
+}
+
+#[test]
+fn publish_sends_csv_ndjson_and_a_captures_connections() {
+    let Some(redis) = RedisServer::start("stream-publish", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-publish");
+    let mut con = redis.connect();
+
+    let csv = write_records(&dir, "records.csv", 25);
+    assert_eq!(publish(&redis, &csv, "csv", &[]), 25);
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let mut csv_lines = csv_text.lines();
+    let header = csv_lines.next().unwrap();
+    let sent = store::entries(&mut con, "csv");
+    assert_eq!(sent.len(), 25);
+    for (entry, line) in sent.iter().zip(csv_lines) {
+        assert_eq!(entry.field("record"), line);
+        assert_eq!(entry.field("header"), header);
+    }
+
+    let ndjson = dir.join("records.ndjson");
+    let objects: Vec<String> = csv_text
+        .lines()
+        .skip(1)
+        .take(12)
+        .map(|line| as_json(header, line))
+        .collect();
+    std::fs::write(&ndjson, objects.join("\n") + "\n").unwrap();
+    assert_eq!(
+        publish(&redis, &ndjson, "ndjson", &["--maxlen", "1000"]),
+        12
+    );
+    let sent = store::entries(&mut con, "ndjson");
+    assert_eq!(sent.len(), 12);
+    for (entry, object) in sent.iter().zip(&objects) {
+        let record: serde_json::Value = serde_json::from_str(entry.field("record")).unwrap();
+        assert_eq!(
+            record,
+            serde_json::from_str::<serde_json::Value>(object).unwrap()
+        );
+        assert!(entry.get("header").is_none());
+    }
+
+    // A capture: its connections as `nadir extract` writes them, each line with its header.
+    let capture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcap/ftp-bruteforce.pcap");
+    let extracted = nadir(&["extract", path(&capture)]);
+    assert!(extracted.status.success(), "{}", text(&extracted.stderr));
+    let extracted = text(&extracted.stdout);
+    let mut extracted_lines = extracted.lines();
+    let capture_header = extracted_lines.next().unwrap();
+    let connections: Vec<&str> = extracted_lines.collect();
+    assert!(connections.len() >= 30, "{extracted}");
+    assert_eq!(publish(&redis, &capture, "capture", &[]), connections.len());
+    let sent = store::entries(&mut con, "capture");
+    assert_eq!(sent.len(), connections.len());
+    for (entry, line) in sent.iter().zip(&connections) {
+        assert_eq!(entry.field("record"), *line);
+        assert_eq!(entry.field("header"), capture_header);
+    }
+
+    // Scored, a connection keeps its identity columns, as `nadir predict` writes them.
+    let mut solo = Consumer::start(&redis, &dir, "capture", "solo", &["--block-ms", "100"]);
+    let inputs = store::ids(&mut con, "capture");
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "capture", &inputs);
+    let predicted = predict(&capture);
+    assert_eq!(predicted.len(), connections.len());
+    let own = own_columns(&capture);
+    assert!(!own.is_empty());
+    let by_id: HashMap<&str, &Entry> = results.iter().map(|r| (r.field("id"), r)).collect();
+    for (id, predicted) in inputs.iter().zip(&predicted) {
+        let result = by_id[id.as_str()];
+        assert_same_as_predict(result, predicted).unwrap();
+        let names = result.names();
+        assert_eq!(&names[1..=own.len()], own.as_slice(), "{result:?}");
+        for name in &own {
+            let expected = match &predicted[name.as_str()] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(result.field(name), expected, "{name} of {result:?}");
+        }
+    }
+    println!(
+        "published 25 CSV rows, 12 NDJSON objects and {} connections of ftp-bruteforce.pcap",
+        connections.len()
+    );
+}
+
+/// The file's own columns `nadir predict` writes beside each verdict, in its order (the
+/// header of its CSV between `row,line` and `prediction`).
+fn own_columns(data: &Path) -> Vec<String> {
+    let out = nadir(&["predict", "--model", path(model()), "--data", path(data)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout.lines().next().unwrap();
+    let columns: Vec<&str> = header.split(',').collect();
+    assert_eq!(columns[..2], ["row", "line"], "{header}");
+    columns[2..]
+        .iter()
+        .take_while(|c| **c != "prediction")
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// The value of metric `name` (no labels) in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        rest.strip_prefix(' ')?.trim().parse().ok()
+    })
+}
+
+/// `GET /metrics` of `addr`, the body, or `None` while nothing answers there.
+fn scrape(addr: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200"),
+        "{head}"
+    );
+    Some(body.to_string())
+}
+
+#[test]
+fn metrics_count_the_entries_scored() {
+    let Some(redis) = RedisServer::start("stream-metrics", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-metrics");
+    let addr = format!("127.0.0.1:{}", common::redis::free_port());
+    let mut solo = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "solo",
+        &["--metrics-addr", &addr, "--block-ms", "100"],
+    );
+    let data = write_records(&dir, "records.csv", 200);
+    assert_eq!(publish(&redis, &data, "work", &[]), 200);
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "work");
+    wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    let body = wait_until("the metrics to count 200 acknowledged entries", || {
+        solo.assert_running();
+        let body = scrape(&addr)?;
+        (metric(&body, "nadir_stream_entries_acked_total")? >= 200.0).then_some(body)
+    });
+    assert_eq!(
+        metric(&body, "nadir_stream_entries_scored_total"),
+        Some(200.0),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&body, "nadir_stream_entries_read_total"),
+        Some(200.0),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&body, "nadir_stream_entries_acked_total"),
+        Some(200.0),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&body, "nadir_stream_entries_dead_lettered_total"),
+        Some(0.0),
+        "{body}"
+    );
+    assert!(body.contains("nadir_stream_batch_seconds_bucket"), "{body}");
+    assert!(body.contains("nadir_stream_group_lag"), "{body}");
+}
