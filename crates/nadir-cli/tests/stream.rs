@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::redis::{self as store, Entry, POLL, Persistence, RedisServer};
-use common::{nadir, path, sample, scratch, text, train_on_sample};
+use common::{nadir, nadir_with_stdin, path, sample, scratch, text, train_on_sample};
 
 /// The longest any awaited event may take: generous, the machine is shared and builds are
 /// unoptimised.
@@ -66,32 +66,56 @@ fn id_key(id: &str) -> (u64, u64) {
 struct Consumer {
     name: String,
     child: Child,
+    stdout: PathBuf,
     stderr: PathBuf,
 }
 
 impl Consumer {
     /// `nadir stream` reading `input` into `input:results` as `name` of [`GROUP`], no
-    /// progress lines, `extra` arguments added.
+    /// progress lines unless `extra` asks for them, `extra` arguments added.
     fn start(redis: &RedisServer, dir: &Path, input: &str, name: &str, extra: &[&str]) -> Self {
+        Self::start_with(redis, dir, input, name, model(), extra)
+    }
+
+    /// [`Consumer::start`] scoring with `model`.
+    fn start_with(
+        redis: &RedisServer,
+        dir: &Path,
+        input: &str,
+        name: &str,
+        model: &Path,
+        extra: &[&str],
+    ) -> Self {
+        let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
         let output = results_of(input);
         let child = Command::new(env!("CARGO_BIN_EXE_nadir"))
             .args(["stream", "--redis", &redis.url(), "--input", input])
             .args(["--group", GROUP, "--consumer", name])
-            .args(["--model", path(model()), "--output", &output])
-            .args(["--progress", "0"])
+            .args(["--model", path(model), "--output", &output])
+            .args(if extra.contains(&"--progress") {
+                &[][..]
+            } else {
+                &["--progress", "0"][..]
+            })
             .args(extra)
             .env_remove("NADIR_DATA")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(File::create(&stdout).unwrap())
             .stderr(File::create(&stderr).unwrap())
             .spawn()
             .expect("nadir stream starts");
         Consumer {
             name: name.to_string(),
             child,
+            stdout,
             stderr,
         }
+    }
+
+    /// What it wrote to standard output (`--stdout`: one JSON object per result).
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     fn stderr(&self) -> String {
@@ -208,17 +232,25 @@ fn write_records(dir: &Path, name: &str, rows: usize) -> PathBuf {
     file
 }
 
-/// `nadir predict --format ndjson` of `data`, one object per record.
+/// `nadir predict --format ndjson` of `data` by the shared random forest, one object per
+/// record.
 fn predict(data: &Path) -> Vec<serde_json::Value> {
-    let out = nadir(&[
+    predict_with(model(), data, &[])
+}
+
+/// `nadir predict --model model --data data --format ndjson extra…`, one object per record.
+fn predict_with(model: &Path, data: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec![
         "predict",
         "--model",
-        path(model()),
+        path(model),
         "--data",
         path(data),
         "--format",
         "ndjson",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = nadir(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
         .lines()
@@ -258,23 +290,25 @@ fn nadir_bounded(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Compares one stream result with `nadir predict`'s object for the same record: the same
-/// verdict, the same score to the bit, the same warning.
-fn assert_same_as_predict(result: &Entry, predicted: &serde_json::Value) -> Result<(), String> {
-    let prediction = predicted["prediction"].as_str().unwrap();
-    let predicted_score = predicted["probability"].as_f64().unwrap();
+/// verdict, the same score (under the same field name) to the bit, the same warning, and
+/// for the hybrid the same part fired.
+fn same_as_predict(result: &Entry, predicted: &serde_json::Value) -> Result<(), String> {
+    let differ = || format!("stream {:?} vs predict {predicted}", result.fields);
+    let score_field = ["probability", "anomaly_score", "score"]
+        .into_iter()
+        .find(|field| predicted.get(field).is_some())
+        .ok_or_else(differ)?;
+    let predicted_score = predicted[score_field].as_f64().unwrap();
     let score: f64 = result
-        .field("probability")
-        .parse()
-        .map_err(|e| format!("{}: probability not a number: {e}", result.id))?;
-    let warning = predicted["warning"].as_str().unwrap_or("");
-    let same = result.field("prediction") == prediction
+        .get(score_field)
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(differ)?;
+    let text_of = |value: &serde_json::Value| value.as_str().unwrap_or("").to_string();
+    let same = result.field("prediction") == predicted["prediction"].as_str().unwrap()
         && score.to_bits() == predicted_score.to_bits()
-        && result.get("warning").unwrap_or("") == warning;
-    if same {
-        Ok(())
-    } else {
-        Err(format!("stream {:?} vs predict {predicted}", result.fields))
-    }
+        && result.get("warning").unwrap_or("") == text_of(&predicted["warning"])
+        && result.get("fired").unwrap_or("") == text_of(&predicted["fired"]);
+    if same { Ok(()) } else { Err(differ()) }
 }
 
 #[test]
@@ -299,7 +333,7 @@ fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
     let mismatches: Vec<String> = inputs
         .iter()
         .zip(&predicted)
-        .filter_map(|(id, predicted)| assert_same_as_predict(by_id[id.as_str()], predicted).err())
+        .filter_map(|(id, predicted)| same_as_predict(by_id[id.as_str()], predicted).err())
         .collect();
     assert!(
         mismatches.is_empty(),
@@ -338,6 +372,62 @@ fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
     println!(
         "10000 entries scored by one consumer, bit for bit as nadir predict; {attacks} attacks"
     );
+}
+
+/// The isolation forest and the hybrid trained once on the sample.
+fn detectors() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("stream-detectors");
+        train_on_sample("isolation_forest,hybrid", &dir, &[]);
+        dir
+    })
+}
+
+#[test]
+fn each_model_names_its_score_and_parts_as_predict_does_and_a_threshold_applies() {
+    let Some(redis) = RedisServer::start("stream-models", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-models");
+    let data = write_records(&dir, "records.csv", 300);
+    let hybrid = detectors().join("hybrid.nadir");
+    let iforest = detectors().join("isolation_forest.nadir");
+    let cases: [(&str, &Path, &[&str], &str); 3] = [
+        ("hybrid", &hybrid, &[], "score"),
+        ("iforest", &iforest, &[], "anomaly_score"),
+        ("strict", model(), &["--threshold", "0.9"], "probability"),
+    ];
+    let mut con = redis.connect();
+    for (input, model, threshold, score_field) in cases {
+        assert_eq!(publish(&redis, &data, input, &[]), 300);
+        let inputs = store::ids(&mut con, input);
+        let mut extra = vec!["--block-ms", "100"];
+        extra.extend_from_slice(threshold);
+        let mut consumer = Consumer::start_with(&redis, &dir, input, input, model, &extra);
+        let results = wait_all_scored(&mut con, &mut [&mut consumer], input, &inputs);
+        let predicted = predict_with(model, &data, threshold);
+        let by_id: HashMap<&str, &Entry> = results.iter().map(|r| (r.field("id"), r)).collect();
+        for (id, predicted) in inputs.iter().zip(&predicted) {
+            let result = by_id[id.as_str()];
+            same_as_predict(result, predicted).unwrap();
+            assert_eq!(result.names()[2], score_field, "{result:?}");
+        }
+        let attacks = results
+            .iter()
+            .filter(|r| r.field("prediction") == "attack")
+            .count();
+        if !threshold.is_empty() {
+            let by_default = predict_with(model, &data, &[]);
+            let default_attacks = by_default
+                .iter()
+                .filter(|p| p["prediction"] == "attack")
+                .count();
+            assert_ne!(attacks, default_attacks, "--threshold changed no verdict");
+        }
+        let fired = results.iter().filter(|r| r.get("fired").is_some()).count();
+        println!("{input}: {attacks} of 300 attacks, `fired` on {fired}, as nadir predict");
+    }
 }
 
 /// Waits until every one of `consumers` waits for new entries, so that entries published
@@ -621,6 +711,15 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
         &[("record", &lines[1]), ("header", &header)],
     );
     let headerless = store::add(&mut con, "work", &[("record", &lines[2])]);
+    let service = header.split(',').position(|c| c == "service").unwrap();
+    let unseen = store::add(
+        &mut con,
+        "work",
+        &[
+            ("record", &with_field(&lines[8], service, "gopher_v2")),
+            ("header", &header),
+        ],
+    );
     let json = store::add(
         &mut con,
         "work",
@@ -667,7 +766,7 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
             "100",
         ],
     );
-    let scored_ids = [&good, &headerless, &json];
+    let scored_ids = [&good, &headerless, &unseen, &json];
     let dead_ids = [
         &poison,
         &bad_value,
@@ -691,6 +790,32 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
         scored_ids.map(String::as_str),
         "results: {results:?}; dead letters: {dead:?}"
     );
+    // A category unseen in training is scored, with the warning `nadir predict` writes.
+    let warned = &results[2];
+    assert_eq!(
+        warned.field("warning"),
+        "service value `gopher_v2` was not seen in training (encoded as none of the known values)"
+    );
+    assert_eq!(
+        warned.names(),
+        [
+            "id",
+            "prediction",
+            "probability",
+            "warning",
+            "model",
+            "consumer",
+            "scored_at_us"
+        ]
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.get("warning").is_some())
+            .count()
+            == 1
+    );
+
     let letter = |id: &str| -> &Entry {
         dead.iter()
             .find(|d| d.field("id") == id)
@@ -743,7 +868,13 @@ fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_sc
         return;
     };
     let dir = scratch("stream-restart");
-    let mut solo = Consumer::start(&redis, &dir, "work", "solo", &["--block-ms", "100"]);
+    let mut solo = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "solo",
+        &["--block-ms", "100", "--progress", "1"],
+    );
     let before = write_records(&dir, "before.csv", 50);
     assert_eq!(publish(&redis, &before, "work", &[]), 50);
     let mut con = redis.connect();
@@ -761,8 +892,7 @@ fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_sc
     // The consumer finds the stream gone and makes it again, with its group.
     wait_until("the consumer to recreate its group", || {
         solo.assert_running();
-        let exists: bool = redis::cmd("EXISTS").arg("work").query(&mut con).unwrap();
-        (exists && store::last_delivered(&mut con, "work", GROUP).is_some()).then_some(())
+        store::last_delivered(&mut con, "work", GROUP).map(|_| ())
     });
     let after = write_records(&dir, "after.csv", 80);
     assert_eq!(publish(&redis, &after, "work", &[]), 80);
@@ -780,7 +910,48 @@ fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_sc
         2,
         "{stderr}"
     );
-    println!("after the restart, 80 new entries scored; the consumer said:\n{stderr}");
+
+    // The stream deleted under a running consumer: it says so and makes it again.
+    let _: () = redis::cmd("DEL").arg("work").query(&mut con).unwrap();
+    wait_until("the consumer to recreate its deleted stream", || {
+        solo.assert_running();
+        store::last_delivered(&mut con, "work", GROUP).map(|_| ())
+    });
+    let again = write_records(&dir, "again.csv", 20);
+    assert_eq!(publish(&redis, &again, "work", &[]), 20);
+    let inputs = store::ids(&mut con, "work");
+    wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    // Redis 7 unblocks a read of a deleted stream with an error naming it; later versions,
+    // or a read not blocked at the time, find the group missing (NOGROUP).
+    let stderr = solo.stderr();
+    assert!(
+        stderr.contains("the stream key no longer exists")
+            || stderr.contains("the input stream or its group is gone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("created group `scorers` on stream `work`")
+            .count(),
+        3,
+        "{stderr}"
+    );
+
+    // Every second a progress line counts what was done: 150 entries in all.
+    let progress = wait_until("a progress line counting 150 entries", || {
+        solo.assert_running();
+        solo.stderr()
+            .lines()
+            .find(|line| line.starts_with("stream solo: read 150, scored 150, acked 150, claimed "))
+            .map(String::from)
+    });
+    for part in [", dead-lettered 0, errors ", ", lag "] {
+        assert!(progress.contains(part), "{progress}");
+    }
+    println!(
+        "after the restart, 80 new entries scored; after DEL, 20; the consumer said:\n{}",
+        solo.stderr()
+    );
 }
 
 #[test]
@@ -971,7 +1142,7 @@ fn an_unreachable_server_or_a_bad_name_fails_with_exit_code_2() {
 }
 
 #[test]
-fn publish_sends_csv_ndjson_and_a_captures_connections() {
+fn publish_sends_csv_ndjson_a_json_array_and_a_captures_connections() {
     let Some(redis) = RedisServer::start("stream-publish", Persistence::None) else {
         return;
     };
@@ -1013,6 +1184,29 @@ fn publish_sends_csv_ndjson_and_a_captures_connections() {
         assert!(entry.get("header").is_none());
     }
 
+    // A JSON array, read from standard input: one entry per object.
+    let array = format!("[{}]", objects[..5].join(","));
+    let url = redis.url();
+    let out = nadir_with_stdin(
+        &["publish", "-", "--redis", &url, "--stream", "array"],
+        array.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("published 5 records to array"),
+        "{}",
+        text(&out.stderr)
+    );
+    let sent = store::entries(&mut con, "array");
+    assert_eq!(sent.len(), 5);
+    for (entry, object) in sent.iter().zip(&objects) {
+        let record: serde_json::Value = serde_json::from_str(entry.field("record")).unwrap();
+        assert_eq!(
+            record,
+            serde_json::from_str::<serde_json::Value>(object).unwrap()
+        );
+    }
+
     // A capture: its connections as `nadir extract` writes them, each line with its header.
     let capture =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcap/ftp-bruteforce.pcap");
@@ -1042,7 +1236,7 @@ fn publish_sends_csv_ndjson_and_a_captures_connections() {
     let by_id: HashMap<&str, &Entry> = results.iter().map(|r| (r.field("id"), r)).collect();
     for (id, predicted) in inputs.iter().zip(&predicted) {
         let result = by_id[id.as_str()];
-        assert_same_as_predict(result, predicted).unwrap();
+        same_as_predict(result, predicted).unwrap();
         let names = result.names();
         assert_eq!(&names[1..=own.len()], own.as_slice(), "{result:?}");
         for name in &own {
@@ -1054,7 +1248,7 @@ fn publish_sends_csv_ndjson_and_a_captures_connections() {
         }
     }
     println!(
-        "published 25 CSV rows, 12 NDJSON objects and {} connections of ftp-bruteforce.pcap",
+        "published 25 CSV rows, 12 NDJSON objects, a JSON array of 5 and {} connections of ftp-bruteforce.pcap",
         connections.len()
     );
 }
@@ -1100,7 +1294,7 @@ fn scrape(addr: &str) -> Option<String> {
 }
 
 #[test]
-fn metrics_count_the_entries_scored() {
+fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
     let Some(redis) = RedisServer::start("stream-metrics", Persistence::None) else {
         return;
     };
@@ -1111,13 +1305,45 @@ fn metrics_count_the_entries_scored() {
         &dir,
         "work",
         "solo",
-        &["--metrics-addr", &addr, "--block-ms", "100"],
+        &["--metrics-addr", &addr, "--block-ms", "100", "--stdout"],
     );
     let data = write_records(&dir, "records.csv", 200);
     assert_eq!(publish(&redis, &data, "work", &[]), 200);
     let mut con = redis.connect();
     let inputs = store::ids(&mut con, "work");
-    wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+
+    // `--stdout` writes each result as the output stream holds it, one object a line.
+    let written = wait_until("200 results on standard output", || {
+        let stdout = solo.stdout();
+        (stdout.lines().count() >= 200).then_some(stdout)
+    });
+    let objects: Vec<serde_json::Value> = written
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 200);
+    for (object, result) in objects.iter().zip(&results) {
+        let object = object.as_object().unwrap();
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let mut names = result.names();
+        let mut sorted_keys = keys.clone();
+        sorted_keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(sorted_keys, names, "{object:?} vs {result:?}");
+        for (name, value) in &result.fields {
+            let written = match &object[name] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if name == "probability" {
+                let parsed: f64 = value.parse().unwrap();
+                assert_eq!(object[name].as_f64().unwrap().to_bits(), parsed.to_bits());
+            } else {
+                assert_eq!(&written, value, "{name}: {object:?} vs {result:?}");
+            }
+        }
+    }
     let body = wait_until("the metrics to count 200 acknowledged entries", || {
         solo.assert_running();
         let body = scrape(&addr)?;

@@ -305,12 +305,15 @@ pub fn pending(
 }
 
 /// The group's `last-delivered-id`: every entry up to it was delivered to some consumer.
+/// `None` when the stream or the group does not exist.
 pub fn last_delivered(con: &mut redis::Connection, stream: &str, group: &str) -> Option<String> {
-    let groups: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
-        .arg("GROUPS")
-        .arg(stream)
-        .query(con)
-        .unwrap_or_else(|e| panic!("XINFO GROUPS {stream}: {e}"));
+    let answer: redis::RedisResult<Vec<Vec<redis::Value>>> =
+        redis::cmd("XINFO").arg("GROUPS").arg(stream).query(con);
+    let groups = match answer {
+        Ok(groups) => groups,
+        Err(e) if e.to_string().contains("no such key") => return None,
+        Err(e) => panic!("XINFO GROUPS {stream}: {e}"),
+    };
     groups.into_iter().find_map(|fields| {
         let text = |value: &redis::Value| match value {
             redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
