@@ -863,6 +863,101 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
 }
 
 #[test]
+fn a_consumer_restarted_under_its_name_scores_its_own_pending_entries_first() {
+    let Some(redis) = RedisServer::start("stream-own", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-own");
+    let data = write_records(&dir, "records.csv", 40);
+    let mut con = redis.connect();
+    let _: () = command(&["XGROUP", "CREATE", "work", GROUP, "0", "MKSTREAM"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(publish(&redis, &data, "work", &[]), 40);
+    // A consumer named `solo` read ten entries and died before acknowledging them.
+    let read = [
+        "XREADGROUP",
+        "GROUP",
+        GROUP,
+        "solo",
+        "COUNT",
+        "10",
+        "STREAMS",
+        "work",
+        ">",
+    ];
+    let _: redis::Value = command(&read).query(&mut con).unwrap();
+    let held = store::pending(&mut con, "work", GROUP, Some("solo"));
+    assert_eq!(held.len(), 10);
+
+    // Started again under its name, it takes them back at once: with --claim-idle ten
+    // minutes, longer than any wait here, only its own re-read can score them.
+    let mut solo = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "solo",
+        &["--claim-idle", "600000", "--block-ms", "100"],
+    );
+    let inputs = store::ids(&mut con, "work");
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "work", &inputs);
+    assert_eq!(results.len(), 40);
+    let first: Vec<&str> = results[..10].iter().map(|r| r.field("id")).collect();
+    let held: Vec<&str> = held.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(first, held, "its own pending entries were not scored first");
+}
+
+/// The raw bytes of field `name` of every entry of `stream`.
+fn raw_field(con: &mut redis::Connection, stream: &str, name: &str) -> Vec<Option<Vec<u8>>> {
+    let raw: Vec<(String, Vec<Vec<u8>>)> =
+        command(&["XRANGE", stream, "-", "+"]).query(con).unwrap();
+    raw.into_iter()
+        .map(|(_, flat)| {
+            flat.chunks(2)
+                .find(|pair| pair[0] == name.as_bytes())
+                .map(|pair| pair[1].clone())
+        })
+        .collect()
+}
+
+/// A record whose bytes are not UTF-8 is dead-lettered saying so, the bytes kept as they
+/// came.
+#[test]
+fn a_record_that_is_not_utf8_is_dead_lettered_saying_so() {
+    let Some(redis) = RedisServer::start("stream-utf8", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-utf8");
+    let mut con = redis.connect();
+    let (header, lines) = sample_lines();
+    let mut bytes = lines[0].clone().into_bytes();
+    bytes[2] = 0xff;
+    let bad: String = redis::cmd("XADD")
+        .arg("work")
+        .arg("*")
+        .arg("record")
+        .arg(&bytes)
+        .arg("header")
+        .arg(&header)
+        .query(&mut con)
+        .unwrap();
+    let mut solo = Consumer::start(&redis, &dir, "work", "solo", &["--block-ms", "100"]);
+    let dead = wait_until("the entry dead-lettered", || {
+        solo.assert_running();
+        let dead = store::entries(&mut con, "work:dead");
+        (!dead.is_empty() && store::pending_count(&mut con, "work", GROUP) == 0).then_some(dead)
+    });
+    assert_eq!(dead[0].field("id"), bad);
+    assert_eq!(store::len(&mut con, "work:results"), 0);
+    let error = dead[0].field("error");
+    assert!(
+        error.contains("UTF-8"),
+        "`{error}` does not say the record is not UTF-8"
+    );
+    assert_eq!(raw_field(&mut con, "work:dead", "record"), [Some(bytes)]);
+}
+
+#[test]
 fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_scored() {
     let Some(mut redis) = RedisServer::start("stream-restart", Persistence::None) else {
         return;
@@ -1161,6 +1256,18 @@ fn publish_sends_csv_ndjson_a_json_array_and_a_captures_connections() {
         assert_eq!(entry.field("header"), header);
     }
 
+    // Headerless (NSL-KDD's KDDTrain+.txt layout): the lines alone.
+    let headerless = dir.join("records.txt");
+    let rows: Vec<&str> = csv_text.lines().skip(1).take(7).collect();
+    std::fs::write(&headerless, rows.join("\n") + "\n").unwrap();
+    assert_eq!(publish(&redis, &headerless, "headerless", &[]), 7);
+    let sent = store::entries(&mut con, "headerless");
+    assert_eq!(sent.len(), 7);
+    for (entry, line) in sent.iter().zip(&rows) {
+        assert_eq!(entry.names(), ["record"]);
+        assert_eq!(entry.field("record"), *line);
+    }
+
     let ndjson = dir.join("records.ndjson");
     let objects: Vec<String> = csv_text
         .lines()
@@ -1248,7 +1355,7 @@ fn publish_sends_csv_ndjson_a_json_array_and_a_captures_connections() {
         }
     }
     println!(
-        "published 25 CSV rows, 12 NDJSON objects, a JSON array of 5 and {} connections of ftp-bruteforce.pcap",
+        "published 25 CSV rows, 7 headerless, 12 NDJSON objects, a JSON array of 5 and {} connections of ftp-bruteforce.pcap",
         connections.len()
     );
 }
