@@ -957,6 +957,37 @@ fn a_record_that_is_not_utf8_is_dead_lettered_saying_so() {
     assert_eq!(raw_field(&mut con, "work:dead", "record"), [Some(bytes)]);
 }
 
+/// An entry is acknowledged only once its result is written: when the result cannot be
+/// written (here the output key holds a string, so XADD fails with WRONGTYPE when the
+/// transaction runs, while the XACK queued beside it still runs), the entry stays pending.
+#[test]
+fn an_entry_whose_result_cannot_be_written_stays_pending() {
+    let Some(redis) = RedisServer::start("stream-unwritten", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-unwritten");
+    let mut con = redis.connect();
+    let _: () = command(&["SET", "work:results", "not a stream"])
+        .query(&mut con)
+        .unwrap();
+    let data = write_records(&dir, "records.csv", 5);
+    assert_eq!(publish(&redis, &data, "work", &[]), 5);
+    let mut solo = Consumer::start(&redis, &dir, "work", "solo", &["--block-ms", "100"]);
+    wait_until("the consumer to fail writing results", || {
+        solo.assert_running();
+        solo.stderr().contains("WRONGTYPE").then_some(())
+    });
+    let pending = store::pending_count(&mut con, "work", GROUP);
+    let dead = store::len(&mut con, "work:dead");
+    assert_eq!(
+        pending + dead,
+        5,
+        "{} of 5 entries acknowledged with neither a result nor a dead letter; the consumer said:\n{}",
+        5usize.saturating_sub(pending + dead),
+        solo.stderr()
+    );
+}
+
 #[test]
 fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_scored() {
     let Some(mut redis) = RedisServer::start("stream-restart", Persistence::None) else {
