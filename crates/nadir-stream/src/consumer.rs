@@ -167,7 +167,13 @@ impl Consumer {
             url: url.clone(),
             source,
         })?;
-        self.create_group(&mut conn)?;
+        if self.create_group(&mut conn)? {
+            let params = &self.config.params;
+            self.say(&format!(
+                "created group `{}` on stream `{}`",
+                params.group, params.input
+            ));
+        }
         if let Some(addr) = self.config.params.metrics_addr {
             self.metrics
                 .serve(addr)
@@ -194,12 +200,12 @@ impl Consumer {
                     self.metrics.errors.inc();
                     failures += 1;
                     if error.code() == Some("NOGROUP") {
-                        self.say(&format!(
-                            "the input stream or its group is gone ({error}); creating it again"
-                        ));
-                        if let Err(error) = self.create_group(&mut conn) {
-                            self.say(&error.to_string());
-                            conn = self.reconnect(failures)?;
+                        match self.create_group(&mut conn) {
+                            Ok(created) => self.group_lost(created),
+                            Err(error) => {
+                                self.say(&error.to_string());
+                                conn = self.reconnect(failures)?;
+                            }
                         }
                     } else {
                         self.say(&format!("Redis error: {error}; reconnecting"));
@@ -428,8 +434,8 @@ impl Consumer {
     }
 
     /// Creates the group (and the stream) if missing; a new group starts at the stream's
-    /// first entry, so what is already there is scored.
-    fn create_group(&self, conn: &mut Connection) -> Result<(), StreamError> {
+    /// first entry, so what is already there is scored. Whether it was missing.
+    fn create_group(&self, conn: &mut Connection) -> Result<bool, StreamError> {
         let params = &self.config.params;
         let created: Result<(), RedisError> = redis::cmd("XGROUP")
             .arg("CREATE")
@@ -439,14 +445,8 @@ impl Consumer {
             .arg("MKSTREAM")
             .query(conn);
         match created {
-            Ok(()) => {
-                self.say(&format!(
-                    "created group `{}` on stream `{}`",
-                    params.group, params.input
-                ));
-                Ok(())
-            }
-            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+            Ok(()) => Ok(true),
+            Err(error) if error.code() == Some("BUSYGROUP") => Ok(false),
             Err(source) => Err(StreamError::Group {
                 stream: params.input.clone(),
                 group: params.group.clone(),
@@ -471,8 +471,9 @@ impl Consumer {
             }
             let error = match self.connect() {
                 Ok(mut conn) => match self.create_group(&mut conn) {
-                    Ok(()) => {
+                    Ok(created) => {
                         self.say("reconnected to Redis");
+                        self.group_lost(created);
                         return Ok(conn);
                     }
                     Err(error) => error.to_string(),
@@ -484,6 +485,19 @@ impl Consumer {
             self.say(&format!(
                 "cannot reach Redis ({error}); retrying in up to {} s",
                 MAX_BACKOFF.as_secs()
+            ));
+        }
+    }
+
+    /// Says that the group had to be created again, if it had: the server lost the stream
+    /// (a restart without persistence), and with it every entry not yet scored.
+    fn group_lost(&self, created: bool) {
+        if created {
+            let params = &self.config.params;
+            self.say(&format!(
+                "stream `{}` or its group `{}` was gone (Redis restarted without its data?): \
+                 created them again; scoring the entries added since",
+                params.input, params.group
             ));
         }
     }
