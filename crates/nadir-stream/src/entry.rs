@@ -63,7 +63,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     pub id: String,
-    /// The record's own columns: name and value, in the record's order.
+    /// The record's own columns, those its schema does not know: name and value (a CSV
+    /// record's in its order, a JSON record's by name).
     pub own: Vec<(String, String)>,
     pub prediction: Prediction,
 }

@@ -7,8 +7,10 @@
 
 use crate::entry::{DeadLetter, InputEntry, Outcome, Scored};
 use nadir_data::json::{Fields, read_json_records};
+use nadir_data::schema::normalise_name;
 use nadir_data::{ReadOptions, Record, read_from};
 use nadir_ml::file::SavedModel;
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Scores entries with one model.
@@ -184,13 +186,30 @@ impl Scorer {
                 Read::Bad("expected one JSON object, found an array".to_string())
             }
             Ok(mut batch) => match batch.records.pop() {
-                Some(record) => Read::Record(record, Vec::new()),
+                Some(record) => Read::Record(record, self.own_json_fields(text)),
                 None => Read::Bad(batch.rejects.into_first().map_or_else(
                     || "the record could not be read".to_string(),
                     |row| row.problem.to_string(),
                 )),
             },
         }
+    }
+
+    /// A JSON record's fields that its schema does not know (its identity, say), as CSV
+    /// records keep their own columns; values as text, strings unquoted.
+    fn own_json_fields(&self, text: &str) -> Vec<(String, String)> {
+        let schema = self.model.pipeline.schema();
+        let Ok(object) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+            return Vec::new();
+        };
+        object
+            .into_iter()
+            .filter(|(name, _)| !schema.knows_column(&normalise_name(name)))
+            .map(|(name, value)| match value {
+                Value::String(text) => (name, text),
+                other => (name, other.to_string()),
+            })
+            .collect()
     }
 
     fn options(&self) -> ReadOptions {
