@@ -538,10 +538,16 @@ impl From<RedisError> for Failure {
     }
 }
 
-fn input_entry(entry: StreamId, deliveries: u64) -> InputEntry {
+fn input_entry(mut entry: StreamId, deliveries: u64) -> InputEntry {
+    let mut take = |field: &str| {
+        entry
+            .map
+            .remove(field)
+            .and_then(|value| redis::from_redis_value::<String>(value).ok())
+    };
     InputEntry {
-        record: entry.get::<String>(RECORD),
-        header: entry.get::<String>(HEADER),
+        record: take(RECORD),
+        header: take(HEADER),
         id: entry.id,
         deliveries,
     }

@@ -57,7 +57,10 @@ impl Scorer {
             let Some(record) = entry.record.as_deref() else {
                 dead.push((
                     i,
-                    format!("the entry has no `{}` field", crate::entry::RECORD),
+                    format!(
+                        "the entry has no `{}` field of UTF-8 text",
+                        crate::entry::RECORD
+                    ),
                 ));
                 continue;
             };
@@ -83,13 +86,16 @@ impl Scorer {
             self.read_csv_group(&entries, header, &members, &mut readied, &mut dead);
         }
         readied.sort_by_key(|r| r.entry);
-        let records: Vec<Record> = readied.iter().map(|r| r.record.clone()).collect();
+        let (places, records): (Vec<(usize, Vec<(String, String)>)>, Vec<Record>) = readied
+            .into_iter()
+            .map(|r| ((r.entry, r.own), r.record))
+            .unzip();
         let predictions = self.model.predict(&records, self.threshold);
         let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-        for (r, prediction) in readied.into_iter().zip(predictions) {
-            outcomes[r.entry] = Some(Outcome::Scored(Scored {
-                id: entries[r.entry].id.clone(),
-                own: r.own,
+        for ((entry, own), prediction) in places.into_iter().zip(predictions) {
+            outcomes[entry] = Some(Outcome::Scored(Scored {
+                id: entries[entry].id.clone(),
+                own,
                 prediction,
             }));
         }
