@@ -20,16 +20,19 @@ pub struct Scorer {
     threshold: Option<f64>,
 }
 
+/// A record's own columns: name and value.
+type Own = Vec<(String, String)>;
+
 /// A record ready to score, and where its result goes.
 struct Readied {
     entry: usize,
     record: Record,
-    own: Vec<(String, String)>,
+    own: Own,
 }
 
 /// What reading an entry alone gave.
 enum Read {
-    Record(Record, Vec<(String, String)>),
+    Record(Record, Own),
     Bad(String),
 }
 
@@ -86,7 +89,7 @@ impl Scorer {
             self.read_csv_group(&entries, header, &members, &mut readied, &mut dead);
         }
         readied.sort_by_key(|r| r.entry);
-        let (places, records): (Vec<(usize, Vec<(String, String)>)>, Vec<Record>) = readied
+        let (places, records): (Vec<(usize, Own)>, Vec<Record>) = readied
             .into_iter()
             .map(|r| ((r.entry, r.own), r.record))
             .unzip();
@@ -203,7 +206,7 @@ impl Scorer {
 
     /// A JSON record's fields that its schema does not know (its identity, say), as CSV
     /// records keep their own columns; values as text, strings unquoted.
-    fn own_json_fields(&self, text: &str) -> Vec<(String, String)> {
+    fn own_json_fields(&self, text: &str) -> Own {
         let schema = self.model.pipeline.schema();
         let Ok(object) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
             return Vec::new();
