@@ -7,10 +7,11 @@
 //!   longer than `claim_idle` (a dead consumer's), and new ones (`>`). The first two go through
 //!   XPENDING and XCLAIM, which gives each entry's delivery count: an entry delivered more
 //!   than `max_deliveries` times is dead-lettered, not scored again.
-//! - Results, dead letters and the XACK of a batch are one MULTI/EXEC: the entries are
-//!   acknowledged exactly when their results are written. If it fails, nothing of the batch
-//!   is written; its entries stay pending to this consumer, which reads them again after
-//!   reconnecting (so a result may be written twice, never lost).
+//! - The results and dead letters of a batch are one MULTI/EXEC; its XACK follows only once
+//!   every write succeeded (within MULTI a failed write would not stop the XACK). If either
+//!   fails, the entries stay pending to this consumer, which reads them again after
+//!   reconnecting: a result may be written twice, never lost; an entry whose writes keep
+//!   failing is dead-lettered once past `max_deliveries`.
 //! - Redis lost: reconnect with backoff, recreate the group if the stream went with the
 //!   server, carry on; never exit on its own. A stop request (SIGTERM, SIGINT) ends the loop
 //!   after the batch in flight is acknowledged.
@@ -54,6 +55,12 @@ pub enum StreamError {
         group: String,
         #[source]
         source: RedisError,
+    },
+    #[error("{flag} `{key}` holds a Redis {kind}, not a stream: name another key or delete it")]
+    NotAStream {
+        flag: &'static str,
+        key: String,
+        kind: String,
     },
     #[error("cannot serve metrics at {addr}: {source}")]
     Metrics {
@@ -167,6 +174,7 @@ impl Consumer {
             url: url.clone(),
             source,
         })?;
+        self.check_stream_keys(&mut conn)?;
         if self.create_group(&mut conn)? {
             let params = &self.config.params;
             self.say(&format!(
@@ -208,7 +216,7 @@ impl Consumer {
                             }
                         }
                     } else {
-                        self.say(&format!("Redis error: {error}; reconnecting"));
+                        self.say(&format!("Redis error: {}; reconnecting", brief(&error)));
                         conn = self.reconnect(failures)?;
                     }
                     source = Source::Own("-".to_string());
@@ -384,12 +392,13 @@ impl Consumer {
         }
         let mut transaction = redis::pipe();
         transaction.atomic();
-        let (mut scored, mut dead) = (0, 0);
+        let (mut scored, mut dead, mut writes) = (0, 0, 0);
         for outcome in &outcomes {
             match outcome {
                 Outcome::Scored(result) => {
                     scored += 1;
                     if let Some(output) = &params.output {
+                        writes += 1;
                         transaction
                             .cmd("XADD")
                             .arg(output)
@@ -400,6 +409,7 @@ impl Consumer {
                 }
                 Outcome::Dead(letter) => {
                     dead += 1;
+                    writes += 1;
                     transaction
                         .cmd("XADD")
                         .arg(self.config.dead_letter())
@@ -409,13 +419,16 @@ impl Consumer {
                 }
             }
         }
-        transaction
-            .cmd("XACK")
+        // Acknowledged only once every write succeeded: inside MULTI a failed XADD (say, an
+        // output key that is not a stream) does not stop the XACK after it.
+        if writes > 0 {
+            transaction.exec(conn)?;
+        }
+        redis::cmd("XACK")
             .arg(&params.input)
             .arg(&params.group)
             .arg(&ids)
-            .ignore();
-        transaction.exec(conn)?;
+            .exec(conn)?;
         self.metrics.scored.inc_by(scored);
         self.metrics.dead_lettered.inc_by(dead);
         self.metrics.acked.inc_by(ids.len() as u64);
@@ -431,6 +444,33 @@ impl Consumer {
         conn.set_read_timeout(Some(self.config.params.block + Duration::from_secs(5)))?;
         conn.set_write_timeout(Some(Duration::from_secs(5)))?;
         Ok(conn)
+    }
+
+    /// Checks that the output and dead-letter keys are streams or absent: a key of another type
+    /// would fail every write, found here rather than batch after batch.
+    fn check_stream_keys(&self, conn: &mut Connection) -> Result<(), StreamError> {
+        let params = &self.config.params;
+        let keys = [
+            ("--output", params.output.as_deref()),
+            ("--dead-letter", Some(self.config.dead_letter())),
+        ];
+        for (flag, key) in keys {
+            let Some(key) = key else { continue };
+            let kind: String = redis::cmd("TYPE").arg(key).query(conn).map_err(|source| {
+                StreamError::Unreachable {
+                    url: params.redis.clone(),
+                    source,
+                }
+            })?;
+            if kind != "stream" && kind != "none" {
+                return Err(StreamError::NotAStream {
+                    flag,
+                    key: key.to_string(),
+                    kind,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Creates the group (and the stream) if missing; a new group starts at the stream's
@@ -535,6 +575,16 @@ enum Failure {
 impl From<RedisError> for Failure {
     fn from(error: RedisError) -> Failure {
         Failure::Redis(error)
+    }
+}
+
+/// An error's message cut to a line's length: a failed pipeline lists every command's error.
+fn brief(error: &RedisError) -> String {
+    const LONGEST: usize = 200;
+    let text = error.to_string();
+    match text.char_indices().nth(LONGEST) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 
