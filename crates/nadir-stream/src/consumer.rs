@@ -23,6 +23,7 @@ use crate::config::ConsumerConfig;
 use crate::entry::{HEADER, InputEntry, Outcome, RECORD, Stamp};
 use crate::metrics::Metrics;
 use crate::score::Scorer;
+use crate::server::{self, ServerError};
 use redis::streams::{
     StreamClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamReadOptions,
     StreamReadReply,
@@ -37,18 +38,8 @@ use thiserror::Error;
 /// Why a consumer could not start, or stopped without finishing.
 #[derive(Debug, Error)]
 pub enum StreamError {
-    #[error("`{url}` is not a Redis address (redis://HOST:PORT): {source}")]
-    BadUrl {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
-    #[error("cannot reach Redis at {url}: {source}")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("cannot create group `{group}` on stream `{stream}`: {source}")]
     Group {
         stream: String,
@@ -78,8 +69,6 @@ pub enum StreamError {
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the group's lag is asked for.
 const LAG_EVERY: Duration = Duration::from_secs(1);
 
@@ -110,10 +99,7 @@ impl Consumer {
         stdout: Option<Box<dyn Write + Send>>,
     ) -> Result<Consumer, StreamError> {
         let url = config.params.redis.clone();
-        let client = Client::open(url.as_str()).map_err(|source| StreamError::BadUrl {
-            url: url.clone(),
-            source,
-        })?;
+        let client = server::client(&url)?;
         Ok(Consumer {
             config,
             scorer,
@@ -170,10 +156,9 @@ impl Consumer {
     /// can fix is found here, before the loop.
     pub fn start(&mut self) -> Result<Connection, StreamError> {
         let url = &self.config.params.redis;
-        let mut conn = self.connect().map_err(|source| StreamError::Unreachable {
-            url: url.clone(),
-            source,
-        })?;
+        let mut conn = self
+            .connect()
+            .map_err(|source| server::unreachable(url, source))?;
         self.check_stream_keys(&mut conn)?;
         if self.create_group(&mut conn)? {
             let params = &self.config.params;
@@ -439,7 +424,9 @@ impl Consumer {
     }
 
     fn connect(&self) -> Result<Connection, RedisError> {
-        let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        let conn = self
+            .client
+            .get_connection_with_timeout(server::CONNECT_TIMEOUT)?;
         // A blocked read answers within `block`; past that and a margin, the server is gone.
         conn.set_read_timeout(Some(self.config.params.block + Duration::from_secs(5)))?;
         conn.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -456,12 +443,10 @@ impl Consumer {
         ];
         for (flag, key) in keys {
             let Some(key) = key else { continue };
-            let kind: String = redis::cmd("TYPE").arg(key).query(conn).map_err(|source| {
-                StreamError::Unreachable {
-                    url: params.redis.clone(),
-                    source,
-                }
-            })?;
+            let kind: String = redis::cmd("TYPE")
+                .arg(key)
+                .query(conn)
+                .map_err(|source| server::unreachable(&params.redis, source))?;
             if kind != "stream" && kind != "none" {
                 return Err(StreamError::NotAStream {
                     flag,
