@@ -177,7 +177,11 @@ pub fn publish(args: PublishArgs) -> Result<()> {
         }
         None => entries_of(&bytes, &name)?,
     };
-    let sent = publisher.publish(&entries, |_| {})?;
+    let progress = indicatif::ProgressBar::new(entries.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records sent ({per_sec})")?,
+    );
+    let sent = publisher.publish(&entries, |sent| progress.set_position(sent))?;
+    progress.finish_and_clear();
     eprintln!("published {sent} records to {}", args.stream);
     Ok(())
 }

@@ -315,16 +315,7 @@ impl Layout {
                 schema::normalise_name(name)
             })
             .collect();
-        let known = |schema: &Schema, name: &str| {
-            schema
-                .declared()
-                .iter()
-                .map(|f| &f.name)
-                .chain([&schema.label().column])
-                .chain(&schema.label().binary)
-                .chain(schema.never_features())
-                .any(|column| schema::normalise_name(column) == name)
-        };
+        let known = |schema: &Schema, name: &str| schema.knows_column(name);
         let looks_like_header = names
             .iter()
             .any(|n| candidates.iter().any(|schema| known(schema, n)));

@@ -284,6 +284,19 @@ impl Schema {
         &self.spec.never_features
     }
 
+    /// Whether a column of this name (in the canonical spelling, [`normalise_name`]) is one
+    /// the schema declares: a feature (dropped or not), a label column, or a column that is
+    /// never a feature. The others are a record's own (an identity, say).
+    pub fn knows_column(&self, normalised: &str) -> bool {
+        self.declared()
+            .iter()
+            .map(|f| &f.name)
+            .chain([&self.label().column])
+            .chain(&self.label().binary)
+            .chain(self.never_features())
+            .any(|column| normalise_name(column) == normalised)
+    }
+
     /// Every declared feature in file order, dropped ones included.
     pub fn declared(&self) -> &[Feature] {
         &self.spec.features

@@ -119,6 +119,10 @@ impl ConsumerParams {
         if self.batch == 0 {
             return Err(ConfigError::Zero { what: "--batch" });
         }
+        // Redis reads `BLOCK 0` as "wait forever": the loop would never see a stop request.
+        if self.block.is_zero() {
+            return Err(ConfigError::Zero { what: "--block-ms" });
+        }
         if self.max_deliveries == 0 {
             return Err(ConfigError::Zero {
                 what: "--max-deliveries",

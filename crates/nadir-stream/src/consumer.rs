@@ -7,10 +7,11 @@
 //!   longer than `claim_idle` (a dead consumer's), and new ones (`>`). The first two go through
 //!   XPENDING and XCLAIM, which gives each entry's delivery count: an entry delivered more
 //!   than `max_deliveries` times is dead-lettered, not scored again.
-//! - Results, dead letters and the XACK of a batch are one MULTI/EXEC: the entries are
-//!   acknowledged exactly when their results are written. If it fails, nothing of the batch
-//!   is written; its entries stay pending to this consumer, which reads them again after
-//!   reconnecting (so a result may be written twice, never lost).
+//! - The results and dead letters of a batch are one MULTI/EXEC; its XACK follows only once
+//!   every write succeeded (within MULTI a failed write would not stop the XACK). If either
+//!   fails, the entries stay pending to this consumer, which reads them again after
+//!   reconnecting: a result may be written twice, never lost; an entry whose writes keep
+//!   failing is dead-lettered once past `max_deliveries`.
 //! - Redis lost: reconnect with backoff, recreate the group if the stream went with the
 //!   server, carry on; never exit on its own. A stop request (SIGTERM, SIGINT) ends the loop
 //!   after the batch in flight is acknowledged.
@@ -22,6 +23,7 @@ use crate::config::ConsumerConfig;
 use crate::entry::{HEADER, InputEntry, Outcome, RECORD, Stamp};
 use crate::metrics::Metrics;
 use crate::score::Scorer;
+use crate::server::{self, ServerError};
 use redis::streams::{
     StreamClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamReadOptions,
     StreamReadReply,
@@ -36,24 +38,20 @@ use thiserror::Error;
 /// Why a consumer could not start, or stopped without finishing.
 #[derive(Debug, Error)]
 pub enum StreamError {
-    #[error("`{url}` is not a Redis address (redis://HOST:PORT): {source}")]
-    BadUrl {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
-    #[error("cannot reach Redis at {url}: {source}")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("cannot create group `{group}` on stream `{stream}`: {source}")]
     Group {
         stream: String,
         group: String,
         #[source]
         source: RedisError,
+    },
+    #[error("{flag} `{key}` holds a Redis {kind}, not a stream: name another key or delete it")]
+    NotAStream {
+        flag: &'static str,
+        key: String,
+        kind: String,
     },
     #[error("cannot serve metrics at {addr}: {source}")]
     Metrics {
@@ -71,8 +69,6 @@ pub enum StreamError {
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the group's lag is asked for.
 const LAG_EVERY: Duration = Duration::from_secs(1);
 
@@ -103,10 +99,7 @@ impl Consumer {
         stdout: Option<Box<dyn Write + Send>>,
     ) -> Result<Consumer, StreamError> {
         let url = config.params.redis.clone();
-        let client = Client::open(url.as_str()).map_err(|source| StreamError::BadUrl {
-            url: url.clone(),
-            source,
-        })?;
+        let client = server::client(&url)?;
         Ok(Consumer {
             config,
             scorer,
@@ -163,11 +156,17 @@ impl Consumer {
     /// can fix is found here, before the loop.
     pub fn start(&mut self) -> Result<Connection, StreamError> {
         let url = &self.config.params.redis;
-        let mut conn = self.connect().map_err(|source| StreamError::Unreachable {
-            url: url.clone(),
-            source,
-        })?;
-        self.create_group(&mut conn)?;
+        let mut conn = self
+            .connect()
+            .map_err(|source| server::unreachable(url, source))?;
+        self.check_stream_keys(&mut conn)?;
+        if self.create_group(&mut conn)? {
+            let params = &self.config.params;
+            self.say(&format!(
+                "created group `{}` on stream `{}`",
+                params.group, params.input
+            ));
+        }
         if let Some(addr) = self.config.params.metrics_addr {
             self.metrics
                 .serve(addr)
@@ -194,15 +193,15 @@ impl Consumer {
                     self.metrics.errors.inc();
                     failures += 1;
                     if error.code() == Some("NOGROUP") {
-                        self.say(&format!(
-                            "the input stream or its group is gone ({error}); creating it again"
-                        ));
-                        if let Err(error) = self.create_group(&mut conn) {
-                            self.say(&error.to_string());
-                            conn = self.reconnect(failures)?;
+                        match self.create_group(&mut conn) {
+                            Ok(created) => self.group_lost(created),
+                            Err(error) => {
+                                self.say(&error.to_string());
+                                conn = self.reconnect(failures)?;
+                            }
                         }
                     } else {
-                        self.say(&format!("Redis error: {error}; reconnecting"));
+                        self.say(&format!("Redis error: {}; reconnecting", brief(&error)));
                         conn = self.reconnect(failures)?;
                     }
                     source = Source::Own("-".to_string());
@@ -378,12 +377,13 @@ impl Consumer {
         }
         let mut transaction = redis::pipe();
         transaction.atomic();
-        let (mut scored, mut dead) = (0, 0);
+        let (mut scored, mut dead, mut writes) = (0, 0, 0);
         for outcome in &outcomes {
             match outcome {
                 Outcome::Scored(result) => {
                     scored += 1;
                     if let Some(output) = &params.output {
+                        writes += 1;
                         transaction
                             .cmd("XADD")
                             .arg(output)
@@ -394,6 +394,7 @@ impl Consumer {
                 }
                 Outcome::Dead(letter) => {
                     dead += 1;
+                    writes += 1;
                     transaction
                         .cmd("XADD")
                         .arg(self.config.dead_letter())
@@ -403,13 +404,16 @@ impl Consumer {
                 }
             }
         }
-        transaction
-            .cmd("XACK")
+        // Acknowledged only once every write succeeded: inside MULTI a failed XADD (say, an
+        // output key that is not a stream) does not stop the XACK after it.
+        if writes > 0 {
+            transaction.exec(conn)?;
+        }
+        redis::cmd("XACK")
             .arg(&params.input)
             .arg(&params.group)
             .arg(&ids)
-            .ignore();
-        transaction.exec(conn)?;
+            .exec(conn)?;
         self.metrics.scored.inc_by(scored);
         self.metrics.dead_lettered.inc_by(dead);
         self.metrics.acked.inc_by(ids.len() as u64);
@@ -420,16 +424,43 @@ impl Consumer {
     }
 
     fn connect(&self) -> Result<Connection, RedisError> {
-        let conn = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        let conn = self
+            .client
+            .get_connection_with_timeout(server::CONNECT_TIMEOUT)?;
         // A blocked read answers within `block`; past that and a margin, the server is gone.
         conn.set_read_timeout(Some(self.config.params.block + Duration::from_secs(5)))?;
         conn.set_write_timeout(Some(Duration::from_secs(5)))?;
         Ok(conn)
     }
 
+    /// Checks that the output and dead-letter keys are streams or absent: a key of another type
+    /// would fail every write, found here rather than batch after batch.
+    fn check_stream_keys(&self, conn: &mut Connection) -> Result<(), StreamError> {
+        let params = &self.config.params;
+        let keys = [
+            ("--output", params.output.as_deref()),
+            ("--dead-letter", Some(self.config.dead_letter())),
+        ];
+        for (flag, key) in keys {
+            let Some(key) = key else { continue };
+            let kind: String = redis::cmd("TYPE")
+                .arg(key)
+                .query(conn)
+                .map_err(|source| server::unreachable(&params.redis, source))?;
+            if kind != "stream" && kind != "none" {
+                return Err(StreamError::NotAStream {
+                    flag,
+                    key: key.to_string(),
+                    kind,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the group (and the stream) if missing; a new group starts at the stream's
-    /// first entry, so what is already there is scored.
-    fn create_group(&self, conn: &mut Connection) -> Result<(), StreamError> {
+    /// first entry, so what is already there is scored. Whether it was missing.
+    fn create_group(&self, conn: &mut Connection) -> Result<bool, StreamError> {
         let params = &self.config.params;
         let created: Result<(), RedisError> = redis::cmd("XGROUP")
             .arg("CREATE")
@@ -439,14 +470,8 @@ impl Consumer {
             .arg("MKSTREAM")
             .query(conn);
         match created {
-            Ok(()) => {
-                self.say(&format!(
-                    "created group `{}` on stream `{}`",
-                    params.group, params.input
-                ));
-                Ok(())
-            }
-            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+            Ok(()) => Ok(true),
+            Err(error) if error.code() == Some("BUSYGROUP") => Ok(false),
             Err(source) => Err(StreamError::Group {
                 stream: params.input.clone(),
                 group: params.group.clone(),
@@ -471,8 +496,9 @@ impl Consumer {
             }
             let error = match self.connect() {
                 Ok(mut conn) => match self.create_group(&mut conn) {
-                    Ok(()) => {
+                    Ok(created) => {
                         self.say("reconnected to Redis");
+                        self.group_lost(created);
                         return Ok(conn);
                     }
                     Err(error) => error.to_string(),
@@ -484,6 +510,19 @@ impl Consumer {
             self.say(&format!(
                 "cannot reach Redis ({error}); retrying in up to {} s",
                 MAX_BACKOFF.as_secs()
+            ));
+        }
+    }
+
+    /// Says that the group had to be created again, if it had: the server lost the stream
+    /// (a restart without persistence), and with it every entry not yet scored.
+    fn group_lost(&self, created: bool) {
+        if created {
+            let params = &self.config.params;
+            self.say(&format!(
+                "stream `{}` or its group `{}` was gone (Redis restarted without its data?): \
+                 created them again; scoring the entries added since",
+                params.input, params.group
             ));
         }
     }
@@ -524,10 +563,26 @@ impl From<RedisError> for Failure {
     }
 }
 
-fn input_entry(entry: StreamId, deliveries: u64) -> InputEntry {
+/// An error's message cut to a line's length: a failed pipeline lists every command's error.
+fn brief(error: &RedisError) -> String {
+    const LONGEST: usize = 200;
+    let text = error.to_string();
+    match text.char_indices().nth(LONGEST) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+fn input_entry(mut entry: StreamId, deliveries: u64) -> InputEntry {
+    let mut take = |field: &str| {
+        entry
+            .map
+            .remove(field)
+            .and_then(|value| redis::from_redis_value::<String>(value).ok())
+    };
     InputEntry {
-        record: entry.get::<String>(RECORD),
-        header: entry.get::<String>(HEADER),
+        record: take(RECORD),
+        header: take(HEADER),
         id: entry.id,
         deliveries,
     }

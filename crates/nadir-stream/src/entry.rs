@@ -17,6 +17,7 @@
 use nadir_ml::file::Prediction;
 use nadir_ml::{ModelKind, output};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The input field holding the record.
 pub const RECORD: &str = "record";
@@ -44,7 +45,8 @@ pub const DELIVERIES: &str = "deliveries";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputEntry {
     pub id: String,
-    /// [`RECORD`]'s value; `None` when the entry has none (it is dead-lettered).
+    /// [`RECORD`]'s value; `None` when the entry has none, or one that is not UTF-8 text (it
+    /// is dead-lettered).
     pub record: Option<String>,
     /// [`HEADER`]'s value.
     pub header: Option<String>,
@@ -63,7 +65,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     pub id: String,
-    /// The record's own columns: name and value, in the record's order.
+    /// The record's own columns, those its schema does not know: name and value (a CSV
+    /// record's in its order, a JSON record's by name).
     pub own: Vec<(String, String)>,
     pub prediction: Prediction,
 }
@@ -84,24 +87,31 @@ pub struct Stamp<'a> {
 }
 
 impl Scored {
-    /// The result's fields, in the contract's order, as text.
-    pub fn fields(&self, stamp: &Stamp<'_>) -> Vec<(String, String)> {
+    /// The result's fields, in the contract's order, as text (borrowed where they can be:
+    /// a consumer writes many a second).
+    pub fn fields<'a>(&'a self, stamp: &Stamp<'a>) -> Vec<(&'a str, Cow<'a, str>)> {
         let p = &self.prediction;
-        let mut fields = Vec::with_capacity(self.own.len() + 7);
-        fields.push((ID.to_string(), self.id.clone()));
-        fields.extend(self.own.iter().cloned());
-        fields.push((PREDICTION.to_string(), p.verdict().to_string()));
-        fields.push((stamp.model.score_field().to_string(), p.score.to_string()));
+        let mut fields = Vec::with_capacity(self.own.len() + 8);
+        fields.push((ID, Cow::Borrowed(self.id.as_str())));
+        fields.extend(
+            self.own
+                .iter()
+                .map(|(name, value)| (name.as_str(), Cow::Borrowed(value.as_str()))),
+        );
+        fields.push((PREDICTION, Cow::Borrowed(p.verdict())));
+        fields.push((stamp.model.score_field(), Cow::Owned(p.score.to_string())));
         if output::reports_fired(stamp.model) {
-            let fired = p.fired.map_or("", |f| f.name());
-            fields.push((output::FIRED.to_string(), fired.to_string()));
+            fields.push((
+                output::FIRED,
+                Cow::Borrowed(p.fired.map_or("", |f| f.name())),
+            ));
         }
         if !p.unseen.is_empty() {
-            fields.push((WARNING.to_string(), p.warning_text()));
+            fields.push((WARNING, Cow::Owned(p.warning_text())));
         }
-        fields.push((MODEL.to_string(), stamp.model.name().to_string()));
-        fields.push((CONSUMER.to_string(), stamp.consumer.to_string()));
-        fields.push((SCORED_AT_US.to_string(), stamp.scored_at_us.to_string()));
+        fields.push((MODEL, Cow::Borrowed(stamp.model.name())));
+        fields.push((CONSUMER, Cow::Borrowed(stamp.consumer)));
+        fields.push((SCORED_AT_US, Cow::Owned(stamp.scored_at_us.to_string())));
         fields
     }
 
@@ -113,9 +123,9 @@ impl Scored {
             let value = if name == score_field {
                 Value::from(self.prediction.score)
             } else {
-                Value::from(value)
+                Value::from(value.into_owned())
             };
-            object.insert(name, value);
+            object.insert(name.to_string(), value);
         }
         Value::Object(object)
     }

@@ -6,7 +6,8 @@
 //! - [`score`]: entries to results, each record read as `nadir predict` reads a file;
 //! - [`consumer`]: the loop — read, claim, score, write and acknowledge at least once;
 //! - [`publish`]: files to input entries, pipelined;
-//! - [`config`], [`metrics`]: checked parameters, Prometheus counters.
+//! - [`config`], [`metrics`], [`server`]: checked parameters, Prometheus counters, reaching
+//!   Redis.
 //!
 //! Redis client: the `redis` crate, synchronously. `fred` was the alternative: async only,
 //! with pooling and cluster routing a single blocking reader does not use; `redis` has typed
@@ -19,6 +20,7 @@ pub mod entry;
 pub mod metrics;
 pub mod publish;
 pub mod score;
+pub mod server;
 
 pub use config::{ConfigError, ConsumerConfig, ConsumerParams};
 pub use consumer::{Consumer, StreamError};

@@ -6,8 +6,9 @@
 
 use crate::config::{ConfigError, check_name};
 use crate::entry::{HEADER, RECORD};
+use crate::server::{self, ServerError};
 use nadir_data::DataFormat;
-use redis::{Client, Connection, RedisError};
+use redis::{Connection, RedisError};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -22,18 +23,8 @@ pub struct Published {
 pub enum PublishError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("`{url}` is not a Redis address (redis://HOST:PORT): {source}")]
-    BadUrl {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
-    #[error("cannot reach Redis at {url}: {source}")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: RedisError,
-    },
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("writing to stream `{stream}` failed after {sent} records: {source}")]
     Write {
         stream: String,
@@ -76,16 +67,7 @@ impl Publisher {
         {
             return Err(PublishError::Rate(rate));
         }
-        let client = Client::open(url).map_err(|source| PublishError::BadUrl {
-            url: url.to_string(),
-            source,
-        })?;
-        let conn = client
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .map_err(|source| PublishError::Unreachable {
-                url: url.to_string(),
-                source,
-            })?;
+        let conn = server::connect(&server::client(url)?, url)?;
         Ok(Publisher {
             conn,
             stream: stream.to_string(),

@@ -7,8 +7,10 @@
 
 use crate::entry::{DeadLetter, InputEntry, Outcome, Scored};
 use nadir_data::json::{Fields, read_json_records};
+use nadir_data::schema::normalise_name;
 use nadir_data::{ReadOptions, Record, read_from};
 use nadir_ml::file::SavedModel;
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Scores entries with one model.
@@ -18,16 +20,19 @@ pub struct Scorer {
     threshold: Option<f64>,
 }
 
+/// A record's own columns: name and value.
+type Own = Vec<(String, String)>;
+
 /// A record ready to score, and where its result goes.
 struct Readied {
     entry: usize,
     record: Record,
-    own: Vec<(String, String)>,
+    own: Own,
 }
 
 /// What reading an entry alone gave.
 enum Read {
-    Record(Record, Vec<(String, String)>),
+    Record(Record, Own),
     Bad(String),
 }
 
@@ -55,7 +60,10 @@ impl Scorer {
             let Some(record) = entry.record.as_deref() else {
                 dead.push((
                     i,
-                    format!("the entry has no `{}` field", crate::entry::RECORD),
+                    format!(
+                        "the entry has no `{}` field of UTF-8 text",
+                        crate::entry::RECORD
+                    ),
                 ));
                 continue;
             };
@@ -81,13 +89,16 @@ impl Scorer {
             self.read_csv_group(&entries, header, &members, &mut readied, &mut dead);
         }
         readied.sort_by_key(|r| r.entry);
-        let records: Vec<Record> = readied.iter().map(|r| r.record.clone()).collect();
+        let (places, records): (Vec<(usize, Own)>, Vec<Record>) = readied
+            .into_iter()
+            .map(|r| ((r.entry, r.own), r.record))
+            .unzip();
         let predictions = self.model.predict(&records, self.threshold);
         let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-        for (r, prediction) in readied.into_iter().zip(predictions) {
-            outcomes[r.entry] = Some(Outcome::Scored(Scored {
-                id: entries[r.entry].id.clone(),
-                own: r.own,
+        for ((entry, own), prediction) in places.into_iter().zip(predictions) {
+            outcomes[entry] = Some(Outcome::Scored(Scored {
+                id: entries[entry].id.clone(),
+                own,
                 prediction,
             }));
         }
@@ -184,13 +195,30 @@ impl Scorer {
                 Read::Bad("expected one JSON object, found an array".to_string())
             }
             Ok(mut batch) => match batch.records.pop() {
-                Some(record) => Read::Record(record, Vec::new()),
+                Some(record) => Read::Record(record, self.own_json_fields(text)),
                 None => Read::Bad(batch.rejects.into_first().map_or_else(
                     || "the record could not be read".to_string(),
                     |row| row.problem.to_string(),
                 )),
             },
         }
+    }
+
+    /// A JSON record's fields that its schema does not know (its identity, say), as CSV
+    /// records keep their own columns; values as text, strings unquoted.
+    fn own_json_fields(&self, text: &str) -> Own {
+        let schema = self.model.pipeline.schema();
+        let Ok(object) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+            return Vec::new();
+        };
+        object
+            .into_iter()
+            .filter(|(name, _)| !schema.knows_column(&normalise_name(name)))
+            .map(|(name, value)| match value {
+                Value::String(text) => (name, text),
+                other => (name, other.to_string()),
+            })
+            .collect()
     }
 
     fn options(&self) -> ReadOptions {
