@@ -1426,6 +1426,50 @@ fn own_columns(data: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A JSON record's fields its schema does not know go through to its result, in the
+/// record's order as a CSV record's columns do, and it scores as `nadir predict` scores the
+/// NDJSON file.
+#[test]
+fn json_records_keep_their_own_fields_in_their_order() {
+    let Some(redis) = RedisServer::start("stream-json", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-json");
+    let (header, lines) = sample_lines();
+    let objects: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let features = as_json(&header, line);
+            format!(
+                "{{\"zz_flow\":\"f{i}\",{},\"aa_sensor\":\"s{i}\"}}",
+                &features[1..features.len() - 1]
+            )
+        })
+        .collect();
+    let ndjson = dir.join("records.ndjson");
+    std::fs::write(&ndjson, objects.join("\n") + "\n").unwrap();
+    assert_eq!(publish(&redis, &ndjson, "json", &[]), objects.len());
+    let mut con = redis.connect();
+    let inputs = store::ids(&mut con, "json");
+    let mut solo = Consumer::start(&redis, &dir, "json", "solo", &["--block-ms", "100"]);
+    let results = wait_all_scored(&mut con, &mut [&mut solo], "json", &inputs);
+    let predicted = predict(&ndjson);
+    let by_id: HashMap<&str, &Entry> = results.iter().map(|r| (r.field("id"), r)).collect();
+    for (i, (id, predicted)) in inputs.iter().zip(&predicted).enumerate() {
+        let result = by_id[id.as_str()];
+        same_as_predict(result, predicted).unwrap();
+        assert_eq!(
+            result.fields[1..3],
+            [
+                ("zz_flow".to_string(), format!("f{i}")),
+                ("aa_sensor".to_string(), format!("s{i}"))
+            ],
+            "{result:?}"
+        );
+    }
+}
+
 /// The value of metric `name` (no labels) in Prometheus text.
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| {
