@@ -1262,8 +1262,18 @@ fn an_unreachable_server_or_a_bad_name_fails_with_exit_code_2() {
             model,
         ]
     };
-    let cases: [(Vec<&str>, &[&str], &str); 5] = [
+    let cases: [(Vec<&str>, &[&str], &str); 7] = [
         (base("work", GROUP, "c"), &["--output", "a b"], "a b"),
+        (
+            base("work", GROUP, "c"),
+            &["--stdout", "--dead-letter", "d e"],
+            "d e",
+        ),
+        (
+            base("work", GROUP, "c"),
+            &["--stdout", "--block-ms", "0"],
+            "--block-ms",
+        ),
         (base("work", GROUP, "c"), &["--output", "work"], "work"),
         (base("work", GROUP, "tab\there"), &["--stdout"], "consumer"),
         (base("work", "", "c"), &["--stdout"], "group"),
