@@ -221,6 +221,8 @@ impl Consumer {
         if let Some(stdout) = &mut self.stdout {
             stdout.flush().map_err(StreamError::Stdout)?;
         }
+        // The summary's lag as it is now, not as last sampled.
+        self.update_lag(&mut conn);
         Ok(())
     }
 
@@ -352,7 +354,7 @@ impl Consumer {
         outcomes.extend(worn.into_iter().map(|entry| {
             Outcome::Dead(crate::entry::DeadLetter {
                 error: format!(
-                    "delivered {} times (--max-deliveries {})",
+                    "delivered {} times (max {}, --max-deliveries)",
                     entry.deliveries, params.max_deliveries
                 ),
                 entry,
@@ -578,7 +580,7 @@ fn input_entry(mut entry: StreamId, deliveries: u64) -> InputEntry {
         entry
             .map
             .remove(field)
-            .and_then(|value| redis::from_redis_value::<String>(value).ok())
+            .and_then(|value| redis::from_redis_value::<Vec<u8>>(value).ok())
     };
     InputEntry {
         record: take(RECORD),

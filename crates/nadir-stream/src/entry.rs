@@ -14,9 +14,10 @@
 //! Dead letter: [`ID`], [`ERROR`], [`DELIVERIES`], [`CONSUMER`], and the entry's
 //! [`RECORD`] and [`HEADER`] as they came.
 
+use indexmap::IndexMap;
 use nadir_ml::file::Prediction;
 use nadir_ml::{ModelKind, output};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// The input field holding the record.
@@ -45,11 +46,11 @@ pub const DELIVERIES: &str = "deliveries";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputEntry {
     pub id: String,
-    /// [`RECORD`]'s value; `None` when the entry has none, or one that is not UTF-8 text (it
-    /// is dead-lettered).
-    pub record: Option<String>,
-    /// [`HEADER`]'s value.
-    pub header: Option<String>,
+    /// [`RECORD`]'s value as sent; `None` when the entry has none (it is dead-lettered, as is
+    /// one that is not UTF-8 text, bytes kept).
+    pub record: Option<Vec<u8>>,
+    /// [`HEADER`]'s value as sent.
+    pub header: Option<Vec<u8>>,
     /// Deliveries so far, this one included, where known (claimed entries).
     pub deliveries: u64,
 }
@@ -65,8 +66,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     pub id: String,
-    /// The record's own columns, those its schema does not know: name and value (a CSV
-    /// record's in its order, a JSON record's by name).
+    /// The record's own columns, those its schema does not know: name and value, in the
+    /// record's order.
     pub own: Vec<(String, String)>,
     pub prediction: Prediction,
 }
@@ -115,37 +116,38 @@ impl Scored {
         fields
     }
 
-    /// The result as one JSON object: the same fields, the score a number.
-    pub fn json(&self, stamp: &Stamp<'_>) -> Value {
+    /// The result as one JSON object: the same fields in the same order, the score a number.
+    pub fn json(&self, stamp: &Stamp<'_>) -> IndexMap<String, Value> {
         let score_field = stamp.model.score_field();
-        let mut object = Map::new();
-        for (name, value) in self.fields(stamp) {
-            let value = if name == score_field {
-                Value::from(self.prediction.score)
-            } else {
-                Value::from(value.into_owned())
-            };
-            object.insert(name.to_string(), value);
-        }
-        Value::Object(object)
+        self.fields(stamp)
+            .into_iter()
+            .map(|(name, value)| {
+                let value = if name == score_field {
+                    Value::from(self.prediction.score)
+                } else {
+                    Value::from(value.into_owned())
+                };
+                (name.to_string(), value)
+            })
+            .collect()
     }
 }
 
 impl DeadLetter {
-    /// The dead letter's fields, as text.
-    pub fn fields(&self, consumer: &str) -> Vec<(String, String)> {
+    /// The dead letter's fields; the entry's own as they came, bytes and all.
+    pub fn fields(&self, consumer: &str) -> Vec<(&'static str, Vec<u8>)> {
         let entry = &self.entry;
         let mut fields = vec![
-            (ID.to_string(), entry.id.clone()),
-            (ERROR.to_string(), self.error.clone()),
-            (DELIVERIES.to_string(), entry.deliveries.to_string()),
-            (CONSUMER.to_string(), consumer.to_string()),
+            (ID, entry.id.clone().into_bytes()),
+            (ERROR, self.error.clone().into_bytes()),
+            (DELIVERIES, entry.deliveries.to_string().into_bytes()),
+            (CONSUMER, consumer.as_bytes().to_vec()),
         ];
         if let Some(record) = &entry.record {
-            fields.push((RECORD.to_string(), record.clone()));
+            fields.push((RECORD, record.clone()));
         }
         if let Some(header) = &entry.header {
-            fields.push((HEADER.to_string(), header.clone()));
+            fields.push((HEADER, header.clone()));
         }
         fields
     }

@@ -130,8 +130,13 @@ pub fn entries_of(bytes: &[u8], source_name: &str) -> Result<Vec<Published>, Pub
         source_name: source_name.to_string(),
         message,
     };
-    let text =
-        std::str::from_utf8(bytes).map_err(|e| input_error(format!("not UTF-8 text ({e})")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        input_error(format!(
+            "line {line} is not UTF-8 text (byte {at} of the file); records must be text"
+        ))
+    })?;
     match DataFormat::sniff(bytes) {
         DataFormat::Json => {
             let value: serde_json::Value = serde_json::from_str(text)
@@ -220,5 +225,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("file.json: malformed JSON"), "{error}");
+        let error = entries_of(b"a,b\n1,2\n3,\xff\n", "f.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("f.csv: line 3 is not UTF-8"), "{error}");
     }
 }

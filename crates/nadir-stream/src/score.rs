@@ -5,7 +5,8 @@
 //! a line that text rejects is read again alone, to name its own fault. JSON records are
 //! read one by one (one may span lines).
 
-use crate::entry::{DeadLetter, InputEntry, Outcome, Scored};
+use crate::entry::{DeadLetter, HEADER, InputEntry, Outcome, RECORD, Scored};
+use indexmap::IndexMap;
 use nadir_data::json::{Fields, read_json_records};
 use nadir_data::schema::normalise_name;
 use nadir_data::{ReadOptions, Record, read_from};
@@ -55,17 +56,14 @@ impl Scorer {
     pub fn score(&self, entries: Vec<InputEntry>) -> Vec<Outcome> {
         let mut readied = Vec::with_capacity(entries.len());
         let mut dead: Vec<(usize, String)> = Vec::new();
-        let mut csv_groups: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+        let mut csv_groups: HashMap<Option<&str>, Vec<(usize, &str)>> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
-            let Some(record) = entry.record.as_deref() else {
-                dead.push((
-                    i,
-                    format!(
-                        "the entry has no `{}` field of UTF-8 text",
-                        crate::entry::RECORD
-                    ),
-                ));
-                continue;
+            let (record, header) = match texts(entry) {
+                Ok(texts) => texts,
+                Err(error) => {
+                    dead.push((i, error));
+                    continue;
+                }
             };
             if is_json(record) {
                 match self.read_json(record) {
@@ -79,14 +77,11 @@ impl Scorer {
             } else if record.contains(['\n', '\r']) {
                 dead.push((i, "a CSV record must be one line".to_string()));
             } else {
-                csv_groups
-                    .entry(entry.header.as_deref())
-                    .or_default()
-                    .push(i);
+                csv_groups.entry(header).or_default().push((i, record));
             }
         }
         for (header, members) in csv_groups {
-            self.read_csv_group(&entries, header, &members, &mut readied, &mut dead);
+            self.read_csv_group(header, &members, &mut readied, &mut dead);
         }
         readied.sort_by_key(|r| r.entry);
         let (places, records): (Vec<(usize, Own)>, Vec<Record>) = readied
@@ -114,13 +109,12 @@ impl Scorer {
             .collect()
     }
 
-    /// Reads the CSV lines of `members` (entries sharing `header`) as one text; the lines it
-    /// rejects are read again alone for their own error.
+    /// Reads the CSV lines of `members` (entries sharing `header`: index and line) as one
+    /// text; the lines it rejects are read again alone for their own error.
     fn read_csv_group(
         &self,
-        entries: &[InputEntry],
         header: Option<&str>,
-        members: &[usize],
+        members: &[(usize, &str)],
         readied: &mut Vec<Readied>,
         dead: &mut Vec<(usize, String)>,
     ) {
@@ -129,8 +123,8 @@ impl Scorer {
             text.push_str(header);
             text.push('\n');
         }
-        for &i in members {
-            text.push_str(entries[i].record.as_deref().unwrap_or_default());
+        for (_, line) in members {
+            text.push_str(line);
             text.push('\n');
         }
         let first_line = if header.is_some() { 2 } else { 1 };
@@ -143,17 +137,17 @@ impl Scorer {
                 let own = own_values.next().unwrap_or_default();
                 read[at] = true;
                 readied.push(Readied {
-                    entry: members[at],
+                    entry: members[at].0,
                     record,
                     own: names.iter().cloned().zip(own).collect(),
                 });
             }
         }
-        for (at, &i) in members.iter().enumerate() {
+        for (at, &(i, line)) in members.iter().enumerate() {
             if read[at] {
                 continue;
             }
-            match self.read_csv_line(header, entries[i].record.as_deref().unwrap_or_default()) {
+            match self.read_csv_line(header, line) {
                 Read::Record(record, own) => readied.push(Readied {
                     entry: i,
                     record,
@@ -204,11 +198,11 @@ impl Scorer {
         }
     }
 
-    /// A JSON record's fields that its schema does not know (its identity, say), as CSV
-    /// records keep their own columns; values as text, strings unquoted.
+    /// A JSON record's fields that its schema does not know (its identity, say), in its order,
+    /// as CSV records keep their own columns; values as text, strings unquoted.
     fn own_json_fields(&self, text: &str) -> Own {
         let schema = self.model.pipeline.schema();
-        let Ok(object) = serde_json::from_str::<serde_json::Map<String, Value>>(text) else {
+        let Ok(object) = serde_json::from_str::<IndexMap<String, Value>>(text) else {
             return Vec::new();
         };
         object
@@ -228,6 +222,29 @@ impl Scorer {
             ..ReadOptions::with_schema(self.model.pipeline.schema().clone())
         }
     }
+}
+
+/// An entry's record and header as text; why not, for the dead letter.
+fn texts(entry: &InputEntry) -> Result<(&str, Option<&str>), String> {
+    fn text<'a>(field: &str, bytes: &'a [u8]) -> Result<&'a str, String> {
+        std::str::from_utf8(bytes).map_err(|e| {
+            format!(
+                "the `{field}` field is not UTF-8 text (byte {} is not)",
+                e.valid_up_to()
+            )
+        })
+    }
+    let record = entry
+        .record
+        .as_deref()
+        .ok_or_else(|| format!("the entry has no `{RECORD}` field"))?;
+    let record = text(RECORD, record)?;
+    let header = entry
+        .header
+        .as_deref()
+        .map(|header| text(HEADER, header))
+        .transpose()?;
+    Ok((record, header))
 }
 
 fn is_json(record: &str) -> bool {

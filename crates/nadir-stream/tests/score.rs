@@ -18,8 +18,8 @@ fn sample_path() -> PathBuf {
 fn entry(id: usize, record: Option<&str>, header: Option<&str>) -> InputEntry {
     InputEntry {
         id: format!("{id}-0"),
-        record: record.map(String::from),
-        header: header.map(String::from),
+        record: record.map(|r| r.as_bytes().to_vec()),
+        header: header.map(|h| h.as_bytes().to_vec()),
         deliveries: 1,
     }
 }
@@ -55,8 +55,8 @@ fn csv_lines_with_and_without_header_and_json_records_score_as_predict_does() {
         match i % 3 {
             // With its header, plus an identity column of its own in front.
             0 => entries.push(InputEntry {
-                record: Some(format!("host-{i},{line}")),
-                header: Some(format!("src,{header}")),
+                record: Some(format!("host-{i},{line}").into_bytes()),
+                header: Some(format!("src,{header}").into_bytes()),
                 ..entry(i, None, None)
             }),
             // A JSON object, values typed as the CSV reads them, with an identity field.

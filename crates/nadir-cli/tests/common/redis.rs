@@ -235,9 +235,10 @@ impl Entry {
     }
 }
 
-/// Every entry of `stream`, oldest first (none when it does not exist).
+/// Every entry of `stream`, oldest first (none when it does not exist); values that are not
+/// UTF-8 (a dead letter keeps the bytes it was sent) read lossily.
 pub fn entries(con: &mut redis::Connection, stream: &str) -> Vec<Entry> {
-    let raw: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+    let raw: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
         .arg(stream)
         .arg("-")
         .arg("+")
@@ -248,7 +249,13 @@ pub fn entries(con: &mut redis::Connection, stream: &str) -> Vec<Entry> {
             id,
             fields: flat
                 .chunks(2)
-                .map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default()))
+                .map(|pair| {
+                    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+                    (
+                        text(&pair[0]),
+                        pair.get(1).map_or_else(String::new, |v| text(v)),
+                    )
+                })
                 .collect(),
         })
         .collect()
