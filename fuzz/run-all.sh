@@ -23,12 +23,13 @@ else
 fi
 
 # Longest input each target makes, so that the kept corpus stays small: a header and a few rows
-# of CSV or of a Zeek log, a record or two of JSON, the seeds' model files, a capture of a
-# TCP session or a dozen short connections.
+# of CSV or of a Zeek log (or a file to publish), a record or two of JSON, a batch of a few
+# stream entries each with its header, the seeds' model files, a capture of a TCP session or a
+# dozen short connections.
 max_len() {
     case $1 in
-        csv_* | zeek_log) echo 2048 ;;
-        capture_file) echo 4096 ;;
+        csv_* | zeek_log | publish_text) echo 2048 ;;
+        capture_file | stream_entries) echo 4096 ;;
         model_file) echo 8192 ;;
         numeric_field) echo 64 ;;
         *) echo 1024 ;;
