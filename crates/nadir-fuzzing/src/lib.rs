@@ -745,7 +745,6 @@ fn score(model: &SavedModel) {
 /// The stream entries an input stands for ([`stream_entries`]), with IDs as Redis gives
 /// them.
 fn stream_entries_of(data: &[u8]) -> Vec<InputEntry> {
-    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).ok();
     data.split(|&b| b == ENTRY_SEPARATOR)
         .take(MAX_ENTRIES)
         .enumerate()
@@ -758,9 +757,9 @@ fn stream_entries_of(data: &[u8]) -> Vec<InputEntry> {
                 id: format!("1764788400000-{i}"),
                 record: match record.first() {
                     Some(&NO_RECORD) => None,
-                    _ => text(record),
+                    _ => Some(record.to_vec()),
                 },
-                header: header.and_then(text),
+                header: header.map(<[u8]>::to_vec),
                 deliveries: 1,
             }
         })
@@ -842,7 +841,7 @@ fn check_scored(entry: &InputEntry, scored: &Scored, stamp: &Stamp) {
         "{:?}",
         scored.prediction
     );
-    if entry.header.is_none() && !record.trim_start().starts_with('{') {
+    if entry.header.is_none() && !record.trim_ascii_start().starts_with(b"{") {
         assert!(
             scored.own.is_empty(),
             "own columns of a headerless line: {:?}",
@@ -850,7 +849,7 @@ fn check_scored(entry: &InputEntry, scored: &Scored, stamp: &Stamp) {
         );
     }
     let fields = scored.fields(stamp);
-    assert_eq!(fields.first(), Some(&(ID, entry.id.as_str().into())));
+    assert_eq!(fields.first(), Some(&(ID.into(), entry.id.as_str().into())));
     let score_field = stamp.model.score_field();
     let scores: Vec<f64> = fields
         .iter()
@@ -859,11 +858,11 @@ fn check_scored(entry: &InputEntry, scored: &Scored, stamp: &Stamp) {
         .collect();
     assert!(scores.contains(&scored.prediction.score), "{fields:?}");
     let json = scored.json(stamp);
-    assert_eq!(json[ID], Value::from(entry.id.as_str()), "{json}");
+    assert_eq!(json[ID], Value::from(entry.id.as_str()), "{json:?}");
     assert_eq!(
         json[score_field],
         Value::from(scored.prediction.score),
-        "{json}"
+        "{json:?}"
     );
 }
 
@@ -873,22 +872,28 @@ fn check_dead_letter(entry: &InputEntry, dead: &DeadLetter) {
     assert!(!dead.error.trim().is_empty(), "an empty error");
     assert!(!dead.error.contains(['\n', '\r']), "{:?}", dead.error);
     let fields = dead.fields("fuzz");
-    assert_eq!(fields.first(), Some(&(ID.to_string(), entry.id.clone())));
+    assert_eq!(fields.first(), Some(&(ID, entry.id.clone().into_bytes())));
 }
 
 /// What a consumer writes of an outcome: the stream it goes to and its fields. (Not the
 /// outcome itself: an unseen category's row is its place in the batch.)
-fn written(outcome: &Outcome, stamp: &Stamp) -> (&'static str, Vec<(String, String)>) {
+fn written(outcome: &Outcome, stamp: &Stamp) -> (&'static str, Vec<(String, Vec<u8>)>) {
     match outcome {
         Outcome::Scored(scored) => (
             "results",
             scored
                 .fields(stamp)
                 .into_iter()
-                .map(|(name, value)| (name.to_string(), value.into_owned()))
+                .map(|(name, value)| (name.into_owned(), value.into_owned().into_bytes()))
                 .collect(),
         ),
-        Outcome::Dead(dead) => ("dead letters", dead.fields(stamp.consumer)),
+        Outcome::Dead(dead) => (
+            "dead letters",
+            dead.fields(stamp.consumer)
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+        ),
     }
 }
 

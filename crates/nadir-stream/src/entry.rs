@@ -37,6 +37,8 @@ pub const MODEL: &str = "model";
 pub const CONSUMER: &str = "consumer";
 /// When the result was built, in microseconds since the Unix epoch.
 pub const SCORED_AT_US: &str = "scored_at_us";
+/// Put before a record's own column whose name a result field has (`record_id`).
+pub const OWN_PREFIX: &str = "record_";
 /// Why an entry was dead-lettered, in one line.
 pub const ERROR: &str = "error";
 /// How many times the entry had been delivered when it was dead-lettered.
@@ -90,29 +92,35 @@ pub struct Stamp<'a> {
 impl Scored {
     /// The result's fields, in the contract's order, as text (borrowed where they can be:
     /// a consumer writes many a second).
-    pub fn fields<'a>(&'a self, stamp: &Stamp<'a>) -> Vec<(&'a str, Cow<'a, str>)> {
+    pub fn fields<'a>(&'a self, stamp: &Stamp<'a>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
         let p = &self.prediction;
-        let mut fields = Vec::with_capacity(self.own.len() + 8);
-        fields.push((ID, Cow::Borrowed(self.id.as_str())));
+        let mut fields: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(self.own.len() + 8);
+        fields.push((ID.into(), Cow::Borrowed(self.id.as_str())));
         fields.extend(
             self.own
                 .iter()
-                .map(|(name, value)| (name.as_str(), Cow::Borrowed(value.as_str()))),
+                .map(|(name, value)| (own_name(name), Cow::Borrowed(value.as_str()))),
         );
-        fields.push((PREDICTION, Cow::Borrowed(p.verdict())));
-        fields.push((stamp.model.score_field(), Cow::Owned(p.score.to_string())));
+        fields.push((PREDICTION.into(), Cow::Borrowed(p.verdict())));
+        fields.push((
+            stamp.model.score_field().into(),
+            Cow::Owned(p.score.to_string()),
+        ));
         if output::reports_fired(stamp.model) {
             fields.push((
-                output::FIRED,
+                output::FIRED.into(),
                 Cow::Borrowed(p.fired.map_or("", |f| f.name())),
             ));
         }
         if !p.unseen.is_empty() {
-            fields.push((WARNING, Cow::Owned(p.warning_text())));
+            fields.push((WARNING.into(), Cow::Owned(p.warning_text())));
         }
-        fields.push((MODEL, Cow::Borrowed(stamp.model.name())));
-        fields.push((CONSUMER, Cow::Borrowed(stamp.consumer)));
-        fields.push((SCORED_AT_US, Cow::Owned(stamp.scored_at_us.to_string())));
+        fields.push((MODEL.into(), Cow::Borrowed(stamp.model.name())));
+        fields.push((CONSUMER.into(), Cow::Borrowed(stamp.consumer)));
+        fields.push((
+            SCORED_AT_US.into(),
+            Cow::Owned(stamp.scored_at_us.to_string()),
+        ));
         fields
     }
 
@@ -127,9 +135,32 @@ impl Scored {
                 } else {
                     Value::from(value.into_owned())
                 };
-                (name.to_string(), value)
+                (name.into_owned(), value)
             })
             .collect()
+    }
+}
+
+/// A record's own column as a result names it: as it is, or after [`OWN_PREFIX`] when a
+/// result field has the name (a record's `id` column must not hide the entry's ID) or when
+/// it starts with the prefix already (so that no two columns end up with one name).
+fn own_name(name: &str) -> Cow<'_, str> {
+    let result_fields = [
+        ID,
+        PREDICTION,
+        output::FIRED,
+        WARNING,
+        MODEL,
+        CONSUMER,
+        SCORED_AT_US,
+    ];
+    let mut taken = result_fields
+        .into_iter()
+        .chain(output::ScoreKind::ALL.map(output::ScoreKind::field));
+    if name.starts_with(OWN_PREFIX) || taken.any(|field| field == name) {
+        Cow::Owned(format!("{OWN_PREFIX}{name}"))
+    } else {
+        Cow::Borrowed(name)
     }
 }
 

@@ -126,6 +126,8 @@ impl Publisher {
 /// `source_name` names the text in errors. A CSV's first line is its header unless its first
 /// field is a number (the headerless NSL-KDD files); each line is sent with it.
 pub fn entries_of(bytes: &[u8], source_name: &str) -> Result<Vec<Published>, PublishError> {
+    // A byte-order mark belongs to the file, not to its first record (or header).
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let input_error = |message: String| PublishError::Input {
         source_name: source_name.to_string(),
         message,
@@ -229,5 +231,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("f.csv: line 3 is not UTF-8"), "{error}");
+        let entries = entries_of(b"\xEF\xBB\xBF0,tcp\n1,udp\n", "t").unwrap();
+        assert_eq!(entries[0].record, "0,tcp");
+        assert!(entries.iter().all(|e| e.header.is_none()));
     }
 }

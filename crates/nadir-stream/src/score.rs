@@ -128,8 +128,19 @@ impl Scorer {
             text.push('\n');
         }
         let first_line = if header.is_some() { 2 } else { 1 };
+        let lines = first_line..first_line + members.len() as u64;
         let mut read = vec![false; members.len()];
-        if let Ok(data) = read_from(text.as_bytes(), "stream", self.options()) {
+        // Trusted only if each entry's line was read as one row of its own: a header that is
+        // a record, a headerless line that reads as a header, or a quote left open (which
+        // runs into the next line) would move records to other entries. Then each entry is
+        // read alone.
+        let batch = read_from(text.as_bytes(), "stream", self.options())
+            .ok()
+            .filter(|data| {
+                data.records.len() + data.skipped.len() == members.len()
+                    && data.lines.iter().all(|line| lines.contains(line))
+            });
+        if let Some(data) = batch {
             let names = &data.ignored_columns;
             let mut own_values = data.ignored_values.into_iter();
             for (record, line) in data.records.into_iter().zip(data.lines) {
@@ -168,13 +179,20 @@ impl Scorer {
             skip_invalid: false,
             ..self.options()
         };
+        let first_line = if header.is_some() { 2 } else { 1 };
         match read_from(text.as_bytes(), "record", options) {
-            Ok(mut data) if data.records.len() == 1 => {
+            Ok(mut data) if data.records.len() == 1 && data.lines == [first_line] => {
                 let own = data.ignored_values.pop().unwrap_or_default();
                 let record = data.records.pop().expect("one record");
                 Read::Record(record, data.ignored_columns.into_iter().zip(own).collect())
             }
-            Ok(_) => Read::Bad("the record holds no CSV line".to_string()),
+            Ok(_) if header.is_some() => Read::Bad(format!(
+                "the `{HEADER}` field is not a header naming the schema's columns: it reads as a record"
+            )),
+            Ok(_) => Read::Bad("the line holds more than one record".to_string()),
+            Err(nadir_data::DataError::Empty { .. }) => {
+                Read::Bad("the line reads as a header, not a record".to_string())
+            }
             Err(nadir_data::DataError::InvalidRow { row, .. }) => {
                 Read::Bad(row.problem.to_string())
             }
@@ -244,6 +262,9 @@ fn texts(entry: &InputEntry) -> Result<(&str, Option<&str>), String> {
         .as_deref()
         .map(|header| text(HEADER, header))
         .transpose()?;
+    if header.is_some_and(|header| header.contains(['\n', '\r'])) {
+        return Err(format!("the `{HEADER}` field must be one line"));
+    }
     Ok((record, header))
 }
 
