@@ -133,7 +133,7 @@ def fit_rounds_lines(rounds, eval_accuracy):
         ])
     checksums = {r["test_scores_checksum"] for r in reports}
     accuracies = {round(100 * r["test_accuracy_at_half"], 2) for r in reports}
-    same = (f"all {len(reports)} of nadir's rounds fitted the same model ({reports[0]['trees']} "
+    same = (f"All {len(reports)} of nadir's rounds fitted the same model ({reports[0]['trees']} "
             f"trees, test scores checksum {reports[0]['test_scores_checksum']}"
             if len(checksums) == 1 else
             f"**nadir's rounds fitted {len(checksums)} different models**")
@@ -166,8 +166,7 @@ def pct(x):
 def variant_tables(dir_, models, title):
     """Markdown lines for one feature set and the facts the targets need."""
     rounds = fit_rounds(dir_) if "gradient_boosting" in models else None
-    fit_what = (" (gradient boosting: median of the fit rounds below; others: one fit)"
-                if rounds else " (one fit per side)")
+    fit_what = " (GB: median of rounds; others: one fit)" if rounds else " (one fit)"
     header = ["Model", "Peer", "Acc % peer", "Acc % nadir", "Δ pt", "nadir @0.5", "F1 peer",
               "F1 nadir", "AUC peer", "AUC nadir", "Fit 1 thread: peer/nadir" + fit_what,
               "Fit 2 threads", "Predict 1 thread: peer/nadir (median of repeats)",
