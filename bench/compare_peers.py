@@ -12,6 +12,11 @@ nadir-tN-MODEL/metrics.json and nadir-tN-MODEL.time (nadir train), nadir-eval-MO
 Predict times are medians over repeated runs on both sides: the peers' predict_runs, and the
 runs of nadir-predict-MODEL.json per thread count; a file without them (an older run) gives
 its single timing.
+
+Gradient boosting's fit times, where OUT_DIR/VARIANT holds fit-nadir-rN.json
+(benches/gbdt_fit.rs) and fit-lightgbm-rN.json (sklearn_protocol.py) from the interleaved fit
+rounds, are the medians of those rounds on both sides (scikit-learn's HistGradientBoosting,
+fitted once, is set against the same nadir median); the other models' are their one fit.
 """
 
 import argparse
@@ -83,17 +88,91 @@ def cell(peer, nadir):
     return f"{r:.1f}× ({fmt_s(peer)} / {fmt_s(nadir)})"
 
 
+def fit_rounds(dir_):
+    """Gradient boosting's fit rounds in dir_: ({"nadir" | "lightgbm": {threads: {"wall": [...],
+    "cpu": [...]}}}, nadir's rounds' reports), or None without rounds."""
+    sides = {"nadir": {}, "lightgbm": {}}
+    nadir_reports = []
+    for path in sorted(dir_.glob("fit-nadir-r*.json")):
+        report = read_json(path)
+        nadir_reports.append(report)
+        for threads, runs in report["threads"].items():
+            by = sides["nadir"].setdefault(int(threads), {"wall": [], "cpu": []})
+            by["wall"] += runs["fit_runs"]
+            by["cpu"] += runs["fit_cpu_runs"]
+    for path in sorted(dir_.glob("fit-lightgbm-r*.json")):
+        for run in read_json(path)["models"]:
+            by = sides["lightgbm"].setdefault(run["n_jobs"], {"wall": [], "cpu": []})
+            by["wall"] += run.get("fit_runs") or [run["fit_seconds"]]
+            by["cpu"] += run.get("fit_cpu_runs") or [run["fit_cpu_seconds"]]
+    if not nadir_reports or not sides["lightgbm"]:
+        return None
+    return sides, nadir_reports
+
+
+def fit_rounds_lines(rounds, eval_accuracy):
+    """The table of the fit rounds (median, fastest, CPU per side and thread count) and what
+    nadir's rounds fitted."""
+    sides, reports = rounds
+    header = ["Threads", "Fits per side", "LightGBM median (fastest)", "nadir median (fastest)",
+              "Ratio of medians", "Ratio of fastest", "CPU median LightGBM / nadir",
+              "Ratio of CPU medians"]
+    rows = []
+    for t in sorted(sides["nadir"]):
+        peer, nadir = sides["lightgbm"].get(t), sides["nadir"][t]
+        if peer is None:
+            continue
+        pm, nm = statistics.median(peer["wall"]), statistics.median(nadir["wall"])
+        pf, nf = min(peer["wall"]), min(nadir["wall"])
+        pc, nc = statistics.median(peer["cpu"]), statistics.median(nadir["cpu"])
+        rows.append([
+            str(t), f"{len(peer['wall'])} / {len(nadir['wall'])}",
+            f"{fmt_s(pm)} ({fmt_s(pf)})", f"{fmt_s(nm)} ({fmt_s(nf)})",
+            f"{ratio(pm, nm):.2f}×", f"{ratio(pf, nf):.2f}×",
+            f"{fmt_s(pc)} / {fmt_s(nc)}", f"{ratio(pc, nc):.2f}×",
+        ])
+    checksums = {r["test_scores_checksum"] for r in reports}
+    accuracies = {round(100 * r["test_accuracy_at_half"], 2) for r in reports}
+    same = (f"All {len(reports)} of nadir's rounds fitted the same model ({reports[0]['trees']} "
+            f"trees, test scores checksum {reports[0]['test_scores_checksum']}"
+            if len(checksums) == 1 else
+            f"**nadir's rounds fitted {len(checksums)} different models**")
+    if len(checksums) == 1:
+        acc = accuracies.pop()
+        same += f", accuracy at 0.5 {acc:.2f} %"
+        if eval_accuracy is not None:
+            ev = round(100 * eval_accuracy, 2)
+            same += (", as `nadir evaluate --threshold 0.5` of the model `nadir train` saved)"
+                     if ev == acc else f"; **`nadir train`'s model: {ev:.2f} %**)")
+        else:
+            same += ")"
+    return [
+        "Gradient boosting's fit, timed apart in interleaved rounds: in each round both sides "
+        "fit the training part once per thread count, each in a fresh process, the side that "
+        "goes first alternating (nadir: `Fit::fit` on the encoded rows, benches/gbdt_fit.rs, "
+        "what `nadir train` times as the fit; LightGBM: `LGBMClassifier.fit` on the data "
+        "frame). Wall seconds, and CPU seconds of the fitting process's threads; ratios are "
+        "LightGBM ÷ nadir. " + same + ".",
+        "",
+        table(header, rows),
+        "",
+    ]
+
+
 def pct(x):
     return "–" if x is None else f"{100 * x:.2f}"
 
 
 def variant_tables(dir_, models, title):
     """Markdown lines for one feature set and the facts the targets need."""
+    rounds = fit_rounds(dir_) if "gradient_boosting" in models else None
+    fit_what = " (GB: median of rounds; others: one fit)" if rounds else " (one fit)"
     header = ["Model", "Peer", "Acc % peer", "Acc % nadir", "Δ pt", "nadir @0.5", "F1 peer",
-              "F1 nadir", "AUC peer", "AUC nadir", "Fit 1 thread: peer/nadir",
-              "Fit 2 threads", "Predict 1 thread", "Predict 2 threads",
-              "Peak RSS MiB peer / nadir t1 / t2"]
+              "F1 nadir", "AUC peer", "AUC nadir", "Fit 1 thread: peer/nadir" + fit_what,
+              "Fit 2 threads", "Predict 1 thread: peer/nadir (median of repeats)",
+              "Predict 2 threads", "Peak RSS MiB peer / nadir t1 / t2"]
     rows, facts, versions = [], {}, {}
+    extra_lines = []
     for m in models:
         n1 = read_json(dir_ / f"nadir-t1-{m}" / "metrics.json")
         n2 = read_json(dir_ / f"nadir-t2-{m}" / "metrics.json")
@@ -103,6 +182,12 @@ def variant_tables(dir_, models, title):
         ev = read_json(dir_ / f"nadir-eval-{m}.json")
         timing = read_json(dir_ / f"nadir-predict-{m}.json")
         predict = {t: nadir_predict(timing, t, x) for t, x in ((1, a), (2, b))}
+        nadir_fit = {t: x and x["fit_seconds"] for t, x in ((1, a), (2, b))}
+        rounds_here = rounds if m == "gradient_boosting" else None
+        if rounds_here:
+            for t, runs in rounds_here[0]["nadir"].items():
+                nadir_fit[t] = statistics.median(runs["wall"])
+            extra_lines = fit_rounds_lines(rounds_here, ev and ev["accuracy"])
         rss1 = max_rss_mib(dir_ / f"nadir-t1-{m}.time")
         rss2 = max_rss_mib(dir_ / f"nadir-t2-{m}.time")
         peers = []
@@ -127,6 +212,17 @@ def variant_tables(dir_, models, title):
             versions.update(p[3])
         best = max(peers, key=lambda p: p[1][1]["accuracy"])
         for lib, by, rss, _ in peers:
+            peer_fit = {t: by[t]["fit_seconds"] for t in (1, 2)}
+            peer_rounds = rounds_here and rounds_here[0].get(lib)
+            fit_detail = {}
+            for t, runs in (peer_rounds or {}).items():
+                peer_fit[t] = statistics.median(runs["wall"])
+                nadir_runs = rounds_here[0]["nadir"].get(t)
+                if nadir_runs:
+                    fit_detail[t] = (ratio(min(runs["wall"]), min(nadir_runs["wall"])),
+                                     ratio(statistics.median(runs["cpu"]),
+                                           statistics.median(nadir_runs["cpu"])),
+                                     len(runs["wall"]))
             s1, s2 = by.get(1), by.get(2)
             nd_acc = nd["holdout"]["accuracy"] if nd else None
             delta = None if nd_acc is None else 100 * (nd_acc - s1["accuracy"])
@@ -139,8 +235,8 @@ def variant_tables(dir_, models, title):
                 pct(ev["accuracy"]) if ev else "–",
                 f"{s1['f1']:.4f}", f"{nd['holdout']['f1']:.4f}" if nd else "–",
                 f"{s1['roc_auc']:.5f}", f"{nd['holdout']['roc_auc']:.5f}" if nd else "–",
-                cell(s1["fit_seconds"], a and a["fit_seconds"]),
-                cell(s2["fit_seconds"], b and b["fit_seconds"]),
+                cell(peer_fit[1], nadir_fit[1]),
+                cell(peer_fit[2], nadir_fit[2]),
                 cell(peer_predict(s1), predict[1]),
                 cell(peer_predict(s2), predict[2]),
                 " / ".join("–" if v is None else f"{v:.0f}" for v in (rss, rss1, rss2)),
@@ -149,11 +245,11 @@ def variant_tables(dir_, models, title):
                 "delta": delta,
                 "delta_half": None if ev is None else 100 * (ev["accuracy"] - s1["accuracy"]),
                 "best": lib == best[0],
-                "fit": {t: ratio(by[t]["fit_seconds"], x and x["fit_seconds"])
-                        for t, x in ((1, a), (2, b))},
+                "fit": {t: ratio(peer_fit[t], nadir_fit[t]) for t in (1, 2)},
+                "fit_detail": fit_detail,
                 "predict": {t: ratio(peer_predict(by[t]), predict[t]) for t in (1, 2)},
             }
-    lines = [f"#### {title}", "", table(header, rows), ""]
+    lines = [f"#### {title}", "", table(header, rows), ""] + extra_lines
     return lines, facts, versions
 
 
@@ -168,7 +264,10 @@ def verdicts(facts, models):
             parts, oks = [], []
             fit = f["fit"][t]
             if fit is not None:
-                parts.append(f"fit {fit:.2f}× (goal ≥ {fit_goal:g}×)")
+                detail = f["fit_detail"].get(t)
+                how = (f", median of {detail[2]}; fastest {detail[0]:.2f}×, CPU {detail[1]:.2f}×"
+                       if detail else "")
+                parts.append(f"fit {fit:.2f}× (goal ≥ {fit_goal:g}×{how})")
                 oks.append(fit >= fit_goal)
             if predict_goal is not None and f["predict"][t] is not None:
                 parts.append(f"predict {f['predict'][t]:.2f}× (goal ≥ {predict_goal:g}×)")
@@ -201,6 +300,7 @@ def main() -> int:
     p.add_argument("--models", required=True)
     p.add_argument("--variants", default="all")
     p.add_argument("--drop", default="")
+    p.add_argument("--fit-repeats", default="", help="the fit rounds' count, for the notes")
     p.add_argument("--out", required=True, type=Path)
     for extra in ("command", "date", "machine", "versions", "elapsed"):
         p.add_argument(f"--{extra}", default="")
@@ -236,7 +336,9 @@ def main() -> int:
         "@0.5\" is its saved model re-scored at 0.5 (`nadir evaluate --threshold 0.5`). "
         "Δ = nadir − peer, in points. ★ marks the best peer (highest accuracy) where a model "
         "has two. Speed cells are peer seconds ÷ nadir seconds (> 1× means nadir is faster), "
-        "then both times: fit = the final fit on the training part, predict = scoring the "
+        "then both times: fit = the final fit on the training part (gradient boosting: the median "
+        "of the fit rounds, BENCH_FIT_REPEATS per side, " + (args.fit_repeats or "5") + " here; "
+        "the other models: the one fit of the training run), predict = scoring the "
         "whole test part in one batch, the median of repeated runs on each side (peers: "
         "`predict_proba` after the fit; nadir: its saved model's `score` on the encoded test "
         "part, benches/score_saved.rs, BENCH_PREDICT_REPEATS runs, 5 by default). \"1 thread\": nadir "

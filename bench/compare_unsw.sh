@@ -13,6 +13,7 @@
 #   BENCH_WAIT_QUIET  before each timed phase, wait up to this many seconds for a quieter machine
 #   BENCH_SKLEARN_KERNEL  0 to skip the RBFSampler+LinearSVC kernel-SVM reference (with `all`)
 #   BENCH_PREDICT_REPEATS  batch predictions timed per model, side and thread count (default 5)
+#   BENCH_FIT_REPEATS  rounds of gradient-boosting fits timed per side and thread count (default 5)
 # Every model runs in its own process on each side, under /usr/bin/time -v, for its peak
 # memory: nadir `train --models M --folds 2` at RAYON_NUM_THREADS=1 and 2; the peers at
 # OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, with n_jobs=1 and 2 (random forest, LightGBM,
@@ -20,6 +21,12 @@
 # Prediction is timed apart, BENCH_PREDICT_REPEATS times per side and thread count, and the
 # medians compared: the peers' predict_proba on the test part (sklearn_protocol.py
 # --predict-repeats), nadir's saved model scoring the same rows (benches/score_saved.rs).
+# Gradient boosting's fit, the one target close to its goal, is timed apart too, in
+# BENCH_FIT_REPEATS rounds: each round fits nadir's model (benches/gbdt_fit.rs: `Fit::fit` on
+# the encoded training part, as `nadir train` times its final fit) and LightGBM's
+# (sklearn_protocol.py: `LGBMClassifier.fit`) once per thread count, each side in a fresh
+# process, the side that goes first alternating; the table compares the medians, and shows
+# the fastest runs and the CPU times beside them.
 # Exits 0 once the table is written, whatever the targets say.
 set -euo pipefail
 
@@ -46,9 +53,12 @@ for m in "${MODELS[@]}"; do
 done
 DROP="${BENCH_DROP-sttl,dttl,ct_state_ttl}"
 PREDICT_REPEATS="${BENCH_PREDICT_REPEATS:-5}"
+FIT_REPEATS="${BENCH_FIT_REPEATS:-5}"
+[[ "$FIT_REPEATS" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "error: BENCH_FIT_REPEATS must be a positive number" >&2; exit 2; }
 VARIANTS=(all)
 [[ -n "$DROP" ]] && VARIANTS+=(drop)
-COMMAND="${BENCH_MODELS:+BENCH_MODELS=$BENCH_MODELS }${BENCH_DROP+BENCH_DROP=$BENCH_DROP }bench/compare_unsw.sh${1:+ $1}"
+COMMAND="${BENCH_MODELS:+BENCH_MODELS=$BENCH_MODELS }${BENCH_DROP+BENCH_DROP=$BENCH_DROP }${BENCH_FIT_REPEATS:+BENCH_FIT_REPEATS=$BENCH_FIT_REPEATS }bench/compare_unsw.sh${1:+ $1}"
 [[ -x /usr/bin/time ]] || { echo "error: /usr/bin/time (GNU time) is needed for peak memory" >&2; exit 2; }
 
 mkdir -p "$OUT"
@@ -72,9 +82,9 @@ else
   tail -n 1 "$OUT/cargo-build.log"
 fi
 cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir" "$NADIR"
-step "cargo bench -p nadir-ml --bench score_saved (build)"
-(cd "$ROOT" && cargo bench -p nadir-ml --bench score_saved --no-run) >"$OUT/score-build.log" 2>&1 ||
-  { tail -n 20 "$OUT/score-build.log" >&2; exit 1; }
+step "cargo bench -p nadir-ml --bench score_saved --bench gbdt_fit (build)"
+(cd "$ROOT" && cargo bench -p nadir-ml --bench score_saved --bench gbdt_fit --no-run) \
+  >"$OUT/score-build.log" 2>&1 || { tail -n 20 "$OUT/score-build.log" >&2; exit 1; }
 
 step "stratified 70/30 split of $DATA (seed 42)"
 "$PY" "$BENCH/split.py" "$DATA" "$OUT" --seed 42 --test-share 0.3
@@ -130,6 +140,30 @@ for variant in "${VARIANTS[@]}"; do
       exit 1
     fi
   done
+  if [[ ",$MODELS_ARG," == *,gradient_boosting,* ]]; then
+    step "gradient boosting fit, $FIT_REPEATS rounds of nadir and LightGBM, $variant features"
+    quiet "fit-rounds-$variant"
+    for ((round = 1; round <= FIT_REPEATS; round++)); do
+      sides=(nadir lightgbm)
+      ((round % 2 == 0)) && sides=(lightgbm nadir)
+      for side in "${sides[@]}"; do
+        if [[ $side == nadir ]]; then
+          (cd "$ROOT" && cargo bench -q -p nadir-ml --bench gbdt_fit -- "$OUT/train.csv" \
+            "$OUT/test.csv" --repeats 1 --threads 1,2 "${DROP_ARGS[@]}" \
+            --json "$dir/fit-nadir-r$round.json") >"$dir/fit-nadir-r$round.log" 2>&1 ||
+            { echo "error: nadir's fit round $round failed; see $dir/fit-nadir-r$round.log" >&2; exit 1; }
+          grep -E '^[0-9]+ thread' "$dir/fit-nadir-r$round.log" | sed "s/^/  round $round nadir /; s/; predict.*//"
+        else
+          OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PY" "$BENCH/sklearn_protocol.py" \
+            "$OUT/train.csv" "$OUT/test.csv" "$dir/fit-lightgbm-r$round.json" \
+            --models gradient_boosting --peers lightgbm "${DROP_ARGS[@]}" \
+            >"$dir/fit-lightgbm-r$round.log" 2>&1 ||
+            { echo "error: LightGBM's fit round $round failed; see $dir/fit-lightgbm-r$round.log" >&2; exit 1; }
+          grep -E '^  lightgbm' "$dir/fit-lightgbm-r$round.log" | sed "s/^  /  round $round /; s/ predict .*//"
+        fi
+      done
+    done
+  fi
   # nadir's saved models re-scored at threshold 0.5, scikit-learn's default.
   for m in "${MODELS[@]}"; do
     model_file="$(ls "$dir/nadir-t1-$m/$m".* | head -n 1)"
@@ -145,7 +179,7 @@ if [[ -n "$GIT" ]] && [[ -n "$(cd "$ROOT" && git status --porcelain -- crates Ca
   GIT="$GIT + uncommitted changes"
 fi
 "$PY" "$BENCH/compare_peers.py" "$OUT" --models "$MODELS_ARG" --variants "$(IFS=,; echo "${VARIANTS[*]}")" \
-  --drop "$DROP" --command "$COMMAND" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+  --drop "$DROP" --fit-repeats "$FIT_REPEATS" --command "$COMMAND" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
   --machine "$NPROC cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average $LOAD_BEFORE before, $(load) after" \
   --versions "nadir $("$NADIR" --version 2>/dev/null | awk '{print $NF}')${GIT:+ ($GIT)}, $(rustc --version 2>/dev/null || echo rustc ?), $PY_VERSIONS" \
   --elapsed "$((SECONDS - START))" --out "$OUT/comparison.md"

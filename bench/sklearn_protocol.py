@@ -13,7 +13,7 @@ numeric column through a StandardScaler, one-hot columns left 0/1: nadir's `Stan
 of nadir's model; the one-hot encoding is done once, outside the timings, as nadir's
 `FeaturePipeline` is outside its own.
 
-Per model: fit seconds, batch predict seconds (predict_proba, or decision_function for the
+Per model: fit seconds (the median of --fit-repeats fits, default one) (predict_proba, or decision_function for the
 SVMs, over the whole test part; the fastest of --predict-repeats runs, default one),
 accuracy and F1 at the default `predict`, ROC-AUC. Models with n_jobs (random forest, bagging,
 voting) run at n_jobs=1 and n_jobs=2.
@@ -27,7 +27,7 @@ Run with OMP_NUM_THREADS=1 (the script refuses otherwise): on this 2-core machin
 with other work, OpenMP's spinning threads make HistGradientBoosting many times slower.
 
     python sklearn_protocol.py TRAIN.csv TEST.csv OUT.json [--models lr,rf,...] [--no-kernel]
-        [--predict-repeats N] [--schema NAME] [--drop a,b,c] [--peers sklearn,lightgbm]
+        [--fit-repeats N] [--predict-repeats N] [--schema NAME] [--drop a,b,c] [--peers sklearn,lightgbm]
         [--hgb-threads 1,2]
 """
 
@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 import warnings
@@ -185,6 +186,10 @@ def main() -> int:
                         help="score the test part this many times; predict_seconds is the "
                         "fastest, predict_runs (wall) and predict_cpu_runs (CPU) all of them "
                         "(bench/forest_predict.sh)")
+    parser.add_argument("--fit-repeats", type=int, default=1,
+                        help="fit each model this many times on the same rows (the same "
+                        "model every time: the seeds are fixed); fit_seconds and "
+                        "fit_cpu_seconds are the medians, fit_runs and fit_cpu_runs all of them")
     parser.add_argument("--schema", help="built-in schema name (default: the one the header "
                         "matches)")
     parser.add_argument("--drop", default="", help="features to leave out, comma-separated "
@@ -256,11 +261,15 @@ def main() -> int:
             f" threads={n_jobs}" if openmp else f" n_jobs={n_jobs}" if n_jobs else "")
         print(f"  {label:<38}", end="", flush=True)
         with threadpool_limits(limits=openmp, user_api="openmp"):
-            start, cpu_start = time.perf_counter(), time.process_time()
-            model.fit(xa, y_train)
-            fit_seconds = time.perf_counter() - start
-            # CPU time of this process (all its threads; not of n_jobs worker processes).
-            fit_cpu_seconds = time.process_time() - cpu_start
+            fit_runs, fit_cpu_runs = [], []
+            for _ in range(max(1, args.fit_repeats)):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                model.fit(xa, y_train)
+                fit_runs.append(time.perf_counter() - start)
+                # CPU time of this process (all its threads; not of n_jobs worker processes).
+                fit_cpu_runs.append(time.process_time() - cpu_start)
+            fit_seconds = statistics.median(fit_runs)
+            fit_cpu_seconds = statistics.median(fit_cpu_runs)
             predict_runs, predict_cpu_runs = [], []
             for _ in range(max(1, args.predict_repeats)):
                 start, cpu_start = time.perf_counter(), time.process_time()
@@ -293,6 +302,8 @@ def main() -> int:
             "description": description,
             "fit_seconds": fit_seconds,
             "fit_cpu_seconds": fit_cpu_seconds,
+            "fit_runs": fit_runs,
+            "fit_cpu_runs": fit_cpu_runs,
             "predict_seconds": predict_seconds,
             "predict_runs": predict_runs,
             "predict_cpu_runs": predict_cpu_runs,

@@ -11,14 +11,18 @@
 //! the same reasons as `forest_predict`.
 //!
 //!     cargo bench -p nadir-ml --bench gbdt_fit -- [TRAIN.csv TEST.csv] [--repeats N]
-//!         [--drop a,b,c] [--threads 1,2] [--score-repeats N]
+//!         [--drop a,b,c] [--threads 1,2] [--score-repeats N] [--json OUT.json]
 //!
 //! Without files: the default data file (or `NADIR_DATA`) split 70/30, stratified, seed 42.
+//! `--json` writes every run's wall and CPU seconds per thread count, with the test scores'
+//! checksum, for `bench/compare_unsw.sh`, which runs this bench in rounds interleaved with
+//! LightGBM's fits.
 
 use nadir_data::{Encoded, FeaturePipeline, ReadOptions, default_data_path, read_path};
 use nadir_ml::gbdt::GradientBoostingParams;
 use nadir_ml::split::stratified_split;
 use nadir_ml::{Classifier, Fit};
+use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,6 +32,7 @@ struct Options {
     drop: Vec<String>,
     threads: Vec<usize>,
     score_repeats: usize,
+    json: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -37,6 +42,7 @@ fn options() -> Options {
         drop: Vec::new(),
         threads: vec![1, 2],
         score_repeats: 1,
+        json: None,
     };
     // `cargo bench` adds `--bench`; every other flag is ours.
     let mut args = std::env::args().skip(1);
@@ -69,6 +75,7 @@ fn options() -> Options {
                     .collect::<Option<_>>()
                     .expect("--threads takes positive numbers, e.g. 1,2")
             }
+            "--json" => options.json = Some(args.next().expect("--json takes a path").into()),
             file => options.files.push(file.into()),
         }
     }
@@ -166,6 +173,7 @@ fn main() {
         "test accuracy at 0.5: {:.2} %",
         100.0 * correct as f64 / test_y.len() as f64
     );
+    let mut by_threads = serde_json::Map::new();
     for ((threads, _), (fits, predicts)) in pools.iter().zip(fits.iter().zip(&predicts)) {
         let (fit, fit_median, fit_cpu) = summary(fits);
         let (predict, predict_median, predict_cpu) = summary(predicts);
@@ -179,6 +187,25 @@ fn main() {
             predict_median * 1e3,
             predict_cpu * 1e3
         );
+        let (walls, cpus): (Vec<f64>, Vec<f64>) = fits.iter().copied().unzip();
+        let (predict_walls, predict_cpus): (Vec<f64>, Vec<f64>) = predicts.iter().copied().unzip();
+        by_threads.insert(
+            threads.to_string(),
+            json!({"fit_runs": walls, "fit_cpu_runs": cpus,
+                   "predict_runs": predict_walls, "predict_cpu_runs": predict_cpus}),
+        );
+    }
+    if let Some(path) = options.json {
+        let report = json!({
+            "train_rows": train_x.len(),
+            "test_rows": test_x.len(),
+            "trees": model.n_iter(),
+            "test_scores_checksum": format!("{checksum:016x}"),
+            "test_accuracy_at_half": correct as f64 / test_y.len() as f64,
+            "threads": by_threads,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&report).expect("JSON"))
+            .expect("a writable --json path");
     }
 }
 
