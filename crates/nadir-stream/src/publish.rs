@@ -9,6 +9,7 @@ use crate::entry::{HEADER, RECORD};
 use crate::server::{self, ServerError};
 use nadir_data::DataFormat;
 use redis::{Connection, RedisError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -16,7 +17,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     pub record: String,
-    pub header: Option<String>,
+    /// Shared by every line of one file.
+    pub header: Option<Arc<str>>,
 }
 
 #[derive(Debug, Error)]
@@ -105,7 +107,7 @@ impl Publisher {
                 }
                 command.arg("*").arg(RECORD).arg(&entry.record);
                 if let Some(header) = &entry.header {
-                    command.arg(HEADER).arg(header);
+                    command.arg(HEADER).arg(header.as_bytes());
                 }
                 command.ignore();
             }
@@ -191,7 +193,11 @@ fn csv_entries(text: &str) -> Result<Vec<Published>, csv::Error> {
         field.trim().trim_matches('"').parse::<f64>().is_err()
     });
     let mut lines = lines.into_iter();
-    let header = if has_header { lines.next() } else { None };
+    let header: Option<Arc<str>> = if has_header {
+        lines.next().map(Arc::from)
+    } else {
+        None
+    };
     Ok(lines
         .map(|record| Published {
             record,
