@@ -18,7 +18,7 @@
 use crate::reader::{self, BadLabel, DataError, Dataset, InvalidRow, ReadOptions, RowProblem};
 use crate::record::{BadFields, Problem, Record, TypedValue, shown};
 use crate::rejects::Rejects;
-use crate::schema::{Schema, normalise_name};
+use crate::schema::{Schema, is_named, normalise_name};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -120,9 +120,7 @@ impl Fields {
             return Some(i);
         }
         let key = std::str::from_utf8(key).ok()?;
-        self.normalised
-            .iter()
-            .position(|n| canonical(key).eq(n.chars()))
+        self.normalised.iter().position(|n| is_named(key, n))
     }
 
     /// The slot of a label column a key names (after the features'), with
@@ -135,9 +133,7 @@ impl Fields {
             Some(at) => at,
             None => {
                 let key = std::str::from_utf8(key).ok()?;
-                self.labels
-                    .iter()
-                    .position(|(_, n)| canonical(key).eq(n.chars()))?
+                self.labels.iter().position(|(_, n)| is_named(key, n))?
             }
         };
         Some(self.names.len() + at)
@@ -147,13 +143,6 @@ impl Fields {
     fn slots(&self) -> usize {
         self.names.len() + self.labels.len()
     }
-}
-
-/// A key's characters in the canonical spelling ([`normalise_name`]) without building it.
-fn canonical(key: &str) -> impl Iterator<Item = char> + '_ {
-    key.chars()
-        .filter(|c| *c != '_' && !c.is_whitespace())
-        .flat_map(char::to_lowercase)
 }
 
 /// Records read from a body or file: the valid ones with their indices, and the bad ones

@@ -294,7 +294,7 @@ impl Schema {
             .chain([&self.label().column])
             .chain(&self.label().binary)
             .chain(self.never_features())
-            .any(|column| normalise_name(column) == normalised)
+            .any(|column| is_named(column, normalised))
     }
 
     /// Every declared feature in file order, dropped ones included.
@@ -348,13 +348,13 @@ impl Schema {
     /// (ignoring case, `_` and spaces: KDD's documents write `src_bytes`).
     pub fn feature_index(&self, name: &str) -> Option<usize> {
         let key = normalise_name(name);
-        self.features().position(|f| normalise_name(&f.name) == key)
+        self.features().position(|f| is_named(&f.name, &key))
     }
 
     /// The position among [`Schema::numeric`] of a numeric feature, by name in any spelling.
     pub fn numeric_index(&self, name: &str) -> Option<usize> {
         let key = normalise_name(name);
-        self.numeric().position(|f| normalise_name(&f.name) == key)
+        self.numeric().position(|f| is_named(&f.name, &key))
     }
 
     /// The families the schema's table declares, in its (name) order; `None` for a schema
@@ -389,7 +389,7 @@ impl Schema {
             let feature = spec
                 .features
                 .iter_mut()
-                .find(|f| normalise_name(&f.name) == key)
+                .find(|f| is_named(&f.name, &key))
                 .ok_or_else(|| SchemaError::UnknownDrop {
                     schema: self.spec.name.clone(),
                     name: name.clone(),
@@ -413,10 +413,20 @@ impl Schema {
 
 /// The canonical form of a column name: lower case without underscores or spaces.
 pub fn normalise_name(name: &str) -> String {
+    canonical_chars(name).collect()
+}
+
+/// [`normalise_name`]'s characters, without building the string.
+fn canonical_chars(name: &str) -> impl Iterator<Item = char> + '_ {
     name.chars()
         .filter(|c| *c != '_' && !c.is_whitespace())
         .flat_map(char::to_lowercase)
-        .collect()
+}
+
+/// Whether `name` is `normalised` in its canonical spelling ([`normalise_name`]), compared as
+/// they go: the readers ask it of every schema column for every column or key they meet.
+pub(crate) fn is_named(name: &str, normalised: &str) -> bool {
+    canonical_chars(name).eq(normalised.chars())
 }
 
 #[cfg(test)]
