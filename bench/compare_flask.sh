@@ -71,15 +71,10 @@ PY_VERSIONS="$("$PY" -c 'import platform; from importlib.metadata import version
 echo "$PY_VERSIONS"
 
 # --- 2. nadir ----------------------------------------------------------------------------
+release_nadir
+# A copy, so that a concurrent rebuild cannot swap the binary mid-run.
+cp "$NADIR" "$OUT/nadir-bin"
 NADIR="$OUT/nadir-bin"
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  step "cargo build --release -p nadir-cli"
-  (cd "$ROOT" && timeout 1800 cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1 || {
-    tail -n 20 "$OUT/cargo-build.log" >&2
-    exit 1
-  }
-fi
-cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir" "$NADIR"
 
 # --- 3. The same split, the same forest on both sides -----------------------------------
 step "stratified 70/30 split of $DATA (seed 42) and request bodies"

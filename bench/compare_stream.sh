@@ -117,16 +117,10 @@ PY="$VENV/bin/python"
 PY_VERSIONS="$("$PY" -c 'import platform; from importlib.metadata import version as v; print("python", platform.python_version(), "scikit-learn", v("scikit-learn"), "redis-py", v("redis"), "hiredis", v("hiredis"))')"
 echo "$PY_VERSIONS"
 
-NADIR="$OUT/nadir-bin"
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  step "cargo build --release -p nadir-cli"
-  (cd "$ROOT" && timeout 1800 cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1 || {
-    tail -n 20 "$OUT/cargo-build.log" >&2
-    exit 1
-  }
-fi
+release_nadir
 # A copy, so that a concurrent rebuild cannot swap the binary mid-run.
-cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir" "$NADIR"
+cp "$NADIR" "$OUT/nadir-bin"
+NADIR="$OUT/nadir-bin"
 
 # --- 2. The same split, the same forest on both sides, the records -------------------------
 step "stratified 70/30 split of $DATA (seed 42); $N records from the test part"

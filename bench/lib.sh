@@ -53,7 +53,7 @@ python_env() {
 
 # NADIR: the release binary, built first unless BENCH_SKIP_BUILD=1 (the log in $OUT).
 release_nadir() {
-  NADIR="$ROOT/target/release/nadir"
+  NADIR="${CARGO_TARGET_DIR:-$ROOT/target}/release/nadir"
   [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] && return
   step "cargo build --release -p nadir-cli"
   (cd "$ROOT" && cargo build --release -p nadir-cli) >"$OUT/cargo-build.log" 2>&1 || {
