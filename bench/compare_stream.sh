@@ -29,7 +29,8 @@ PACED_SECONDS="${BENCH_PACED_SECONDS:-10}"
 CEILING_N="${BENCH_CEILING_N:-200000}"
 CEILING_PIPELINE=16
 CEILING_CLIENTS=50
-COMMAND="$(env | grep -o '^BENCH_[A-Z_]*=[^ ]*' | sort | tr '\n' ' ')bench/compare_stream.sh${1:+ $1}"
+# grep finds nothing when no BENCH_ variable is set: not an error.
+COMMAND="$( (env | grep -o '^BENCH_[A-Z_]*=[^ ]*' || true) | sort | tr '\n' ' ')bench/compare_stream.sh${1:+ $1}"
 
 DATA="${1:-${NADIR_DATA:-$ROOT/../shared/data/Network_anomaly_data.csv}}"
 if [[ ! -f "$DATA" ]]; then
