@@ -14,6 +14,9 @@
 //! trees for ranked scoring) is timed too: it is work a server pays once, not per batch.
 //! Each run's CPU time (all threads) is recorded beside its wall time.
 
+mod common;
+
+use common::process_cpu_seconds;
 use nadir_data::{Encoded, FeaturePipeline, ReadOptions, default_data_path, read_path};
 use nadir_ml::forest::{Forest, ForestParams};
 use nadir_ml::split::stratified_split;
@@ -93,15 +96,7 @@ fn main() {
     ];
     let models: [(&str, &(dyn Classifier + Sync)); 2] =
         [("random_forest", &forest), ("bagging", &bagging)];
-    // Built once, before any timing: a pool's threads ending mid-run would drop their CPU
-    // time from the process's sum.
-    let pools = [1, 2].map(|threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool");
-        (threads, pool)
-    });
+    let pools = common::thread_pools(&[1, 2]);
     println!("{} test rows, {} runs each", test_x.len(), options.repeats);
     let mut report = serde_json::Map::new();
     for ((name, model), load) in models.into_iter().zip(load_seconds) {
@@ -157,20 +152,4 @@ fn time_load<M: serde::de::DeserializeOwned>(bytes: &[u8]) -> f64 {
             start.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
-}
-
-/// CPU seconds the process's threads have run so far (Linux: the first field of each
-/// thread's `schedstat`, in nanoseconds). Unlike wall time, it does not grow while other
-/// processes hold the cores, so it stays comparable on a busy machine; scikit-learn's side
-/// reads the same thing through `time.process_time()`. NaN where `/proc` is missing.
-fn process_cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return f64::NAN;
-    };
-    let nanoseconds: u64 = tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    nanoseconds as f64 * 1e-9
 }

@@ -18,6 +18,9 @@
 //! checksum, for `bench/compare_unsw.sh`, which runs this bench in rounds interleaved with
 //! LightGBM's fits.
 
+mod common;
+
+use common::process_cpu_seconds;
 use nadir_data::{Encoded, FeaturePipeline, ReadOptions, default_data_path, read_path};
 use nadir_ml::gbdt::GradientBoostingParams;
 use nadir_ml::split::stratified_split;
@@ -118,19 +121,7 @@ fn main() {
     let options = options();
     let (train_x, train_y, test_x, test_y) = data(&options);
     let params = GradientBoostingParams::default();
-    // Built once, before any timing: a pool's threads ending mid-run would drop their CPU
-    // time from the process's sum.
-    let pools: Vec<_> = options
-        .threads
-        .iter()
-        .map(|&threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            (threads, pool)
-        })
-        .collect();
+    let pools = common::thread_pools(&options.threads);
     println!(
         "{} training rows, {} test rows, {} runs per pool",
         train_x.len(),
@@ -215,17 +206,4 @@ fn summary(runs: &[(f64, f64)]) -> (f64, f64, f64) {
     wall.sort_by(f64::total_cmp);
     let cpu = runs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
     (wall[0], wall[wall.len() / 2], cpu)
-}
-
-/// CPU seconds the process's threads have run so far (as `forest_predict` measures it).
-fn process_cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return f64::NAN;
-    };
-    let nanoseconds: u64 = tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    nanoseconds as f64 * 1e-9
 }

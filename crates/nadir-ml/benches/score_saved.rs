@@ -14,6 +14,9 @@
 //!
 //! The JSON holds, per thread count, every run's wall and CPU seconds and their medians.
 
+mod common;
+
+use common::process_cpu_seconds;
 use nadir_data::{ReadOptions, read_path};
 use nadir_ml::Classifier;
 use nadir_ml::file::SavedModel;
@@ -83,19 +86,7 @@ fn main() {
         encoded.len(),
         options.repeats
     );
-    // Built once, before any timing: a pool's threads ending mid-run would drop their CPU
-    // time from the process's sum.
-    let pools: Vec<_> = options
-        .threads
-        .iter()
-        .map(|&threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            (threads, pool)
-        })
-        .collect();
+    let pools = common::thread_pools(&options.threads);
     let mut reference = None;
     let mut by_threads = serde_json::Map::new();
     for (threads, pool) in &pools {
@@ -146,17 +137,4 @@ fn median(runs: &[f64]) -> f64 {
     } else {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     }
-}
-
-/// CPU seconds the process's threads have run so far (as `forest_predict` measures it).
-fn process_cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return f64::NAN;
-    };
-    let nanoseconds: u64 = tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    nanoseconds as f64 * 1e-9
 }
