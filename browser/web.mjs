@@ -1,7 +1,9 @@
 // Drives the page served by `nadir serve` in headless Chromium as a user would: upload a file,
 // read the results, download them, paste records, send a malformed file, score one record with
-// the form, look at the models and the report, use the keyboard. Saves a screenshot of each
-// step and the downloaded CSV in the given directory.
+// the form, look at the models and the report, use the keyboard. The model list starts at the
+// API's default model; the results' numbers are all written one way; at 1,400 and 800 px the
+// page does not scroll sideways. Saves a screenshot of each step (the results at both widths)
+// and the downloaded CSV in the given directory.
 //
 //   node browser/web.mjs URL SCREENSHOT_DIR RECORDS_CSV
 //
@@ -38,10 +40,41 @@ async function text(page, selector) {
   return (await page.locator(selector).innerText()).trim();
 }
 
+/** Window widths the page is looked at: a laptop's, and a narrow window's. */
+const WIDTHS = [1400, 800];
+
+/** Checks that the page does not scroll sideways at `width` px and saves a screenshot. */
+async function atWidth(page, width, name) {
+  await page.setViewportSize({ width, height: 900 });
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  check(scroll <= client, `at ${width} px the page is ${scroll} px wide`);
+  await shot(page, `${name}-${width}`);
+}
+
+/** The whole numbers of a text written with four or more digits in a row: every count must
+ * be grouped by thousands (58,639), so that none reads "67334" beside "58,639". Decimals
+ * (a threshold of 0.5939) are not counts. */
+function ungroupedNumbers(text) {
+  return (text.match(/[\d.,]*\d/g) || []).filter((n) => !n.includes('.') && /\d{4}/.test(n));
+}
+
+/** Every text of the elements `selectors` select, text node by text node. */
+async function textsOf(page, selectors) {
+  return page.evaluate((selectors) => selectors.flatMap((selector) => {
+    const walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+    const texts = [];
+    while (walker.nextNode()) texts.push(walker.currentNode.textContent);
+    return texts;
+  }).join(' '), selectors);
+}
+
 const browser = await launch();
 let failed = null;
 try {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 768 } });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: WIDTHS[0], height: 900 } });
   const page = await context.newPage();
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
@@ -56,6 +89,11 @@ try {
   await page.waitForSelector('body[data-ready="true"]');
   const models = await page.locator('#model option').evaluateAll((options) => options.map((o) => o.value));
   check(models.length > 0, 'no model in the model list');
+  const { default_model: defaultModel } = await page.evaluate(async () => (await fetch('/v1/models')).json());
+  check(models.includes(defaultModel), `the API's default model ${defaultModel} is not in the list ${models}`);
+  const selected = await page.locator('#model').inputValue();
+  check(selected === defaultModel, `the model list starts at ${selected}, not the API's default ${defaultModel}`);
+  result.defaultModel = selected;
   const classifier = models.find((m) => m === 'logistic_regression') || models[0];
   await page.selectOption('#model', classifier);
   result.models = models;
@@ -94,7 +132,9 @@ try {
   const progress = await text(page, '#progress-label');
   check(/in \d+ batch/.test(progress), `progress says "${progress}"`);
   result.summary = { records: total, normal, attacks, rejected, progress };
-  await shot(page, '02-results');
+  const written = await textsOf(page, ['#summary', '#histogram', '#histogram-caption']);
+  check(ungroupedNumbers(written).length === 0, `numbers written ungrouped: ${ungroupedNumbers(written)} in "${written}"`);
+  for (const width of [...WIDTHS].reverse()) await atWidth(page, width, '02-results');
   console.log(`ok upload: ${total} records, ${attacks} attacks, ${normal} normal, ${bars} histogram bars; ${progress}`);
 
   step = 'paging';

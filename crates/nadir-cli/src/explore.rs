@@ -2,9 +2,11 @@
 //! readable sections or as JSON.
 
 use crate::{DataArgs, ReportFormat, load_data};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
+use nadir_data::DataError;
 use nadir_explore::{Exploration, PValue, TestResult};
+use nadir_traffic::{TrafficError, zeek::ZeekError};
 use std::io::{self, Write};
 
 /// Rows of each ranked list shown by `--format table` (JSON holds them all).
@@ -23,9 +25,15 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: ExploreArgs) -> Result<()> {
-    let data = load_data(&args.data).context(
-        "reading the data (with --skip-invalid, invalid rows are skipped and counted per column instead)",
-    )?;
+    let data = load_data(&args.data).map_err(|error| {
+        if !args.data.skip_invalid && stopped_at_an_invalid_row(&error) {
+            error.context(
+                "reading the data stopped at an invalid row (with --skip-invalid, invalid rows are skipped and counted per column instead)",
+            )
+        } else {
+            error
+        }
+    })?;
     let exploration = nadir_explore::explore(&data)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
@@ -34,6 +42,20 @@ pub fn run(args: ExploreArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Whether the read stopped at a bad row or line, the one failure `--skip-invalid` changes
+/// (not a missing file, a directory or a header that fits no schema).
+fn stopped_at_an_invalid_row(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<DataError>(),
+            Some(DataError::InvalidRow { .. })
+        ) || matches!(
+            cause.downcast_ref::<TrafficError>(),
+            Some(TrafficError::Zeek(ZeekError::BadLine { .. }))
+        )
+    })
 }
 
 fn percent(share: f64) -> String {

@@ -21,9 +21,10 @@ pub struct ReportArgs {
     /// `nadir train --test` (default: the path recorded in metrics.json).
     #[arg(long, value_name = "FILE")]
     test: Option<PathBuf>,
-    /// The HTML file to write.
-    #[arg(long, default_value = "report.html", value_name = "FILE")]
-    out: PathBuf,
+    /// The HTML file to write [default: report.html in the --models directory, beside the
+    /// models it reports on].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Seed of the scatter-plot samples and of DBSCAN's silhouette samples.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -38,6 +39,10 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| nadir_report::default_page_path(&args.models));
     let models = nadir_report::load_models(&args.models)?;
     let data = match models.schema() {
         Some(schema) => load_data_as(&args.data, schema)?,
@@ -90,8 +95,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     spinner.set_message("writing the page");
     let html = report.to_html();
     spinner.finish_and_clear();
-    std::fs::write(&args.out, &html)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
     if report.anomalies.fitted_here {
         eprintln!(
             "note: {} has no isolation_forest.nadir; the report fitted one on the training rows",
@@ -110,7 +114,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     writeln!(
         std::io::stdout().lock(),
         "wrote {} ({:.1} MB) in {:.1} s",
-        args.out.display(),
+        out.display(),
         html.len() as f64 / 1e6,
         report.seconds
     )?;

@@ -98,6 +98,22 @@ fn invalid_rows_stop_the_read_or_are_counted_per_column() {
 }
 
 #[test]
+fn the_skip_invalid_hint_comes_only_where_it_helps() {
+    let missing =
+        std::env::temp_dir().join(format!("nadir-explore-{}-none.csv", std::process::id()));
+    let directory = std::env::temp_dir();
+    for path in [&missing, &directory] {
+        let out = nadir(&["explore", "--data", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&path.display().to_string()) && !stderr.contains("--skip-invalid"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn unlabelled_data_is_refused_with_the_reason() {
     let content = std::fs::read_to_string(sample()).unwrap();
     let features_only: String = content

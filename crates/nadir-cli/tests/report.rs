@@ -4,24 +4,30 @@
 mod common;
 use common::{nadir, path, sample, scratch, text, train_on_sample};
 
+/// Without `--out` the page goes beside the models it reports on, not into the directory the
+/// command runs from.
 #[test]
 fn report_after_train_writes_one_self_contained_page() {
     let dir = scratch("page");
     let models = dir.join("models");
     train_on_sample("dt,iforest", &models, &[]);
-    let page = dir.join("report.html");
-    let out = nadir(&[
-        "report",
-        "--data",
-        path(&sample()),
-        "--models",
-        path(&models),
-        "--out",
-        path(&page),
-        "--max-points",
-        "300",
-    ]);
+    let page = models.join("report.html");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args([
+            "report",
+            "--data",
+            path(&sample()),
+            "--models",
+            path(&models),
+            "--max-points",
+            "300",
+        ])
+        .current_dir(&dir)
+        .env_remove("NADIR_DATA")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!dir.join("report.html").exists());
     assert!(text(&out.stdout).starts_with(&format!("wrote {}", page.display())));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));

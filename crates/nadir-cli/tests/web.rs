@@ -126,7 +126,8 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&models).unwrap();
 
-    train_on_sample("lr,dt", &models, &[]);
+    // With random_forest, the API's default model, which the page must start at.
+    train_on_sample("lr,dt,rf", &models, &[]);
 
     let server = serve(
         &models,
@@ -163,7 +164,11 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
         .map(|m| m.as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["decision_tree", "logistic_regression"]);
+    assert_eq!(
+        names,
+        ["decision_tree", "logistic_regression", "random_forest"]
+    );
+    assert_eq!(result["defaultModel"], "random_forest");
     assert_eq!(result["model"], "logistic_regression");
     assert_eq!(result["summary"]["records"], 2000);
     assert!(
@@ -179,7 +184,7 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
             .contains("Prediction: normal")
     );
     assert_eq!(result["reportHeading"], "No report to show");
-    assert_eq!(result["screenshots"].as_array().unwrap().len(), 10);
+    assert_eq!(result["screenshots"].as_array().unwrap().len(), 11);
     for shot in result["screenshots"].as_array().unwrap() {
         assert!(Path::new(shot.as_str().unwrap()).is_file(), "{shot}");
     }

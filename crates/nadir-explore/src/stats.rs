@@ -2,12 +2,33 @@
 //! the chi-square test of independence, Pearson and Spearman correlation, and the
 //! Benjamini–Hochberg adjustment.
 //!
-//! The distributions (normal, Student t, chi-square) come from `statrs`. The tests on top of
-//! them are written here because no maintained pure-Rust crate offers them with the options
-//! this exploration needs (tie-corrected U with continuity correction, one-sided
-//! alternatives, Welch–Satterthwaite degrees of freedom, BH adjustment); each follows
+//! The distributions (normal, Student t, chi-square) come from `statrs`. Each test follows
 //! scipy's definition and is checked against scipy's numbers in `tests/scipy_reference.rs`.
 //! All inputs must be finite (the reader guarantees it for record values).
+//!
+//! Why the tests are written here although `statrs` 0.19 has some of them (measured against
+//! scipy 1.17.1 and timed on a release build):
+//!
+//! - `statrs::stats_tests::mannwhitneyu` (asymptotic, with continuity correction) gives the
+//!   same U and the same p-values where they are not small, ties included (within 1e-15
+//!   relative of [`mann_whitney_u`] on scipy's example, small samples with ties and 1,700
+//!   tied counts; 2e-12 at p = 5e-6). But it checks every pair of values for comparability before ranking, O(n²):
+//!   one two-sided test on 125,973 rows (the NSL-KDD file's size) takes 36.8 s against 31 ms
+//!   here, and this exploration runs two per feature. And it takes a one-sided p-value as
+//!   `1 − cdf(z)`, which is 0 below about 1e-16: on 12,500 tied counts where scipy gives
+//!   8.875e-36 (1.775e-35 two-sided) it gives 0, and the ranking and the hypotheses'
+//!   verdicts need those p-values (`PValue` keeps even their underflow apart).
+//! - `statrs::stats_tests::chisquare` is the goodness-of-fit test (one row of counts against
+//!   expected ones), not the test of independence of a contingency table, and its p-value is
+//!   also `1 − cdf`, 0 below about 1e-16.
+//! - `statrs` has no two-sample Welch t-test (only a one-sample one), no two-proportion
+//!   z-test, no Pearson or Spearman coefficient and no Benjamini–Hochberg adjustment.
+//! - `statrs`' `OrderStatistics::ranks(RankTieBreaker::Average)` gives the same ranks as
+//!   [`average_ranks`] but takes 56–60 ms on a 125,973-value column of counts against 28–44 ms
+//!   here (it sorts index–reference pairs with a stable sort), once per column for Spearman.
+//! - Its `Statistics::mean` and `variance` (one-pass, a division per value) agree with
+//!   [`mean_variance`] to 6e-13 relative but take 1.5 ms against 0.23 ms on that column, and
+//!   give NaN for a single value, where a class summary wants a variance of 0.
 
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};

@@ -873,7 +873,7 @@ pub struct Heatmap {
     pub values: Vec<Vec<Option<f64>>>,
     pub colors: ColorScale,
     pub cell: f64,
-    /// Text in each cell: the value formatted, or these labels.
+    /// Text in each cell: the value formatted, or these labels (a `\n` starts a new line).
     pub cell_text: Option<Vec<Vec<String>>>,
     pub row_title: String,
     pub column_title: String,
@@ -898,7 +898,10 @@ impl Heatmap {
             20.0
         };
         let bottom = top + grid_h;
-        let bar_w = if self.color_bar.is_some() { 90.0 } else { 0.0 };
+        // Room for the colour bar's ticks and its bold title (wider than the base font).
+        let bar_w = self.color_bar.as_ref().map_or(0.0, |title| {
+            (title.chars().count() as f64 * CHAR_WIDTH * 1.15 + 12.0).max(90.0)
+        });
         let width = left + grid_w + 16.0 + bar_w;
         let title_h = if self.column_title.is_empty() {
             0.0
@@ -943,14 +946,28 @@ impl Heatmap {
                     } else {
                         INK
                     };
+                    let centre = px(x + self.cell / 2.0);
                     let _ = write!(
                         texts,
-                        r#"<text x="{}" y="{}" dy="0.35em" text-anchor="middle" fill="{color}" font-size="{}">{}</text>"#,
-                        px(x + self.cell / 2.0),
+                        r#"<text class="cell" x="{centre}" y="{}" text-anchor="middle" fill="{color}" font-size="{}">"#,
                         px(y + self.cell / 2.0),
                         px(font),
-                        escape(&text)
                     );
+                    // Lines centred on the cell's middle, 1.2 em apart.
+                    let lines = text.lines().count().max(1) as f64;
+                    for (i, line) in text.lines().enumerate() {
+                        let dy = if i == 0 {
+                            0.35 - 0.6 * (lines - 1.0)
+                        } else {
+                            1.2
+                        };
+                        let _ = write!(
+                            texts,
+                            r#"<tspan x="{centre}" dy="{dy}em">{}</tspan>"#,
+                            escape(line)
+                        );
+                    }
+                    texts.push_str("</text>");
                 }
             }
         }

@@ -299,8 +299,8 @@ pub fn confusion_matrices(section: &ModelSection) -> Figure {
                 .zip(&shares)
                 .map(|(&(a, b), s)| {
                     vec![
-                        format!("{} ({})", grouped(a as usize), percent(s[0])),
-                        format!("{} ({})", grouped(b as usize), percent(s[1])),
+                        format!("{}\n{}", grouped(a as usize), percent(s[0])),
+                        format!("{}\n{}", grouped(b as usize), percent(s[1])),
                     ]
                 })
                 .collect();

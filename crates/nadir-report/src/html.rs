@@ -41,7 +41,7 @@ table { border-collapse: collapse; margin: 12px 0 20px; font-size: 13.5px; font-
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; }
 td { white-space: nowrap; }
-td:has(.text) { white-space: normal; }
+td:has(.text) { white-space: normal; text-align: left; min-width: 16ch; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 tr.best td { background: #eef5fc; font-weight: 600; }
 .wide { overflow-x: auto; }
@@ -73,10 +73,10 @@ struct Section {
     figures: Vec<(String, String)>,
 }
 
-/// Writes the page, numbering figures in order.
+/// Writes the page, numbering figures by section: the second figure of section 3 is
+/// figure 3.2, in its caption and in the contents.
 struct Page {
     sections: Vec<Section>,
-    figure_count: usize,
 }
 
 impl Page {
@@ -91,12 +91,12 @@ impl Page {
     }
 
     fn figure(&mut self, figure: &Figure) -> String {
-        self.figure_count += 1;
-        let number = self.figure_count;
+        let section_number = self.sections.len();
         let section = self.sections.last_mut().expect("a section");
+        let number = format!("{section_number}.{}", section.figures.len() + 1);
         section
             .figures
-            .push((figure.id.clone(), format!("{number}. {}", figure.title)));
+            .push((figure.id.clone(), format!("{number} {}", figure.title)));
         let mut html = format!(r#"<figure id="{}">"#, escape(&figure.id));
         if figure.charts.len() > 1 {
             let _ = write!(
@@ -149,11 +149,20 @@ impl Page {
 }
 
 /// An HTML table: header cells, then rows of cells (already escaped HTML), the first column
-/// left-aligned; `highlight` marks one row.
+/// left-aligned, and so is a column whose every cell is [`text`] (its header too);
+/// `highlight` marks one row.
 fn table(header: &[&str], rows: &[Vec<String>], highlight: Option<usize>) -> String {
     let mut html = String::from(r#"<div class="wide"><table><thead><tr>"#);
-    for h in header {
-        let _ = write!(html, "<th>{h}</th>");
+    for (column, h) in header.iter().enumerate() {
+        let prose = !rows.is_empty()
+            && rows
+                .iter()
+                .all(|row| row.get(column).is_some_and(|cell| cell.starts_with(TEXT)));
+        let _ = write!(
+            html,
+            "<th{}>{h}</th>",
+            if prose { r#" class="text""# } else { "" }
+        );
     }
     html.push_str("</tr></thead><tbody>");
     for (i, row) in rows.iter().enumerate() {
@@ -169,6 +178,14 @@ fn table(header: &[&str], rows: &[Vec<String>], highlight: Option<usize>) -> Str
     }
     html.push_str("</tbody></table></div>");
     html
+}
+
+const TEXT: &str = r#"<span class="text">"#;
+
+/// A table cell of prose (a list, a sentence): it wraps and is left-aligned, where numbers
+/// stay on one line, right-aligned.
+fn text(prose: &str) -> String {
+    format!("{TEXT}{}</span>", escape(prose))
 }
 
 fn fact(value: &str, label: &str) -> String {
@@ -187,7 +204,6 @@ pub fn render(report: &Report) -> String {
     let e = &report.exploration;
     let mut page = Page {
         sections: Vec::new(),
-        figure_count: 0,
     };
     summary(&mut page, report);
     data_section(&mut page, e);
@@ -309,7 +325,7 @@ fn data_section(page: &mut Page, e: &Exploration) {
         ],
         vec![
             "constant columns".into(),
-            escape(&if q.constant_columns.is_empty() {
+            text(&if q.constant_columns.is_empty() {
                 "none".into()
             } else {
                 q.constant_columns.join(", ")
@@ -317,7 +333,7 @@ fn data_section(page: &mut Page, e: &Exploration) {
         ],
         vec![
             "near-constant columns".into(),
-            escape(
+            text(
                 &q.near_constant
                     .iter()
                     .map(|n| format!("{} ({} = {})", n.column, share(n.share), n.value))
@@ -339,7 +355,7 @@ fn data_section(page: &mut Page, e: &Exploration) {
                     grouped(s.rows),
                     grouped(s.normal_rows),
                     grouped(s.attack_rows),
-                    format!(r#"<span class="text">{}</span>"#, escape(s.rule)),
+                    text(s.rule),
                 ]
             })
             .collect();
@@ -397,10 +413,10 @@ fn features_section(page: &mut Page, report: &Report) {
             vec![
                 t.rank.to_string(),
                 escape(&t.feature),
-                format!(r#"<span class="text">{}</span>"#, escape(t.kind)),
+                escape(t.kind),
                 format!("{:.3}", t.separation),
                 escape(&format!("{:?}", t.magnitude).to_lowercase()),
-                escape(&t.direction),
+                text(&t.direction),
                 main.map_or("–".into(), |m| escape(m.test.label())),
                 main.map_or("–".into(), |m| escape(&m.p_adjusted.text)),
                 t.welch
@@ -502,7 +518,7 @@ fn correlations_section(page: &mut Page, e: &Exploration) {
         .map(|p| {
             vec![
                 escape(&p.a),
-                format!(r#"<span class="text">{}</span>"#, escape(&p.b)),
+                text(&p.b),
                 format!("{:.3}", p.pearson),
                 format!("{:.3}", p.spearman),
             ]
@@ -608,8 +624,8 @@ fn models_section(page: &mut Page, m: &ModelSection) {
         .map(|r| {
             vec![
                 escape(r.kind.name()),
-                format!(r#"<span class="text">{}</span>"#, escape(&r.description)),
-                format!(r#"<span class="text">{}</span>"#, escape(&r.threshold_rule)),
+                text(&r.description),
+                text(&r.threshold_rule),
             ]
         })
         .collect();

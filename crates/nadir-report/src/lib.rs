@@ -22,7 +22,7 @@ use nadir_ml::cluster::{ClusterOptions, ClusterStep};
 use nadir_ml::file::ModelFileError;
 use nadir_ml::model_dir::ModelDirError;
 use nadir_ml::registry::ModelKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
 use unsupervised::{AnomalyInput, AnomalySection, ClusterSection};
@@ -325,6 +325,13 @@ fn histogram(feature: String, kind: Kind, values: &[f64], labels: &[bool]) -> Fe
         normal,
         attack,
     }
+}
+
+/// Where `nadir report` writes the page when not told: beside the models it reports on, in
+/// the directory `nadir train` wrote (git-ignored in a checkout as `models/`), not in
+/// whatever directory the command runs from.
+pub fn default_page_path(model_dir: &Path) -> PathBuf {
+    model_dir.join("report.html")
 }
 
 /// Reads the model directory: see [`ModelDir::load`].

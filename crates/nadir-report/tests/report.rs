@@ -313,11 +313,11 @@ fn the_page_opens_in_headless_chromium_with_every_chart_drawn() {
         panic!("{why} ({hint})");
     }
     let (path, html) = page();
-    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report.png");
+    let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let out = Command::new("node")
         .arg(workspace().join("browser/report.mjs"))
         .arg(path)
-        .arg(&screenshot)
+        .arg(&screenshots)
         .output()
         .expect("node runs (install nodejs)");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -333,6 +333,9 @@ fn the_page_opens_in_headless_chromium_with_every_chart_drawn() {
         "{stdout}"
     );
     assert!(result["problems"].as_array().unwrap().is_empty());
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
-    eprintln!("screenshot: {}", screenshot.display());
+    for width in [1400, 800] {
+        let screenshot = screenshots.join(format!("report-{width}.png"));
+        assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+        eprintln!("screenshot: {}", screenshot.display());
+    }
 }

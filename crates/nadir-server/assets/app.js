@@ -32,6 +32,8 @@ const KIND_HINTS = { count: 'count ≥ 0', indicator: '0 or 1', rate: '0 to 1', 
 
 const state = {
   models: [],
+  /** The model the API scores with by default (`GET /v1/models`: `default_model`). */
+  defaultModel: null,
   /** The schema of the records the loaded models score (`GET /v1/models`), null when none is loaded. */
   schema: null,
   features: [],
@@ -71,7 +73,9 @@ function svg(tag, attrs = {}, text) {
 }
 
 const normaliseName = (name) => name.toLowerCase().replace(/[_\s]/g, '');
-const plural = (n, one, many = `${one}s`) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+/** A count as every number on the page is written: grouped by thousands (58,639). */
+const count = (n) => n.toLocaleString('en');
+const plural = (n, one, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
 
 /** A score, threshold or metric with a fixed number of decimals, so columns line up. */
 function fixed(value, digits = 4) {
@@ -162,7 +166,7 @@ function plainError(error, what) {
 function unlistedText(counts) {
   if (!counts || !counts.unlisted_records) return '';
   const fields = Object.entries(counts.by_field || {}).sort((a, b) => b[1] - a[1]);
-  const named = fields.slice(0, 5).map(([field, n]) => `${field} ${n.toLocaleString('en')}`);
+  const named = fields.slice(0, 5).map(([field, n]) => `${field} ${count(n)}`);
   if (fields.length > 5) named.push(plural(fields.length - 5, 'more field'));
   return `${plural(counts.unlisted_records, 'more record')} with problems, not listed one by one` +
     (named.length ? `; bad values by field in these lines: ${named.join(', ')}` : '');
@@ -198,6 +202,8 @@ function fillModelChoice() {
     $('model-about').textContent = 'Start the server with `nadir serve --models DIR` on a directory of .nadir files.';
     return;
   }
+  // Start with the model the API scores with by default, when it is loaded.
+  if (state.models.some((m) => m.name === state.defaultModel)) select.value = state.defaultModel;
   const showAbout = () => { $('model-about').textContent = describeModel(currentModel()); };
   select.addEventListener('change', showAbout);
   showAbout();
@@ -455,7 +461,7 @@ function setProgress(done, total, batches, batch) {
   $('progress').max = total;
   $('progress').value = done;
   $('progress-label').textContent =
-    `Scored ${done.toLocaleString('en')} of ${plural(total, 'record')} (batch ${batch} of ${batches})`;
+    `Scored ${count(done)} of ${plural(total, 'record')} (batch ${batch} of ${batches})`;
 }
 
 function showCsvErrors(intro, items, total = items.length) {
@@ -557,8 +563,8 @@ async function scoreCsv(event) {
   }
   const sent = Number($('progress').value);
   $('progress-label').textContent = sent < records.length
-    ? `Stopped after ${sent.toLocaleString('en')} of ${plural(records.length, 'record')}.`
-    : `Sent ${plural(records.length, 'record')} in ${plural(batches, 'batch', 'batches')} of up to ${BATCH_RECORDS.toLocaleString('en')}.`;
+    ? `Stopped after ${count(sent)} of ${plural(records.length, 'record')}.`
+    : `Sent ${plural(records.length, 'record')} in ${plural(batches, 'batch', 'batches')} of up to ${count(BATCH_RECORDS)}.`;
   if (problems.length) {
     showCsvErrors(
       `Nothing was scored: ${plural(rejectedRecords, 'record')} of the ${what} ${rejectedRecords === 1 ? 'has' : 'have'} values that are not valid. ` +
@@ -607,11 +613,11 @@ function renderSummary(model) {
   const attacks = scored.filter((r) => r.prediction === 'attack').length;
   const rejected = state.results.length - scored.length;
   const warned = scored.filter((r) => (r.warnings || []).length).length;
-  const stat = (cls, n, label) => el('div', { class: `stat ${cls}` }, el('b', { text: n.toLocaleString('en') }), label);
+  const stat = (cls, n, label) => el('div', { class: `stat ${cls}` }, el('b', { text: count(n) }), label);
   $('summary').replaceChildren(
     el('p', { class: 'visually-hidden', text:
       `Scored ${plural(scored.length, 'record')} with ${model.name}: ${plural(attacks, 'attack')}, ` +
-      `${scored.length - attacks} normal, ${rejected} rejected.` }),
+      `${count(scored.length - attacks)} normal, ${count(rejected)} rejected.` }),
     stat('', state.results.length, 'records'),
     stat('normal', scored.length - attacks, 'normal'),
     stat('attack', attacks, 'attacks'),
@@ -648,7 +654,7 @@ function renderHistogram(model) {
   const label = capitalised(model.score_description);
   const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'histogram-title' });
   chart.append(svg('title', { id: 'histogram-title' },
-    `Histogram of ${values.length} scores: ${attack.reduce((a, b) => a + b, 0)} attacks, ${normal.reduce((a, b) => a + b, 0)} normal`));
+    `Histogram of ${plural(values.length, 'score')}: ${plural(attack.reduce((a, b) => a + b, 0), 'attack')}, ${count(normal.reduce((a, b) => a + b, 0))} normal`));
   const barW = plotW / BINS;
   for (let i = 0; i < BINS; i++) {
     const x0 = left + i * barW + 1;
@@ -656,7 +662,7 @@ function renderHistogram(model) {
     const hAttack = attack[i] ? Math.max(1, (attack[i] / maxCount) * plotH) : 0;
     const binLo = lo + (i * (hi - lo)) / BINS;
     const binHi = lo + ((i + 1) * (hi - lo)) / BINS;
-    const tip = `${fixed(binLo, 2)}–${fixed(binHi, 2)}: ${normal[i]} normal, ${attack[i]} attack`;
+    const tip = `${fixed(binLo, 2)}–${fixed(binHi, 2)}: ${count(normal[i])} normal, ${plural(attack[i], 'attack')}`;
     const bar = (cls, y0, height) => {
       const rect = svg('rect', { class: cls, x: x0, y: y0, width: barW - 2, height });
       rect.append(svg('title', {}, tip));
@@ -672,7 +678,7 @@ function renderHistogram(model) {
     chart.append(svg('text', { x: x(v), y: top + plotH + 15, 'text-anchor': 'middle' }, fixed(v, 2)));
   }
   for (const n of [0, Math.round(maxCount / 2), maxCount]) {
-    chart.append(svg('text', { x: left - 6, y: y(n) + 4, 'text-anchor': 'end' }, n.toLocaleString('en')));
+    chart.append(svg('text', { x: left - 6, y: y(n) + 4, 'text-anchor': 'end' }, count(n)));
   }
   chart.append(svg('text', { x: left + plotW / 2, y: H - 6, 'text-anchor': 'middle' }, label));
   const tx = x(model.threshold);
@@ -706,7 +712,7 @@ function renderTable() {
     el('td', { class: 'num', text: r.prediction === 'rejected' ? '–' : fixed(scoreOf(r)) }),
     el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }))));
   const first = rows.length ? state.page * PAGE_ROWS + 1 : 0;
-  $('page-info').textContent = `Rows ${first.toLocaleString('en')}–${(state.page * PAGE_ROWS + shown.length).toLocaleString('en')} of ${rows.length.toLocaleString('en')} shown (page ${state.page + 1} of ${pages})`;
+  $('page-info').textContent = `Rows ${count(first)}–${count(state.page * PAGE_ROWS + shown.length)} of ${count(rows.length)} shown (page ${state.page + 1} of ${pages})`;
   $('page-prev').disabled = state.page === 0;
   $('page-next').disabled = state.page >= pages - 1;
 }
@@ -775,6 +781,7 @@ async function start() {
     state.models = answer.models || [];
     state.features = answer.features || [];
     state.schema = answer.schema || null;
+    state.defaultModel = answer.default_model;
   } catch (error) {
     $('load-error').textContent = `The list of models could not be loaded. ${plainError(error, 'model list')}`;
     $('load-error').hidden = false;

@@ -583,7 +583,7 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Response {
     let Some(schema) = models.schema() else {
         return json_response(
             StatusCode::OK,
-            &json!({ "schema": null, "models": summaries, "features": [] }),
+            &json!({ "schema": null, "models": summaries, "default_model": DEFAULT_CLASSIFIER, "features": [] }),
         );
     };
     // The category values some loaded model was trained on, so a client (the web page's
@@ -624,6 +624,7 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Response {
                 "other_columns": other_columns,
             },
             "models": summaries,
+            "default_model": DEFAULT_CLASSIFIER,
             "features": features,
         }),
     )

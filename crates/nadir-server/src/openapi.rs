@@ -368,6 +368,8 @@ fn schemas(schema: Option<&Schema>) -> Value {
                     "threshold_rule": { "type": "string" }, "describe": { "type": "string" },
                     "training": { "type": "object" }, "metrics": { "type": "object" },
                     "nadir_version": { "type": "string" } } } },
+                "default_model": { "type": "string",
+                    "description": "The model `POST /v1/predict` uses; clients that offer a choice of models start with it when it is loaded" },
                 "features": { "type": "array", "items": { "type": "object", "properties": {
                     "name": { "type": "string" },
                     "kind": { "type": "string", "enum": kinds },

@@ -339,6 +339,11 @@ fn every_content_type_gives_the_models_own_predictions() {
 fn every_model_answers_under_its_listed_score_field() {
     let server = Running::with_models("score-fields");
     let listing = server.get("/v1/models").json();
+    // The model `POST /v1/predict` uses, which the web page starts at.
+    assert_eq!(
+        listing["default_model"],
+        nadir_server::models::DEFAULT_CLASSIFIER
+    );
     let models = listing["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
     let body = csv_body(3, true);
