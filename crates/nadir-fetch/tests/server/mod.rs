@@ -1,5 +1,7 @@
 //! A loopback HTTP/1.1 server for the download tests (also used by the CLI's through
-//! `#[path]`): each path answers as the test says, one connection at a time.
+//! `#[path]`): each path answers as the test says, one connection at a time. Each test crate
+//! uses only some answers, hence the `dead_code` allowance.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
