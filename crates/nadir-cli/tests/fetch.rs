@@ -256,3 +256,32 @@ fn train_without_a_data_file_says_what_was_missing_and_why_the_fetch_failed() {
     assert!(listing(&dir.join("data")).is_empty());
     assert!(!dir.join("models").exists(), "{}", path(&dir));
 }
+
+#[test]
+fn data_fetch_failures_each_say_what_went_wrong_and_leave_no_file() {
+    let body = nsl_kdd_rows(1_000).into_bytes();
+    let mut other = body.clone();
+    other[100] = b'9';
+    let cut = Server::start(vec![("/KDDTrain%2B.txt", Answer::Cut(body.clone()))]);
+    let changed = Server::start(vec![("/KDDTrain%2B.txt", Answer::Body(other))]);
+    let dir = scratch("fetch-failures");
+    let catalogue = catalogue(&dir, &body);
+    std::fs::write(dir.join("a-file"), b"").unwrap();
+    let cases = [
+        (&cut, "data", "the download from"),
+        (&changed, "data", "checksum mismatch for"),
+        (&changed, "a-file/data", "cannot write a-file/data: "),
+    ];
+    for (server, dest, expected) in cases {
+        let args = ["data", "fetch", "--dest", dest, "--mirror", &server.base];
+        let out = nadir_in(&dir, &catalogue, &args, None);
+        assert_eq!(out.status.code(), Some(1), "{expected}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: cannot fetch nsl-kdd: {expected}")),
+            "{stderr}"
+        );
+    }
+    assert_eq!(listing(&dir), ["a-file", "catalogue.toml", "data"]);
+    assert!(listing(&dir.join("data")).is_empty());
+}
