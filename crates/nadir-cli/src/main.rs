@@ -1,6 +1,7 @@
 //! `nadir`: the command line over the nadir libraries. It parses arguments, shows progress
 //! and formats results; every decision lives in `nadir-data` and `nadir-ml`.
 
+mod data;
 mod explore;
 mod extract;
 mod output;
@@ -32,7 +33,8 @@ use std::sync::Arc;
     long_about = "Network anomaly detection on NSL-KDD connection records.\n\n\
         Reads the project's 43-column CSV (header row, columns in any order) or the headerless \
         NSL-KDD files (KDDTrain+.txt). Without --data, uses $NADIR_DATA, then \
-        data/Network_anomaly_data.csv, then ../shared/data/Network_anomaly_data.csv."
+        data/Network_anomaly_data.csv, then ../shared/data/Network_anomaly_data.csv; when \
+        there is none, `train` fetches it into data/ (see `nadir data fetch`)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -100,6 +102,9 @@ enum Command {
         nadir publish connections.csv --redis redis://127.0.0.1:6379 --stream conns\n  \
         nadir publish capture.pcap --stream conns --rate 5000")]
     Publish(stream::PublishArgs),
+    /// Get the public data sets: `nadir data fetch` downloads them where the commands look.
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 #[derive(Args)]
@@ -289,6 +294,7 @@ fn main() -> std::process::ExitCode {
         Command::Extract(args) => extract::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Publish(args) => stream::publish(args),
+        Command::Data(command) => data::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -551,7 +557,11 @@ fn train(args: TrainArgs) -> Result<()> {
     let mut config = model_config(args.config.as_deref(), &args.overrides, args.target_fpr)?;
     config.isolation_forest.normal_only |= args.normal_only;
     config.check(&kinds)?;
-    let data = load_data(&args.data)?;
+    let mut data_args = args.data.clone();
+    if data_args.data.is_none() {
+        data_args.data = Some(data::default_data_or_fetch()?);
+    }
+    let data = load_data(&data_args)?;
     let test_data = match &args.test {
         Some(path) => Some(load_data_as(
             &DataArgs {

@@ -13,8 +13,8 @@ pub mod schema;
 pub use encode::{Encoded, FeaturePipeline, Rows, RowsIter, UNSEEN, UnseenCategory, UnseenRows};
 pub use json::{DataFormat, read_json_dataset};
 pub use reader::{
-    DataError, Dataset, InvalidRow, ReadOptions, RowProblem, default_data_path, read_csv_records,
-    read_from, read_path,
+    DATA_ENV, DEFAULT_DATA_DIR, DEFAULT_DATA_FILE, DataError, Dataset, InvalidRow, ReadOptions,
+    RowProblem, default_data_path, read_csv_records, read_from, read_path,
 };
 pub use record::{BadFields, FieldError, Problem, Record};
 pub use rejects::{ErrorKind, Rejects};

@@ -211,7 +211,7 @@ pub enum DataError {
         source: io::Error,
     },
     #[error(
-        "no data file given and none found at the default places ({}); pass --data FILE, set NADIR_DATA, or put the NSL-KDD CSV at data/Network_anomaly_data.csv",
+        "no data file given and none found at the default places ({}); pass --data FILE, set NADIR_DATA, or run `nadir data fetch` to download NSL-KDD to data/Network_anomaly_data.csv",
         .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NoDefaultData { tried: Vec<PathBuf> },
@@ -855,22 +855,27 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The environment variable naming the default data file.
+pub const DATA_ENV: &str = "NADIR_DATA";
+/// The directory, relative to the working directory, where the default data file is looked
+/// for first (and where `nadir data fetch` writes).
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// The default data file's name: NSL-KDD's KDDTrain+ with a header row.
+pub const DEFAULT_DATA_FILE: &str = "Network_anomaly_data.csv";
+
 /// The default data file: `$NADIR_DATA`, else `data/Network_anomaly_data.csv`, else
 /// `../shared/data/Network_anomaly_data.csv`.
 pub fn default_data_path() -> Result<PathBuf, DataError> {
     let mut tried = Vec::new();
-    if let Some(env) = std::env::var_os("NADIR_DATA") {
+    if let Some(env) = std::env::var_os(DATA_ENV) {
         let path = PathBuf::from(env);
         if path.is_file() {
             return Ok(path);
         }
         tried.push(path);
     }
-    for candidate in [
-        "data/Network_anomaly_data.csv",
-        "../shared/data/Network_anomaly_data.csv",
-    ] {
-        let path = PathBuf::from(candidate);
+    for dir in [DEFAULT_DATA_DIR, "../shared/data"] {
+        let path = Path::new(dir).join(DEFAULT_DATA_FILE);
         if path.is_file() {
             return Ok(path);
         }

@@ -275,6 +275,16 @@ impl Schema {
         self.spec.headerless
     }
 
+    /// The columns of a headerless file in order: the declared features, the label, then the
+    /// columns that are never features (NSL-KDD's `lastflag`); joined by commas, the header
+    /// row of such a file.
+    pub fn headerless_columns(&self) -> Vec<&str> {
+        let features = self.spec.features.iter().map(|f| f.name.as_str());
+        let label = std::iter::once(self.spec.label.column.as_str());
+        let never = self.spec.never_features.iter().map(String::as_str);
+        features.chain(label).chain(never).collect()
+    }
+
     pub fn label(&self) -> &LabelRule {
         &self.spec.label
     }
