@@ -70,7 +70,10 @@ enum Command {
         nadir cluster --format json > clusters.json")]
     Cluster(ClusterArgs),
     /// List the models and their default hyperparameters (TOML, usable with --config).
-    Models,
+    #[command(after_help = "Examples:\n  \
+        nadir models > params.toml    # edit, then: nadir train --config params.toml\n  \
+        nadir models --format json | jq .random_forest")]
+    Models(ModelsArgs),
     /// Data quality, class balance, feature summaries, correlations and hypothesis tests.
     Explore(explore::ExploreArgs),
     /// Write one self-contained HTML report with charts of the data, the models and the clusters.
@@ -115,6 +118,20 @@ enum Command {
         nadir man | man -l -\n  \
         nadir man --out ~/.local/share/man/man1    # then: man nadir-train")]
     Man(generate::ManArgs),
+}
+
+#[derive(Args)]
+struct ModelsArgs {
+    /// TOML, one commented section per model (what --config reads), or the same
+    /// hyperparameters as one JSON object keyed by model name.
+    #[arg(long, value_enum, default_value = "toml")]
+    format: ModelsFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelsFormat {
+    Toml,
+    Json,
 }
 
 #[derive(Args)]
@@ -307,7 +324,7 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => evaluate(args),
         Command::Predict(args) => predict(args),
         Command::Cluster(args) => cluster(args),
-        Command::Models => models(),
+        Command::Models(args) => models(args),
         Command::Explore(args) => explore::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
@@ -757,9 +774,16 @@ fn cluster(args: ClusterArgs) -> Result<()> {
     Ok(())
 }
 
-fn models() -> Result<()> {
+fn models(args: ModelsArgs) -> Result<()> {
+    let defaults = ModelConfig::default();
     let mut out = output::stdout();
-    write!(out, "{}", ModelConfig::default().annotated_toml())?;
+    match args.format {
+        ModelsFormat::Toml => write!(out, "{}", defaults.annotated_toml())?,
+        ModelsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &defaults)?;
+            writeln!(out)?;
+        }
+    }
     out.flush()?;
     Ok(())
 }

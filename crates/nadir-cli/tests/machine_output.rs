@@ -143,6 +143,29 @@ fn validate_json_is_the_out_file() {
     );
 }
 
+#[test]
+fn models_json_holds_every_section_of_the_toml() {
+    let toml = nadir(&["models"]);
+    assert!(toml.status.success(), "{}", text(&toml.stderr));
+    let sections: Vec<String> = text(&toml.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix('[')?.split_once(']'))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert!(sections.len() >= 10, "{sections:?}");
+    let out = nadir(&["models", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json = one_document(&out.stdout);
+    for name in &sections {
+        assert!(
+            json.get(name).is_some_and(|v| v.is_object()),
+            "no {name}: {json}"
+        );
+    }
+    assert_eq!(json["random_forest"]["trees"], 100);
+    assert_eq!(json["bagging"]["trees"], 50);
+}
+
 /// The sample five times over (10,000 records): its predictions fill far more than a pipe's
 /// buffer, so writing them must meet the closed pipe.
 fn large_input(dir: &Path) -> std::path::PathBuf {
