@@ -612,7 +612,6 @@ fn train(args: TrainArgs) -> Result<()> {
     // Created before training too, so that an --out that cannot be a directory fails at once.
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let format = args.format;
     eprintln!(
         "training {} on {} rows of {}",
         kinds
@@ -645,14 +644,14 @@ fn train(args: TrainArgs) -> Result<()> {
     model_dir::save(&args.out, &trained)?;
 
     let mut out = output::stdout();
-    output::report(&mut out, format, &trained.report, output::train_report)?;
+    output::report(&mut out, args.format, &trained.report, output::train_report)?;
     let wrote = format!(
         "wrote {} model(s) and {} to {}",
         trained.models.len(),
         model_dir::METRICS_FILE,
         args.out.display()
     );
-    note(&mut out, format, &wrote)?;
+    note(&mut out, args.format, &wrote)?;
     out.flush()?;
     Ok(())
 }
