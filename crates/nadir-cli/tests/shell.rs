@@ -56,6 +56,47 @@ fn completion_scripts_name_every_command_and_parse() {
     }
 }
 
+/// What bash offers after `words`, the last one being completed, with the script loaded.
+fn bash_completes(script: &Path, words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _nadir nadir '{}' '{}'; echo \"${{COMPREPLY[*]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let out = Command::new("bash")
+        .args(["-c", &program])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn bash_completes_commands_flags_and_their_values() {
+    if !installed("bash", "bash_completes_commands_flags_and_their_values") {
+        return;
+    }
+    let script = scratch("bash-completion").join("nadir.bash");
+    std::fs::write(&script, nadir(&["completions", "bash"]).stdout).unwrap();
+    assert_eq!(bash_completes(&script, &["nadir", "tr"]), "train");
+    assert_eq!(
+        bash_completes(&script, &["nadir", "train", "--for"]),
+        "--format"
+    );
+    assert_eq!(
+        bash_completes(&script, &["nadir", "train", "--format", ""]),
+        "table json"
+    );
+    assert_eq!(
+        bash_completes(&script, &["nadir", "completions", "f"]),
+        "fish"
+    );
+}
+
 #[test]
 fn the_manual_is_roff_with_a_page_per_command() {
     let out = nadir(&["man"]);
