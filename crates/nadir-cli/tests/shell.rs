@@ -98,6 +98,30 @@ fn bash_completes_commands_flags_and_their_values() {
 }
 
 #[test]
+fn fish_completes_commands_and_flag_values() {
+    if !installed("fish", "fish_completes_commands_and_flag_values") {
+        return;
+    }
+    let script = scratch("fish-completion").join("nadir.fish");
+    std::fs::write(&script, nadir(&["completions", "fish"]).stdout).unwrap();
+    let offered = |line: &str| {
+        let program = format!("source '{}'; complete -C '{line}'", script.display());
+        let out = Command::new("fish")
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // One candidate a line, its description after a tab.
+        text(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(offered("nadir tr"), ["train"]);
+    assert_eq!(offered("nadir train --format "), ["json", "table"]);
+}
+
+#[test]
 fn the_manual_is_roff_with_a_page_per_command() {
     let out = nadir(&["man"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
