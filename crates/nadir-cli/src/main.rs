@@ -4,7 +4,9 @@
 mod data;
 mod explore;
 mod extract;
+mod generate;
 mod output;
+mod progress;
 mod report;
 mod serve;
 mod stream;
@@ -12,7 +14,6 @@ mod validate;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
 use nadir_ml::cluster::{ClusterOptions, ClusterStep};
 use nadir_ml::file::SavedModel;
@@ -21,6 +22,7 @@ use nadir_ml::pca::PcaParams;
 use nadir_ml::protocol::{self, Progress, TrainOptions};
 use nadir_ml::registry::{ModelConfig, ModelKind};
 use nadir_traffic::TrafficOptions;
+use progress::Steps;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,7 +52,8 @@ enum Command {
         nadir train --models all --set random_forest.trees=300 --set mlp.hidden=[128,64]\n  \
         nadir train --config params.toml --data KDDTrain+.txt\n  \
         nadir train --models iforest --normal-only\n  \
-        nadir train --models all,hybrid --target-fpr 0.01")]
+        nadir train --models all,hybrid --target-fpr 0.01\n  \
+        nadir train --models rf --format json | jq '.models[0].holdout.f1'")]
     Train(TrainArgs),
     /// Measure a saved model on a labelled file.
     #[command(
@@ -65,10 +68,14 @@ enum Command {
     /// PCA then DBSCAN on every record: clusters, core/edge/noise points, agreement with labels.
     #[command(after_help = "Examples:\n  \
         nadir cluster\n  \
-        nadir cluster --variance 0.9 --eps 0.8 --min-samples 10 --out cluster/")]
+        nadir cluster --variance 0.9 --eps 0.8 --min-samples 10 --out cluster/\n  \
+        nadir cluster --format json > clusters.json")]
     Cluster(ClusterArgs),
     /// List the models and their default hyperparameters (TOML, usable with --config).
-    Models,
+    #[command(after_help = "Examples:\n  \
+        nadir models > params.toml    # edit, then: nadir train --config params.toml\n  \
+        nadir models --format json | jq .random_forest")]
+    Models(ModelsArgs),
     /// Data quality, class balance, feature summaries, correlations and hypothesis tests.
     Explore(explore::ExploreArgs),
     /// Write one self-contained HTML report with charts of the data, the models and the clusters.
@@ -105,6 +112,31 @@ enum Command {
     /// Get the public data sets: `nadir data fetch` downloads them where the commands look.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Print a shell completion script for nadir.
+    #[command(after_help = "Examples:\n  \
+        nadir completions bash > ~/.local/share/bash-completion/completions/nadir\n  \
+        nadir completions zsh > ~/.zfunc/_nadir    # with fpath+=(~/.zfunc) before compinit\n  \
+        nadir completions fish > ~/.config/fish/completions/nadir.fish")]
+    Completions(generate::CompletionsArgs),
+    /// Print nadir's manual page (roff), or write one page per command to a directory.
+    #[command(after_help = "Examples:\n  \
+        nadir man | man -l -\n  \
+        nadir man --out ~/.local/share/man/man1    # then: man nadir-train")]
+    Man(generate::ManArgs),
+}
+
+#[derive(Args)]
+struct ModelsArgs {
+    /// TOML, one commented section per model (what --config reads), or the same
+    /// hyperparameters as one JSON object keyed by model name.
+    #[arg(long, value_enum, default_value = "toml")]
+    format: ModelsFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelsFormat {
+    Toml,
+    Json,
 }
 
 #[derive(Args)]
@@ -122,6 +154,9 @@ struct ClusterArgs {
     /// Also write every record's principal-component coordinates (CSV) to this file.
     #[arg(long, value_name = "FILE")]
     points: Option<PathBuf>,
+    /// The summary as a table, or as JSON (summary.json's document) on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
 }
 
 /// The PCA and DBSCAN settings of `cluster` and `report`.
@@ -230,8 +265,14 @@ struct TrainArgs {
     /// flag (e.g. 0.01 = 1 %); the same as `--set hybrid.target_fpr=X`.
     #[arg(long, value_name = "RATE")]
     target_fpr: Option<f64>,
+    /// The results as tables, or as JSON (metrics.json's document) on standard output;
+    /// progress and notes always go to standard error.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
 }
 
+/// `--format` of the commands that print tables: the tables for people, or one JSON document
+/// (the library's own serde form) for programs.
 #[derive(Clone, Copy, ValueEnum)]
 enum ReportFormat {
     Table,
@@ -245,6 +286,7 @@ struct EvaluateArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// The results as tables, or as JSON on standard output.
     #[arg(long, value_enum, default_value = "table")]
     format: ReportFormat,
     /// Decision threshold instead of the one saved in the model.
@@ -265,6 +307,7 @@ struct PredictArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// CSV with a header row, or one JSON object per line.
     #[arg(long, value_enum, default_value = "csv")]
     format: PredictFormat,
     /// Write here instead of standard output.
@@ -286,7 +329,7 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => evaluate(args),
         Command::Predict(args) => predict(args),
         Command::Cluster(args) => cluster(args),
-        Command::Models => models(),
+        Command::Models(args) => models(args),
         Command::Explore(args) => explore::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
@@ -295,11 +338,13 @@ fn main() -> std::process::ExitCode {
         Command::Stream(args) => stream::run(args),
         Command::Publish(args) => stream::publish(args),
         Command::Data(command) => data::run(command),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // The reader went away (`nadir predict … | head`): nothing is left to report.
-        Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
+        Err(error) if reader_went_away(&error) => std::process::ExitCode::SUCCESS,
         Err(error) if error.is::<stream::CannotStart>() => {
             eprintln!("error: {error}");
             std::process::ExitCode::from(2)
@@ -325,15 +370,16 @@ fn describe(error: &anyhow::Error) -> String {
     text
 }
 
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<csv::Error>()
-                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
-    })
+/// Whether `error` comes of the output's reader having gone: noted by [`output::Sink`], which
+/// every command's results go through, or, for a line written straight to standard output,
+/// the `io::Error` itself.
+fn reader_went_away(error: &anyhow::Error) -> bool {
+    output::reader_gone()
+        || error.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        })
 }
 
 /// Reads `--data` as the `--schema` given, or as the built-in schema its header names, less
@@ -594,37 +640,39 @@ fn train(args: TrainArgs) -> Result<()> {
         folds: args.folds,
         threshold: args.threshold,
     };
-    let bar = ProgressBar::hidden();
+    let steps = Steps::new();
     let trained = protocol::train(&data, test_data.as_ref(), &options, &|event| match event {
-        Progress::Start { fits } => {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(fits as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-        }
-        Progress::Fit { kind, fold } => bar.set_message(match fold {
+        Progress::Start { fits } => steps.start(fits),
+        Progress::Fit { kind, fold } => steps.step(match fold {
             Some(f) => format!("fold {}/{}: {kind}", f + 1, options.folds),
             None => format!("final fit: {kind}"),
         }),
-        Progress::Done => bar.inc(1),
+        Progress::Done => steps.done(),
     })?;
-    bar.finish_and_clear();
+    steps.finish("training");
 
     model_dir::save(&args.out, &trained)?;
 
-    let mut out = std::io::stdout().lock();
-    output::train_report(&mut out, &trained.report)?;
-    writeln!(
-        out,
-        "\nwrote {} model(s) and {} to {}",
+    let mut out = output::stdout();
+    output::report(&mut out, args.format, &trained.report, output::train_report)?;
+    let wrote = format!(
+        "wrote {} model(s) and {} to {}",
         trained.models.len(),
         model_dir::METRICS_FILE,
         args.out.display()
-    )?;
+    );
+    note(&mut out, args.format, &wrote)?;
+    out.flush()?;
     Ok(())
+}
+
+/// A closing note (what a command wrote where): after the tables on standard output, or on
+/// standard error when standard output holds a JSON document.
+fn note(out: &mut impl Write, format: ReportFormat, text: &str) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Table => writeln!(out, "\n{text}"),
+        ReportFormat::Json => writeln!(std::io::stderr(), "{text}"),
+    }
 }
 
 fn load_model(path: &Path) -> Result<SavedModel> {
@@ -636,11 +684,9 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     let model = load_model(&args.model)?;
     let data = load_data_as(&args.data, model.pipeline.schema())?;
     let evaluation = protocol::evaluate(&model, &data, args.threshold)?;
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&evaluation)?)?,
-        ReportFormat::Table => output::evaluation(&mut out, &evaluation)?,
-    }
+    let mut out = output::stdout();
+    output::report(&mut out, args.format, &evaluation, output::evaluation)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -675,7 +721,7 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 /// Where a command writes its records: the file given, else standard output; buffered.
-fn output_sink(path: Option<&Path>) -> Result<std::io::BufWriter<Box<dyn Write>>> {
+fn output_sink(path: Option<&Path>) -> Result<std::io::BufWriter<output::Sink<Box<dyn Write>>>> {
     let sink: Box<dyn Write> = match path {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -683,7 +729,7 @@ fn output_sink(path: Option<&Path>) -> Result<std::io::BufWriter<Box<dyn Write>>
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    Ok(std::io::BufWriter::new(sink))
+    Ok(std::io::BufWriter::new(output::Sink(sink)))
 }
 
 fn cluster(args: ClusterArgs) -> Result<()> {
@@ -691,10 +737,9 @@ fn cluster(args: ClusterArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let options = args.clustering.options(args.seed);
-    let spinner = ProgressBar::new_spinner();
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let steps = Steps::new();
     let run = nadir_ml::cluster::cluster(&data, &options, &|step| {
-        spinner.set_message(match step {
+        steps.step(match step {
             ClusterStep::Pca => "PCA",
             ClusterStep::Index => "building the kd-tree",
             ClusterStep::GridSearch => "searching eps × min_samples by silhouette",
@@ -702,7 +747,7 @@ fn cluster(args: ClusterArgs) -> Result<()> {
             ClusterStep::KDistance => "k-distance curve",
         })
     })?;
-    spinner.finish_and_clear();
+    steps.finish("clustering");
 
     let write = |name: &str, text: String| {
         let path = args.out.join(name);
@@ -727,17 +772,27 @@ fn cluster(args: ClusterArgs) -> Result<()> {
         output::points_csv(std::io::BufWriter::new(file), &run.points)?;
     }
 
-    let mut out = std::io::stdout().lock();
-    output::cluster_report(&mut out, &run.report)?;
-    writeln!(
-        out,
-        "\nwrote labels.csv, summary.json, k_distance.csv and pca.json to {}",
+    let mut out = output::stdout();
+    output::report(&mut out, args.format, &run.report, output::cluster_report)?;
+    let wrote = format!(
+        "wrote labels.csv, summary.json, k_distance.csv and pca.json to {}",
         args.out.display()
-    )?;
+    );
+    note(&mut out, args.format, &wrote)?;
+    out.flush()?;
     Ok(())
 }
 
-fn models() -> Result<()> {
-    print!("{}", ModelConfig::default().annotated_toml());
+fn models(args: ModelsArgs) -> Result<()> {
+    let defaults = ModelConfig::default();
+    let mut out = output::stdout();
+    match args.format {
+        ModelsFormat::Toml => write!(out, "{}", defaults.annotated_toml())?,
+        ModelsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &defaults)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Text and machine-readable renderings of the library's results.
+//! Text and machine-readable renderings of the library's results, and the sink they are
+//! written to.
 
+use crate::ReportFormat;
 use nadir_data::{Dataset, UnseenRows};
 use nadir_ml::ModelKind;
 use nadir_ml::cluster::ClusterReport;
@@ -8,7 +10,68 @@ use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
 use nadir_ml::output;
 use nadir_ml::protocol::{Evaluation, TrainReport};
+use serde::Serialize;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set when a write to a [`Sink`] found its reader gone (`nadir predict … | head`).
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether a command's output lost its reader: its failure is then no failure, only the end
+/// of what anyone wanted to read, and it exits with status 0 and no message.
+///
+/// The flag, rather than the error: the error reaches `main` wrapped by whichever writer met
+/// it (`csv::Error`, `serde_json::Error`, whose `source` skips the `io::Error` it holds, a
+/// stream consumer's error), and no walk of its causes finds them all.
+pub fn reader_gone() -> bool {
+    READER_GONE.load(Ordering::Relaxed)
+}
+
+/// Where a command's results go (standard output, or the file given): a writer that notes
+/// a closed reader for [`reader_gone`].
+pub struct Sink<W>(pub W);
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        noting_closed_reader(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        noting_closed_reader(self.0.flush())
+    }
+}
+
+fn noting_closed_reader<T>(result: io::Result<T>) -> io::Result<T> {
+    if let Err(error) = &result
+        && error.kind() == io::ErrorKind::BrokenPipe
+    {
+        READER_GONE.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+/// Standard output, buffered, as a [`Sink`].
+pub fn stdout() -> io::BufWriter<Sink<io::StdoutLock<'static>>> {
+    io::BufWriter::new(Sink(io::stdout().lock()))
+}
+
+/// A command's result on `out`: `table` renders it for people; JSON is its serde form, the
+/// same document as the file the command writes (metrics.json, summary.json, novel.json).
+pub fn report<W: Write, T: Serialize>(
+    out: &mut W,
+    format: ReportFormat,
+    value: &T,
+    table: impl FnOnce(&mut W, &T) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, value)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Table => table(out, value)?,
+    }
+    Ok(())
+}
 
 fn auc(s: &Scores) -> String {
     s.roc_auc.map_or("-".into(), |a| format!("{a:.4}"))

@@ -121,10 +121,11 @@ pub fn run(args: StreamArgs) -> Result<()> {
     .check()
     .map_err(cannot_start)?;
     let model = crate::load_model(&args.model).map_err(cannot_start)?;
-    let stdout: Option<Box<dyn std::io::Write + Send>> = config
-        .params()
-        .stdout
-        .then(|| Box::new(std::io::BufWriter::new(std::io::stdout())) as _);
+    let stdout: Option<Box<dyn std::io::Write + Send>> = config.params().stdout.then(|| {
+        Box::new(std::io::BufWriter::new(crate::output::Sink(
+            std::io::stdout(),
+        ))) as _
+    });
     let mut consumer = Consumer::new(config.clone(), Scorer::new(model, args.threshold), stdout)
         .map_err(cannot_start)?;
     let conn = consumer.start().map_err(cannot_start)?;

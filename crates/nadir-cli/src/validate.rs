@@ -1,10 +1,10 @@
 //! `nadir validate --novel`: leave-attacks-out validation (the protocol lives in
 //! `nadir_ml::novel`; this file parses options, shows progress and formats the tables).
 
-use crate::{DataArgs, load_data, model_config};
+use crate::progress::Steps;
+use crate::{DataArgs, ReportFormat, load_data, model_config, note, output};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nadir_ml::novel::{self, NovelOptions, NovelProgress, NovelReport};
 use nadir_ml::registry::ModelKind;
 use std::io::Write;
@@ -14,7 +14,8 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:\n  \
     nadir validate --novel\n  \
     nadir validate --novel --models rf,hybrid --out novel.json\n  \
-    nadir validate --novel --models hybrid --target-fpr 0.01")]
+    nadir validate --novel --models hybrid --target-fpr 0.01\n  \
+    nadir validate --novel --models rf --format json > novel.json")]
 pub struct ValidateArgs {
     /// Leave-attacks-out validation: for each attack family (DoS, Probe, R2L, U2R) and a few
     /// seeded random groups of attack names, train without them and measure how many of
@@ -52,6 +53,9 @@ pub struct ValidateArgs {
     /// Override one hyperparameter, e.g. `hybrid.neighbours=10` (repeatable).
     #[arg(long = "set", value_name = "MODEL.PARAM=VALUE")]
     overrides: Vec<String>,
+    /// The results as tables, or as JSON (the document --out writes) on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
 }
 
 pub fn run(args: ValidateArgs) -> Result<()> {
@@ -88,32 +92,25 @@ pub fn run(args: ValidateArgs) -> Result<()> {
         data.len(),
         data.source
     );
-    let bar = ProgressBar::hidden();
+    let steps = Steps::new();
     let report = novel::validate(&data, &options, &|event| match event {
-        NovelProgress::Start { runs } => {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            bar.set_length(runs as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-        }
-        NovelProgress::Run { fold, kind } => bar.set_message(format!("fold {fold}: {kind}")),
-        NovelProgress::Done => bar.inc(1),
+        NovelProgress::Start { runs } => steps.start(runs),
+        NovelProgress::Run { fold, kind } => steps.step(format!("fold {fold}: {kind}")),
+        NovelProgress::Done => steps.done(),
     })?;
-    bar.finish_and_clear();
+    steps.finish("validation");
 
     if let Some(path) = &args.out {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let mut out = std::io::stdout().lock();
-    print_report(&mut out, &report)?;
+    let mut out = output::stdout();
+    output::report(&mut out, args.format, &report, print_report)?;
     if let Some(path) = &args.out {
-        writeln!(out, "\nwrote {}", path.display())?;
+        note(&mut out, args.format, &format!("wrote {}", path.display()))?;
     }
+    out.flush()?;
     Ok(())
 }
 
