@@ -142,16 +142,40 @@ pub fn transport_feature<'a>(schema: &Schema, record: &'a Record) -> Option<&'a 
     record.categorical.get(position).map(String::as_str)
 }
 
-/// The ECS document of one scored record: `rule` names the model (`rule.name`), `kind` is
-/// its kind (which says what its score is), `scored_at` when it was scored.
+/// What every document of one scoring run shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Scoring<'a> {
+    /// The model's name (`rule.name`).
+    pub rule: &'a str,
+    /// The model's kind, which says what its score is.
+    pub kind: ModelKind,
+    /// When the records were scored.
+    pub at: SystemTime,
+}
+
+/// Where the scored record came from, in the front end's own terms, so that an alert leads
+/// back to its input.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// A file's record (`nadir predict`): its 1-based position among the records and its line,
+    /// as `nadir.row` and `nadir.line`.
+    Row { row: usize, line: u64 },
+    /// A request body's record (the HTTP API): its 0-based position, as `nadir.index`.
+    Index(usize),
+    /// A stream entry (`nadir stream`): its ID, as `event.id` (ECS: an event's unique ID).
+    Entry(&'a str),
+}
+
+/// The ECS document of one scored record.
 pub fn document(
-    rule: &str,
-    kind: ModelKind,
+    scoring: &Scoring<'_>,
+    place: Place<'_>,
     prediction: &Prediction,
     subject: &Subject,
-    scored_at: SystemTime,
 ) -> Value {
-    let scored_ms = scored_at
+    let kind = scoring.kind;
+    let scored_ms = scoring
+        .at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let created = timestamp(scored_ms);
@@ -162,6 +186,9 @@ pub fn document(
         (KIND_EVENT, json!(["network"]))
     };
     let mut event = Map::new();
+    if let Place::Entry(id) = place {
+        event.insert("id".into(), id.into());
+    }
     event.insert("kind".into(), event_kind.into());
     event.insert("category".into(), category);
     event.insert("type".into(), json!(["info"]));
@@ -174,6 +201,16 @@ pub fn document(
     event.insert("risk_score".into(), finite(prediction.score));
 
     let mut nadir = Map::new();
+    match place {
+        Place::Row { row, line } => {
+            nadir.insert("row".into(), row.into());
+            nadir.insert("line".into(), line.into());
+        }
+        Place::Index(index) => {
+            nadir.insert("index".into(), index.into());
+        }
+        Place::Entry(_) => {}
+    }
     nadir.insert("prediction".into(), prediction.verdict().into());
     nadir.insert("score".into(), finite(prediction.score));
     nadir.insert("score_kind".into(), kind.score_field().into());
@@ -197,7 +234,7 @@ pub fn document(
             "version": env!("CARGO_PKG_VERSION"),
         }),
     );
-    document.insert("rule".into(), json!({ "name": rule }));
+    document.insert("rule".into(), json!({ "name": scoring.rule }));
     for (name, end) in [
         ("source", subject.source),
         ("destination", subject.destination),
@@ -280,6 +317,7 @@ mod tests {
     const DEFINITIONS: &[(&str, Type, &[&str])] = &[
         ("@timestamp", Type::Date, &[]),
         ("ecs.version", Type::Keyword, &[]),
+        ("event.id", Type::Keyword, &[]),
         (
             "event.kind",
             Type::Keyword,
@@ -498,18 +536,23 @@ mod tests {
         }
     }
 
-    const SCORED_AT: Duration = Duration::from_millis(1_764_800_794_250);
+    fn scoring(rule: &'static str, kind: ModelKind) -> Scoring<'static> {
+        Scoring {
+            rule,
+            kind,
+            at: UNIX_EPOCH + Duration::from_millis(1_764_800_794_250),
+        }
+    }
 
     #[test]
     fn a_record_without_identity_is_stamped_with_its_scoring_time() {
         let subject = Subject::new([], Some("TCP"));
         let p = prediction(false, 0.125);
         let doc = document(
-            "random_forest",
-            ModelKind::RandomForest,
+            &scoring("random_forest", ModelKind::RandomForest),
+            Place::Index(3),
             &p,
             &subject,
-            UNIX_EPOCH + SCORED_AT,
         );
         let fields = check(&doc);
         assert_eq!(doc["@timestamp"], "2025-12-03T22:26:34.250Z");
@@ -521,6 +564,7 @@ mod tests {
         assert_eq!(doc["nadir"]["score"], 0.125);
         assert_eq!(doc["event"]["risk_score"], 0.125);
         assert_eq!(doc["nadir"]["score_kind"], "probability");
+        assert_eq!(doc["nadir"]["index"], 3);
         assert!(doc.get("source").is_none() && doc.get("destination").is_none());
         assert!(doc["event"].get("start").is_none());
         let paths: Vec<&str> = fields.iter().map(|(p, _)| p.as_str()).collect();
@@ -547,11 +591,10 @@ mod tests {
             value: "gopher_v2".into(),
         });
         let doc = document(
-            "hybrid",
-            ModelKind::Hybrid,
+            &scoring("hybrid", ModelKind::Hybrid),
+            Place::Entry("1764800794250-0"),
             &p,
             &subject,
-            UNIX_EPOCH + SCORED_AT,
         );
         check(&doc);
         assert_eq!(doc["@timestamp"], "2023-11-14T22:13:20.123Z");
@@ -569,6 +612,7 @@ mod tests {
         );
         assert_eq!(doc["network"]["transport"], "tcp", "the column wins");
         assert_eq!(doc["nadir"]["fired"], "both");
+        assert_eq!(doc["event"]["id"], "1764800794250-0");
         assert_eq!(doc["nadir"]["score_kind"], "score");
         assert_eq!(doc["nadir"]["prediction"], "attack");
         assert!(
@@ -601,15 +645,18 @@ mod tests {
         );
         assert_eq!(subject.destination, None);
         let doc = document(
-            "isolation_forest",
-            ModelKind::IsolationForest,
+            &scoring("isolation_forest", ModelKind::IsolationForest),
+            Place::Row { row: 2, line: 3 },
             &prediction(true, 0.61),
             &subject,
-            UNIX_EPOCH + SCORED_AT,
         );
         check(&doc);
         assert_eq!(doc["source"], json!({"ip": "10.0.0.1"}));
         assert_eq!(doc["nadir"]["score_kind"], "anomaly_score");
+        assert_eq!(
+            (&doc["nadir"]["row"], &doc["nadir"]["line"]),
+            (&json!(2), &json!(3))
+        );
         let udp = Subject::new([("srcip", "10.0.0.2"), ("sport", "70000")], Some("udp"));
         assert_eq!(udp.source.unwrap().port, None, "not a port");
     }
