@@ -24,6 +24,8 @@
 //!   has no severity beyond the score. Nor `event.risk_score_norm` (0–100): only a
 //!   probability would scale to it, not the isolation forest's anomaly score.
 //! - `rule.name`: the model's name (a model file's kind, a server's loaded name).
+//! - where the record came from ([`Place`]): `nadir.row` and `nadir.line` (a file),
+//!   `nadir.index` (a request body), or `event.id` (a stream entry's ID).
 //! - `source.ip`, `source.port`, `destination.ip`, `destination.port` when the record carries
 //!   them (`nadir extract`'s `orig_addr`, `orig_port`, `resp_addr`, `resp_port`; UNSW-NB15's
 //!   `srcip`, `sport`, `dstip`, `dsport`) and they are an IP address and a port; no ports

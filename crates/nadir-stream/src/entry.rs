@@ -144,24 +144,6 @@ impl Scored {
         fields
     }
 
-    /// The result as one JSON object: the same fields in the same order, the score a number.
-    pub fn json(&self, stamp: &Stamp<'_>) -> IndexMap<String, Value> {
-        let score_field = stamp.model.score_field();
-        self.fields(stamp)
-            .into_iter()
-            .map(|(name, value)| {
-                let value = if name == score_field {
-                    Value::from(self.prediction.score)
-                } else {
-                    Value::from(value.into_owned())
-                };
-                (name.into_owned(), value)
-            })
-            .collect()
-    }
-}
-
-impl Scored {
     /// The result as an ECS document ([`nadir_ml::ecs::document`]): the model's name as
     /// `rule.name`, the entry's ID as `event.id`, the record's own columns for its source,
     /// destination and start.
@@ -184,6 +166,22 @@ impl Scored {
             &self.prediction,
             &subject,
         )
+    }
+
+    /// The result as one JSON object: the same fields in the same order, the score a number.
+    pub fn json(&self, stamp: &Stamp<'_>) -> IndexMap<String, Value> {
+        let score_field = stamp.model.score_field();
+        self.fields(stamp)
+            .into_iter()
+            .map(|(name, value)| {
+                let value = if name == score_field {
+                    Value::from(self.prediction.score)
+                } else {
+                    Value::from(value.into_owned())
+                };
+                (name.into_owned(), value)
+            })
+            .collect()
     }
 }
 
