@@ -298,6 +298,8 @@ struct EvaluateArgs {
 enum PredictFormat {
     Csv,
     Ndjson,
+    /// Elastic Common Schema documents, one per line: alerts for attacks (docs/CLI.md).
+    Ecs,
 }
 
 #[derive(Args)]
@@ -307,7 +309,8 @@ struct PredictArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
-    /// CSV with a header row, or one JSON object per line.
+    /// csv and ndjson: nadir's columns; ecs: Elastic Common Schema JSON lines for a SIEM
+    /// (`event.kind` alert or event, source and destination when the records carry them).
     #[arg(long, value_enum, default_value = "csv")]
     format: PredictFormat,
     /// Write here instead of standard output.
@@ -708,6 +711,17 @@ fn predict(args: PredictArgs) -> Result<()> {
         PredictFormat::Ndjson => output::predictions_ndjson(
             &mut sink,
             model.kind(),
+            &data,
+            &predictions,
+            args.attacks_only,
+        )?,
+        PredictFormat::Ecs => output::predictions_ecs(
+            &mut sink,
+            &nadir_ml::ecs::Scoring {
+                rule: model.kind().name(),
+                kind: model.kind(),
+                at: std::time::SystemTime::now(),
+            },
             &data,
             &predictions,
             args.attacks_only,

@@ -8,8 +8,8 @@ use nadir_ml::cluster::ClusterReport;
 use nadir_ml::dbscan::Clustering;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
-use nadir_ml::output;
 use nadir_ml::protocol::{Evaluation, TrainReport};
+use nadir_ml::{ecs, output};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -322,6 +322,38 @@ pub fn predictions_ndjson(
         }
         object.insert("warning".into(), r.warning.into());
         serde_json::to_writer(&mut *out, &object)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `nadir predict --format ecs`: one Elastic Common Schema document per record (per predicted
+/// attack with `attacks_only`), as [`nadir_ml::ecs`] builds them; the record's own columns
+/// (a connection's addresses, ports and start) fill in its source, destination and time.
+pub fn predictions_ecs(
+    out: &mut impl Write,
+    scoring: &ecs::Scoring<'_>,
+    data: &Dataset,
+    predictions: &[Prediction],
+    attacks_only: bool,
+) -> anyhow::Result<()> {
+    let own = own_columns(data);
+    for r in rows(data, predictions, attacks_only) {
+        let i = r.row - 1;
+        let subject = ecs::Subject::new(
+            own.iter()
+                .map(String::as_str)
+                .zip(r.own.iter().map(String::as_str)),
+            ecs::transport_feature(&data.schema, &data.records[i]),
+        );
+        let place = ecs::Place::Row {
+            row: r.row,
+            line: r.line,
+        };
+        serde_json::to_writer(
+            &mut *out,
+            &ecs::document(scoring, place, &predictions[i], &subject),
+        )?;
         writeln!(out)?;
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use nadir_stream::entry::ResultFormat;
 use nadir_stream::{Consumer, ConsumerParams, Publisher, Scorer, entries_of};
 use std::fmt;
 use std::net::SocketAddr;
@@ -36,6 +37,15 @@ pub struct StreamArgs {
     /// Also write each result to standard output as a JSON object per line.
     #[arg(long)]
     stdout: bool,
+    /// fields: nadir's result fields (docs/STREAMS.md); ecs: each result as an Elastic Common
+    /// Schema document (on standard output one per line, in the output stream in an `ecs`
+    /// field).
+    #[arg(long, value_enum, default_value = "fields")]
+    format: StreamFormat,
+    /// Write only the results of records predicted attacks (the alerts); every entry is still
+    /// acknowledged and counted in the metrics.
+    #[arg(long)]
+    attacks_only: bool,
     /// Where entries that cannot be scored go, with their error [default: INPUT:dead].
     #[arg(long, value_name = "STREAM")]
     dead_letter: Option<String>,
@@ -61,6 +71,22 @@ pub struct StreamArgs {
     /// Decision threshold instead of the one saved in the model.
     #[arg(long, value_name = "X")]
     threshold: Option<f64>,
+}
+
+/// `nadir stream --format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StreamFormat {
+    Fields,
+    Ecs,
+}
+
+impl From<StreamFormat> for ResultFormat {
+    fn from(format: StreamFormat) -> ResultFormat {
+        match format {
+            StreamFormat::Fields => ResultFormat::Fields,
+            StreamFormat::Ecs => ResultFormat::Ecs,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -109,6 +135,8 @@ pub fn run(args: StreamArgs) -> Result<()> {
         consumer: args.consumer,
         output: args.output,
         stdout: args.stdout,
+        format: args.format.into(),
+        attacks_only: args.attacks_only,
         dead_letter: args.dead_letter,
         batch: args.batch,
         block: Duration::from_millis(args.block_ms),

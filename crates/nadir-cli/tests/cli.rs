@@ -220,6 +220,71 @@ fn predict_writes_the_files_own_columns_and_keeps_only_attacks_when_asked() {
     }
 }
 
+/// `--format ecs`: one Elastic Common Schema document per record, every line JSON; a record
+/// predicted an attack is an alert, any other an event; the record's own address column
+/// becomes `source.ip`, its `protocoltype` `network.transport`; `--attacks-only` writes the
+/// alerts alone, the same ones.
+#[test]
+fn predict_writes_ecs_documents_and_only_alerts_when_asked() {
+    let dir = scratch("predict-ecs");
+    let data = dir.join("own.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    let mut lines = original.lines().take(41);
+    let mut rows = vec![format!("{},orig_addr", lines.next().unwrap())];
+    rows.extend(
+        lines
+            .enumerate()
+            .map(|(i, line)| format!("{line},10.0.0.{i}")),
+    );
+    std::fs::write(&data, rows.join("\n")).unwrap();
+    let model = trained().join("decision_tree.nadir");
+    let predict = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["predict", "--model", path(&model), "--data", path(&data)];
+        args.extend(["--format", "ecs"]);
+        args.extend(extra);
+        let out = nadir(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let all = predict(&[]);
+    assert_eq!(all.len(), 40);
+    for (i, doc) in all.iter().enumerate() {
+        let attack = doc["nadir"]["prediction"] == "attack";
+        assert_eq!(doc["event"]["kind"], if attack { "alert" } else { "event" });
+        assert_eq!(doc["ecs"]["version"], nadir_ml::ecs::ECS_VERSION);
+        assert_eq!(doc["rule"]["name"], "decision_tree");
+        assert_eq!(doc["source"]["ip"], format!("10.0.0.{i}"));
+        assert!(doc["source"].get("port").is_none() && doc.get("destination").is_none());
+        assert!(["tcp", "udp", "icmp"].contains(&doc["network"]["transport"].as_str().unwrap()));
+        assert_eq!(doc["nadir"]["row"], i + 1);
+        assert_eq!(doc["nadir"]["line"], i + 2);
+        assert_eq!(doc["nadir"]["score_kind"], "probability");
+        assert!((0.0..=1.0).contains(&doc["event"]["risk_score"].as_f64().unwrap()));
+        assert_eq!(
+            doc["@timestamp"], doc["event"]["created"],
+            "no start time: scored at"
+        );
+    }
+    let alerts: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|d| d["event"]["kind"] == "alert")
+        .collect();
+    assert!(!alerts.is_empty() && alerts.len() < 40);
+    let only = predict(&["--attacks-only"]);
+    assert_eq!(only.len(), alerts.len());
+    for (alert, expected) in only.iter().zip(&alerts) {
+        assert_eq!(alert["event"]["kind"], "alert");
+        assert_eq!(
+            alert["event"]["category"],
+            serde_json::json!(["network", "intrusion_detection"])
+        );
+        assert_eq!(alert["nadir"], expected["nadir"]);
+    }
+}
+
 #[test]
 fn bad_data_fails_with_file_line_column_and_value() {
     let dir = scratch("bad-data");

@@ -1588,3 +1588,145 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
         (metric(&body, "nadir_stream_group_lag")? == 0.0).then_some(())
     });
 }
+
+/// Waits until [`GROUP`] has read every one of `inputs` and acknowledged them all, failing
+/// early if the consumer exits: with `--attacks-only` the results alone do not say so.
+fn wait_all_acknowledged(
+    con: &mut redis::Connection,
+    consumer: &mut Consumer,
+    input: &str,
+    inputs: &[String],
+) {
+    let last = inputs.last().expect("entries were sent");
+    wait_until(
+        &format!("all {} entries of {input} acknowledged", inputs.len()),
+        || {
+            consumer.assert_running();
+            let read_all =
+                store::last_delivered(con, input, GROUP).as_deref() == Some(last.as_str());
+            (read_all && store::pending_count(con, input, GROUP) == 0).then_some(())
+        },
+    );
+}
+
+/// `--format ecs`: each result is the record's ECS document, in the output stream as one
+/// `ecs` field and on standard output as a line, the entry's ID as `event.id`; with
+/// `--attacks-only` only the alerts are written (exactly the records `nadir predict` calls
+/// attacks) while every entry is acknowledged and counted; a capture's connections carry
+/// their two ends and their start.
+#[test]
+fn ecs_results_and_attacks_only_write_the_alerts_alone() {
+    let Some(redis) = RedisServer::start("stream-ecs", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-ecs");
+    let mut con = redis.connect();
+    let data = write_records(&dir, "records.csv", 200);
+    assert_eq!(publish(&redis, &data, "work", &[]), 200);
+    let inputs = store::ids(&mut con, "work");
+    let addr = format!("127.0.0.1:{}", common::redis::free_port());
+    let mut alerts_only = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "alerts",
+        &[
+            "--format",
+            "ecs",
+            "--attacks-only",
+            "--stdout",
+            "--block-ms",
+            "100",
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    wait_all_acknowledged(&mut con, &mut alerts_only, "work", &inputs);
+    let predicted = predict(&data);
+    let attacks: Vec<&String> = inputs
+        .iter()
+        .zip(&predicted)
+        .filter(|(_, p)| p["prediction"] == "attack")
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        !attacks.is_empty() && attacks.len() < 200,
+        "{}",
+        attacks.len()
+    );
+    let written = store::entries(&mut con, &results_of("work"));
+    let documents: Vec<serde_json::Value> = written
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry.names(), ["ecs"], "{entry:?}");
+            serde_json::from_str(entry.field("ecs")).unwrap()
+        })
+        .collect();
+    let ids: Vec<&str> = documents
+        .iter()
+        .map(|d| d["event"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, attacks, "the alerts, in the input's order");
+    for document in &documents {
+        assert_eq!(document["event"]["kind"], "alert");
+        assert_eq!(document["nadir"]["prediction"], "attack");
+        assert_eq!(document["rule"]["name"], "random_forest");
+        assert!(document.get("source").is_none(), "{document}");
+        assert!(
+            ["tcp", "udp", "icmp"].contains(&document["network"]["transport"].as_str().unwrap())
+        );
+    }
+    let stdout = wait_until("the alerts on standard output", || {
+        let stdout = alerts_only.stdout();
+        (stdout.lines().count() >= attacks.len()).then_some(stdout)
+    });
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines, documents,
+        "standard output writes what the stream holds"
+    );
+    let body = wait_until("the metrics to count 200 acknowledged entries", || {
+        let body = scrape(&addr)?;
+        (metric(&body, "nadir_stream_entries_acked_total")? >= 200.0).then_some(body)
+    });
+    assert_eq!(
+        metric(&body, "nadir_stream_entries_scored_total"),
+        Some(200.0),
+        "normal results are counted though not written: {body}"
+    );
+
+    // A capture's connections, every result written: alerts and events, with both ends.
+    let capture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcap/ftp-bruteforce.pcap");
+    let sent = publish(&redis, &capture, "capture", &[]);
+    let inputs = store::ids(&mut con, "capture");
+    assert_eq!(inputs.len(), sent);
+    let mut every = Consumer::start(
+        &redis,
+        &dir,
+        "capture",
+        "every",
+        &["--format", "ecs", "--block-ms", "100"],
+    );
+    wait_all_acknowledged(&mut con, &mut every, "capture", &inputs);
+    let written = store::entries(&mut con, &results_of("capture"));
+    assert_eq!(written.len(), sent);
+    for (entry, id) in written.iter().zip(&inputs) {
+        let document: serde_json::Value = serde_json::from_str(entry.field("ecs")).unwrap();
+        assert_eq!(document["event"]["id"], id.as_str());
+        let attack = document["nadir"]["prediction"] == "attack";
+        assert_eq!(
+            document["event"]["kind"],
+            if attack { "alert" } else { "event" }
+        );
+        assert_eq!(document["destination"]["port"], 21, "{document}");
+        assert!(document["source"]["ip"].is_string(), "{document}");
+        assert!(document["source"]["port"].is_u64(), "{document}");
+        assert_eq!(document["network"]["transport"], "tcp");
+        assert!(document["event"]["start"].is_string(), "{document}");
+        assert_eq!(document["@timestamp"], document["event"]["start"]);
+    }
+}

@@ -156,6 +156,55 @@ fn a_capture_becomes_alerts_through_a_pipe_or_directly() {
     }
 }
 
+/// `predict --format ecs --attacks-only` on a capture: every line an ECS alert naming the
+/// connection's two ends, its transport and its start (the capture's time, not the scoring
+/// time); the same connections as the CSV alerts.
+#[test]
+fn a_capture_becomes_ecs_alerts_with_both_ends() {
+    let model = baseline_model();
+    let scan = capture("nmap-syn-scan.pcap");
+    let predict = |format: &str| {
+        let out = nadir(&[
+            "predict",
+            "--model",
+            path(model),
+            "--data",
+            path(&scan),
+            "--attacks-only",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let csv = csv_rows(&predict("csv"));
+    let ecs: Vec<serde_json::Value> = predict("ecs")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(ecs.len(), csv.len() - 1);
+    assert!(ecs.len() >= 1_900, "{} of 1,994 flagged", ecs.len());
+    for (doc, row) in ecs.iter().zip(&csv[1..]) {
+        assert_eq!(doc["event"]["kind"], "alert");
+        assert_eq!(doc["rule"]["name"], "isolation_forest");
+        assert_eq!(doc["nadir"]["row"].to_string(), row[0]);
+        assert_eq!(doc["nadir"]["score_kind"], "anomaly_score");
+        assert_eq!(doc["source"]["ip"], row[3]);
+        assert_eq!(doc["source"]["port"].to_string(), row[4]);
+        assert_eq!(doc["destination"]["ip"], row[5]);
+        assert_eq!(doc["destination"]["port"].to_string(), row[6]);
+        assert_eq!(doc["source"]["ip"], "172.16.0.8");
+        assert_eq!(doc["network"]["transport"], row[7]);
+        let start: f64 = row[2].parse().unwrap();
+        assert_eq!(
+            doc["@timestamp"],
+            nadir_ml::ecs::timestamp((start * 1000.0).round() as i64)
+        );
+        assert_eq!(doc["event"]["start"], doc["@timestamp"]);
+        assert_ne!(doc["event"]["created"], doc["@timestamp"]);
+    }
+}
+
 /// The same detector leaves most connections of an ordinary exchange it was not trained on
 /// (NTP, a UDP service the baseline does not hold) alone.
 #[test]

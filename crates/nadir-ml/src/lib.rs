@@ -5,6 +5,7 @@
 pub mod binning;
 pub mod cluster;
 pub mod dbscan;
+pub mod ecs;
 pub mod file;
 pub mod fitting;
 pub mod forest;

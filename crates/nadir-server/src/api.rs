@@ -2,7 +2,7 @@
 //! document, so the two cannot drift apart. Handlers are thin: they read the request, call
 //! [`AppState`] and the body parser, and shape the JSON answer.
 
-use crate::body::{self, Batch, Format, OnError};
+use crate::body::{self, AnswerFormat, Batch, Format, OnError, ScoreQuery};
 use crate::error::{ApiError, RecordError, json_response, json_response_with_capacity};
 use crate::models::{DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, LoadedModel, training_hint};
 use crate::state::{AppState, Slot};
@@ -16,8 +16,8 @@ use nadir_data::UnseenCategory;
 use nadir_data::rejects::ErrorCounts;
 use nadir_ml::ModelKind;
 use nadir_ml::file::Prediction;
-use nadir_ml::output;
 use nadir_ml::tree::IN_PLACE_ROWS;
+use nadir_ml::{ecs, output};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::json;
@@ -61,11 +61,11 @@ pub struct Route {
 const SCORE_RESPONSES: &[(u16, &str)] = &[
     (
         200,
-        "One result for one JSON object; otherwise the results, the skipped records (the first listed, all counted) and a summary",
+        "One result for one JSON object; otherwise the results, the skipped records (the first listed, all counted) and a summary. With format=ecs: one ECS document per scored record (per attack with attacks_only=true), a line each",
     ),
     (
         400,
-        "Malformed JSON, CSV or NDJSON, an empty body, or a bad query parameter",
+        "Malformed JSON, CSV or NDJSON, an empty body, or a bad query parameter (attacks_only=true without format=ecs)",
     ),
     (404, "No such model is loaded"),
     (413, "The body is larger than the server's limit"),
@@ -323,20 +323,20 @@ async fn score(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let on_error = OnError::from_query(query.as_deref())?;
+    let query = ScoreQuery::from_query(query.as_deref())?;
     let format = Format::from_headers(headers)?;
     let body = body_bytes(body)?;
     if body.len() > INLINE_BODY_BYTES {
         return on_rayon(slot, move || {
             let batch = body::parse(format, &body, &model.fields)?;
-            answer(&state, &model, batch, on_error)
+            answer(&state, &model, batch, query)
         })
         .await;
     }
     let batch = body::parse(format, &body, &model.fields)?;
     let (kind, records) = (model.model.kind(), batch.records.len());
     score_small(kind, records, slot, move || {
-        answer(&state, &model, batch, on_error)
+        answer(&state, &model, batch, query)
     })
     .await
 }
@@ -389,10 +389,10 @@ fn answer(
     state: &AppState,
     model: &LoadedModel,
     batch: Batch,
-    on_error: OnError,
+    query: ScoreQuery,
 ) -> Result<Response, ApiError> {
     let rejected = batch.rejects.len();
-    if rejected > 0 && (on_error == OnError::Reject || batch.single) {
+    if rejected > 0 && (query.on_error == OnError::Reject || batch.single) {
         state
             .metrics
             .predictions(&model.name, 0, 0, rejected as u64);
@@ -408,6 +408,9 @@ fn answer(
     state
         .metrics
         .predictions(&model.name, attacks as u64, normal as u64, rejected as u64);
+    if query.format == AnswerFormat::Ecs {
+        return Ok(ecs_answer(model, &batch, &predictions, query.attacks_only));
+    }
     let results: Vec<ResultOut> = batch
         .indices
         .iter()
@@ -442,6 +445,40 @@ fn answer(
             },
         },
     ))
+}
+
+/// The answer with `format=ecs`: one ECS document per scored record (per predicted attack
+/// with `attacks_only`), a line each, stamped with the scoring time; the records' transport
+/// feature fills `network.transport` (a request's records carry no addresses).
+fn ecs_answer(
+    model: &LoadedModel,
+    batch: &Batch,
+    predictions: &[Prediction],
+    attacks_only: bool,
+) -> Response {
+    let scoring = ecs::Scoring {
+        rule: &model.name,
+        kind: model.model.kind(),
+        at: std::time::SystemTime::now(),
+    };
+    let schema = model.model.pipeline.schema();
+    let mut body = Vec::with_capacity(640 * predictions.len());
+    for ((&index, prediction), record) in batch.indices.iter().zip(predictions).zip(&batch.records)
+    {
+        if attacks_only && !prediction.is_attack {
+            continue;
+        }
+        let subject = ecs::Subject::new([], ecs::transport_feature(schema, record));
+        let document = ecs::document(&scoring, ecs::Place::Index(index), prediction, &subject);
+        body.extend_from_slice(document.to_string().as_bytes());
+        body.push(b'\n');
+    }
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ecs::MEDIA_TYPE),
+    );
+    response
 }
 
 /// The answer to anything but one JSON object.

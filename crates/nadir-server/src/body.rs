@@ -230,30 +230,67 @@ pub enum OnError {
     Skip,
 }
 
-impl OnError {
-    /// Reads `on_error` from a raw query string; other parameters are refused so that a
-    /// typo (`on_eror=skip`) does not silently fall back to the default.
-    pub fn from_query(query: Option<&str>) -> Result<OnError, ApiError> {
-        let mut choice = OnError::default();
+/// `?format=`: the answer's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerFormat {
+    /// The results as JSON (`Scored`, or one result for one object).
+    #[default]
+    Json,
+    /// One Elastic Common Schema document per scored record, a line each
+    /// ([`nadir_ml::ecs`]), as `application/x-ndjson`.
+    Ecs,
+}
+
+/// The scoring routes' query: `on_error`, `format`, `attacks_only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScoreQuery {
+    pub on_error: OnError,
+    pub format: AnswerFormat,
+    /// Write only the records predicted attacks (with `format=ecs`: the alerts).
+    pub attacks_only: bool,
+}
+
+impl ScoreQuery {
+    /// Reads a raw query string; other parameters and values are refused so that a typo
+    /// (`on_eror=skip`) does not silently fall back to the default.
+    pub fn from_query(query: Option<&str>) -> Result<ScoreQuery, ApiError> {
+        let mut choice = ScoreQuery::default();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            choice = match (key, value) {
-                ("on_error", "reject") => OnError::Reject,
-                ("on_error", "skip") => OnError::Skip,
+            match (key, value) {
+                ("on_error", "reject") => choice.on_error = OnError::Reject,
+                ("on_error", "skip") => choice.on_error = OnError::Skip,
+                ("format", "json") => choice.format = AnswerFormat::Json,
+                ("format", "ecs") => choice.format = AnswerFormat::Ecs,
+                ("attacks_only", "true") => choice.attacks_only = true,
+                ("attacks_only", "false") => choice.attacks_only = false,
                 ("on_error", other) => {
-                    return Err(ApiError::bad_request(format!(
-                        "on_error must be `reject` or `skip`, got `{other}`"
-                    )));
+                    return Err(bad_value("on_error", "`reject` or `skip`", other));
+                }
+                ("format", other) => return Err(bad_value("format", "`json` or `ecs`", other)),
+                ("attacks_only", other) => {
+                    return Err(bad_value("attacks_only", "`true` or `false`", other));
                 }
                 (other, _) => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown query parameter `{other}`; the predict routes take on_error=reject|skip"
+                        "unknown query parameter `{other}`; the predict routes take \
+                         on_error=reject|skip, format=json|ecs and attacks_only=true|false"
                     )));
                 }
-            };
+            }
+        }
+        if choice.attacks_only && choice.format != AnswerFormat::Ecs {
+            return Err(ApiError::bad_request(
+                "attacks_only=true writes only alerts, which format=ecs writes; \
+                 the JSON answer lists every record and counts the attacks in its summary",
+            ));
         }
         Ok(choice)
     }
+}
+
+fn bad_value(key: &str, expected: &str, given: &str) -> ApiError {
+    ApiError::bad_request(format!("{key} must be {expected}, got `{given}`"))
 }
 
 #[cfg(test)]
@@ -483,14 +520,24 @@ mod tests {
     }
 
     #[test]
-    fn on_error_is_read_strictly() {
-        assert_eq!(OnError::from_query(None).unwrap(), OnError::Reject);
+    fn the_query_is_read_strictly() {
+        let on_error = |q| ScoreQuery::from_query(Some(q)).map(|q| q.on_error);
+        assert_eq!(ScoreQuery::from_query(None).unwrap(), ScoreQuery::default());
+        assert_eq!(ScoreQuery::default().on_error, OnError::Reject);
+        assert_eq!(on_error("on_error=skip").unwrap(), OnError::Skip);
+        assert!(on_error("on_error=maybe").is_err());
+        assert!(on_error("on_eror=skip").is_err());
         assert_eq!(
-            OnError::from_query(Some("on_error=skip")).unwrap(),
-            OnError::Skip
+            ScoreQuery::from_query(Some("format=ecs&attacks_only=true&on_error=skip")).unwrap(),
+            ScoreQuery {
+                on_error: OnError::Skip,
+                format: AnswerFormat::Ecs,
+                attacks_only: true,
+            }
         );
-        assert!(OnError::from_query(Some("on_error=maybe")).is_err());
-        assert!(OnError::from_query(Some("on_eror=skip")).is_err());
+        assert!(ScoreQuery::from_query(Some("format=xml")).is_err());
+        assert!(ScoreQuery::from_query(Some("format=ecs&attacks_only=yes")).is_err());
+        assert!(ScoreQuery::from_query(Some("attacks_only=true")).is_err());
     }
 
     #[test]

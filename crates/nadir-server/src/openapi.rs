@@ -10,6 +10,8 @@ use nadir_data::record::SHOWN_CHARS;
 use nadir_data::rejects::LISTED_PROBLEMS;
 use nadir_data::{ErrorKind, Kind, Schema};
 use nadir_ml::ModelKind;
+use nadir_ml::ecs;
+use nadir_ml::model::Fired;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
 
@@ -53,6 +55,18 @@ pub fn document(schema: Option<&Schema>, models: &[&str]) -> Value {
                                     skip: score the valid records. Either way the first bad records \
                                     are listed in `errors` and all of them counted in `error_counts`",
                     "schema": { "type": "string", "enum": ["reject", "skip"], "default": "reject" },
+                }));
+                parameters.push(json!({
+                    "name": "format", "in": "query", "required": false,
+                    "description": "json (default): the results as JSON; ecs: one Elastic Common \
+                                    Schema document per scored record, a line each \
+                                    (application/x-ndjson), event.kind alert for an attack",
+                    "schema": { "type": "string", "enum": ["json", "ecs"], "default": "json" },
+                }));
+                parameters.push(json!({
+                    "name": "attacks_only", "in": "query", "required": false,
+                    "description": "With format=ecs: write only the records predicted attacks (the alerts)",
+                    "schema": { "type": "string", "enum": ["true", "false"], "default": "false" },
                 }));
                 let content: Map<String, Value> = MEDIA_TYPES
                     .iter()
@@ -100,6 +114,17 @@ pub fn document(schema: Option<&Schema>, models: &[&str]) -> Value {
             .iter()
             .map(|&(status, description)| {
                 let content = match (status < 300, route.answer) {
+                    (true, Some(schema)) if route.body == RequestBody::Records => json!({
+                        "application/json": {
+                            "schema": { "$ref": format!("#/components/schemas/{schema}") } },
+                        ecs::MEDIA_TYPE: {
+                            "schema": {
+                                "type": "string",
+                                "description": "With format=ecs: one EcsDocument per line",
+                            },
+                            "x-nadir-line-schema": { "$ref": "#/components/schemas/EcsDocument" },
+                        },
+                    }),
                     (true, Some(schema)) => json!({ "application/json": {
                         "schema": { "$ref": format!("#/components/schemas/{schema}") } } }),
                     (true, None) => json!({ "text/plain": { "schema": { "type": "string" } } }),
@@ -315,6 +340,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
             { "$ref": "#/components/schemas/Result" },
             { "$ref": "#/components/schemas/Batch" },
         ]},
+        "EcsDocument": ecs_document(),
         "RecordError": error_entry,
         "ErrorCounts": error_counts,
         "Error": {
@@ -387,6 +413,64 @@ fn schemas(schema: Option<&Schema>) -> Value {
     })
 }
 
+/// A line of a `format=ecs` answer ([`nadir_ml::ecs`]): the ECS fields written, with their
+/// ECS types, and nadir's own under `nadir`.
+fn ecs_document() -> Value {
+    let keyword = json!({ "type": "string" });
+    let date = json!({ "type": "string", "format": "date-time" });
+    let fired = [Fired::Classifier, Fired::Novelty, Fired::Both].map(Fired::name);
+    json!({
+        "type": "object",
+        "description": format!(
+            "An Elastic Common Schema {} document: a record predicted an attack is an alert \
+             (event.kind alert, event.category network and intrusion_detection), any other an \
+             event (event.kind event, event.category network). @timestamp and event.created: \
+             the scoring time. network.transport: the record's protocol feature, in lower case",
+            ecs::ECS_VERSION
+        ),
+        "required": ["@timestamp", "ecs", "event", "observer", "rule", "nadir"],
+        "properties": {
+            "@timestamp": date,
+            "ecs": { "type": "object", "properties": { "version": { "const": ecs::ECS_VERSION } } },
+            "event": {
+                "type": "object",
+                "properties": {
+                    "kind": { "type": "string", "enum": [ecs::KIND_ALERT, ecs::KIND_EVENT] },
+                    "category": { "type": "array", "items": {
+                        "type": "string", "enum": ["network", "intrusion_detection"] } },
+                    "type": { "type": "array", "items": { "const": "info" } },
+                    "module": { "const": "nadir" },
+                    "dataset": { "const": ecs::DATASET },
+                    "created": date,
+                    "risk_score": { "type": "number", "description": "The model's score" },
+                },
+            },
+            "observer": { "type": "object", "properties": {
+                "vendor": keyword, "product": keyword, "type": keyword, "version": keyword } },
+            "rule": { "type": "object", "properties": {
+                "name": { "type": "string", "description": "The model's name" } } },
+            "network": { "type": "object", "properties": { "transport": keyword } },
+            "nadir": {
+                "type": "object",
+                "required": ["index", "prediction", "score", "score_kind"],
+                "properties": {
+                    "index": { "type": "integer", "minimum": 0,
+                               "description": "The record's 0-based position in the body" },
+                    "prediction": { "type": "string", "enum": [output::ATTACK, output::NORMAL] },
+                    "score": { "type": ["number", "null"] },
+                    "score_kind": { "type": "string",
+                                    "enum": ScoreKind::ALL.map(ScoreKind::field) },
+                    "fired": { "type": "string",
+                               "enum": fired,
+                               "description": "The hybrid only: which part flagged the record" },
+                    "warning": { "type": "string",
+                                 "description": "Category values not seen in training" },
+                },
+            },
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,6 +507,16 @@ mod tests {
                 "{kind}: {field}"
             );
         }
+        // The scoring routes document `format=ecs`, `attacks_only` and the ECS answer.
+        let predict = &doc["paths"]["/v1/predict"]["post"];
+        let names: Vec<&str> = predict["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["on_error", "format", "attacks_only"]);
+        assert!(predict["responses"]["200"]["content"][ecs::MEDIA_TYPE].is_object());
         // Every reference points at a schema that exists, with or without a loaded schema.
         let empty = document(None, &[]);
         assert_eq!(

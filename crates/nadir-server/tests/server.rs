@@ -331,6 +331,80 @@ fn every_content_type_gives_the_models_own_predictions() {
     assert!(anomaly.json()["results"][0].get("score").is_none());
 }
 
+/// `?format=ecs`: one Elastic Common Schema document per scored record, a line each, as
+/// `application/x-ndjson`: an alert for each record the model calls an attack, an event for
+/// the others, with the record's index, the model's score and the record's transport;
+/// `attacks_only=true` keeps the alerts alone, and is refused without `format=ecs`.
+#[test]
+fn the_scoring_routes_answer_ecs_documents_and_only_alerts_when_asked() {
+    let server = Running::with_models("ecs");
+    let n = 60;
+    let forest = model(ModelKind::RandomForest);
+    let expected = forest.predict(&sample_records(n), None);
+    let lines = |reply: &Reply| -> Vec<Value> {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.header("content-type"), Some("application/x-ndjson"));
+        reply
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let all = lines(&server.post(
+        "/v1/predict?format=ecs",
+        "text/csv",
+        csv_body(n, true).as_bytes(),
+    ));
+    assert_eq!(all.len(), n);
+    for (i, (document, prediction)) in all.iter().zip(&expected).enumerate() {
+        let kind = if prediction.is_attack {
+            "alert"
+        } else {
+            "event"
+        };
+        assert_eq!(document["event"]["kind"], kind, "{document}");
+        assert_eq!(document["nadir"]["index"], i);
+        assert_eq!(
+            document["nadir"]["score"].as_f64().unwrap().to_bits(),
+            prediction.score.to_bits()
+        );
+        assert_eq!(document["event"]["risk_score"], document["nadir"]["score"]);
+        assert_eq!(document["nadir"]["score_kind"], "probability");
+        assert_eq!(document["rule"]["name"], "random_forest");
+        assert_eq!(document["ecs"]["version"], nadir_ml::ecs::ECS_VERSION);
+        assert!(
+            ["tcp", "udp", "icmp"].contains(&document["network"]["transport"].as_str().unwrap()),
+            "{document}"
+        );
+        assert_eq!(document["@timestamp"], document["event"]["created"]);
+    }
+    let attacks: Vec<usize> = (0..n).filter(|&i| expected[i].is_attack).collect();
+    assert!(!attacks.is_empty() && attacks.len() < n);
+    let alerts = lines(&server.post_json(
+        "/v1/models/random_forest/predict?format=ecs&attacks_only=true",
+        &Value::Array(json_records(n)),
+    ));
+    let indices: Vec<usize> = alerts
+        .iter()
+        .map(|a| a["nadir"]["index"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(indices, attacks);
+    assert!(alerts.iter().all(|a| a["event"]["kind"] == "alert"));
+
+    // One object in, one line out; the detector's score is its anomaly score.
+    let one = lines(&server.post_json("/v1/anomaly?format=ecs", &json_records(1)[0]));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["nadir"]["score_kind"], "anomaly_score");
+    assert_eq!(one[0]["rule"]["name"], "isolation_forest");
+
+    server
+        .post_json("/v1/predict?attacks_only=true", &json_records(1)[0])
+        .expect_error(400);
+    server
+        .post_json("/v1/predict?format=xml", &json_records(1)[0])
+        .expect_error(400);
+}
+
 /// Every loaded model answers under the score field `GET /v1/models` lists for it, which is
 /// the one `nadir predict` writes (`ModelKind::score_field`), with its columns: the web page
 /// reads both from the listing. (The isolation forest once answered `score` while the page

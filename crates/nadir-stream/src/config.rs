@@ -1,6 +1,7 @@
 //! A consumer's parameters, checked into a [`ConsumerConfig`] before any connection is made,
 //! so that a mistyped name is an error at start rather than a stream nobody reads.
 
+use crate::entry::ResultFormat;
 use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
@@ -17,6 +18,11 @@ pub struct ConsumerParams {
     pub output: Option<String>,
     /// Also write each result to standard output, one JSON object per line.
     pub stdout: bool,
+    /// What a result is written as: its fields, or its ECS document.
+    pub format: ResultFormat,
+    /// Write only the results of records predicted attacks (the alerts). Every entry is
+    /// still acknowledged, and counted in the metrics: a normal result is just not written.
+    pub attacks_only: bool,
     /// Where entries that cannot be scored go; `None`: [`default_dead_letter`].
     pub dead_letter: Option<String>,
     /// Entries read at a time.
@@ -157,6 +163,8 @@ mod tests {
             consumer: "c".into(),
             output: Some("out".into()),
             stdout: false,
+            format: ResultFormat::Fields,
+            attacks_only: false,
             dead_letter: None,
             batch: 10,
             block: Duration::from_millis(100),

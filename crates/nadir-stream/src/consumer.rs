@@ -20,7 +20,7 @@
 //! A consumer is one thread; more consumers (processes, machines) scale it out.
 
 use crate::config::ConsumerConfig;
-use crate::entry::{HEADER, InputEntry, Outcome, RECORD, Stamp};
+use crate::entry::{ECS, HEADER, InputEntry, Outcome, RECORD, ResultFormat, Scored, Stamp};
 use crate::metrics::Metrics;
 use crate::score::Scorer;
 use crate::server::{self, ServerError};
@@ -367,11 +367,21 @@ impl Consumer {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros()),
         };
+        let written = |scored: &Scored| !params.attacks_only || scored.prediction.is_attack;
         if let Some(stdout) = &mut self.stdout {
             for outcome in &outcomes {
-                if let Outcome::Scored(scored) = outcome {
-                    serde_json::to_writer(&mut *stdout, &scored.json(&stamp))
-                        .map_err(|e| Failure::Stdout(e.into()))?;
+                if let Outcome::Scored(scored) = outcome
+                    && written(scored)
+                {
+                    let line = match params.format {
+                        ResultFormat::Fields => {
+                            serde_json::to_writer(&mut *stdout, &scored.json(&stamp))
+                        }
+                        ResultFormat::Ecs => {
+                            serde_json::to_writer(&mut *stdout, &scored.ecs(&stamp))
+                        }
+                    };
+                    line.map_err(|e| Failure::Stdout(e.into()))?;
                     stdout.write_all(b"\n").map_err(Failure::Stdout)?;
                 }
             }
@@ -384,14 +394,16 @@ impl Consumer {
             match outcome {
                 Outcome::Scored(result) => {
                     scored += 1;
-                    if let Some(output) = &params.output {
+                    if let Some(output) = &params.output
+                        && written(result)
+                    {
                         writes += 1;
-                        transaction
-                            .cmd("XADD")
-                            .arg(output)
-                            .arg("*")
-                            .arg(result.fields(&stamp))
-                            .ignore();
+                        let add = transaction.cmd("XADD").arg(output).arg("*");
+                        match params.format {
+                            ResultFormat::Fields => add.arg(result.fields(&stamp)),
+                            ResultFormat::Ecs => add.arg(ECS).arg(result.ecs(&stamp).to_string()),
+                        }
+                        .ignore();
                     }
                 }
                 Outcome::Dead(letter) => {

@@ -11,14 +11,29 @@
 //! ([`nadir_ml::ModelKind::score_field`]), [`nadir_ml::output::FIRED`] for the hybrid,
 //! [`WARNING`] when there is one, [`MODEL`], [`CONSUMER`] and [`SCORED_AT_US`].
 //!
+//! With `--format ecs` ([`ResultFormat::Ecs`]) a result is instead the record's Elastic
+//! Common Schema document ([`nadir_ml::ecs`]; the entry's ID as `event.id`): on standard
+//! output one per line, in the output stream as one field, [`ECS`], holding its JSON text.
+//!
 //! Dead letter: [`ID`], [`ERROR`], [`DELIVERIES`], [`CONSUMER`], and the entry's
 //! [`RECORD`] and [`HEADER`] as they came.
 
 use indexmap::IndexMap;
 use nadir_ml::file::Prediction;
-use nadir_ml::{ModelKind, output};
+use nadir_ml::{ModelKind, ecs, output};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What a result is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResultFormat {
+    /// The result's fields ([`Scored::fields`]; on standard output [`Scored::json`]).
+    #[default]
+    Fields,
+    /// The record's ECS document ([`Scored::ecs`]).
+    Ecs,
+}
 
 /// The input field holding the record.
 pub const RECORD: &str = "record";
@@ -39,6 +54,8 @@ pub const CONSUMER: &str = "consumer";
 pub const SCORED_AT_US: &str = "scored_at_us";
 /// Put before a record's own column whose name a result field has (`record_id`).
 pub const OWN_PREFIX: &str = "record_";
+/// The output stream's field holding a result's ECS document, with `--format ecs`.
+pub const ECS: &str = "ecs";
 /// Why an entry was dead-lettered, in one line.
 pub const ERROR: &str = "error";
 /// How many times the entry had been delivered when it was dead-lettered.
@@ -71,6 +88,9 @@ pub struct Scored {
     /// The record's own columns, those its schema does not know: name and value, in the
     /// record's order.
     pub own: Vec<(String, String)>,
+    /// The record's value of the feature naming its transport
+    /// ([`nadir_ml::ecs::transport_feature`]), for its ECS document.
+    pub transport: Option<String>,
     pub prediction: Prediction,
 }
 
@@ -122,6 +142,30 @@ impl Scored {
             Cow::Owned(stamp.scored_at_us.to_string()),
         ));
         fields
+    }
+
+    /// The result as an ECS document ([`nadir_ml::ecs::document`]): the model's name as
+    /// `rule.name`, the entry's ID as `event.id`, the record's own columns for its source,
+    /// destination and start.
+    pub fn ecs(&self, stamp: &Stamp<'_>) -> Value {
+        let scoring = ecs::Scoring {
+            rule: stamp.model.name(),
+            kind: stamp.model,
+            at: UNIX_EPOCH
+                + Duration::from_micros(u64::try_from(stamp.scored_at_us).unwrap_or(u64::MAX)),
+        };
+        let subject = ecs::Subject::new(
+            self.own
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+            self.transport.as_deref(),
+        );
+        ecs::document(
+            &scoring,
+            ecs::Place::Entry(&self.id),
+            &self.prediction,
+            &subject,
+        )
     }
 
     /// The result as one JSON object: the same fields in the same order, the score a number.

@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use nadir_data::json::{Fields, read_json_records};
 use nadir_data::schema::normalise_name;
 use nadir_data::{ReadOptions, Record, read_from};
+use nadir_ml::ecs;
 use nadir_ml::file::SavedModel;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -89,11 +90,15 @@ impl Scorer {
             .map(|r| ((r.entry, r.own), r.record))
             .unzip();
         let predictions = self.model.predict(&records, self.threshold);
+        let schema = self.model.pipeline.schema();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-        for ((entry, own), prediction) in places.into_iter().zip(predictions) {
+        for (((entry, own), prediction), record) in
+            places.into_iter().zip(predictions).zip(&records)
+        {
             outcomes[entry] = Some(Outcome::Scored(Scored {
                 id: entries[entry].id.clone(),
                 own,
+                transport: ecs::transport_feature(schema, record).map(str::to_owned),
                 prediction,
             }));
         }
