@@ -1087,7 +1087,11 @@ fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_sc
         solo.assert_running();
         solo.stderr()
             .lines()
-            .find(|line| line.starts_with("stream solo: read 150, scored 150, acked 150, claimed "))
+            .find(|line| {
+                line.contains(" INFO ")
+                    && line.contains(": read 150, scored 150, acked 150, claimed ")
+                    && line.ends_with(" consumer=solo")
+            })
             .map(String::from)
     });
     for part in [", dead-lettered 0, errors ", ", lag "] {
