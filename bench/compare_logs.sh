@@ -12,7 +12,9 @@
 #   BENCH_CONNECTIONS  concurrent connections (default 32)
 #   BENCH_ROUNDS       rounds of every configuration (default 3; the medians are printed)
 #   BENCH_SKIP_BUILD   1 to use the existing release binary without building
-# Prints, per configuration, requests/s and p99 (median of the rounds); writes bench/out/logs/.
+# Prints, per configuration, requests/s, p50 and p99, and the server's CPU time per request
+# (user + system, from /proc: steadier than requests/s on a shared machine), each the median
+# of the rounds; writes bench/out/logs/ (summary.md, runs.txt, each server's log).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,6 +47,17 @@ timeout 120 python3 "$BENCH/loadtest_bodies.py" "$SAMPLE" "$OUT" >/dev/null
 SERVER_PID=""
 trap '[[ -n "$SERVER_PID" ]] && kill -TERM "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true' EXIT
 
+# The user and system CPU time of process PID, in clock ticks (/proc/PID/stat, fields 14 and
+# 15 counted after the command name's closing parenthesis).
+cpu_ticks() {
+  local stat
+  stat="$(cat "/proc/$1/stat")"
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo $((${12} + ${13}))
+}
+
 # run NAME BINARY ENV... [-- ARGS...]: one load run against a fresh server.
 run() {
   local name=$1 binary=$2 round=$3
@@ -60,12 +73,18 @@ run() {
   local url="http://127.0.0.1:$PORT/v1/predict"
   LOADTEST_BODIES="$OUT/records.lines" LOADTEST_TYPE=application/json timeout 60 \
     wrk -t2 -c"$CONNECTIONS" -d2s --timeout 10s -s "$BENCH/loadtest.lua" "$url" >/dev/null
+  local cpu_before cpu_after
+  cpu_before="$(cpu_ticks "$SERVER_PID")"
   LOADTEST_BODIES="$OUT/records.lines" LOADTEST_TYPE=application/json timeout $((DURATION + 60)) \
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$BENCH/loadtest.lua" "$url" \
-    | sed -n "s/^LOADTEST /$name $round /p" >>"$OUT/runs.txt"
+    >"$OUT/$name.wrk"
+  cpu_after="$(cpu_ticks "$SERVER_PID")"
+  sed -n 's/^LOADTEST {/{"cpu_ticks": '"$((cpu_after - cpu_before))"', /p' "$OUT/$name.wrk" \
+    | sed "s/^/$name $round /" >>"$OUT/runs.txt"
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || true
   SERVER_PID=""
+  rm -f "$OUT/$name.wrk"
   printf '  %-22s round %s: %s\n' "$name" "$round" "$(tail -n 1 "$OUT/runs.txt" | cut -d' ' -f3-)"
 }
 
@@ -83,16 +102,18 @@ for round in $(seq "$ROUNDS"); do
 done
 
 step "medians of $ROUNDS rounds ($DURATION s, $CONNECTIONS connections, single-record JSON on /v1/predict)"
-python3 - "$OUT/runs.txt" <<'EOF' | tee "$OUT/summary.md"
+python3 - "$OUT/runs.txt" "$(getconf CLK_TCK)" <<'EOF' | tee "$OUT/summary.md"
 import json, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
     name, _round, summary = line.split(" ", 2)
     runs.setdefault(name, []).append(json.loads(summary))
-print("| configuration | requests/s | p50 ms | p99 ms | non-2xx |")
-print("| --- | --- | --- | --- | --- |")
+ticks = int(sys.argv[2])
+print("| configuration | requests/s | p50 ms | p99 ms | server CPU µs per request | non-2xx |")
+print("| --- | --- | --- | --- | --- | --- |")
 for name, results in runs.items():
     median = lambda key: statistics.median(r[key] for r in results)
+    cpu = statistics.median(r["cpu_ticks"] / ticks / r["requests"] * 1e6 for r in results)
     print(f"| {name} | {median('rps'):.0f} | {median('p50_ms'):.2f} | {median('p99_ms'):.2f} | "
-          f"{sum(r['non_2xx'] for r in results)} |")
+          f"{cpu:.1f} | {sum(r['non_2xx'] for r in results)} |")
 EOF

@@ -155,9 +155,10 @@ static SERVER_ERRORS: Throttle = Throttle::new(Duration::from_secs(1));
 /// holds no concurrency slot (issue 18, F2: 520 bodies sent at a byte a second took all 512
 /// slots); then a slot (not for the health and metrics routes) and the request deadline
 /// (503 when exceeded); then the metrics and a log line with the id, method, path, route,
-/// status, model and duration (`debug`, `warn` for 5xx). An answer that leaves the body unread says `Connection: close`. The line carries
-/// the id itself rather than through a span around the request, which cost a formatted
-/// allocation and an enter and exit per poll.
+/// status, model and duration as fields (`debug`, `warn` for 5xx). An answer that leaves the
+/// body unread says `Connection: close`. The line carries the id itself rather than through
+/// a span around the request, which cost a formatted allocation and an enter and exit per
+/// poll.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(&request);
