@@ -5,9 +5,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use nadir_stream::entry::ResultFormat;
 use nadir_stream::{Consumer, ConsumerParams, Publisher, Scorer, entries_of};
+use nadir_telemetry::LogFormat;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -71,6 +73,11 @@ pub struct StreamArgs {
     /// Decision threshold instead of the one saved in the model.
     #[arg(long, value_name = "X")]
     threshold: Option<f64>,
+    /// Log lines (standard error) as `text` or `json` (one object per line: timestamp,
+    /// level, target, message and the event's fields, such as `consumer`). RUST_LOG sets
+    /// what is logged (info by default; NADIR_LOG, a level, when it is unset).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = LogFormat::from_str)]
+    log_format: LogFormat,
 }
 
 /// `nadir stream --format`.
@@ -127,6 +134,7 @@ fn cannot_start(error: impl fmt::Display) -> anyhow::Error {
 }
 
 pub fn run(args: StreamArgs) -> Result<()> {
+    let _log = nadir_telemetry::logging::init(args.log_format).map_err(cannot_start)?;
     crate::check_threshold(args.threshold).map_err(cannot_start)?;
     let config = ConsumerParams {
         redis: args.redis,
@@ -161,9 +169,9 @@ pub fn run(args: StreamArgs) -> Result<()> {
         .stop_on_signals()
         .context("cannot install the SIGTERM handler")?;
     let params = config.params();
-    eprintln!(
-        "stream {}: reading `{}` as group `{}`; results to {}, dead letters to `{}`{}",
-        params.consumer,
+    tracing::info!(
+        consumer = %params.consumer,
+        "reading `{}` as group `{}`; results to {}, dead letters to `{}`{}",
         params.input,
         params.group,
         match (&params.output, params.stdout) {
@@ -177,11 +185,7 @@ pub fn run(args: StreamArgs) -> Result<()> {
         )),
     );
     let result = consumer.run(conn);
-    eprintln!(
-        "stream {}: stopped: {}",
-        params.consumer,
-        consumer.metrics()
-    );
+    tracing::info!(consumer = %params.consumer, "stopped: {}", consumer.metrics());
     Ok(result?)
 }
 

@@ -255,3 +255,337 @@ fn predict_and_the_api_write_the_same_fields_verdicts_and_warnings() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A request with its own id, so that its log line can be found.
+fn request_with_id(addr: &str, head: &str, id: &str, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "{head} HTTP/1.1\r\nhost: {addr}\r\nx-request-id: {id}\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// `nadir serve ARGS` with `env` set and its standard error in a file of `dir`; returns the
+/// process and its address once it listens.
+fn serve_logging(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, std::path::PathBuf) {
+    let log = dir.join(format!("{name}.stderr"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nadir"));
+    command
+        .arg("serve")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("NADIR_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| {
+            panic!(
+                "unexpected first line {line:?}; stderr: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+        .to_string();
+    (child, addr, log)
+}
+
+/// Stops the server with SIGTERM and returns what it logged: every line is written before
+/// it exits.
+fn stop_and_read_log(mut child: Child, log: &std::path::Path) -> String {
+    signal(&child, "TERM");
+    let mut exit = None;
+    wait_until("an exit after SIGTERM", || {
+        exit = child.try_wait().unwrap();
+        exit.is_some()
+    });
+    let stderr = std::fs::read_to_string(log).unwrap();
+    assert!(exit.unwrap().success(), "{stderr}");
+    stderr
+}
+
+/// The first five records of the sample, as a CSV body.
+fn sample_body() -> String {
+    let sample = std::fs::read_to_string(sample()).unwrap();
+    sample.lines().take(6).collect::<Vec<_>>().join("\n") + "\n"
+}
+
+#[test]
+fn json_logs_parse_and_carry_each_requests_fields() {
+    let dir = scratch("json-logs");
+    train_on_sample("dt", &dir, &[]);
+    let (child, addr, log) = serve_logging(
+        &dir,
+        "json",
+        &[
+            "--models",
+            path(&dir),
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        &[("RUST_LOG", "nadir_server=debug,info")],
+    );
+    let route = "/v1/models/decision_tree/predict";
+    let status = request_with_id(
+        &addr,
+        &format!("POST {route}"),
+        "json-log-1",
+        &sample_body(),
+    );
+    assert_eq!(status, 200);
+    let stderr = stop_and_read_log(child, &log);
+
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?} in\n{stderr}"))
+        })
+        .collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in &lines {
+        for key in ["level", "target", "message"] {
+            assert!(line[key].is_string(), "no {key}: {line}");
+        }
+        // RFC 3339 in UTC: 2026-12-03T22:30:01.123456Z.
+        let timestamp = line["timestamp"].as_str().unwrap();
+        let bytes = timestamp.as_bytes();
+        assert!(
+            bytes.len() >= 20
+                && bytes[4] == b'-'
+                && bytes[10] == b'T'
+                && bytes[13] == b':'
+                && timestamp.ends_with('Z'),
+            "{timestamp}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "listening" && l["bound"].as_str() == Some(&addr)),
+        "{stderr}"
+    );
+    let request = lines
+        .iter()
+        .find(|l| l["id"] == "json-log-1")
+        .unwrap_or_else(|| panic!("no line for the request in\n{stderr}"));
+    assert_eq!(request["level"], "DEBUG", "{request}");
+    assert_eq!(request["target"], "nadir_server", "{request}");
+    assert_eq!(request["message"], "request", "{request}");
+    assert_eq!(request["method"], "POST", "{request}");
+    assert_eq!(request["path"], route, "{request}");
+    assert_eq!(request["route"], "/v1/models/{name}/predict", "{request}");
+    assert_eq!(request["status"], 200, "{request}");
+    assert_eq!(request["model"], "decision_tree", "{request}");
+    assert!(request["duration_us"].as_u64().is_some(), "{request}");
+}
+
+#[test]
+fn rust_log_sets_what_is_logged() {
+    let dir = scratch("rust-log");
+    train_on_sample("dt", &dir, &[]);
+    let args = ["--models", path(&dir), "--addr", "127.0.0.1:0"];
+    for (name, env, logs_requests) in [
+        ("default", vec![], false),
+        ("info", vec![("RUST_LOG", "info")], false),
+        ("debug", vec![("RUST_LOG", "nadir_server=debug,info")], true),
+        // NADIR_LOG is read when RUST_LOG is not set, and only then.
+        ("nadir-log", vec![("NADIR_LOG", "debug")], true),
+        (
+            "both",
+            vec![("RUST_LOG", "info"), ("NADIR_LOG", "debug")],
+            false,
+        ),
+    ] {
+        let (child, addr, log) = serve_logging(&dir, name, &args, &env);
+        let id = format!("rust-log-{name}");
+        assert_eq!(request_with_id(&addr, "GET /healthz", &id, ""), 200);
+        let stderr = stop_and_read_log(child, &log);
+        // Start-up is logged at info whatever the filter.
+        assert!(
+            stderr.contains(" INFO nadir_server: listening"),
+            "{name}: {stderr}"
+        );
+        let line = stderr.lines().find(|l| l.contains(&id));
+        assert_eq!(line.is_some(), logs_requests, "{name}: {stderr}");
+        if let Some(line) = line {
+            assert!(line.contains(" DEBUG nadir_server: request "), "{line}");
+            for field in ["method=GET", "path=/healthz", "status=200", "duration_us="] {
+                assert!(line.contains(field), "{field}: {line}");
+            }
+        }
+    }
+    // A filter that does not parse is an error, not a silent default.
+    let out = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(["serve", "--models", path(&dir), "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "nadir_server=loud")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("RUST_LOG=`nadir_server=loud` is not a log filter"),
+        "{stderr}"
+    );
+}
+
+/// The value of the series `name` (no labels) in a Prometheus text page.
+fn series(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_carry_the_build_and_the_process() {
+    let dir = scratch("process-metrics");
+    train_on_sample("dt", &dir, &[]);
+    let (mut child, addr) = serve(&dir);
+    let (status, page) = get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    let build = page
+        .lines()
+        .find(|l| l.starts_with("nadir_build_info{"))
+        .unwrap_or_else(|| panic!("no nadir_build_info in\n{page}"));
+    assert!(
+        build.starts_with(&format!(
+            "nadir_build_info{{version=\"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )) && build.ends_with("} 1"),
+        "{build}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(series(&page, "process_resident_memory_bytes") > 0.0);
+        assert!(series(&page, "process_cpu_seconds_total") >= 0.0);
+        // The listener and the standard streams at least.
+        assert!(series(&page, "process_open_fds") >= 4.0);
+        assert!(series(&page, "process_threads") >= 2.0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let started = series(&page, "process_start_time_seconds");
+        assert!(
+            started > now - 86_400.0 && started <= now + 1.0,
+            "{started} vs {now}"
+        );
+        assert!(page.contains("# TYPE process_cpu_seconds_total counter\n"));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_takes_its_settings_from_a_file_under_the_flags() {
+    let dir = scratch("serve-config");
+    train_on_sample("dt", &dir, &[]);
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/serve.example.toml");
+    // The documented example, with the flags for what differs here: it logs JSON lines.
+    let (child, addr, log) = serve_logging(
+        &dir,
+        "example",
+        &[
+            "--config",
+            path(&example),
+            "--models",
+            path(&dir),
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "100",
+        ],
+        &[],
+    );
+    assert_eq!(request_with_id(&addr, "GET /healthz", "example", ""), 200);
+    let stderr = stop_and_read_log(child, &log);
+    for line in stderr.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(line["level"].is_string(), "{line}");
+    }
+
+    // A file's setting applies (the body limit); the flags override the file's address and
+    // model directory, which would not do.
+    let file = dir.join("serve.toml");
+    std::fs::write(
+        &file,
+        "addr = \"127.0.0.1:1\"\nmodels = \"/nonexistent\"\nmax_body = 750\n",
+    )
+    .unwrap();
+    let (child, addr, log) = serve_logging(
+        &dir,
+        "override",
+        &[
+            "--config",
+            path(&file),
+            "--models",
+            path(&dir),
+            "--addr",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let route = "POST /v1/models/decision_tree/predict";
+    let body = sample_body();
+    assert!(body.len() > 750);
+    assert_eq!(request_with_id(&addr, route, "large", &body), 413);
+    let small = body.lines().take(2).collect::<Vec<_>>().join("\n") + "\n";
+    assert!(small.len() <= 750);
+    assert_eq!(request_with_id(&addr, route, "small", &small), 200);
+    stop_and_read_log(child, &log);
+    // A flag given still overrides the file's limit.
+    let (child, addr, log) = serve_logging(
+        &dir,
+        "flag",
+        &[
+            "--config",
+            path(&file),
+            "--models",
+            path(&dir),
+            "--addr",
+            "127.0.0.1:0",
+            "--max-body",
+            "100000",
+        ],
+        &[],
+    );
+    assert_eq!(request_with_id(&addr, route, "large", &body), 200);
+    stop_and_read_log(child, &log);
+
+    // A key the server does not know is an error naming it and the file.
+    std::fs::write(&file, "max_body = 300\nmax_bdoy = 300\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nadir"))
+        .args(["serve", "--config", path(&file), "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(path(&file)) && stderr.contains("unknown field `max_bdoy`"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}

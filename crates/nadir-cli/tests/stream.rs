@@ -1087,7 +1087,11 @@ fn without_persistence_a_restarted_redis_gets_a_new_group_and_new_entries_are_sc
         solo.assert_running();
         solo.stderr()
             .lines()
-            .find(|line| line.starts_with("stream solo: read 150, scored 150, acked 150, claimed "))
+            .find(|line| {
+                line.contains(" INFO ")
+                    && line.contains(": read 150, scored 150, acked 150, claimed ")
+                    && line.ends_with(" consumer=solo")
+            })
             .map(String::from)
     });
     for part in [", dead-lettered 0, errors ", ", lag "] {
@@ -1516,7 +1520,15 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
         &dir,
         "work",
         "solo",
-        &["--metrics-addr", &addr, "--block-ms", "100", "--stdout"],
+        &[
+            "--metrics-addr",
+            &addr,
+            "--block-ms",
+            "100",
+            "--stdout",
+            "--log-format",
+            "json",
+        ],
     );
     let data = write_records(&dir, "records.csv", 200);
     assert_eq!(publish(&redis, &data, "work", &[]), 200);
@@ -1582,11 +1594,44 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
     );
     assert!(body.contains("nadir_stream_batch_seconds_bucket"), "{body}");
     assert!(metric(&body, "nadir_stream_batch_seconds_count").is_some_and(|n| n >= 1.0));
+    // The build's and the process's metrics, under their standard names.
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("nadir_build_info{version=\"")),
+        "{body}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(metric(&body, "process_resident_memory_bytes").is_some_and(|b| b > 0.0));
+        assert!(metric(&body, "process_open_fds").is_some_and(|n| n >= 3.0));
+    }
     // The lag is sampled now and then: it comes down to 0 once everything is read.
     wait_until("the lag gauge to reach 0", || {
         let body = scrape(&addr)?;
         (metric(&body, "nadir_stream_group_lag")? == 0.0).then_some(())
     });
+    // `--log-format json`: every line of its log is a JSON object, the consumer named.
+    solo.signal("TERM");
+    let status = solo.wait_exit();
+    let stderr = solo.stderr();
+    assert!(status.success(), "{status}; stderr:\n{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+        assert_eq!(line["consumer"], "solo", "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("stopped: read 200, scored 200"))),
+        "{stderr}"
+    );
 }
 
 /// Waits until [`GROUP`] has read every one of `inputs` and acknowledged them all, failing

@@ -25,7 +25,6 @@
 //! as `EMFILE`) back off from 5 ms to 1 s and are logged at most once per 10 s.
 
 use crate::error::{ApiError, JsonHeadErrors};
-use crate::logging::Throttle;
 use crate::metrics::Expiry;
 use crate::state::AppState;
 use axum::Router;
@@ -34,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use nadir_telemetry::logging::Throttle;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;

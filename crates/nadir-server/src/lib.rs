@@ -13,14 +13,15 @@ pub mod api;
 pub mod body;
 mod conn;
 pub mod error;
-mod logging;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
+pub mod settings;
 pub mod state;
 pub mod web;
 
 pub use models::{LoadError, ModelSet};
+pub use settings::{ServeSettings, SettingsError};
 pub use state::{AppState, ConfigError, ServerConfig};
 
 use api::{ModelLabel, RequestBody};
@@ -32,7 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use logging::Throttle;
+use nadir_telemetry::logging::Throttle;
 use state::Slot;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -60,6 +61,8 @@ pub enum ServerError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Log(#[from] nadir_telemetry::LogError),
 }
 
 /// A server ready to run: its state and its router.
@@ -151,16 +154,19 @@ static SERVER_ERRORS: Throttle = Throttle::new(Duration::from_secs(1));
 /// in full under its own deadline (408 after) before anything else, so that a slow upload
 /// holds no concurrency slot (issue 18, F2: 520 bodies sent at a byte a second took all 512
 /// slots); then a slot (not for the health and metrics routes) and the request deadline
-/// (503 when exceeded); then the metrics and a log line with the id (`debug`, `warn` for
-/// 5xx). An answer that leaves the body unread says `Connection: close`. The line carries
-/// the id itself rather than through a span around the request, which cost a formatted
-/// allocation and an enter and exit per poll.
+/// (503 when exceeded); then the metrics and a log line with the id, method, path, route,
+/// status, model and duration as fields (`debug`, `warn` for 5xx). An answer that leaves the
+/// body unread says `Connection: close`. The line carries the id itself rather than through
+/// a span around the request, which cost a formatted allocation and an enter and exit per
+/// poll.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = request_id(&request);
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
+    // A `Uri` clone shares its bytes: the path is logged without a copy made per request.
+    let uri = request.uri().clone();
     let has_body = !request.body().is_end_stream();
     let (mut response, body_read) = if has_body && takes_body(route, &method) {
         match read_body(&state, request).await {
@@ -180,17 +186,30 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .map_or("", |m| m.0.as_str());
     let status = response.status().as_u16();
     state.metrics.request(route, model, status, elapsed);
-    let micros = elapsed.as_micros() as u64;
+    let duration_us = elapsed.as_micros() as u64;
+    let path = uri.path();
     if status < 500 {
-        tracing::debug!(id = %id, status, model, micros, "{method} {route}");
+        tracing::debug!(
+            id = %id,
+            method = %method,
+            path = %path,
+            route = %route,
+            status,
+            model = %model,
+            duration_us,
+            "request"
+        );
     } else if let Some(more) = SERVER_ERRORS.allow() {
         tracing::warn!(
             id = %id,
+            method = %method,
+            path = %path,
+            route = %route,
             status,
-            model,
-            micros,
+            model = %model,
+            duration_us,
             more_5xx_since_last_line = more,
-            "{method} {route}"
+            "request"
         );
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -267,30 +286,18 @@ async fn handle(state: &AppState, route: &str, mut request: Request, next: Next)
     }
 }
 
-/// Logs to standard error, one line per event, written off the request path by a thread of
-/// their own; `NADIR_LOG` sets the level (`error`, `warn`, `info` (default), `debug` (adds
-/// a line per request), `trace`, `off`). Set once per process; later calls do nothing.
-pub fn init_logging() {
-    logging::init();
-}
-
-/// `nadir serve`: loads the models, listens on `addr`, calls `on_listening` with the bound
-/// address once connections are accepted, reloads on SIGHUP, and shuts down gracefully on
-/// SIGTERM or Ctrl-C. Blocks until the server has stopped.
+/// `nadir serve`: sets up the log (`config.log_format`, `RUST_LOG`: `nadir_telemetry::logging`),
+/// loads the models, listens on `addr`, calls `on_listening` with the bound address once
+/// connections are accepted, reloads on SIGHUP, and shuts down gracefully on SIGTERM or
+/// Ctrl-C. Blocks until the server has stopped; the lines logged are written before it
+/// returns.
 pub fn run(
     config: ServerConfig,
     addr: SocketAddr,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    init_logging();
     // Whatever way this returns (or unwinds), the lines logged are written before.
-    struct FlushLogs;
-    impl Drop for FlushLogs {
-        fn drop(&mut self) {
-            logging::flush_at_exit();
-        }
-    }
-    let _flush_logs = FlushLogs;
+    let _log = nadir_telemetry::logging::init(config.log_format)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         runtime.worker_threads(async_workers());

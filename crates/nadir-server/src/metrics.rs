@@ -1,6 +1,7 @@
 //! Prometheus metrics in the text exposition format, written by hand: a few counters and
 //! gauges and one fixed-bucket histogram do not justify a metrics crate and its registry
-//! machinery.
+//! machinery. The build's and the process's metrics (`nadir_build_info`, `process_*`) are
+//! `nadir_telemetry::process`'s, shared with `nadir stream`.
 
 use crate::state::Load;
 use std::collections::{BTreeMap, HashMap};
@@ -337,6 +338,7 @@ impl Metrics {
             self.rejecting(),
             self.accept_errors.load(Ordering::Relaxed),
         );
+        nadir_telemetry::process::write_text(&mut out);
         out
     }
 }

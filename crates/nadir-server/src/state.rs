@@ -3,6 +3,7 @@
 
 use crate::metrics::Metrics;
 use crate::models::{LoadError, ModelSet};
+use nadir_telemetry::LogFormat;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Bearer token of `POST /v1/admin/reload`; the route is disabled without one.
     pub admin_token: Option<String>,
+    /// Text or JSON log lines (which events: `RUST_LOG`).
+    pub log_format: LogFormat,
 }
 
 /// A setting the server cannot run with.
@@ -74,6 +77,7 @@ impl ServerConfig {
             max_concurrent: 512,
             max_connections: default_max_connections(open_file_limit()),
             admin_token: None,
+            log_format: LogFormat::default(),
         }
     }
 

@@ -196,12 +196,12 @@ impl Consumer {
                         match self.create_group(&mut conn) {
                             Ok(created) => self.group_lost(created),
                             Err(error) => {
-                                self.say(&error.to_string());
+                                self.warn(&error.to_string());
                                 conn = self.reconnect(failures)?;
                             }
                         }
                     } else {
-                        self.say(&format!("Redis error: {}; reconnecting", brief(&error)));
+                        self.warn(&format!("Redis error: {}; reconnecting", brief(&error)));
                         conn = self.reconnect(failures)?;
                     }
                     source = Source::Own("-".to_string());
@@ -521,7 +521,7 @@ impl Consumer {
             };
             self.metrics.errors.inc();
             failures += 1;
-            self.say(&format!(
+            self.warn(&format!(
                 "cannot reach Redis ({error}); retrying in up to {} s",
                 MAX_BACKOFF.as_secs()
             ));
@@ -533,7 +533,7 @@ impl Consumer {
     fn group_lost(&self, created: bool) {
         if created {
             let params = &self.config.params;
-            self.say(&format!(
+            self.warn(&format!(
                 "stream `{}` or its group `{}` was gone (Redis restarted without its data?): \
                  created them again; scoring the entries added since",
                 params.input, params.group
@@ -560,8 +560,14 @@ impl Consumer {
         }
     }
 
+    /// Logs `message` at `info`, with the consumer's name.
     fn say(&self, message: &str) {
-        eprintln!("stream {}: {message}", self.config.params.consumer);
+        tracing::info!(consumer = %self.config.params.consumer, "{message}");
+    }
+
+    /// Logs `message` at `warn`, with the consumer's name: Redis lost, or its data.
+    fn warn(&self, message: &str) {
+        tracing::warn!(consumer = %self.config.params.consumer, "{message}");
     }
 }
 

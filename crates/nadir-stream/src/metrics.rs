@@ -1,9 +1,18 @@
 //! What a consumer counts, served to Prometheus (`--metrics-addr`) or printed as a progress
 //! line. Encoding is `prometheus-client`'s (the Prometheus project's own Rust client), served
-//! by a one-route axum server on its own thread, away from the scoring loop.
+//! by a one-route axum server on its own thread, away from the scoring loop. Beside the
+//! consumer's own metrics (`nadir_stream_*`), the build's and the process's
+//! (`nadir_build_info`, `process_*`: `nadir_telemetry::process`, shared with `nadir serve`),
+//! from a registry of their own, as they take no prefix.
 
-use prometheus_client::encoding::text::encode;
+use nadir_telemetry::process;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -25,6 +34,8 @@ pub struct Metrics {
     /// Entries of the input stream not yet delivered to the group (Redis's `lag`).
     pub group_lag: Gauge,
     registry: Arc<Registry>,
+    /// The build's and the process's metrics, read at each scrape.
+    process: Arc<Registry>,
 }
 
 impl Default for Metrics {
@@ -82,13 +93,17 @@ impl Metrics {
             batch_seconds,
             group_lag,
             registry: Arc::new(registry),
+            process: Arc::new(process_registry()),
         }
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
-        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        encode_registry(&mut text, &self.registry)
+            .and_then(|()| encode_registry(&mut text, &self.process))
+            .and_then(|()| encode_eof(&mut text))
+            .expect("writing to a String cannot fail");
         text
     }
 
@@ -109,7 +124,7 @@ impl Metrics {
                 runtime.block_on(async move {
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => listener,
-                        Err(error) => return eprintln!("metrics server: {error}"),
+                        Err(error) => return tracing::error!(%error, "metrics server"),
                     };
                     let app = axum::Router::new().route(
                         "/metrics",
@@ -127,11 +142,54 @@ impl Metrics {
                         }),
                     );
                     if let Err(error) = axum::serve(listener, app).await {
-                        eprintln!("metrics server: {error}");
+                        tracing::error!(%error, "metrics server");
                     }
                 })
             })?;
         Ok(bound)
+    }
+}
+
+/// A registry of [`ProcessCollector`] alone.
+fn process_registry() -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ProcessCollector));
+    registry
+}
+
+/// `nadir_telemetry::process`'s metrics, read at each scrape.
+#[derive(Debug)]
+struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let labels = process::build_labels();
+        ConstGauge::new(1).encode(
+            encoder
+                .encode_descriptor(
+                    process::BUILD_INFO,
+                    process::BUILD_INFO_HELP,
+                    None,
+                    MetricType::Gauge,
+                )?
+                .encode_family(&labels)?,
+        )?;
+        for sample in process::samples() {
+            let metric = encoder.encode_descriptor(
+                sample.name,
+                sample.help,
+                None,
+                match sample.kind {
+                    process::Kind::Gauge => MetricType::Gauge,
+                    process::Kind::Counter => MetricType::Counter,
+                },
+            )?;
+            match sample.kind {
+                process::Kind::Gauge => ConstGauge::new(sample.value).encode(metric)?,
+                process::Kind::Counter => ConstCounter::new(sample.value).encode(metric)?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -176,6 +234,25 @@ mod tests {
             assert!(text.contains(&format!("nadir_stream_entries_{name}_total 0")));
         }
         assert!(text.contains("nadir_stream_errors_total 0"));
+        // The build's and the process's metrics, unprefixed, before the one end marker.
+        let build = text
+            .lines()
+            .find(|l| l.starts_with("nadir_build_info{"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            build.contains("version=\"") && build.ends_with("} 1"),
+            "{build}"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+            let memory = text
+                .lines()
+                .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("{text}"));
+            assert!(memory > 0.0);
+        }
+        assert!(text.ends_with("# EOF\n") && text.matches("# EOF").count() == 1);
         assert_eq!(
             metrics.to_string(),
             "read 0, scored 7, acked 0, claimed 0, dead-lettered 0, errors 0, lag 3"
