@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use nadir_server::settings::{DEFAULT_ADDR, DEFAULT_MODELS_DIR};
 use nadir_server::{ServeSettings, ServerConfig};
 use nadir_telemetry::LogFormat;
 use std::io::Write;
@@ -32,47 +33,76 @@ pub struct ServeArgs {
     /// it, and a key it does not know is an error.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Directory of model files (`*.nadir`, named by file stem), as written by `nadir train`
-    /// [default: models].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help = with_default(
+        "Directory of model files (`*.nadir`, named by file stem), as written by `nadir train`",
+        DEFAULT_MODELS_DIR,
+    ))]
     models: Option<PathBuf>,
-    /// Address to listen on; port 0 picks a free port (the `listening on` line shows it)
-    /// [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", help = with_default(
+        "Address to listen on; port 0 picks a free port (the `listening on` line shows it)",
+        DEFAULT_ADDR,
+    ))]
     addr: Option<SocketAddr>,
     /// HTML report (from `nadir report`) to serve at /report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// Largest request body in bytes (413 above) [default: 16777216].
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", help = with_default(
+        "Largest request body in bytes (413 above)",
+        defaults().max_body_bytes,
+    ))]
     max_body: Option<usize>,
-    /// Longest a request may take in seconds once its body has arrived, waiting for a slot
-    /// included (503 after) [default: 30].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = with_default(
+        "Longest a request may take in seconds once its body has arrived, waiting for a slot \
+         included (503 after)",
+        defaults().request_timeout.as_secs_f64(),
+    ))]
     timeout: Option<f64>,
-    /// Longest a scoring request's body may take to arrive in seconds (408 after). Bodies
-    /// are read before a slot is taken, so slow uploads hold none [default: 30].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = with_default(
+        "Longest a scoring request's body may take to arrive in seconds (408 after). Bodies \
+         are read before a slot is taken, so slow uploads hold none",
+        defaults().body_timeout.as_secs_f64(),
+    ))]
     body_timeout: Option<f64>,
-    /// Longest a connection may take to send a request's head in seconds, from its opening
-    /// or its first byte after idling (closed after) [default: 10].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = with_default(
+        "Longest a connection may take to send a request's head in seconds, from its opening \
+         or its first byte after idling (closed after)",
+        defaults().header_timeout.as_secs_f64(),
+    ))]
     header_timeout: Option<f64>,
-    /// Longest a connection may stay idle between requests in seconds (closed after)
-    /// [default: 60].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help = with_default(
+        "Longest a connection may stay idle between requests in seconds (closed after)",
+        defaults().idle_timeout.as_secs_f64(),
+    ))]
     idle_timeout: Option<f64>,
-    /// Requests handled at once; more wait for a slot [default: 512].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = with_default(
+        "Requests handled at once; more wait for a slot",
+        defaults().max_concurrent,
+    ))]
     max_concurrent: Option<usize>,
-    /// Connections served at once; more are answered 503 and closed. At most the open-file
-    /// limit (ulimit -n) less 64. [default: 4096, or the open-file limit less 64 if lower]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = with_default(
+        "Connections served at once; more are answered 503 and closed. At most the open-file \
+         limit (ulimit -n) less 64",
+        defaults().max_connections,
+    ))]
     max_connections: Option<usize>,
-    /// Log lines as `text` or `json` (one object per line: timestamp, level, target, message
-    /// and the event's fields) [default: text].
-    #[arg(long, value_name = "FORMAT", value_parser = LogFormat::from_str)]
+    #[arg(long, value_name = "FORMAT", value_parser = LogFormat::from_str, help = with_default(
+        "Log lines as `text` or `json` (one object per line: timestamp, level, target, message \
+         and the event's fields)",
+        defaults().log_format,
+    ))]
     log_format: Option<LogFormat>,
+}
+
+/// The settings `serve` runs with when neither a flag nor the file gives them: the library's,
+/// so that the help cannot drift from what runs.
+fn defaults() -> ServerConfig {
+    ServerConfig::new(DEFAULT_MODELS_DIR.into())
+}
+
+/// A flag's help with its default, in clap's own `[default: …]` wording (the flags have no clap
+/// defaults: a flag not given leaves the settings file's value in place).
+fn with_default(text: &str, default: impl std::fmt::Display) -> String {
+    format!("{text} [default: {default}]")
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
