@@ -15,7 +15,7 @@ mod validate;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
-use nadir_ml::cluster::{ClusterOptions, ClusterStep};
+use nadir_ml::cluster::ClusterOptions;
 use nadir_ml::file::SavedModel;
 use nadir_ml::model_dir;
 use nadir_ml::pca::PcaParams;
@@ -753,13 +753,7 @@ fn cluster(args: ClusterArgs) -> Result<()> {
     let options = args.clustering.options(args.seed);
     let steps = Steps::new();
     let run = nadir_ml::cluster::cluster(&data, &options, &|step| {
-        steps.step(match step {
-            ClusterStep::Pca => "PCA",
-            ClusterStep::Index => "building the kd-tree",
-            ClusterStep::GridSearch => "searching eps × min_samples by silhouette",
-            ClusterStep::Dbscan => "DBSCAN",
-            ClusterStep::KDistance => "k-distance curve",
-        })
+        steps.step(progress::cluster_step(step))
     })?;
     steps.finish("clustering");
 

@@ -1,4 +1,4 @@
-//! The progress of the long commands (`train`, `cluster`, `validate`), shown one way for all
+//! The progress of the long commands (`train`, `cluster`, `validate`, `report`), shown one way for all
 //! of them: a bar (or a spinner, when the number of steps is unknown) on a terminal, and a
 //! line per step with the elapsed time otherwise, so that a log or a CI job shows the work
 //! moving instead of one line and then nothing for a minute.
@@ -7,6 +7,7 @@
 //! steps and the time here, and the lines are written from that count.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nadir_ml::cluster::ClusterStep;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -76,5 +77,16 @@ impl Steps {
             let elapsed = self.bar.elapsed().as_secs_f64();
             let _ = writeln!(std::io::stderr(), "[{elapsed:7.1} s] {what} done");
         }
+    }
+}
+
+/// What a step of the clustering is called, by `cluster` and by `report`, which clusters too.
+pub fn cluster_step(step: ClusterStep) -> &'static str {
+    match step {
+        ClusterStep::Pca => "PCA",
+        ClusterStep::Index => "building the kd-tree",
+        ClusterStep::GridSearch => "searching eps × min_samples by silhouette",
+        ClusterStep::Dbscan => "DBSCAN",
+        ClusterStep::KDistance => "k-distance curve",
     }
 }

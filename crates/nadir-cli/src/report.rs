@@ -1,11 +1,10 @@
 //! `nadir report`: one self-contained HTML page of the data, the models, the clusters and the
 //! anomalies (built by `nadir-report`).
 
+use crate::progress::{self, Steps};
 use crate::{ClusteringArgs, DataArgs, load_data, load_data_as};
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::ProgressBar;
-use nadir_ml::cluster::ClusterStep;
 use nadir_report::{ReportOptions, Step};
 use std::io::Write;
 use std::path::PathBuf;
@@ -76,25 +75,18 @@ pub fn run(args: ReportArgs) -> Result<()> {
         models.models.len(),
         args.models.display()
     );
-    let spinner = ProgressBar::new_spinner();
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let steps = Steps::new();
     let report = nadir_report::build(&data, &models, test.as_ref(), &options, &|step| {
-        spinner.set_message(match step {
+        steps.step(match step {
             Step::Explore => "exploring the data".to_string(),
             Step::Score(kind) => format!("scoring the held-out rows with {kind}"),
-            Step::Cluster(ClusterStep::Pca) => "PCA".into(),
-            Step::Cluster(ClusterStep::Index) => "building the kd-tree".into(),
-            Step::Cluster(ClusterStep::GridSearch) => {
-                "searching eps × min_samples by silhouette".into()
-            }
-            Step::Cluster(ClusterStep::Dbscan) => "DBSCAN".into(),
-            Step::Cluster(ClusterStep::KDistance) => "k-distance curve".into(),
+            Step::Cluster(step) => progress::cluster_step(step).into(),
             Step::IsolationForest => "isolation forest".into(),
         })
     })?;
-    spinner.set_message("writing the page");
+    steps.step("writing the page");
     let html = report.to_html();
-    spinner.finish_and_clear();
+    steps.finish("the report");
     std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
     if report.anomalies.fitted_here {
         eprintln!(

@@ -5,7 +5,7 @@ mod common;
 use common::{nadir, path, sample, scratch, text, train_on_sample};
 
 /// Without `--out` the page goes beside the models it reports on, not into the directory the
-/// command runs from.
+/// command runs from; without a terminal the steps are written as lines.
 #[test]
 fn report_after_train_writes_one_self_contained_page() {
     let dir = scratch("page");
@@ -36,7 +36,15 @@ fn report_after_train_writes_one_self_contained_page() {
         html.contains("The isolation forest is the saved model isolation_forest.nadir"),
         "the saved forest is used, not a new one"
     );
-    assert!(!text(&out.stderr).contains("fitted one"));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("fitted one"));
+    // Standard error is a pipe here: the steps come as lines, the last one saying it is done.
+    for step in ["exploring the data", "DBSCAN", "writing the page", "the report done"] {
+        assert!(
+            stderr.lines().any(|line| line.starts_with('[') && line.ends_with(step)),
+            "no progress line for `{step}` in\n{stderr}"
+        );
+    }
 }
 
 #[test]
