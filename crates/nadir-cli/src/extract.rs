@@ -1,8 +1,8 @@
 //! `nadir extract`: packet captures and Zeek conn.logs to NSL-KDD connection records (CSV).
 
+use crate::progress::Count;
 use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use nadir_traffic::record::CsvWriter;
 use nadir_traffic::window::WindowParams;
 use nadir_traffic::{Extraction, TrafficOptions};
@@ -43,9 +43,7 @@ pub fn run(args: ExtractArgs) -> Result<()> {
             ..WindowParams::default()
         },
     };
-    let progress = ProgressBar::new_spinner().with_style(ProgressStyle::with_template(
-        "{spinner} {msg} {pos} connections",
-    )?);
+    let progress = Count::new("connections", None);
     for input in &args.inputs {
         let mut extraction = if input.as_os_str() == "-" {
             Extraction::from_reader("standard input", std::io::stdin(), options)?
@@ -63,18 +61,19 @@ pub fn run(args: ExtractArgs) -> Result<()> {
 pub fn write_connections<W: Write>(
     extraction: &mut Extraction,
     writer: &mut CsvWriter<W>,
-    progress: &ProgressBar,
+    progress: &Count,
 ) -> Result<()> {
-    progress.set_message(extraction.name().to_string());
+    progress.set_message(extraction.name());
     let mut written = 0u64;
     while let Some((conn, window)) = extraction.next_connection()? {
         writer.write(&conn, &window)?;
         written += 1;
-        if written.is_multiple_of(4096) {
-            progress.set_position(written);
+        // The first connection too, so that a log shows the work under way at once.
+        if written == 1 || written.is_multiple_of(4096) {
+            progress.set(written);
         }
     }
-    progress.finish_and_clear();
+    progress.finish();
     eprintln!(
         "{} ({}): {written} connections; {}",
         extraction.name(),

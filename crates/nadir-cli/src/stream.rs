@@ -1,6 +1,7 @@
 //! `nadir stream` (score a Redis Stream as one consumer of a group) and `nadir publish` (put
 //! a file's records on a stream). The work is `nadir_stream`'s; this reads the flags.
 
+use crate::progress::Count;
 use anyhow::{Context, Result};
 use clap::Args;
 use nadir_stream::entry::ResultFormat;
@@ -201,20 +202,14 @@ pub fn publish(args: PublishArgs) -> Result<()> {
                 nadir_traffic::TrafficOptions::default(),
             )?;
             let mut writer = nadir_traffic::record::CsvWriter::new(Vec::new())?;
-            crate::extract::write_connections(
-                &mut extraction,
-                &mut writer,
-                &indicatif::ProgressBar::hidden(),
-            )?;
+            crate::extract::write_connections(&mut extraction, &mut writer, &Count::hidden())?;
             entries_of(&writer.into_inner()?, &name)?
         }
         None => entries_of(&bytes, &name)?,
     };
-    let progress = indicatif::ProgressBar::new(entries.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records sent ({per_sec})")?,
-    );
-    let sent = publisher.publish(&entries, |sent| progress.set_position(sent))?;
-    progress.finish_and_clear();
+    let progress = Count::new("records sent", Some(entries.len() as u64));
+    let sent = publisher.publish(&entries, |sent| progress.set(sent))?;
+    progress.finish();
     eprintln!("published {sent} records to {}", args.stream);
     Ok(())
 }

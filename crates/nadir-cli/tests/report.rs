@@ -39,9 +39,16 @@ fn report_after_train_writes_one_self_contained_page() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("fitted one"));
     // Standard error is a pipe here: the steps come as lines, the last one saying it is done.
-    for step in ["exploring the data", "DBSCAN", "writing the page", "the report done"] {
+    for step in [
+        "exploring the data",
+        "DBSCAN",
+        "writing the page",
+        "the report done",
+    ] {
         assert!(
-            stderr.lines().any(|line| line.starts_with('[') && line.ends_with(step)),
+            stderr
+                .lines()
+                .any(|line| line.starts_with('[') && line.ends_with(step)),
             "no progress line for `{step}` in\n{stderr}"
         );
     }

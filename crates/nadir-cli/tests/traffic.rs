@@ -86,6 +86,13 @@ fn extract_writes_one_record_per_connection_with_its_identity() {
         err.contains("ftp-bruteforce.pcap (pcap capture): 30 connections; 606 packets"),
         "{err}"
     );
+    // Standard error is a pipe: the count comes as a line with the time, not a spinner.
+    assert!(
+        err.lines()
+            .any(|line| line.starts_with('[')
+                && line.ends_with("ftp-bruteforce.pcap: 1 connections")),
+        "{err}"
+    );
 }
 
 #[test]
