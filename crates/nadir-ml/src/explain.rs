@@ -208,12 +208,40 @@ impl ShapTree {
                 }
             };
         }
+        // Shapley values do not change when every leaf's value moves by the same amount (a
+        // constant's are zero), and a leaf valued 0 adds nothing: moving the commonest leaf
+        // value to 0 lets the walk skip those leaves. Fully grown classification trees are
+        // mostly pure, their leaves 0 or 1: this skips about half the leaf work.
+        let shift = commonest(nodes.iter().filter(|n| n.column.is_none()).map(|n| n.value));
+        let nodes = nodes
+            .into_iter()
+            .map(|node| match node.column {
+                None => ShapNode {
+                    value: node.value - shift,
+                    ..node
+                },
+                Some(_) => node,
+            })
+            .collect();
         ShapTree {
             depth: depth.into_iter().max().unwrap_or(0),
             expected: expected.first().copied().unwrap_or(0.0),
             nodes,
         }
     }
+}
+
+/// The value that occurs most often (the smallest of those tied); 0 for none.
+fn commonest(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    let mut best = (0.0, 0);
+    for run in values.chunk_by(|a, b| a.total_cmp(b).is_eq()) {
+        if run.len() > best.1 {
+            best = (run[0], run.len());
+        }
+    }
+    best.0
 }
 
 /// TreeSHAP over an ensemble whose output is `offset + scale × Σ trees' outputs`.
@@ -344,17 +372,31 @@ fn recurse(
     one: f64,
     column: Option<u16>,
 ) {
+    let here = tree.nodes[node];
+    if here.column.is_none() && here.value == 0.0 {
+        return;
+    }
     let start = parent_start + depth;
     if depth > 0 {
         path.copy_within(parent_start..parent_start + depth, start);
     }
     let unique = &mut path[start..];
     extend(unique, depth, zero, one, column);
-    let here = tree.nodes[node];
     let Some(split) = here.column else {
+        // What `unwound_sum` gives an element whose `one` is 0, but for its `zero`, which
+        // divides it: summed once for all such elements.
+        let length = (depth + 1) as f64;
+        let unknown_sum = (0..depth)
+            .map(|i| unique[i].weight / (depth - i) as f64)
+            .sum::<f64>()
+            * length;
         for i in 1..=depth {
-            let weight = unwound_sum(unique, depth, i);
             let element = unique[i];
+            let weight = if element.one == 0.0 {
+                unknown_sum / element.zero
+            } else {
+                unwound_sum(unique, depth, i)
+            };
             // Only the root's element (index 0) has no column.
             if let Some(column) = element.column {
                 phi[usize::from(column)] += weight * (element.one - element.zero) * here.value;

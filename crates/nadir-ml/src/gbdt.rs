@@ -2369,6 +2369,12 @@ mod tests {
         });
         tampered(&|m| m.trees[1].nodes.clear());
         tampered(&|m| m.base_score = f64::NAN);
+        // Covers that TreeSHAP would divide by zero with or that do not add up.
+        tampered(&|m| m.trees[0].covers[1] = 0);
+        tampered(&|m| m.trees[0].covers[0] += 1);
+        tampered(&|m| {
+            m.trees[0].covers.pop();
+        });
         // Untouched, it loads.
         let mut good = saved.clone();
         good.model = crate::registry::AnyModel::GradientBoosting(model.clone());
