@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
 use nadir_ml::cluster::ClusterOptions;
+use nadir_ml::explain::TopFeatures;
 use nadir_ml::file::SavedModel;
 use nadir_ml::model_dir;
 use nadir_ml::pca::PcaParams;
@@ -323,6 +324,11 @@ struct PredictArgs {
     /// say where each is in the input.
     #[arg(long)]
     attacks_only: bool,
+    /// Explain each prediction: the K features that moved its score most, each with the
+    /// record's value and its signed contribution, and the base value they add to (csv and
+    /// ndjson; tree models: decision tree, random forest, bagging, gradient boosting).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
+    explain: Option<u16>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -698,6 +704,23 @@ fn predict(args: PredictArgs) -> Result<()> {
     let model = load_model(&args.model)?;
     let data = read_model_data(&args.data, model.pipeline.schema(), true)?;
     let predictions = model.predict(&data.records, args.threshold);
+    let explanations = match args.explain {
+        None => None,
+        Some(_) if matches!(args.format, PredictFormat::Ecs) => {
+            bail!("--explain writes csv and ndjson; the ECS documents carry no explanation")
+        }
+        Some(k) => {
+            let explanations = model
+                .explain(&data.records)
+                .with_context(|| format!("cannot explain {}", args.model.display()))?;
+            let tops: Vec<TopFeatures> = explanations
+                .iter()
+                .zip(&data.records)
+                .map(|(e, record)| e.top(usize::from(k), record, &model.pipeline))
+                .collect();
+            Some(tops)
+        }
+    };
     let unseen = predictions.iter().filter(|p| !p.unseen.is_empty()).count();
     let mut sink = output_sink(args.output.as_deref())?;
     match args.format {
@@ -706,6 +729,7 @@ fn predict(args: PredictArgs) -> Result<()> {
             model.kind(),
             &data,
             &predictions,
+            explanations.as_deref(),
             args.attacks_only,
         )?,
         PredictFormat::Ndjson => output::predictions_ndjson(
@@ -713,6 +737,7 @@ fn predict(args: PredictArgs) -> Result<()> {
             model.kind(),
             &data,
             &predictions,
+            explanations.as_deref(),
             args.attacks_only,
         )?,
         PredictFormat::Ecs => output::predictions_ecs(

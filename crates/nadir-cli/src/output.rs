@@ -6,6 +6,7 @@ use nadir_data::{Dataset, UnseenRows};
 use nadir_ml::ModelKind;
 use nadir_ml::cluster::ClusterReport;
 use nadir_ml::dbscan::Clustering;
+use nadir_ml::explain::TopFeatures;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
 use nadir_ml::protocol::{Evaluation, TrainReport};
@@ -263,17 +264,23 @@ fn rows<'a>(
 }
 
 /// `nadir predict --format csv`: the columns of [`output::columns_with_own`], one row per
-/// record (per predicted attack with `attacks_only`).
+/// record (per predicted attack with `attacks_only`), then with `explanations` (one per
+/// record) the [`output::EXPLANATION_COLUMNS`].
 pub fn predictions_csv(
     out: &mut impl Write,
     kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
+    explanations: Option<&[TopFeatures]>,
     attacks_only: bool,
 ) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     let fired = output::reports_fired(kind);
-    writer.write_record(output::columns_with_own(kind, own_columns(data)))?;
+    let mut columns = output::columns_with_own(kind, own_columns(data));
+    if explanations.is_some() {
+        columns.extend(output::EXPLANATION_COLUMNS.map(String::from));
+    }
+    writer.write_record(columns)?;
     for r in rows(data, predictions, attacks_only) {
         let mut record = vec![r.row.to_string(), r.line.to_string()];
         record.extend(r.own.iter().cloned());
@@ -282,6 +289,13 @@ pub fn predictions_csv(
             record.push(r.fired.to_string());
         }
         record.push(r.warning);
+        if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
+            record.extend([
+                explanation.space.name().to_string(),
+                explanation.base.to_string(),
+                output::explanation_text(&explanation.features),
+            ]);
+        }
         writer.write_record(record)?;
     }
     writer.flush()?;
@@ -298,12 +312,14 @@ fn own_columns(data: &Dataset) -> &[String] {
 }
 
 /// `nadir predict --format ndjson`: one object per record (per predicted attack with
-/// `attacks_only`), keyed by [`output::columns_with_own`].
+/// `attacks_only`), keyed by [`output::columns_with_own`], then with `explanations` (one per
+/// record) by [`output::EXPLANATION_COLUMNS`], the features an array of objects.
 pub fn predictions_ndjson(
     out: &mut impl Write,
     kind: ModelKind,
     data: &Dataset,
     predictions: &[Prediction],
+    explanations: Option<&[TopFeatures]>,
     attacks_only: bool,
 ) -> anyhow::Result<()> {
     let own = own_columns(data);
@@ -321,6 +337,14 @@ pub fn predictions_ndjson(
             object.insert(output::FIRED.into(), fired.into());
         }
         object.insert("warning".into(), r.warning.into());
+        if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
+            object.insert(output::EXPLAINED.into(), explanation.space.name().into());
+            object.insert(output::BASE_VALUE.into(), explanation.base.into());
+            object.insert(
+                output::EXPLANATION.into(),
+                serde_json::to_value(&explanation.features)?,
+            );
+        }
         serde_json::to_writer(&mut *out, &object)?;
         writeln!(out)?;
     }

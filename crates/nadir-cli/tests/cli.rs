@@ -573,3 +573,105 @@ fn a_failure_names_its_cause_once() {
     assert!(stderr.starts_with("error: cannot read model "), "{stderr}");
     assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
 }
+
+/// `--explain K`: each record's K strongest features after the usual columns, as one text in
+/// CSV and as objects in NDJSON, which with every feature asked for add up with the base to
+/// the record's probability; models without an explainer, model files without node covers
+/// and the ECS format are errors that say what to do.
+#[test]
+fn predict_explains_tree_models_and_says_which_models_can() {
+    let dir = scratch("predict-explain");
+    let data = dir.join("head.csv");
+    let original = std::fs::read_to_string(sample()).unwrap();
+    std::fs::write(
+        &data,
+        original.lines().take(31).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let model = trained().join("decision_tree.nadir");
+    let predict = |extra: &[&str]| {
+        let mut args = vec!["predict", "--model", path(&model), "--data", path(&data)];
+        args.extend(extra);
+        nadir(&args)
+    };
+
+    let csv = predict(&["--explain", "2"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header[header.len() - 4..],
+        ["warning", "explained", "base_value", "explanation"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 30);
+    let explained = rows.iter().filter(|r| !r[7].is_empty()).count();
+    assert!(explained > 0);
+    for row in &rows {
+        assert_eq!(&row[5], "probability");
+        let features: Vec<&str> = row[7].split(';').filter(|f| !f.is_empty()).collect();
+        assert!(features.len() <= 2, "{row:?}");
+        for feature in features {
+            let (name_value, contribution) = feature.rsplit_once(':').unwrap();
+            assert!(name_value.contains('='), "{feature}");
+            assert!(contribution.starts_with(['+', '-']), "{feature}");
+        }
+    }
+
+    let ndjson = predict(&["--explain", "41", "--format", "ndjson"]);
+    assert!(ndjson.status.success(), "{}", text(&ndjson.stderr));
+    for line in text(&ndjson.stdout).lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        let contributions: f64 = object["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                assert!(f["feature"].is_string() && f["value"].is_string(), "{f}");
+                f["contribution"].as_f64().unwrap()
+            })
+            .sum();
+        let base = object["base_value"].as_f64().unwrap();
+        let probability = object["probability"].as_f64().unwrap();
+        assert!((base + contributions - probability).abs() <= 1e-9, "{line}");
+    }
+
+    let linear = nadir(&[
+        "predict",
+        "--model",
+        path(&trained().join("logistic_regression.nadir")),
+        "--data",
+        path(&data),
+        "--explain",
+        "3",
+    ]);
+    assert!(!linear.status.success());
+    assert!(
+        text(&linear.stderr).contains(
+            "logistic_regression models have no explanations yet; these have: decision_tree, \
+             random_forest, gradient_boosting, bagging"
+        ),
+        "{}",
+        text(&linear.stderr)
+    );
+    let old = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir");
+    let retrain = nadir(&[
+        "predict",
+        "--model",
+        path(&old),
+        "--data",
+        path(&data),
+        "--explain",
+        "3",
+    ]);
+    assert!(!retrain.status.success());
+    assert!(
+        text(&retrain.stderr).contains("retrain it with this nadir to explain its predictions"),
+        "{}",
+        text(&retrain.stderr)
+    );
+    let ecs = predict(&["--explain", "3", "--format", "ecs"]);
+    assert!(!ecs.status.success());
+    assert!(text(&ecs.stderr).contains("--explain writes csv and ndjson"));
+}

@@ -19,7 +19,13 @@ use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"NADIRMDL";
 /// Bump when [`SavedModel`] or any model's layout changes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
+/// The oldest format this nadir still reads. Version 3 files lack the tree models' node
+/// covers (added in 4): they load and score, and asking them for explanations says to
+/// retrain ([`crate::explain::ExplainError::NeedsRetrain`]).
+pub const OLDEST_READABLE: u32 = 3;
+/// The first format whose tree models store each node's training cover.
+pub(crate) const COVERS_SINCE: u32 = 4;
 /// The file name extension of model files.
 pub const EXTENSION: &str = "nadir";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
@@ -89,7 +95,7 @@ pub enum ModelFileError {
     #[error("{path} is not a nadir model file (wrong magic bytes)")]
     NotAModel { path: String },
     #[error(
-        "{path} is a model file of format version {found}; this nadir (version {}) reads version {FORMAT_VERSION}: retrain the model with this version",
+        "{path} is a model file of format version {found}; this nadir (version {}) reads versions {OLDEST_READABLE} to {FORMAT_VERSION}: retrain the model with this version",
         env!("CARGO_PKG_VERSION")
     )]
     Version { path: String, found: u32 },
@@ -157,6 +163,16 @@ impl SavedModel {
         predictions
     }
 
+    /// Every record's explanation (see [`crate::explain`]): for the tree models; other
+    /// models, and tree models from files without node covers, are errors that say so.
+    pub fn explain(
+        &self,
+        records: &[Record],
+    ) -> Result<Vec<crate::explain::Explanation>, crate::explain::ExplainError> {
+        let explainer = crate::explain::TreeExplainer::of(&self.model)?;
+        Ok(explainer.explain(&self.pipeline.encode(records)))
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         frame(&self.payload())
     }
@@ -180,7 +196,7 @@ impl SavedModel {
             });
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
             return Err(ModelFileError::Version {
                 path,
                 found: version,
@@ -200,10 +216,12 @@ impl SavedModel {
         }
         crate::model::take_refusal();
         let model: SavedModel =
-            postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
-                path: path.clone(),
-                message: crate::model::take_refusal().unwrap_or_else(|| e.to_string()),
-            })?;
+            crate::model::with_reading_format(version, || postcard::from_bytes(payload)).map_err(
+                |e| ModelFileError::Decode {
+                    path: path.clone(),
+                    message: crate::model::take_refusal().unwrap_or_else(|| e.to_string()),
+                },
+            )?;
         if !(0.0..=1.0).contains(&model.threshold) {
             return Err(ModelFileError::Decode {
                 path,
@@ -306,13 +324,9 @@ mod tests {
         assert_eq!(loaded.training.rows, 1400);
     }
 
-    /// Model files of the current format (`tests/fixtures/v{FORMAT_VERSION}/*.nadir`), so that
-    /// any change to the names, the variant order or a model's layout that breaks existing
-    /// files fails here. Each is retrained here with the same options: the file must load as
-    /// that model and score as it does. A change that cannot read them bumps
-    /// [`FORMAT_VERSION`]; then `NADIR_WRITE_FIXTURES=1` writes the new version's files.
-    #[test]
-    fn model_files_written_by_earlier_versions_load_and_score() {
+    /// The fixtures' models, trained afresh with the options they were written with, and
+    /// the sample they were trained on.
+    fn fixture_models() -> (Vec<SavedModel>, nadir_data::Dataset) {
         let data = read_path(
             &shared_data("Network_anomaly_sample.csv"),
             ReadOptions::default(),
@@ -336,11 +350,26 @@ mod tests {
             ..TrainOptions::default()
         };
         let trained = train(&data, None, &options, &|_| {}).unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        (trained.models, data)
+    }
+
+    fn fixture_path(version: u32, kind: ModelKind) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
-            .join(format!("v{FORMAT_VERSION}"));
-        for fresh in &trained.models {
-            let path = fixtures.join(format!("{}.{EXTENSION}", fresh.kind()));
+            .join(format!("v{version}"))
+            .join(format!("{kind}.{EXTENSION}"))
+    }
+
+    /// Model files of the current format (`tests/fixtures/v{FORMAT_VERSION}/*.nadir`), so that
+    /// any change to the names, the variant order or a model's layout that breaks existing
+    /// files fails here. Each is retrained here with the same options: the file must load as
+    /// that model and score as it does. A change that cannot read them bumps
+    /// [`FORMAT_VERSION`]; then `NADIR_WRITE_FIXTURES=1` writes the new version's files.
+    #[test]
+    fn model_files_written_by_earlier_versions_load_and_score() {
+        let (fresh_models, data) = fixture_models();
+        for fresh in &fresh_models {
+            let path = fixture_path(FORMAT_VERSION, fresh.kind());
             if std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
                 fresh.save(&path).unwrap();
             }
@@ -356,6 +385,46 @@ mod tests {
                 fresh.kind()
             );
         }
+    }
+
+    /// Files of the oldest format still read (3, before node covers) load and score as the
+    /// same model trained now; asking their tree models for explanations says to retrain.
+    #[test]
+    fn older_model_files_score_and_ask_for_a_retrain_to_explain() {
+        let (fresh_models, data) = fixture_models();
+        for fresh in &fresh_models {
+            let old = SavedModel::load(&fixture_path(OLDEST_READABLE, fresh.kind())).unwrap();
+            assert_eq!(old.kind(), fresh.kind());
+            assert_eq!(
+                old.predict(&data.records, None),
+                fresh.predict(&data.records, None),
+                "{}",
+                fresh.kind()
+            );
+        }
+        let old =
+            SavedModel::load(&fixture_path(OLDEST_READABLE, ModelKind::DecisionTree)).unwrap();
+        let error = old.explain(&data.records[..3]).unwrap_err();
+        assert_eq!(
+            error,
+            crate::explain::ExplainError::NeedsRetrain {
+                kind: ModelKind::DecisionTree
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "this decision_tree model was saved without the node covers explanations need \
+             (model files before format 4): retrain it with this nadir to explain its predictions"
+        );
+        // Saved again, it is a file of the current format that still has no covers.
+        let resaved = SavedModel::from_bytes(&old.to_bytes(), "m").unwrap();
+        assert_eq!(resaved, old);
+        assert!(resaved.explain(&data.records[..3]).is_err());
+        let fresh = fresh_models
+            .iter()
+            .find(|m| m.kind() == ModelKind::DecisionTree)
+            .unwrap();
+        assert_eq!(fresh.explain(&data.records[..3]).unwrap().len(), 3);
     }
 
     /// A model whose input width differs from its pipeline's is a load error naming both.
@@ -437,7 +506,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             format!(
-                "{} is a model file of format version 1; this nadir (version {}) reads version {FORMAT_VERSION}: retrain the model with this version",
+                "{} is a model file of format version 1; this nadir (version {}) reads versions {OLDEST_READABLE} to {FORMAT_VERSION}: retrain the model with this version",
                 path.display(),
                 env!("CARGO_PKG_VERSION")
             )
@@ -464,7 +533,7 @@ mod tests {
         assert!(
             old.to_string()
                 .contains("format version 1; this nadir (version")
-                && old.to_string().contains("reads version 3: retrain"),
+                && old.to_string().contains("reads versions 3 to 4: retrain"),
             "{old}"
         );
         assert!(matches!(

@@ -121,6 +121,16 @@ impl Forest {
         &self.params
     }
 
+    /// The trees for TreeSHAP; `None` when the file had no covers.
+    pub(crate) fn shap_trees(&self) -> Option<Vec<crate::explain::ShapTree>> {
+        self.ensemble.trees.iter().map(Tree::shap_tree).collect()
+    }
+
+    /// Tree columns: one per feature (every tree's, checked on loading).
+    pub(crate) fn columns(&self) -> usize {
+        self.ensemble.trees.first().map_or(0, Tree::columns)
+    }
+
     /// Mean decrease in Gini impurity per tree column, averaged over the trees
     /// (one value per feature, summing to 1).
     pub fn feature_importances(&self) -> Vec<f64> {

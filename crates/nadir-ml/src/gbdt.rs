@@ -289,8 +289,24 @@ impl GradientBoosting {
         gain
     }
 
+    /// The trees for TreeSHAP, leaves valued by their raw-score increments; `None` when the
+    /// file had no covers.
+    pub(crate) fn shap_trees(&self) -> Option<Vec<crate::explain::ShapTree>> {
+        self.trees.iter().map(Tree::shap_tree).collect()
+    }
+
+    /// Tree columns of the training data.
+    pub(crate) fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// The raw score (log-odds) before any tree.
+    pub(crate) fn base_score(&self) -> f64 {
+        self.base_score
+    }
+
     /// Raw scores (log-odds) of every row.
-    fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
+    pub(crate) fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
         debug_assert_eq!(
             tree_columns(data),
             self.columns,
@@ -337,11 +353,54 @@ impl Classifier for GradientBoosting {
 }
 
 /// One regression tree as a flat node array; node 0 is the root.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Tree {
     nodes: Vec<Node>,
     /// The depth of the deepest leaf.
     depth: u32,
+    /// Per node, the training rows that reached it: what TreeSHAP weighs a split's sides
+    /// by. Empty for a tree read from a file of format 3, which had none.
+    covers: Vec<u32>,
+}
+
+/// A tree as files of format 3 hold it: without covers.
+#[derive(Deserialize)]
+struct UncoveredTree {
+    nodes: Vec<Node>,
+    depth: u32,
+}
+
+/// A tree as files of the current format hold it.
+#[derive(Deserialize)]
+struct CoveredTree {
+    nodes: Vec<Node>,
+    depth: u32,
+    covers: Vec<u32>,
+}
+
+/// Decodes the layout of the file's format version; [`Tree::check`] checks the result.
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Tree, D::Error> {
+        if crate::model::reading_format() < crate::file::COVERS_SINCE {
+            let UncoveredTree { nodes, depth } = UncoveredTree::deserialize(deserializer)?;
+            Ok(Tree {
+                nodes,
+                depth,
+                covers: Vec::new(),
+            })
+        } else {
+            let CoveredTree {
+                nodes,
+                depth,
+                covers,
+            } = CoveredTree::deserialize(deserializer)?;
+            Ok(Tree {
+                nodes,
+                depth,
+                covers,
+            })
+        }
+    }
 }
 
 /// A tree node: a split sends a row left when its value in `column`
@@ -441,6 +500,13 @@ impl Tree {
                 depth[right] = depth[i] + 1;
             }
         }
+        if !self.covers.is_empty() && !self.covers_add_up() {
+            return Err(
+                "its node covers must be one positive count per node, each split's the sum of \
+                 its children's"
+                    .into(),
+            );
+        }
         match depth.iter().max() {
             None => Err("a tree without nodes".into()),
             Some(&deepest) if deepest != self.depth => Err(format!(
@@ -449,6 +515,41 @@ impl Tree {
             )),
             Some(_) => Ok(()),
         }
+    }
+
+    /// Whether `covers` has one positive count per node, each split's the sum of its two
+    /// children's: so TreeSHAP never divides by zero and its weights sum to 1. Runs after
+    /// the nodes' own checks, which keep the children inside the tree.
+    fn covers_add_up(&self) -> bool {
+        let covers = &self.covers;
+        covers.len() == self.nodes.len()
+            && covers.iter().all(|&c| c > 0)
+            && self.nodes.iter().zip(covers).all(|(node, &cover)| {
+                node.kind == NodeKind::Leaf
+                    || u64::from(cover)
+                        == u64::from(covers[node.left as usize])
+                            + u64::from(covers[node.right as usize])
+            })
+    }
+
+    fn shap_tree(&self) -> Option<crate::explain::ShapTree> {
+        if self.covers.is_empty() {
+            return None;
+        }
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(&self.covers)
+            .map(|(node, &cover)| crate::explain::ShapNode {
+                column: (node.kind != NodeKind::Leaf).then_some(u16::from(node.column)),
+                low: node.lower,
+                high: node.upper,
+                left: node.left,
+                cover: f64::from(cover),
+                value: node.value,
+            })
+            .collect();
+        Some(crate::explain::ShapTree::new(nodes))
     }
 
     fn leaves(&self) -> usize {
@@ -1378,6 +1479,7 @@ impl<'a> TreeGrower<'a> {
         }
         let root_value = self.params.leaf_value(&stats);
         let mut nodes = vec![Node::leaf(0, root_value)];
+        let mut covers = vec![self.fixed.count(sums)];
         self.bin_bounds.clear();
         self.bin_bounds.push(ANY_BIN);
         let mut root = OpenLeaf {
@@ -1416,6 +1518,7 @@ impl<'a> TreeGrower<'a> {
                 unreachable!("only leaves with a split are chosen")
             };
             let (left, right) = self.split_leaf(&parent, &candidate, &mut nodes);
+            covers.extend([left.sums, right.sums].map(|sums| self.fixed.count(sums)));
             let more_splits = self.leaves.len() + 2 < self.params.max_leaf_nodes;
             let [left, right] =
                 self.find_child_splits([left, right], parent_histogram, gradients, more_splits);
@@ -1428,7 +1531,11 @@ impl<'a> TreeGrower<'a> {
             .map(|l| l.depth as u32)
             .max()
             .unwrap_or(0);
-        Some(Tree { nodes, depth })
+        Some(Tree {
+            nodes,
+            depth,
+            covers,
+        })
     }
 
     /// Partitions the parent's rows and turns its node into a split with two leaf children.
@@ -2262,6 +2369,12 @@ mod tests {
         });
         tampered(&|m| m.trees[1].nodes.clear());
         tampered(&|m| m.base_score = f64::NAN);
+        // Covers that TreeSHAP would divide by zero with or that do not add up.
+        tampered(&|m| m.trees[0].covers[1] = 0);
+        tampered(&|m| m.trees[0].covers[0] += 1);
+        tampered(&|m| {
+            m.trees[0].covers.pop();
+        });
         // Untouched, it loads.
         let mut good = saved.clone();
         good.model = crate::registry::AnyModel::GradientBoosting(model.clone());

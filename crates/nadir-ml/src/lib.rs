@@ -6,6 +6,7 @@ pub mod binning;
 pub mod cluster;
 pub mod dbscan;
 pub mod ecs;
+pub mod explain;
 pub mod file;
 pub mod fitting;
 pub mod forest;

@@ -4,7 +4,7 @@
 
 use nadir_data::{Encoded, FeaturePipeline};
 use serde::{Deserialize, Deserializer, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use thiserror::Error;
 
@@ -113,6 +113,26 @@ thread_local! {
     /// drops the text of a deserialisation error, so the model file reader takes it from here
     /// to say what is wrong.
     static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+thread_local! {
+    /// The format version of the model file being decoded on this thread: parts whose layout
+    /// changed since an older version still read (see [`crate::file::OLDEST_READABLE`])
+    /// decode that version's layout. Outside a file's reading, the current one.
+    static READING_FORMAT: Cell<u32> = const { Cell::new(crate::file::FORMAT_VERSION) };
+}
+
+/// The format version of the model file being decoded on this thread.
+pub(crate) fn reading_format() -> u32 {
+    READING_FORMAT.get()
+}
+
+/// Runs `decode` with [`reading_format`] saying `version`, then restores the current one.
+pub(crate) fn with_reading_format<T>(version: u32, decode: impl FnOnce() -> T) -> T {
+    READING_FORMAT.set(version);
+    let decoded = decode();
+    READING_FORMAT.set(crate::file::FORMAT_VERSION);
+    decoded
 }
 
 /// Deserialises a `T` checked on load: its unchecked form `S`, then `T::try_from`. Every

@@ -8,8 +8,12 @@
 //! - which part of a hybrid fired ([`FIRED`], only for the models [`reports_fired`] names);
 //! - the warnings: one [`nadir_data::UnseenCategory`] each, in its `Display` wording, joined by
 //!   [`WARNING_SEPARATOR`] where a single text is written ([`warning_text`]);
-//! - `nadir predict`'s columns, which the web page's download repeats ([`columns`]).
+//! - `nadir predict`'s columns, which the web page's download repeats ([`columns`]);
+//! - a record's explanation, when asked for: [`EXPLANATION_COLUMNS`] after the others, the
+//!   features as one compact text in CSV ([`explanation_text`]) or as an array of
+//!   [`FeatureContribution`] objects (`feature`, `value`, `typical`, `contribution`).
 
+pub use crate::explain::FeatureContribution;
 use crate::registry::ModelKind;
 use nadir_data::UnseenCategory;
 
@@ -102,6 +106,29 @@ pub fn columns(kind: ModelKind) -> Vec<&'static str> {
     columns
 }
 
+/// What an explanation's contributions add up to with its base: `probability` or
+/// `log_odds` ([`crate::explain::Space`]).
+pub const EXPLAINED: &str = "explained";
+/// The explanation's base value: the model's output knowing nothing of the record.
+pub const BASE_VALUE: &str = "base_value";
+/// The record's strongest features and their contributions.
+pub const EXPLANATION: &str = "explanation";
+/// The columns (and keys) an explanation adds after the others, in order.
+pub const EXPLANATION_COLUMNS: [&str; 3] = [EXPLAINED, BASE_VALUE, EXPLANATION];
+/// Joins the features of an explanation's compact text.
+pub const CONTRIBUTION_SEPARATOR: &str = ";";
+
+/// An explanation's features as one text, e.g. `srcbytes=491:+0.1200;flag=SF:-0.0500`: each
+/// feature, its value in the record and its signed contribution to four decimals (the
+/// NDJSON objects carry them in full).
+pub fn explanation_text(features: &[FeatureContribution]) -> String {
+    features
+        .iter()
+        .map(|f| format!("{}={}:{:+.4}", f.feature, f.value, f.contribution))
+        .collect::<Vec<_>>()
+        .join(CONTRIBUTION_SEPARATOR)
+}
+
 /// `nadir predict`'s columns for a file that carries columns of its own, such as a
 /// connection's identity from `nadir extract` (addresses, ports, start time): [`columns`]
 /// with `own` inserted after `line`, so that each verdict reads beside what it is about.
@@ -138,6 +165,28 @@ mod tests {
         for score in ScoreKind::ALL {
             assert!(score.models().count() > 0, "{score:?} has no model");
         }
+    }
+
+    #[test]
+    fn explanations_read_as_one_text() {
+        let feature = |name: &str, value: &str, contribution| FeatureContribution {
+            feature: name.into(),
+            value: value.into(),
+            typical: None,
+            contribution,
+        };
+        assert_eq!(
+            explanation_text(&[
+                feature("srcbytes", "491", 0.12),
+                feature("flag", "SF", -0.05)
+            ]),
+            "srcbytes=491:+0.1200;flag=SF:-0.0500"
+        );
+        assert_eq!(explanation_text(&[]), "");
+        assert_eq!(
+            serde_json::to_value(feature("srcbytes", "491", 0.12)).unwrap(),
+            serde_json::json!({"feature": "srcbytes", "value": "491", "contribution": 0.12})
+        );
     }
 
     #[test]

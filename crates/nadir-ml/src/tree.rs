@@ -33,6 +33,7 @@
 //! trees in parallel.
 
 use crate::binning::{BinnedData, Binner, Cuts, MAX_BINS, SplitRule, tree_columns};
+use crate::explain::{ShapNode, ShapTree};
 use crate::model::{Classifier, Fit, FitError, MalformedModel, ParamGuard, check_training_data};
 use nadir_data::{Encoded, Rng, UNSEEN};
 use rayon::prelude::*;
@@ -222,6 +223,16 @@ impl DecisionTree {
         &self.params
     }
 
+    /// The tree for TreeSHAP; `None` when its file had no covers.
+    pub(crate) fn shap_trees(&self) -> Option<Vec<ShapTree>> {
+        self.tree.shap_tree().map(|tree| vec![tree])
+    }
+
+    /// Tree columns: one per feature.
+    pub(crate) fn columns(&self) -> usize {
+        self.tree.columns()
+    }
+
     /// Mean decrease in Gini impurity per tree column (one value per feature, summing to 1).
     pub fn feature_importances(&self) -> Vec<f64> {
         self.tree.feature_importances()
@@ -330,6 +341,10 @@ pub(crate) struct Tree {
     impurity_decrease: Vec<f64>,
     /// Numeric tree columns, which come before the categorical ones.
     numeric: usize,
+    /// Per node, the (bootstrap-weighted) training rows that reached it: what TreeSHAP
+    /// weighs a split's sides by. Kept beside the nodes, not in them, so that a node stays
+    /// 24 bytes for scoring. Empty for a tree read from a file of format 3, which had none.
+    covers: Vec<u32>,
 }
 
 /// A tree as a model file holds it, before [`check_tree`].
@@ -338,9 +353,40 @@ struct UncheckedTree {
     nodes: Vec<Node>,
     impurity_decrease: Vec<f64>,
     numeric: usize,
+    covers: Vec<u32>,
 }
 
-crate::model::load_checked!(Tree, UncheckedTree);
+/// A tree as files of format 3 hold it: without covers.
+#[derive(Deserialize)]
+struct UncoveredTree {
+    nodes: Vec<Node>,
+    impurity_decrease: Vec<f64>,
+    numeric: usize,
+}
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Tree, D::Error> {
+        use crate::model::deserialize_checked;
+        if crate::model::reading_format() < crate::file::COVERS_SINCE {
+            deserialize_checked::<D, UncoveredTree, Tree>(deserializer)
+        } else {
+            deserialize_checked::<D, UncheckedTree, Tree>(deserializer)
+        }
+    }
+}
+
+impl TryFrom<UncoveredTree> for Tree {
+    type Error = MalformedModel;
+
+    fn try_from(tree: UncoveredTree) -> Result<Tree, MalformedModel> {
+        Tree::try_from(UncheckedTree {
+            nodes: tree.nodes,
+            impurity_decrease: tree.impurity_decrease,
+            numeric: tree.numeric,
+            covers: Vec::new(),
+        })
+    }
+}
 
 impl TryFrom<UncheckedTree> for Tree {
     type Error = MalformedModel;
@@ -371,10 +417,18 @@ impl TryFrom<UncheckedTree> for Tree {
                  a leaf must hold a probability and point to itself"
             ))
         })?;
+        if !tree.covers.is_empty() && !covers_add_up(&tree.nodes, &tree.covers) {
+            return Err(MalformedModel(
+                "tree: node covers must be one positive count per node, each split's the sum \
+                 of its children's"
+                    .into(),
+            ));
+        }
         Ok(Tree {
             nodes: tree.nodes,
             impurity_decrease: tree.impurity_decrease,
             numeric: tree.numeric,
+            covers: tree.covers,
         })
     }
 }
@@ -436,6 +490,27 @@ impl Tree {
                 return at;
             }
         }
+    }
+
+    /// The tree as TreeSHAP reads it, its leaves valued by P(attack); `None` without covers.
+    pub(crate) fn shap_tree(&self) -> Option<ShapTree> {
+        if self.covers.is_empty() {
+            return None;
+        }
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(&self.covers)
+            .map(|(node, &cover)| ShapNode {
+                column: (!node.is_leaf()).then(|| u16::from(node.slot) - 1),
+                low: node.low,
+                high: node.high,
+                left: node.children,
+                cover: f64::from(cover),
+                value: node.probability(),
+            })
+            .collect();
+        Some(ShapTree::new(nodes))
     }
 
     /// Impurity decreases normalised to sum to 1 (all zeros for a tree that is one leaf).
@@ -880,6 +955,18 @@ fn leaf_of(nodes: &[RankNode], row: &RankRow) -> u32 {
     }
 }
 
+/// Whether `covers` has one positive count per node of a checked tree, each split's the
+/// sum of its two children's: so TreeSHAP never divides by zero and its weights sum to 1.
+fn covers_add_up(nodes: &[Node], covers: &[u32]) -> bool {
+    covers.len() == nodes.len()
+        && covers.iter().all(|&c| c > 0)
+        && nodes.iter().zip(covers).all(|(node, &cover)| {
+            let left = node.children as usize;
+            node.is_leaf()
+                || u64::from(cover) == u64::from(covers[left]) + u64::from(covers[left + 1])
+        })
+}
+
 /// Checks a tree's nodes as [`Node`] describes them, and so what every walk relies on
 /// (the ranked walk indexes without bounds checks): every split tests a tree column, a
 /// numeric one against a threshold (not NaN) from -∞, a categorical one against a whole
@@ -1020,6 +1107,12 @@ fn unpack(counts: u64) -> (u64, u64) {
     (counts & 0xFFFF_FFFF, counts >> 32)
 }
 
+/// The total weight of packed counts: at most the number of rows, indexed by `u32`.
+fn weight(counts: u64) -> u32 {
+    let (normal, attack) = unpack(counts);
+    (normal + attack) as u32
+}
+
 /// Σ n_class² / n: the Gini score of a set of rows, higher is purer. A split's children
 /// weighted Gini impurity is `n - score`, so the best split maximises the children's sum.
 fn purity(counts: u64) -> f64 {
@@ -1126,6 +1219,8 @@ struct Grower<'s, 'a> {
     /// Histogram buffers no node is using.
     pool: Vec<Box<[Histogram]>>,
     nodes: Vec<Node>,
+    /// Per node, its weighted training rows.
+    covers: Vec<u32>,
     impurity_decrease: Vec<f64>,
 }
 
@@ -1149,6 +1244,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             pairs: Vec::new(),
             pool: Vec::new(),
             nodes: Vec::new(),
+            covers: Vec::new(),
             impurity_decrease: vec![0.0; set.binned.columns()],
         }
     }
@@ -1167,6 +1263,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             histograms: Histograms::none(),
         };
         self.nodes.push(Node::leaf(totals, 0));
+        self.covers.push(weight(totals));
         let mut stack = Vec::new();
         let split = self.find_split(&mut root, None);
         self.close(root, split, &mut stack);
@@ -1181,6 +1278,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             nodes: self.nodes,
             impurity_decrease: self.impurity_decrease,
             numeric: self.set.binned.numeric,
+            covers: self.covers,
         }
     }
 
@@ -1381,6 +1479,8 @@ impl<'s, 'a> Grower<'s, 'a> {
         self.nodes[node.index] = Node::split(rule, children, self.set.binned.numeric);
         self.nodes.push(Node::leaf(split.left, children));
         self.nodes.push(Node::leaf(right_totals, children + 1));
+        self.covers
+            .extend([weight(split.left), weight(right_totals)]);
         let child = |index, start, end, totals| OpenNode {
             index,
             start,
@@ -1749,6 +1849,7 @@ pub(crate) mod tests {
                 ],
                 impurity_decrease: vec![0.0; NSL_COLUMNS],
                 numeric: NSL_NUMERIC,
+                covers: vec![2, 1, 1],
             })
             .collect()
     }
@@ -1877,6 +1978,14 @@ pub(crate) mod tests {
         );
         says(|t| t.impurity_decrease[2] = -1.0, "an impurity decrease");
         says(|t| t.numeric = 50, "tree: 50 numeric columns of 41");
+        says(|t| t.covers[1] = 0, "node covers");
+        says(|t| t.covers[0] += 1, "node covers");
+        says(
+            |t| {
+                t.covers.pop();
+            },
+            "node covers",
+        );
     }
 
     /// Thresholds 0.0 and -0.0 compare alike with every value: ranked as one threshold, they
