@@ -32,5 +32,5 @@ mod testdata;
 pub mod tree;
 pub mod voting;
 
-pub use model::{Classifier, Fit, FitError};
+pub use model::{Classifier, Fit, FitError, FitMulti, MultiClassifier};
 pub use registry::{AnyModel, ModelConfig, ModelKind};

@@ -47,6 +47,32 @@ pub trait Classifier {
     }
 }
 
+/// Hyperparameters that can be fitted to records labelled with one of several classes (the
+/// attack families: normal, DoS, Probe, …), for the models that have a multi-class form.
+pub trait FitMulti: ParamGuard {
+    type Model: MultiClassifier;
+
+    /// Fits a model. `classes[i] < n_classes` is row `i`'s class. The same parameters, data
+    /// and seed give the same model, bit for bit, whatever the thread count.
+    fn fit_multi(
+        &self,
+        data: &Encoded,
+        classes: &[u32],
+        n_classes: usize,
+        seed: u64,
+    ) -> Result<Self::Model, FitError>;
+}
+
+/// A fitted multi-class model.
+pub trait MultiClassifier {
+    /// The number of classes it tells apart.
+    fn n_classes(&self) -> usize;
+
+    /// Per row, each class's probability: `rows × n_classes` values, row by row, each row
+    /// summing to 1.
+    fn class_probabilities(&self, data: &Encoded) -> Vec<f64>;
+}
+
 /// Each part's score of one record, mapped so that each part's own threshold is 0.5.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PartScores {
