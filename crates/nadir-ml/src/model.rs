@@ -218,6 +218,12 @@ pub enum FitError {
     SingleClass,
     #[error("parameter `{name}`: {message}")]
     InvalidParameter { name: String, message: String },
+    #[error("row {row} has class {class}, but there are only {n_classes} classes")]
+    UnknownClass {
+        row: usize,
+        class: u32,
+        n_classes: usize,
+    },
 }
 
 impl FitError {
@@ -242,6 +248,35 @@ pub fn check_training_data(data: &Encoded, labels: &[bool]) -> Result<(), FitErr
     }
     let attacks = labels.iter().filter(|&&y| y).count();
     if attacks == 0 || attacks == labels.len() {
+        return Err(FitError::SingleClass);
+    }
+    Ok(())
+}
+
+/// The checks every [`FitMulti::fit_multi`] starts with: rows to fit, one class per row, every
+/// class below `n_classes`, and at least two classes present.
+pub fn check_class_data(data: &Encoded, classes: &[u32], n_classes: usize) -> Result<(), FitError> {
+    if data.is_empty() {
+        return Err(FitError::Empty);
+    }
+    if data.len() != classes.len() {
+        return Err(FitError::LengthMismatch {
+            rows: data.len(),
+            labels: classes.len(),
+        });
+    }
+    if let Some((row, &class)) = classes
+        .iter()
+        .enumerate()
+        .find(|&(_, &c)| c as usize >= n_classes)
+    {
+        return Err(FitError::UnknownClass {
+            row,
+            class,
+            n_classes,
+        });
+    }
+    if classes.iter().all(|&c| c == classes[0]) {
         return Err(FitError::SingleClass);
     }
     Ok(())
@@ -313,4 +348,32 @@ impl fmt::Display for InputWidth {
 /// ensemble's members, a hybrid's classifier and novelty detector).
 pub trait Inputs {
     fn input_widths(&self) -> Vec<InputWidth>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::nsl_encoded;
+
+    #[test]
+    fn class_data_is_checked_before_any_fit() {
+        let data = nsl_encoded(vec![vec![0.0; 38], vec![1.0; 38], vec![2.0; 38]]);
+        assert_eq!(check_class_data(&data, &[0, 1, 2], 3), Ok(()));
+        assert_eq!(
+            check_class_data(&data, &[0, 3, 1], 3),
+            Err(FitError::UnknownClass {
+                row: 1,
+                class: 3,
+                n_classes: 3
+            })
+        );
+        assert_eq!(
+            check_class_data(&data, &[2, 2, 2], 3),
+            Err(FitError::SingleClass)
+        );
+        assert_eq!(
+            check_class_data(&data, &[0, 1], 3),
+            Err(FitError::LengthMismatch { rows: 3, labels: 2 })
+        );
+    }
 }
