@@ -100,7 +100,7 @@ impl ParamGuard for HybridParams {
     fn check(&self) -> Result<(), FitError> {
         if matches!(
             self.classifier,
-            ModelKind::Hybrid | ModelKind::IsolationForest
+            ModelKind::Hybrid | ModelKind::IsolationForest | ModelKind::Autoencoder
         ) {
             return Err(FitError::invalid(
                 "classifier",
@@ -245,7 +245,7 @@ impl NormalSplit {
 /// The smallest threshold that at most `share` of `scores` reach: halfway between the
 /// highest score left below it and the next one up, so that new normal rows near the
 /// boundary fall on the side the data supports. Always positive.
-fn upper_threshold(mut scores: Vec<f64>, share: f64) -> f64 {
+pub(crate) fn upper_threshold(mut scores: Vec<f64>, share: f64) -> f64 {
     scores.sort_by(f64::total_cmp);
     let n = scores.len();
     let allowed = ((share * n as f64).floor() as usize).min(n - 1);
@@ -582,13 +582,20 @@ impl Hybrid {
                 } else {
                     0.5 + (p - t) / (2.0 * (1.0 - t))
                 },
-                novelty: if d < tau {
-                    (d / (2.0 * tau)).max(0.0)
-                } else {
-                    1.0 - tau / (2.0 * d)
-                },
+                novelty: novelty_score(d, tau),
             })
             .collect()
+    }
+}
+
+/// A novelty score `d ≥ 0` mapped to [0, 1] so that its threshold `tau` lands on 0.5: `d / 2τ`
+/// below `τ`, `1 - τ / 2d` above, which tends to 1 as the record moves away from all normal
+/// traffic (see the module doc). Shared by every detector that thresholds a distance this way.
+pub(crate) fn novelty_score(d: f64, tau: f64) -> f64 {
+    if d < tau {
+        (d / (2.0 * tau)).max(0.0)
+    } else {
+        1.0 - tau / (2.0 * d)
     }
 }
 

@@ -2,6 +2,7 @@
 //! evaluation protocol, the model file format and directory, and the output contract of a
 //! scored record.
 
+pub mod autoencoder;
 pub mod binning;
 pub mod cluster;
 pub mod dbscan;

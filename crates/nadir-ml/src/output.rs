@@ -148,7 +148,7 @@ mod tests {
     fn every_model_has_one_score_field() {
         for kind in ModelKind::ALL {
             let expected = match kind {
-                ModelKind::IsolationForest => "anomaly_score",
+                ModelKind::IsolationForest | ModelKind::Autoencoder => "anomaly_score",
                 ModelKind::Hybrid => "score",
                 _ => "probability",
             };

@@ -923,6 +923,7 @@ mod tests {
             ("voting.weights=[1, 1, -1]", "weights", "[1.0, 1.0, -1.0]"),
             ("isolation_forest.contamination=0.9", "contamination", "0.9"),
             ("hybrid.target_fpr=0.7", "target_fpr", "0.7"),
+            ("autoencoder.layers=[8, 0]", "layers", "[8, 0]"),
         ];
         assert_eq!(cases.len(), ModelKind::ALL.len());
         for (set, parameter, value) in cases {

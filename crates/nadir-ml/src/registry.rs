@@ -8,6 +8,7 @@
 //! line at the end of the table. The CLI, the protocols and the file format pick it up from
 //! here.
 
+use crate::autoencoder::{Autoencoder, AutoencoderParams};
 use crate::forest::{Forest, ForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
 use crate::hybrid::{Hybrid, HybridParams};
@@ -376,6 +377,11 @@ catalogue! {
         params: HybridParams, model: Hybrid,
         score: Combined, in_place: false, importances: false,
     },
+    Autoencoder {
+        name: autoencoder, short: "ae",
+        params: AutoencoderParams, model: Autoencoder,
+        score: AnomalyScore, in_place: false, importances: false,
+    },
 }
 
 impl ModelKind {
@@ -661,7 +667,7 @@ mod tests {
         assert!(!all.contains(&ModelKind::IsolationForest));
         assert!(!all.contains(&ModelKind::Hybrid));
         assert_eq!(
-            ModelKind::parse_list("all,iforest,hybrid").unwrap(),
+            ModelKind::parse_list("all,iforest,hybrid,ae").unwrap(),
             ModelKind::ALL
         );
         assert_eq!(

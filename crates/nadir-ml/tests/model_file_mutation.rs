@@ -140,6 +140,8 @@ fn small_config() -> ModelConfig {
     ];
     config.hybrid.classifier = ModelKind::DecisionTree;
     config.hybrid.max_reference = 60;
+    config.autoencoder.layers = vec![4, 2, 4];
+    config.autoencoder.epochs = 2;
     config
 }
 
