@@ -169,6 +169,25 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
     Ok(())
 }
 
+/// Balanced accuracy, MCC and detection at fixed false-positive rates: the lines beside
+/// accuracy that a file of mostly attacks cannot flatter.
+fn unflattering(out: &mut impl Write, u: &nadir_ml::metrics::Unflattering) -> io::Result<()> {
+    write!(
+        out,
+        "balanced accuracy {:.4}   MCC {:.4}",
+        u.balanced_accuracy, u.mcc
+    )?;
+    let at: Vec<String> = u
+        .detection_at_fpr
+        .iter()
+        .map(|d| format!("{} % FPR {:.4}", 100.0 * d.target_fpr, d.detection_rate))
+        .collect();
+    if !at.is_empty() {
+        write!(out, "   detection at {}", at.join(", "))?;
+    }
+    writeln!(out, "\n")
+}
+
 pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
     let s = &e.scores;
     writeln!(
@@ -178,13 +197,14 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "accuracy {:.4}   precision {:.4}   recall {:.4}   f1 {:.4}   roc_auc {}\n",
+        "accuracy {:.4}   precision {:.4}   recall {:.4}   f1 {:.4}   roc_auc {}",
         s.accuracy,
         s.precision,
         s.recall,
         s.f1,
         auc(s)
     )?;
+    unflattering(out, &e.unflattering)?;
     write!(out, "{}", classification_report(&s.confusion))?;
     writeln!(out)?;
     confusion(out, s)?;

@@ -870,6 +870,17 @@ mod tests {
             "classifier"
         );
         assert_eq!(name(fit(|p| p.neighbours = 0)), "neighbours");
+        // Normal-only detectors are not classifiers, refused before any fit with a reason.
+        for detector in [ModelKind::IsolationForest, ModelKind::Autoencoder] {
+            let mut config = params();
+            config.hybrid.classifier = detector;
+            let refusal = config.check(&[ModelKind::Hybrid]).unwrap_err().to_string();
+            assert!(
+                refusal.contains("hybrid.classifier")
+                    && refusal.contains(&format!("{detector} is not a supervised classifier")),
+                "{refusal}"
+            );
+        }
         assert!(fit(|p| p.novelty = NoveltyKind::IsolationForest).is_ok());
     }
 

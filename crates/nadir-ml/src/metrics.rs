@@ -237,6 +237,122 @@ pub fn best_f1_threshold(truth: &[bool], scores: &[f64]) -> f64 {
     best.1
 }
 
+// Metrics that don't flatter (issue 15): balanced accuracy, MCC and detection at fixed
+// false-positive rates. A test file that is 82 % attacks makes plain accuracy meaningless
+// ("everything is an attack" scores 81.8 % on NSL-KDD's hardest test file); these do not
+// reward a model for the classes' proportions. Computed from a confusion matrix or from
+// scores, never stored in model files (whose `Scores` keep their layout).
+
+impl Confusion {
+    /// The mean of the two classes' recalls (scikit-learn's `balanced_accuracy_score`): 0.5
+    /// for any constant verdict, whatever the classes' proportions. With one class present,
+    /// that class's recall.
+    pub fn balanced_accuracy(&self) -> f64 {
+        let (attacks, normal) = (self.tp + self.fn_, self.tn + self.fp);
+        match (attacks > 0, normal > 0) {
+            (true, true) => (self.recall() + ratio(self.tn, normal)) / 2.0,
+            (true, false) => self.recall(),
+            (false, true) => ratio(self.tn, normal),
+            (false, false) => 0.0,
+        }
+    }
+
+    /// Matthews correlation coefficient, in [-1, 1]: 0 for any constant verdict; 0 too when
+    /// a row or column of the matrix is empty (scikit-learn's `matthews_corrcoef`).
+    pub fn mcc(&self) -> f64 {
+        let [tp, tn, fp, fn_] = [self.tp, self.tn, self.fp, self.fn_].map(|v| v as f64);
+        let denominator = (tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_);
+        if denominator == 0.0 {
+            0.0
+        } else {
+            (tp * tn - fp * fn_) / denominator.sqrt()
+        }
+    }
+}
+
+/// The false-positive rates at which detection is reported: 0.5 %, 1 % and 2 %.
+pub const FIXED_FPRS: [f64; 3] = [0.005, 0.01, 0.02];
+
+/// The share of attack rows caught when the threshold lets through at most `target_fpr` of
+/// the normal rows: a point of the ROC curve, comparable between detectors whatever their
+/// own thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DetectionAtFpr {
+    pub target_fpr: f64,
+    /// Rows scoring strictly above it are flagged.
+    pub threshold: f64,
+    pub detection_rate: f64,
+    /// The share of normal rows flagged: at most `target_fpr`.
+    pub false_positive_rate: f64,
+}
+
+/// Detection at `target_fpr` from the scores of normal and attack rows. The threshold is the
+/// normal rows' score of rank `⌊target_fpr × n⌋ + 1` from the top (their `1 - target_fpr`
+/// quantile), and rows scoring strictly above it are flagged: at most `⌊target_fpr × n⌋`
+/// normal rows are. Ties are never split: rows tied with the threshold, normal or attack, are
+/// all left unflagged, so the false-positive rate never exceeds the target, and a detector
+/// that gives many rows one score cannot gain by where the cut falls among them. `None`
+/// without normal rows.
+pub fn detection_at_fpr(
+    normal: &[f64],
+    attacks: &[f64],
+    target_fpr: f64,
+) -> Option<DetectionAtFpr> {
+    if normal.is_empty() {
+        return None;
+    }
+    let mut sorted = normal.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let allowed = ((target_fpr * sorted.len() as f64).floor() as usize).min(sorted.len() - 1);
+    let threshold = sorted[allowed];
+    let above = |scores: &[f64]| {
+        let flagged = scores.iter().filter(|&&s| s > threshold).count();
+        ratio(flagged as u64, scores.len() as u64)
+    };
+    Some(DetectionAtFpr {
+        target_fpr,
+        threshold,
+        detection_rate: above(attacks),
+        false_positive_rate: above(normal),
+    })
+}
+
+/// Balanced accuracy, MCC and detection at [`FIXED_FPRS`], beside the metrics of
+/// [`Scores`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unflattering {
+    pub balanced_accuracy: f64,
+    pub mcc: f64,
+    /// One per [`FIXED_FPRS`]; empty without normal rows.
+    pub detection_at_fpr: Vec<DetectionAtFpr>,
+}
+
+impl Unflattering {
+    /// From the labels, the scores and the confusion matrix at the model's threshold.
+    pub fn of(truth: &[bool], scores: &[f64], confusion: &Confusion) -> Unflattering {
+        let (mut normal, mut attacks) = (Vec::new(), Vec::new());
+        for (&t, &s) in truth.iter().zip(scores) {
+            if t { attacks.push(s) } else { normal.push(s) }
+        }
+        Unflattering {
+            balanced_accuracy: confusion.balanced_accuracy(),
+            mcc: confusion.mcc(),
+            detection_at_fpr: FIXED_FPRS
+                .iter()
+                .filter_map(|&fpr| detection_at_fpr(&normal, &attacks, fpr))
+                .collect(),
+        }
+    }
+
+    /// The detection rate at `target_fpr`, one of [`FIXED_FPRS`].
+    pub fn detection(&self, target_fpr: f64) -> Option<f64> {
+        self.detection_at_fpr
+            .iter()
+            .find(|d| d.target_fpr == target_fpr)
+            .map(|d| d.detection_rate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +490,109 @@ mod tests {
     fn best_f1_threshold_breaks_ties_towards_fewer_alarms() {
         let t = best_f1_threshold(&[true, false, false, true], &[0.9, 0.6, 0.5, 0.2]);
         assert!((t - 0.75).abs() < 1e-12, "{t}");
+    }
+
+    /// "Everything is an attack" on a file of 82 % attacks: accuracy 0.82, balanced accuracy
+    /// 0.5, MCC 0.
+    #[test]
+    fn balanced_accuracy_and_mcc_do_not_reward_a_constant_verdict() {
+        let c = Confusion {
+            tn: 0,
+            fp: 18,
+            fn_: 0,
+            tp: 82,
+        };
+        assert!((c.accuracy() - 0.82).abs() < 1e-12);
+        assert_eq!(c.balanced_accuracy(), 0.5);
+        assert_eq!(c.mcc(), 0.0);
+    }
+
+    /// By hand: tn 50, fp 10, fn 5, tp 35. Balanced accuracy (35/40 + 50/60) / 2 = 0.8541666…;
+    /// MCC (35·50 − 10·5) / √(45·40·60·55) = 1700 / √5,940,000 = 0.697518…, as
+    /// scikit-learn's `matthews_corrcoef` gives on those rows.
+    #[test]
+    fn balanced_accuracy_and_mcc_by_hand() {
+        let c = Confusion {
+            tn: 50,
+            fp: 10,
+            fn_: 5,
+            tp: 35,
+        };
+        assert!((c.balanced_accuracy() - (35.0 / 40.0 + 50.0 / 60.0) / 2.0).abs() < 1e-15);
+        assert!((c.mcc() - 1700.0 / 5_940_000f64.sqrt()).abs() < 1e-15);
+        assert!((c.mcc() - 0.697_518_448_882_885_5).abs() < 1e-15);
+        let perfect = Confusion {
+            tn: 3,
+            fp: 0,
+            fn_: 0,
+            tp: 2,
+        };
+        assert_eq!((perfect.balanced_accuracy(), perfect.mcc()), (1.0, 1.0));
+        let inverted = Confusion {
+            tn: 0,
+            fp: 3,
+            fn_: 2,
+            tp: 0,
+        };
+        assert_eq!((inverted.balanced_accuracy(), inverted.mcc()), (0.0, -1.0));
+        // One class only: its recall; MCC undefined, 0.
+        let normal_only = Confusion {
+            tn: 3,
+            fp: 1,
+            fn_: 0,
+            tp: 0,
+        };
+        assert_eq!(normal_only.balanced_accuracy(), 0.75);
+        assert_eq!(normal_only.mcc(), 0.0);
+    }
+
+    /// 200 normal scores 0, 1, …, 199 and attacks at 150.5, 190, 197.5, 198.5, 199.5. At 1 %,
+    /// two normal rows may be flagged: the threshold is the third highest normal score, 197,
+    /// and rows above it are flagged (198 and 199 among the normal rows; 197.5, 198.5 and
+    /// 199.5 among the attacks). At 0.5 %: one normal row (199), threshold 198.
+    #[test]
+    fn detection_at_a_fixed_false_positive_rate_by_hand() {
+        let normal: Vec<f64> = (0..200).map(f64::from).collect();
+        let attacks = [150.5, 190.0, 197.5, 198.5, 199.5];
+        let at1 = detection_at_fpr(&normal, &attacks, 0.01).unwrap();
+        assert_eq!(at1.threshold, 197.0);
+        assert_eq!(at1.false_positive_rate, 0.01);
+        assert_eq!(at1.detection_rate, 3.0 / 5.0);
+        let at05 = detection_at_fpr(&normal, &attacks, 0.005).unwrap();
+        assert_eq!(at05.threshold, 198.0);
+        assert_eq!(at05.false_positive_rate, 0.005);
+        assert_eq!(at05.detection_rate, 2.0 / 5.0);
+        let at2 = detection_at_fpr(&normal, &attacks, 0.02).unwrap();
+        assert_eq!(at2.threshold, 195.0);
+        assert_eq!(at2.detection_rate, 3.0 / 5.0);
+        assert_eq!(detection_at_fpr(&[], &attacks, 0.01), None);
+    }
+
+    /// Ties at the boundary are never split: ten normal rows tied at the top score leave
+    /// nothing flaggable at 1 % of 100 rows (the threshold is that score, nothing lies above
+    /// it), and attacks tied with it are not counted as caught.
+    #[test]
+    fn detection_at_fpr_never_splits_ties() {
+        let mut normal = vec![0.9; 10];
+        normal.extend((0..90).map(|i| f64::from(i) / 100.0));
+        let attacks = [0.9, 0.9, 0.95];
+        let d = detection_at_fpr(&normal, &attacks, 0.01).unwrap();
+        assert_eq!(d.threshold, 0.9);
+        assert_eq!(d.false_positive_rate, 0.0);
+        assert_eq!(d.detection_rate, 1.0 / 3.0);
+    }
+
+    #[test]
+    fn unflattering_metrics_come_at_each_fixed_rate() {
+        let truth = [false, false, false, true, true];
+        let scores = [0.1, 0.2, 0.3, 0.25, 0.9];
+        let s = Scores::at_threshold(&truth, &scores, 0.5);
+        let u = Unflattering::of(&truth, &scores, &s.confusion);
+        assert_eq!(u.balanced_accuracy, 0.75);
+        let rates: Vec<f64> = u.detection_at_fpr.iter().map(|d| d.target_fpr).collect();
+        assert_eq!(rates, FIXED_FPRS);
+        // Three normal rows: no false positive allowed, threshold 0.3, one attack above.
+        assert_eq!(u.detection(0.01), Some(0.5));
+        assert_eq!(u.detection(0.3), None);
     }
 }

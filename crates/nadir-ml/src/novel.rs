@@ -24,7 +24,7 @@
 //! Likewise the threshold's validation rows are encoded by the fit share's pipeline.
 
 use crate::fitting::{Catalogue, Fits, Fitter};
-use crate::metrics::{self, Scores};
+use crate::metrics::{self, FIXED_FPRS, Scores, Unflattering};
 use crate::model::Classifier;
 use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates};
 use crate::registry::{CheckedConfig, ModelConfig, ModelKind};
@@ -203,6 +203,11 @@ pub struct FoldResult {
     pub f1: f64,
     pub roc_auc: Option<f64>,
     pub scores: Scores,
+    /// Balanced accuracy and MCC at the threshold, and detection at fixed false-positive
+    /// rates (thresholds from the held-out normal rows' scores: ROC points, comparable
+    /// between models whatever their own thresholds).
+    #[serde(flatten)]
+    pub unflattering: Unflattering,
     /// Detection per held-out attack name, and the false-alarm rate under `normal`.
     pub per_attack: BTreeMap<String, AttackRate>,
     /// Seconds to fit (including the threshold's validation fit) and score.
@@ -232,6 +237,17 @@ pub struct ModelSummary {
     pub roc_auc: MeanStd,
     /// The lowest detection rate over the folds, and the fold it was on.
     pub worst_detection: (f64, String),
+    pub balanced_accuracy: MeanStd,
+    pub mcc: MeanStd,
+    /// Detection at each of [`FIXED_FPRS`], over the folds.
+    pub detection_at_fpr: Vec<MeanDetection>,
+}
+
+/// Detection at one fixed false-positive rate, mean and standard deviation over the folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeanDetection {
+    pub target_fpr: f64,
+    pub detection_rate: MeanStd,
 }
 
 /// Everything `nadir validate --novel` measured.
@@ -321,7 +337,7 @@ pub(crate) fn validate_with<F: Fitter>(
 }
 
 /// The seed of fold `fold`'s split of the normal rows.
-pub(crate) fn fold_seed(seed: u64, fold: usize) -> u64 {
+pub fn fold_seed(seed: u64, fold: usize) -> u64 {
     Rng::fork(seed, 1000 + fold as u64).next_u64()
 }
 
@@ -415,6 +431,7 @@ fn run_fold<F: Fitter>(
             accuracy: s.accuracy,
             f1: s.f1,
             roc_auc: s.roc_auc,
+            unflattering: Unflattering::of(&test_labels, &scores, &s.confusion),
             scores: s,
             per_attack: per_attack_rates(
                 test_attacks.iter().copied(),
@@ -462,6 +479,19 @@ fn summarise(kind: ModelKind, folds: &[FoldReport]) -> ModelSummary {
         f1: of(|r| r.f1),
         roc_auc: MeanStd::of(results.iter().filter_map(|(r, _)| r.roc_auc)),
         worst_detection: worst,
+        balanced_accuracy: of(|r| r.unflattering.balanced_accuracy),
+        mcc: of(|r| r.unflattering.mcc),
+        detection_at_fpr: FIXED_FPRS
+            .iter()
+            .map(|&fpr| MeanDetection {
+                target_fpr: fpr,
+                detection_rate: MeanStd::of(
+                    results
+                        .iter()
+                        .filter_map(|(r, _)| r.unflattering.detection(fpr)),
+                ),
+            })
+            .collect(),
     }
 }
 
@@ -593,6 +623,12 @@ mod tests {
                     fold.test_attacks + fold.test_normal
                 );
                 assert!((0.0..=1.0).contains(&r.detection_rate));
+                let u = &r.unflattering;
+                assert_eq!(u.detection_at_fpr.len(), FIXED_FPRS.len());
+                for d in &u.detection_at_fpr {
+                    assert!(d.false_positive_rate <= d.target_fpr, "{d:?}");
+                }
+                assert_eq!(u.balanced_accuracy, r.scores.confusion.balanced_accuracy());
                 let c = r.scores.confusion;
                 assert_eq!(r.false_positive_rate, c.fp as f64 / (c.fp + c.tn) as f64);
                 // Every flagged test row is counted once, under its attack name.

@@ -709,6 +709,9 @@ pub struct Evaluation {
     pub scores: Scores,
     /// Average precision: the area under the precision–recall curve.
     pub pr_auc: Option<f64>,
+    /// Balanced accuracy, MCC, detection at fixed false-positive rates.
+    #[serde(flatten)]
+    pub unflattering: metrics::Unflattering,
     pub per_attack: BTreeMap<String, AttackRate>,
     pub rows_with_unseen_categories: usize,
 }
@@ -735,11 +738,13 @@ pub fn evaluate(
         parts.as_deref(),
         threshold,
     );
+    let measured = Scores::at_threshold(&labels, &scores, threshold);
     Ok(Evaluation {
         model: model.kind(),
         rows: data.len(),
         threshold,
-        scores: Scores::at_threshold(&labels, &scores, threshold),
+        unflattering: metrics::Unflattering::of(&labels, &scores, &measured.confusion),
+        scores: measured,
         pr_auc: metrics::average_precision(&labels, &scores),
         per_attack,
         rows_with_unseen_categories: rows_with_unseen(&encoded),

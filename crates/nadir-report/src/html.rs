@@ -573,6 +573,8 @@ fn models_section(page: &mut Page, m: &ModelSection) {
             vec![
                 escape(r.kind.name()),
                 metric(s.accuracy),
+                metric(s.confusion.balanced_accuracy()),
+                metric(s.confusion.mcc()),
                 metric(s.precision),
                 metric(s.recall),
                 metric(s.f1),
@@ -589,7 +591,7 @@ fn models_section(page: &mut Page, m: &ModelSection) {
         .collect();
     let highlight = m.results.iter().position(|r| Some(r.kind) == best);
     let html = format!(
-        "<p>The models in <code>{}</code>, measured on {}. Each threshold was chosen on training data only (out-of-fold scores of {}-fold cross-validation, or fixed by the model), and the best model is the one with the best CV F1; no fit, threshold or pick used the held-out rows.{} CV F1 is the mean (± sd) over the folds of the training rows, each fold scored at 0.5 or at the threshold the model fixes itself, not at the threshold in the table.</p>{}<p>{} Times are from the training run (fit: seconds for the final fit; predict: seconds to score the {} held-out rows).</p>",
+        "<p>The models in <code>{}</code>, measured on {}. Each threshold was chosen on training data only (out-of-fold scores of {}-fold cross-validation, or fixed by the model), and the best model is the one with the best CV F1; no fit, threshold or pick used the held-out rows.{} CV F1 is the mean (± sd) over the folds of the training rows, each fold scored at 0.5 or at the threshold the model fixes itself, not at the threshold in the table. Balanced accuracy (the mean of the two classes' recalls) and MCC do not reward a model for the classes' proportions, as accuracy does on a file of mostly attacks.</p>{}<p>{} Times are from the training run (fit: seconds for the final fit; predict: seconds to score the {} held-out rows).</p>",
         escape(&m.dir),
         escape(&m.held_out),
         m.folds,
@@ -598,6 +600,8 @@ fn models_section(page: &mut Page, m: &ModelSection) {
             &[
                 "model",
                 "accuracy",
+                "balanced accuracy",
+                "MCC",
                 "precision",
                 "recall",
                 "F1",
