@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# nadir's normal-only detectors beside PyOD's on the leave-attacks-out folds of
+# `nadir validate --novel`. See bench/NOVELTY.md. Usage:
+#   bench/novelty_pyod.sh [DATA.csv]     (or NADIR_DATA=DATA.csv bench/novelty_pyod.sh)
+# Environment knobs:
+#   NADIR_DATA        data file (default: ../shared/data/Network_anomaly_data.csv beside the repo)
+#   NADIR_BENCH_VENV  the Python environment (default bench/.venv), with requirements-novelty.txt
+#   BENCH_EPOCHS      autoencoder epochs on both sides, no early stopping (default 10)
+# Writes bench/out/novelty/{folds,nadir,pyod}.json and the table bench/out/novelty.md. The
+# hybrid's numbers on the same folds come from `nadir validate --novel` (bench/NOVELTY.md).
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+OUT="$BENCH/out/novelty"
+VENV="${NADIR_BENCH_VENV:-$BENCH/.venv}"
+DATA="${1:-${NADIR_DATA:-$ROOT/../shared/data/Network_anomaly_data.csv}}"
+EPOCHS="${BENCH_EPOCHS:-10}"
+if [[ ! -f "$DATA" ]]; then
+  echo "error: data file not found: $DATA (pass it as the first argument or set NADIR_DATA)" >&2
+  exit 2
+fi
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+mkdir -p "$OUT"
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  step "python environment ($VENV)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r "$BENCH/requirements-novelty.txt"
+fi
+
+step "nadir: the folds, and the autoencoder and isolation forest on them ($EPOCHS epochs, 1 thread)"
+quiet nadir
+(cd "$ROOT" && cargo run --release --locked -q -p nadir-ml --example novelty_folds -- \
+  "$DATA" "$OUT" "$EPOCHS")
+
+step "PyOD on the same folds ($EPOCHS epochs, 1 thread)"
+quiet pyod
+"$VENV/bin/python" "$BENCH/novelty_pyod.py" "$DATA" "$OUT" "$EPOCHS"
+
+step "table"
+"$VENV/bin/python" - "$OUT" <<'PY' | tee "$BENCH/out/novelty.md"
+import json, sys
+from collections import defaultdict
+out = sys.argv[1]
+rows = json.load(open(f"{out}/nadir.json")) + json.load(open(f"{out}/pyod.json"))
+by_model = defaultdict(list)
+for r in rows:
+    by_model[r["model"]].append(r)
+folds = list(dict.fromkeys(r["fold"] for r in rows))
+print("| detector | " + " | ".join(f"{f} @1%" for f in folds)
+      + " | mean @0.5% | mean @1% | mean @2% | fit s (sum) |")
+print("|---" * (len(folds) + 5) + "|")
+for model, results in by_model.items():
+    at = lambda r, fpr: next(d["detection_rate"] for d in r["detection_at_fpr"] if d["target_fpr"] == fpr)
+    per_fold = {r["fold"]: at(r, 0.01) for r in results}
+    means = [sum(at(r, f) for r in results) / len(results) for f in (0.005, 0.01, 0.02)]
+    fit = sum(r["fit_seconds"] for r in results)
+    print(f"| {model} | " + " | ".join(f"{100 * per_fold[f]:.1f}" for f in folds)
+          + " | " + " | ".join(f"{100 * m:.1f}" for m in means) + f" | {fit:.1f} |")
+PY
+rm -rf "$ROOT/target/release"
