@@ -20,10 +20,10 @@ if [[ ! -f "$DATA" ]]; then
   echo "error: data file not found: $DATA (pass it as the first argument or set NADIR_DATA)" >&2
   exit 2
 fi
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$OUT"
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   step "python environment ($VENV)"
