@@ -15,7 +15,7 @@ fn sample() -> Dataset {
     read_path(&path, ReadOptions::default()).expect("shared data")
 }
 
-/// Defaults shrunk so that a debug build trains all eleven models three times in seconds.
+/// Defaults shrunk so that a debug build trains every model of the catalogue three times in seconds.
 fn small_config() -> ModelConfig {
     let mut config = ModelConfig::default();
     let feature_map = config.kernel_svm.feature_map.as_mut();
