@@ -37,9 +37,11 @@
 //!   `score`), `fired` (the hybrid's part that flagged the record) and `warning` (unseen
 //!   categories) when there are some. ECS defines no custom fields; its guidance is to nest
 //!   them under a proper name (a tool's or a project's), which ECS itself never uses for a
-//!   field set, so `nadir.*` will not collide with a future ECS field. The attack family and
-//!   the explanation of a verdict, once predictions carry them, go under `nadir` too, as
-//!   optional fields like `fired`.
+//!   field set, so `nadir.*` will not collide with a future ECS field. The attack family,
+//!   once predictions carry it, goes under `nadir` too, as an optional field like `fired`.
+//! - `nadir.explanation`, when asked for ([`add_explanation`]): the record's strongest
+//!   features, the object every output writes ([`crate::explain::TopFeatures`]: `space`,
+//!   `base`, `features` of `feature`, `value`, `typical`, `contribution`).
 //!
 //! The date is formatted here (a dozen lines of civil-calendar arithmetic) rather than
 //! through a date crate, which would bring a dependency for one conversion.
@@ -255,6 +257,14 @@ pub fn document(
     }
     document.insert("nadir".into(), nadir.into());
     document.into()
+}
+
+/// Adds a record's explanation to its [`document`], as `nadir.explanation`.
+pub fn add_explanation(document: &mut Value, explanation: &crate::explain::TopFeatures) {
+    let explanation = serde_json::to_value(explanation).expect("explanations serialise");
+    if let Some(nadir) = document.get_mut("nadir").and_then(Value::as_object_mut) {
+        nadir.insert(output::EXPLANATION.into(), explanation);
+    }
 }
 
 /// A score as JSON: a number, or `null` for one that is not finite (which JSON cannot hold).
@@ -661,6 +671,40 @@ mod tests {
         );
         let udp = Subject::new([("srcip", "10.0.0.2"), ("sport", "70000")], Some("udp"));
         assert_eq!(udp.source.unwrap().port, None, "not a port");
+    }
+
+    #[test]
+    fn an_explanation_goes_under_nadir_as_every_output_writes_it() {
+        let top = crate::explain::TopFeatures {
+            space: crate::explain::Space::LogOdds,
+            base: -1.5,
+            features: vec![crate::explain::FeatureContribution {
+                feature: "service".into(),
+                value: "private".into(),
+                typical: Some("http".into()),
+                contribution: 2.25,
+            }],
+        };
+        let mut doc = document(
+            &scoring("gradient_boosting", ModelKind::GradientBoosting),
+            Place::Index(0),
+            &prediction(true, 0.68),
+            &Subject::new([], Some("tcp")),
+        );
+        add_explanation(&mut doc, &top);
+        check(&doc);
+        assert_eq!(
+            doc["nadir"]["explanation"],
+            json!({
+                "space": "log_odds",
+                "base": -1.5,
+                "features": [{"feature": "service", "value": "private", "typical": "http", "contribution": 2.25}],
+            })
+        );
+        assert_eq!(
+            doc["nadir"]["explanation"],
+            serde_json::to_value(&top).unwrap()
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use nadir_data::rejects::LISTED_PROBLEMS;
 use nadir_data::{ErrorKind, Kind, Schema};
 use nadir_ml::ModelKind;
 use nadir_ml::ecs;
+use nadir_ml::explain::Space;
 use nadir_ml::model::Fired;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
@@ -67,6 +68,23 @@ pub fn document(schema: Option<&Schema>, models: &[&str]) -> Value {
                     "name": "attacks_only", "in": "query", "required": false,
                     "description": "With format=ecs: write only the records predicted attacks (the alerts)",
                     "schema": { "type": "string", "enum": ["true", "false"], "default": "false" },
+                }));
+                let features = schema.map(Schema::num_features);
+                parameters.push(json!({
+                    "name": "explain", "in": "query", "required": false,
+                    "description": format!(
+                        "Explain each scored record: its K strongest features, with the record's \
+                         value, the training data's typical value and a signed contribution, and \
+                         the base value they add up to with every feature's (an Explanation, \
+                         under `explanation`, or `nadir.explanation` with format=ecs). K from 1 \
+                         to the schema's feature count (400 otherwise); at most {} records per \
+                         request (413 otherwise); 422 for a model that cannot be explained",
+                        crate::api::MAX_EXPLAINED_RECORDS
+                    ),
+                    "schema": match features {
+                        Some(n) => json!({ "type": "integer", "minimum": 1, "maximum": n }),
+                        None => json!({ "type": "integer", "minimum": 1 }),
+                    },
                 }));
                 let content: Map<String, Value> = MEDIA_TYPES
                     .iter()
@@ -273,6 +291,10 @@ fn schemas(schema: Option<&Schema>) -> Value {
         json!({ "type": "string", "enum": ["classifier", "novelty", "both"],
             "description": "hybrid models: which part flagged the record (absent when none did)" }),
     );
+    result_properties.insert(
+        output::EXPLANATION.into(),
+        json!({ "$ref": "#/components/schemas/Explanation" }),
+    );
     let error_entry = json!({
         "type": "object",
         "description": format!(
@@ -341,6 +363,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
             { "$ref": "#/components/schemas/Batch" },
         ]},
         "EcsDocument": ecs_document(),
+        "Explanation": explanation(),
         "RecordError": error_entry,
         "ErrorCounts": error_counts,
         "Error": {
@@ -465,8 +488,43 @@ fn ecs_document() -> Value {
                                "description": "The hybrid only: which part flagged the record" },
                     "warning": { "type": "string",
                                  "description": "Category values not seen in training" },
+                    "explanation": { "$ref": "#/components/schemas/Explanation" },
                 },
             },
+        },
+    })
+}
+
+/// A record's explanation with `explain=K` ([`nadir_ml::explain::TopFeatures`]).
+fn explanation() -> Value {
+    let spaces = [Space::Probability, Space::LogOdds].map(Space::name);
+    json!({
+        "type": "object",
+        "description": "Why the record scored as it did: its strongest features' signed \
+                        contributions (positive pushes towards attack). The base plus every \
+                        feature's contribution is the explained output, of which these are the \
+                        K largest in magnitude; features contributing nothing are left out",
+        "required": ["space", "base", "features"],
+        "properties": {
+            "space": { "type": "string", "enum": spaces,
+                       "description": "What the contributions add up to: the probability of \
+                                       attack, or its log-odds (gradient boosting, whose trees \
+                                       add up there)" },
+            "base": { "type": "number",
+                      "description": "The model's expected output over its training rows, \
+                                      knowing nothing of the record" },
+            "features": { "type": "array", "items": {
+                "type": "object",
+                "required": ["feature", "value", "contribution"],
+                "properties": {
+                    "feature": { "type": "string" },
+                    "value": { "type": "string", "description": "The record's value, as text" },
+                    "typical": { "type": "string",
+                                 "description": "The training data's most frequent value \
+                                                 (categorical features)" },
+                    "contribution": { "type": "number" },
+                },
+            } },
         },
     })
 }
@@ -515,7 +573,13 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["on_error", "format", "attacks_only"]);
+        assert_eq!(names, ["on_error", "format", "attacks_only", "explain"]);
+        assert_eq!(predict["parameters"][3]["schema"]["maximum"], json!(41));
+        let explanation = &doc["components"]["schemas"]["Explanation"];
+        assert_eq!(
+            explanation["properties"]["space"]["enum"],
+            json!(["probability", "log_odds"])
+        );
         assert!(predict["responses"]["200"]["content"][ecs::MEDIA_TYPE].is_object());
         // Every reference points at a schema that exists, with or without a loaded schema.
         let empty = document(None, &[]);
