@@ -326,7 +326,8 @@ struct PredictArgs {
     attacks_only: bool,
     /// Explain each prediction: the K features that moved its score most, each with the
     /// record's value and its signed contribution, and the base value they add to (csv and
-    /// ndjson; tree models: decision tree, random forest, bagging, gradient boosting).
+    /// ndjson columns, `nadir.explanation` in ecs; tree models: decision tree, random forest,
+    /// bagging, gradient boosting).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
     explain: Option<u16>,
 }
@@ -706,9 +707,6 @@ fn predict(args: PredictArgs) -> Result<()> {
     let predictions = model.predict(&data.records, args.threshold);
     let explanations = match args.explain {
         None => None,
-        Some(_) if matches!(args.format, PredictFormat::Ecs) => {
-            bail!("--explain writes csv and ndjson; the ECS documents carry no explanation")
-        }
         Some(k) => {
             let explanations = model
                 .explain(&data.records)
@@ -749,6 +747,7 @@ fn predict(args: PredictArgs) -> Result<()> {
             },
             &data,
             &predictions,
+            explanations.as_deref(),
             args.attacks_only,
         )?,
     }

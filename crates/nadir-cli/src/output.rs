@@ -353,12 +353,14 @@ pub fn predictions_ndjson(
 
 /// `nadir predict --format ecs`: one Elastic Common Schema document per record (per predicted
 /// attack with `attacks_only`), as [`nadir_ml::ecs`] builds them; the record's own columns
-/// (a connection's addresses, ports and start) fill in its source, destination and time.
+/// (a connection's addresses, ports and start) fill in its source, destination and time;
+/// with `explanations` (one per record), `nadir.explanation`.
 pub fn predictions_ecs(
     out: &mut impl Write,
     scoring: &ecs::Scoring<'_>,
     data: &Dataset,
     predictions: &[Prediction],
+    explanations: Option<&[TopFeatures]>,
     attacks_only: bool,
 ) -> anyhow::Result<()> {
     let own = own_columns(data);
@@ -374,10 +376,11 @@ pub fn predictions_ecs(
             row: r.row,
             line: r.line,
         };
-        serde_json::to_writer(
-            &mut *out,
-            &ecs::document(scoring, place, &predictions[i], &subject),
-        )?;
+        let mut document = ecs::document(scoring, place, &predictions[i], &subject);
+        if let Some(explanations) = explanations {
+            ecs::add_explanation(&mut document, &explanations[i]);
+        }
+        serde_json::to_writer(&mut *out, &document)?;
         writeln!(out)?;
     }
     Ok(())

@@ -576,8 +576,8 @@ fn a_failure_names_its_cause_once() {
 
 /// `--explain K`: each record's K strongest features after the usual columns, as one text in
 /// CSV and as objects in NDJSON, which with every feature asked for add up with the base to
-/// the record's probability; models without an explainer, model files without node covers
-/// and the ECS format are errors that say what to do.
+/// the record's probability, and in ECS under `nadir.explanation`; models without an
+/// explainer and model files without node covers are errors that say what to do.
 #[test]
 fn predict_explains_tree_models_and_says_which_models_can() {
     let dir = scratch("predict-explain");
@@ -671,7 +671,19 @@ fn predict_explains_tree_models_and_says_which_models_can() {
         "{}",
         text(&retrain.stderr)
     );
+    // ECS documents carry the same explanation under `nadir.explanation`.
     let ecs = predict(&["--explain", "3", "--format", "ecs"]);
-    assert!(!ecs.status.success());
-    assert!(text(&ecs.stderr).contains("--explain writes csv and ndjson"));
+    assert!(ecs.status.success(), "{}", text(&ecs.stderr));
+    let ndjson = predict(&["--explain", "3", "--format", "ndjson"]);
+    let documents = text(&ecs.stdout);
+    let objects = text(&ndjson.stdout);
+    assert_eq!(documents.lines().count(), 30);
+    for (document, object) in documents.lines().zip(objects.lines()) {
+        let document: serde_json::Value = serde_json::from_str(document).unwrap();
+        let object: serde_json::Value = serde_json::from_str(object).unwrap();
+        let explanation = &document["nadir"]["explanation"];
+        assert_eq!(explanation["space"], object["explained"], "{document}");
+        assert_eq!(explanation["base"], object["base_value"], "{document}");
+        assert_eq!(explanation["features"], object["explanation"], "{document}");
+    }
 }
