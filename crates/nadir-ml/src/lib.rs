@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod model_dir;
+pub mod multitree;
 pub mod novel;
 pub mod output;
 pub mod pca;
