@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod dbscan;
 pub mod ecs;
 pub mod explain;
+pub mod family;
 pub mod file;
 pub mod fitting;
 pub mod forest;
