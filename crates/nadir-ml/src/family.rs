@@ -135,7 +135,9 @@ impl MultiModel {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FamilyPrediction {
     pub family: String,
-    /// The family model's probability of that family.
+    /// The family model's probability of that family (written `family_probability`:
+    /// [`crate::output::FAMILY_PROBABILITY`]).
+    #[serde(rename = "family_probability")]
     pub probability: f64,
 }
 

@@ -23,6 +23,13 @@ pub const ATTACK: &str = "attack";
 pub const NORMAL: &str = "normal";
 /// The field naming which part of a hybrid flagged the record.
 pub const FIRED: &str = "fired";
+/// The field naming a record's most probable attack family (empty or absent when the model
+/// file has no family model).
+pub const FAMILY: &str = "family";
+/// The field holding the family model's probability of that family.
+pub const FAMILY_PROBABILITY: &str = "family_probability";
+/// The family fields, in order, after the score (and `fired`).
+pub const FAMILY_COLUMNS: [&str; 2] = [FAMILY, FAMILY_PROBABILITY];
 /// Joins a record's warnings where one text holds them all (a CSV cell).
 pub const WARNING_SEPARATOR: &str = "; ";
 
