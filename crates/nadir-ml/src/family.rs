@@ -278,6 +278,14 @@ mod tests {
         assert!(predictions.iter().all(|p| p.probability == 1.0));
         let bytes = postcard::to_allocvec(&family).unwrap();
         assert_eq!(postcard::from_bytes::<FamilyModel>(&bytes).unwrap(), family);
+        // The output contract's names, written by serde.
+        assert_eq!(
+            serde_json::to_value(&predictions[4]).unwrap(),
+            serde_json::json!({
+                crate::output::FAMILY: "DoS",
+                crate::output::FAMILY_PROBABILITY: 1.0
+            })
+        );
         let mut bad = family.clone();
         bad.classes.pop();
         let bytes = postcard::to_allocvec(&bad).unwrap();

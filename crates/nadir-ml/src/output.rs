@@ -103,12 +103,14 @@ pub fn warning_text(unseen: &[UnseenCategory]) -> String {
 
 /// The columns of `nadir predict`'s CSV (and the keys of its NDJSON, in order) for a model of
 /// `kind`: `row`, `line`, `prediction`, the score's field, `fired` for the models that
-/// report it, `warning`. The web page's download writes the same.
+/// report it, [`FAMILY_COLUMNS`] (empty for a model file without a family model),
+/// `warning`. The web page's download writes the same.
 pub fn columns(kind: ModelKind) -> Vec<&'static str> {
     let mut columns = vec!["row", "line", "prediction", kind.score_field()];
     if reports_fired(kind) {
         columns.push(FIRED);
     }
+    columns.extend(FAMILY_COLUMNS);
     columns.push("warning");
     columns
 }
@@ -166,6 +168,8 @@ mod tests {
             let columns = columns(kind);
             assert_eq!(columns[3], expected);
             assert_eq!(columns.contains(&FIRED), kind == ModelKind::Hybrid);
+            let family = columns.iter().position(|&c| c == FAMILY).unwrap();
+            assert_eq!(columns[family..], [FAMILY, FAMILY_PROBABILITY, "warning"]);
         }
         let fields: Vec<&str> = ScoreKind::ALL.map(ScoreKind::field).to_vec();
         assert_eq!(fields, ["probability", "anomaly_score", "score"]);

@@ -862,6 +862,13 @@ pub struct Evaluation {
     pub pr_auc: Option<f64>,
     pub per_attack: BTreeMap<String, AttackRate>,
     pub rows_with_unseen_categories: usize,
+    /// The family model's per-class report, on the rows of the families it knows; absent
+    /// for a model file without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub families: Option<ClassReport>,
+    /// Rows of a family the model's family model does not know, left out of `families`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_of_unknown_families: Option<usize>,
 }
 
 /// Measures a saved model on labelled records.
@@ -886,6 +893,23 @@ pub fn evaluate(
         parts.as_deref(),
         threshold,
     );
+    let families = model.family.as_ref().map(|family| {
+        let classes: Vec<Option<u32>> = attacks
+            .iter()
+            .map(|a| class_of(&data.schema, &family.classes, a))
+            .collect();
+        let known: Vec<usize> = (0..classes.len())
+            .filter(|&i| classes[i].is_some())
+            .collect();
+        let truth: Vec<u32> = known.iter().filter_map(|&i| classes[i]).collect();
+        let predicted: Vec<u32> = family
+            .predict_classes(&encoded.select(&known))
+            .into_iter()
+            .map(|(class, _)| class)
+            .collect();
+        let report = ClassReport::new(&family.classes, &truth, &predicted);
+        (report, classes.len() - known.len())
+    });
     Ok(Evaluation {
         model: model.kind(),
         rows: data.len(),
@@ -894,6 +918,8 @@ pub fn evaluate(
         pr_auc: metrics::average_precision(&labels, &scores),
         per_attack,
         rows_with_unseen_categories: rows_with_unseen(&encoded),
+        rows_of_unknown_families: families.as_ref().map(|(_, unknown)| *unknown),
+        families: families.map(|(report, _)| report),
     })
 }
 
