@@ -756,6 +756,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     if unseen > 0 {
         eprintln!("warning: {}", nadir_data::UnseenRows(unseen));
     }
+    if let Some(note) = model.family_note() {
+        eprintln!("note: {note}");
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use nadir_ml::ModelKind;
 use nadir_ml::cluster::ClusterReport;
 use nadir_ml::dbscan::Clustering;
 use nadir_ml::explain::TopFeatures;
+use nadir_ml::family::FamilyPrediction;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
 use nadir_ml::protocol::{Evaluation, TrainReport};
@@ -165,6 +166,24 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
         write!(out, "{}", classification_report(&best.holdout.confusion))?;
         writeln!(out)?;
         confusion(out, &best.holdout)?;
+        if let Some(families) = &best.families {
+            writeln!(
+                out,
+                "\nattack families of {} on the test rows ({})\n",
+                best.name, families.description
+            )?;
+            write!(out, "{}", families.holdout.to_text())?;
+            if families.test_rows_of_unseen_families > 0 {
+                writeln!(
+                    out,
+                    "{} test rows of families the training rows lack are left out",
+                    families.test_rows_of_unseen_families
+                )?;
+            }
+        }
+    }
+    if let Some(note) = &report.families_note {
+        writeln!(out, "\n{note}")?;
     }
     Ok(())
 }
@@ -223,6 +242,22 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
     if e.rows_with_unseen_categories > 0 {
         writeln!(out, "{}", UnseenRows(e.rows_with_unseen_categories))?;
     }
+    match &e.families {
+        Some(families) => {
+            writeln!(out, "\nattack families\n")?;
+            write!(out, "{}", families.to_text())?;
+            if let Some(unknown) = e.rows_of_unknown_families.filter(|&n| n > 0) {
+                writeln!(
+                    out,
+                    "{unknown} rows of families the family model does not know are left out"
+                )?;
+            }
+        }
+        None => writeln!(
+            out,
+            "\nno attack families: the model file has no family model (files before format 5)"
+        )?,
+    }
     Ok(())
 }
 
@@ -238,6 +273,8 @@ struct PredictionRow<'a> {
     score: f64,
     /// Hybrid models: which part flagged the record (empty when none did).
     fired: &'static str,
+    /// The most probable attack family, when the model file has a family model.
+    family: Option<&'a FamilyPrediction>,
     warning: String,
 }
 
@@ -259,6 +296,7 @@ fn rows<'a>(
             prediction: p.verdict(),
             score: p.score,
             fired: p.fired.map_or("", |f| f.name()),
+            family: p.family.as_ref(),
             warning: p.warning_text(),
         })
 }
@@ -287,6 +325,10 @@ pub fn predictions_csv(
         record.extend([r.prediction.to_string(), r.score.to_string()]);
         if fired {
             record.push(r.fired.to_string());
+        }
+        match r.family {
+            Some(f) => record.extend([f.family.clone(), f.probability.to_string()]),
+            None => record.extend([String::new(), String::new()]),
         }
         record.push(r.warning);
         if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
@@ -336,6 +378,14 @@ pub fn predictions_ndjson(
             let fired = (!r.fired.is_empty()).then_some(r.fired);
             object.insert(output::FIRED.into(), fired.into());
         }
+        object.insert(
+            output::FAMILY.into(),
+            r.family.map(|f| f.family.clone()).into(),
+        );
+        object.insert(
+            output::FAMILY_PROBABILITY.into(),
+            r.family.map(|f| f.probability).into(),
+        );
         object.insert("warning".into(), r.warning.into());
         if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
             object.insert(output::EXPLAINED.into(), explanation.space.name().into());

@@ -54,6 +54,9 @@ fn train_writes_models_and_metrics_and_prints_the_table() {
         assert!(m["holdout"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");
         assert_eq!(m["cross_validation"]["folds"].as_array().unwrap().len(), 3);
         assert_eq!(m["test_rows"], 600);
+        let families = &m["families"]["holdout"];
+        assert_eq!(families["classes"][0]["class"], "normal", "{m}");
+        assert!(families["macro_f1"].as_f64().unwrap() > 0.5, "{m}");
     }
     assert_eq!(metrics["data"]["train_rows"], 1400);
 }
@@ -111,7 +114,10 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = text(&out.stdout);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "row,line,prediction,probability,warning");
+    assert_eq!(
+        rows[0],
+        "row,line,prediction,probability,family,family_probability,warning"
+    );
     assert_eq!(rows.len(), 4);
     assert!(rows[2].starts_with("2,3,"), "{csv}");
     assert!(
@@ -141,6 +147,14 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     let first: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
     assert!(["normal", "attack"].contains(&first["prediction"].as_str().unwrap()));
     assert!((0.0..=1.0).contains(&first["probability"].as_f64().unwrap()));
+    // The sample's families: the logistic regression's family model is the multi-class
+    // random forest.
+    let families = ["normal", "DoS", "Probe", "R2L", "U2R"];
+    assert!(
+        families.contains(&first["family"].as_str().unwrap()),
+        "{first}"
+    );
+    assert!((0.0..=1.0).contains(&first["family_probability"].as_f64().unwrap()));
 }
 
 /// A file's own columns (a connection's identity, as `nadir extract` writes it) are written
@@ -502,7 +516,7 @@ fn isolation_forest_trains_on_normal_rows_and_reports_anomaly_scores() {
     let csv = text(&out.stdout);
     assert_eq!(
         csv.lines().next(),
-        Some("row,line,prediction,anomaly_score,warning")
+        Some("row,line,prediction,anomaly_score,family,family_probability,warning")
     );
     let out = nadir(&[
         "evaluate",

@@ -34,12 +34,13 @@
 //!   the feature NSL-KDD calls `protocoltype` and UNSW-NB15 `proto`), as IANA names them.
 //! - nadir's own fields under `nadir`: `prediction` (the verdict word), `score`,
 //!   `score_kind` (the score's field name elsewhere: `probability`, `anomaly_score`,
-//!   `score`), `fired` (the hybrid's part that flagged the record) and `warning` (unseen
-//!   categories) when there are some. ECS defines no custom fields; its guidance is to nest
-//!   them under a proper name (a tool's or a project's), which ECS itself never uses for a
-//!   field set, so `nadir.*` will not collide with a future ECS field. The attack family and
-//!   the explanation of a verdict, once predictions carry them, go under `nadir` too, as
-//!   optional fields like `fired`.
+//!   `score`), `fired` (the hybrid's part that flagged the record), `family` and
+//!   `family_probability` (the record's most probable attack family, when the model file
+//!   has a family model) and `warning` (unseen categories) when there are some. ECS defines
+//!   no custom fields; its guidance is to nest them under a proper name (a tool's or a
+//!   project's), which ECS itself never uses for a field set, so `nadir.*` will not collide
+//!   with a future ECS field. The explanation of a verdict, once predictions carry it, goes
+//!   under `nadir` too, as an optional field like `fired`.
 //!
 //! The date is formatted here (a dozen lines of civil-calendar arithmetic) rather than
 //! through a date crate, which would bring a dependency for one conversion.
@@ -218,6 +219,13 @@ pub fn document(
     nadir.insert("score_kind".into(), kind.score_field().into());
     if let Some(fired) = prediction.fired {
         nadir.insert(output::FIRED.into(), fired.name().into());
+    }
+    if let Some(family) = &prediction.family {
+        nadir.insert(output::FAMILY.into(), family.family.clone().into());
+        nadir.insert(
+            output::FAMILY_PROBABILITY.into(),
+            finite(family.probability),
+        );
     }
     if !prediction.unseen.is_empty() {
         nadir.insert("warning".into(), prediction.warning_text().into());
@@ -535,6 +543,7 @@ mod tests {
             score,
             unseen: Vec::new(),
             fired: None,
+            family: None,
         }
     }
 
@@ -587,6 +596,10 @@ mod tests {
         let subject = Subject::new(own, Some("udp"));
         let mut p = prediction(true, 0.75);
         p.fired = Some(Fired::Both);
+        p.family = Some(crate::family::FamilyPrediction {
+            family: "DoS".into(),
+            probability: 0.875,
+        });
         p.unseen.push(UnseenCategory {
             row: 0,
             feature: "service".into(),
@@ -614,6 +627,8 @@ mod tests {
         );
         assert_eq!(doc["network"]["transport"], "tcp", "the column wins");
         assert_eq!(doc["nadir"]["fired"], "both");
+        assert_eq!(doc["nadir"]["family"], "DoS");
+        assert_eq!(doc["nadir"]["family_probability"], 0.875);
         assert_eq!(doc["event"]["id"], "1764800794250-0");
         assert_eq!(doc["nadir"]["score_kind"], "score");
         assert_eq!(doc["nadir"]["prediction"], "attack");

@@ -23,6 +23,13 @@ pub const ATTACK: &str = "attack";
 pub const NORMAL: &str = "normal";
 /// The field naming which part of a hybrid flagged the record.
 pub const FIRED: &str = "fired";
+/// The field naming a record's most probable attack family (empty or absent when the model
+/// file has no family model).
+pub const FAMILY: &str = "family";
+/// The field holding the family model's probability of that family.
+pub const FAMILY_PROBABILITY: &str = "family_probability";
+/// The family fields, in order, after the score (and `fired`).
+pub const FAMILY_COLUMNS: [&str; 2] = [FAMILY, FAMILY_PROBABILITY];
 /// Joins a record's warnings where one text holds them all (a CSV cell).
 pub const WARNING_SEPARATOR: &str = "; ";
 
@@ -96,12 +103,14 @@ pub fn warning_text(unseen: &[UnseenCategory]) -> String {
 
 /// The columns of `nadir predict`'s CSV (and the keys of its NDJSON, in order) for a model of
 /// `kind`: `row`, `line`, `prediction`, the score's field, `fired` for the models that
-/// report it, `warning`. The web page's download writes the same.
+/// report it, [`FAMILY_COLUMNS`] (empty for a model file without a family model),
+/// `warning`. The web page's download writes the same.
 pub fn columns(kind: ModelKind) -> Vec<&'static str> {
     let mut columns = vec!["row", "line", "prediction", kind.score_field()];
     if reports_fired(kind) {
         columns.push(FIRED);
     }
+    columns.extend(FAMILY_COLUMNS);
     columns.push("warning");
     columns
 }
@@ -159,6 +168,8 @@ mod tests {
             let columns = columns(kind);
             assert_eq!(columns[3], expected);
             assert_eq!(columns.contains(&FIRED), kind == ModelKind::Hybrid);
+            let family = columns.iter().position(|&c| c == FAMILY).unwrap();
+            assert_eq!(columns[family..], [FAMILY, FAMILY_PROBABILITY, "warning"]);
         }
         let fields: Vec<&str> = ScoreKind::ALL.map(ScoreKind::field).to_vec();
         assert_eq!(fields, ["probability", "anomaly_score", "score"]);

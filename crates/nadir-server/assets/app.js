@@ -710,6 +710,7 @@ function renderTable() {
     el('td', { class: 'num', text: r.line ?? '–' }),
     el('td', {}, el('span', { class: `badge ${r.prediction}`, text: r.prediction })),
     el('td', { class: 'num', text: r.prediction === 'rejected' ? '–' : fixed(scoreOf(r)) }),
+    el('td', { text: r.family ? `${r.family} (${fixed(r.family_probability)})` : '–' }),
     el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }))));
   const first = rows.length ? state.page * PAGE_ROWS + 1 : 0;
   $('page-info').textContent = `Rows ${count(first)}–${count(state.page * PAGE_ROWS + shown.length)} of ${count(rows.length)} shown (page ${state.page + 1} of ${pages})`;
@@ -732,6 +733,8 @@ function downloadResults() {
       prediction: r.prediction,
       [state.scoreName]: r.prediction === 'rejected' ? '' : scoreOf(r),
       fired: r.fired ?? '',
+      family: r.family ?? '',
+      family_probability: r.family_probability ?? '',
       warning: (r.warnings || []).join('; '),
     };
     lines.push(state.columns.map((c) => csvField(cell[c])).join(','));

@@ -273,6 +273,17 @@ fn schemas(schema: Option<&Schema>) -> Value {
         json!({ "type": "string", "enum": ["classifier", "novelty", "both"],
             "description": "hybrid models: which part flagged the record (absent when none did)" }),
     );
+    result_properties.insert(
+        output::FAMILY.into(),
+        json!({ "type": "string",
+            "description": "the record's most probable attack family (e.g. normal, DoS, Probe, \
+                R2L, U2R on NSL-KDD); absent when the model file has no family model" }),
+    );
+    result_properties.insert(
+        output::FAMILY_PROBABILITY.into(),
+        json!({ "type": "number", "minimum": 0, "maximum": 1,
+            "description": "the family model's probability of `family`" }),
+    );
     let error_entry = json!({
         "type": "object",
         "description": format!(
@@ -463,6 +474,11 @@ fn ecs_document() -> Value {
                     "fired": { "type": "string",
                                "enum": fired,
                                "description": "The hybrid only: which part flagged the record" },
+                    "family": { "type": "string",
+                                "description": "The record's most probable attack family, \
+                                    when the model file has a family model" },
+                    "family_probability": { "type": "number", "minimum": 0, "maximum": 1,
+                                            "description": "The family model's probability of `family`" },
                     "warning": { "type": "string",
                                  "description": "Category values not seen in training" },
                 },

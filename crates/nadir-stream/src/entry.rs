@@ -132,6 +132,13 @@ impl Scored {
                 Cow::Borrowed(p.fired.map_or("", |f| f.name())),
             ));
         }
+        if let Some(family) = &p.family {
+            fields.push((output::FAMILY.into(), Cow::Borrowed(family.family.as_str())));
+            fields.push((
+                output::FAMILY_PROBABILITY.into(),
+                Cow::Owned(family.probability.to_string()),
+            ));
+        }
         if !p.unseen.is_empty() {
             fields.push((WARNING.into(), Cow::Owned(p.warning_text())));
         }
@@ -176,6 +183,10 @@ impl Scored {
             .map(|(name, value)| {
                 let value = if name == score_field {
                     Value::from(self.prediction.score)
+                } else if let (output::FAMILY_PROBABILITY, Some(family)) =
+                    (name.as_ref(), &self.prediction.family)
+                {
+                    Value::from(family.probability)
                 } else {
                     Value::from(value.into_owned())
                 };
@@ -193,6 +204,8 @@ fn own_name(name: &str) -> Cow<'_, str> {
         ID,
         PREDICTION,
         output::FIRED,
+        output::FAMILY,
+        output::FAMILY_PROBABILITY,
         WARNING,
         MODEL,
         CONSUMER,
