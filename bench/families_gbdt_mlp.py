@@ -2,6 +2,7 @@
 
     python families_gbdt_mlp.py split DATA.csv SPLIT.json [--seed 42] [--test-share 0.3]
     python families_gbdt_mlp.py fit DATA.csv SPLIT.json --model hgb|lightgbm|mlp --threads N
+        (and hgb_l2, lightgbm_l2: with an L2 penalty of 1 on leaf values, as nadir's preset)
 
 `split` draws one stratified 70/30 split by attack family (scikit-learn's train_test_split,
 seed 42) and writes the row indices (0-based, among the data rows, in file order) with the
@@ -82,7 +83,9 @@ def fit(args) -> int:
     train, test = np.array(chosen["train"]), np.array(chosen["test"])
     x = frame[schema.features]
     numeric, categorical = schema.numeric, schema.categorical
-    if args.model == "lightgbm":
+    # The `_l2` variants add nadir's multi_class preset's L2 penalty on leaf values (λ = 1).
+    l2 = 1.0 if args.model.endswith("_l2") else 0.0
+    if args.model.startswith("lightgbm"):
         from lightgbm import LGBMClassifier
         x_train, x_test = x.iloc[train].copy(), x.iloc[test].copy()
         for c in numeric:
@@ -93,8 +96,8 @@ def fit(args) -> int:
             known = x_train[c].cat.categories
             values = x_test[c].astype(str)
             x_test[c] = pd.Categorical(values.where(values.isin(known)), categories=known)
-        model = LGBMClassifier(objective="multiclass", n_jobs=args.threads, verbose=-1,
-                               random_state=SEED)
+        model = LGBMClassifier(objective="multiclass", reg_lambda=l2, n_jobs=args.threads,
+                               verbose=-1, random_state=SEED)
     else:
         encoder = ColumnTransformer(
             [("numeric", "passthrough", numeric),
@@ -102,9 +105,9 @@ def fit(args) -> int:
               categorical)], remainder="drop")
         x_train = np.ascontiguousarray(encoder.fit_transform(x.iloc[train]), dtype=np.float64)
         x_test = np.ascontiguousarray(encoder.transform(x.iloc[test]), dtype=np.float64)
-        if args.model == "hgb":
+        if args.model.startswith("hgb"):
             from sklearn.ensemble import HistGradientBoostingClassifier
-            model = HistGradientBoostingClassifier(random_state=SEED)
+            model = HistGradientBoostingClassifier(l2_regularization=l2, random_state=SEED)
         else:
             from sklearn.neural_network import MLPClassifier
             counts = [i for i, c in enumerate(numeric) if schema.is_count(c)]
@@ -144,7 +147,7 @@ def main() -> int:
     f = sub.add_parser("fit")
     f.add_argument("data", type=Path)
     f.add_argument("split", type=Path)
-    f.add_argument("--model", choices=["hgb", "lightgbm", "mlp"], required=True)
+    f.add_argument("--model", choices=["hgb", "hgb_l2", "lightgbm", "lightgbm_l2", "mlp"], required=True)
     f.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     return split(args) if args.command == "split" else fit(args)

@@ -2,7 +2,8 @@
 # Attack families (multi-class) on NSL-KDD: nadir's multi-class gradient boosting against
 # scikit-learn's HistGradientBoostingClassifier and LightGBM (multiclass), and nadir's
 # multi-class MLP against scikit-learn's MLPClassifier, on one stratified 70/30 split by family
-# (seed 42), at 1 and 2 threads: fit time, macro-F1 on the test rows, peak RSS. Every fit runs
+# (seed 42), at 1 and 2 threads: fit time, macro-F1 on the test rows, peak RSS; the boosting
+# peers also with an L2 penalty of 1 on leaf values, as nadir's multi_class preset. Every fit runs
 # in a process of its own (its peak RSS is its own, data reading included). Usage:
 #   bench/families_gbdt_mlp.sh [DATA.csv]        (or NADIR_DATA=DATA.csv ...)
 # Environment knobs: BENCH_THREADS (default "1 2"); NADIR_BENCH_VENV (the Python environment,
@@ -34,13 +35,13 @@ step "cargo bench --no-run (the nadir driver, release)"
 
 : >"$OUT/runs.jsonl"
 for threads in $THREADS; do
-  for model in gbdt mlp; do
+  for model in gbdt gbdt_l0 mlp; do
     step "nadir $model, $threads thread(s)"
     quiet "nadir $model $threads"
     (cd "$ROOT" && cargo bench -q -p nadir-ml --bench families_gbdt_mlp -- "$DATA" \
       "$OUT/split.json" --model "$model" --threads "$threads") | tee -a "$OUT/runs.jsonl"
   done
-  for model in hgb lightgbm mlp; do
+  for model in hgb hgb_l2 lightgbm lightgbm_l2 mlp; do
     step "$model, $threads thread(s)"
     quiet "$model $threads"
     OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" \
@@ -53,9 +54,14 @@ step "table"
 "$PY" - "$OUT/runs.jsonl" <<'PYEOF' | tee "$OUT/table.md"
 import json, sys
 runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-names = {"nadir gbdt": "nadir gradient boosting (multi_class)", "hgb": "scikit-learn HistGradientBoosting",
-         "lightgbm": "LightGBM multiclass", "nadir mlp": "nadir MLP", "mlp": "scikit-learn MLPClassifier"}
-peer = {"hgb": "nadir gbdt", "lightgbm": "nadir gbdt", "mlp": "nadir mlp"}
+names = {"nadir gbdt": "nadir gradient boosting (multi_class: λ = 1)",
+         "nadir gbdt_l0": "nadir gradient boosting (binary defaults: λ = 0)",
+         "hgb": "scikit-learn HistGradientBoosting (λ = 0)",
+         "hgb_l2": "scikit-learn HistGradientBoosting, l2_regularization=1",
+         "lightgbm": "LightGBM multiclass (λ = 0)", "lightgbm_l2": "LightGBM multiclass, reg_lambda=1",
+         "nadir mlp": "nadir MLP", "mlp": "scikit-learn MLPClassifier"}
+peer = {"hgb": "nadir gbdt", "hgb_l2": "nadir gbdt", "lightgbm": "nadir gbdt",
+        "lightgbm_l2": "nadir gbdt", "mlp": "nadir mlp"}
 by = {(r["side"], r["threads"]): r for r in runs}
 classes = list(runs[0]["f1"])
 print("| model | threads | fit s | fit ÷ nadir's | macro-F1 | " + " | ".join(f"F1 {c}" for c in classes) + " | peak RSS MiB |")

@@ -6,7 +6,10 @@
 //! (which includes reading the data). One model per process, so that the peak is its own.
 //!
 //!     cargo bench -p nadir-ml --bench families_gbdt_mlp -- DATA.csv SPLIT.json
-//!         --model gbdt|mlp [--threads N]
+//!         --model gbdt|gbdt_l0|mlp [--threads N]
+//!
+//! `gbdt_l0` is gradient boosting with the binary defaults (no L2 penalty on leaf values), to
+//! show what the preset's penalty does.
 //!
 //! The fit is timed as `nadir train` times a fit: on rows already encoded by a pipeline
 //! fitted on the training rows (which the Python side's times exclude too).
@@ -29,7 +32,7 @@ fn main() {
     let (mut model, mut threads) = (String::new(), 1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--model" => model = args.next().expect("--model gbdt|mlp"),
+            "--model" => model = args.next().expect("--model gbdt|gbdt_l0|mlp"),
             "--threads" => {
                 threads = args
                     .next()
@@ -91,10 +94,13 @@ fn main() {
         .expect("a thread pool");
     let (start, cpu) = (Instant::now(), process_cpu_seconds());
     let (probabilities, fit_seconds, fit_cpu, describe) = pool.install(|| match model.as_str() {
-        "gbdt" => {
-            let m = GradientBoostingParams::multi_class()
-                .fit_multi(&train_x, &train_y, n, 42)
-                .expect("fits");
+        "gbdt" | "gbdt_l0" => {
+            let params = if model == "gbdt" {
+                GradientBoostingParams::multi_class()
+            } else {
+                GradientBoostingParams::default()
+            };
+            let m = params.fit_multi(&train_x, &train_y, n, 42).expect("fits");
             let (wall, cpu) = (start.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
             (m.class_probabilities(&test_x), wall, cpu, m.describe())
         }
@@ -105,7 +111,7 @@ fn main() {
             let (wall, cpu) = (start.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
             (m.class_probabilities(&test_x), wall, cpu, m.describe())
         }
-        other => panic!("--model gbdt or mlp, not {other:?}"),
+        other => panic!("--model gbdt, gbdt_l0 or mlp, not {other:?}"),
     });
     let predicted: Vec<usize> = probabilities
         .chunks_exact(n)
