@@ -9,6 +9,8 @@
 //! `family`). Which multi-class model goes with a binary model is [`FamilyKind::for_model`].
 
 use crate::forest::ForestParams;
+use crate::gbdt::{GradientBoostingParams, MultiGradientBoosting};
+use crate::mlp::MultiMlp;
 use crate::model::{FitError, FitMulti, InputWidth, Inputs, MalformedModel, MultiClassifier};
 use crate::multitree::{MAX_CLASSES, MultiDecisionTree, MultiForest};
 use crate::registry::{ModelConfig, ModelKind};
@@ -54,21 +56,30 @@ pub enum FamilyKind {
     RandomForest,
     /// The multi-class forest, with bagging's settings.
     Bagging,
+    /// Softmax gradient boosting, with the [`GradientBoostingParams::multi_class`] preset.
+    GradientBoosting,
+    /// The multi-class MLP, with the MLP's settings.
+    Mlp,
 }
 
 impl FamilyKind {
     /// The decision tree's family model is a multi-class decision tree; the random forest's
-    /// and bagging's are multi-class forests of their settings; every other model's is the
-    /// multi-class random forest, the most accurate of them.
+    /// and bagging's are multi-class forests of their settings; gradient boosting's is softmax
+    /// boosting and the MLP's a softmax MLP; every other model's is the multi-class random
+    /// forest, the most accurate of them.
     pub fn for_model(kind: ModelKind) -> FamilyKind {
         match kind {
             ModelKind::DecisionTree => FamilyKind::DecisionTree,
             ModelKind::Bagging => FamilyKind::Bagging,
+            ModelKind::GradientBoosting => FamilyKind::GradientBoosting,
+            ModelKind::Mlp => FamilyKind::Mlp,
             _ => FamilyKind::RandomForest,
         }
     }
 
-    /// Fits this family model with its section of `config`.
+    /// Fits this family model with its section of `config`. Gradient boosting takes the
+    /// `multi_class` preset instead of the binary model's section: the binary defaults
+    /// (no L2 penalty) overshoot on rare classes (see the preset's documentation).
     pub fn fit(
         self,
         config: &ModelConfig,
@@ -86,6 +97,12 @@ impl FamilyKind {
             ),
             FamilyKind::RandomForest => MultiModel::Forest(forest(&config.random_forest)?),
             FamilyKind::Bagging => MultiModel::Forest(forest(&config.bagging)?),
+            FamilyKind::GradientBoosting => MultiModel::GradientBoosting(
+                GradientBoostingParams::multi_class().fit_multi(data, classes, n_classes, seed)?,
+            ),
+            FamilyKind::Mlp => {
+                MultiModel::Mlp(config.mlp.fit_multi(data, classes, n_classes, seed)?)
+            }
         })
     }
 }
@@ -96,6 +113,8 @@ impl FamilyKind {
 pub enum MultiModel {
     DecisionTree(MultiDecisionTree),
     Forest(MultiForest),
+    GradientBoosting(MultiGradientBoosting),
+    Mlp(MultiMlp),
 }
 
 impl MultiModel {
@@ -104,6 +123,8 @@ impl MultiModel {
         match self {
             MultiModel::DecisionTree(model) => model.class_probabilities(data),
             MultiModel::Forest(model) => model.class_probabilities(data),
+            MultiModel::GradientBoosting(model) => model.class_probabilities(data),
+            MultiModel::Mlp(model) => model.class_probabilities(data),
         }
     }
 
@@ -111,6 +132,8 @@ impl MultiModel {
         match self {
             MultiModel::DecisionTree(model) => model.n_classes(),
             MultiModel::Forest(model) => model.n_classes(),
+            MultiModel::GradientBoosting(model) => model.n_classes(),
+            MultiModel::Mlp(model) => model.n_classes(),
         }
     }
 
@@ -119,6 +142,8 @@ impl MultiModel {
         match self {
             MultiModel::DecisionTree(model) => model.describe(),
             MultiModel::Forest(model) => model.describe(),
+            MultiModel::GradientBoosting(model) => model.describe(),
+            MultiModel::Mlp(model) => model.describe(),
         }
     }
 
@@ -127,6 +152,8 @@ impl MultiModel {
         match self {
             MultiModel::DecisionTree(model) => model.input_widths(),
             MultiModel::Forest(model) => model.input_widths(),
+            MultiModel::GradientBoosting(model) => model.input_widths(),
+            MultiModel::Mlp(model) => model.input_widths(),
         }
     }
 }
@@ -247,6 +274,11 @@ mod tests {
             FamilyKind::for_model(ModelKind::Bagging),
             FamilyKind::Bagging
         );
+        assert_eq!(
+            FamilyKind::for_model(ModelKind::GradientBoosting),
+            FamilyKind::GradientBoosting
+        );
+        assert_eq!(FamilyKind::for_model(ModelKind::Mlp), FamilyKind::Mlp);
         for kind in [
             ModelKind::RandomForest,
             ModelKind::LogisticRegression,
