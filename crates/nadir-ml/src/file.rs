@@ -44,6 +44,9 @@ pub struct SavedModel {
     pub hyperparameters: String,
     pub training: TrainingInfo,
     pub metrics: TrainingMetrics,
+    /// The model's explainer, built on the first explanation; not saved.
+    #[serde(skip)]
+    pub explainer: crate::explain::Cache,
 }
 
 /// Where the model's training data came from.
@@ -163,13 +166,15 @@ impl SavedModel {
         predictions
     }
 
-    /// Every record's explanation (see [`crate::explain`]): for the tree models; other
-    /// models, and tree models from files without node covers, are errors that say so.
+    /// Every record's explanation (see [`crate::explain`]). The explainer is built on the
+    /// first call and kept for the next ([`crate::explain::Cache`]). Tree models from files
+    /// without node covers, and the models [`crate::explain::ExplainError`] lists, are
+    /// errors that say why.
     pub fn explain(
         &self,
         records: &[Record],
     ) -> Result<Vec<crate::explain::Explanation>, crate::explain::ExplainError> {
-        let explainer = crate::explain::TreeExplainer::of(&self.model)?;
+        let explainer = self.explainer.get(&self.model)?;
         Ok(explainer.explain(&self.pipeline.encode(records)))
     }
 

@@ -907,6 +907,14 @@ fn train(
     }
 }
 
+impl Mlp {
+    /// Its input scaling, whose means are the explanations' reference row
+    /// ([`crate::explain::sampling`]).
+    pub(crate) fn scaler(&self) -> &Standardizer {
+        &self.scaler
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,6 +268,7 @@ pub fn train(
                 cross_validation: folds,
                 holdout: Some(holdout),
             },
+            explainer: Default::default(),
         });
     }
     let report = TrainReport {
