@@ -127,6 +127,15 @@ pub enum Method {
     MemberMean,
 }
 
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Classifier => "classifier",
+            Part::Novelty => "novelty",
+        }
+    }
+}
+
 impl Method {
     pub fn name(self) -> &'static str {
         match self {
@@ -236,7 +245,7 @@ pub struct TopFeatures {
     #[serde(rename = "explanation_method")]
     pub method: Method,
     /// Hybrids only: the part explained.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "explained_part", skip_serializing_if = "Option::is_none")]
     pub part: Option<Part>,
     /// Hybrids explained by distance shares: the most similar normal connection of the
     /// training data (the one the novelty distance is measured to), every feature's value.
@@ -667,7 +676,7 @@ mod tests {
         let json = serde_json::to_value(&top).unwrap();
         assert_eq!(json["explanation_method"], "tree_shap");
         assert_eq!(json["space"], "probability");
-        assert!(json.get("part").is_none() && json.get("nearest_normal").is_none());
+        assert!(json.get("explained_part").is_none() && json.get("nearest_normal").is_none());
 
         explanation.space = Space::Distance;
         explanation.method = Method::DistanceShare;
@@ -687,7 +696,7 @@ mod tests {
         );
         let json = serde_json::to_value(&top).unwrap();
         assert_eq!(json["explanation_method"], "distance_share");
-        assert_eq!(json["part"], "novelty");
+        assert_eq!(json["explained_part"], "novelty");
         let nearest = json["nearest_normal"].as_object().unwrap();
         assert_eq!(nearest.len(), 41);
         assert_eq!(nearest["srcbytes"], "232");
