@@ -413,8 +413,8 @@ impl Explainer {
                         .ok_or(ExplainError::NoReference { kind: model.kind() })?;
                     Explainer::Sampling(SamplingExplainer::of_model(model, reference))
                 }
-            } // The autoencoder's slot (wt-ae): `AnyModel::Autoencoder(m)` explained by its
-              // `error_shares`, a `reconstruction_share` method in the anomaly score's space.
+            } // SLOT (wt-ae, the lead wires it): the autoencoder, explained by its per-feature
+              // `error_shares(&Encoded)`, which sum to its score: a `reconstruction_share` method.
         })
     }
 
@@ -424,7 +424,8 @@ impl Explainer {
         match self {
             Explainer::Tree(e) => Some(e.space()),
             Explainer::Linear(_) => Some(Space::LogOdds),
-            Explainer::Sampling(_) | Explainer::Vote { .. } => Some(Space::Probability),
+            Explainer::Sampling(e) => Some(e.space()),
+            Explainer::Vote { .. } => Some(Space::Probability),
             Explainer::PathLength(_) => Some(Space::AnomalyScore),
             Explainer::Hybrid(_) => None,
         }

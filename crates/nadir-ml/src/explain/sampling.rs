@@ -44,7 +44,6 @@ pub struct SamplingExplainer {
     /// values (code 0).
     reference: Vec<f64>,
     space: Space,
-    permutations: usize,
 }
 
 impl std::fmt::Debug for SamplingExplainer {
@@ -52,7 +51,6 @@ impl std::fmt::Debug for SamplingExplainer {
         f.debug_struct("SamplingExplainer")
             .field("reference", &self.reference)
             .field("space", &self.space)
-            .field("permutations", &self.permutations)
             .finish_non_exhaustive()
     }
 }
@@ -74,16 +72,12 @@ impl SamplingExplainer {
             score,
             reference,
             space,
-            permutations: PERMUTATIONS,
         }
     }
 
-    /// The same explainer with another budget, rounded up to whole antithetic pairs.
-    pub fn with_permutations(self, permutations: usize) -> SamplingExplainer {
-        SamplingExplainer {
-            permutations: permutations.max(1).div_ceil(2) * 2,
-            ..self
-        }
+    /// The output its explanations add up to.
+    pub fn space(&self) -> Space {
+        self.space
     }
 
     /// Every row's explanation: rows independently, each from the same permutations, so the
@@ -102,7 +96,7 @@ impl SamplingExplainer {
 
     /// The permutations of `features` features: each drawn one, then its reverse.
     fn orders(&self, features: usize) -> Vec<Vec<usize>> {
-        (0..self.permutations / 2)
+        (0..PERMUTATIONS / 2)
             .flat_map(|pair| {
                 let mut order: Vec<usize> = (0..features).collect();
                 Rng::fork(SEED, pair as u64).shuffle(&mut order);
