@@ -303,7 +303,7 @@ fn rows<'a>(
 
 /// `nadir predict --format csv`: the columns of [`output::columns_with_own`], one row per
 /// record (per predicted attack with `attacks_only`), then with `explanations` (one per
-/// record) the [`output::EXPLANATION_COLUMNS`].
+/// record) the [`output::explanation_columns`].
 pub fn predictions_csv(
     out: &mut impl Write,
     kind: ModelKind,
@@ -316,7 +316,11 @@ pub fn predictions_csv(
     let fired = output::reports_fired(kind);
     let mut columns = output::columns_with_own(kind, own_columns(data));
     if explanations.is_some() {
-        columns.extend(output::EXPLANATION_COLUMNS.map(String::from));
+        columns.extend(
+            output::explanation_columns(kind)
+                .into_iter()
+                .map(String::from),
+        );
     }
     writer.write_record(columns)?;
     for r in rows(data, predictions, attacks_only) {
@@ -336,7 +340,11 @@ pub fn predictions_csv(
                 explanation.space.name().to_string(),
                 explanation.base.to_string(),
                 output::explanation_text(&explanation.features),
+                explanation.method.name().to_string(),
             ]);
+            if fired {
+                record.push(explanation.part.map_or("", |p| p.name()).to_string());
+            }
         }
         writer.write_record(record)?;
     }
@@ -355,7 +363,8 @@ fn own_columns(data: &Dataset) -> &[String] {
 
 /// `nadir predict --format ndjson`: one object per record (per predicted attack with
 /// `attacks_only`), keyed by [`output::columns_with_own`], then with `explanations` (one per
-/// record) by [`output::EXPLANATION_COLUMNS`], the features an array of objects.
+/// record) by [`output::explanation_columns`], the features an array of objects, and a
+/// hybrid's [`output::NEAREST_NORMAL`] row when its explanation has one.
 pub fn predictions_ndjson(
     out: &mut impl Write,
     kind: ModelKind,
@@ -394,6 +403,22 @@ pub fn predictions_ndjson(
                 output::EXPLANATION.into(),
                 serde_json::to_value(&explanation.features)?,
             );
+            object.insert(
+                output::EXPLANATION_METHOD.into(),
+                explanation.method.name().into(),
+            );
+            if output::reports_fired(kind) {
+                object.insert(
+                    output::EXPLAINED_PART.into(),
+                    explanation.part.map(|p| p.name()).into(),
+                );
+            }
+            if let Some(nearest) = &explanation.nearest_normal {
+                object.insert(
+                    output::NEAREST_NORMAL.into(),
+                    serde_json::to_value(nearest)?,
+                );
+            }
         }
         serde_json::to_writer(&mut *out, &object)?;
         writeln!(out)?;

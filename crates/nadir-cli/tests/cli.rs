@@ -590,10 +590,11 @@ fn a_failure_names_its_cause_once() {
 
 /// `--explain K`: each record's K strongest features after the usual columns, as one text in
 /// CSV and as objects in NDJSON, which with every feature asked for add up with the base to
-/// the record's probability; models without an explainer, model files without node covers
-/// and the ECS format are errors that say what to do.
+/// the record's probability (a tree model) or its log-odds (logistic regression), with the
+/// method that computed them; model files without node covers and the ECS format are errors
+/// that say what to do.
 #[test]
-fn predict_explains_tree_models_and_says_which_models_can() {
+fn predict_explains_every_model_and_says_what_it_cannot() {
     let dir = scratch("predict-explain");
     let data = dir.join("head.csv");
     let original = std::fs::read_to_string(sample()).unwrap();
@@ -614,8 +615,14 @@ fn predict_explains_tree_models_and_says_which_models_can() {
     let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        header[header.len() - 4..],
-        ["warning", "explained", "base_value", "explanation"]
+        header[header.len() - 5..],
+        [
+            "warning",
+            "explained",
+            "base_value",
+            "explanation",
+            "explanation_method"
+        ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 30);
@@ -623,6 +630,7 @@ fn predict_explains_tree_models_and_says_which_models_can() {
     assert!(explained > 0);
     for row in &rows {
         assert_eq!(&row[5], "probability");
+        assert_eq!(&row[8], "tree_shap");
         let features: Vec<&str> = row[7].split(';').filter(|f| !f.is_empty()).collect();
         assert!(features.len() <= 2, "{row:?}");
         for feature in features {
@@ -657,17 +665,31 @@ fn predict_explains_tree_models_and_says_which_models_can() {
         "--data",
         path(&data),
         "--explain",
-        "3",
+        "41",
+        "--format",
+        "ndjson",
     ]);
-    assert!(!linear.status.success());
-    assert!(
-        text(&linear.stderr).contains(
-            "logistic_regression models have no explanations yet; these have: decision_tree, \
-             random_forest, gradient_boosting, bagging"
-        ),
-        "{}",
-        text(&linear.stderr)
-    );
+    assert!(linear.status.success(), "{}", text(&linear.stderr));
+    let mut compared = 0;
+    for line in text(&linear.stdout).lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(object["explained"], "log_odds");
+        assert_eq!(object["explanation_method"], "linear");
+        let contributions: f64 = object["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["contribution"].as_f64().unwrap())
+            .sum();
+        let log_odds = object["base_value"].as_f64().unwrap() + contributions;
+        let probability = object["probability"].as_f64().unwrap();
+        if probability > 1e-6 && probability < 1.0 - 1e-6 {
+            let logit = (probability / (1.0 - probability)).ln();
+            assert!((log_odds - logit).abs() <= 1e-6, "{line}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
     let old = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir");
     let retrain = nadir(&[

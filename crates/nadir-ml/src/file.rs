@@ -55,6 +55,9 @@ pub struct SavedModel {
     /// Per numeric feature of the schema, the median of the training rows: the typical
     /// value explanations show beside a record's. Empty in files before [`FAMILIES_SINCE`].
     pub typical_numeric: Vec<f64>,
+    /// The model's explainer, built on the first explanation; not saved.
+    #[serde(skip)]
+    pub explainer: crate::explain::Cache,
 }
 
 /// The fields of a model file of format 3 or 4, which [`SavedModel`]'s layout extends.
@@ -100,6 +103,7 @@ impl<'de> Deserialize<'de> for SavedModel {
                 metrics: v4.metrics,
                 family: None,
                 typical_numeric: Vec::new(),
+                explainer: Default::default(),
             });
         }
         let v5 = SavedModelV5::deserialize(deserializer)?;
@@ -114,6 +118,7 @@ impl<'de> Deserialize<'de> for SavedModel {
             metrics: v5.metrics,
             family: v5.family,
             typical_numeric: v5.typical_numeric,
+            explainer: Default::default(),
         })
     }
 }
@@ -244,13 +249,15 @@ impl SavedModel {
         predictions
     }
 
-    /// Every record's explanation (see [`crate::explain`]): for the tree models; other
-    /// models, and tree models from files without node covers, are errors that say so.
+    /// Every record's explanation (see [`crate::explain`]). The explainer is built on the
+    /// first call and kept for the next ([`crate::explain::Cache`]). Tree models from files
+    /// without node covers, and the models [`crate::explain::ExplainError`] lists, are
+    /// errors that say why.
     pub fn explain(
         &self,
         records: &[Record],
     ) -> Result<Vec<crate::explain::Explanation>, crate::explain::ExplainError> {
-        let explainer = crate::explain::TreeExplainer::of(&self.model)?;
+        let explainer = self.explainer.get(&self.model)?;
         Ok(explainer.explain(&self.pipeline.encode(records)))
     }
 

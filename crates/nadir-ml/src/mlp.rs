@@ -1159,6 +1159,14 @@ impl MultiClassifier for MultiMlp {
     }
 }
 
+impl Mlp {
+    /// Its input scaling, whose means are the explanations' reference row
+    /// ([`crate::explain::sampling`]).
+    pub(crate) fn scaler(&self) -> &Standardizer {
+        &self.scaler
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@
 //! - `nadir predict`'s columns, which the web page's download repeats ([`columns`]);
 //! - a record's explanation, when asked for: [`EXPLANATION_COLUMNS`] after the others, the
 //!   features as one compact text in CSV ([`explanation_text`]) or as an array of
-//!   [`FeatureContribution`] objects (`feature`, `value`, `typical`, `contribution`).
+//!   [`FeatureContribution`] objects (`feature`, `value`, `typical`, `contribution`), and for
+//!   a hybrid the part explained and the nearest normal row ([`explanation_columns`]).
 
 pub use crate::explain::FeatureContribution;
 use crate::registry::ModelKind;
@@ -122,8 +123,27 @@ pub const EXPLAINED: &str = "explained";
 pub const BASE_VALUE: &str = "base_value";
 /// The record's strongest features and their contributions.
 pub const EXPLANATION: &str = "explanation";
+/// How the explanation was computed: `tree_shap`, `linear`, … ([`crate::explain::Method`]).
+pub const EXPLANATION_METHOD: &str = "explanation_method";
 /// The columns (and keys) an explanation adds after the others, in order.
-pub const EXPLANATION_COLUMNS: [&str; 3] = [EXPLAINED, BASE_VALUE, EXPLANATION];
+pub const EXPLANATION_COLUMNS: [&str; 4] = [EXPLAINED, BASE_VALUE, EXPLANATION, EXPLANATION_METHOD];
+/// Hybrids: the part whose output the explanation adds up to, `classifier` or `novelty`
+/// ([`crate::explain::Part`]); a column after [`EXPLANATION_COLUMNS`] for the models
+/// [`reports_fired`] names.
+pub const EXPLAINED_PART: &str = "explained_part";
+/// Hybrids whose novelty part is explained by distance shares: the most similar normal
+/// training row, an object of every feature's value (NDJSON and JSON only).
+pub const NEAREST_NORMAL: &str = "nearest_normal";
+
+/// The columns (and keys) an explanation adds for a model of `kind`:
+/// [`EXPLANATION_COLUMNS`], then [`EXPLAINED_PART`] for a hybrid.
+pub fn explanation_columns(kind: ModelKind) -> Vec<&'static str> {
+    let mut columns = EXPLANATION_COLUMNS.to_vec();
+    if reports_fired(kind) {
+        columns.push(EXPLAINED_PART);
+    }
+    columns
+}
 /// Joins the features of an explanation's compact text.
 pub const CONTRIBUTION_SEPARATOR: &str = ";";
 

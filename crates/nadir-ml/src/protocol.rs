@@ -299,6 +299,7 @@ pub fn train(
             },
             family: family.map(|(model, _)| model),
             typical_numeric: outcome.typical_numeric.clone(),
+            explainer: Default::default(),
         });
     }
     let report = TrainReport {
