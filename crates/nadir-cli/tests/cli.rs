@@ -192,6 +192,8 @@ fn predict_writes_the_files_own_columns_and_keeps_only_attacks_when_asked() {
             "orig_addr",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "warning"
         ]
     );
@@ -626,12 +628,12 @@ fn predict_explains_every_model_and_says_what_it_cannot() {
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 30);
-    let explained = rows.iter().filter(|r| !r[7].is_empty()).count();
+    let explained = rows.iter().filter(|r| !r[9].is_empty()).count();
     assert!(explained > 0);
     for row in &rows {
-        assert_eq!(&row[5], "probability");
-        assert_eq!(&row[8], "tree_shap");
-        let features: Vec<&str> = row[7].split(';').filter(|f| !f.is_empty()).collect();
+        assert_eq!(&row[7], "probability");
+        assert_eq!(&row[10], "tree_shap");
+        let features: Vec<&str> = row[9].split(';').filter(|f| !f.is_empty()).collect();
         assert!(features.len() <= 2, "{row:?}");
         for feature in features {
             let (name_value, contribution) = feature.rsplit_once(':').unwrap();

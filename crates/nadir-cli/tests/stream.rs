@@ -1559,7 +1559,7 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            if name == "probability" {
+            if name == "probability" || name == "family_probability" {
                 let parsed: f64 = value.parse().unwrap();
                 assert_eq!(object[name].as_f64().unwrap().to_bits(), parsed.to_bits());
             } else {
