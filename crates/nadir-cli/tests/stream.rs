@@ -354,6 +354,8 @@ fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "model",
             "consumer",
             "scored_at_us"
@@ -802,6 +804,8 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "warning",
             "model",
             "consumer",
