@@ -152,7 +152,7 @@ try {
   const downloaded = path.join(shots, 'results.csv');
   await download.saveAs(downloaded);
   const lines = fs.readFileSync(downloaded, 'utf8').trimEnd().split('\n');
-  check(lines[0] === 'row,line,prediction,probability,warning', `header "${lines[0]}"`);
+  check(lines[0] === 'row,line,prediction,probability,family,family_probability,warning', `header "${lines[0]}"`);
   check(lines.length === records + 1, `downloaded ${lines.length - 1} rows for ${records} records`);
   const rows = lines.slice(1).map((l) => l.split(','));
   check(rows.every((r, i) => Number(r[0]) === i + 1 && Number(r[1]) === i + 2), 'rows or lines out of order');

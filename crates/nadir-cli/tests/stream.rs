@@ -354,6 +354,8 @@ fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "model",
             "consumer",
             "scored_at_us"
@@ -802,6 +804,8 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "warning",
             "model",
             "consumer",
@@ -1559,7 +1563,7 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            if name == "probability" {
+            if name == "probability" || name == "family_probability" {
                 let parsed: f64 = value.parse().unwrap();
                 assert_eq!(object[name].as_f64().unwrap().to_bits(), parsed.to_bits());
             } else {

@@ -5,14 +5,20 @@
 //! TreeExplainer on scikit-learn's forest of the same size and its HistGradientBoosting, and
 //! prints the ratios.
 //!
+//! `--models lr,mlp,…` measures those models' explainers instead (each fitted with its
+//! default hyperparameters on at most `--train-rows` training rows; a voting ensemble of
+//! logistic regression and the random forest, whose outputs differ, so it is sampled), one
+//! line each: the explainer's method and its cost per record (bench/EXPLAIN.md).
+//!
 //!     cargo bench -p nadir-ml --bench explain -- TRAIN.csv TEST.csv [--rows N] [--repeats N]
-//!         [--json OUT.json]
+//!         [--json OUT.json] [--models KINDS] [--train-rows N]
 
 use nadir_data::{FeaturePipeline, ReadOptions, read_path};
-use nadir_ml::explain::TreeExplainer;
+use nadir_ml::explain::{Explainer, TreeExplainer};
+use nadir_ml::fitting::fit;
 use nadir_ml::forest::ForestParams;
 use nadir_ml::gbdt::GradientBoostingParams;
-use nadir_ml::{AnyModel, Classifier, Fit};
+use nadir_ml::{AnyModel, Classifier, Fit, ModelConfig, ModelKind};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,6 +26,7 @@ use std::time::Instant;
 fn main() {
     let mut files: Vec<PathBuf> = Vec::new();
     let (mut rows, mut repeats, mut out) = (1000, 3, None::<PathBuf>);
+    let (mut models, mut train_rows) = (None::<Vec<ModelKind>>, 20_000);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut number = || args.next().and_then(|n| n.parse().ok()).expect("a number");
@@ -27,7 +34,12 @@ fn main() {
             "--bench" => {}
             "--rows" => rows = number(),
             "--repeats" => repeats = number(),
+            "--train-rows" => train_rows = number(),
             "--json" => out = Some(args.next().expect("--json takes a path").into()),
+            "--models" => {
+                let list = args.next().expect("--models takes a list");
+                models = Some(ModelKind::parse_list(&list).expect("known models"));
+            }
             file => files.push(file.into()),
         }
     }
@@ -38,6 +50,41 @@ fn main() {
     let (train, test) = (read(train), read(test));
     let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
     let labels = train.is_attack().expect("labelled training data");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    if let Some(kinds) = models {
+        let train_rows = train_rows.min(train.len());
+        let x = pipeline.encode(&train.records[..train_rows]);
+        let y = &labels[..train_rows];
+        let mut config = ModelConfig::default();
+        config.voting.members = vec![ModelKind::LogisticRegression, ModelKind::RandomForest];
+        let rows = rows.min(test.len());
+        let test_x = pipeline.encode(&test.records[..rows]);
+        println!("| model | method | rows | per record, 1 thread |");
+        println!("| --- | --- | --- | --- |");
+        for kind in kinds {
+            let model = fit(kind, &config, &x, y, 42).expect("fits");
+            let explainer = Explainer::of(&model).expect("an explainer");
+            let mut fastest = f64::INFINITY;
+            let mut methods = Vec::new();
+            for _ in 0..repeats {
+                let start = Instant::now();
+                let explanations = pool.install(|| explainer.explain(&test_x));
+                fastest = fastest.min(start.elapsed().as_secs_f64());
+                methods = explanations.iter().map(|e| e.method.name()).collect();
+            }
+            methods.sort_unstable();
+            methods.dedup();
+            println!(
+                "| {kind} | {} | {rows} | {:.3} ms |",
+                methods.join(", "),
+                fastest / rows as f64 * 1e3
+            );
+        }
+        return;
+    }
     let train_x = pipeline.encode(&train.records);
     let forest = ForestParams::random_forest()
         .fit(&train_x, &labels, 42)
@@ -47,10 +94,6 @@ fn main() {
         .expect("gradient boosting fit");
     let rows = rows.min(test.len());
     let test_x = pipeline.encode(&test.records[..rows]);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("a thread pool");
     let mut report = serde_json::Map::new();
     for (name, model) in [
         ("random_forest", AnyModel::RandomForest(forest)),

@@ -633,6 +633,51 @@ fn models_section(page: &mut Page, m: &ModelSection) {
         "<details><summary>What each model is and how its threshold was chosen</summary>{}</details>",
         table(&["model", "description", "threshold rule"], &rows, None)
     ));
+    families_table(page, m);
+}
+
+/// The best model's attack-family model on the held-out rows: per family precision, recall,
+/// F1 and support, the macro F1, and the confusion matrix.
+fn families_table(page: &mut Page, m: &ModelSection) {
+    let Some((kind, families)) = m.best().and_then(|b| Some((b.kind, b.families.as_ref()?))) else {
+        return;
+    };
+    let report = &families.holdout;
+    let rows: Vec<Vec<String>> = report
+        .classes
+        .iter()
+        .map(|c| {
+            vec![
+                escape(&c.class),
+                metric(c.precision),
+                metric(c.recall),
+                metric(c.f1),
+                grouped(c.support as usize),
+            ]
+        })
+        .collect();
+    let mut header = vec!["true family (rows) by predicted (columns)".to_string()];
+    header.extend(report.classes.iter().map(|c| escape(&c.class)));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let confusion: Vec<Vec<String>> = report
+        .classes
+        .iter()
+        .zip(&report.confusion)
+        .map(|(c, row)| {
+            std::iter::once(escape(&c.class))
+                .chain(row.iter().map(|&n| grouped(n as usize)))
+                .collect()
+        })
+        .collect();
+    page.push(&format!(
+        "<h3>Attack families</h3><p>The family model of {} ({}), fitted on the training rows, on the held-out rows: macro F1 {}, accuracy {}.</p>{}<details><summary>Confusion matrix of the families</summary>{}</details>",
+        escape(kind.name()),
+        text(&families.description),
+        metric(report.macro_f1),
+        metric(report.accuracy),
+        table(&["family", "precision", "recall", "F1", "support"], &rows, None),
+        table(&header, &confusion, None)
+    ));
 }
 
 /// Names the models whose default settings were chosen with the full file's seed-42 70/30

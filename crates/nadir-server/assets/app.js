@@ -719,10 +719,11 @@ function renderTable() {
     el('td', { class: 'num', text: r.line ?? '–' }),
     el('td', {}, el('span', { class: `badge ${r.prediction}`, text: r.prediction })),
     el('td', { class: 'num', text: r.prediction === 'rejected' ? '–' : fixed(scoreOf(r)) }),
+    el('td', { text: r.family ? `${r.family} (${fixed(r.family_probability)})` : '–' }),
     el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }),
     el('td', {}, r.text === undefined ? null : whyButton(r)))).flatMap((tr, i) => {
     const why = shown[i].why;
-    return why && why.open ? [tr, el('tr', { class: 'why-row' }, el('td', { colspan: 6 }, explanationView(shown[i], why)))] : [tr];
+    return why && why.open ? [tr, el('tr', { class: 'why-row' }, el('td', { colspan: 7 }, explanationView(shown[i], why)))] : [tr];
   }));
   const first = rows.length ? state.page * PAGE_ROWS + 1 : 0;
   $('page-info').textContent = `Rows ${count(first)}–${count(state.page * PAGE_ROWS + shown.length)} of ${count(rows.length)} shown (page ${state.page + 1} of ${pages})`;
@@ -819,6 +820,8 @@ function downloadResults() {
       prediction: r.prediction,
       [state.scoreName]: r.prediction === 'rejected' ? '' : scoreOf(r),
       fired: r.fired ?? '',
+      family: r.family ?? '',
+      family_probability: r.family_probability ?? '',
       warning: (r.warnings || []).join('; '),
     };
     lines.push(state.columns.map((c) => csvField(cell[c])).join(','));

@@ -606,6 +606,7 @@ impl Serialize for ResultOut<'_> {
             score,
             unseen,
             fired,
+            family,
         } = self.prediction;
         let saved = &self.model.model;
         let mut map = serializer.serialize_map(None)?;
@@ -617,6 +618,10 @@ impl Serialize for ResultOut<'_> {
         map.serialize_entry("warnings", &Warnings(unseen))?;
         if let Some(fired) = fired {
             map.serialize_entry(output::FIRED, fired)?;
+        }
+        if let Some(family) = family {
+            map.serialize_entry(output::FAMILY, &family.family)?;
+            map.serialize_entry(output::FAMILY_PROBABILITY, &family.probability)?;
         }
         if let Some(explanation) = self.explanation {
             map.serialize_entry(output::EXPLANATION, explanation)?;
@@ -872,11 +877,22 @@ mod tests {
                 value: "quantum".into(),
             }],
             fired: Some(nadir_ml::model::Fired::Both),
+            family: Some(nadir_ml::family::FamilyPrediction {
+                family: "DoS".into(),
+                probability: 0.5,
+            }),
         };
         let serde_json::Value::Object(fields) = serde_json::to_value(&prediction).unwrap() else {
             panic!("a prediction serialises as an object")
         };
-        let written = ["is_attack", "score", "unseen", "fired"];
+        let written = [
+            "is_attack",
+            "score",
+            "unseen",
+            "fired",
+            "family",
+            "family_probability",
+        ];
         for key in fields.keys() {
             assert!(
                 written.contains(&key.as_str()),

@@ -11,7 +11,7 @@ use nadir_data::rejects::LISTED_PROBLEMS;
 use nadir_data::{ErrorKind, Kind, Schema};
 use nadir_ml::ModelKind;
 use nadir_ml::ecs;
-use nadir_ml::explain::Space;
+use nadir_ml::explain::{Method, Space};
 use nadir_ml::model::Fired;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
@@ -295,6 +295,17 @@ fn schemas(schema: Option<&Schema>) -> Value {
         output::EXPLANATION.into(),
         json!({ "$ref": "#/components/schemas/Explanation" }),
     );
+    result_properties.insert(
+        output::FAMILY.into(),
+        json!({ "type": "string",
+            "description": "the record's most probable attack family (e.g. normal, DoS, Probe, \
+                R2L, U2R on NSL-KDD); absent when the model file has no family model" }),
+    );
+    result_properties.insert(
+        output::FAMILY_PROBABILITY.into(),
+        json!({ "type": "number", "minimum": 0, "maximum": 1,
+            "description": "the family model's probability of `family`" }),
+    );
     let error_entry = json!({
         "type": "object",
         "description": format!(
@@ -486,6 +497,11 @@ fn ecs_document() -> Value {
                     "fired": { "type": "string",
                                "enum": fired,
                                "description": "The hybrid only: which part flagged the record" },
+                    "family": { "type": "string",
+                                "description": "The record's most probable attack family, \
+                                    when the model file has a family model" },
+                    "family_probability": { "type": "number", "minimum": 0, "maximum": 1,
+                                            "description": "The family model's probability of `family`" },
                     "warning": { "type": "string",
                                  "description": "Category values not seen in training" },
                     "explanation": { "$ref": "#/components/schemas/Explanation" },
@@ -497,19 +513,42 @@ fn ecs_document() -> Value {
 
 /// A record's explanation with `explain=K` ([`nadir_ml::explain::TopFeatures`]).
 fn explanation() -> Value {
-    let spaces = [Space::Probability, Space::LogOdds].map(Space::name);
+    let spaces = [
+        Space::Probability,
+        Space::LogOdds,
+        Space::AnomalyScore,
+        Space::Distance,
+    ]
+    .map(Space::name);
+    let methods = [
+        Method::TreeShap,
+        Method::Linear,
+        Method::SamplingShapley,
+        Method::PathLength,
+        Method::DistanceShare,
+        Method::MemberMean,
+    ]
+    .map(Method::name);
     json!({
         "type": "object",
         "description": "Why the record scored as it did: its strongest features' signed \
                         contributions (positive pushes towards attack). The base plus every \
                         feature's contribution is the explained output, of which these are the \
                         K largest in magnitude; features contributing nothing are left out",
-        "required": ["space", "base", "features"],
+        "required": ["space", "base", "features", "explanation_method"],
         "properties": {
             "space": { "type": "string", "enum": spaces,
                        "description": "What the contributions add up to: the probability of \
-                                       attack, or its log-odds (gradient boosting, whose trees \
-                                       add up there)" },
+                                       attack, its log-odds (gradient boosting, the linear \
+                                       models), the isolation forest's anomaly score, or a \
+                                       hybrid's novelty distance" },
+            "explanation_method": { "type": "string", "enum": methods,
+                       "description": "How the contributions were computed" },
+            "explained_part": { "type": "string", "enum": ["classifier", "novelty"],
+                       "description": "Hybrids only: the part explained, the one that decided" },
+            "nearest_normal": { "type": "object", "additionalProperties": { "type": "string" },
+                       "description": "Hybrids explained by distance shares: the most similar \
+                                       normal training connection, feature by feature" },
             "base": { "type": "number",
                       "description": "The model's expected output over its training rows, \
                                       knowing nothing of the record" },
@@ -520,7 +559,8 @@ fn explanation() -> Value {
                     "feature": { "type": "string" },
                     "value": { "type": "string", "description": "The record's value, as text" },
                     "typical": { "type": "string",
-                                 "description": "The training data's most frequent value \
+                                 "description": "The training data's median (numeric \
+                                                 features) or most frequent value \
                                                  (categorical features)" },
                     "contribution": { "type": "number" },
                 },
@@ -578,7 +618,7 @@ mod tests {
         let explanation = &doc["components"]["schemas"]["Explanation"];
         assert_eq!(
             explanation["properties"]["space"]["enum"],
-            json!(["probability", "log_odds"])
+            json!(["probability", "log_odds", "anomaly_score", "distance"])
         );
         assert!(predict["responses"]["200"]["content"][ecs::MEDIA_TYPE].is_object());
         // Every reference points at a schema that exists, with or without a loaded schema.

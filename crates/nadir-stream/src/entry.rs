@@ -138,6 +138,13 @@ impl Scored {
                 Cow::Borrowed(p.fired.map_or("", |f| f.name())),
             ));
         }
+        if let Some(family) = &p.family {
+            fields.push((output::FAMILY.into(), Cow::Borrowed(family.family.as_str())));
+            fields.push((
+                output::FAMILY_PROBABILITY.into(),
+                Cow::Owned(family.probability.to_string()),
+            ));
+        }
         if !p.unseen.is_empty() {
             fields.push((WARNING.into(), Cow::Owned(p.warning_text())));
         }
@@ -194,10 +201,13 @@ impl Scored {
         self.fields(stamp)
             .into_iter()
             .map(|(name, value)| {
-                let value = match (&*name, &self.explanation) {
-                    (field, _) if field == score_field => Value::from(self.prediction.score),
-                    (output::BASE_VALUE, Some(e)) => Value::from(e.base),
-                    (output::EXPLANATION, Some(e)) => Value::Array(
+                let value = match (&*name, &self.explanation, &self.prediction.family) {
+                    (field, _, _) if field == score_field => Value::from(self.prediction.score),
+                    (output::FAMILY_PROBABILITY, _, Some(family)) => {
+                        Value::from(family.probability)
+                    }
+                    (output::BASE_VALUE, Some(e), _) => Value::from(e.base),
+                    (output::EXPLANATION, Some(e), _) => Value::Array(
                         e.features
                             .iter()
                             .map(|f| serde_json::to_value(f).expect("features serialise"))
@@ -219,6 +229,8 @@ fn own_name(name: &str) -> Cow<'_, str> {
         ID,
         PREDICTION,
         output::FIRED,
+        output::FAMILY,
+        output::FAMILY_PROBABILITY,
         WARNING,
         MODEL,
         CONSUMER,
