@@ -152,7 +152,7 @@ try {
   const downloaded = path.join(shots, 'results.csv');
   await download.saveAs(downloaded);
   const lines = fs.readFileSync(downloaded, 'utf8').trimEnd().split('\n');
-  check(lines[0] === 'row,line,prediction,probability,warning', `header "${lines[0]}"`);
+  check(lines[0] === 'row,line,prediction,probability,family,family_probability,warning', `header "${lines[0]}"`);
   check(lines.length === records + 1, `downloaded ${lines.length - 1} rows for ${records} records`);
   const rows = lines.slice(1).map((l) => l.split(','));
   check(rows.every((r, i) => Number(r[0]) === i + 1 && Number(r[1]) === i + 2), 'rows or lines out of order');
@@ -175,6 +175,45 @@ try {
   await page.click('#csv-submit');
   await page.waitForFunction(() => document.querySelector('#summary .stat b')?.textContent === '3');
   console.log('ok paste: 3 headerless records scored');
+
+  step = 'why';
+  // A row's "Why?" shows what the API's `explain=5` answers for that record: the same
+  // features, values, typical values and signed contributions, strongest first.
+  const explained = models.find((m) => m === 'random_forest');
+  check(explained, `no random_forest among ${models}`);
+  await page.selectOption('#model', explained);
+  await page.click('#csv-submit');
+  await page.waitForFunction(() => document.querySelector('#results-title')?.textContent === 'Results of random_forest'
+    && document.querySelector('#summary .stat b')?.textContent === '3');
+  await page.click('#results-table tbody tr:nth-child(2) button.why');
+  await page.waitForSelector('.why-table');
+  const shownWhy = await page.locator('.why-table tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => [...tr.cells].slice(0, 4).map((td) => td.textContent)));
+  const expectedWhy = await page.evaluate(async (line) => {
+    const answer = await fetch('/v1/models/random_forest/predict?explain=5', {
+      method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${line}\n`,
+    });
+    return (await answer.json()).results[0].explanation;
+  }, sample[2]);
+  check(expectedWhy.features.length > 0 && expectedWhy.features.length <= 5, `the API explains with ${expectedWhy.features.length} features`);
+  check(shownWhy.length === expectedWhy.features.length, `${shownWhy.length} features shown, the API gives ${expectedWhy.features.length}`);
+  expectedWhy.features.forEach((f, i) => {
+    const [feature, value, typical, contribution] = shownWhy[i];
+    check(feature === f.feature && value === f.value && typical === (f.typical ?? '–'),
+      `feature ${i + 1} shown as ${shownWhy[i]}, the API says ${JSON.stringify(f)}`);
+    const shown = Number(contribution.replace('−', '-'));
+    check(Math.abs(shown - f.contribution) <= 5e-5 && (f.contribution > 0) === contribution.startsWith('+'),
+      `contribution ${contribution} shown for ${f.contribution}`);
+  });
+  const whyText = await text(page, '.why-box p');
+  check(whyText.startsWith('Why row 2 is ') && whyText.includes(`base value ${expectedWhy.base.toFixed(4)}`)
+    && whyText.includes('probability of attack'), `the explanation says "${whyText}"`);
+  result.why = { row: 2, features: shownWhy, text: whyText };
+  await shot(page, '03a-why');
+  await page.click('#results-table tbody button.why[aria-expanded="true"]');
+  check(await page.locator('.why-table').count() === 0, 'a second click does not hide the explanation');
+  await page.selectOption('#model', classifier);
+  console.log(`ok why: row 2, ${shownWhy.map((f) => `${f[0]} ${f[3]}`).join(', ')}`);
 
   step = 'malformed';
   // Bad values in the first batch and, at line 1502 and 1800, in the second: the page must

@@ -325,8 +325,11 @@ struct PredictArgs {
     #[arg(long)]
     attacks_only: bool,
     /// Explain each prediction: the K features that moved its score most, each with the
-    /// record's value and its signed contribution, and the base value they add to (csv and
-    /// ndjson; tree models: decision tree, random forest, bagging, gradient boosting).
+    /// record's value and its signed contribution, the base value they add to, what they
+    /// add up to and how they were computed (csv and ndjson columns, `nadir.explanation` in
+    /// ecs; every model: TreeSHAP for the tree models, exact for the linear ones, sampled
+    /// Shapley values for the MLP and the kernel SVM, path lengths for the isolation forest,
+    /// a hybrid's deciding part).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
     explain: Option<u16>,
 }
@@ -706,9 +709,6 @@ fn predict(args: PredictArgs) -> Result<()> {
     let predictions = model.predict(&data.records, args.threshold);
     let explanations = match args.explain {
         None => None,
-        Some(_) if matches!(args.format, PredictFormat::Ecs) => {
-            bail!("--explain writes csv and ndjson; the ECS documents carry no explanation")
-        }
         Some(k) => {
             let explanations = model
                 .explain(&data.records)
@@ -749,12 +749,16 @@ fn predict(args: PredictArgs) -> Result<()> {
             },
             &data,
             &predictions,
+            explanations.as_deref(),
             args.attacks_only,
         )?,
     }
     sink.flush()?;
     if unseen > 0 {
         eprintln!("warning: {}", nadir_data::UnseenRows(unseen));
+    }
+    if let Some(note) = model.family_note() {
+        eprintln!("note: {note}");
     }
     Ok(())
 }

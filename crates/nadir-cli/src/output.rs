@@ -7,6 +7,7 @@ use nadir_ml::ModelKind;
 use nadir_ml::cluster::ClusterReport;
 use nadir_ml::dbscan::Clustering;
 use nadir_ml::explain::TopFeatures;
+use nadir_ml::family::FamilyPrediction;
 use nadir_ml::file::Prediction;
 use nadir_ml::metrics::{Scores, classification_report};
 use nadir_ml::protocol::{Evaluation, TrainReport};
@@ -165,6 +166,24 @@ pub fn train_report(out: &mut impl Write, report: &TrainReport) -> io::Result<()
         write!(out, "{}", classification_report(&best.holdout.confusion))?;
         writeln!(out)?;
         confusion(out, &best.holdout)?;
+        if let Some(families) = &best.families {
+            writeln!(
+                out,
+                "\nattack families of {} on the test rows ({})\n",
+                best.name, families.description
+            )?;
+            write!(out, "{}", families.holdout.to_text())?;
+            if families.test_rows_of_unseen_families > 0 {
+                writeln!(
+                    out,
+                    "{} test rows of families the training rows lack are left out",
+                    families.test_rows_of_unseen_families
+                )?;
+            }
+        }
+    }
+    if let Some(note) = &report.families_note {
+        writeln!(out, "\n{note}")?;
     }
     Ok(())
 }
@@ -243,6 +262,22 @@ pub fn evaluation(out: &mut impl Write, e: &Evaluation) -> io::Result<()> {
     if e.rows_with_unseen_categories > 0 {
         writeln!(out, "{}", UnseenRows(e.rows_with_unseen_categories))?;
     }
+    match &e.families {
+        Some(families) => {
+            writeln!(out, "\nattack families\n")?;
+            write!(out, "{}", families.to_text())?;
+            if let Some(unknown) = e.rows_of_unknown_families.filter(|&n| n > 0) {
+                writeln!(
+                    out,
+                    "{unknown} rows of families the family model does not know are left out"
+                )?;
+            }
+        }
+        None => writeln!(
+            out,
+            "\nno attack families: the model file has no family model (files before format 5)"
+        )?,
+    }
     Ok(())
 }
 
@@ -258,6 +293,8 @@ struct PredictionRow<'a> {
     score: f64,
     /// Hybrid models: which part flagged the record (empty when none did).
     fired: &'static str,
+    /// The most probable attack family, when the model file has a family model.
+    family: Option<&'a FamilyPrediction>,
     warning: String,
 }
 
@@ -279,13 +316,14 @@ fn rows<'a>(
             prediction: p.verdict(),
             score: p.score,
             fired: p.fired.map_or("", |f| f.name()),
+            family: p.family.as_ref(),
             warning: p.warning_text(),
         })
 }
 
 /// `nadir predict --format csv`: the columns of [`output::columns_with_own`], one row per
 /// record (per predicted attack with `attacks_only`), then with `explanations` (one per
-/// record) the [`output::EXPLANATION_COLUMNS`].
+/// record) the [`output::explanation_columns`].
 pub fn predictions_csv(
     out: &mut impl Write,
     kind: ModelKind,
@@ -298,7 +336,11 @@ pub fn predictions_csv(
     let fired = output::reports_fired(kind);
     let mut columns = output::columns_with_own(kind, own_columns(data));
     if explanations.is_some() {
-        columns.extend(output::EXPLANATION_COLUMNS.map(String::from));
+        columns.extend(
+            output::explanation_columns(kind)
+                .into_iter()
+                .map(String::from),
+        );
     }
     writer.write_record(columns)?;
     for r in rows(data, predictions, attacks_only) {
@@ -308,13 +350,21 @@ pub fn predictions_csv(
         if fired {
             record.push(r.fired.to_string());
         }
+        match r.family {
+            Some(f) => record.extend([f.family.clone(), f.probability.to_string()]),
+            None => record.extend([String::new(), String::new()]),
+        }
         record.push(r.warning);
         if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
             record.extend([
                 explanation.space.name().to_string(),
                 explanation.base.to_string(),
                 output::explanation_text(&explanation.features),
+                explanation.method.name().to_string(),
             ]);
+            if fired {
+                record.push(explanation.part.map_or("", |p| p.name()).to_string());
+            }
         }
         writer.write_record(record)?;
     }
@@ -333,7 +383,8 @@ fn own_columns(data: &Dataset) -> &[String] {
 
 /// `nadir predict --format ndjson`: one object per record (per predicted attack with
 /// `attacks_only`), keyed by [`output::columns_with_own`], then with `explanations` (one per
-/// record) by [`output::EXPLANATION_COLUMNS`], the features an array of objects.
+/// record) by [`output::explanation_columns`], the features an array of objects, and a
+/// hybrid's [`output::NEAREST_NORMAL`] row when its explanation has one.
 pub fn predictions_ndjson(
     out: &mut impl Write,
     kind: ModelKind,
@@ -356,6 +407,14 @@ pub fn predictions_ndjson(
             let fired = (!r.fired.is_empty()).then_some(r.fired);
             object.insert(output::FIRED.into(), fired.into());
         }
+        object.insert(
+            output::FAMILY.into(),
+            r.family.map(|f| f.family.clone()).into(),
+        );
+        object.insert(
+            output::FAMILY_PROBABILITY.into(),
+            r.family.map(|f| f.probability).into(),
+        );
         object.insert("warning".into(), r.warning.into());
         if let Some(explanation) = explanations.map(|e| &e[r.row - 1]) {
             object.insert(output::EXPLAINED.into(), explanation.space.name().into());
@@ -364,6 +423,22 @@ pub fn predictions_ndjson(
                 output::EXPLANATION.into(),
                 serde_json::to_value(&explanation.features)?,
             );
+            object.insert(
+                output::EXPLANATION_METHOD.into(),
+                explanation.method.name().into(),
+            );
+            if output::reports_fired(kind) {
+                object.insert(
+                    output::EXPLAINED_PART.into(),
+                    explanation.part.map(|p| p.name()).into(),
+                );
+            }
+            if let Some(nearest) = &explanation.nearest_normal {
+                object.insert(
+                    output::NEAREST_NORMAL.into(),
+                    serde_json::to_value(nearest)?,
+                );
+            }
         }
         serde_json::to_writer(&mut *out, &object)?;
         writeln!(out)?;
@@ -373,12 +448,14 @@ pub fn predictions_ndjson(
 
 /// `nadir predict --format ecs`: one Elastic Common Schema document per record (per predicted
 /// attack with `attacks_only`), as [`nadir_ml::ecs`] builds them; the record's own columns
-/// (a connection's addresses, ports and start) fill in its source, destination and time.
+/// (a connection's addresses, ports and start) fill in its source, destination and time;
+/// with `explanations` (one per record), `nadir.explanation`.
 pub fn predictions_ecs(
     out: &mut impl Write,
     scoring: &ecs::Scoring<'_>,
     data: &Dataset,
     predictions: &[Prediction],
+    explanations: Option<&[TopFeatures]>,
     attacks_only: bool,
 ) -> anyhow::Result<()> {
     let own = own_columns(data);
@@ -394,10 +471,11 @@ pub fn predictions_ecs(
             row: r.row,
             line: r.line,
         };
-        serde_json::to_writer(
-            &mut *out,
-            &ecs::document(scoring, place, &predictions[i], &subject),
-        )?;
+        let mut document = ecs::document(scoring, place, &predictions[i], &subject);
+        if let Some(explanations) = explanations {
+            ecs::add_explanation(&mut document, &explanations[i]);
+        }
+        serde_json::to_writer(&mut *out, &document)?;
         writeln!(out)?;
     }
     Ok(())

@@ -74,6 +74,11 @@ pub struct StreamArgs {
     /// Decision threshold instead of the one saved in the model.
     #[arg(long, value_name = "X")]
     threshold: Option<f64>,
+    /// Explain each result: the K features that moved its score most, with the record's
+    /// value and a signed contribution, and the base value (`explained`, `base_value`,
+    /// `explanation` fields; `nadir.explanation` in ecs), as `nadir predict --explain` does.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
+    explain: Option<u16>,
     /// Log lines (standard error) as `text` or `json` (one object per line: timestamp,
     /// level, target, message and the event's fields, such as `consumer`). RUST_LOG sets
     /// what is logged (info by default; NADIR_LOG, a level, when it is unset).
@@ -163,8 +168,13 @@ pub fn run(args: StreamArgs) -> Result<()> {
             std::io::stdout(),
         ))) as _
     });
-    let mut consumer = Consumer::new(config.clone(), Scorer::new(model, args.threshold), stdout)
-        .map_err(cannot_start)?;
+    let mut scorer = Scorer::new(model, args.threshold);
+    if let Some(k) = args.explain {
+        scorer = scorer
+            .explaining(usize::from(k))
+            .map_err(|e| cannot_start(format!("cannot explain {}: {e}", args.model.display())))?;
+    }
+    let mut consumer = Consumer::new(config.clone(), scorer, stdout).map_err(cannot_start)?;
     let conn = consumer.start().map_err(cannot_start)?;
     consumer
         .stop_on_signals()

@@ -54,6 +54,9 @@ fn train_writes_models_and_metrics_and_prints_the_table() {
         assert!(m["holdout"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");
         assert_eq!(m["cross_validation"]["folds"].as_array().unwrap().len(), 3);
         assert_eq!(m["test_rows"], 600);
+        let families = &m["families"]["holdout"];
+        assert_eq!(families["classes"][0]["class"], "normal", "{m}");
+        assert!(families["macro_f1"].as_f64().unwrap() > 0.5, "{m}");
     }
     assert_eq!(metrics["data"]["train_rows"], 1400);
 }
@@ -111,7 +114,10 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = text(&out.stdout);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "row,line,prediction,probability,warning");
+    assert_eq!(
+        rows[0],
+        "row,line,prediction,probability,family,family_probability,warning"
+    );
     assert_eq!(rows.len(), 4);
     assert!(rows[2].starts_with("2,3,"), "{csv}");
     assert!(
@@ -141,6 +147,14 @@ fn predict_writes_one_row_per_record_with_warnings_for_unseen_categories() {
     let first: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
     assert!(["normal", "attack"].contains(&first["prediction"].as_str().unwrap()));
     assert!((0.0..=1.0).contains(&first["probability"].as_f64().unwrap()));
+    // The sample's families: the logistic regression's family model is the multi-class
+    // random forest.
+    let families = ["normal", "DoS", "Probe", "R2L", "U2R"];
+    assert!(
+        families.contains(&first["family"].as_str().unwrap()),
+        "{first}"
+    );
+    assert!((0.0..=1.0).contains(&first["family_probability"].as_f64().unwrap()));
 }
 
 /// A file's own columns (a connection's identity, as `nadir extract` writes it) are written
@@ -178,6 +192,8 @@ fn predict_writes_the_files_own_columns_and_keeps_only_attacks_when_asked() {
             "orig_addr",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "warning"
         ]
     );
@@ -502,7 +518,7 @@ fn isolation_forest_trains_on_normal_rows_and_reports_anomaly_scores() {
     let csv = text(&out.stdout);
     assert_eq!(
         csv.lines().next(),
-        Some("row,line,prediction,anomaly_score,warning")
+        Some("row,line,prediction,anomaly_score,family,family_probability,warning")
     );
     let out = nadir(&[
         "evaluate",
@@ -576,10 +592,11 @@ fn a_failure_names_its_cause_once() {
 
 /// `--explain K`: each record's K strongest features after the usual columns, as one text in
 /// CSV and as objects in NDJSON, which with every feature asked for add up with the base to
-/// the record's probability; models without an explainer, model files without node covers
-/// and the ECS format are errors that say what to do.
+/// the record's probability (a tree model) or its log-odds (logistic regression), with the
+/// method that computed them, and in ECS under `nadir.explanation`; model files without node
+/// covers are errors that say what to do.
 #[test]
-fn predict_explains_tree_models_and_says_which_models_can() {
+fn predict_explains_every_model_and_says_what_it_cannot() {
     let dir = scratch("predict-explain");
     let data = dir.join("head.csv");
     let original = std::fs::read_to_string(sample()).unwrap();
@@ -600,16 +617,23 @@ fn predict_explains_tree_models_and_says_which_models_can() {
     let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        header[header.len() - 4..],
-        ["warning", "explained", "base_value", "explanation"]
+        header[header.len() - 5..],
+        [
+            "warning",
+            "explained",
+            "base_value",
+            "explanation",
+            "explanation_method"
+        ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 30);
-    let explained = rows.iter().filter(|r| !r[7].is_empty()).count();
+    let explained = rows.iter().filter(|r| !r[9].is_empty()).count();
     assert!(explained > 0);
     for row in &rows {
-        assert_eq!(&row[5], "probability");
-        let features: Vec<&str> = row[7].split(';').filter(|f| !f.is_empty()).collect();
+        assert_eq!(&row[7], "probability");
+        assert_eq!(&row[10], "tree_shap");
+        let features: Vec<&str> = row[9].split(';').filter(|f| !f.is_empty()).collect();
         assert!(features.len() <= 2, "{row:?}");
         for feature in features {
             let (name_value, contribution) = feature.rsplit_once(':').unwrap();
@@ -643,17 +667,31 @@ fn predict_explains_tree_models_and_says_which_models_can() {
         "--data",
         path(&data),
         "--explain",
-        "3",
+        "41",
+        "--format",
+        "ndjson",
     ]);
-    assert!(!linear.status.success());
-    assert!(
-        text(&linear.stderr).contains(
-            "logistic_regression models have no explanations yet; these have: decision_tree, \
-             random_forest, gradient_boosting, bagging"
-        ),
-        "{}",
-        text(&linear.stderr)
-    );
+    assert!(linear.status.success(), "{}", text(&linear.stderr));
+    let mut compared = 0;
+    for line in text(&linear.stdout).lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(object["explained"], "log_odds");
+        assert_eq!(object["explanation_method"], "linear");
+        let contributions: f64 = object["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["contribution"].as_f64().unwrap())
+            .sum();
+        let log_odds = object["base_value"].as_f64().unwrap() + contributions;
+        let probability = object["probability"].as_f64().unwrap();
+        if probability > 1e-6 && probability < 1.0 - 1e-6 {
+            let logit = (probability / (1.0 - probability)).ln();
+            assert!((log_odds - logit).abs() <= 1e-6, "{line}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
     let old = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir");
     let retrain = nadir(&[
@@ -671,7 +709,19 @@ fn predict_explains_tree_models_and_says_which_models_can() {
         "{}",
         text(&retrain.stderr)
     );
+    // ECS documents carry the same explanation under `nadir.explanation`.
     let ecs = predict(&["--explain", "3", "--format", "ecs"]);
-    assert!(!ecs.status.success());
-    assert!(text(&ecs.stderr).contains("--explain writes csv and ndjson"));
+    assert!(ecs.status.success(), "{}", text(&ecs.stderr));
+    let ndjson = predict(&["--explain", "3", "--format", "ndjson"]);
+    let documents = text(&ecs.stdout);
+    let objects = text(&ndjson.stdout);
+    assert_eq!(documents.lines().count(), 30);
+    for (document, object) in documents.lines().zip(objects.lines()) {
+        let document: serde_json::Value = serde_json::from_str(document).unwrap();
+        let object: serde_json::Value = serde_json::from_str(object).unwrap();
+        let explanation = &document["nadir"]["explanation"];
+        assert_eq!(explanation["space"], object["explained"], "{document}");
+        assert_eq!(explanation["base"], object["base_value"], "{document}");
+        assert_eq!(explanation["features"], object["explanation"], "{document}");
+    }
 }

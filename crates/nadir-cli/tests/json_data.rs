@@ -51,7 +51,10 @@ fn predictions(out: &std::process::Output) -> (Vec<String>, Vec<u64>) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = text(&out.stdout);
     let mut rows = csv.lines();
-    assert_eq!(rows.next(), Some("row,line,prediction,probability,warning"));
+    assert_eq!(
+        rows.next(),
+        Some("row,line,prediction,probability,family,family_probability,warning")
+    );
     rows.map(|row| {
         let mut fields: Vec<&str> = row.split(',').collect();
         let line: u64 = fields.remove(1).parse().unwrap();

@@ -239,6 +239,12 @@ fn predict_and_the_api_write_the_same_fields_verdicts_and_warnings() {
             }
             assert_eq!(from_cli[field], from_api[field], "{name}");
             assert_eq!(from_cli["prediction"], from_api["prediction"], "{name}");
+            assert!(from_api["family"].is_string(), "{name}: {from_api}");
+            assert_eq!(from_cli["family"], from_api["family"], "{name}");
+            assert_eq!(
+                from_cli["family_probability"], from_api["family_probability"],
+                "{name}"
+            );
             let warnings: Vec<&str> = from_api["warnings"]
                 .as_array()
                 .unwrap()

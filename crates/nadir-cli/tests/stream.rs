@@ -354,6 +354,8 @@ fn one_consumer_scores_ten_thousand_entries_as_predict_does() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "model",
             "consumer",
             "scored_at_us"
@@ -802,6 +804,8 @@ fn invalid_and_poison_entries_are_dead_lettered_with_their_error() {
             "id",
             "prediction",
             "probability",
+            "family",
+            "family_probability",
             "warning",
             "model",
             "consumer",
@@ -1559,7 +1563,7 @@ fn metrics_count_the_entries_scored_and_stdout_writes_each_result() {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            if name == "probability" {
+            if name == "probability" || name == "family_probability" {
                 let parsed: f64 = value.parse().unwrap();
                 assert_eq!(object[name].as_f64().unwrap().to_bits(), parsed.to_bits());
             } else {
@@ -1774,4 +1778,96 @@ fn ecs_results_and_attacks_only_write_the_alerts_alone() {
         assert!(document["event"]["start"].is_string(), "{document}");
         assert_eq!(document["@timestamp"], document["event"]["start"]);
     }
+}
+
+/// `--explain K`: each result carries its record's explanation, the one `nadir predict
+/// --explain K` gives: in the output stream as `explained`, `base_value` and `explanation`
+/// (the compact text), on standard output as predict's NDJSON writes them; a model that
+/// cannot be explained stops the consumer at start (exit code 2), saying why.
+#[test]
+fn explain_adds_each_records_explanation_to_its_result() {
+    let Some(redis) = RedisServer::start("stream-explain", Persistence::None) else {
+        return;
+    };
+    let dir = scratch("stream-explain");
+    let mut con = redis.connect();
+    let data = write_records(&dir, "records.csv", 60);
+    assert_eq!(publish(&redis, &data, "work", &[]), 60);
+    let inputs = store::ids(&mut con, "work");
+    let mut consumer = Consumer::start(
+        &redis,
+        &dir,
+        "work",
+        "explainer",
+        &["--explain", "3", "--stdout", "--block-ms", "100"],
+    );
+    wait_all_acknowledged(&mut con, &mut consumer, "work", &inputs);
+    let predicted = predict_with(model(), &data, &["--explain", "3"]);
+    let written = store::entries(&mut con, &results_of("work"));
+    assert_eq!(written.len(), 60);
+    for (entry, predicted) in written.iter().zip(&predicted) {
+        assert_eq!(
+            entry.field("explained"),
+            predicted["explained"],
+            "{entry:?}"
+        );
+        let base: f64 = entry.field("base_value").parse().unwrap();
+        assert_eq!(
+            base.to_bits(),
+            predicted["base_value"].as_f64().unwrap().to_bits()
+        );
+        let features: Vec<&str> = entry
+            .field("explanation")
+            .split(';')
+            .filter(|f| !f.is_empty())
+            .map(|f| f.split_once('=').unwrap().0)
+            .collect();
+        let expected: Vec<&str> = predicted["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["feature"].as_str().unwrap())
+            .collect();
+        assert!(features.len() <= 3, "{entry:?}");
+        assert_eq!(features, expected, "{entry:?}");
+    }
+    let stdout = wait_until("the results on standard output", || {
+        let stdout = consumer.stdout();
+        (stdout.lines().count() >= 60).then_some(stdout)
+    });
+    for (line, predicted) in stdout.lines().zip(&predicted) {
+        let result: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["explained", "base_value", "explanation"] {
+            assert_eq!(result[key], predicted[key], "{key}: {line}");
+        }
+    }
+
+    let old = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir");
+    let url = redis.url();
+    let out = nadir_bounded(
+        &dir,
+        &[
+            "stream",
+            "--redis",
+            &url,
+            "--input",
+            "work",
+            "--group",
+            GROUP,
+            "--consumer",
+            "old",
+            "--model",
+            path(&old),
+            "--stdout",
+            "--explain",
+            "3",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot explain") && stderr.contains("retrain it with this nadir"),
+        "{stderr}"
+    );
 }

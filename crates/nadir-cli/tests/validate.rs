@@ -103,7 +103,7 @@ fn a_trained_hybrid_says_which_part_fired() {
     let mut lines = stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("row,line,prediction,score,fired,warning")
+        Some("row,line,prediction,score,fired,family,family_probability,warning")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2000);

@@ -184,7 +184,21 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
             .contains("Prediction: normal")
     );
     assert_eq!(result["reportHeading"], "No report to show");
-    assert_eq!(result["screenshots"].as_array().unwrap().len(), 11);
+    assert_eq!(result["screenshots"].as_array().unwrap().len(), 12);
+    // The row's "Why?" showed the library's explanation of that record (the sample's second).
+    let forest = nadir_ml::file::SavedModel::load(&models.join("random_forest.nadir")).unwrap();
+    let data = nadir_data::read_path(&sample(), nadir_data::ReadOptions::default()).unwrap();
+    let record = &data.records[1];
+    let top =
+        forest.explain(std::slice::from_ref(record)).unwrap()[0].top(5, record, &forest.pipeline);
+    let shown: Vec<&str> = result["why"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[0].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = top.features.iter().map(|f| f.feature.as_str()).collect();
+    assert_eq!(shown, expected);
     for shot in result["screenshots"].as_array().unwrap() {
         assert!(Path::new(shot.as_str().unwrap()).is_file(), "{shot}");
     }

@@ -868,6 +868,13 @@ mod tests {
         // The threshold sits where the score is 0.5.
         let at = model.threshold();
         assert_eq!(novelty_score(at, at), 0.5);
+        // Its explanations are these shares, adding up to the error.
+        let explainer =
+            crate::explain::Explainer::of(&crate::AnyModel::Autoencoder(model.clone())).unwrap();
+        for (explanation, error) in explainer.explain(&split.test).iter().zip(&errors) {
+            assert!((explanation.output() - error).abs() <= 1e-9);
+            assert_eq!(explanation.method.name(), "reconstruction_share");
+        }
     }
 
     #[test]

@@ -34,12 +34,16 @@
 //!   the feature NSL-KDD calls `protocoltype` and UNSW-NB15 `proto`), as IANA names them.
 //! - nadir's own fields under `nadir`: `prediction` (the verdict word), `score`,
 //!   `score_kind` (the score's field name elsewhere: `probability`, `anomaly_score`,
-//!   `score`), `fired` (the hybrid's part that flagged the record) and `warning` (unseen
-//!   categories) when there are some. ECS defines no custom fields; its guidance is to nest
-//!   them under a proper name (a tool's or a project's), which ECS itself never uses for a
-//!   field set, so `nadir.*` will not collide with a future ECS field. The attack family and
-//!   the explanation of a verdict, once predictions carry them, go under `nadir` too, as
-//!   optional fields like `fired`.
+//!   `score`), `fired` (the hybrid's part that flagged the record), `family` and
+//!   `family_probability` (the record's most probable attack family, when the model file
+//!   has a family model) and `warning` (unseen categories) when there are some. ECS defines
+//!   no custom fields; its guidance is to nest them under a proper name (a tool's or a
+//!   project's), which ECS itself never uses for a field set, so `nadir.*` will not collide
+//!   with a future ECS field.
+//! - `nadir.explanation`, when asked for ([`add_explanation`]): the record's strongest
+//!   features, the object every output writes ([`crate::explain::TopFeatures`]: `space`,
+//!   `base`, `features` of `feature`, `value`, `typical`, `contribution`, and
+//!   `explanation_method`).
 //!
 //! The date is formatted here (a dozen lines of civil-calendar arithmetic) rather than
 //! through a date crate, which would bring a dependency for one conversion.
@@ -219,6 +223,13 @@ pub fn document(
     if let Some(fired) = prediction.fired {
         nadir.insert(output::FIRED.into(), fired.name().into());
     }
+    if let Some(family) = &prediction.family {
+        nadir.insert(output::FAMILY.into(), family.family.clone().into());
+        nadir.insert(
+            output::FAMILY_PROBABILITY.into(),
+            finite(family.probability),
+        );
+    }
     if !prediction.unseen.is_empty() {
         nadir.insert("warning".into(), prediction.warning_text().into());
     }
@@ -255,6 +266,14 @@ pub fn document(
     }
     document.insert("nadir".into(), nadir.into());
     document.into()
+}
+
+/// Adds a record's explanation to its [`document`], as `nadir.explanation`.
+pub fn add_explanation(document: &mut Value, explanation: &crate::explain::TopFeatures) {
+    let explanation = serde_json::to_value(explanation).expect("explanations serialise");
+    if let Some(nadir) = document.get_mut("nadir").and_then(Value::as_object_mut) {
+        nadir.insert(output::EXPLANATION.into(), explanation);
+    }
 }
 
 /// A score as JSON: a number, or `null` for one that is not finite (which JSON cannot hold).
@@ -535,6 +554,7 @@ mod tests {
             score,
             unseen: Vec::new(),
             fired: None,
+            family: None,
         }
     }
 
@@ -587,6 +607,10 @@ mod tests {
         let subject = Subject::new(own, Some("udp"));
         let mut p = prediction(true, 0.75);
         p.fired = Some(Fired::Both);
+        p.family = Some(crate::family::FamilyPrediction {
+            family: "DoS".into(),
+            probability: 0.875,
+        });
         p.unseen.push(UnseenCategory {
             row: 0,
             feature: "service".into(),
@@ -614,6 +638,8 @@ mod tests {
         );
         assert_eq!(doc["network"]["transport"], "tcp", "the column wins");
         assert_eq!(doc["nadir"]["fired"], "both");
+        assert_eq!(doc["nadir"]["family"], "DoS");
+        assert_eq!(doc["nadir"]["family_probability"], 0.875);
         assert_eq!(doc["event"]["id"], "1764800794250-0");
         assert_eq!(doc["nadir"]["score_kind"], "score");
         assert_eq!(doc["nadir"]["prediction"], "attack");
@@ -661,6 +687,44 @@ mod tests {
         );
         let udp = Subject::new([("srcip", "10.0.0.2"), ("sport", "70000")], Some("udp"));
         assert_eq!(udp.source.unwrap().port, None, "not a port");
+    }
+
+    #[test]
+    fn an_explanation_goes_under_nadir_as_every_output_writes_it() {
+        let top = crate::explain::TopFeatures {
+            space: crate::explain::Space::LogOdds,
+            base: -1.5,
+            features: vec![crate::explain::FeatureContribution {
+                feature: "service".into(),
+                value: "private".into(),
+                typical: Some("http".into()),
+                contribution: 2.25,
+            }],
+            method: crate::explain::Method::TreeShap,
+            part: None,
+            nearest_normal: None,
+        };
+        let mut doc = document(
+            &scoring("gradient_boosting", ModelKind::GradientBoosting),
+            Place::Index(0),
+            &prediction(true, 0.68),
+            &Subject::new([], Some("tcp")),
+        );
+        add_explanation(&mut doc, &top);
+        check(&doc);
+        assert_eq!(
+            doc["nadir"]["explanation"],
+            json!({
+                "space": "log_odds",
+                "base": -1.5,
+                "features": [{"feature": "service", "value": "private", "typical": "http", "contribution": 2.25}],
+                "explanation_method": "tree_shap",
+            })
+        );
+        assert_eq!(
+            doc["nadir"]["explanation"],
+            serde_json::to_value(&top).unwrap()
+        );
     }
 
     #[test]

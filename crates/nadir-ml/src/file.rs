@@ -7,6 +7,7 @@
 //! instead of a model that decodes into nonsense. Files are written to a temporary file and
 //! renamed, so a crash never leaves half a model where a server would load it.
 
+use crate::family::{FamilyModel, FamilyPrediction};
 use crate::metrics::Scores;
 use crate::model::{Classifier, Fired};
 use crate::registry::{AnyModel, ModelKind};
@@ -19,19 +20,22 @@ use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"NADIRMDL";
 /// Bump when [`SavedModel`] or any model's layout changes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format this nadir still reads. Version 3 files lack the tree models' node
 /// covers (added in 4): they load and score, and asking them for explanations says to
 /// retrain ([`crate::explain::ExplainError::NeedsRetrain`]).
 pub const OLDEST_READABLE: u32 = 3;
 /// The first format whose tree models store each node's training cover.
 pub(crate) const COVERS_SINCE: u32 = 4;
+/// The first format whose files hold a family model and typical numeric values: older files
+/// load without them ([`SavedModel::family_note`] says so).
+pub const FAMILIES_SINCE: u32 = 5;
 /// The file name extension of model files.
 pub const EXTENSION: &str = "nadir";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
 /// A fitted model ready to score raw records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SavedModel {
     pub nadir_version: String,
     pub pipeline: FeaturePipeline,
@@ -44,6 +48,79 @@ pub struct SavedModel {
     pub hyperparameters: String,
     pub training: TrainingInfo,
     pub metrics: TrainingMetrics,
+    /// The multi-class model that names a record's attack family, fitted on the same
+    /// training rows; `None` in files before [`FAMILIES_SINCE`] and for data of more than
+    /// [`crate::family::MAX_FAMILIES`] families.
+    pub family: Option<FamilyModel>,
+    /// Per numeric feature of the schema, the median of the training rows: the typical
+    /// value explanations show beside a record's. Empty in files before [`FAMILIES_SINCE`].
+    pub typical_numeric: Vec<f64>,
+    /// The model's explainer, built on the first explanation; not saved.
+    #[serde(skip)]
+    pub explainer: crate::explain::Cache,
+}
+
+/// The fields of a model file of format 3 or 4, which [`SavedModel`]'s layout extends.
+#[derive(Deserialize)]
+struct SavedModelV4 {
+    nadir_version: String,
+    pipeline: FeaturePipeline,
+    model: AnyModel,
+    threshold: f64,
+    threshold_rule: String,
+    hyperparameters: String,
+    training: TrainingInfo,
+    metrics: TrainingMetrics,
+}
+
+/// The fields of a model file of format 5.
+#[derive(Deserialize)]
+struct SavedModelV5 {
+    nadir_version: String,
+    pipeline: FeaturePipeline,
+    model: AnyModel,
+    threshold: f64,
+    threshold_rule: String,
+    hyperparameters: String,
+    training: TrainingInfo,
+    metrics: TrainingMetrics,
+    family: Option<FamilyModel>,
+    typical_numeric: Vec<f64>,
+}
+
+impl<'de> Deserialize<'de> for SavedModel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if crate::model::reading_format() < FAMILIES_SINCE {
+            let v4 = SavedModelV4::deserialize(deserializer)?;
+            return Ok(SavedModel {
+                nadir_version: v4.nadir_version,
+                pipeline: v4.pipeline,
+                model: v4.model,
+                threshold: v4.threshold,
+                threshold_rule: v4.threshold_rule,
+                hyperparameters: v4.hyperparameters,
+                training: v4.training,
+                metrics: v4.metrics,
+                family: None,
+                typical_numeric: Vec::new(),
+                explainer: Default::default(),
+            });
+        }
+        let v5 = SavedModelV5::deserialize(deserializer)?;
+        Ok(SavedModel {
+            nadir_version: v5.nadir_version,
+            pipeline: v5.pipeline,
+            model: v5.model,
+            threshold: v5.threshold,
+            threshold_rule: v5.threshold_rule,
+            hyperparameters: v5.hyperparameters,
+            training: v5.training,
+            metrics: v5.metrics,
+            family: v5.family,
+            typical_numeric: v5.typical_numeric,
+            explainer: Default::default(),
+        })
+    }
 }
 
 /// Where the model's training data came from.
@@ -76,6 +153,10 @@ pub struct Prediction {
     /// Hybrid models only: which part flagged the record (absent when none did).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fired: Option<Fired>,
+    /// The record's most probable attack family and its probability (absent when the
+    /// model file has no family model), as `family` and `family_probability`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub family: Option<FamilyPrediction>,
 }
 
 #[derive(Debug, Error)]
@@ -147,6 +228,10 @@ impl SavedModel {
         let encoded = self.pipeline.encode(records);
         let threshold = threshold.unwrap_or(self.threshold);
         let (scores, parts) = self.model.score_with_parts(&encoded);
+        let mut families = self
+            .family
+            .as_ref()
+            .map(|family| family.predict(&encoded).into_iter());
         let mut predictions: Vec<Prediction> = scores
             .into_iter()
             .enumerate()
@@ -155,6 +240,7 @@ impl SavedModel {
                 score,
                 unseen: Vec::new(),
                 fired: parts.as_ref().and_then(|p| p[i].fired(threshold)),
+                family: families.as_mut().and_then(Iterator::next),
             })
             .collect();
         for unseen in encoded.unseen {
@@ -163,14 +249,36 @@ impl SavedModel {
         predictions
     }
 
-    /// Every record's explanation (see [`crate::explain`]): for the tree models; other
-    /// models, and tree models from files without node covers, are errors that say so.
+    /// Every record's explanation (see [`crate::explain`]). The explainer is built on the
+    /// first call and kept for the next ([`crate::explain::Cache`]). Tree models from files
+    /// without node covers, and the models [`crate::explain::ExplainError`] lists, are
+    /// errors that say why.
     pub fn explain(
         &self,
         records: &[Record],
     ) -> Result<Vec<crate::explain::Explanation>, crate::explain::ExplainError> {
-        let explainer = crate::explain::TreeExplainer::of(&self.model)?;
+        let explainer = self.explainer.get(&self.model)?;
         Ok(explainer.explain(&self.pipeline.encode(records)))
+    }
+
+    /// Why predictions carry no family, when they do not: a file from before family
+    /// models, or data with too many families.
+    pub fn family_note(&self) -> Option<String> {
+        self.family.is_none().then(|| {
+            format!(
+                "this model file has no attack-family model (files before format \
+                 {FAMILIES_SINCE}, or data of more than {} families): predictions carry no \
+                 family; retrain with this nadir for families",
+                crate::family::MAX_FAMILIES
+            )
+        })
+    }
+
+    /// The typical value of numeric feature `column` (its position among the schema's
+    /// numeric features): the median of the training rows; `None` for files before format
+    /// 5 and columns the schema lacks.
+    pub fn typical_numeric(&self, column: usize) -> Option<f64> {
+        self.typical_numeric.get(column).copied()
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -237,7 +345,8 @@ impl SavedModel {
                 message: "its feature pipeline does not match its schema".to_string(),
             });
         }
-        for width in model.model.input_widths() {
+        let family_widths = model.family.iter().flat_map(|f| f.model.input_widths());
+        for width in model.model.input_widths().into_iter().chain(family_widths) {
             let encoded = width.of_pipeline(&model.pipeline);
             if width != encoded {
                 return Err(ModelFileError::Decode {
@@ -248,6 +357,16 @@ impl SavedModel {
                     ),
                 });
             }
+        }
+        let numeric = model.pipeline.schema().num_numeric();
+        if !model.typical_numeric.is_empty() && model.typical_numeric.len() != numeric {
+            return Err(ModelFileError::Decode {
+                path,
+                message: format!(
+                    "it holds {} typical numeric values for {numeric} numeric features",
+                    model.typical_numeric.len()
+                ),
+            });
         }
         Ok(model)
     }
@@ -338,6 +457,8 @@ mod tests {
         config.voting.members = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
         config.hybrid.classifier = ModelKind::DecisionTree;
         config.hybrid.max_reference = 50;
+        config.random_forest.trees = 3;
+        config.random_forest.max_depth = Some(4);
         let options = TrainOptions {
             kinds: vec![
                 ModelKind::LogisticRegression,
@@ -387,6 +508,41 @@ mod tests {
         }
     }
 
+    /// A model's predictions without their families.
+    fn binary_predictions(model: &SavedModel, records: &[Record]) -> Vec<Prediction> {
+        let mut predictions = model.predict(records, None);
+        predictions.iter_mut().for_each(|p| p.family = None);
+        predictions
+    }
+
+    /// Files of format 4, before family models, load and score as the same model trained
+    /// now, without families, and say so.
+    #[test]
+    fn format_4_files_load_without_families_and_say_so() {
+        let (fresh_models, data) = fixture_models();
+        for fresh in &fresh_models {
+            let old = SavedModel::load(&fixture_path(FAMILIES_SINCE - 1, fresh.kind())).unwrap();
+            assert_eq!(old.model, fresh.model, "{}", fresh.kind());
+            assert_eq!(old.family, None);
+            assert_eq!(old.typical_numeric(0), None);
+            assert!(
+                old.family_note()
+                    .unwrap()
+                    .contains("no attack-family model")
+            );
+            let predictions = old.predict(&data.records, None);
+            assert!(predictions.iter().all(|p| p.family.is_none()));
+            assert_eq!(predictions, binary_predictions(fresh, &data.records));
+            assert!(fresh.family_note().is_none());
+            assert!(
+                fresh
+                    .predict(&data.records[..5], None)
+                    .iter()
+                    .all(|p| p.family.is_some())
+            );
+        }
+    }
+
     /// Files of the oldest format still read (3, before node covers) load and score as the
     /// same model trained now; asking their tree models for explanations says to retrain.
     #[test]
@@ -397,7 +553,7 @@ mod tests {
             assert_eq!(old.kind(), fresh.kind());
             assert_eq!(
                 old.predict(&data.records, None),
-                fresh.predict(&data.records, None),
+                binary_predictions(fresh, &data.records),
                 "{}",
                 fresh.kind()
             );
@@ -533,7 +689,7 @@ mod tests {
         assert!(
             old.to_string()
                 .contains("format version 1; this nadir (version")
-                && old.to_string().contains("reads versions 3 to 4: retrain"),
+                && old.to_string().contains("reads versions 3 to 5: retrain"),
             "{old}"
         );
         assert!(matches!(

@@ -74,7 +74,7 @@ impl ForestParams {
     }
 
     /// The plan for data of `columns` tree columns.
-    fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
+    pub(crate) fn plan(&self, columns: usize) -> Result<EnsemblePlan, FitError> {
         EnsemblePlan::new(
             self.trees,
             self.bootstrap,
@@ -175,11 +175,11 @@ fn sampling_text(bootstrap: bool, max_samples: f64) -> String {
 }
 
 /// Checked settings of an ensemble fit.
-struct EnsemblePlan {
-    trees: usize,
+pub(crate) struct EnsemblePlan {
+    pub(crate) trees: usize,
     bootstrap: bool,
     max_samples: f64,
-    grow: GrowSettings,
+    pub(crate) grow: GrowSettings,
 }
 
 impl EnsemblePlan {
@@ -207,7 +207,7 @@ impl EnsemblePlan {
     }
 
     /// Per training row, how many times one tree sees it.
-    fn draw_rows(&self, rows: usize, rng: &mut Rng) -> Vec<u32> {
+    pub(crate) fn draw_rows(&self, rows: usize, rng: &mut Rng) -> Vec<u32> {
         let drawn = ((rows as f64 * self.max_samples).round() as usize).clamp(1, rows);
         let mut weights = vec![0; rows];
         if self.bootstrap {

@@ -65,6 +65,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
+mod multi;
+pub use multi::MultiGradientBoosting;
+
 /// Above this many rows, `EarlyStopping::Auto` turns early stopping on (scikit-learn's rule).
 const AUTO_EARLY_STOPPING_ROWS: usize = 10_000;
 /// Least hessian sum a child may hold (scikit-learn's `min_hessian_to_split`): it keeps leaf

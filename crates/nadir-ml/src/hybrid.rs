@@ -599,6 +599,103 @@ pub(crate) fn novelty_score(d: f64, tau: f64) -> f64 {
     }
 }
 
+/// The normal training row a record's novelty distance is measured to, and how far it is
+/// in each scaled one-hot column ([`Hybrid::novelty_neighbours`]).
+pub(crate) struct NoveltyNeighbour {
+    /// The novelty score: the distance to that row.
+    pub(crate) distance: f64,
+    /// Per scaled one-hot column, the squared difference; they sum to the distance squared.
+    pub(crate) squares: Vec<f64>,
+    /// The row, unscaled: numeric values and category codes.
+    pub(crate) numeric: Vec<f64>,
+    pub(crate) codes: Vec<u32>,
+}
+
+/// What the explainers read ([`crate::explain::hybrid`]).
+impl Hybrid {
+    pub(crate) fn classifier(&self) -> &AnyModel {
+        &self.classifier
+    }
+
+    /// The k-nearest-neighbour novelty part's scaling (normal traffic's means and spreads).
+    pub(crate) fn novelty_scaler(&self) -> Option<&Standardizer> {
+        match &self.novelty {
+            Novelty::Knn(knn) => Some(&knn.standardizer),
+            Novelty::IsolationForest(_) => None,
+        }
+    }
+
+    /// The isolation-forest novelty part.
+    pub(crate) fn novelty_forest(&self) -> Option<&IsolationForest> {
+        match &self.novelty {
+            Novelty::IsolationForest(forest) => Some(forest),
+            Novelty::Knn(_) => None,
+        }
+    }
+
+    /// Whether [`Hybrid::novelty_neighbours`] has the rows: a k-nearest-neighbour novelty
+    /// part measured on the scaled one-hot rows.
+    pub(crate) fn novelty_keeps_rows(&self) -> bool {
+        matches!(&self.novelty, Novelty::Knn(knn) if knn.space.is_none())
+    }
+
+    /// For a k-nearest-neighbour novelty part measured on the scaled one-hot rows (not on
+    /// principal components, whose points do not keep the rows), each row's k-th nearest
+    /// normal training row, the one its novelty score is the distance to; `None` for the
+    /// other novelty parts.
+    pub(crate) fn novelty_neighbours(&self, data: &Encoded) -> Option<Vec<NoveltyNeighbour>> {
+        let Novelty::Knn(knn) = &self.novelty else {
+            return None;
+        };
+        if knn.space.is_some() {
+            return None;
+        }
+        let x = coordinates(&knn.standardizer, None, data);
+        let index = knn.index();
+        let k = knn.neighbours.min(index.len());
+        let numeric = data.num_numeric();
+        let rows: Vec<usize> = (0..data.len()).collect();
+        Some(
+            rows.par_iter()
+                .map(|&row| {
+                    let query = x.row(row);
+                    let query = query.as_slice().expect("standard layout");
+                    let (point, distance) =
+                        index.nearest(query, k).last().copied().unwrap_or((0, 0.0));
+                    let point = &knn.points[point * knn.dim..][..knn.dim];
+                    let squares = query
+                        .iter()
+                        .zip(point)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .collect();
+                    let numeric_values = (0..numeric)
+                        .map(|j| knn.standardizer.raw(j, point[j]))
+                        .collect();
+                    let mut offset = numeric;
+                    let codes = data
+                        .cardinalities
+                        .iter()
+                        .map(|&width| {
+                            let block = &point[offset..offset + width];
+                            offset += width;
+                            block
+                                .iter()
+                                .position(|&v| v == 1.0)
+                                .map_or(nadir_data::UNSEEN, |code| code as u32)
+                        })
+                        .collect();
+                    NoveltyNeighbour {
+                        distance,
+                        squares,
+                        numeric: numeric_values,
+                        codes,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
 impl crate::model::Inputs for Hybrid {
     /// The classifier's and the novelty detector's.
     fn input_widths(&self) -> Vec<crate::model::InputWidth> {

@@ -613,6 +613,38 @@ impl IsolationForest {
     }
 }
 
+/// What the path-length explainer reads ([`crate::explain::isolation`]).
+impl IsolationForest {
+    /// The rows each tree was grown on: the n of c(n).
+    pub(crate) fn subsample(&self) -> usize {
+        self.subsample
+    }
+
+    /// Walks one-hot `row` down every tree: calls `path` with the columns of the cuts it
+    /// passes, root first, and the path length of the leaf it reaches.
+    pub(crate) fn walk(&self, row: &[f64], mut path: impl FnMut(&[u32], f64)) {
+        let mut columns = Vec::new();
+        for &root in &self.roots {
+            columns.clear();
+            let mut at = root;
+            loop {
+                let node = &self.nodes[at as usize];
+                if node.left == at {
+                    break;
+                }
+                columns.push(node.feature);
+                at = node.next(row);
+            }
+            path(&columns, self.path_lengths[at as usize]);
+        }
+    }
+
+    /// The number of trees.
+    pub(crate) fn trees(&self) -> usize {
+        self.roots.len()
+    }
+}
+
 impl crate::model::Inputs for IsolationForest {
     fn input_widths(&self) -> Vec<crate::model::InputWidth> {
         vec![crate::model::InputWidth::OneHot {

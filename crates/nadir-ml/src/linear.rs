@@ -1273,6 +1273,37 @@ impl TryFrom<StoredSvm> for Svm {
     }
 }
 
+/// What the explainers read ([`crate::explain::linear`], [`crate::explain::sampling`]).
+impl LogisticRegression {
+    pub(crate) fn scaler(&self) -> &Standardizer {
+        &self.scaler
+    }
+
+    /// The weights of the scaled one-hot columns and the intercept: the log-odds of a row
+    /// are their dot product plus the intercept.
+    pub(crate) fn log_odds_weights(&self) -> (&[f64], f64) {
+        (&self.weights, self.intercept)
+    }
+}
+
+/// What the explainers read ([`crate::explain::linear`], [`crate::explain::sampling`]).
+impl Svm {
+    pub(crate) fn scaler(&self) -> &Standardizer {
+        &self.scaler
+    }
+
+    /// A linear SVM's Platt-calibrated log-odds −(A·(w·x + b) + B) as weights of the scaled
+    /// one-hot columns and an intercept; `None` for a kernel SVM.
+    pub(crate) fn log_odds_weights(&self) -> Option<(Vec<f64>, f64)> {
+        if self.features.is_some() {
+            return None;
+        }
+        let PlattSigmoid { a, b } = self.svm.sigmoid;
+        let weights = self.svm.weights.iter().map(|w| -a * w).collect();
+        Some((weights, -(a * self.svm.bias + b)))
+    }
+}
+
 /// The checks on load, beside them so that they move with them.
 #[cfg(test)]
 mod load_checks {

@@ -143,6 +143,114 @@ pub fn classification_report(c: &Confusion) -> String {
     out
 }
 
+/// One class's precision, recall and F1 among several (the attack families).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    pub class: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Rows of the class in the truth.
+    pub support: u64,
+}
+
+/// Per-class metrics of a multi-class prediction, as scikit-learn's `classification_report`
+/// and `confusion_matrix` give them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    pub classes: Vec<ClassScores>,
+    /// The mean F1 of the classes present in the truth or the predictions (scikit-learn's
+    /// `f1_score(average="macro")`): a class neither holds would count as 0 for nothing.
+    pub macro_f1: f64,
+    pub accuracy: f64,
+    /// `confusion[t][p]`: rows of true class `t` predicted as class `p`.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl ClassReport {
+    /// The report of `predicted` against `truth`, both class indices below `names.len()`.
+    pub fn new(names: &[String], truth: &[u32], predicted: &[u32]) -> ClassReport {
+        let k = names.len();
+        let mut confusion = vec![vec![0u64; k]; k];
+        for (&t, &p) in truth.iter().zip(predicted) {
+            confusion[t as usize][p as usize] += 1;
+        }
+        let mut present = 0;
+        let mut f1_sum = 0.0;
+        let classes = names
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let right = confusion[c][c];
+                let support: u64 = confusion[c].iter().sum();
+                let predicted: u64 = confusion.iter().map(|row| row[c]).sum();
+                let (precision, recall) = (ratio(right, predicted), ratio(right, support));
+                let f1 = f1(precision, recall);
+                if support + predicted > 0 {
+                    present += 1;
+                    f1_sum += f1;
+                }
+                ClassScores {
+                    class: name.clone(),
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                }
+            })
+            .collect();
+        let right: u64 = (0..k).map(|c| confusion[c][c]).sum();
+        ClassReport {
+            classes,
+            macro_f1: if present == 0 {
+                0.0
+            } else {
+                f1_sum / f64::from(present)
+            },
+            accuracy: ratio(right, truth.len() as u64),
+            confusion,
+        }
+    }
+
+    /// The report as text: a row per class, the macro F1, then the confusion matrix (rows
+    /// the truth, columns the prediction).
+    pub fn to_text(&self) -> String {
+        let width = self
+            .classes
+            .iter()
+            .map(|c| c.class.len())
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        let mut out = format!(
+            "{:>width$} {:>9} {:>9} {:>9} {:>9}\n",
+            "family", "precision", "recall", "f1-score", "support"
+        );
+        for c in &self.classes {
+            out.push_str(&format!(
+                "{:>width$} {:>9.4} {:>9.4} {:>9.4} {:>9}\n",
+                c.class, c.precision, c.recall, c.f1, c.support
+            ));
+        }
+        out.push_str(&format!(
+            "{:>width$} {:>9} {:>9} {:>9.4}\n{:>width$} {:>9} {:>9} {:>9.4}\n\nconfusion (rows: true family, columns: predicted)\n{:>width$}",
+            "macro F1", "", "", self.macro_f1, "accuracy", "", "", self.accuracy, ""
+        ));
+        for c in &self.classes {
+            out.push_str(&format!(" {:>9}", c.class));
+        }
+        out.push('\n');
+        for (c, row) in self.classes.iter().zip(&self.confusion) {
+            out.push_str(&format!("{:>width$}", c.class));
+            for n in row {
+                out.push_str(&format!(" {n:>9}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// Applies a threshold: a score at or above it is an attack.
 pub fn classify(scores: &[f64], threshold: f64) -> Vec<bool> {
     scores.iter().map(|&s| s >= threshold).collect()
@@ -356,6 +464,37 @@ impl Unflattering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_class_metrics_match_a_hand_computed_case() {
+        // Truth: 3 normal, 2 DoS, 1 Probe; U2R in neither. Predictions: normal rows as
+        // normal, normal, DoS; DoS as DoS, normal; Probe as Probe.
+        let names: Vec<String> = ["normal", "DoS", "Probe", "U2R"].map(String::from).into();
+        let report = ClassReport::new(&names, &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 0, 2]);
+        assert_eq!(
+            report.confusion,
+            [[2, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+        );
+        let normal = &report.classes[0];
+        // normal: 2 of 3 predicted right (precision 2/3), 2 of 3 found (recall 2/3).
+        assert!((normal.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((normal.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(normal.support, 3);
+        // DoS: precision 1/2, recall 1/2, F1 1/2; Probe perfect; U2R absent, not averaged.
+        assert!((report.classes[1].f1 - 0.5).abs() < 1e-12);
+        assert_eq!(report.classes[2].f1, 1.0);
+        assert_eq!(report.classes[3].f1, 0.0);
+        let macro_f1 = (2.0 / 3.0 + 0.5 + 1.0) / 3.0;
+        assert!((report.macro_f1 - macro_f1).abs() < 1e-12);
+        assert!((report.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        let text = report.to_text();
+        assert!(text.contains("macro F1"), "{text}");
+        assert!(
+            text.contains("\n    Probe    1.0000    1.0000    1.0000         1\n"),
+            "{text}"
+        );
+        assert!(text.contains("\n   normal         2         1         0         0\n"));
+    }
 
     #[test]
     fn confusion_and_rates_by_hand() {

@@ -1,5 +1,8 @@
 //! A multilayer perceptron: fully connected ReLU layers and one logit output, trained with
-//! Adam on binary cross-entropy.
+//! Adam on binary cross-entropy; and its multi-class form, [`MultiMlp`], whose output layer
+//! has one logit per class, trained on the softmax cross-entropy `ln Σ_k e^(z_k) − z_y`,
+//! whose derivative is `softmax(z)_k − [k = y]`. Both share everything else: the scaler, the
+//! layers, Adam and the training loop.
 //!
 //! The loss of a row with logit `z` and label `y` is the numerically stable form of
 //! `-y ln σ(z) - (1 - y) ln(1 - σ(z))`, namely `max(z, 0) - z·y + ln(1 + e^-|z|)`, whose
@@ -26,10 +29,11 @@
 //! scoring run in parallel over chunks of rows, each independent of the others.
 
 use crate::model::{
-    Classifier, Fit, FitError, MalformedModel, ParamGuard, all_finite, check_training_data,
+    Classifier, Fit, FitError, FitMulti, MalformedModel, MultiClassifier, ParamGuard, all_finite,
+    check_class_data, check_training_data,
 };
 use crate::scale::Standardizer;
-use crate::split::stratified_split;
+use crate::split::stratified_split_classes;
 use nadir_data::{Encoded, Rng, UNSEEN};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar, concatenate, s};
@@ -143,14 +147,53 @@ impl ParamGuard for MlpParams {
     }
 }
 
-/// A fitted multilayer perceptron.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A fitted multilayer perceptron. Checked when a model file is read ([`Mlp::try_from`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mlp {
     params: MlpParams,
     scaler: Standardizer,
     network: Network<f32>,
     training_loss: Vec<f64>,
     validation_loss: Vec<f64>,
+}
+
+/// An [`Mlp`] or a [`MultiMlp`] as a model file holds it, before the check of its output
+/// layer's width.
+#[derive(Deserialize)]
+struct StoredMlp {
+    params: MlpParams,
+    scaler: Standardizer,
+    network: Network<f32>,
+    training_loss: Vec<f64>,
+    validation_loss: Vec<f64>,
+}
+
+crate::model::load_checked!(Mlp, StoredMlp);
+
+impl TryFrom<StoredMlp> for Mlp {
+    type Error = MalformedModel;
+
+    fn try_from(stored: StoredMlp) -> Result<Mlp, MalformedModel> {
+        if stored.network.outputs() != 1 {
+            return Err(MalformedModel(
+                "an MLP ends in a layer of one output".to_string(),
+            ));
+        }
+        let StoredMlp {
+            params,
+            scaler,
+            network,
+            training_loss,
+            validation_loss,
+        } = stored;
+        Ok(Mlp {
+            params,
+            scaler,
+            network,
+            training_loss,
+            validation_loss,
+        })
+    }
 }
 
 impl Mlp {
@@ -175,6 +218,36 @@ impl Fit for MlpParams {
     fn fit(&self, data: &Encoded, labels: &[bool], seed: u64) -> Result<Mlp, FitError> {
         check_training_data(data, labels)?;
         self.check()?;
+        let classes: Vec<u32> = labels.iter().map(|&attack| u32::from(attack)).collect();
+        let fitted = self.fit_network(data, &classes, 1, seed)?;
+        Ok(Mlp {
+            params: self.clone(),
+            scaler: fitted.scaler,
+            network: fitted.network,
+            training_loss: fitted.training_loss,
+            validation_loss: fitted.validation_loss,
+        })
+    }
+}
+
+/// A scaler and a network fitted together, with the losses of their training.
+struct Fitted {
+    scaler: Standardizer,
+    network: Network<f32>,
+    training_loss: Vec<f64>,
+    validation_loss: Vec<f64>,
+}
+
+impl MlpParams {
+    /// Fits the scaler, then a network of `outputs` logits (1: binary, `classes[i]` then
+    /// being 0 or 1; more: one per class) on checked data and parameters.
+    fn fit_network(
+        &self,
+        data: &Encoded,
+        classes: &[u32],
+        outputs: usize,
+        seed: u64,
+    ) -> Result<Fitted, FitError> {
         let scaler = Standardizer::fit(data);
         let rows: Vec<usize> = (0..data.len()).collect();
         let chunks: Vec<InputRows<f32>> = rows
@@ -184,28 +257,29 @@ impl Fit for MlpParams {
         let x = InputRows::concatenate(&chunks);
         let trained = if self.early_stopping {
             let split_seed = Rng::fork(seed, 2).next_u64();
-            let (fit_rows, held_out) = stratified_split(labels, self.validation_share, split_seed);
+            // On classes 0 and 1, the binary stratified split.
+            let (fit_rows, held_out) =
+                stratified_split_classes(classes, self.validation_share, split_seed);
             if fit_rows.is_empty() || held_out.is_empty() {
                 return Err(FitError::invalid(
                     "validation_share",
-                    format!("leaves no rows on one side of {} rows", labels.len()),
+                    format!("leaves no rows on one side of {} rows", classes.len()),
                 ));
             }
-            let pick = |rows: &[usize]| -> Vec<bool> { rows.iter().map(|&i| labels[i]).collect() };
+            let pick = |rows: &[usize]| -> Vec<u32> { rows.iter().map(|&i| classes[i]).collect() };
             let (fit_x, valid_x) = (x.select(&fit_rows), x.select(&held_out));
             let valid_y = pick(&held_out);
             train(
                 self,
                 fit_x.view(),
-                &pick(&fit_rows),
+                (&pick(&fit_rows), outputs),
                 Some((valid_x.view(), &valid_y)),
                 seed,
             )
         } else {
-            train(self, x.view(), labels, None, seed)
+            train(self, x.view(), (classes, outputs), None, seed)
         };
-        Ok(Mlp {
-            params: self.clone(),
+        Ok(Fitted {
             scaler,
             network: trained.network,
             training_loss: trained.training_loss,
@@ -275,6 +349,43 @@ fn cross_entropy(z: f64, attack: bool) -> (f64, f64) {
         e / (1.0 + e)
     };
     (z.max(0.0) - z * y + e.ln_1p(), probability - y)
+}
+
+/// One row's loss at its logits `z` when its class is `y`: the binary cross-entropy of one
+/// logit (`y` 1: attack), or the softmax cross-entropy of one logit per class. With `delta`,
+/// writes there the loss's derivative with respect to each logit, divided by the batch's
+/// rows.
+fn output_loss<T: Real>(z: &[T], y: u32, delta: Option<(&mut [T], f64)>) -> f64 {
+    if let [z] = z {
+        let (loss, derivative) = cross_entropy(z.to_f64(), y == 1);
+        if let Some((delta, n)) = delta {
+            delta[0] = T::from_f64(derivative / n);
+        }
+        return loss;
+    }
+    let max = z
+        .iter()
+        .map(|v| v.to_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = z.iter().map(|v| (v.to_f64() - max).exp()).sum();
+    if let Some((delta, n)) = delta {
+        for (k, (d, v)) in delta.iter_mut().zip(z).enumerate() {
+            let p = (v.to_f64() - max).exp() / sum;
+            let target = if k == y as usize { 1.0 } else { 0.0 };
+            *d = T::from_f64((p - target) / n);
+        }
+    }
+    sum.ln() - (z[y as usize].to_f64() - max)
+}
+
+/// Softmax of one row of logits, as probabilities summing to 1.
+fn softmax<T: Real>(z: &[T]) -> impl Iterator<Item = f64> + '_ {
+    let max = z
+        .iter()
+        .map(|v| v.to_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = z.iter().map(|v| (v.to_f64() - max).exp()).sum();
+    z.iter().map(move |v| (v.to_f64() - max).exp() / sum)
 }
 
 /// The float types the network runs in: `f32` for training and scoring, `f64` for the
@@ -477,8 +588,8 @@ impl<T: Real> Dense<T> {
     }
 }
 
-/// ReLU hidden layers and a final one-unit layer giving the logit. Checked when a model file
-/// is read ([`Network::try_from`]).
+/// ReLU hidden layers and a final layer giving the logits: one, or one per class. Checked
+/// when a model file is read ([`Network::try_from`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Network<T> {
     layers: Vec<Dense<T>>,
@@ -499,15 +610,14 @@ impl<'de, T: Real + Deserialize<'de>> Deserialize<'de> for Network<T> {
 impl<T: Real> TryFrom<StoredNetwork<T>> for Network<T> {
     type Error = MalformedModel;
 
-    /// Layers that chain (each takes the previous one's outputs, the last gives one logit),
-    /// each holding inputs × outputs finite weights and one finite bias per output.
+    /// Layers that chain (each takes the previous one's outputs), each holding inputs ×
+    /// outputs finite weights and one finite bias per output. The models check the width of
+    /// the last (one logit, or one per class).
     fn try_from(stored: StoredNetwork<T>) -> Result<Network<T>, MalformedModel> {
         let layers = stored.layers;
         let malformed = |i: usize, what: String| MalformedModel(format!("MLP layer {i}: {what}"));
-        if layers.last().is_none_or(|last| last.outputs != 1) {
-            return Err(MalformedModel(
-                "an MLP ends in a layer of one output".to_string(),
-            ));
+        if layers.is_empty() {
+            return Err(MalformedModel("an MLP without layers".to_string()));
         }
         for (i, layer) in layers.iter().enumerate() {
             let (inputs, outputs) = (layer.inputs, layer.outputs);
@@ -555,11 +665,11 @@ struct Workspace<T> {
 }
 
 impl<T: Real> Network<T> {
-    /// He-initialised layers of widths `inputs`, `hidden…`, 1.
-    fn he(inputs: usize, hidden: &[usize], rng: &mut Rng) -> Network<T> {
+    /// He-initialised layers of widths `inputs`, `hidden…`, `outputs`.
+    fn he(inputs: usize, hidden: &[usize], outputs: usize, rng: &mut Rng) -> Network<T> {
         let mut widths = vec![inputs];
         widths.extend_from_slice(hidden);
-        widths.push(1);
+        widths.push(outputs);
         let layers = widths
             .windows(2)
             .map(|pair| {
@@ -576,6 +686,11 @@ impl<T: Real> Network<T> {
             })
             .collect();
         Network { layers }
+    }
+
+    /// The number of logits it gives.
+    fn outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
     }
 
     /// A network of the same shape with every parameter zero (gradients, Adam's moments).
@@ -657,7 +772,7 @@ impl<T: Real> Network<T> {
         }
     }
 
-    /// The logit of every row of `x`.
+    /// The logits of every row of `x`, row by row.
     fn logits(&self, x: Inputs<'_, T>) -> Vec<T> {
         let mut outputs = self.workspace(x.rows()).outputs;
         self.forward(x, &mut outputs);
@@ -669,16 +784,18 @@ impl<T: Real> Network<T> {
     }
 
     /// Mean cross-entropy of the rows of `x`, run in batches of the workspace's capacity.
-    fn mean_loss(&self, x: Inputs<'_, T>, y: &[bool], work: &mut Workspace<T>) -> f64 {
+    fn mean_loss(&self, x: Inputs<'_, T>, y: &[u32], work: &mut Workspace<T>) -> f64 {
         let capacity = work.outputs[0].nrows();
+        let width = self.outputs();
         let mut total = 0.0;
         for (start, labels) in (0..).step_by(capacity).zip(y.chunks(capacity)) {
             self.forward(x.slice(start, start + labels.len()), &mut work.outputs);
             let logits = work.outputs.last().expect("at least the output layer");
+            let logits = logits.slice(s![..labels.len(), ..]);
             total += labels
                 .iter()
-                .zip(logits.column(0))
-                .map(|(&y, &z)| cross_entropy(z.to_f64(), y).0)
+                .zip(contiguous(&logits).chunks_exact(width))
+                .map(|(&y, z)| output_loss(z, y, None))
                 .sum::<f64>();
         }
         total / y.len() as f64
@@ -689,7 +806,7 @@ impl<T: Real> Network<T> {
     fn loss_and_gradient(
         &self,
         x: Inputs<'_, T>,
-        y: &[bool],
+        y: &[u32],
         alpha: f64,
         grad: &mut Network<T>,
         work: &mut Workspace<T>,
@@ -699,12 +816,13 @@ impl<T: Real> Network<T> {
         self.forward(x, &mut work.outputs);
         let last = self.layers.len() - 1;
         let mut loss = 0.0;
-        let logits = work.outputs[last].column(0);
-        let mut logit_delta = work.deltas[last].column_mut(0);
-        for i in 0..rows {
-            let (row_loss, derivative) = cross_entropy(logits[i].to_f64(), y[i]);
-            loss += row_loss;
-            logit_delta[i] = T::from_f64(derivative / n);
+        let width = self.outputs();
+        let logits = work.outputs[last].slice(s![..rows, ..]);
+        let mut logit_delta = work.deltas[last].slice_mut(s![..rows, ..]);
+        let rows_out = contiguous(&logits).chunks_exact(width);
+        let rows_delta = contiguous_mut(&mut logit_delta).chunks_exact_mut(width);
+        for ((z, delta), &y) in rows_out.zip(rows_delta).zip(y) {
+            loss += output_loss(z, y, Some((delta, n)));
         }
         let decay = T::from_f64(alpha / n);
         for l in (0..=last).rev() {
@@ -833,15 +951,16 @@ struct Trained {
 
 /// Mini-batch Adam over `epochs` shuffled passes; with `validation`, keeps the network of the
 /// best validation epoch and stops after `patience` epochs without improvement.
+/// `(y, outputs)`: each row's class and the network's logits (see [`output_loss`]).
 fn train(
     params: &MlpParams,
     x: Inputs<'_, f32>,
-    y: &[bool],
-    validation: Option<(Inputs<'_, f32>, &[bool])>,
+    (y, outputs): (&[u32], usize),
+    validation: Option<(Inputs<'_, f32>, &[u32])>,
     seed: u64,
 ) -> Trained {
     let n = x.rows();
-    let mut network = Network::he(x.width(), &params.hidden, &mut Rng::fork(seed, 0));
+    let mut network = Network::he(x.width(), &params.hidden, outputs, &mut Rng::fork(seed, 0));
     let mut shuffler = Rng::fork(seed, 1);
     let mut grad = network.zeros_like();
     let mut adam = Adam::new(params, &network);
@@ -855,7 +974,7 @@ fn train(
         hot_per_row: per_row,
         binary: x.binary,
     };
-    let mut batch_y = vec![false; batch_size];
+    let mut batch_y = vec![0; batch_size];
     let mut order: Vec<usize> = (0..n).collect();
     let mut training_loss = Vec::new();
     let mut validation_loss = Vec::new();
@@ -907,12 +1026,156 @@ fn train(
     }
 }
 
+/// A fitted multi-class multilayer perceptron: [`Mlp`]'s layers with one logit per class,
+/// the class probabilities their softmax. Checked when a model file is read
+/// ([`MultiMlp::try_from`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MultiMlp {
+    params: MlpParams,
+    scaler: Standardizer,
+    network: Network<f32>,
+    training_loss: Vec<f64>,
+    validation_loss: Vec<f64>,
+}
+
+crate::model::load_checked!(MultiMlp, StoredMlp);
+
+impl TryFrom<StoredMlp> for MultiMlp {
+    type Error = MalformedModel;
+
+    fn try_from(stored: StoredMlp) -> Result<MultiMlp, MalformedModel> {
+        let classes = stored.network.outputs();
+        if classes < 2 {
+            return Err(MalformedModel(format!(
+                "a multi-class MLP ends in a layer of one output per class, at least 2, not \
+                 {classes}"
+            )));
+        }
+        let StoredMlp {
+            params,
+            scaler,
+            network,
+            training_loss,
+            validation_loss,
+        } = stored;
+        Ok(MultiMlp {
+            params,
+            scaler,
+            network,
+            training_loss,
+            validation_loss,
+        })
+    }
+}
+
+impl MultiMlp {
+    pub fn params(&self) -> &MlpParams {
+        &self.params
+    }
+
+    /// Mean training cross-entropy (without the penalty) of each epoch run.
+    pub fn training_loss(&self) -> &[f64] {
+        &self.training_loss
+    }
+
+    /// Mean cross-entropy on the held-out rows after each epoch; empty without early stopping.
+    pub fn validation_loss(&self) -> &[f64] {
+        &self.validation_loss
+    }
+
+    /// One line saying what the model is.
+    pub fn describe(&self) -> String {
+        let mut widths = vec![self.network.layers[0].inputs];
+        widths.extend(self.network.layers.iter().map(|l| l.outputs));
+        let widths: Vec<String> = widths.iter().map(usize::to_string).collect();
+        format!(
+            "multi-class MLP {} (ReLU, softmax), Adam learning_rate {} over {} epochs of batch \
+             {}, alpha {}, final training loss {:.4}",
+            widths.join("-"),
+            self.params.learning_rate,
+            self.training_loss.len(),
+            self.params.batch_size,
+            self.params.alpha,
+            self.training_loss.last().copied().unwrap_or(f64::NAN),
+        )
+    }
+}
+
+impl FitMulti for MlpParams {
+    type Model = MultiMlp;
+
+    fn fit_multi(
+        &self,
+        data: &Encoded,
+        classes: &[u32],
+        n_classes: usize,
+        seed: u64,
+    ) -> Result<MultiMlp, FitError> {
+        check_class_data(data, classes, n_classes)?;
+        self.check()?;
+        let fitted = self.fit_network(data, classes, n_classes, seed)?;
+        Ok(MultiMlp {
+            params: self.clone(),
+            scaler: fitted.scaler,
+            network: fitted.network,
+            training_loss: fitted.training_loss,
+            validation_loss: fitted.validation_loss,
+        })
+    }
+}
+
+impl crate::model::Inputs for MultiMlp {
+    /// The first layer's inputs.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        vec![crate::model::InputWidth::OneHot {
+            columns: self.network.layers[0].inputs,
+            numeric: Some(self.scaler.numeric()),
+        }]
+    }
+}
+
+impl MultiClassifier for MultiMlp {
+    fn n_classes(&self) -> usize {
+        self.network.outputs()
+    }
+
+    fn class_probabilities(&self, data: &Encoded) -> Vec<f64> {
+        assert_eq!(
+            data.one_hot_width(),
+            self.network.layers[0].inputs,
+            "the records were encoded by another feature pipeline than the model's"
+        );
+        let classes = self.n_classes();
+        let rows: Vec<usize> = (0..data.len()).collect();
+        rows.par_chunks(CHUNK_ROWS)
+            .flat_map_iter(|chunk| {
+                let x = InputRows::encode(&self.scaler, &data.select(chunk));
+                let logits = self.network.logits(x.view());
+                let probabilities: Vec<f64> =
+                    logits.chunks_exact(classes).flat_map(softmax).collect();
+                probabilities
+            })
+            .collect()
+    }
+}
+
+impl Mlp {
+    /// Its input scaling, whose means are the explanations' reference row
+    /// ([`crate::explain::sampling`]).
+    pub(crate) fn scaler(&self) -> &Standardizer {
+        &self.scaler
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::roc_auc;
     use crate::testdata::{NSL_NUMERIC, nsl_encoded};
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file};
+    use crate::testdata::{
+        assert_rows_sum_to_one, macro_f1, most_probable, sample_family_split, with_threads,
+    };
 
     /// Records whose only non-zero features are the first two numeric ones.
     fn two_feature_records(points: &[[f64; 2]]) -> Encoded {
@@ -924,7 +1187,7 @@ mod tests {
     }
 
     /// The objective the gradient is of: mean cross-entropy plus the L2 penalty.
-    fn objective(network: &Network<f64>, x: Inputs<'_, f64>, y: &[bool], alpha: f64) -> f64 {
+    fn objective(network: &Network<f64>, x: Inputs<'_, f64>, y: &[u32], alpha: f64) -> f64 {
         let mut scratch = network.zeros_like();
         let loss =
             network.loss_and_gradient(x, y, alpha, &mut scratch, &mut network.workspace(x.rows()));
@@ -971,6 +1234,17 @@ mod tests {
 
     #[test]
     fn backpropagation_matches_finite_differences() {
+        gradient_check(1, &[1, 0, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn softmax_backpropagation_matches_finite_differences() {
+        gradient_check(3, &[2, 0, 1, 1, 0, 2]);
+    }
+
+    /// Backpropagation through a network of `outputs` logits against central differences of
+    /// the objective, for six rows of classes `y`.
+    fn gradient_check(outputs: usize, y: &[u32]) {
         let mut rng = Rng::new(3);
         // Four dense columns and three binary ones, two slots per row (NOT_HOT: none).
         let x = InputRows {
@@ -979,20 +1253,19 @@ mod tests {
             hot_per_row: 2,
             binary: 3,
         };
-        let y = [true, false, true, true, false, false];
         let alpha = 0.3;
-        let mut network = Network::<f64>::he(7, &[5, 3], &mut rng);
+        let mut network = Network::<f64>::he(7, &[5, 3], outputs, &mut rng);
         // Non-zero biases keep pre-activations off ReLU's kink at 0, where the one-sided
         // derivative backpropagation uses and the central difference disagree.
         for layer in &mut network.layers {
             layer.bias.iter_mut().for_each(|b| *b = 0.5 * rng.normal());
         }
         let mut grad = network.zeros_like();
-        network.loss_and_gradient(x.view(), &y, alpha, &mut grad, &mut network.workspace(6));
+        network.loss_and_gradient(x.view(), y, alpha, &mut grad, &mut network.workspace(6));
         let loss_with = |array: usize, index: usize, delta: f64| {
             let mut shifted = network.clone();
             shifted.parameters_mut().nth(array).expect("same shape")[index] += delta;
-            objective(&shifted, x.view(), &y, alpha)
+            objective(&shifted, x.view(), y, alpha)
         };
         let h = 1e-6;
         let mut worst: f64 = 0.0;
@@ -1217,7 +1490,7 @@ mod tests {
     #[ignore = "full data: run in release with --ignored --nocapture"]
     fn full_data_default_shape_is_chosen_on_a_validation_share_of_the_training_part() {
         let split = split_file("Network_anomaly_data.csv");
-        let (fit_rows, valid_rows) = stratified_split(&split.train_labels, 0.2, 42);
+        let (fit_rows, valid_rows) = crate::split::stratified_split(&split.train_labels, 0.2, 42);
         let pick =
             |rows: &[usize]| -> Vec<bool> { rows.iter().map(|&i| split.train_labels[i]).collect() };
         let (fit_x, fit_y) = (split.train.select(&fit_rows), pick(&fit_rows));
@@ -1276,5 +1549,158 @@ mod tests {
         });
         // A floor just under the accuracy at 0.5 measured on 2026-12-03: 0.99788.
         assert!(defaults.accuracy >= 0.9976, "{defaults:?}");
+    }
+
+    /// Three classes by the first feature's range.
+    fn three_bands(rows: usize) -> (Encoded, Vec<u32>) {
+        let x: Vec<f64> = (0..rows)
+            .map(|i| (i * 7 % rows) as f64 * 3.0 / rows as f64)
+            .collect();
+        let points: Vec<[f64; 2]> = x.iter().map(|&v| [v, (v * 13.0).sin()]).collect();
+        (
+            two_feature_records(&points),
+            x.iter().map(|&v| v as u32).collect(),
+        )
+    }
+
+    #[test]
+    fn multi_class_learns_three_bands_with_probabilities_summing_to_one() {
+        let (data, classes) = three_bands(300);
+        let params = MlpParams {
+            hidden: vec![16],
+            learning_rate: 0.01,
+            batch_size: 32,
+            epochs: 200,
+            ..MlpParams::default()
+        };
+        let model = params.fit_multi(&data, &classes, 3, 1).unwrap();
+        assert_eq!(model.n_classes(), 3);
+        let probabilities = model.class_probabilities(&data);
+        assert_rows_sum_to_one(&probabilities, 3);
+        let predicted = most_probable(&probabilities, 3);
+        let right = predicted
+            .iter()
+            .zip(&classes)
+            .filter(|(p, c)| p == c)
+            .count();
+        // The bands touch: a few rows at their borders may go either way.
+        assert!(right >= 294, "{right} of 300 right");
+        let losses = model.training_loss();
+        assert!(losses[losses.len() - 1] < 0.5 * losses[0], "{losses:?}");
+    }
+
+    #[test]
+    fn multi_class_bad_data_and_parameters_are_refused_before_any_work() {
+        let (data, mut classes) = three_bands(30);
+        let params = MlpParams::default();
+        classes[4] = 5;
+        assert_eq!(
+            params.fit_multi(&data, &classes, 3, 1),
+            Err(FitError::UnknownClass {
+                row: 4,
+                class: 5,
+                n_classes: 3
+            })
+        );
+        assert_eq!(
+            params.fit_multi(&data, &[2; 30], 3, 1),
+            Err(FitError::SingleClass)
+        );
+        classes[4] = 0;
+        let bad = MlpParams {
+            hidden: vec![0],
+            ..params
+        };
+        assert!(matches!(
+            bad.fit_multi(&data, &classes, 3, 1),
+            Err(FitError::InvalidParameter { name, .. }) if name == "hidden"
+        ));
+    }
+
+    #[test]
+    fn multi_class_same_seed_same_weights_whatever_the_thread_count() {
+        let s = sample_family_split();
+        let n = s.names.len();
+        let params = MlpParams {
+            hidden: vec![8],
+            epochs: 2,
+            early_stopping: true,
+            ..MlpParams::default()
+        };
+        let fit_on = |threads| {
+            with_threads(threads, || {
+                params.fit_multi(&s.train, &s.train_classes, n, 5).unwrap()
+            })
+        };
+        let one = fit_on(1);
+        assert_eq!(one.validation_loss().len(), 2);
+        assert_eq!(one, fit_on(2));
+        let scores = |threads| with_threads(threads, || one.class_probabilities(&s.test));
+        let bits = |p: Vec<f64>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(scores(1)), bits(scores(2)));
+        assert_ne!(
+            one,
+            params.fit_multi(&s.train, &s.train_classes, n, 6).unwrap()
+        );
+    }
+
+    /// Honest: fitted on the training part, scored on the test part of the family split.
+    #[test]
+    fn multi_class_sample_families_macro_f1_floor() {
+        let s = sample_family_split();
+        let n = s.names.len();
+        let model = MlpParams::default()
+            .fit_multi(&s.train, &s.train_classes, n, 42)
+            .unwrap();
+        let probabilities = model.class_probabilities(&s.test);
+        assert_rows_sum_to_one(&probabilities, n);
+        let f1 = macro_f1(&s.test_classes, &most_probable(&probabilities, n));
+        // Measured 2026-12-04: 0.6820 (the sample's test part holds 11 R2L rows and 3 U2R
+        // rows, so each of those weighs much).
+        assert!(f1 >= 0.65, "macro-F1 {f1}");
+    }
+
+    /// A binary MLP's file is no multi-class one and the other way round; a well-formed file
+    /// whose network breaks its rules is refused; an untouched one gives the same model back.
+    #[test]
+    fn multi_class_round_trip_and_tampered_files() {
+        let (data, classes) = three_bands(60);
+        let params = MlpParams {
+            hidden: vec![4],
+            epochs: 2,
+            ..MlpParams::default()
+        };
+        let multi = params.fit_multi(&data, &classes, 3, 1).unwrap();
+        let bytes = postcard::to_allocvec(&multi).unwrap();
+        let back: MultiMlp = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, multi);
+        assert_eq!(
+            back.class_probabilities(&data),
+            multi.class_probabilities(&data)
+        );
+        let refused_as = |bytes: &[u8], multi: bool| {
+            crate::model::take_refusal();
+            let decoded = if multi {
+                postcard::from_bytes::<MultiMlp>(bytes).is_ok()
+            } else {
+                postcard::from_bytes::<Mlp>(bytes).is_ok()
+            };
+            assert!(!decoded);
+            crate::model::take_refusal().expect("a refusal")
+        };
+        assert!(refused_as(&bytes, false).contains("one output"));
+        let binary = params
+            .fit(
+                &data,
+                &classes.iter().map(|&c| c == 1).collect::<Vec<_>>(),
+                1,
+            )
+            .unwrap();
+        let bytes = postcard::to_allocvec(&binary).unwrap();
+        assert!(refused_as(&bytes, true).contains("at least 2"));
+        let mut tampered = multi.clone();
+        tampered.network.layers[1].weights.pop();
+        assert!(crate::testdata::refusal(&tampered).is_some());
+        assert_eq!(crate::testdata::refusal(&multi), None);
     }
 }

@@ -11,7 +11,8 @@
 //! - `nadir predict`'s columns, which the web page's download repeats ([`columns`]);
 //! - a record's explanation, when asked for: [`EXPLANATION_COLUMNS`] after the others, the
 //!   features as one compact text in CSV ([`explanation_text`]) or as an array of
-//!   [`FeatureContribution`] objects (`feature`, `value`, `typical`, `contribution`).
+//!   [`FeatureContribution`] objects (`feature`, `value`, `typical`, `contribution`), and for
+//!   a hybrid the part explained and the nearest normal row ([`explanation_columns`]).
 
 pub use crate::explain::FeatureContribution;
 use crate::registry::ModelKind;
@@ -23,6 +24,13 @@ pub const ATTACK: &str = "attack";
 pub const NORMAL: &str = "normal";
 /// The field naming which part of a hybrid flagged the record.
 pub const FIRED: &str = "fired";
+/// The field naming a record's most probable attack family (empty or absent when the model
+/// file has no family model).
+pub const FAMILY: &str = "family";
+/// The field holding the family model's probability of that family.
+pub const FAMILY_PROBABILITY: &str = "family_probability";
+/// The family fields, in order, after the score (and `fired`).
+pub const FAMILY_COLUMNS: [&str; 2] = [FAMILY, FAMILY_PROBABILITY];
 /// Joins a record's warnings where one text holds them all (a CSV cell).
 pub const WARNING_SEPARATOR: &str = "; ";
 
@@ -96,12 +104,14 @@ pub fn warning_text(unseen: &[UnseenCategory]) -> String {
 
 /// The columns of `nadir predict`'s CSV (and the keys of its NDJSON, in order) for a model of
 /// `kind`: `row`, `line`, `prediction`, the score's field, `fired` for the models that
-/// report it, `warning`. The web page's download writes the same.
+/// report it, [`FAMILY_COLUMNS`] (empty for a model file without a family model),
+/// `warning`. The web page's download writes the same.
 pub fn columns(kind: ModelKind) -> Vec<&'static str> {
     let mut columns = vec!["row", "line", "prediction", kind.score_field()];
     if reports_fired(kind) {
         columns.push(FIRED);
     }
+    columns.extend(FAMILY_COLUMNS);
     columns.push("warning");
     columns
 }
@@ -113,8 +123,27 @@ pub const EXPLAINED: &str = "explained";
 pub const BASE_VALUE: &str = "base_value";
 /// The record's strongest features and their contributions.
 pub const EXPLANATION: &str = "explanation";
+/// How the explanation was computed: `tree_shap`, `linear`, … ([`crate::explain::Method`]).
+pub const EXPLANATION_METHOD: &str = "explanation_method";
 /// The columns (and keys) an explanation adds after the others, in order.
-pub const EXPLANATION_COLUMNS: [&str; 3] = [EXPLAINED, BASE_VALUE, EXPLANATION];
+pub const EXPLANATION_COLUMNS: [&str; 4] = [EXPLAINED, BASE_VALUE, EXPLANATION, EXPLANATION_METHOD];
+/// Hybrids: the part whose output the explanation adds up to, `classifier` or `novelty`
+/// ([`crate::explain::Part`]); a column after [`EXPLANATION_COLUMNS`] for the models
+/// [`reports_fired`] names.
+pub const EXPLAINED_PART: &str = "explained_part";
+/// Hybrids whose novelty part is explained by distance shares: the most similar normal
+/// training row, an object of every feature's value (NDJSON and JSON only).
+pub const NEAREST_NORMAL: &str = "nearest_normal";
+
+/// The columns (and keys) an explanation adds for a model of `kind`:
+/// [`EXPLANATION_COLUMNS`], then [`EXPLAINED_PART`] for a hybrid.
+pub fn explanation_columns(kind: ModelKind) -> Vec<&'static str> {
+    let mut columns = EXPLANATION_COLUMNS.to_vec();
+    if reports_fired(kind) {
+        columns.push(EXPLAINED_PART);
+    }
+    columns
+}
 /// Joins the features of an explanation's compact text.
 pub const CONTRIBUTION_SEPARATOR: &str = ";";
 
@@ -159,6 +188,8 @@ mod tests {
             let columns = columns(kind);
             assert_eq!(columns[3], expected);
             assert_eq!(columns.contains(&FIRED), kind == ModelKind::Hybrid);
+            let family = columns.iter().position(|&c| c == FAMILY).unwrap();
+            assert_eq!(columns[family..], [FAMILY, FAMILY_PROBABILITY, "warning"]);
         }
         let fields: Vec<&str> = ScoreKind::ALL.map(ScoreKind::field).to_vec();
         assert_eq!(fields, ["probability", "anomaly_score", "score"]);

@@ -11,9 +11,10 @@
 //! `final_fit`, then per model `choose_threshold` and `measure_holdout`. The split is recorded in metrics.json ([`DataSplit`]: the held-out
 //! rows themselves), so the report scores exactly those rows without replaying it.
 
+use crate::family::{FamilyKind, FamilyModel, MAX_FAMILIES, class_of, family_classes};
 use crate::file::{SavedModel, TrainingInfo, TrainingMetrics};
 use crate::fitting::{Catalogue, Fits, Fitted, Fitter};
-use crate::metrics::{self, Scores};
+use crate::metrics::{self, ClassReport, Scores};
 use crate::model::{Classifier, Fired, FitError, PartScores};
 use crate::registry::{CheckedConfig, ModelConfig, ModelKind, ParamError};
 use crate::split::{stratified_folds, stratified_split};
@@ -74,6 +75,8 @@ pub enum ProtocolError {
     Fit { kind: ModelKind, error: FitError },
     #[error(transparent)]
     Param(#[from] ParamError),
+    #[error("fitting the attack-family model: {error}")]
+    Family { error: FitError },
 }
 
 /// Summary of the data a run used.
@@ -160,6 +163,22 @@ pub struct ModelReport {
     pub test_rows: usize,
     /// Tree models: importance of each schema feature, largest first.
     pub feature_importances: Option<Vec<(String, f64)>>,
+    /// Its attack-family model, measured on the test part; absent when the run had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<FamilyReport>,
+}
+
+/// An attack-family model measured on the test part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FamilyReport {
+    pub description: String,
+    /// Wall-clock seconds of its fit on the training part.
+    pub fit_seconds: f64,
+    /// Per family, on the test rows of the families the training part holds.
+    pub holdout: ClassReport,
+    /// Test rows of a family the training part never showed, which no family model can
+    /// name: left out of `holdout`.
+    pub test_rows_of_unseen_families: usize,
 }
 
 /// The results of `train`.
@@ -170,6 +189,9 @@ pub struct TrainReport {
     pub folds: usize,
     pub data: DataSummary,
     pub models: Vec<ModelReport>,
+    /// Why the run fitted no attack-family models, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families_note: Option<String>,
 }
 
 impl TrainReport {
@@ -219,9 +241,14 @@ pub fn train(
     options: &TrainOptions,
     progress: &dyn Fn(Progress),
 ) -> Result<Trained, ProtocolError> {
-    let outcome = run(&Catalogue, data, test_data, options, progress)?;
+    let mut outcome = run(&Catalogue, data, test_data, options, progress)?;
     let mut reports = Vec::new();
     let mut saved = Vec::new();
+    let (families, families_note) =
+        match std::mem::replace(&mut outcome.families, Families::Unfitted(String::new())) {
+            Families::Fitted(fitted) => (fitted, None),
+            Families::Unfitted(why) => (BTreeMap::new(), Some(why)),
+        };
     for measured in outcome.models {
         let Measured {
             kind,
@@ -233,6 +260,7 @@ pub fn train(
             fit_seconds,
             predict_seconds,
         } = measured;
+        let family = families.get(&FamilyKind::for_model(kind)).cloned();
         reports.push(ModelReport {
             name: kind,
             description: model.describe(),
@@ -250,6 +278,7 @@ pub fn train(
             feature_importances: model
                 .feature_importances()
                 .map(|importances| named_importances(outcome.pipeline.schema(), importances)),
+            families: family.as_ref().map(|(_, report)| report.clone()),
         });
         saved.push(SavedModel {
             nadir_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -268,6 +297,9 @@ pub fn train(
                 cross_validation: folds,
                 holdout: Some(holdout),
             },
+            family: family.map(|(model, _)| model),
+            typical_numeric: outcome.typical_numeric.clone(),
+            explainer: Default::default(),
         });
     }
     let report = TrainReport {
@@ -276,6 +308,7 @@ pub fn train(
         folds: options.folds,
         data: outcome.data,
         models: reports,
+        families_note,
     };
     Ok(Trained {
         report,
@@ -302,6 +335,15 @@ pub(crate) struct Run<M> {
     pub(crate) pipeline: FeaturePipeline,
     pub(crate) data: DataSummary,
     pub(crate) models: Vec<Measured<M>>,
+    /// Per numeric feature, the median of the training part.
+    pub(crate) typical_numeric: Vec<f64>,
+    pub(crate) families: Families,
+}
+
+/// The attack-family models of a run: one per [`FamilyKind`] its models use, or why none.
+pub(crate) enum Families {
+    Fitted(BTreeMap<FamilyKind, (FamilyModel, FamilyReport)>),
+    Unfitted(String),
 }
 
 /// The protocol itself, on models from `fitter`: see [`train`]. Each step is a function of
@@ -326,6 +368,7 @@ pub(crate) fn run<F: Fitter>(
     );
     let mut cv = cross_validate(fitter, &checked.config, &parts, options, progress)?;
     let last = final_fit(fitter, &checked.config, &parts, options.seed, progress)?;
+    let families = fit_families(&parts, &last, options)?;
     let mut models = Vec::new();
     for (kind, fitted) in last.fitted {
         if !options.kinds.contains(&kind) {
@@ -347,11 +390,14 @@ pub(crate) fn run<F: Fitter>(
             &parts.test_labels,
         ));
     }
+    let typical_numeric = medians(&last.train);
     let summary = summarise(data, test_data, parts, &last.test, options);
     Ok(Run {
         pipeline: last.pipeline,
         data: summary,
         models,
+        typical_numeric,
+        families,
     })
 }
 
@@ -517,6 +563,8 @@ struct FinalFit<M> {
     pipeline: FeaturePipeline,
     /// The test part, encoded by that pipeline.
     test: Encoded,
+    /// The training part, encoded by that pipeline.
+    train: Encoded,
     fitted: BTreeMap<ModelKind, Fitted<M>>,
 }
 
@@ -531,11 +579,12 @@ fn final_fit<F: Fitter>(
 ) -> Result<FinalFit<F::Model>, ProtocolError> {
     let pipeline = FeaturePipeline::fit(&parts.train.schema, &parts.train.records);
     let test = pipeline.encode(&parts.test.records);
+    let train = pipeline.encode(&parts.train.records);
     let fitted = fit_all(
         fitter,
         config,
         seed,
-        &pipeline.encode(&parts.train.records),
+        &train,
         &parts.train_labels,
         None,
         progress,
@@ -543,8 +592,111 @@ fn final_fit<F: Fitter>(
     Ok(FinalFit {
         pipeline,
         test,
+        train,
         fitted,
     })
+}
+
+/// Step 4b: the attack-family models, one per [`FamilyKind`] the chosen models use, fitted
+/// on the training part the final models were (their classes its families, benign first)
+/// and measured once on the test part. Data of more than [`MAX_FAMILIES`] families gets
+/// none, and the run says so once.
+fn fit_families<M>(
+    parts: &Parts,
+    last: &FinalFit<M>,
+    options: &TrainOptions,
+) -> Result<Families, ProtocolError> {
+    let (Some(train_attacks), Some(test_attacks)) = (&parts.train.attacks, &parts.test.attacks)
+    else {
+        return Ok(Families::Unfitted("the data has no attack names".into()));
+    };
+    let schema = &parts.train.schema;
+    let classes = family_classes(schema, train_attacks.iter().map(String::as_str));
+    if classes.len() > MAX_FAMILIES {
+        return Ok(Families::Unfitted(format!(
+            "no attack-family models: the training part holds {} classes, family models \
+             tell at most {MAX_FAMILIES} apart",
+            classes.len()
+        )));
+    }
+    if classes.len() < 2 {
+        return Ok(Families::Unfitted(
+            "no attack-family models: the training part holds one class only".into(),
+        ));
+    }
+    let train_classes: Vec<u32> = train_attacks
+        .iter()
+        .map(|a| class_of(schema, &classes, a).expect("the classes are the training part's"))
+        .collect();
+    let test_classes: Vec<Option<u32>> = test_attacks
+        .iter()
+        .map(|a| class_of(&parts.test.schema, &classes, a))
+        .collect();
+    let known: Vec<usize> = (0..test_classes.len())
+        .filter(|&i| test_classes[i].is_some())
+        .collect();
+    let truth: Vec<u32> = known.iter().filter_map(|&i| test_classes[i]).collect();
+    let test = last.test.select(&known);
+    let mut kinds: Vec<FamilyKind> = options
+        .kinds
+        .iter()
+        .map(|&k| FamilyKind::for_model(k))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut fitted = BTreeMap::new();
+    for kind in kinds {
+        let start = Instant::now();
+        let model = kind
+            .fit(
+                &options.config,
+                &last.train,
+                &train_classes,
+                classes.len(),
+                options.seed,
+            )
+            .map_err(|error| ProtocolError::Family { error })?;
+        let fit_seconds = start.elapsed().as_secs_f64();
+        let family = FamilyModel {
+            classes: classes.clone(),
+            model,
+        };
+        let predicted: Vec<u32> = family
+            .predict_classes(&test)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        let report = FamilyReport {
+            description: family.model.describe(),
+            fit_seconds,
+            holdout: ClassReport::new(&classes, &truth, &predicted),
+            test_rows_of_unseen_families: test_classes.len() - known.len(),
+        };
+        fitted.insert(kind, (family, report));
+    }
+    Ok(Families::Fitted(fitted))
+}
+
+/// Per numeric column, the median of the rows (the mean of the two middle values of an even
+/// count, as numpy's), NaN left out; NaN for a column of NaN only.
+fn medians(data: &Encoded) -> Vec<f64> {
+    (0..data.num_numeric())
+        .map(|column| {
+            let mut values: Vec<f64> = data
+                .numeric
+                .iter()
+                .map(|row| row[column])
+                .filter(|v| !v.is_nan())
+                .collect();
+            values.sort_unstable_by(f64::total_cmp);
+            let n = values.len();
+            match n {
+                0 => f64::NAN,
+                _ if n % 2 == 1 => values[n / 2],
+                _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+            }
+        })
+        .collect()
 }
 
 /// Step 5: a model's decision threshold and the rule that gave it: the user's, else the one
@@ -714,6 +866,13 @@ pub struct Evaluation {
     pub unflattering: metrics::Unflattering,
     pub per_attack: BTreeMap<String, AttackRate>,
     pub rows_with_unseen_categories: usize,
+    /// The family model's per-class report, on the rows of the families it knows; absent
+    /// for a model file without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub families: Option<ClassReport>,
+    /// Rows of a family the model's family model does not know, left out of `families`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_of_unknown_families: Option<usize>,
 }
 
 /// Measures a saved model on labelled records.
@@ -739,6 +898,23 @@ pub fn evaluate(
         threshold,
     );
     let measured = Scores::at_threshold(&labels, &scores, threshold);
+    let families = model.family.as_ref().map(|family| {
+        let classes: Vec<Option<u32>> = attacks
+            .iter()
+            .map(|a| class_of(&data.schema, &family.classes, a))
+            .collect();
+        let known: Vec<usize> = (0..classes.len())
+            .filter(|&i| classes[i].is_some())
+            .collect();
+        let truth: Vec<u32> = known.iter().filter_map(|&i| classes[i]).collect();
+        let predicted: Vec<u32> = family
+            .predict_classes(&encoded.select(&known))
+            .into_iter()
+            .map(|(class, _)| class)
+            .collect();
+        let report = ClassReport::new(&family.classes, &truth, &predicted);
+        (report, classes.len() - known.len())
+    });
     Ok(Evaluation {
         model: model.kind(),
         rows: data.len(),
@@ -748,6 +924,8 @@ pub fn evaluate(
         pr_auc: metrics::average_precision(&labels, &scores),
         per_attack,
         rows_with_unseen_categories: rows_with_unseen(&encoded),
+        rows_of_unknown_families: families.as_ref().map(|(_, unknown)| *unknown),
+        families: families.map(|(report, _)| report),
     })
 }
 

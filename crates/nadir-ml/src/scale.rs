@@ -146,6 +146,21 @@ impl Standardizer {
     }
 }
 
+impl Standardizer {
+    /// The raw value of each numeric column whose scaled value is 0: the training mean of
+    /// the column (of its logarithm, for counts). The explanations' reference row.
+    pub(crate) fn centre(&self) -> Vec<f64> {
+        (0..self.log.len()).map(|j| self.raw(j, 0.0)).collect()
+    }
+
+    /// The raw value of column `j` whose scaled value is `z` (a value clipped when scaled
+    /// comes back as the clip's bound).
+    pub(crate) fn raw(&self, j: usize, z: f64) -> f64 {
+        let v = z * self.scale[j] + self.mean[j];
+        if self.log[j] { v.exp_m1() } else { v }
+    }
+}
+
 fn transform(log: bool, v: f64) -> f64 {
     if log { v.ln_1p() } else { v }
 }

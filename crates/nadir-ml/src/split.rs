@@ -52,6 +52,32 @@ pub fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<(Vec<usize>
         .collect()
 }
 
+/// [`stratified_split`] by class index, for the multi-class models: `test_share` of each
+/// class goes to the test part. On classes 0 and 1 it is the same split as
+/// [`stratified_split`] of the labels `class == 1`.
+pub fn stratified_split_classes(
+    classes: &[u32],
+    test_share: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let count = classes.iter().max().map_or(0, |&c| c as usize + 1);
+    let mut by_class = vec![Vec::new(); count];
+    for (i, &c) in classes.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for class in &mut by_class {
+        rng.shuffle(class);
+        let n_test = (class.len() as f64 * test_share).round() as usize;
+        test.extend_from_slice(&class[..n_test]);
+        train.extend_from_slice(&class[n_test..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +113,23 @@ mod tests {
             assert!((attacks - 335 / 5).abs() <= 1);
         }
         assert!(seen.iter().all(|&s| s == 1));
+    }
+
+    #[test]
+    fn class_split_keeps_every_class_share_and_is_the_binary_split_on_two_classes() {
+        let classes: Vec<u32> = (0..1000).map(|i| [0, 0, 1, 2, 2, 2, 0][i % 7]).collect();
+        let (train, test) = stratified_split_classes(&classes, 0.3, 7);
+        assert_eq!(train.len() + test.len(), 1000);
+        for class in 0..3 {
+            let all = classes.iter().filter(|&&c| c == class).count();
+            let tested = test.iter().filter(|&&i| classes[i] == class).count();
+            assert_eq!(tested, (all as f64 * 0.3).round() as usize, "class {class}");
+        }
+        let y = labels(1000);
+        let binary: Vec<u32> = y.iter().map(|&a| u32::from(a)).collect();
+        assert_eq!(
+            stratified_split_classes(&binary, 0.3, 42),
+            stratified_split(&y, 0.3, 42)
+        );
     }
 }

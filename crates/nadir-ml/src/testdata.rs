@@ -186,3 +186,89 @@ pub fn with_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) ->
         .expect("a thread pool")
         .install(work)
 }
+
+/// Records split for the multi-class models: classes are indices into `names` (benign
+/// first, then the families in name order).
+pub struct FamilySplit {
+    pub names: Vec<String>,
+    pub train: Encoded,
+    pub train_classes: Vec<u32>,
+    pub test: Encoded,
+    pub test_classes: Vec<u32>,
+}
+
+/// The sample file split 70/30, stratified by attack family (seed 42), encoded with a
+/// pipeline fitted on its training part.
+pub fn sample_family_split() -> FamilySplit {
+    let data = sample_data();
+    let families = data.families().expect("labelled");
+    let mut names: Vec<String> = families.iter().map(|f| f.to_string()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let normal = names
+        .iter()
+        .position(|n| n == "normal")
+        .expect("normal rows");
+    names[..=normal].rotate_right(1);
+    let classes: Vec<u32> = families
+        .iter()
+        .map(|f| names.iter().position(|n| n == f).expect("a listed family") as u32)
+        .collect();
+    let (train_idx, test_idx) = crate::split::stratified_split_classes(&classes, 0.3, 42);
+    let train = data.select(&train_idx);
+    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
+    FamilySplit {
+        train: pipeline.encode(&train.records),
+        train_classes: train_idx.iter().map(|&i| classes[i]).collect(),
+        test: pipeline.encode(&data.select(&test_idx).records),
+        test_classes: test_idx.iter().map(|&i| classes[i]).collect(),
+        names,
+    }
+}
+
+/// Each row's most probable class (the lowest on ties), from `rows × n_classes`
+/// probabilities.
+pub fn most_probable(probabilities: &[f64], n_classes: usize) -> Vec<u32> {
+    probabilities
+        .chunks_exact(n_classes)
+        .map(|row| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |best, (k, &p)| if p > row[best] { k } else { best });
+            best as u32
+        })
+        .collect()
+}
+
+/// Macro-averaged F1 over the classes that occur in `truth` or `predicted`, as
+/// scikit-learn's `f1_score(average="macro")` (a class's F1 is 0 when it has no true
+/// positive).
+pub fn macro_f1(truth: &[u32], predicted: &[u32]) -> f64 {
+    let classes = truth.iter().chain(predicted).max().map_or(0, |&c| c + 1);
+    let mut f1s = Vec::new();
+    for class in 0..classes {
+        let tp = (truth.iter().zip(predicted))
+            .filter(|&(&t, &p)| t == class && p == class)
+            .count();
+        let actual = truth.iter().filter(|&&t| t == class).count();
+        let said = predicted.iter().filter(|&&p| p == class).count();
+        if actual + said > 0 {
+            f1s.push(2.0 * tp as f64 / (actual + said) as f64);
+        }
+    }
+    f1s.iter().sum::<f64>() / f1s.len() as f64
+}
+
+/// Asserts every row of `rows × n_classes` probabilities is finite, in [0, 1], and sums to 1.
+pub fn assert_rows_sum_to_one(probabilities: &[f64], n_classes: usize) {
+    assert!(!probabilities.is_empty() && probabilities.len().is_multiple_of(n_classes));
+    for (row, p) in probabilities.chunks_exact(n_classes).enumerate() {
+        assert!(
+            p.iter().all(|&v| (0.0..=1.0).contains(&v)),
+            "row {row}: {p:?}"
+        );
+        let sum: f64 = p.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-12, "row {row} sums to {sum}");
+    }
+}

@@ -192,7 +192,7 @@ impl ParamGuard for DecisionTreeParams {
 }
 
 impl DecisionTreeParams {
-    fn grow_settings(&self, columns: usize) -> Result<GrowSettings, FitError> {
+    pub(crate) fn grow_settings(&self, columns: usize) -> Result<GrowSettings, FitError> {
         GrowSettings::new(
             self.max_features,
             self.max_depth,
@@ -288,12 +288,19 @@ fn push_tree_row(data: &Encoded, row: usize, rows: &mut Vec<f64>) {
     rows.extend(data.codes[row].iter().map(|&code| f64::from(code)));
 }
 
+/// Rows `range` of `data` as trees read them, end to end in `rows` (cleared first).
+pub(crate) fn push_tree_rows(data: &Encoded, range: std::ops::Range<usize>, rows: &mut Vec<f64>) {
+    rows.clear();
+    for row in range {
+        push_tree_row(data, row, rows);
+    }
+}
+
 impl Node {
-    fn leaf(counts: u64, index: usize) -> Node {
-        let (normal, attack) = unpack(counts);
+    fn leaf(attack_share: f64, index: usize) -> Node {
         Node {
             low: f64::NEG_INFINITY,
-            high: attack as f64 / (normal + attack) as f64,
+            high: attack_share,
             children: index as u32,
             slot: LEAF_SLOT,
         }
@@ -474,6 +481,31 @@ impl Tree {
             let [leaf] = self.leaves_of([row]);
             *out += self.nodes[leaf as usize].probability();
         }
+    }
+
+    /// Calls `reached(i, leaf)` with the leaf each row `i` of `rows` (tree rows end to end,
+    /// as [`push_tree_rows`] writes them) reaches, eight rows abreast.
+    pub(crate) fn for_each_leaf(&self, rows: &[f64], mut reached: impl FnMut(usize, u32)) {
+        const LANES: usize = 8;
+        let stride = 1 + self.columns();
+        let mut groups = rows.chunks_exact(LANES * stride);
+        let mut first = 0;
+        for group in &mut groups {
+            let group: [&[f64]; LANES] = std::array::from_fn(|i| &group[i * stride..][..stride]);
+            for (i, leaf) in self.leaves_of(group).into_iter().enumerate() {
+                reached(first + i, leaf);
+            }
+            first += LANES;
+        }
+        for (i, row) in groups.remainder().chunks_exact(stride).enumerate() {
+            let [leaf] = self.leaves_of([row]);
+            reached(first + i, leaf);
+        }
+    }
+
+    /// Its nodes, the root first.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The leaves `N` rows reach, walked together until none moves.
@@ -1037,11 +1069,13 @@ impl GrowSettings {
     }
 }
 
-/// Training data binned once per fit and shared by all the trees grown on it.
-pub(crate) struct TrainingSet<'a> {
+/// Training data binned once per fit and shared by all the trees grown on it, with what
+/// the trees learn to tell apart: attack or not ([`BinaryLabels`]) or one of several
+/// classes ([`ClassLabels`]).
+pub(crate) struct TrainingSet<S> {
     binner: Binner,
     binned: BinnedData,
-    labels: &'a [bool],
+    labels: S,
     /// Per column, one past the highest bin any training row falls in: the bins worth
     /// scanning.
     used_bins: Vec<usize>,
@@ -1051,8 +1085,17 @@ pub(crate) struct TrainingSet<'a> {
 /// columns in 64-bit masks.
 pub(crate) const MAX_TREE_COLUMNS: usize = 64;
 
-impl<'a> TrainingSet<'a> {
-    pub(crate) fn new(data: &Encoded, labels: &'a [bool]) -> Result<TrainingSet<'a>, FitError> {
+impl<'a> TrainingSet<BinaryLabels<'a>> {
+    pub(crate) fn new(
+        data: &Encoded,
+        labels: &'a [bool],
+    ) -> Result<TrainingSet<BinaryLabels<'a>>, FitError> {
+        TrainingSet::with_labels(data, BinaryLabels(labels))
+    }
+}
+
+impl<S: ClassStats> TrainingSet<S> {
+    pub(crate) fn with_labels(data: &Encoded, labels: S) -> Result<TrainingSet<S>, FitError> {
         let columns = tree_columns(data);
         if columns > MAX_TREE_COLUMNS {
             return Err(FitError::invalid(
@@ -1084,7 +1127,22 @@ impl<'a> TrainingSet<'a> {
 
 /// Grows one tree on the rows with a nonzero weight; `weights[i]` is how many times row `i`
 /// was drawn. Weighted counts (bootstrap draws) are what `min_samples_*` limit.
-pub(crate) fn grow(set: &TrainingSet, weights: &[u32], settings: &GrowSettings, rng: Rng) -> Tree {
+pub(crate) fn grow(
+    set: &TrainingSet<BinaryLabels>,
+    weights: &[u32],
+    settings: &GrowSettings,
+    rng: Rng,
+) -> Tree {
+    Grower::new(set, weights, *settings, rng).grow().0
+}
+
+/// [`grow`] for any class statistics: the tree, and per node its weighted class counts.
+pub(crate) fn grow_counted<S: ClassStats>(
+    set: &TrainingSet<S>,
+    weights: &[u32],
+    settings: &GrowSettings,
+    rng: Rng,
+) -> (Tree, Vec<S::Counts>) {
     Grower::new(set, weights, *settings, rng).grow()
 }
 
@@ -1095,47 +1153,166 @@ const CATCH_ALL_BIN: u8 = u8::MAX;
 /// instead of filling a histogram for that column.
 const SORT_INSTEAD_OF_HISTOGRAM: usize = 4;
 
-/// Per bin, normal and attack weight packed as `normal + attack << 32`. A class's total
-/// weight is at most the number of rows, which are indexed by `u32`, so halves never carry.
-type Histogram = [u64; MAX_BINS];
+/// What a tree learns to tell apart, as the grower sees it: each row's weighted class
+/// counts, which add up per bin and per node and subtract exactly (histogram subtraction).
+/// The grower is generic over it so that the binary trees keep their two counts packed in
+/// one `u64` while the multi-class trees count K classes.
+pub(crate) trait ClassStats: Sync {
+    type Counts: Copy
+        + Default
+        + PartialEq
+        + Send
+        + Sync
+        + std::ops::Add<Output = Self::Counts>
+        + std::ops::Sub<Output = Self::Counts>
+        + std::ops::AddAssign
+        + std::iter::Sum;
 
-fn pack(weight: u32, attack: bool) -> u64 {
-    u64::from(weight) << (32 * u32::from(attack))
+    /// Row `row` drawn `weight` times.
+    fn pack(&self, row: usize, weight: u32) -> Self::Counts;
+
+    /// The total weight: at most the number of rows, indexed by `u32`.
+    fn weight(counts: Self::Counts) -> u32;
+
+    /// Σ n_class² / n: the Gini score of a set of rows, higher is purer. A split's
+    /// children's weighted Gini impurity is `n - score`, so the best split maximises the
+    /// children's sum.
+    fn purity(counts: Self::Counts) -> f64;
+
+    /// Whether one class holds all the weight (nothing left to split).
+    fn is_pure(counts: Self::Counts) -> bool;
+
+    /// The share of the weight not in class 0 (normal): a leaf's P(attack).
+    fn attack_share(counts: Self::Counts) -> f64;
 }
+
+/// Attack or not, per row: normal and attack weight packed as `normal + attack << 32`. A
+/// class's total weight is at most the number of rows, indexed by `u32`, so halves never
+/// carry.
+#[derive(Clone, Copy)]
+pub(crate) struct BinaryLabels<'a>(pub(crate) &'a [bool]);
 
 fn unpack(counts: u64) -> (u64, u64) {
     (counts & 0xFFFF_FFFF, counts >> 32)
 }
 
-/// The total weight of packed counts: at most the number of rows, indexed by `u32`.
-fn weight(counts: u64) -> u32 {
-    let (normal, attack) = unpack(counts);
-    (normal + attack) as u32
+impl ClassStats for BinaryLabels<'_> {
+    type Counts = u64;
+
+    fn pack(&self, row: usize, weight: u32) -> u64 {
+        u64::from(weight) << (32 * u32::from(self.0[row]))
+    }
+
+    fn weight(counts: u64) -> u32 {
+        let (normal, attack) = unpack(counts);
+        (normal + attack) as u32
+    }
+
+    fn purity(counts: u64) -> f64 {
+        let (normal, attack) = unpack(counts);
+        (normal * normal + attack * attack) as f64 / (normal + attack) as f64
+    }
+
+    fn is_pure(counts: u64) -> bool {
+        let (normal, attack) = unpack(counts);
+        normal == 0 || attack == 0
+    }
+
+    fn attack_share(counts: u64) -> f64 {
+        let (normal, attack) = unpack(counts);
+        attack as f64 / (normal + attack) as f64
+    }
 }
 
-/// Σ n_class² / n: the Gini score of a set of rows, higher is purer. A split's children
-/// weighted Gini impurity is `n - score`, so the best split maximises the children's sum.
-fn purity(counts: u64) -> f64 {
-    let (normal, attack) = unpack(counts);
-    (normal * normal + attack * attack) as f64 / (normal + attack) as f64
+/// One of up to `K` classes per row (class 0 the normal traffic), counted in `K` lanes:
+/// the multi-class trees. `K` is the lane count, a power of two the class count is rounded
+/// up to, so that five classes add eight lanes, not sixteen.
+#[derive(Clone, Copy)]
+pub(crate) struct ClassLabels<'a, const K: usize>(pub(crate) &'a [u32]);
+
+/// Weighted counts of `K` classes.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct ClassCounts<const K: usize>(pub(crate) [u32; K]);
+
+impl<const K: usize> Default for ClassCounts<K> {
+    fn default() -> Self {
+        ClassCounts([0; K])
+    }
 }
+
+impl<const K: usize> std::ops::Add for ClassCounts<K> {
+    type Output = Self;
+    fn add(mut self, other: Self) -> Self {
+        self += other;
+        self
+    }
+}
+
+impl<const K: usize> std::ops::AddAssign for ClassCounts<K> {
+    fn add_assign(&mut self, other: Self) {
+        self.0.iter_mut().zip(other.0).for_each(|(a, b)| *a += b);
+    }
+}
+
+impl<const K: usize> std::ops::Sub for ClassCounts<K> {
+    type Output = Self;
+    fn sub(mut self, other: Self) -> Self {
+        self.0.iter_mut().zip(other.0).for_each(|(a, b)| *a -= b);
+        self
+    }
+}
+
+impl<const K: usize> std::iter::Sum for ClassCounts<K> {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(ClassCounts::default(), |a, b| a + b)
+    }
+}
+
+impl<const K: usize> ClassStats for ClassLabels<'_, K> {
+    type Counts = ClassCounts<K>;
+
+    fn pack(&self, row: usize, weight: u32) -> ClassCounts<K> {
+        let mut counts = [0; K];
+        counts[self.0[row] as usize] = weight;
+        ClassCounts(counts)
+    }
+
+    fn weight(counts: ClassCounts<K>) -> u32 {
+        counts.0.iter().sum()
+    }
+
+    fn purity(counts: ClassCounts<K>) -> f64 {
+        let squares: u64 = counts.0.iter().map(|&n| u64::from(n) * u64::from(n)).sum();
+        squares as f64 / f64::from(Self::weight(counts))
+    }
+
+    fn is_pure(counts: ClassCounts<K>) -> bool {
+        counts.0.iter().filter(|&&n| n > 0).count() <= 1
+    }
+
+    fn attack_share(counts: ClassCounts<K>) -> f64 {
+        1.0 - f64::from(counts.0[0]) / f64::from(Self::weight(counts))
+    }
+}
+
+type Histogram<C> = [C; MAX_BINS];
 
 /// A node's histograms: which columns are filled, and the buffer (taken from the pool when
 /// first needed).
-struct Histograms {
+struct Histograms<C> {
     filled: u64,
-    counts: Option<Box<[Histogram]>>,
+    counts: Option<Box<[Histogram<C>]>>,
 }
 
-impl Histograms {
-    fn none() -> Histograms {
+impl<C> Histograms<C> {
+    fn none() -> Histograms<C> {
         Histograms {
             filled: 0,
             counts: None,
         }
     }
 
-    fn get(&self, column: usize) -> Option<&Histogram> {
+    fn get(&self, column: usize) -> Option<&Histogram<C>> {
         if self.filled & (1 << column) == 0 {
             return None;
         }
@@ -1144,18 +1321,18 @@ impl Histograms {
 }
 
 /// A node still to be split or closed as a leaf; its rows are `rows[start..end]`.
-struct OpenNode {
+struct OpenNode<C> {
     index: usize,
     start: usize,
     end: usize,
     depth: usize,
-    totals: u64,
+    totals: C,
     /// Columns known to be constant in this node (and so in all its descendants).
     constant: u64,
-    histograms: Histograms,
+    histograms: Histograms<C>,
 }
 
-impl OpenNode {
+impl<C> OpenNode<C> {
     fn rows(&self) -> usize {
         self.end - self.start
     }
@@ -1163,18 +1340,18 @@ impl OpenNode {
 
 /// The best split found so far: rows with bin ≤ `bin` (numeric) or == `bin` (categorical)
 /// go left, and their packed counts are `left`.
-struct Candidate {
+struct Candidate<C> {
     column: usize,
     bin: u8,
-    left: u64,
+    left: C,
     score: f64,
 }
 
-enum ColumnScan {
+enum ColumnScan<C> {
     /// Every row of the node is in one bin: no split, and none in its descendants.
     Constant,
     /// The best valid split on the column, if any satisfies `min_samples_leaf`.
-    Scanned(Option<Candidate>),
+    Scanned(Option<Candidate<C>>),
 }
 
 /// A short list of columns, kept on the stack.
@@ -1201,35 +1378,41 @@ impl Columns {
     }
 }
 
-/// A node's parent histograms and its sibling, for histogram subtraction.
-type Family<'p, 's> = Option<(&'p Histograms, &'s mut OpenNode)>;
+/// A split waiting for its children to be searched: the parent's histograms, then the
+/// children.
+type StackedSplit<C> = (Histograms<C>, OpenNode<C>, OpenNode<C>);
 
-struct Grower<'s, 'a> {
-    set: &'s TrainingSet<'a>,
+/// A node's parent histograms and its sibling, for histogram subtraction.
+type Family<'p, 's, C> = Option<(&'p Histograms<C>, &'s mut OpenNode<C>)>;
+
+struct Grower<'s, S: ClassStats> {
+    set: &'s TrainingSet<S>,
     settings: GrowSettings,
     rng: Rng,
     /// Per training row, its weight packed under its class.
-    packed: Vec<u64>,
+    packed: Vec<S::Counts>,
     /// The drawn rows, each node's a contiguous range, ascending within it.
     rows: Vec<u32>,
     /// Room for the right-hand rows while partitioning.
     scratch: Vec<u32>,
     /// (bin, counts) pairs of a small node.
-    pairs: Vec<(u8, u64)>,
+    pairs: Vec<(u8, S::Counts)>,
     /// Histogram buffers no node is using.
-    pool: Vec<Box<[Histogram]>>,
+    pool: Vec<Box<[Histogram<S::Counts>]>>,
     nodes: Vec<Node>,
     /// Per node, its weighted training rows.
     covers: Vec<u32>,
+    /// Per node, its weighted class counts.
+    counts: Vec<S::Counts>,
     impurity_decrease: Vec<f64>,
 }
 
-impl<'s, 'a> Grower<'s, 'a> {
-    fn new(set: &'s TrainingSet<'a>, weights: &[u32], settings: GrowSettings, rng: Rng) -> Self {
-        let packed: Vec<u64> = weights
+impl<'s, S: ClassStats> Grower<'s, S> {
+    fn new(set: &'s TrainingSet<S>, weights: &[u32], settings: GrowSettings, rng: Rng) -> Self {
+        let packed: Vec<S::Counts> = weights
             .iter()
-            .zip(set.labels)
-            .map(|(&w, &attack)| pack(w, attack))
+            .enumerate()
+            .map(|(row, &w)| set.labels.pack(row, w))
             .collect();
         let rows: Vec<u32> = (0..set.rows() as u32)
             .filter(|&r| weights[r as usize] > 0)
@@ -1245,14 +1428,15 @@ impl<'s, 'a> Grower<'s, 'a> {
             pool: Vec::new(),
             nodes: Vec::new(),
             covers: Vec::new(),
+            counts: Vec::new(),
             impurity_decrease: vec![0.0; set.binned.columns()],
         }
     }
 
     /// Depth first; both children of a split are searched before either is split, while
     /// their parent's histograms are still at hand for subtraction.
-    fn grow(mut self) -> Tree {
-        let totals = self.rows.iter().map(|&r| self.packed[r as usize]).sum();
+    fn grow(mut self) -> (Tree, Vec<S::Counts>) {
+        let totals: S::Counts = self.rows.iter().map(|&r| self.packed[r as usize]).sum();
         let mut root = OpenNode {
             index: 0,
             start: 0,
@@ -1262,8 +1446,9 @@ impl<'s, 'a> Grower<'s, 'a> {
             constant: 0,
             histograms: Histograms::none(),
         };
-        self.nodes.push(Node::leaf(totals, 0));
-        self.covers.push(weight(totals));
+        self.nodes.push(Node::leaf(S::attack_share(totals), 0));
+        self.covers.push(S::weight(totals));
+        self.counts.push(totals);
         let mut stack = Vec::new();
         let split = self.find_split(&mut root, None);
         self.close(root, split, &mut stack);
@@ -1274,26 +1459,29 @@ impl<'s, 'a> Grower<'s, 'a> {
             self.close(left, left_split, &mut stack);
             self.close(right, right_split, &mut stack);
         }
-        Tree {
+        let tree = Tree {
             nodes: self.nodes,
             impurity_decrease: self.impurity_decrease,
             numeric: self.set.binned.numeric,
             covers: self.covers,
-        }
+        };
+        (tree, self.counts)
     }
 
-    fn release(&mut self, histograms: Histograms) {
+    fn release(&mut self, histograms: Histograms<S::Counts>) {
         self.pool.extend(histograms.counts);
     }
 
     /// The best split among `max_features` non-constant columns drawn at random, or `None`
     /// when the node must be a leaf.
-    fn find_split(&mut self, node: &mut OpenNode, mut family: Family) -> Option<Candidate> {
-        let (normal, attack) = unpack(node.totals);
-        let weight = normal + attack;
+    fn find_split(
+        &mut self,
+        node: &mut OpenNode<S::Counts>,
+        mut family: Family<S::Counts>,
+    ) -> Option<Candidate<S::Counts>> {
+        let weight = u64::from(S::weight(node.totals));
         let s = self.settings;
-        if normal == 0
-            || attack == 0
+        if S::is_pure(node.totals)
             || node.depth >= s.max_depth
             || weight < s.min_samples_split
             || weight < s.min_samples_leaf.saturating_mul(2)
@@ -1308,7 +1496,7 @@ impl<'s, 'a> Grower<'s, 'a> {
         }
         let count = candidates.len;
         let (mut drawn, mut visited) = (0, 0);
-        let mut best: Option<Candidate> = None;
+        let mut best: Option<Candidate<S::Counts>> = None;
         // Draw in batches of the columns still wanted, so a batch's histograms fill in
         // shared passes; the draws are the same as one at a time.
         while visited < s.max_features && drawn < count {
@@ -1344,7 +1532,12 @@ impl<'s, 'a> Grower<'s, 'a> {
     /// Fills the node's histograms for `batch`: by subtraction from the parent where it
     /// has the column (filling the sibling first when the sibling is the smaller), else
     /// from the node's rows.
-    fn fill_histograms(&mut self, node: &mut OpenNode, family: &mut Family, batch: &[u8]) {
+    fn fill_histograms(
+        &mut self,
+        node: &mut OpenNode<S::Counts>,
+        family: &mut Family<S::Counts>,
+        batch: &[u8],
+    ) {
         let (mut direct, mut on_sibling, mut derived) =
             (Columns::new(), Columns::new(), Columns::new());
         for &column in batch {
@@ -1387,23 +1580,26 @@ impl<'s, 'a> Grower<'s, 'a> {
         }
     }
 
-    fn buffer<'h>(&mut self, counts: &'h mut Option<Box<[Histogram]>>) -> &'h mut [Histogram] {
+    fn buffer<'h>(
+        &mut self,
+        counts: &'h mut Option<Box<[Histogram<S::Counts>]>>,
+    ) -> &'h mut [Histogram<S::Counts>] {
         counts.get_or_insert_with(|| {
             self.pool.pop().unwrap_or_else(|| {
-                vec![[0; MAX_BINS]; self.set.binned.columns()].into_boxed_slice()
+                vec![[S::Counts::default(); MAX_BINS]; self.set.binned.columns()].into_boxed_slice()
             })
         })
     }
 
     /// Fills `columns` of the node's histograms in passes over its rows, four columns a pass.
-    fn fill_from_rows(&mut self, node: &mut OpenNode, columns: &[u8]) {
+    fn fill_from_rows(&mut self, node: &mut OpenNode<S::Counts>, columns: &[u8]) {
         if columns.is_empty() {
             return;
         }
         let counts = self.buffer(&mut node.histograms.counts);
         for &column in columns {
             let c = usize::from(column);
-            counts[c][..self.set.used_bins[c]].fill(0);
+            counts[c][..self.set.used_bins[c]].fill(S::Counts::default());
             node.histograms.filled |= 1 << c;
         }
         let rows = &self.rows[node.start..node.end];
@@ -1420,16 +1616,16 @@ impl<'s, 'a> Grower<'s, 'a> {
         }
     }
 
-    fn scan_column(&mut self, node: &OpenNode, column: usize) -> ColumnScan {
+    fn scan_column(&mut self, node: &OpenNode<S::Counts>, column: usize) -> ColumnScan<S::Counts> {
         let min_leaf = self.settings.min_samples_leaf;
         let categorical = self.set.binned.is_categorical(column);
         if let Some(histogram) = node.histograms.get(column) {
             let occupied = histogram[..self.set.used_bins[column]]
                 .iter()
                 .enumerate()
-                .filter(|&(_, &counts)| counts != 0)
+                .filter(|&(_, &counts)| counts != S::Counts::default())
                 .map(|(bin, &counts)| (bin as u8, counts));
-            return best_split(column, categorical, occupied, node.totals, min_leaf);
+            return best_split::<S>(column, categorical, occupied, node.totals, min_leaf);
         }
         let bins = &self.set.binned.bins[column];
         self.pairs.clear();
@@ -1446,7 +1642,7 @@ impl<'s, 'a> Grower<'s, 'a> {
             }
             same
         });
-        best_split(
+        best_split::<S>(
             column,
             categorical,
             self.pairs.iter().copied(),
@@ -1459,15 +1655,15 @@ impl<'s, 'a> Grower<'s, 'a> {
     /// children with its histograms.
     fn close(
         &mut self,
-        node: OpenNode,
-        split: Option<Candidate>,
-        stack: &mut Vec<(Histograms, OpenNode, OpenNode)>,
+        node: OpenNode<S::Counts>,
+        split: Option<Candidate<S::Counts>>,
+        stack: &mut Vec<StackedSplit<S::Counts>>,
     ) {
         let Some(split) = split else {
             self.release(node.histograms);
             return;
         };
-        self.impurity_decrease[split.column] += (split.score - purity(node.totals)).max(0.0);
+        self.impurity_decrease[split.column] += (split.score - S::purity(node.totals)).max(0.0);
         let middle = self.partition(&node, &split);
         let rule = self
             .set
@@ -1477,10 +1673,13 @@ impl<'s, 'a> Grower<'s, 'a> {
         let children = self.nodes.len();
         let right_totals = node.totals - split.left;
         self.nodes[node.index] = Node::split(rule, children, self.set.binned.numeric);
-        self.nodes.push(Node::leaf(split.left, children));
-        self.nodes.push(Node::leaf(right_totals, children + 1));
+        self.nodes
+            .push(Node::leaf(S::attack_share(split.left), children));
+        self.nodes
+            .push(Node::leaf(S::attack_share(right_totals), children + 1));
         self.covers
-            .extend([weight(split.left), weight(right_totals)]);
+            .extend([S::weight(split.left), S::weight(right_totals)]);
+        self.counts.extend([split.left, right_totals]);
         let child = |index, start, end, totals| OpenNode {
             index,
             start,
@@ -1497,7 +1696,7 @@ impl<'s, 'a> Grower<'s, 'a> {
 
     /// Stable in-place partition of the node's rows: left rows first. Returns where the
     /// right rows start.
-    fn partition(&mut self, node: &OpenNode, split: &Candidate) -> usize {
+    fn partition(&mut self, node: &OpenNode<S::Counts>, split: &Candidate<S::Counts>) -> usize {
         let bins = &self.set.binned.bins[split.column];
         let categorical = self.set.binned.is_categorical(split.column);
         let (mut left, mut right) = (node.start, 0);
@@ -1522,12 +1721,12 @@ impl<'s, 'a> Grower<'s, 'a> {
 
 /// Adds every row's packed counts to the bins of `K` columns in one pass: the adds to
 /// different columns are independent, which keeps the CPU busy.
-fn accumulate<const K: usize>(
-    counts: &mut [Histogram],
+fn accumulate<C: Copy + std::ops::AddAssign, const K: usize>(
+    counts: &mut [Histogram<C>],
     columns: [u8; K],
     bins: &[Vec<u8>],
     rows: &[u32],
-    packed: &[u64],
+    packed: &[C],
 ) {
     let histograms = counts
         .get_disjoint_mut(columns.map(usize::from))
@@ -1544,22 +1743,20 @@ fn accumulate<const K: usize>(
 
 /// The best split of one column given its occupied bins in ascending order. A numeric
 /// threshold goes in the middle of the empty bins between the two sides.
-fn best_split(
+fn best_split<S: ClassStats>(
     column: usize,
     categorical: bool,
-    occupied: impl Iterator<Item = (u8, u64)>,
-    totals: u64,
+    occupied: impl Iterator<Item = (u8, S::Counts)>,
+    totals: S::Counts,
     min_leaf: u64,
-) -> ColumnScan {
-    let mut best: Option<Candidate> = None;
-    let mut consider = |bin: u8, left: u64| {
+) -> ColumnScan<S::Counts> {
+    let mut best: Option<Candidate<S::Counts>> = None;
+    let mut consider = |bin: u8, left: S::Counts| {
         let right = totals - left;
-        let (ln, lp) = unpack(left);
-        let (rn, rp) = unpack(right);
-        if ln + lp < min_leaf || rn + rp < min_leaf {
+        if u64::from(S::weight(left)) < min_leaf || u64::from(S::weight(right)) < min_leaf {
             return;
         }
-        let score = purity(left) + purity(right);
+        let score = S::purity(left) + S::purity(right);
         if best.as_ref().is_none_or(|b| score > b.score) {
             best = Some(Candidate {
                 column,
@@ -1569,7 +1766,7 @@ fn best_split(
             });
         }
     };
-    let (mut seen, mut left, mut previous) = (0, 0, 0u8);
+    let (mut seen, mut left, mut previous) = (0, S::Counts::default(), 0u8);
     for (bin, counts) in occupied {
         if categorical {
             if bin != CATCH_ALL_BIN {
@@ -1844,8 +2041,8 @@ pub(crate) mod tests {
             .map(|rule| Tree {
                 nodes: vec![
                     Node::split(rule, 1, NSL_NUMERIC),
-                    Node::leaf(1, 1),
-                    Node::leaf(1 << 32, 2),
+                    Node::leaf(0.0, 1),
+                    Node::leaf(1.0, 2),
                 ],
                 impurity_decrease: vec![0.0; NSL_COLUMNS],
                 numeric: NSL_NUMERIC,

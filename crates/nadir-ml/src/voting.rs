@@ -195,6 +195,18 @@ impl Classifier for Voting {
     }
 }
 
+impl Voting {
+    /// The members, in the order of their weights.
+    pub fn members(&self) -> &[AnyModel] {
+        &self.members
+    }
+
+    /// Each member's weight; they sum to 1.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

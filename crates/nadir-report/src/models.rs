@@ -190,6 +190,8 @@ pub struct ModelResult {
     pub importances: Option<Vec<(String, f64)>>,
     /// The scores of the held-out rows (kept for the isolation forest's histogram).
     pub scores: Vec<f64>,
+    /// Its attack-family model's per-family report on the held-out rows, from metrics.json.
+    pub families: Option<nadir_ml::protocol::FamilyReport>,
 }
 
 /// Scores `rows` of `data` (labels `truth`) with one model and checks the result against
@@ -244,6 +246,7 @@ pub fn measure(
         predict_seconds: trained.map(|t| t.predict_seconds),
         importances: trained.and_then(|t| t.feature_importances.clone()),
         scores,
+        families: trained.and_then(|t| t.families.clone()),
     })
 }
 

@@ -12,6 +12,8 @@ const PAGE_ROWS = 100;
 const MAX_LISTED_ERRORS = 200;
 /** Histogram bins over the score range. */
 const BINS = 20;
+/** Features a row's "Why?" shows: the record's strongest, as the server ranks them. */
+const EXPLAIN_FEATURES = 5;
 
 /** A real normal connection from the NSL-KDD training data (an HTTP request over TCP), in the
  * file order of the features: the form's starting values when the models score NSL-KDD
@@ -43,6 +45,9 @@ const state = {
   /** The key of the score in the scored model's results (`GET /v1/models`: `score_field`). */
   scoreName: 'probability',
   scoredModel: '',
+  /** The header line of the scored CSV text (null when it had none): a row's "Why?" sends it
+   * with that row's record. */
+  csvHeader: null,
   page: 0,
   cancel: null,
 };
@@ -141,8 +146,11 @@ async function api(path, options = {}) {
   return body;
 }
 
-function predictPath(model, onError) {
-  const query = onError ? `?on_error=${onError}` : '';
+function predictPath(model, onError, explain) {
+  const params = new URLSearchParams();
+  if (onError) params.set('on_error', onError);
+  if (explain) params.set('explain', explain);
+  const query = params.toString() ? `?${params}` : '';
   return `/v1/models/${encodeURIComponent(model)}/predict${query}`;
 }
 
@@ -519,7 +527,7 @@ async function scoreCsv(event) {
         });
         for (const r of answer.results || []) {
           const { row, line } = where(r);
-          results.push({ ...r, row, line });
+          results.push({ ...r, row, line, text: batch[r.index].text });
         }
         const byRecord = new Map();
         for (const e of answer.errors || []) {
@@ -577,6 +585,7 @@ async function scoreCsv(event) {
     showCsvErrors(failure, []);
     if (results.length === 0) { $('results').hidden = true; return; }
   }
+  state.csvHeader = header ? header.text : null;
   showResults(results, model);
 }
 
@@ -710,11 +719,90 @@ function renderTable() {
     el('td', { class: 'num', text: r.line ?? '–' }),
     el('td', {}, el('span', { class: `badge ${r.prediction}`, text: r.prediction })),
     el('td', { class: 'num', text: r.prediction === 'rejected' ? '–' : fixed(scoreOf(r)) }),
-    el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }))));
+    el('td', { text: r.family ? `${r.family} (${fixed(r.family_probability)})` : '–' }),
+    el('td', { class: r.prediction === 'rejected' ? 'msg' : undefined, text: (r.warnings || []).join('; ') }),
+    el('td', {}, r.text === undefined ? null : whyButton(r)))).flatMap((tr, i) => {
+    const why = shown[i].why;
+    return why && why.open ? [tr, el('tr', { class: 'why-row' }, el('td', { colspan: 7 }, explanationView(shown[i], why)))] : [tr];
+  }));
   const first = rows.length ? state.page * PAGE_ROWS + 1 : 0;
   $('page-info').textContent = `Rows ${count(first)}–${count(state.page * PAGE_ROWS + shown.length)} of ${count(rows.length)} shown (page ${state.page + 1} of ${pages})`;
   $('page-prev').disabled = state.page === 0;
   $('page-next').disabled = state.page >= pages - 1;
+}
+
+// ---------------------------------------------------------------- why
+
+function whyButton(r) {
+  const button = el('button', { type: 'button', class: 'why', 'aria-expanded': String(Boolean(r.why && r.why.open)),
+    'aria-label': `Why row ${r.row} is ${r.prediction}` }, 'Why?');
+  button.addEventListener('click', () => explainRow(r));
+  return button;
+}
+
+/** Shows or hides a row's explanation; the first time, asks the server for it: that record
+ * alone (with the file's header, if any) with `explain`. */
+async function explainRow(r) {
+  if (r.why && !r.why.loading) {
+    r.why.open = !r.why.open;
+    renderTable();
+    return;
+  }
+  r.why = { open: true, loading: true };
+  renderTable();
+  const body = (state.csvHeader ? `${state.csvHeader}\n` : '') + `${r.text}\n`;
+  try {
+    const answer = await api(predictPath(state.scoredModel, null, EXPLAIN_FEATURES), {
+      method: 'POST', headers: { 'content-type': 'text/csv' }, body,
+    });
+    const result = (answer.results || [])[0];
+    r.why = result && result.explanation
+      ? { open: true, explanation: result.explanation }
+      : { open: true, error: 'The server did not explain this record.' };
+  } catch (error) {
+    r.why = { open: true, error: error instanceof ApiError && error.status === 422
+      ? `This model's predictions cannot be explained: ${error.message}.` : plainError(error, 'record') };
+  }
+  renderTable();
+}
+
+/** A contribution with its sign always written: +0.1234 towards attack, −0.1234 away. */
+function signed(value) {
+  return `${value > 0 ? '+' : value < 0 ? '−' : ''}${fixed(Math.abs(value))}`;
+}
+
+/** A row's explanation as the server gave it: the base value and the strongest features
+ * (value, typical value, signed contribution drawn as a bar from the middle). */
+function explanationView(r, why) {
+  if (why.loading) return el('p', { role: 'status', text: `Explaining row ${r.row}…` });
+  if (why.error) return el('p', { class: 'why-error', role: 'status', text: why.error });
+  const e = why.explanation;
+  const space = e.space === 'log_odds' ? 'log-odds of attack' : 'probability of attack';
+  let largest = 0;
+  for (const f of e.features) largest = Math.max(largest, Math.abs(f.contribution));
+  // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+  const bar = (c) => {
+    const width = largest > 0 ? (Math.abs(c) / largest) * 50 : 0;
+    const fill = el('span', { class: c >= 0 ? 'towards' : 'away' });
+    fill.style.left = `${c >= 0 ? 50 : 50 - width}%`;
+    fill.style.width = `${width}%`;
+    return el('span', { class: 'why-bar', 'aria-hidden': 'true' }, fill);
+  };
+  return el('div', { class: 'why-box', role: 'status' },
+    el('p', { text: `Why row ${r.row} is ${r.prediction}: the ${plural(e.features.length, 'feature')} that moved its ` +
+      `${space} most from the base value ${fixed(e.base)} (the model's average over its training data); ` +
+      'a positive contribution pushes towards attack.' }),
+    el('table', { class: 'why-table' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col', text: 'Feature' }), el('th', { scope: 'col', text: 'Value' }),
+        el('th', { scope: 'col', text: 'Typical value' }), el('th', { scope: 'col', text: 'Contribution' }),
+        el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'Contribution as a bar' })))),
+      el('tbody', {}, e.features.map((f) => el('tr', {},
+        el('td', { class: 'mono', text: f.feature }),
+        el('td', { class: 'mono', text: f.value }),
+        el('td', { class: 'mono', text: f.typical ?? '–' }),
+        el('td', { class: `num ${f.contribution >= 0 ? 'towards' : 'away'}`, text: signed(f.contribution) }),
+        el('td', {}, bar(f.contribution)))))));
 }
 
 function csvField(value) {
@@ -732,6 +820,8 @@ function downloadResults() {
       prediction: r.prediction,
       [state.scoreName]: r.prediction === 'rejected' ? '' : scoreOf(r),
       fired: r.fired ?? '',
+      family: r.family ?? '',
+      family_probability: r.family_probability ?? '',
       warning: (r.warnings || []).join('; '),
     };
     lines.push(state.columns.map((c) => csvField(cell[c])).join(','));

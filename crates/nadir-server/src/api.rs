@@ -15,6 +15,7 @@ use axum::routing::{MethodRouter, get, post};
 use nadir_data::UnseenCategory;
 use nadir_data::rejects::ErrorCounts;
 use nadir_ml::ModelKind;
+use nadir_ml::explain::TopFeatures;
 use nadir_ml::file::Prediction;
 use nadir_ml::tree::IN_PLACE_ROWS;
 use nadir_ml::{ecs, output};
@@ -29,6 +30,12 @@ use std::sync::Arc;
 /// parsed in place, and scored in place by the models that do so without the pool (the
 /// tree models, up to `IN_PLACE_ROWS` records), cheaper than handing them over.
 const INLINE_BODY_BYTES: usize = 16 * 1024;
+
+/// The most records one request may have explained (`?explain=K`). An explanation costs
+/// hundreds of times a prediction (every tree walked down both sides of its splits), so
+/// without a cap one request could hold every core for minutes; a larger batch is refused
+/// whole (413), before any work, and is sent in pieces of this size instead.
+pub const MAX_EXPLAINED_RECORDS: usize = 1000;
 
 // Bodies parsed in place must be parsed without rayon's pool, which only larger ones use.
 const _: () = assert!(
@@ -65,17 +72,20 @@ const SCORE_RESPONSES: &[(u16, &str)] = &[
     ),
     (
         400,
-        "Malformed JSON, CSV or NDJSON, an empty body, or a bad query parameter (attacks_only=true without format=ecs)",
+        "Malformed JSON, CSV or NDJSON, an empty body, or a bad query parameter (attacks_only=true without format=ecs; explain=K with K not from 1 to the schema's feature count)",
     ),
     (404, "No such model is loaded"),
-    (413, "The body is larger than the server's limit"),
+    (
+        413,
+        "The body is larger than the server's limit, or explain=K asks to explain more than 1000 records (MAX_EXPLAINED_RECORDS)",
+    ),
     (
         415,
         "The content type is not JSON, CSV or NDJSON, or the body is compressed (Content-Encoding)",
     ),
     (
         422,
-        "Invalid records (with on_error=reject, or a single object): every bad field of the first ones, all of them counted",
+        "Invalid records (with on_error=reject, or a single object): every bad field of the first ones, all of them counted; or explain=K for a model that cannot be explained (the reason)",
     ),
     (503, "The request timed out"),
 ];
@@ -324,9 +334,13 @@ async fn score(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let query = ScoreQuery::from_query(query.as_deref())?;
+    if let Some(k) = query.explain {
+        check_explain(k, &model)?;
+    }
     let format = Format::from_headers(headers)?;
     let body = body_bytes(body)?;
-    if body.len() > INLINE_BODY_BYTES {
+    // Explanations cost far more than scores: always on the pool, never on an async worker.
+    if body.len() > INLINE_BODY_BYTES || query.explain.is_some() {
         return on_rayon(slot, move || {
             let batch = body::parse(format, &body, &model.fields)?;
             answer(&state, &model, batch, query)
@@ -339,6 +353,51 @@ async fn score(
         answer(&state, &model, batch, query)
     })
     .await
+}
+
+/// `explain=K` asks for at most as many features as the model's schema has.
+fn check_explain(k: usize, model: &LoadedModel) -> Result<(), ApiError> {
+    let schema = model.model.pipeline.schema();
+    let features = schema.num_features();
+    if k > features {
+        return Err(ApiError::bad_request(format!(
+            "explain must be a number of features from 1 to {features} (the features of \
+             the {} schema), got `{k}`",
+            schema.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Each record's `k` strongest features ([`nadir_ml::explain`]): 413 for more than
+/// [`MAX_EXPLAINED_RECORDS`] records, 422 with the reason for a model that cannot be
+/// explained.
+fn explain(
+    model: &LoadedModel,
+    records: &[nadir_data::Record],
+    k: usize,
+) -> Result<Vec<TopFeatures>, ApiError> {
+    if records.len() > MAX_EXPLAINED_RECORDS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "explain: at most {MAX_EXPLAINED_RECORDS} records are explained per request \
+                 (MAX_EXPLAINED_RECORDS), this one has {}; send them in smaller batches",
+                records.len()
+            ),
+        ));
+    }
+    let explanations = model.model.explain(records).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("explain: cannot explain {}'s predictions: {e}", model.name),
+        )
+    })?;
+    Ok(explanations
+        .iter()
+        .zip(records)
+        .map(|(e, record)| e.top(k, record, &model.model.pipeline))
+        .collect())
 }
 
 /// Runs the scoring `work` of a small batch of `records` records in place when a model of
@@ -402,6 +461,10 @@ fn answer(
             !batch.single,
         ));
     }
+    let explanations = match query.explain {
+        Some(k) => Some(explain(model, &batch.records, k)?),
+        None => None,
+    };
     let predictions = model.model.predict(&batch.records, None);
     let attacks = predictions.iter().filter(|p| p.is_attack).count();
     let normal = predictions.len() - attacks;
@@ -409,16 +472,24 @@ fn answer(
         .metrics
         .predictions(&model.name, attacks as u64, normal as u64, rejected as u64);
     if query.format == AnswerFormat::Ecs {
-        return Ok(ecs_answer(model, &batch, &predictions, query.attacks_only));
+        return Ok(ecs_answer(
+            model,
+            &batch,
+            &predictions,
+            explanations.as_deref(),
+            query.attacks_only,
+        ));
     }
     let results: Vec<ResultOut> = batch
         .indices
         .iter()
         .zip(&predictions)
-        .map(|(&index, prediction)| ResultOut {
+        .enumerate()
+        .map(|(i, (&index, prediction))| ResultOut {
             index,
             prediction,
             model,
+            explanation: explanations.as_ref().map(|e| &e[i]),
         })
         .collect();
     if batch.single {
@@ -449,11 +520,13 @@ fn answer(
 
 /// The answer with `format=ecs`: one ECS document per scored record (per predicted attack
 /// with `attacks_only`), a line each, stamped with the scoring time; the records' transport
-/// feature fills `network.transport` (a request's records carry no addresses).
+/// feature fills `network.transport` (a request's records carry no addresses); with
+/// `explanations` (one per record), each document's `nadir.explanation`.
 fn ecs_answer(
     model: &LoadedModel,
     batch: &Batch,
     predictions: &[Prediction],
+    explanations: Option<&[TopFeatures]>,
     attacks_only: bool,
 ) -> Response {
     let scoring = ecs::Scoring {
@@ -463,13 +536,21 @@ fn ecs_answer(
     };
     let schema = model.model.pipeline.schema();
     let mut body = Vec::with_capacity(640 * predictions.len());
-    for ((&index, prediction), record) in batch.indices.iter().zip(predictions).zip(&batch.records)
+    for (i, ((&index, prediction), record)) in batch
+        .indices
+        .iter()
+        .zip(predictions)
+        .zip(&batch.records)
+        .enumerate()
     {
         if attacks_only && !prediction.is_attack {
             continue;
         }
         let subject = ecs::Subject::new([], ecs::transport_feature(schema, record));
-        let document = ecs::document(&scoring, ecs::Place::Index(index), prediction, &subject);
+        let mut document = ecs::document(&scoring, ecs::Place::Index(index), prediction, &subject);
+        if let Some(explanations) = explanations {
+            ecs::add_explanation(&mut document, &explanations[i]);
+        }
         body.extend_from_slice(document.to_string().as_bytes());
         body.push(b'\n');
     }
@@ -507,12 +588,14 @@ struct ResultOut<'a> {
     index: usize,
     prediction: &'a Prediction,
     model: &'a LoadedModel,
+    /// With `explain=K`: the record's strongest features.
+    explanation: Option<&'a TopFeatures>,
 }
 
 /// Writes every field of [`Prediction`]: `is_attack` as `prediction` (`attack` or `normal`),
 /// `score` under the model's [`ModelKind::score_field`] (`probability`, `anomaly_score` or
 /// `score`: [`nadir_ml::output`]), `unseen` as `warnings`, and the rest under their own names
-/// (`fired`). Written field by field rather than through a `serde_json::Value` of the
+/// (`fired`); then, when asked for, the explanation under [`output::EXPLANATION`]. Written field by field rather than through a `serde_json::Value` of the
 /// prediction, which cost a map per record. The prediction is destructured without `..`, so
 /// a field added to `Prediction` does not compile here until it is written
 /// (`result_writes_every_field_of_a_prediction` checks the serialised names).
@@ -523,6 +606,7 @@ impl Serialize for ResultOut<'_> {
             score,
             unseen,
             fired,
+            family,
         } = self.prediction;
         let saved = &self.model.model;
         let mut map = serializer.serialize_map(None)?;
@@ -534,6 +618,13 @@ impl Serialize for ResultOut<'_> {
         map.serialize_entry("warnings", &Warnings(unseen))?;
         if let Some(fired) = fired {
             map.serialize_entry(output::FIRED, fired)?;
+        }
+        if let Some(family) = family {
+            map.serialize_entry(output::FAMILY, &family.family)?;
+            map.serialize_entry(output::FAMILY_PROBABILITY, &family.probability)?;
+        }
+        if let Some(explanation) = self.explanation {
+            map.serialize_entry(output::EXPLANATION, explanation)?;
         }
         map.end()
     }
@@ -786,11 +877,22 @@ mod tests {
                 value: "quantum".into(),
             }],
             fired: Some(nadir_ml::model::Fired::Both),
+            family: Some(nadir_ml::family::FamilyPrediction {
+                family: "DoS".into(),
+                probability: 0.5,
+            }),
         };
         let serde_json::Value::Object(fields) = serde_json::to_value(&prediction).unwrap() else {
             panic!("a prediction serialises as an object")
         };
-        let written = ["is_attack", "score", "unseen", "fired"];
+        let written = [
+            "is_attack",
+            "score",
+            "unseen",
+            "fired",
+            "family",
+            "family_probability",
+        ];
         for key in fields.keys() {
             assert!(
                 written.contains(&key.as_str()),

@@ -241,13 +241,16 @@ pub enum AnswerFormat {
     Ecs,
 }
 
-/// The scoring routes' query: `on_error`, `format`, `attacks_only`.
+/// The scoring routes' query: `on_error`, `format`, `attacks_only`, `explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ScoreQuery {
     pub on_error: OnError,
     pub format: AnswerFormat,
     /// Write only the records predicted attacks (with `format=ecs`: the alerts).
     pub attacks_only: bool,
+    /// Explain each scored record by its K strongest features (at least 1; at most the
+    /// schema's feature count, which the route checks against its model).
+    pub explain: Option<usize>,
 }
 
 impl ScoreQuery {
@@ -271,10 +274,15 @@ impl ScoreQuery {
                 ("attacks_only", other) => {
                     return Err(bad_value("attacks_only", "`true` or `false`", other));
                 }
+                ("explain", k) => match k.parse::<usize>() {
+                    Ok(k) if k > 0 => choice.explain = Some(k),
+                    _ => return Err(bad_value("explain", "a number of features, 1 or more", k)),
+                },
                 (other, _) => {
                     return Err(ApiError::bad_request(format!(
                         "unknown query parameter `{other}`; the predict routes take \
-                         on_error=reject|skip, format=json|ecs and attacks_only=true|false"
+                         on_error=reject|skip, format=json|ecs, attacks_only=true|false \
+                         and explain=K"
                     )));
                 }
             }
@@ -533,8 +541,27 @@ mod tests {
                 on_error: OnError::Skip,
                 format: AnswerFormat::Ecs,
                 attacks_only: true,
+                explain: None,
             }
         );
+        let explain = |q| ScoreQuery::from_query(Some(q)).map(|q| q.explain);
+        assert_eq!(explain("explain=5").unwrap(), Some(5));
+        for bad in [
+            "explain=0",
+            "explain=-1",
+            "explain=",
+            "explain=five",
+            "explain=2.5",
+        ] {
+            let error = explain(bad).unwrap_err();
+            assert_eq!(error.status, axum::http::StatusCode::BAD_REQUEST);
+            assert!(
+                error.body["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("explain must be")
+            );
+        }
         assert!(ScoreQuery::from_query(Some("format=xml")).is_err());
         assert!(ScoreQuery::from_query(Some("format=ecs&attacks_only=yes")).is_err());
         assert!(ScoreQuery::from_query(Some("attacks_only=true")).is_err());

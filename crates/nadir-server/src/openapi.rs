@@ -11,6 +11,7 @@ use nadir_data::rejects::LISTED_PROBLEMS;
 use nadir_data::{ErrorKind, Kind, Schema};
 use nadir_ml::ModelKind;
 use nadir_ml::ecs;
+use nadir_ml::explain::{Method, Space};
 use nadir_ml::model::Fired;
 use nadir_ml::output::{self, ScoreKind};
 use serde_json::{Map, Value, json};
@@ -67,6 +68,23 @@ pub fn document(schema: Option<&Schema>, models: &[&str]) -> Value {
                     "name": "attacks_only", "in": "query", "required": false,
                     "description": "With format=ecs: write only the records predicted attacks (the alerts)",
                     "schema": { "type": "string", "enum": ["true", "false"], "default": "false" },
+                }));
+                let features = schema.map(Schema::num_features);
+                parameters.push(json!({
+                    "name": "explain", "in": "query", "required": false,
+                    "description": format!(
+                        "Explain each scored record: its K strongest features, with the record's \
+                         value, the training data's typical value and a signed contribution, and \
+                         the base value they add up to with every feature's (an Explanation, \
+                         under `explanation`, or `nadir.explanation` with format=ecs). K from 1 \
+                         to the schema's feature count (400 otherwise); at most {} records per \
+                         request (413 otherwise); 422 for a model that cannot be explained",
+                        crate::api::MAX_EXPLAINED_RECORDS
+                    ),
+                    "schema": match features {
+                        Some(n) => json!({ "type": "integer", "minimum": 1, "maximum": n }),
+                        None => json!({ "type": "integer", "minimum": 1 }),
+                    },
                 }));
                 let content: Map<String, Value> = MEDIA_TYPES
                     .iter()
@@ -273,6 +291,21 @@ fn schemas(schema: Option<&Schema>) -> Value {
         json!({ "type": "string", "enum": ["classifier", "novelty", "both"],
             "description": "hybrid models: which part flagged the record (absent when none did)" }),
     );
+    result_properties.insert(
+        output::EXPLANATION.into(),
+        json!({ "$ref": "#/components/schemas/Explanation" }),
+    );
+    result_properties.insert(
+        output::FAMILY.into(),
+        json!({ "type": "string",
+            "description": "the record's most probable attack family (e.g. normal, DoS, Probe, \
+                R2L, U2R on NSL-KDD); absent when the model file has no family model" }),
+    );
+    result_properties.insert(
+        output::FAMILY_PROBABILITY.into(),
+        json!({ "type": "number", "minimum": 0, "maximum": 1,
+            "description": "the family model's probability of `family`" }),
+    );
     let error_entry = json!({
         "type": "object",
         "description": format!(
@@ -341,6 +374,7 @@ fn schemas(schema: Option<&Schema>) -> Value {
             { "$ref": "#/components/schemas/Batch" },
         ]},
         "EcsDocument": ecs_document(),
+        "Explanation": explanation(),
         "RecordError": error_entry,
         "ErrorCounts": error_counts,
         "Error": {
@@ -463,10 +497,76 @@ fn ecs_document() -> Value {
                     "fired": { "type": "string",
                                "enum": fired,
                                "description": "The hybrid only: which part flagged the record" },
+                    "family": { "type": "string",
+                                "description": "The record's most probable attack family, \
+                                    when the model file has a family model" },
+                    "family_probability": { "type": "number", "minimum": 0, "maximum": 1,
+                                            "description": "The family model's probability of `family`" },
                     "warning": { "type": "string",
                                  "description": "Category values not seen in training" },
+                    "explanation": { "$ref": "#/components/schemas/Explanation" },
                 },
             },
+        },
+    })
+}
+
+/// A record's explanation with `explain=K` ([`nadir_ml::explain::TopFeatures`]).
+fn explanation() -> Value {
+    let spaces = [
+        Space::Probability,
+        Space::LogOdds,
+        Space::AnomalyScore,
+        Space::Distance,
+        Space::ReconstructionError,
+    ]
+    .map(Space::name);
+    let methods = [
+        Method::TreeShap,
+        Method::Linear,
+        Method::SamplingShapley,
+        Method::PathLength,
+        Method::DistanceShare,
+        Method::MemberMean,
+        Method::ReconstructionShare,
+    ]
+    .map(Method::name);
+    json!({
+        "type": "object",
+        "description": "Why the record scored as it did: its strongest features' signed \
+                        contributions (positive pushes towards attack). The base plus every \
+                        feature's contribution is the explained output, of which these are the \
+                        K largest in magnitude; features contributing nothing are left out",
+        "required": ["space", "base", "features", "explanation_method"],
+        "properties": {
+            "space": { "type": "string", "enum": spaces,
+                       "description": "What the contributions add up to: the probability of \
+                                       attack, its log-odds (gradient boosting, the linear \
+                                       models), the isolation forest's anomaly score, or a \
+                                       hybrid's novelty distance" },
+            "explanation_method": { "type": "string", "enum": methods,
+                       "description": "How the contributions were computed" },
+            "explained_part": { "type": "string", "enum": ["classifier", "novelty"],
+                       "description": "Hybrids only: the part explained, the one that decided" },
+            "nearest_normal": { "type": "object", "additionalProperties": { "type": "string" },
+                       "description": "Hybrids explained by distance shares: the most similar \
+                                       normal training connection, feature by feature" },
+            "base": { "type": "number",
+                      "description": "The model's expected output over its training rows, \
+                                      knowing nothing of the record" },
+            "features": { "type": "array", "items": {
+                "type": "object",
+                "required": ["feature", "value", "contribution"],
+                "properties": {
+                    "feature": { "type": "string" },
+                    "value": { "type": "string", "description": "The record's value, as text" },
+                    "typical": { "type": "string",
+                                 "description": "The training data's median (numeric \
+                                                 features) or most frequent value \
+                                                 (categorical features)" },
+                    "contribution": { "type": "number" },
+                },
+            } },
         },
     })
 }
@@ -515,7 +615,19 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["on_error", "format", "attacks_only"]);
+        assert_eq!(names, ["on_error", "format", "attacks_only", "explain"]);
+        assert_eq!(predict["parameters"][3]["schema"]["maximum"], json!(41));
+        let explanation = &doc["components"]["schemas"]["Explanation"];
+        assert_eq!(
+            explanation["properties"]["space"]["enum"],
+            json!([
+                "probability",
+                "log_odds",
+                "anomaly_score",
+                "distance",
+                "reconstruction_error"
+            ])
+        );
         assert!(predict["responses"]["200"]["content"][ecs::MEDIA_TYPE].is_object());
         // Every reference points at a schema that exists, with or without a loaded schema.
         let empty = document(None, &[]);

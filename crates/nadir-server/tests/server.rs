@@ -405,6 +405,189 @@ fn the_scoring_routes_answer_ecs_documents_and_only_alerts_when_asked() {
         .expect_error(400);
 }
 
+/// `?explain=K`: each scored record carries its explanation, the model's own (the same
+/// object `Explanation::top` makes), in JSON and in ECS; with every feature, its
+/// contributions and base add up to the score; K out of range and too many records are
+/// refused naming what is wrong.
+#[test]
+fn explain_adds_each_records_explanation_to_its_result() {
+    let server = Running::with_models("explain");
+    let forest = model(ModelKind::RandomForest);
+    let n = 40;
+    let records = sample_records(n);
+    let features = forest.pipeline.schema().num_features();
+    let expected = |k: usize| -> Vec<Value> {
+        forest
+            .explain(&records)
+            .unwrap()
+            .iter()
+            .zip(&records)
+            .map(|(e, r)| serde_json::to_value(e.top(k, r, &forest.pipeline)).unwrap())
+            .collect()
+    };
+    let reply = server.post(
+        "/v1/predict?explain=3",
+        "text/csv",
+        csv_body(n, true).as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    let explanations: Vec<Value> = results.iter().map(|r| r["explanation"].clone()).collect();
+    assert_eq!(explanations, expected(3));
+    assert!(
+        explanations
+            .iter()
+            .all(|e| e["features"].as_array().unwrap().len() <= 3)
+    );
+    assert!(
+        explanations
+            .iter()
+            .any(|e| e["features"].as_array().unwrap().len() == 3)
+    );
+
+    // With every feature, the base and the contributions are the score.
+    let all = server.post(
+        "/v1/predict?explain=41",
+        "text/csv",
+        csv_body(n, true).as_bytes(),
+    );
+    assert_eq!(features, 41);
+    assert_eq!(all.status, 200, "{}", all.text());
+    for result in all.json()["results"].as_array().unwrap() {
+        let explanation = &result["explanation"];
+        assert_eq!(explanation["space"], "probability");
+        let sum: f64 = explanation["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["contribution"].as_f64().unwrap())
+            .sum();
+        let score = result["probability"].as_f64().unwrap();
+        let total = explanation["base"].as_f64().unwrap() + sum;
+        assert!((total - score).abs() < 1e-9, "{total} vs {score}");
+    }
+
+    // One object, one result with its explanation; none without asking.
+    let one = server.post_json(
+        "/v1/models/random_forest/predict?explain=5",
+        &json_records(1)[0],
+    );
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(one.json()["explanation"], expected(5)[0]);
+    let plain = server.post_json("/v1/predict", &json_records(1)[0]);
+    assert!(
+        plain.json().get("explanation").is_none(),
+        "{}",
+        plain.text()
+    );
+
+    // Skipped records leave no hole: each explanation is its own record's.
+    let body = csv_body(3, true).replacen('\n', "\n1,2,3\n", 1);
+    let skipped = server.post(
+        "/v1/predict?explain=2&on_error=skip",
+        "text/csv",
+        body.as_bytes(),
+    );
+    assert_eq!(skipped.status, 200, "{}", skipped.text());
+    let results = skipped.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 3);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["index"], i + 1);
+        assert_eq!(result["explanation"], expected(2)[i]);
+    }
+
+    // ECS documents carry it under `nadir`.
+    let ecs = server.post(
+        "/v1/predict?format=ecs&explain=4",
+        "text/csv",
+        csv_body(n, true).as_bytes(),
+    );
+    assert_eq!(ecs.status, 200, "{}", ecs.text());
+    let documents: Vec<Value> = ecs
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let in_ecs: Vec<Value> = documents
+        .iter()
+        .map(|d| d["nadir"]["explanation"].clone())
+        .collect();
+    assert_eq!(in_ecs, expected(4));
+
+    for bad in ["explain=0", "explain=42", "explain=all"] {
+        let error = server
+            .post_json(&format!("/v1/predict?{bad}"), &json_records(1)[0])
+            .expect_error(400);
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("explain must be"),
+            "{error}"
+        );
+    }
+    let error = server
+        .post_json("/v1/predict?explain=42", &json_records(1)[0])
+        .expect_error(400);
+    assert!(
+        error["error"].as_str().unwrap().contains("from 1 to 41"),
+        "{error}"
+    );
+
+    let limit = nadir_server::api::MAX_EXPLAINED_RECORDS;
+    let too_many = server.post(
+        "/v1/predict?explain=1",
+        "text/csv",
+        csv_body(limit + 1, true).as_bytes(),
+    );
+    let error = too_many.expect_error(413);
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("explain:") && message.contains("MAX_EXPLAINED_RECORDS"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("at most {limit} records")),
+        "{message}"
+    );
+    let just_enough = server.post(
+        "/v1/predict?explain=1",
+        "text/csv",
+        csv_body(limit, true).as_bytes(),
+    );
+    assert_eq!(just_enough.status, 200, "{}", just_enough.text());
+    assert_eq!(
+        just_enough.json()["results"].as_array().unwrap().len(),
+        limit
+    );
+}
+
+/// A model without the node covers explanations need (a model file of format 3) answers 422
+/// with the library's reason; it still scores without `explain`.
+#[test]
+fn a_model_that_cannot_be_explained_answers_422_with_the_reason() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir");
+    let old = SavedModel::load(&fixture).unwrap();
+    let dir = common::model_dir("server", "unexplained", std::slice::from_ref(&old));
+    let server = Running::start(ServerConfig::new(dir));
+    let reason = old.explain(&sample_records(1)).unwrap_err().to_string();
+    let path = "/v1/models/decision_tree/predict";
+    let error = server
+        .post(
+            "/v1/models/decision_tree/predict?explain=3",
+            "text/csv",
+            csv_body(5, true).as_bytes(),
+        )
+        .expect_error(422);
+    assert_eq!(
+        error["error"],
+        format!("explain: cannot explain decision_tree's predictions: {reason}")
+    );
+    let scored = server.post(path, "text/csv", csv_body(5, true).as_bytes());
+    assert_eq!(scored.status, 200, "{}", scored.text());
+}
+
 /// Every loaded model answers under the score field `GET /v1/models` lists for it, which is
 /// the one `nadir predict` writes (`ModelKind::score_field`), with its columns: the web page
 /// reads both from the listing. (The isolation forest once answered `score` while the page

@@ -9,16 +9,20 @@
 //! Result: [`ID`], the record's own columns (those its schema does not know, such as a
 //! connection's identity from `nadir extract`), [`PREDICTION`], the model's score field
 //! ([`nadir_ml::ModelKind::score_field`]), [`nadir_ml::output::FIRED`] for the hybrid,
-//! [`WARNING`] when there is one, [`MODEL`], [`CONSUMER`] and [`SCORED_AT_US`].
+//! [`WARNING`] when there is one, with `--explain K` the explanation in `nadir predict`'s
+//! columns ([`output::EXPLANATION_COLUMNS`]: `explained`, `base_value`, `explanation`, the
+//! features as one compact text), [`MODEL`], [`CONSUMER`] and [`SCORED_AT_US`].
 //!
 //! With `--format ecs` ([`ResultFormat::Ecs`]) a result is instead the record's Elastic
 //! Common Schema document ([`nadir_ml::ecs`]; the entry's ID as `event.id`): on standard
-//! output one per line, in the output stream as one field, [`ECS`], holding its JSON text.
+//! output one per line, in the output stream as one field, [`ECS`], holding its JSON text;
+//! the explanation, if asked for, as `nadir.explanation`.
 //!
 //! Dead letter: [`ID`], [`ERROR`], [`DELIVERIES`], [`CONSUMER`], and the entry's
 //! [`RECORD`] and [`HEADER`] as they came.
 
 use indexmap::IndexMap;
+use nadir_ml::explain::TopFeatures;
 use nadir_ml::file::Prediction;
 use nadir_ml::{ModelKind, ecs, output};
 use serde_json::Value;
@@ -92,6 +96,8 @@ pub struct Scored {
     /// ([`nadir_ml::ecs::transport_feature`]), for its ECS document.
     pub transport: Option<String>,
     pub prediction: Prediction,
+    /// With `--explain K`: the record's K strongest features.
+    pub explanation: Option<TopFeatures>,
 }
 
 /// An entry that could not be scored, with the reason.
@@ -132,8 +138,23 @@ impl Scored {
                 Cow::Borrowed(p.fired.map_or("", |f| f.name())),
             ));
         }
+        if let Some(family) = &p.family {
+            fields.push((output::FAMILY.into(), Cow::Borrowed(family.family.as_str())));
+            fields.push((
+                output::FAMILY_PROBABILITY.into(),
+                Cow::Owned(family.probability.to_string()),
+            ));
+        }
         if !p.unseen.is_empty() {
             fields.push((WARNING.into(), Cow::Owned(p.warning_text())));
+        }
+        if let Some(e) = &self.explanation {
+            fields.push((output::EXPLAINED.into(), Cow::Borrowed(e.space.name())));
+            fields.push((output::BASE_VALUE.into(), Cow::Owned(e.base.to_string())));
+            fields.push((
+                output::EXPLANATION.into(),
+                Cow::Owned(output::explanation_text(&e.features)),
+            ));
         }
         fields.push((MODEL.into(), Cow::Borrowed(stamp.model.name())));
         fields.push((CONSUMER.into(), Cow::Borrowed(stamp.consumer)));
@@ -160,24 +181,39 @@ impl Scored {
                 .map(|(name, value)| (name.as_str(), value.as_str())),
             self.transport.as_deref(),
         );
-        ecs::document(
+        let mut document = ecs::document(
             &scoring,
             ecs::Place::Entry(&self.id),
             &self.prediction,
             &subject,
-        )
+        );
+        if let Some(explanation) = &self.explanation {
+            ecs::add_explanation(&mut document, explanation);
+        }
+        document
     }
 
-    /// The result as one JSON object: the same fields in the same order, the score a number.
+    /// The result as one JSON object: the same fields in the same order, the score a number,
+    /// and an explanation as `nadir predict --format ndjson` writes it (`base_value` a
+    /// number, `explanation` an array of objects).
     pub fn json(&self, stamp: &Stamp<'_>) -> IndexMap<String, Value> {
         let score_field = stamp.model.score_field();
         self.fields(stamp)
             .into_iter()
             .map(|(name, value)| {
-                let value = if name == score_field {
-                    Value::from(self.prediction.score)
-                } else {
-                    Value::from(value.into_owned())
+                let value = match (&*name, &self.explanation, &self.prediction.family) {
+                    (field, _, _) if field == score_field => Value::from(self.prediction.score),
+                    (output::FAMILY_PROBABILITY, _, Some(family)) => {
+                        Value::from(family.probability)
+                    }
+                    (output::BASE_VALUE, Some(e), _) => Value::from(e.base),
+                    (output::EXPLANATION, Some(e), _) => Value::Array(
+                        e.features
+                            .iter()
+                            .map(|f| serde_json::to_value(f).expect("features serialise"))
+                            .collect(),
+                    ),
+                    _ => Value::from(value.into_owned()),
                 };
                 (name.into_owned(), value)
             })
@@ -193,6 +229,8 @@ fn own_name(name: &str) -> Cow<'_, str> {
         ID,
         PREDICTION,
         output::FIRED,
+        output::FAMILY,
+        output::FAMILY_PROBABILITY,
         WARNING,
         MODEL,
         CONSUMER,
@@ -200,6 +238,7 @@ fn own_name(name: &str) -> Cow<'_, str> {
     ];
     let mut taken = result_fields
         .into_iter()
+        .chain(output::EXPLANATION_COLUMNS)
         .chain(output::ScoreKind::ALL.map(output::ScoreKind::field));
     if name.starts_with(OWN_PREFIX) || taken.any(|field| field == name) {
         Cow::Owned(format!("{OWN_PREFIX}{name}"))

@@ -11,6 +11,7 @@ use nadir_data::json::{Fields, read_json_records};
 use nadir_data::schema::normalise_name;
 use nadir_data::{ReadOptions, Record, read_from};
 use nadir_ml::ecs;
+use nadir_ml::explain::ExplainError;
 use nadir_ml::file::SavedModel;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ pub struct Scorer {
     model: SavedModel,
     fields: Fields,
     threshold: Option<f64>,
+    /// Explain each scored record by its K strongest features.
+    explain: Option<usize>,
 }
 
 /// A record's own columns: name and value.
@@ -46,7 +49,16 @@ impl Scorer {
             model,
             fields,
             threshold,
+            explain: None,
         }
+    }
+
+    /// The scorer explaining each record by its `k` strongest features; an error, before any
+    /// entry is read, for a model that cannot be explained.
+    pub fn explaining(mut self, k: usize) -> Result<Scorer, ExplainError> {
+        self.model.explain(&[])?;
+        self.explain = Some(k);
+        Ok(self)
     }
 
     pub fn model(&self) -> &SavedModel {
@@ -90,6 +102,21 @@ impl Scorer {
             .map(|r| ((r.entry, r.own), r.record))
             .unzip();
         let predictions = self.model.predict(&records, self.threshold);
+        // The model was found explainable when the scorer was made (`explaining`).
+        let mut explanations = self
+            .explain
+            .and_then(|k| {
+                let explanations = self.model.explain(&records).ok()?;
+                let pipeline = &self.model.pipeline;
+                Some(
+                    explanations
+                        .iter()
+                        .zip(&records)
+                        .map(|(e, record)| e.top(k, record, pipeline))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .map(Vec::into_iter);
         let schema = self.model.pipeline.schema();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
         for (((entry, own), prediction), record) in
@@ -100,6 +127,7 @@ impl Scorer {
                 own,
                 transport: ecs::transport_feature(schema, record).map(str::to_owned),
                 prediction,
+                explanation: explanations.as_mut().and_then(Iterator::next),
             }));
         }
         for (i, error) in dead {

@@ -7,7 +7,7 @@ use nadir_ml::ModelKind;
 use nadir_ml::file::SavedModel;
 use nadir_ml::protocol::{TrainOptions, train};
 use nadir_stream::Scorer;
-use nadir_stream::entry::{InputEntry, Outcome};
+use nadir_stream::entry::{InputEntry, Outcome, Stamp};
 use std::path::PathBuf;
 
 fn sample_path() -> PathBuf {
@@ -141,4 +141,84 @@ fn bad_entries_are_dead_lettered_with_their_fault_and_good_ones_beside_them_scor
     assert!(error(3).contains("no `record` field"), "{}", error(3));
     assert!(error(4).starts_with("malformed JSON"), "{}", error(4));
     assert!(error(5).contains("one line"), "{}", error(5));
+}
+
+/// `explaining(k)`: each scored entry carries its own record's explanation, as
+/// `SavedModel::explain` and `Explanation::top` give it, dead entries between them
+/// notwithstanding; in the result's fields, its JSON and its ECS document. A model that
+/// cannot be explained is refused when the scorer is made.
+#[test]
+fn an_explaining_scorer_gives_each_result_its_records_explanation() {
+    let (model, data) = tree_and_sample();
+    let expected: Vec<_> = model
+        .explain(&data.records[..4])
+        .unwrap()
+        .iter()
+        .zip(&data.records)
+        .map(|(e, record)| e.top(3, record, &model.pipeline))
+        .collect();
+    let text = std::fs::read_to_string(sample_path()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let lines: Vec<&str> = lines.take(4).collect();
+    let entries = vec![
+        entry(0, Some(lines[0]), Some(header)),
+        entry(1, Some("1,2,3"), None),
+        entry(2, Some(lines[1]), Some(header)),
+        entry(3, Some(lines[2]), None),
+        entry(4, Some(lines[3]), Some(header)),
+    ];
+    let scorer = Scorer::new(model, None).explaining(3).unwrap();
+    let outcomes = scorer.score(entries);
+    let scored: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Scored(s) => Some(s),
+            Outcome::Dead(_) => None,
+        })
+        .collect();
+    assert!(matches!(outcomes[1], Outcome::Dead(_)));
+    assert_eq!(scored.len(), 4);
+    let stamp = Stamp {
+        model: ModelKind::DecisionTree,
+        consumer: "c",
+        scored_at_us: 0,
+    };
+    for (s, want) in scored.iter().zip(&expected) {
+        assert_eq!(s.explanation.as_ref(), Some(want));
+        let fields = s.fields(&stamp);
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.to_string())
+        };
+        assert_eq!(field("explained").as_deref(), Some("probability"));
+        assert_eq!(field("base_value"), Some(want.base.to_string()));
+        assert_eq!(
+            field("explanation"),
+            Some(nadir_ml::output::explanation_text(&want.features))
+        );
+        let json = s.json(&stamp);
+        assert_eq!(json["base_value"], serde_json::json!(want.base));
+        assert_eq!(
+            json["explanation"],
+            serde_json::to_value(&want.features).unwrap()
+        );
+        assert_eq!(
+            s.ecs(&stamp)["nadir"]["explanation"],
+            serde_json::to_value(want).unwrap()
+        );
+    }
+
+    let old = SavedModel::load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../nadir-ml/tests/fixtures/v3/decision_tree.nadir"),
+    )
+    .unwrap();
+    let error = Scorer::new(old, None).explaining(3).err().unwrap();
+    assert!(
+        error.to_string().contains("retrain it with this nadir"),
+        "{error}"
+    );
 }

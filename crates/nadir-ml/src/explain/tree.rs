@@ -1,5 +1,4 @@
-//! Why a record scored as it did: per feature, its signed contribution to the model's score,
-//! which with a base value sums to the score.
+//! The tree models' explainer: exact TreeSHAP.
 //!
 //! The tree models (decision tree, random forest, bagging, gradient boosting) are explained by
 //! exact path-dependent TreeSHAP (Lundberg et al., "From local explanations to global
@@ -22,145 +21,10 @@
 //! TreeSHAP for trees of our own layout; the recursion follows the paper's Algorithm 2 and
 //! the reference implementation in the `shap` package (`tree_shap_recursive`).
 
-use crate::registry::{AnyModel, ModelKind};
-use nadir_data::{Encoded, FeaturePipeline, Record};
+use super::{ExplainError, Explanation, Method, Space};
+use crate::registry::AnyModel;
+use nadir_data::Encoded;
 use rayon::prelude::*;
-use serde::Serialize;
-use thiserror::Error;
-
-/// The models that have an explainer, in catalogue order.
-pub const EXPLAINED: [ModelKind; 4] = [
-    ModelKind::DecisionTree,
-    ModelKind::RandomForest,
-    ModelKind::GradientBoosting,
-    ModelKind::Bagging,
-];
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ExplainError {
-    #[error(
-        "{kind} models have no explanations yet; these have: {}",
-        explained_names()
-    )]
-    NoExplainer { kind: ModelKind },
-    #[error(
-        "this {kind} model was saved without the node covers explanations need (model files \
-         before format {}): retrain it with this nadir to explain its predictions",
-        crate::file::COVERS_SINCE
-    )]
-    NeedsRetrain { kind: ModelKind },
-}
-
-fn explained_names() -> String {
-    EXPLAINED.map(ModelKind::name).join(", ")
-}
-
-/// The output an explanation adds up to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Space {
-    /// The score itself, the probability of attack.
-    Probability,
-    /// The log-odds of attack, whose logistic function is the score (gradient boosting).
-    LogOdds,
-}
-
-impl Space {
-    pub fn name(self) -> &'static str {
-        match self {
-            Space::Probability => "probability",
-            Space::LogOdds => "log_odds",
-        }
-    }
-}
-
-/// One record's explanation: `base + Σ contributions` is the explained output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Explanation {
-    /// The model's expected output over its training rows, knowing nothing of the record.
-    pub base: f64,
-    /// Per feature of the schema: the numeric ones, then the categorical ones (the order of
-    /// [`nadir_data::Schema::numeric`] then [`nadir_data::Schema::categorical`]).
-    pub contributions: Vec<f64>,
-    pub space: Space,
-}
-
-impl Explanation {
-    /// The output explained: the base plus every contribution.
-    pub fn output(&self) -> f64 {
-        self.base + self.contributions.iter().sum::<f64>()
-    }
-}
-
-/// One feature of a record's explanation, as every output writes it; the field names are the
-/// output contract's (see [`crate::output`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeatureContribution {
-    pub feature: String,
-    /// The record's value, as text.
-    pub value: String,
-    /// The training data's most frequent value, for categorical features; numeric features
-    /// have none yet (the model files hold no summary of the training values).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub typical: Option<String>,
-    /// Signed: positive pushes towards attack.
-    pub contribution: f64,
-}
-
-/// A record's explanation cut to its strongest features.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TopFeatures {
-    pub space: Space,
-    pub base: f64,
-    /// The features of largest |contribution|, largest first (ties in schema order); those
-    /// contributing exactly nothing are left out.
-    pub features: Vec<FeatureContribution>,
-}
-
-impl Explanation {
-    /// The `k` strongest features, named and valued from `record` and `pipeline`.
-    pub fn top(&self, k: usize, record: &Record, pipeline: &FeaturePipeline) -> TopFeatures {
-        let schema = pipeline.schema();
-        let numeric = schema.num_numeric();
-        let mut order: Vec<usize> = (0..self.contributions.len())
-            .filter(|&c| self.contributions[c] != 0.0)
-            .collect();
-        order.sort_by(|&a, &b| {
-            self.contributions[b]
-                .abs()
-                .total_cmp(&self.contributions[a].abs())
-                .then(a.cmp(&b))
-        });
-        order.truncate(k);
-        let names: Vec<&str> = schema.numeric_names();
-        let categorical: Vec<&str> = schema.categorical_names();
-        let features = order
-            .into_iter()
-            .map(|column| {
-                let contribution = self.contributions[column];
-                match column.checked_sub(numeric) {
-                    None => FeatureContribution {
-                        feature: names[column].to_string(),
-                        value: record.numeric[column].to_string(),
-                        typical: None,
-                        contribution,
-                    },
-                    Some(c) => FeatureContribution {
-                        feature: categorical[c].to_string(),
-                        value: record.categorical[c].clone(),
-                        typical: pipeline.vocabulary(c).first().cloned(),
-                        contribution,
-                    },
-                }
-            })
-            .collect();
-        TopFeatures {
-            space: self.space,
-            base: self.base,
-            features,
-        }
-    }
-}
 
 /// A tree node as TreeSHAP reads it: a split sends rows whose value in `column` lies in
 /// `low..=high` to `left`, the others to `left + 1` (both tree layouts place the right
@@ -317,6 +181,11 @@ impl TreeExplainer {
         }
     }
 
+    /// The output its explanations add up to.
+    pub fn space(&self) -> Space {
+        self.space
+    }
+
     /// The output knowing no feature: the base of every explanation.
     pub fn base(&self) -> f64 {
         self.offset + self.scale * self.trees.iter().map(|t| t.expected).sum::<f64>()
@@ -348,11 +217,7 @@ impl TreeExplainer {
             recurse(tree, &values, &mut phi, &mut path, 0, 0, 0, 1.0, 1.0, None);
         }
         phi.iter_mut().for_each(|p| *p *= self.scale);
-        Explanation {
-            base: self.base(),
-            contributions: phi,
-            space: self.space,
-        }
+        Explanation::new(self.base(), phi, self.space, Method::TreeShap)
     }
 }
 
@@ -498,6 +363,7 @@ mod tests {
     use crate::forest::ForestParams;
     use crate::gbdt::GradientBoostingParams;
     use crate::model::{Classifier, Fit};
+    use crate::registry::ModelKind;
     use crate::testdata::{Split, sample_split};
     use crate::tree::DecisionTreeParams;
 
@@ -709,54 +575,5 @@ mod tests {
         let single = explainer.explain(&s.test.select(&[7]));
         assert_eq!(single[0], one[7]);
         assert!(s.test.len() > crate::tree::IN_PLACE_ROWS);
-    }
-
-    /// Models without an explainer say which models have one.
-    #[test]
-    fn a_model_without_an_explainer_names_those_with_one() {
-        let saved = crate::testdata::fixture("logistic_regression");
-        let error = TreeExplainer::of(&saved.model).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "logistic_regression models have no explanations yet; these have: decision_tree, \
-             random_forest, gradient_boosting, bagging"
-        );
-    }
-
-    /// The strongest features come first, named, valued from the record, categorical ones
-    /// with their commonest training value.
-    #[test]
-    fn top_features_are_named_and_valued() {
-        let explanation = Explanation {
-            base: 0.5,
-            contributions: {
-                let mut c = vec![0.0; 41];
-                c[4] = 0.1;
-                c[39] = -0.3;
-                c[5] = 0.1;
-                c
-            },
-            space: Space::Probability,
-        };
-        let records = vec![crate::testdata::nsl_record(
-            &[(4, 491.0)],
-            ["tcp", "http", "SF"],
-        )];
-        let pipeline = crate::testdata::nsl_pipeline(&records);
-        let top = explanation.top(2, &records[0], &pipeline);
-        let names: Vec<&str> = top.features.iter().map(|f| f.feature.as_str()).collect();
-        let schema = pipeline.schema();
-        assert_eq!(
-            names,
-            [schema.categorical_names()[1], schema.numeric_names()[4]]
-        );
-        assert_eq!(top.features[0].value, "http");
-        assert_eq!(top.features[0].typical.as_deref(), Some("http"));
-        assert_eq!(top.features[1].value, "491");
-        assert_eq!(top.features[1].typical, None);
-        assert_eq!(
-            explanation.top(10, &records[0], &pipeline).features.len(),
-            3
-        );
     }
 }
