@@ -16,7 +16,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nadir_data::{Dataset, ReadOptions, Schema, default_data_path, read_path};
 use nadir_ml::cluster::ClusterOptions;
-use nadir_ml::explain::TopFeatures;
 use nadir_ml::file::SavedModel;
 use nadir_ml::model_dir;
 use nadir_ml::pca::PcaParams;
@@ -710,14 +709,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     let explanations = match args.explain {
         None => None,
         Some(k) => {
-            let explanations = model
-                .explain(&data.records)
+            let tops = model
+                .explain_top(&data.records, usize::from(k))
                 .with_context(|| format!("cannot explain {}", args.model.display()))?;
-            let tops: Vec<TopFeatures> = explanations
-                .iter()
-                .zip(&data.records)
-                .map(|(e, record)| e.top(usize::from(k), record, &model.pipeline))
-                .collect();
             Some(tops)
         }
     };

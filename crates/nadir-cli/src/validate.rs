@@ -5,7 +5,7 @@ use crate::progress::Steps;
 use crate::{DataArgs, ReportFormat, load_data, model_config, note, output};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nadir_ml::novel::{self, NovelOptions, NovelProgress, NovelReport};
+use nadir_ml::novel::{self, FoldResult, ModelSummary, NovelOptions, NovelProgress, NovelReport};
 use nadir_ml::registry::ModelKind;
 use std::io::Write;
 use std::path::PathBuf;
@@ -150,35 +150,26 @@ fn print_report(out: &mut impl Write, report: &NovelReport) -> std::io::Result<(
         out,
         "\ndetection rate of the unseen attacks (%), per fold, and the mean over folds:\n"
     )?;
-    write!(out, "{:<20}", "model")?;
-    for fold in &report.folds {
-        write!(out, " {:>8}", fold.name)?;
-    }
-    writeln!(
-        out,
-        " | {:>6} {:>6} {:>8} {:>6} {:>7}",
+    let heading = format!(
+        "{:>6} {:>6} {:>8} {:>6} {:>7}",
         "detect", "FPR", "accuracy", "F1", "ROC-AUC"
+    );
+    per_fold_table(
+        out,
+        report,
+        &heading,
+        |r| Some(r.detection_rate),
+        |summary| {
+            format!(
+                "{:>6} {:>6} {:>8} {:>6} {:>7.4}",
+                percent(summary.detection_rate.mean),
+                percent(summary.false_positive_rate.mean),
+                percent(summary.accuracy.mean),
+                percent(summary.f1.mean),
+                summary.roc_auc.mean
+            )
+        },
     )?;
-    for summary in &report.models {
-        write!(out, "{:<20}", summary.model.name())?;
-        for fold in &report.folds {
-            let cell = fold
-                .results
-                .iter()
-                .find(|r| r.model == summary.model)
-                .map_or("-".to_string(), |r| percent(r.detection_rate));
-            write!(out, " {cell:>8}")?;
-        }
-        writeln!(
-            out,
-            " | {:>6} {:>6} {:>8} {:>6} {:>7.4}",
-            percent(summary.detection_rate.mean),
-            percent(summary.false_positive_rate.mean),
-            percent(summary.accuracy.mean),
-            percent(summary.f1.mean),
-            summary.roc_auc.mean
-        )?;
-    }
     writeln!(
         out,
         "\ndetect: share of the unseen attacks' rows flagged; FPR: share of held-out normal rows \
@@ -189,6 +180,36 @@ fn print_report(out: &mut impl Write, report: &NovelReport) -> std::io::Result<(
     print_unflattering(out, report)
 }
 
+/// A table of one row per model: a value per fold (`-` where the model has none), then
+/// `summary`'s columns over the folds, under `heading`.
+fn per_fold_table(
+    out: &mut impl Write,
+    report: &NovelReport,
+    heading: &str,
+    cell: impl Fn(&FoldResult) -> Option<f64>,
+    summary: impl Fn(&ModelSummary) -> String,
+) -> std::io::Result<()> {
+    write!(out, "{:<20}", "model")?;
+    for fold in &report.folds {
+        write!(out, " {:>8}", fold.name)?;
+    }
+    writeln!(out, " | {heading}")?;
+    for model in &report.models {
+        write!(out, "{:<20}", model.model.name())?;
+        for fold in &report.folds {
+            let value = fold
+                .results
+                .iter()
+                .find(|r| r.model == model.model)
+                .and_then(&cell)
+                .map_or("-".to_string(), percent);
+            write!(out, " {value:>8}")?;
+        }
+        writeln!(out, " | {}", summary(model))?;
+    }
+    Ok(())
+}
+
 /// Detection at fixed false-positive rates per fold (at 1 %) and over the folds (at each of
 /// 0.5, 1 and 2 %), balanced accuracy and MCC: what accuracy on mostly attack rows hides.
 fn print_unflattering(out: &mut impl Write, report: &NovelReport) -> std::io::Result<()> {
@@ -197,37 +218,29 @@ fn print_unflattering(out: &mut impl Write, report: &NovelReport) -> std::io::Re
         "\ndetection (%) at 1 % false positives per fold; the mean over folds at 0.5, 1 and 2 %; \
          balanced accuracy and MCC at each model's own threshold:\n"
     )?;
-    write!(out, "{:<20}", "model")?;
-    for fold in &report.folds {
-        write!(out, " {:>8}", fold.name)?;
-    }
-    writeln!(
-        out,
-        " | {:>6} {:>6} {:>6} {:>8} {:>6}",
+    let heading = format!(
+        "{:>6} {:>6} {:>6} {:>8} {:>6}",
         "@0.5%", "@1%", "@2%", "bal.acc", "MCC"
-    )?;
-    for summary in &report.models {
-        write!(out, "{:<20}", summary.model.name())?;
-        for fold in &report.folds {
-            let cell = fold
-                .results
+    );
+    per_fold_table(
+        out,
+        report,
+        &heading,
+        |r| r.unflattering.detection(0.01),
+        |summary| {
+            let at: Vec<String> = summary
+                .detection_at_fpr
                 .iter()
-                .find(|r| r.model == summary.model)
-                .and_then(|r| r.unflattering.detection(0.01))
-                .map_or("-".to_string(), percent);
-            write!(out, " {cell:>8}")?;
-        }
-        write!(out, " |")?;
-        for d in &summary.detection_at_fpr {
-            write!(out, " {:>6}", percent(d.detection_rate.mean))?;
-        }
-        writeln!(
-            out,
-            " {:>8} {:>6.3}",
-            percent(summary.balanced_accuracy.mean),
-            summary.mcc.mean
-        )?;
-    }
+                .map(|d| format!("{:>6}", percent(d.detection_rate.mean)))
+                .collect();
+            format!(
+                "{} {:>8} {:>6.3}",
+                at.join(" "),
+                percent(summary.balanced_accuracy.mean),
+                summary.mcc.mean
+            )
+        },
+    )?;
     writeln!(
         out,
         "\n@x%: detection when the threshold lets x % of the fold's held-out normal rows through \

@@ -189,8 +189,7 @@ fn the_page_scores_a_file_a_pasted_text_and_a_form_and_explains_bad_input() {
     let forest = nadir_ml::file::SavedModel::load(&models.join("random_forest.nadir")).unwrap();
     let data = nadir_data::read_path(&sample(), nadir_data::ReadOptions::default()).unwrap();
     let record = &data.records[1];
-    let top =
-        forest.explain(std::slice::from_ref(record)).unwrap()[0].top(5, record, &forest.pipeline);
+    let top = forest.explain_top(std::slice::from_ref(record), 5).unwrap()[0].clone();
     let shown: Vec<&str> = result["why"]["features"]
         .as_array()
         .unwrap()

@@ -261,6 +261,21 @@ impl SavedModel {
         Ok(explainer.explain(&self.pipeline.encode(records)))
     }
 
+    /// Each record's `k` strongest features ([`crate::explain::Explanation::top`]), with
+    /// the training data's typical values: what every front end writes.
+    pub fn explain_top(
+        &self,
+        records: &[Record],
+        k: usize,
+    ) -> Result<Vec<crate::explain::TopFeatures>, crate::explain::ExplainError> {
+        Ok(self
+            .explain(records)?
+            .iter()
+            .zip(records)
+            .map(|(e, record)| e.top(k, record, &self.pipeline, &self.typical_numeric))
+            .collect())
+    }
+
     /// Why predictions carry no family, when they do not: a file from before family
     /// models, or data with too many families.
     pub fn family_note(&self) -> Option<String> {
@@ -541,6 +556,36 @@ mod tests {
                     .all(|p| p.family.is_some())
             );
         }
+    }
+
+    /// Explained features carry the training data's typical value: a numeric feature's
+    /// median, saved in the file, and a categorical feature's commonest value.
+    #[test]
+    fn explained_features_carry_their_typical_training_values() {
+        let (_, data) = fixture_models();
+        let tree =
+            SavedModel::load(&fixture_path(FORMAT_VERSION, ModelKind::DecisionTree)).unwrap();
+        let schema = tree.pipeline.schema();
+        let numeric = schema.numeric_names();
+        let categorical = schema.categorical_names();
+        let mut seen = (0, 0);
+        for top in tree.explain_top(&data.records[..20], usize::MAX).unwrap() {
+            for f in &top.features {
+                let expected = match numeric.iter().position(|&n| n == f.feature) {
+                    Some(column) => {
+                        seen.0 += 1;
+                        tree.typical_numeric(column).unwrap().to_string()
+                    }
+                    None => {
+                        seen.1 += 1;
+                        let c = categorical.iter().position(|&n| n == f.feature).unwrap();
+                        tree.pipeline.vocabulary(c)[0].clone()
+                    }
+                };
+                assert_eq!(f.typical.as_deref(), Some(expected.as_str()), "{f:?}");
+            }
+        }
+        assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
     }
 
     /// Files of the oldest format still read (3, before node covers) load and score as the

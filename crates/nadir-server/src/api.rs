@@ -387,17 +387,12 @@ fn explain(
             ),
         ));
     }
-    let explanations = model.model.explain(records).map_err(|e| {
+    model.model.explain_top(records, k).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("explain: cannot explain {}'s predictions: {e}", model.name),
         )
-    })?;
-    Ok(explanations
-        .iter()
-        .zip(records)
-        .map(|(e, record)| e.top(k, record, &model.model.pipeline))
-        .collect())
+    })
 }
 
 /// Runs the scoring `work` of a small batch of `records` records in place when a model of

@@ -418,11 +418,10 @@ fn explain_adds_each_records_explanation_to_its_result() {
     let features = forest.pipeline.schema().num_features();
     let expected = |k: usize| -> Vec<Value> {
         forest
-            .explain(&records)
+            .explain_top(&records, k)
             .unwrap()
             .iter()
-            .zip(&records)
-            .map(|(e, r)| serde_json::to_value(e.top(k, r, &forest.pipeline)).unwrap())
+            .map(|top| serde_json::to_value(top).unwrap())
             .collect()
     };
     let reply = server.post(

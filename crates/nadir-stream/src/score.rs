@@ -105,17 +105,7 @@ impl Scorer {
         // The model was found explainable when the scorer was made (`explaining`).
         let mut explanations = self
             .explain
-            .and_then(|k| {
-                let explanations = self.model.explain(&records).ok()?;
-                let pipeline = &self.model.pipeline;
-                Some(
-                    explanations
-                        .iter()
-                        .zip(&records)
-                        .map(|(e, record)| e.top(k, record, pipeline))
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .and_then(|k| self.model.explain_top(&records, k).ok())
             .map(Vec::into_iter);
         let schema = self.model.pipeline.schema();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];

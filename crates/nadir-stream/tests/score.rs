@@ -150,13 +150,7 @@ fn bad_entries_are_dead_lettered_with_their_fault_and_good_ones_beside_them_scor
 #[test]
 fn an_explaining_scorer_gives_each_result_its_records_explanation() {
     let (model, data) = tree_and_sample();
-    let expected: Vec<_> = model
-        .explain(&data.records[..4])
-        .unwrap()
-        .iter()
-        .zip(&data.records)
-        .map(|(e, record)| e.top(3, record, &model.pipeline))
-        .collect();
+    let expected = model.explain_top(&data.records[..4], 3).unwrap();
     let text = std::fs::read_to_string(sample_path()).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();

@@ -220,8 +220,8 @@ pub struct FeatureContribution {
     pub feature: String,
     /// The record's value, as text.
     pub value: String,
-    /// The training data's most frequent value, for categorical features; numeric features
-    /// have none yet (the model files hold no summary of the training values).
+    /// The training data's typical value: the median of a numeric feature (model files
+    /// since format 5), the most frequent value of a categorical one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub typical: Option<String>,
     /// Signed: positive pushes towards attack (towards a higher output).
@@ -263,8 +263,16 @@ pub struct TopFeatures {
 }
 
 impl Explanation {
-    /// The `k` strongest features, named and valued from `record` and `pipeline`.
-    pub fn top(&self, k: usize, record: &Record, pipeline: &FeaturePipeline) -> TopFeatures {
+    /// The `k` strongest features, named and valued from `record` and `pipeline`, with the
+    /// numeric features' typical values from `typical_numeric` (schema order; empty for a
+    /// model file that holds none).
+    pub fn top(
+        &self,
+        k: usize,
+        record: &Record,
+        pipeline: &FeaturePipeline,
+        typical_numeric: &[f64],
+    ) -> TopFeatures {
         let schema = pipeline.schema();
         let numeric = schema.num_numeric();
         let mut order: Vec<usize> = (0..self.contributions.len())
@@ -287,7 +295,7 @@ impl Explanation {
                     None => FeatureContribution {
                         feature: names[column].to_string(),
                         value: record.numeric[column].to_string(),
-                        typical: None,
+                        typical: typical_numeric.get(column).map(f64::to_string),
                         contribution,
                     },
                     Some(c) => FeatureContribution {
@@ -684,7 +692,7 @@ mod tests {
             ["tcp", "http", "SF"],
         )];
         let pipeline = crate::testdata::nsl_pipeline(&records);
-        let top = explanation.top(2, &records[0], &pipeline);
+        let top = explanation.top(2, &records[0], &pipeline, &[]);
         let names: Vec<&str> = top.features.iter().map(|f| f.feature.as_str()).collect();
         let schema = pipeline.schema();
         assert_eq!(
@@ -696,7 +704,10 @@ mod tests {
         assert_eq!(top.features[1].value, "491");
         assert_eq!(top.features[1].typical, None);
         assert_eq!(
-            explanation.top(10, &records[0], &pipeline).features.len(),
+            explanation
+                .top(10, &records[0], &pipeline, &[])
+                .features
+                .len(),
             3
         );
         let json = serde_json::to_value(&top).unwrap();
@@ -713,7 +724,7 @@ mod tests {
             numeric,
             codes: vec![0, 0, 0],
         });
-        let top = explanation.top(1, &records[0], &pipeline);
+        let top = explanation.top(1, &records[0], &pipeline, &[]);
         // In schema order.
         let text = serde_json::to_string(&top.nearest_normal).unwrap();
         assert!(
