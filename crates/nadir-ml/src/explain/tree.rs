@@ -170,12 +170,16 @@ fn commonest(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// A Gauss–Legendre rule on [0, 1]: Σ `weight`·p(`t`) = ∫₀¹ p(t) dt for every polynomial p
-/// of degree below twice its number of points.
+/// of degree below twice its number of points; with what the walk divides by, once.
 #[derive(Debug, Clone)]
 struct Rule {
     t: Vec<f64>,
     one_minus_t: Vec<f64>,
     weight: Vec<f64>,
+    /// 1 / (1 − t): a split the row does not follow has the factor z·(1 − t).
+    over_one_minus_t: Vec<f64>,
+    /// weight / (1 − t).
+    weight_over_one_minus_t: Vec<f64>,
 }
 
 impl Rule {
@@ -187,6 +191,8 @@ impl Rule {
             t: Vec::with_capacity(points),
             one_minus_t: Vec::with_capacity(points),
             weight: Vec::with_capacity(points),
+            over_one_minus_t: Vec::with_capacity(points),
+            weight_over_one_minus_t: Vec::with_capacity(points),
         };
         for i in 0..points {
             let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n + 0.5)).cos();
@@ -208,9 +214,12 @@ impl Rule {
                     break;
                 }
             }
+            let weight = 1.0 / ((1.0 - x * x) * slope * slope);
             rule.t.push((1.0 - x) / 2.0);
             rule.one_minus_t.push((1.0 + x) / 2.0);
-            rule.weight.push(1.0 / ((1.0 - x * x) * slope * slope));
+            rule.weight.push(weight);
+            rule.over_one_minus_t.push(2.0 / (1.0 + x));
+            rule.weight_over_one_minus_t.push(2.0 * weight / (1.0 + x));
         }
         rule
     }
@@ -395,15 +404,15 @@ impl Walk<'_> {
         let rule = &tree.rule;
         let points = rule.points();
         let here = tree.nodes[node];
-        let at = level * stride..level * stride + points;
+        let at = level * stride;
         let Some(split) = here.column else {
-            let (path, below) = (&self.s.path[at.clone()], &mut self.s.below[at]);
+            let s = &mut *self.s;
+            let (path, below) = (&s.path[at..at + points], &mut s.below[at..at + points]);
             for (b, p) in below.iter_mut().zip(path) {
                 *b = here.value * p;
             }
             return;
         };
-        self.s.below[at.clone()].fill(0.0);
         let column = usize::from(split);
         let left = here.left as usize;
         let value = self.values[column];
@@ -411,11 +420,13 @@ impl Walk<'_> {
         let previous = self.s.last[column];
         let (one_before, zero_before) = previous.map_or((1.0, 1.0), |l| self.s.edge[l]);
         let next = level + 1;
-        let there = next * stride..next * stride + points;
+        let there = next * stride;
+        let mut first = true;
         for child in [left, left + 1] {
             if !tree.live[child] {
                 continue;
             }
+            // `one` is 1 or 0: whether the row follows every split on the feature so far.
             let one = if (child == left) == goes_left {
                 one_before
             } else {
@@ -424,38 +435,87 @@ impl Walk<'_> {
             let zero = zero_before * tree.nodes[child].cover / here.cover;
             // The feature's factor f(t) = o·t + z·(1 − t) replaces its previous one in P.
             let s = &mut *self.s;
-            let (parent, path) = Scratch::pair(&mut s.path, stride, next, points);
-            let (upper, lower) = s.reciprocal.split_at_mut(next * stride);
-            let reciprocal = &mut lower[..points];
-            let old = previous.map(|l| &upper[l * stride..l * stride + points]);
-            for k in 0..points {
-                let factor = one * rule.t[k] + zero * rule.one_minus_t[k];
-                reciprocal[k] = 1.0 / factor;
-                path[k] = parent[k] * factor * old.map_or(1.0, |old| old[k]);
+            let (upper, lower) = s.path.split_at_mut(there);
+            let (parent, path) = (&upper[at..at + points], &mut lower[..points]);
+            let (old, reciprocal) = s.reciprocal.split_at_mut(there);
+            let reciprocal = &mut reciprocal[..points];
+            if one == 0.0 {
+                let over_zero = 1.0 / zero;
+                for (((r, p), &parent), (&one_minus_t, &over)) in reciprocal
+                    .iter_mut()
+                    .zip(path.iter_mut())
+                    .zip(parent)
+                    .zip(rule.one_minus_t.iter().zip(&rule.over_one_minus_t))
+                {
+                    *r = over * over_zero;
+                    *p = parent * zero * one_minus_t;
+                }
+            } else {
+                for (((r, p), &parent), &t) in reciprocal
+                    .iter_mut()
+                    .zip(path.iter_mut())
+                    .zip(parent)
+                    .zip(&rule.t)
+                {
+                    let factor = zero + (1.0 - zero) * t;
+                    *r = 1.0 / factor;
+                    *p = parent * factor;
+                }
             }
-            s.deeper[there.clone()].fill(0.0);
+            if let Some(l) = previous {
+                for (p, &r) in path.iter_mut().zip(&old[l * stride..l * stride + points]) {
+                    *p *= r;
+                }
+            }
+            s.deeper[there..there + points].fill(0.0);
             s.edge[next] = (one, zero);
             s.last[column] = Some(next);
             self.node(child, next);
             let s = &mut *self.s;
             s.last[column] = previous;
             // The leaves whose last split on the feature is this one: all below, but those
-            // under a deeper split on it (whose own integrals have counted them).
-            let mut integral = 0.0;
-            for k in 0..points {
-                integral += rule.weight[k]
-                    * (s.below[there.start + k] - s.deeper[there.start + k])
-                    * s.reciprocal[there.start + k];
-            }
-            self.phi[column] += (one - zero) * integral;
+            // under a deeper split on it (whose own integrals have counted them). Where the
+            // row does not follow, (o − z)/f(t) is −1/(1 − t).
+            let (below, deeper) = (
+                &s.below[there..there + points],
+                &s.deeper[there..there + points],
+            );
+            let share = if one == 0.0 {
+                -below
+                    .iter()
+                    .zip(deeper)
+                    .zip(&rule.weight_over_one_minus_t)
+                    .map(|((b, d), w)| w * (b - d))
+                    .sum::<f64>()
+            } else {
+                (one - zero)
+                    * below
+                        .iter()
+                        .zip(deeper)
+                        .zip(rule.weight.iter().zip(&s.reciprocal[there..there + points]))
+                        .map(|((b, d), (w, r))| w * (b - d) * r)
+                        .sum::<f64>()
+            };
+            self.phi[column] += share;
+            let (upper, lower) = s.below.split_at_mut(there);
+            let below = &lower[..points];
             if let Some(l) = previous {
-                for k in 0..points {
-                    s.deeper[l * stride + k] += s.below[there.start + k];
+                for (d, b) in s.deeper[l * stride..l * stride + points]
+                    .iter_mut()
+                    .zip(below)
+                {
+                    *d += b;
                 }
             }
-            for k in 0..points {
-                s.below[at.start + k] += s.below[there.start + k];
+            let sum = &mut upper[at..at + points];
+            if first {
+                sum.copy_from_slice(below);
+            } else {
+                for (s, b) in sum.iter_mut().zip(below) {
+                    *s += b;
+                }
             }
+            first = false;
         }
     }
 }
