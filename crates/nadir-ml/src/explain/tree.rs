@@ -372,20 +372,6 @@ impl Scratch {
             last: vec![None; columns],
         }
     }
-
-    /// Those of `level` (mutable) and of the level above it.
-    fn pair(
-        buffer: &mut [f64],
-        stride: usize,
-        level: usize,
-        points: usize,
-    ) -> (&[f64], &mut [f64]) {
-        let (above, here) = buffer.split_at_mut(level * stride);
-        (
-            &above[(level - 1) * stride..(level - 1) * stride + points],
-            &mut here[..points],
-        )
-    }
 }
 
 /// One row's walk of one tree, adding its contributions to `phi`.
