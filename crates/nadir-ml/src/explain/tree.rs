@@ -169,17 +169,28 @@ fn commonest(values: impl Iterator<Item = f64>) -> f64 {
     best.0
 }
 
+/// Points handled together: the walk's vectors are chunks of this many, which the compiler
+/// turns into a few SIMD instructions each, whatever the number of points.
+const LANES: usize = 4;
+type Lanes = [f64; LANES];
+
+fn lanes(f: impl Fn(usize) -> f64) -> Lanes {
+    std::array::from_fn(f)
+}
+
 /// A Gauss–Legendre rule on [0, 1]: Σ `weight`·p(`t`) = ∫₀¹ p(t) dt for every polynomial p
-/// of degree below twice its number of points; with what the walk divides by, once.
+/// of degree below twice its number of points; with what the walk divides by, once. In
+/// chunks of [`LANES`] points, the last padded by points of weight 0 at t = ½ (whose values
+/// stay finite and count for nothing).
 #[derive(Debug, Clone)]
 struct Rule {
-    t: Vec<f64>,
-    one_minus_t: Vec<f64>,
-    weight: Vec<f64>,
+    t: Vec<Lanes>,
+    one_minus_t: Vec<Lanes>,
+    weight: Vec<Lanes>,
     /// 1 / (1 − t): a split the row does not follow has the factor z·(1 − t).
-    over_one_minus_t: Vec<f64>,
+    over_one_minus_t: Vec<Lanes>,
     /// weight / (1 − t).
-    weight_over_one_minus_t: Vec<f64>,
+    weight_over_one_minus_t: Vec<Lanes>,
 }
 
 impl Rule {
@@ -187,13 +198,7 @@ impl Rule {
     /// the usual cosine guesses (as in Numerical Recipes' `gauleg`), mapped to [0, 1].
     fn gauss_legendre(points: usize) -> Rule {
         let n = points as f64;
-        let mut rule = Rule {
-            t: Vec::with_capacity(points),
-            one_minus_t: Vec::with_capacity(points),
-            weight: Vec::with_capacity(points),
-            over_one_minus_t: Vec::with_capacity(points),
-            weight_over_one_minus_t: Vec::with_capacity(points),
-        };
+        let (mut t, mut weight) = (Vec::new(), Vec::new());
         for i in 0..points {
             let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n + 0.5)).cos();
             let mut slope = 1.0;
@@ -214,17 +219,25 @@ impl Rule {
                     break;
                 }
             }
-            let weight = 1.0 / ((1.0 - x * x) * slope * slope);
-            rule.t.push((1.0 - x) / 2.0);
-            rule.one_minus_t.push((1.0 + x) / 2.0);
-            rule.weight.push(weight);
-            rule.over_one_minus_t.push(2.0 / (1.0 + x));
-            rule.weight_over_one_minus_t.push(2.0 * weight / (1.0 + x));
+            t.push((1.0 - x) / 2.0);
+            weight.push(1.0 / ((1.0 - x * x) * slope * slope));
         }
-        rule
+        let chunks = points.div_ceil(LANES);
+        t.resize(chunks * LANES, 0.5);
+        weight.resize(chunks * LANES, 0.0);
+        let chunked = |f: &dyn Fn(usize) -> f64| -> Vec<Lanes> {
+            (0..chunks).map(|c| lanes(|k| f(c * LANES + k))).collect()
+        };
+        Rule {
+            t: chunked(&|i| t[i]),
+            one_minus_t: chunked(&|i| 1.0 - t[i]),
+            weight: chunked(&|i| weight[i]),
+            over_one_minus_t: chunked(&|i| 1.0 / (1.0 - t[i])),
+            weight_over_one_minus_t: chunked(&|i| weight[i] / (1.0 - t[i])),
+        }
     }
 
-    fn points(&self) -> usize {
+    fn chunks(&self) -> usize {
         self.t.len()
     }
 }
@@ -237,9 +250,9 @@ pub struct TreeExplainer {
     offset: f64,
     columns: usize,
     space: Space,
-    /// The scratch every row's walk needs: levels below the root, points per level.
+    /// The scratch every row's walk needs: levels below the root, chunks of points per level.
     levels: usize,
-    points: usize,
+    chunks: usize,
 }
 
 impl TreeExplainer {
@@ -287,7 +300,7 @@ impl TreeExplainer {
     ) -> TreeExplainer {
         TreeExplainer {
             levels: trees.iter().map(|t| t.depth + 1).max().unwrap_or(1),
-            points: trees.iter().map(|t| t.rule.points()).max().unwrap_or(1),
+            chunks: trees.iter().map(|t| t.rule.chunks()).max().unwrap_or(1),
             trees,
             scale,
             offset,
@@ -306,10 +319,14 @@ impl TreeExplainer {
         self.offset + self.scale * self.trees.iter().map(|t| t.expected).sum::<f64>()
     }
 
-    /// Every row's explanation. Rows are independent and each is computed in the same
-    /// order whatever the thread count, so explanations are deterministic.
+    /// Every row's explanation. A row's contributions are summed over [`TREES_PER_CHUNK`]
+    /// trees at a time, chunk after chunk in the order of the trees, whether the chunks run
+    /// on one thread (rows explained side by side) or on several (one row, a server's
+    /// request), so explanations are the same bit for bit whatever the thread count and
+    /// however the rows are batched.
     pub fn explain(&self, data: &Encoded) -> Vec<Explanation> {
-        let explain_row = |row| self.explain_row(data, row);
+        let base = self.base();
+        let explain_row = |row| self.explain_row(data, row, base, data.len() == 1);
         if data.len() <= crate::tree::IN_PLACE_ROWS {
             (0..data.len()).map(explain_row).collect()
         } else {
@@ -317,7 +334,7 @@ impl TreeExplainer {
         }
     }
 
-    fn explain_row(&self, data: &Encoded, row: usize) -> Explanation {
+    fn explain_row(&self, data: &Encoded, row: usize, base: f64, parallel: bool) -> Explanation {
         // The row as trees read it: numeric values, then codes as numbers (an unseen code,
         // `nadir_data::UNSEEN`, equals no split's code, so it goes right, as when scoring).
         let values: Vec<f64> = data.numeric[row]
@@ -326,48 +343,82 @@ impl TreeExplainer {
             .chain(data.codes[row].iter().map(|&code| f64::from(code)))
             .collect();
         let mut phi = vec![0.0; self.columns];
-        let mut scratch = Scratch::new(self.levels, self.points, self.columns);
-        for tree in &self.trees {
+        let add = |phi: &mut Vec<f64>, part: &[f64]| {
+            phi.iter_mut().zip(part).for_each(|(p, x)| *p += x);
+        };
+        if parallel {
+            let parts: Vec<Vec<f64>> = self
+                .trees
+                .par_chunks(TREES_PER_CHUNK)
+                .map(|trees| {
+                    let mut part = vec![0.0; self.columns];
+                    self.walk(trees, &values, &mut part, &mut self.scratch());
+                    part
+                })
+                .collect();
+            parts.iter().for_each(|part| add(&mut phi, part));
+        } else {
+            let (mut part, mut scratch) = (vec![0.0; self.columns], self.scratch());
+            for trees in self.trees.chunks(TREES_PER_CHUNK) {
+                part.fill(0.0);
+                self.walk(trees, &values, &mut part, &mut scratch);
+                add(&mut phi, &part);
+            }
+        }
+        phi.iter_mut().for_each(|p| *p *= self.scale);
+        Explanation::new(base, phi, self.space, Method::TreeShap)
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch::new(self.levels, self.chunks, self.columns)
+    }
+
+    /// Adds the contributions of `trees` for the row `values` to `phi`.
+    fn walk(&self, trees: &[ShapTree], values: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
+        for tree in trees {
             if tree.live.first() == Some(&true) {
-                scratch.path[..tree.rule.points()].fill(1.0);
+                scratch.path[..tree.rule.chunks()].fill([1.0; LANES]);
                 Walk {
                     tree,
-                    values: &values,
-                    phi: &mut phi,
-                    s: &mut scratch,
+                    values,
+                    phi,
+                    s: scratch,
                 }
                 .node(0, 0);
             }
         }
-        phi.iter_mut().for_each(|p| *p *= self.scale);
-        Explanation::new(self.base(), phi, self.space, Method::TreeShap)
     }
 }
 
-/// What one walk keeps per level of the tree (`stride` quadrature points each): at the
-/// node of that level on the current path, P at the points (`path`), the sum of its leaves'
-/// v·P (`below`); for the split that led to it, the reciprocal of its feature's factor
+/// Trees whose contributions to a row are summed before they join the row's: the unit of
+/// work when one row's trees are shared among threads (see [`TreeExplainer::explain`]).
+const TREES_PER_CHUNK: usize = 8;
+
+/// What one walk keeps per level of the tree (`stride` chunks of points each): at the node
+/// of that level on the current path, P at the points (`path`), the sum of its leaves' v·P
+/// (`below`); for the split that led to it, the reciprocal of its feature's factor
 /// (`reciprocal`), the sum of v·P under the next splits on the same feature further down
-/// (`deeper`), and its feature's `o` and `z` (`edge`). `last` gives, per feature, the
-/// level of the latest split on it on the path.
+/// (`deeper`), and its feature's `o` and `z` (`edge`). `last` gives, per feature, the level
+/// of the latest split on it on the path.
 struct Scratch {
     stride: usize,
-    path: Vec<f64>,
-    below: Vec<f64>,
-    reciprocal: Vec<f64>,
-    deeper: Vec<f64>,
+    path: Vec<Lanes>,
+    below: Vec<Lanes>,
+    reciprocal: Vec<Lanes>,
+    deeper: Vec<Lanes>,
     edge: Vec<(f64, f64)>,
     last: Vec<Option<usize>>,
 }
 
 impl Scratch {
     fn new(levels: usize, stride: usize, columns: usize) -> Scratch {
+        let zeros = vec![[0.0; LANES]; levels * stride];
         Scratch {
             stride,
-            path: vec![0.0; levels * stride],
-            below: vec![0.0; levels * stride],
-            reciprocal: vec![0.0; levels * stride],
-            deeper: vec![0.0; levels * stride],
+            path: zeros.clone(),
+            below: zeros.clone(),
+            reciprocal: zeros.clone(),
+            deeper: zeros,
             edge: vec![(1.0, 1.0); levels],
             last: vec![None; columns],
         }
@@ -388,14 +439,14 @@ impl Walk<'_> {
     fn node(&mut self, node: usize, level: usize) {
         let (tree, stride) = (self.tree, self.s.stride);
         let rule = &tree.rule;
-        let points = rule.points();
+        let chunks = rule.chunks();
         let here = tree.nodes[node];
         let at = level * stride;
         let Some(split) = here.column else {
             let s = &mut *self.s;
-            let (path, below) = (&s.path[at..at + points], &mut s.below[at..at + points]);
-            for (b, p) in below.iter_mut().zip(path) {
-                *b = here.value * p;
+            for c in 0..chunks {
+                let path = s.path[at + c];
+                s.below[at + c] = lanes(|k| here.value * path[k]);
             }
             return;
         };
@@ -405,6 +456,7 @@ impl Walk<'_> {
         let goes_left = here.low <= value && value <= here.high;
         let previous = self.s.last[column];
         let (one_before, zero_before) = previous.map_or((1.0, 1.0), |l| self.s.edge[l]);
+        let old = previous.map(|l| l * stride);
         let next = level + 1;
         let there = next * stride;
         let mut first = true;
@@ -421,39 +473,25 @@ impl Walk<'_> {
             let zero = zero_before * tree.nodes[child].cover / here.cover;
             // The feature's factor f(t) = o·t + z·(1 − t) replaces its previous one in P.
             let s = &mut *self.s;
-            let (upper, lower) = s.path.split_at_mut(there);
-            let (parent, path) = (&upper[at..at + points], &mut lower[..points]);
-            let (old, reciprocal) = s.reciprocal.split_at_mut(there);
-            let reciprocal = &mut reciprocal[..points];
-            if one == 0.0 {
-                let over_zero = 1.0 / zero;
-                for (((r, p), &parent), (&one_minus_t, &over)) in reciprocal
-                    .iter_mut()
-                    .zip(path.iter_mut())
-                    .zip(parent)
-                    .zip(rule.one_minus_t.iter().zip(&rule.over_one_minus_t))
-                {
-                    *r = over * over_zero;
-                    *p = parent * zero * one_minus_t;
-                }
-            } else {
-                for (((r, p), &parent), &t) in reciprocal
-                    .iter_mut()
-                    .zip(path.iter_mut())
-                    .zip(parent)
-                    .zip(&rule.t)
-                {
-                    let factor = zero + (1.0 - zero) * t;
-                    *r = 1.0 / factor;
-                    *p = parent * factor;
-                }
+            let over_zero = 1.0 / zero;
+            for c in 0..chunks {
+                let (factor, reciprocal) = if one == 0.0 {
+                    let (one_minus_t, over) = (rule.one_minus_t[c], rule.over_one_minus_t[c]);
+                    (
+                        lanes(|k| zero * one_minus_t[k]),
+                        lanes(|k| over_zero * over[k]),
+                    )
+                } else {
+                    let t = rule.t[c];
+                    let factor = lanes(|k| zero + (1.0 - zero) * t[k]);
+                    (factor, lanes(|k| 1.0 / factor[k]))
+                };
+                let undo = old.map_or([1.0; LANES], |o| s.reciprocal[o + c]);
+                let parent = s.path[at + c];
+                s.path[there + c] = lanes(|k| parent[k] * factor[k] * undo[k]);
+                s.reciprocal[there + c] = reciprocal;
+                s.deeper[there + c] = [0.0; LANES];
             }
-            if let Some(l) = previous {
-                for (p, &r) in path.iter_mut().zip(&old[l * stride..l * stride + points]) {
-                    *p *= r;
-                }
-            }
-            s.deeper[there..there + points].fill(0.0);
             s.edge[next] = (one, zero);
             s.last[column] = Some(next);
             self.node(child, next);
@@ -462,44 +500,31 @@ impl Walk<'_> {
             // The leaves whose last split on the feature is this one: all below, but those
             // under a deeper split on it (whose own integrals have counted them). Where the
             // row does not follow, (o − z)/f(t) is −1/(1 − t).
-            let (below, deeper) = (
-                &s.below[there..there + points],
-                &s.deeper[there..there + points],
-            );
-            let share = if one == 0.0 {
-                -below
-                    .iter()
-                    .zip(deeper)
-                    .zip(&rule.weight_over_one_minus_t)
-                    .map(|((b, d), w)| w * (b - d))
-                    .sum::<f64>()
-            } else {
-                (one - zero)
-                    * below
-                        .iter()
-                        .zip(deeper)
-                        .zip(rule.weight.iter().zip(&s.reciprocal[there..there + points]))
-                        .map(|((b, d), (w, r))| w * (b - d) * r)
-                        .sum::<f64>()
-            };
-            self.phi[column] += share;
-            let (upper, lower) = s.below.split_at_mut(there);
-            let below = &lower[..points];
-            if let Some(l) = previous {
-                for (d, b) in s.deeper[l * stride..l * stride + points]
-                    .iter_mut()
-                    .zip(below)
-                {
-                    *d += b;
-                }
+            let mut sum = [0.0; LANES];
+            for c in 0..chunks {
+                let (below, deeper) = (s.below[there + c], s.deeper[there + c]);
+                let weighted = if one == 0.0 {
+                    let w = rule.weight_over_one_minus_t[c];
+                    lanes(|k| -w[k] * (below[k] - deeper[k]))
+                } else {
+                    let (w, r) = (rule.weight[c], s.reciprocal[there + c]);
+                    lanes(|k| (one - zero) * w[k] * (below[k] - deeper[k]) * r[k])
+                };
+                sum = lanes(|k| sum[k] + weighted[k]);
             }
-            let sum = &mut upper[at..at + points];
-            if first {
-                sum.copy_from_slice(below);
-            } else {
-                for (s, b) in sum.iter_mut().zip(below) {
-                    *s += b;
+            self.phi[column] += sum.iter().sum::<f64>();
+            for c in 0..chunks {
+                let below = s.below[there + c];
+                if let Some(o) = old {
+                    let deeper = s.deeper[o + c];
+                    s.deeper[o + c] = lanes(|k| deeper[k] + below[k]);
                 }
+                let total = s.below[at + c];
+                s.below[at + c] = if first {
+                    below
+                } else {
+                    lanes(|k| total[k] + below[k])
+                };
             }
             first = false;
         }
@@ -694,7 +719,9 @@ mod tests {
             let explainer =
                 TreeExplainer::sum(vec![tree.clone()], 41, 1.0, 0.0, Space::Probability);
             for row in 0..s.test.len() {
-                let fast = explainer.explain_row(&s.test, row).contributions;
+                let fast = explainer
+                    .explain_row(&s.test, row, 0.0, false)
+                    .contributions;
                 let exact = exact_shapley(tree, &tree_row(&s.test, row), 41);
                 for (column, (a, b)) in fast.iter().zip(&exact).enumerate() {
                     assert!(
@@ -707,7 +734,7 @@ mod tests {
     }
 
     /// The same rows give the same explanations bit for bit, whatever the thread count and
-    /// however the rows are batched.
+    /// however the rows are batched (one row alone shares its trees among the threads).
     #[test]
     fn explanations_are_deterministic() {
         let s = sample_split();
@@ -721,8 +748,12 @@ mod tests {
         let one = crate::testdata::with_threads(1, || explainer.explain(&s.test));
         let two = crate::testdata::with_threads(2, || explainer.explain(&s.test));
         assert_eq!(one, two);
-        let single = explainer.explain(&s.test.select(&[7]));
-        assert_eq!(single[0], one[7]);
+        // One row: its trees shared among the threads, in chunks (10 trees make two).
+        for threads in [1, 2] {
+            let single =
+                crate::testdata::with_threads(threads, || explainer.explain(&s.test.select(&[7])));
+            assert_eq!(single[0], one[7]);
+        }
         assert!(s.test.len() > crate::tree::IN_PLACE_ROWS);
     }
 }
