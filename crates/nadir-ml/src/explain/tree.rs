@@ -71,6 +71,9 @@ pub(crate) struct ShapTree {
     /// Per node: whether a leaf below it (or it) has a value other than 0; the others add
     /// nothing and are not walked.
     live: Vec<bool>,
+    /// Per node: its cover over its parent's (1 for the root), and the reciprocal: the
+    /// fraction of the rows that reach the parent which go this way.
+    share: Vec<(f64, f64)>,
     depth: usize,
     /// The quadrature exact for this tree's polynomials.
     rule: Rule,
@@ -123,6 +126,17 @@ impl ShapTree {
                 Some(_) => live[node.left as usize] || live[node.left as usize + 1],
             };
         }
+        let mut share = vec![(1.0, 1.0); nodes.len()];
+        for node in &nodes {
+            if node.column.is_some() {
+                for child in [node.left as usize, node.left as usize + 1] {
+                    share[child] = (
+                        nodes[child].cover / node.cover,
+                        node.cover / nodes[child].cover,
+                    );
+                }
+            }
+        }
         let distinct = if nodes.is_empty() {
             0
         } else {
@@ -133,6 +147,7 @@ impl ShapTree {
             expected: expected.first().copied().unwrap_or(0.0),
             rule: Rule::gauss_legendre(distinct.div_ceil(2).max(1)),
             live,
+            share,
             nodes,
         }
     }
@@ -398,7 +413,7 @@ const TREES_PER_CHUNK: usize = 8;
 /// of that level on the current path, P at the points (`path`), the sum of its leaves' v·P
 /// (`below`); for the split that led to it, the reciprocal of its feature's factor
 /// (`reciprocal`), the sum of v·P under the next splits on the same feature further down
-/// (`deeper`), and its feature's `o` and `z` (`edge`). `last` gives, per feature, the level
+/// (`deeper`), and its feature's `o`, `z` and 1/`z` (`edge`). `last` gives, per feature, the level
 /// of the latest split on it on the path.
 struct Scratch {
     stride: usize,
@@ -406,7 +421,7 @@ struct Scratch {
     below: Vec<Lanes>,
     reciprocal: Vec<Lanes>,
     deeper: Vec<Lanes>,
-    edge: Vec<(f64, f64)>,
+    edge: Vec<(f64, f64, f64)>,
     last: Vec<Option<usize>>,
 }
 
@@ -419,7 +434,7 @@ impl Scratch {
             below: zeros.clone(),
             reciprocal: zeros.clone(),
             deeper: zeros,
-            edge: vec![(1.0, 1.0); levels],
+            edge: vec![(1.0, 1.0, 1.0); levels],
             last: vec![None; columns],
         }
     }
@@ -455,7 +470,8 @@ impl Walk<'_> {
         let value = self.values[column];
         let goes_left = here.low <= value && value <= here.high;
         let previous = self.s.last[column];
-        let (one_before, zero_before) = previous.map_or((1.0, 1.0), |l| self.s.edge[l]);
+        let (one_before, zero_before, over_zero_before) =
+            previous.map_or((1.0, 1.0, 1.0), |l| self.s.edge[l]);
         let old = previous.map(|l| l * stride);
         let next = level + 1;
         let there = next * stride;
@@ -470,10 +486,10 @@ impl Walk<'_> {
             } else {
                 0.0
             };
-            let zero = zero_before * tree.nodes[child].cover / here.cover;
+            let (share, over_share) = tree.share[child];
+            let (zero, over_zero) = (zero_before * share, over_zero_before * over_share);
             // The feature's factor f(t) = o·t + z·(1 − t) replaces its previous one in P.
             let s = &mut *self.s;
-            let over_zero = 1.0 / zero;
             for c in 0..chunks {
                 let (factor, reciprocal) = if one == 0.0 {
                     let (one_minus_t, over) = (rule.one_minus_t[c], rule.over_one_minus_t[c]);
@@ -492,7 +508,7 @@ impl Walk<'_> {
                 s.reciprocal[there + c] = reciprocal;
                 s.deeper[there + c] = [0.0; LANES];
             }
-            s.edge[next] = (one, zero);
+            s.edge[next] = (one, zero, over_zero);
             s.last[column] = Some(next);
             self.node(child, next);
             let s = &mut *self.s;
