@@ -45,7 +45,7 @@
 //! for gradient boosting (100 trees of 31 leaves, D up to 14), 10.4 ms for the 100-tree
 //! forest (depth up to 32). This walk: 0.22 ms and 3.6–4.9 ms. Fast TreeSHAP v2 (Yang 2021)
 //! would precompute 2^D values per leaf: possible for shallow boosting, not for the fully
-//! grown forests. The points are handled [`LANES`] at a time (fixed-size arrays the compiler
+//! grown forests. The points are handled `LANES` at a time (fixed-size arrays the compiler
 //! vectorises); a split the row leaves has the factor z·(1 − t), whose reciprocal needs no
 //! division; the cover shares are precomputed per node.
 
@@ -338,7 +338,7 @@ impl TreeExplainer {
         self.offset + self.scale * self.trees.iter().map(|t| t.expected).sum::<f64>()
     }
 
-    /// Every row's explanation. A row's contributions are summed over [`TREES_PER_CHUNK`]
+    /// Every row's explanation. A row's contributions are summed over `TREES_PER_CHUNK`
     /// trees at a time, chunk after chunk in the order of the trees, whether the chunks run
     /// on one thread (rows explained side by side) or on several (one row, a server's
     /// request), so explanations are the same bit for bit whatever the thread count and
