@@ -395,7 +395,8 @@ impl TreeExplainer {
     /// Adds the contributions of `trees` for the row `values` to `phi`.
     fn walk(&self, trees: &[ShapTree], values: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
         for tree in trees {
-            if tree.live.first() == Some(&true) {
+            // A tree that is one leaf, or whose leaves are all valued 0, adds nothing.
+            if tree.live.first() == Some(&true) && tree.nodes[0].column.is_some() {
                 scratch.path[..tree.rule.chunks()].fill([1.0; LANES]);
                 Walk {
                     tree,
@@ -453,102 +454,126 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Walks the live subtree of `node`, at `level`, whose `path` entry is set; leaves the
-    /// sum of its leaves' v·P in its `below` entry.
+    /// Walks the live subtree of the split `node`, at `level`, whose `path` entry is set;
+    /// leaves the sum of its leaves' v·P in its `below` entry. The child the row follows
+    /// goes first, each by code of its own, without a branch per point on which it is.
     fn node(&mut self, node: usize, level: usize) {
-        let (tree, stride) = (self.tree, self.s.stride);
-        let rule = &tree.rule;
-        let chunks = rule.chunks();
+        let tree = self.tree;
         let here = tree.nodes[node];
-        let at = level * stride;
         let Some(split) = here.column else {
-            let s = &mut *self.s;
-            for c in 0..chunks {
-                let path = s.path[at + c];
-                s.below[at + c] = lanes(|k| here.value * path[k]);
-            }
             return;
         };
         let column = usize::from(split);
         let left = here.left as usize;
         let value = self.values[column];
-        let goes_left = here.low <= value && value <= here.high;
+        let (hot, cold) = if here.low <= value && value <= here.high {
+            (left, left + 1)
+        } else {
+            (left + 1, left)
+        };
         let previous = self.s.last[column];
-        let (one_before, zero_before, over_zero_before) =
-            previous.map_or((1.0, 1.0, 1.0), |l| self.s.edge[l]);
-        let old = previous.map(|l| l * stride);
-        let next = level + 1;
-        let there = next * stride;
-        let mut first = true;
-        for child in [left, left + 1] {
-            if !tree.live[child] {
-                continue;
-            }
-            // `one` is 1 or 0: whether the row follows every split on the feature so far.
-            let one = if (child == left) == goes_left {
-                one_before
+        let before = previous.map_or((1.0, 1.0, 1.0), |l| self.s.edge[l]);
+        let at = level * self.s.stride;
+        self.s.below[at..at + tree.rule.chunks()].fill([0.0; LANES]);
+        let split = Split {
+            level,
+            column,
+            previous,
+            before,
+        };
+        if tree.live[hot] {
+            if before.0 == 0.0 {
+                self.child::<false>(hot, &split);
             } else {
-                0.0
-            };
-            let (share, over_share) = tree.share[child];
-            let (zero, over_zero) = (zero_before * share, over_zero_before * over_share);
-            // The feature's factor f(t) = o·t + z·(1 − t) replaces its previous one in P.
-            let s = &mut *self.s;
-            for c in 0..chunks {
-                let (factor, reciprocal) = if one == 0.0 {
-                    let (one_minus_t, over) = (rule.one_minus_t[c], rule.over_one_minus_t[c]);
-                    (
-                        lanes(|k| zero * one_minus_t[k]),
-                        lanes(|k| over_zero * over[k]),
-                    )
-                } else {
-                    let t = rule.t[c];
-                    let factor = lanes(|k| zero + (1.0 - zero) * t[k]);
-                    (factor, lanes(|k| 1.0 / factor[k]))
-                };
-                let undo = old.map_or([1.0; LANES], |o| s.reciprocal[o + c]);
-                let parent = s.path[at + c];
-                s.path[there + c] = lanes(|k| parent[k] * factor[k] * undo[k]);
-                s.reciprocal[there + c] = reciprocal;
-                s.deeper[there + c] = [0.0; LANES];
+                self.child::<true>(hot, &split);
             }
-            s.edge[next] = (one, zero, over_zero);
-            s.last[column] = Some(next);
-            self.node(child, next);
-            let s = &mut *self.s;
-            s.last[column] = previous;
-            // The leaves whose last split on the feature is this one: all below, but those
-            // under a deeper split on it (whose own integrals have counted them). Where the
-            // row does not follow, (o − z)/f(t) is −1/(1 − t).
-            let mut sum = [0.0; LANES];
-            for c in 0..chunks {
-                let (below, deeper) = (s.below[there + c], s.deeper[there + c]);
-                let weighted = if one == 0.0 {
-                    let w = rule.weight_over_one_minus_t[c];
-                    lanes(|k| -w[k] * (below[k] - deeper[k]))
-                } else {
-                    let (w, r) = (rule.weight[c], s.reciprocal[there + c]);
-                    lanes(|k| (one - zero) * w[k] * (below[k] - deeper[k]) * r[k])
-                };
-                sum = lanes(|k| sum[k] + weighted[k]);
-            }
-            self.phi[column] += sum.iter().sum::<f64>();
-            for c in 0..chunks {
-                let below = s.below[there + c];
-                if let Some(o) = old {
-                    let deeper = s.deeper[o + c];
-                    s.deeper[o + c] = lanes(|k| deeper[k] + below[k]);
-                }
-                let total = s.below[at + c];
-                s.below[at + c] = if first {
-                    below
-                } else {
-                    lanes(|k| total[k] + below[k])
-                };
-            }
-            first = false;
+        }
+        if tree.live[cold] {
+            self.child::<false>(cold, &split);
         }
     }
+
+    /// The edge from a split to its live `child`, which the row follows (`FOLLOWS`: it
+    /// follows every split on the feature so far, o = 1) or not (o = 0): puts the feature's
+    /// new factor f(t) = o·t + z·(1 − t) in P in place of its previous one, walks the child
+    /// (a leaf's v·P at once), adds the feature's integral and the child's sums to its
+    /// parent's.
+    fn child<const FOLLOWS: bool>(&mut self, child: usize, split: &Split) {
+        let tree = self.tree;
+        let rule = &tree.rule;
+        let (chunks, stride) = (rule.chunks(), self.s.stride);
+        let (at, next) = (split.level * stride, split.level + 1);
+        let there = next * stride;
+        let (share, over_share) = tree.share[child];
+        let (zero, over_zero) = (split.before.1 * share, split.before.2 * over_share);
+        let old = split.previous.map(|l| l * stride);
+        let s = &mut *self.s;
+        for c in 0..chunks {
+            let (factor, reciprocal) = if FOLLOWS {
+                let t = rule.t[c];
+                let factor = lanes(|k| zero + (1.0 - zero) * t[k]);
+                (factor, lanes(|k| 1.0 / factor[k]))
+            } else {
+                let (one_minus_t, over) = (rule.one_minus_t[c], rule.over_one_minus_t[c]);
+                (
+                    lanes(|k| zero * one_minus_t[k]),
+                    lanes(|k| over_zero * over[k]),
+                )
+            };
+            let undo = old.map_or([1.0; LANES], |o| s.reciprocal[o + c]);
+            let parent = s.path[at + c];
+            s.path[there + c] = lanes(|k| parent[k] * factor[k] * undo[k]);
+            s.reciprocal[there + c] = reciprocal;
+            s.deeper[there + c] = [0.0; LANES];
+        }
+        let node = tree.nodes[child];
+        if node.column.is_none() {
+            for c in 0..chunks {
+                let path = s.path[there + c];
+                s.below[there + c] = lanes(|k| node.value * path[k]);
+            }
+        } else {
+            s.edge[next] = (if FOLLOWS { 1.0 } else { 0.0 }, zero, over_zero);
+            s.last[split.column] = Some(next);
+            self.node(child, next);
+            self.s.last[split.column] = split.previous;
+        }
+        let s = &mut *self.s;
+        // The leaves whose last split on the feature is this one: all below, but those under
+        // a deeper split on it (whose own integrals have counted them). Where the row does
+        // not follow, (o − z)/f(t) is −1/(1 − t).
+        let mut sum = [0.0; LANES];
+        for c in 0..chunks {
+            let (below, deeper) = (s.below[there + c], s.deeper[there + c]);
+            let weighted = if FOLLOWS {
+                let (w, r) = (rule.weight[c], s.reciprocal[there + c]);
+                lanes(|k| (1.0 - zero) * w[k] * (below[k] - deeper[k]) * r[k])
+            } else {
+                let w = rule.weight_over_one_minus_t[c];
+                lanes(|k| -w[k] * (below[k] - deeper[k]))
+            };
+            sum = lanes(|k| sum[k] + weighted[k]);
+        }
+        self.phi[split.column] += sum.iter().sum::<f64>();
+        for c in 0..chunks {
+            let below = s.below[there + c];
+            if let Some(o) = old {
+                let deeper = s.deeper[o + c];
+                s.deeper[o + c] = lanes(|k| deeper[k] + below[k]);
+            }
+            let total = s.below[at + c];
+            s.below[at + c] = lanes(|k| total[k] + below[k]);
+        }
+    }
+}
+
+/// A split being walked: its level, feature, the level of the previous split on that feature
+/// on the path (if any) and that split's `o`, `z`, 1/`z` (else 1, 1, 1).
+struct Split {
+    level: usize,
+    column: usize,
+    previous: Option<usize>,
+    before: (f64, f64, f64),
 }
 
 #[cfg(test)]
