@@ -34,6 +34,7 @@ use crate::model::{
     Classifier, Fit, FitError, InputWidth, Inputs, MalformedModel, ParamGuard, all_finite,
 };
 use nadir_data::{Encoded, Rng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -307,9 +308,10 @@ impl Fit for NoveltyEnsembleParams {
             ));
         }
         let normal = data.select(&rows.fit);
+        // Side by side: the autoencoder trains on one thread, each member on its own seed.
         let members = self
             .members
-            .iter()
+            .par_iter()
             .map(|&kind| self.fit_member(kind, &normal, seed))
             .collect::<Result<Vec<_>, _>>()?;
         let calibration_rows = data.select(&rows.calibration);
