@@ -378,7 +378,11 @@ impl Member {
                 knn.neighbours(),
                 knn.reference_rows()
             ),
-            Member::IsolationForest(forest) => forest.describe(),
+            Member::IsolationForest(forest) => format!(
+                "isolation forest of {} trees of {} rows",
+                forest.trees(),
+                forest.subsample()
+            ),
             Member::Autoencoder(ae) => format!(
                 "autoencoder {:?}, {} epochs",
                 ae.params().layers,
