@@ -72,6 +72,15 @@ pub enum Combine {
     Mean,
 }
 
+impl fmt::Display for Combine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Combine::Max => "max",
+            Combine::Mean => "mean",
+        })
+    }
+}
+
 /// Novelty ensemble hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -538,7 +547,7 @@ impl NoveltyEnsemble {
 
     pub(crate) fn describe_members(&self) -> String {
         format!(
-            "{:?} of [{}] normalised on {} held-out normal rows",
+            "{} of [{}] normalised on {} held-out normal rows",
             self.params.combine,
             self.members
                 .iter()
@@ -547,7 +556,6 @@ impl NoveltyEnsemble {
                 .join("; "),
             self.calibration[0].len()
         )
-        .to_lowercase()
     }
 }
 
