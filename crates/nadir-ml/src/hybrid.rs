@@ -5,9 +5,8 @@
 //! traffic than the novelty threshold. The classifier catches the attacks of its training
 //! data almost perfectly but says little about attacks unlike any of them; the novelty
 //! detector catches what is unlike normal traffic, whatever it is, at the price of a false
-//! alarm rate fixed in advance: its threshold is the `(1 - target_fpr)` quantile of the
-//! novelty scores of normal rows held out of its fit (a validation share of the training
-//! part's normal rows, never an attack row).
+//! alarm rate fixed in advance, set on normal rows held out of its fit (a validation share
+//! of the training part's normal rows, never an attack row).
 //!
 //! One score in [0, 1], so the hybrid works with every threshold-based tool: each part's
 //! raw score is mapped monotonically so that its own threshold lands on 0.5, and the
@@ -17,12 +16,24 @@
 //! a novelty score `d ≥ 0` with threshold `τ` maps to `d / 2τ` below `τ` and `1 - τ / 2d`
 //! above, which tends to 1 as the record moves away from all normal traffic.
 //!
+//! With the novelty ensemble (hybrid v2), the operating point is the whole hybrid's: on the
+//! held-out normal rows, the rows the classifier flags count against `target_fpr` first,
+//! and the novelty threshold lets the novelty part flag only what is left
+//! ([`combined_threshold`]). The classifier was fitted on those rows too, so it rarely
+//! flags them: the share it leaves is most of the target. With the k-nearest-neighbour and
+//! isolation-forest parts, the threshold is the novelty part's alone, as in the files they
+//! were saved in (an ensemble of the one `knn` member is the k-nearest-neighbour part with
+//! the whole hybrid's operating point: its normalisation is monotone).
+//!
 //! Novelty detectors: the distance to the k-th nearest normal training row on the scaled
-//! one-hot features (exact, through [`KdTree`]), or the isolation forest fitted on normal
-//! rows. The k-nearest-neighbour index is rebuilt from the saved points when a loaded model
+//! one-hot features (exact, through [`KdTree`]), the isolation forest fitted on normal
+//! rows, or the novelty ensemble ([`crate::ensemble`]), fitted as the hybrid's part with its
+//! own section of the configuration; its held-out rows are those it set its own threshold
+//! on, which neither its members' fits nor its normalisation saw. The k-nearest-neighbour index is rebuilt from the saved points when a loaded model
 //! first scores, so model files hold only the points.
 
 use crate::dbscan::KdTree;
+use crate::ensemble::NoveltyEnsemble;
 use crate::iforest::{IsolationForest, IsolationForestParams};
 use crate::model::{
     Classifier, Fit, FitError, MalformedModel, ParamGuard, PartScores, all_finite,
@@ -45,6 +56,11 @@ pub enum NoveltyKind {
     Knn,
     /// The isolation forest's anomaly score, fitted on normal rows.
     IsolationForest,
+    /// The novelty ensemble ([`crate::ensemble`]), fitted as the hybrid's part with its own
+    /// section of the configuration (`novelty_ensemble`); its combined score is the novelty
+    /// score. The hybrid's `novelty_validation`, `neighbours`, `max_reference` and
+    /// `pca_variance` do not apply.
+    Ensemble,
 }
 
 /// Hybrid hyperparameters.
@@ -56,7 +72,9 @@ pub struct HybridParams {
     /// The classifier's probability at or above which it says attack.
     pub classifier_threshold: f64,
     pub novelty: NoveltyKind,
-    /// Share of normal traffic the novelty part may flag: sets its threshold.
+    /// Share of normal traffic the whole hybrid may flag: sets the novelty threshold so
+    /// that the classifier OR the novelty part flags at most this share of the held-out
+    /// normal rows.
     pub target_fpr: f64,
     /// Share of the training part's normal rows held out of the novelty fit to set its
     /// threshold.
@@ -100,7 +118,10 @@ impl ParamGuard for HybridParams {
     fn check(&self) -> Result<(), FitError> {
         if matches!(
             self.classifier,
-            ModelKind::Hybrid | ModelKind::IsolationForest | ModelKind::Autoencoder
+            ModelKind::Hybrid
+                | ModelKind::IsolationForest
+                | ModelKind::Autoencoder
+                | ModelKind::NoveltyEnsemble
         ) {
             return Err(FitError::invalid(
                 "classifier",
@@ -140,6 +161,7 @@ impl ParamGuard for HybridParams {
 }
 
 impl HybridParams {
+    /// The k-nearest-neighbour or isolation-forest novelty part, fitted on `normal` rows.
     fn fit_novelty(
         &self,
         data: &Encoded,
@@ -172,6 +194,12 @@ impl HybridParams {
                     seed,
                 )?))
             }
+            NoveltyKind::Ensemble => {
+                return Err(FitError::invalid(
+                    "novelty",
+                    "the novelty ensemble is fitted as the hybrid's part, not by the hybrid",
+                ));
+            }
         })
     }
 }
@@ -179,42 +207,83 @@ impl HybridParams {
 impl BuildModel for HybridParams {
     type Model = Hybrid;
 
+    /// The classifier, and the novelty ensemble when it is the novelty part.
     fn parts(&self) -> Vec<ModelKind> {
-        vec![self.classifier]
+        match self.novelty {
+            NoveltyKind::Ensemble => vec![self.classifier, ModelKind::NoveltyEnsemble],
+            NoveltyKind::Knn | NoveltyKind::IsolationForest => vec![self.classifier],
+        }
     }
 
-    /// Fits the novelty detector on normal rows only, beside `classifier`, fitted with its
-    /// own section of the configuration on every row.
+    /// Fits the novelty detector on normal rows only (or takes the ensemble fitted so as its
+    /// part), beside `classifier`, fitted with its own section of the configuration on every
+    /// row; then sets the novelty threshold on normal rows the novelty detector never saw:
+    /// for the whole hybrid with the ensemble ([`combined_threshold`]), for the novelty part
+    /// alone with the others.
     fn build(
         &self,
-        classifier: Vec<AnyModel>,
+        parts: Vec<AnyModel>,
         data: &Encoded,
         labels: &[bool],
         seed: u64,
     ) -> Result<Hybrid, FitError> {
         self.check()?;
         check_training_data(data, labels)?;
-        let [classifier] = <[AnyModel; 1]>::try_from(classifier)
-            .expect("a hybrid is built from its one classifier");
-        let split = NormalSplit::new(labels, self.novelty_validation, seed);
-        if split.reference.len() < self.neighbours.max(2) || split.validation.is_empty() {
-            return Err(FitError::invalid(
-                "novelty_validation",
-                format!(
-                    "{} normal row(s) are too few to fit the novelty detector and set its threshold",
-                    split.reference.len() + split.validation.len()
-                ),
-            ));
-        }
-        let novelty = self.fit_novelty(data, &split.reference, seed)?;
-        let validation_scores = novelty.raw_scores(&data.select(&split.validation));
-        let novelty_threshold = upper_threshold(validation_scores, self.target_fpr);
+        let mut parts = parts.into_iter();
+        let classifier = parts.next().expect("a hybrid is built from its classifier");
+        let (novelty, held_out) = match parts.next() {
+            Some(AnyModel::NoveltyEnsemble(ensemble)) => {
+                // Fitted on these rows with this seed: the rows it set its own threshold on
+                // are held out of its fit and of its normalisation.
+                let held_out = ensemble.params().rows(labels, seed).threshold;
+                (Novelty::Ensemble(Box::new(ensemble)), held_out)
+            }
+            Some(other) => {
+                return Err(FitError::invalid(
+                    "novelty",
+                    format!(
+                        "its novelty part is a {} model, not an ensemble",
+                        other.kind()
+                    ),
+                ));
+            }
+            None => {
+                let split = NormalSplit::new(labels, self.novelty_validation, seed);
+                if split.reference.len() < self.neighbours.max(2) || split.validation.is_empty() {
+                    return Err(FitError::invalid(
+                        "novelty_validation",
+                        format!(
+                            "{} normal row(s) are too few to fit the novelty detector and set its threshold",
+                            split.reference.len() + split.validation.len()
+                        ),
+                    ));
+                }
+                (
+                    self.fit_novelty(data, &split.reference, seed)?,
+                    split.validation,
+                )
+            }
+        };
+        let held_out_rows = data.select(&held_out);
+        let classifier_fires: Vec<bool> = match novelty {
+            Novelty::Ensemble(_) => classifier
+                .score(&held_out_rows)
+                .into_iter()
+                .map(|p| p >= self.classifier_threshold)
+                .collect(),
+            Novelty::Knn(_) | Novelty::IsolationForest(_) => vec![false; held_out.len()],
+        };
+        let novelty_threshold = combined_threshold(
+            novelty.raw_scores(&held_out_rows),
+            &classifier_fires,
+            self.target_fpr,
+        );
         Ok(Hybrid {
             params: self.clone(),
             classifier: Box::new(classifier),
             novelty,
             novelty_threshold,
-            validation_rows: split.validation.len(),
+            validation_rows: held_out.len(),
         })
     }
 }
@@ -245,10 +314,38 @@ impl NormalSplit {
 /// The smallest threshold that at most `share` of `scores` reach: halfway between the
 /// highest score left below it and the next one up, so that new normal rows near the
 /// boundary fall on the side the data supports. Always positive.
-pub(crate) fn upper_threshold(mut scores: Vec<f64>, share: f64) -> f64 {
+pub(crate) fn upper_threshold(scores: Vec<f64>, share: f64) -> f64 {
+    let allowed = (share * scores.len() as f64).floor() as usize;
+    threshold_allowing(scores, allowed)
+}
+
+/// The hybrid's novelty threshold for its whole operating point: on held-out normal rows,
+/// the rows the classifier flags (`classifier_fires`) count against the `share` first, and
+/// the novelty part may flag only what is left, among the others (none when the classifier
+/// alone uses up the share). So the classifier OR the novelty part flags at most `share` of
+/// those rows. Always positive.
+pub(crate) fn combined_threshold(scores: Vec<f64>, classifier_fires: &[bool], share: f64) -> f64 {
+    let allowed = (share * scores.len() as f64).floor() as usize;
+    let fired = classifier_fires.iter().filter(|&&f| f).count();
+    let rest: Vec<f64> = scores
+        .iter()
+        .zip(classifier_fires)
+        .filter(|(_, f)| !**f)
+        .map(|(s, _)| *s)
+        .collect();
+    if rest.is_empty() {
+        // The classifier flags every held-out row: any threshold keeps the share.
+        return threshold_allowing(scores, 0);
+    }
+    threshold_allowing(rest, allowed.saturating_sub(fired))
+}
+
+/// The smallest threshold that at most `allowed` of `scores` (not empty) reach, as
+/// [`upper_threshold`] places it.
+fn threshold_allowing(mut scores: Vec<f64>, allowed: usize) -> f64 {
     scores.sort_by(f64::total_cmp);
     let n = scores.len();
-    let allowed = ((share * n as f64).floor() as usize).min(n - 1);
+    let allowed = allowed.min(n - 1);
     let below = scores[n - 1 - allowed];
     let threshold = if allowed == 0 {
         // Nothing may be flagged: just above the highest score.
@@ -270,13 +367,23 @@ pub(crate) fn upper_threshold(mut scores: Vec<f64>, share: f64) -> f64 {
 enum Novelty {
     Knn(Box<KnnNovelty>),
     IsolationForest(Box<IsolationForest>),
+    Ensemble(Box<NoveltyEnsemble>),
 }
 
 impl Novelty {
+    fn kind(&self) -> NoveltyKind {
+        match self {
+            Novelty::Knn(_) => NoveltyKind::Knn,
+            Novelty::IsolationForest(_) => NoveltyKind::IsolationForest,
+            Novelty::Ensemble(_) => NoveltyKind::Ensemble,
+        }
+    }
+
     fn raw_scores(&self, data: &Encoded) -> Vec<f64> {
         match self {
             Novelty::Knn(knn) => knn.distances(data),
             Novelty::IsolationForest(forest) => forest.score(data),
+            Novelty::Ensemble(ensemble) => ensemble.raw_scores(data),
         }
     }
 
@@ -290,6 +397,9 @@ impl Novelty {
             Novelty::IsolationForest(forest) => {
                 format!("isolation forest on normal rows ({})", forest.describe())
             }
+            Novelty::Ensemble(ensemble) => {
+                format!("novelty ensemble: {}", ensemble.describe_members())
+            }
         }
     }
 }
@@ -299,7 +409,7 @@ impl Novelty {
 /// own spread). Checked when a model file is read ([`KnnNovelty::try_from`]), so the index
 /// built from the points on first use always builds.
 #[derive(Debug, Clone, Serialize)]
-struct KnnNovelty {
+pub(crate) struct KnnNovelty {
     standardizer: Standardizer,
     space: Option<Projection>,
     neighbours: usize,
@@ -381,8 +491,43 @@ impl PartialEq for KnnNovelty {
     }
 }
 
+impl crate::model::Inputs for KnnNovelty {
+    /// The scaled one-hot rows, and the principal components' own when it projects.
+    fn input_widths(&self) -> Vec<crate::model::InputWidth> {
+        let scaled = Some(self.standardizer.numeric());
+        match &self.space {
+            Some(space) => vec![
+                crate::model::InputWidth::OneHot {
+                    columns: space.pca.input_width(),
+                    numeric: scaled,
+                },
+                space.pca.reads(),
+            ],
+            None => vec![crate::model::InputWidth::OneHot {
+                columns: self.dim,
+                numeric: scaled,
+            }],
+        }
+    }
+}
+
 impl KnnNovelty {
-    fn fit(
+    /// Normal traffic's scaling, whose centre is the reference row of sampled explanations.
+    pub(crate) fn standardizer(&self) -> &Standardizer {
+        &self.standardizer
+    }
+
+    /// k: the distance is to the k-th nearest reference row.
+    pub(crate) fn neighbours(&self) -> usize {
+        self.neighbours
+    }
+
+    /// The number of reference rows.
+    pub(crate) fn reference_rows(&self) -> usize {
+        self.points.len() / self.dim
+    }
+
+    pub(crate) fn fit(
         normal: &Encoded,
         neighbours: usize,
         pca_variance: Option<f64>,
@@ -413,7 +558,7 @@ impl KnnNovelty {
         })
     }
 
-    fn distances(&self, data: &Encoded) -> Vec<f64> {
+    pub(crate) fn distances(&self, data: &Encoded) -> Vec<f64> {
         let x = coordinates(&self.standardizer, self.space.as_ref(), data);
         assert_eq!(
             x.ncols(),
@@ -531,6 +676,13 @@ impl TryFrom<StoredHybrid> for Hybrid {
                 stored.params.classifier
             )));
         }
+        if stored.novelty.kind() != stored.params.novelty {
+            return Err(MalformedModel(format!(
+                "hybrid: its novelty part is {:?}, its hyperparameters name {:?}",
+                stored.novelty.kind(),
+                stored.params.novelty
+            )));
+        }
         if !(stored.novelty_threshold.is_finite() && stored.novelty_threshold > 0.0) {
             return Err(MalformedModel(format!(
                 "hybrid: novelty threshold {} is not a positive finite number",
@@ -621,7 +773,7 @@ impl Hybrid {
     pub(crate) fn novelty_scaler(&self) -> Option<&Standardizer> {
         match &self.novelty {
             Novelty::Knn(knn) => Some(&knn.standardizer),
-            Novelty::IsolationForest(_) => None,
+            Novelty::IsolationForest(_) | Novelty::Ensemble(_) => None,
         }
     }
 
@@ -629,7 +781,15 @@ impl Hybrid {
     pub(crate) fn novelty_forest(&self) -> Option<&IsolationForest> {
         match &self.novelty {
             Novelty::IsolationForest(forest) => Some(forest),
-            Novelty::Knn(_) => None,
+            Novelty::Knn(_) | Novelty::Ensemble(_) => None,
+        }
+    }
+
+    /// The novelty ensemble part.
+    pub(crate) fn novelty_ensemble(&self) -> Option<&NoveltyEnsemble> {
+        match &self.novelty {
+            Novelty::Ensemble(ensemble) => Some(ensemble),
+            Novelty::Knn(_) | Novelty::IsolationForest(_) => None,
         }
     }
 
@@ -702,21 +862,8 @@ impl crate::model::Inputs for Hybrid {
         let mut widths = self.classifier.input_widths();
         match &self.novelty {
             Novelty::IsolationForest(forest) => widths.extend(forest.input_widths()),
-            Novelty::Knn(knn) => {
-                let scaled = Some(knn.standardizer.numeric());
-                if let Some(space) = &knn.space {
-                    widths.push(crate::model::InputWidth::OneHot {
-                        columns: space.pca.input_width(),
-                        numeric: scaled,
-                    });
-                    widths.push(space.pca.reads());
-                } else {
-                    widths.push(crate::model::InputWidth::OneHot {
-                        columns: knn.dim,
-                        numeric: scaled,
-                    });
-                }
-            }
+            Novelty::Knn(knn) => widths.extend(knn.input_widths()),
+            Novelty::Ensemble(ensemble) => widths.extend(ensemble.input_widths()),
         }
         widths
     }
@@ -949,6 +1096,155 @@ mod tests {
         assert!(t > 7.0 && t < 7.001);
     }
 
+    /// Hand-computed: of 10 held-out rows at a share of 0.3, the classifier flags 1 (the
+    /// row scoring 9, which the novelty part would flag too) and 1 (scoring 0): the novelty
+    /// part may flag 1 more, the highest of the rest (8), and the hybrid flags 3.
+    #[test]
+    fn the_classifier_s_false_positives_count_against_the_target() {
+        let scores = vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+        let mut fires = vec![false; 10];
+        fires[0] = true;
+        fires[9] = true;
+        assert_eq!(combined_threshold(scores.clone(), &fires, 0.3), 7.5);
+        // Without the classifier's, the novelty part may flag 3: 7, 8 and 9.
+        assert_eq!(combined_threshold(scores.clone(), &[false; 10], 0.3), 6.5);
+        assert_eq!(upper_threshold(scores.clone(), 0.3), 6.5);
+        // The classifier uses up the share: the novelty part flags none of the rest.
+        let t = combined_threshold(scores.clone(), &fires, 0.2);
+        assert!(t > 8.0 && t < 8.001, "{t}");
+        let t = combined_threshold(scores.clone(), &[true; 10], 0.2);
+        assert!(t > 9.0 && t.is_finite(), "{t}");
+        // Ties at the boundary: fewer, never more.
+        let t = combined_threshold(
+            vec![1.0, 2.0, 2.0, 2.0, 0.5],
+            &[true, false, false, false, false],
+            0.4,
+        );
+        assert!(t > 2.0 && t < 2.001, "{t}");
+    }
+
+    fn ensemble_config() -> ModelConfig {
+        let mut config = params();
+        config.hybrid.novelty = NoveltyKind::Ensemble;
+        config.hybrid.target_fpr = 0.05;
+        config.novelty_ensemble.max_reference = 300;
+        config.novelty_ensemble.iforest_trees = 20;
+        config.novelty_ensemble.ae_layers = vec![16, 4, 16];
+        config.novelty_ensemble.ae_epochs = 3;
+        config
+    }
+
+    /// Hybrid v2: the novelty part is the ensemble, fitted as the hybrid's part, and the
+    /// whole hybrid (classifier OR ensemble) flags at most the target share of the normal
+    /// rows the ensemble held out of its fit and of its normalisation, and not far fewer.
+    #[test]
+    fn hybrid_v2_keeps_its_combined_false_positives_on_held_out_normal_rows() {
+        let split = sample_split();
+        let mut config = ensemble_config();
+        // A shallow tree flags some normal rows it was fitted on.
+        config.decision_tree.max_depth = Some(2);
+        let fitted = fit(
+            ModelKind::Hybrid,
+            &config,
+            &split.train,
+            &split.train_labels,
+            6,
+        )
+        .unwrap();
+        let AnyModel::Hybrid(hybrid) = fitted else {
+            panic!()
+        };
+        let Novelty::Ensemble(ensemble) = &hybrid.novelty else {
+            panic!("the novelty part is not the ensemble")
+        };
+        let alone = fit(
+            ModelKind::NoveltyEnsemble,
+            &config,
+            &split.train,
+            &split.train_labels,
+            6,
+        )
+        .unwrap();
+        assert_eq!(alone, AnyModel::NoveltyEnsemble((**ensemble).clone()));
+        let held_out = config.novelty_ensemble.rows(&split.train_labels, 6);
+        assert!(held_out.threshold.iter().all(|&i| !split.train_labels[i]));
+        assert_eq!(hybrid.validation_rows(), held_out.threshold.len());
+        let rows = split.train.select(&held_out.threshold);
+        let parts = hybrid.part_scores(&rows);
+        let allowed = (0.05 * parts.len() as f64).floor() as usize;
+        let flagged = parts.iter().filter(|p| p.combined() >= 0.5).count();
+        assert!(flagged <= allowed, "{flagged} of {}", parts.len());
+        // The lowest such threshold: the next novelty score down would flag too many.
+        let fires: Vec<bool> = parts.iter().map(|p| p.classifier >= 0.5).collect();
+        let novelty = hybrid.novelty_scores(&rows);
+        let next_down = novelty
+            .iter()
+            .zip(&fires)
+            .filter(|&(&r, &f)| !f && r < hybrid.novelty_threshold())
+            .map(|(&r, _)| r)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let flagged_lower = novelty
+            .iter()
+            .zip(&fires)
+            .filter(|&(&r, &f)| f || r >= next_down)
+            .count();
+        assert!(
+            flagged_lower > allowed,
+            "{flagged_lower} of {}",
+            parts.len()
+        );
+        // The classifier's own false positives there count: the novelty part alone flags
+        // the target share less them.
+        let by_classifier = fires.iter().filter(|&&f| f).count();
+        let by_novelty_alone = parts
+            .iter()
+            .filter(|p| p.novelty >= 0.5 && p.classifier < 0.5)
+            .count();
+        assert!(
+            by_classifier > 0,
+            "the sample's tree flags none of its held-out rows"
+        );
+        assert_eq!(by_classifier + by_novelty_alone, flagged);
+        assert!(
+            hybrid.describe().contains("novelty ensemble"),
+            "{}",
+            hybrid.describe()
+        );
+    }
+
+    #[test]
+    fn hybrid_v2_files_round_trip_and_check_their_novelty_part() {
+        let data = read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let options = TrainOptions {
+            kinds: vec![ModelKind::Hybrid],
+            config: ensemble_config(),
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let trained = train(&data, None, &options, &|_| {}).unwrap();
+        let model = &trained.models[0];
+        let loaded = SavedModel::from_bytes(&model.to_bytes(), "v2.nadir").unwrap();
+        assert_eq!(&loaded, model);
+        let after = loaded.predict(&data.records, None);
+        assert_eq!(after, model.predict(&data.records, None));
+        assert!(after.iter().any(|p| p.fired == Some(Fired::Novelty)));
+        // Explained: the classifier or the ensemble's deciding member.
+        let explanations = loaded.explain(&data.records[..30]).unwrap();
+        assert!(explanations.iter().all(|e| e.part.is_some()));
+        // A novelty part other than the one its hyperparameters name is a load error.
+        let mut tampered = model.clone();
+        let AnyModel::Hybrid(hybrid) = &mut tampered.model else {
+            panic!()
+        };
+        hybrid.params.novelty = NoveltyKind::Knn;
+        let error = crate::testdata::load_error(&tampered);
+        assert!(error.contains("its novelty part is Ensemble"), "{error}");
+    }
+
     #[test]
     fn bad_parameters_are_errors() {
         let split = sample_split();
@@ -967,6 +1263,16 @@ mod tests {
             "classifier"
         );
         assert_eq!(name(fit(|p| p.neighbours = 0)), "neighbours");
+        assert_eq!(
+            name(fit(|p| p.classifier = ModelKind::NoveltyEnsemble)),
+            "classifier"
+        );
+        // The ensemble's section is checked with the hybrid's, before any fit.
+        let mut config = params();
+        config.hybrid.novelty = NoveltyKind::Ensemble;
+        config.novelty_ensemble.members.clear();
+        let refusal = config.check(&[ModelKind::Hybrid]).unwrap_err().to_string();
+        assert!(refusal.contains("novelty_ensemble.members"), "{refusal}");
         // Normal-only detectors are not classifiers, refused before any fit with a reason.
         for detector in [ModelKind::IsolationForest, ModelKind::Autoencoder] {
             let mut config = params();
@@ -997,7 +1303,9 @@ mod tests {
         fn knn(hybrid: &mut Hybrid) -> &mut KnnNovelty {
             match &mut hybrid.novelty {
                 Novelty::Knn(knn) => knn,
-                Novelty::IsolationForest(_) => panic!("the fixture's novelty is k-NN"),
+                Novelty::IsolationForest(_) | Novelty::Ensemble(_) => {
+                    panic!("the fixture's novelty is k-NN")
+                }
             }
         }
         tampered(|h| {

@@ -7,6 +7,7 @@ pub mod binning;
 pub mod cluster;
 pub mod dbscan;
 pub mod ecs;
+pub mod ensemble;
 pub mod explain;
 pub mod family;
 pub mod file;

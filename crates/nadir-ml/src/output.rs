@@ -177,7 +177,9 @@ mod tests {
     fn every_model_has_one_score_field() {
         for kind in ModelKind::ALL {
             let expected = match kind {
-                ModelKind::IsolationForest | ModelKind::Autoencoder => "anomaly_score",
+                ModelKind::IsolationForest
+                | ModelKind::Autoencoder
+                | ModelKind::NoveltyEnsemble => "anomaly_score",
                 ModelKind::Hybrid => "score",
                 _ => "probability",
             };

@@ -1107,6 +1107,7 @@ mod tests {
             ("isolation_forest.contamination=0.9", "contamination", "0.9"),
             ("hybrid.target_fpr=0.7", "target_fpr", "0.7"),
             ("autoencoder.layers=[8, 0]", "layers", "[8, 0]"),
+            ("novelty_ensemble.ae_layers=[0]", "ae_layers", "[0]"),
         ];
         assert_eq!(cases.len(), ModelKind::ALL.len());
         for (set, parameter, value) in cases {

@@ -9,6 +9,7 @@
 //! here.
 
 use crate::autoencoder::{Autoencoder, AutoencoderParams};
+use crate::ensemble::{NoveltyEnsemble, NoveltyEnsembleParams};
 use crate::forest::{Forest, ForestParams};
 use crate::gbdt::{GradientBoosting, GradientBoostingParams};
 use crate::hybrid::{Hybrid, HybridParams};
@@ -382,6 +383,11 @@ catalogue! {
         params: AutoencoderParams, model: Autoencoder,
         score: AnomalyScore, in_place: false, importances: false,
     },
+    NoveltyEnsemble {
+        name: novelty_ensemble, short: "ens",
+        params: NoveltyEnsembleParams, model: NoveltyEnsemble,
+        score: AnomalyScore, in_place: false, importances: false,
+    },
 }
 
 impl ModelKind {
@@ -667,7 +673,7 @@ mod tests {
         assert!(!all.contains(&ModelKind::IsolationForest));
         assert!(!all.contains(&ModelKind::Hybrid));
         assert_eq!(
-            ModelKind::parse_list("all,iforest,hybrid,ae").unwrap(),
+            ModelKind::parse_list("all,iforest,hybrid,ae,ens").unwrap(),
             ModelKind::ALL
         );
         assert_eq!(

@@ -17,11 +17,13 @@
 //! - a k-nearest-neighbour part measured on principal components (the default, which keeps
 //!   only the rows' projections, not the rows): the sampling estimate ([`super::sampling`])
 //!   of the distance, against normal traffic's means;
-//! - an isolation-forest novelty part: its path-length explanation ([`super::isolation`]).
+//! - an isolation-forest novelty part: its path-length explanation ([`super::isolation`]);
+//! - a novelty ensemble: its deciding member's explanation ([`super::ensemble`]), which
+//!   adds up to that member's raw output, not to the ensemble's combined score.
 
 use super::{
-    EncodedRow, ExplainError, Explainer, Explanation, Method, Part, PathLengthExplainer,
-    SamplingExplainer, Space, one_hot_features,
+    EncodedRow, EnsembleExplainer, ExplainError, Explainer, Explanation, Method, Part,
+    PathLengthExplainer, SamplingExplainer, Space, one_hot_features,
 };
 use crate::hybrid::Hybrid;
 use nadir_data::Encoded;
@@ -40,12 +42,15 @@ enum Novelty {
     DistanceShare,
     Sampling(SamplingExplainer),
     PathLength(PathLengthExplainer),
+    Ensemble(Box<EnsembleExplainer>),
 }
 
 impl HybridExplainer {
     pub(crate) fn of(hybrid: &Hybrid) -> Result<HybridExplainer, ExplainError> {
         let classifier = Explainer::of(hybrid.classifier())?;
-        let novelty = if let Some(forest) = hybrid.novelty_forest() {
+        let novelty = if let Some(ensemble) = hybrid.novelty_ensemble() {
+            Novelty::Ensemble(Box::new(EnsembleExplainer::of(ensemble)))
+        } else if let Some(forest) = hybrid.novelty_forest() {
             Novelty::PathLength(PathLengthExplainer::new(forest.clone()))
         } else if hybrid.novelty_keeps_rows() {
             Novelty::DistanceShare
@@ -99,6 +104,7 @@ impl HybridExplainer {
         match &self.novelty {
             Novelty::PathLength(e) => e.explain(data),
             Novelty::Sampling(e) => e.explain(data),
+            Novelty::Ensemble(e) => e.explain(data),
             Novelty::DistanceShare => {
                 let features = one_hot_features(data);
                 let neighbours = self

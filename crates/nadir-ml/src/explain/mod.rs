@@ -13,6 +13,7 @@
 //! | isolation forest | `path_length` ([`isolation`]) | anomaly score |
 //! | hybrid | its deciding part's ([`hybrid`]) | that part's |
 //! | voting | `member_mean`, or `sampling_shapley` | probability |
+//! | novelty ensemble | its deciding member's ([`ensemble`]) | that member's |
 //!
 //! A feature is one of the schema's: the numeric ones, then the categorical ones; a
 //! categorical feature's one-hot columns count as the one feature.
@@ -24,6 +25,7 @@
 //! reference is built from what the model keeps: its input scaling and the pipeline's
 //! vocabularies, ordered by frequency.
 
+pub mod ensemble;
 pub mod hybrid;
 pub mod isolation;
 pub mod linear;
@@ -39,6 +41,7 @@ use serde::ser::SerializeMap;
 use std::sync::OnceLock;
 use thiserror::Error;
 
+pub use ensemble::EnsembleExplainer;
 pub use hybrid::HybridExplainer;
 pub use isolation::PathLengthExplainer;
 pub use linear::LinearExplainer;
@@ -354,7 +357,8 @@ pub fn reference_numeric(model: &AnyModel) -> Option<Vec<f64>> {
         | AnyModel::Bagging(_)
         | AnyModel::GradientBoosting(_)
         | AnyModel::IsolationForest(_)
-        | AnyModel::Autoencoder(_) => None,
+        | AnyModel::Autoencoder(_)
+        | AnyModel::NoveltyEnsemble(_) => None,
     }
 }
 
@@ -383,6 +387,8 @@ pub enum Explainer {
     Hybrid(Box<HybridExplainer>),
     /// The autoencoder: each feature's share of the reconstruction error, base 0.
     Reconstruction(Box<Autoencoder>),
+    /// A novelty ensemble: its deciding member's explanation.
+    Ensemble(Box<EnsembleExplainer>),
     /// A voting ensemble whose members all explain their probability: the weighted mean of
     /// their explanations, which adds up to the ensemble's score (the weighted mean of
     /// theirs).
@@ -435,11 +441,15 @@ impl Explainer {
                 }
             }
             AnyModel::Autoencoder(model) => Explainer::Reconstruction(Box::new(model.clone())),
+            AnyModel::NoveltyEnsemble(model) => {
+                Explainer::Ensemble(Box::new(EnsembleExplainer::of(model)))
+            }
         })
     }
 
     /// The output every explanation of this explainer adds up to; `None` when it varies from
-    /// record to record (a hybrid explains whichever part decided).
+    /// record to record (a hybrid explains whichever part decided, a novelty ensemble
+    /// whichever member).
     pub fn space(&self) -> Option<Space> {
         match self {
             Explainer::Tree(e) => Some(e.space()),
@@ -447,7 +457,7 @@ impl Explainer {
             Explainer::Sampling(e) => Some(e.space()),
             Explainer::Vote { .. } => Some(Space::Probability),
             Explainer::PathLength(_) => Some(Space::AnomalyScore),
-            Explainer::Hybrid(_) => None,
+            Explainer::Hybrid(_) | Explainer::Ensemble(_) => None,
             Explainer::Reconstruction(_) => Some(Space::ReconstructionError),
         }
     }
@@ -461,6 +471,7 @@ impl Explainer {
             Explainer::Sampling(e) => e.explain(data),
             Explainer::PathLength(e) => e.explain(data),
             Explainer::Hybrid(e) => e.explain(data),
+            Explainer::Ensemble(e) => e.explain(data),
             Explainer::Reconstruction(model) => model
                 .error_shares(data)
                 .into_iter()
