@@ -251,6 +251,14 @@ fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<
         }
         writeln!(out)?;
     }
+    // The fold column fits the longest fold name (UNSW-NB15's `Reconnaissance`).
+    let w = report
+        .folds
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     writeln!(
         out,
         "\nouter level: the picked design, fitted on the fold's training part, on the fold's \
@@ -258,7 +266,7 @@ fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<
     )?;
     writeln!(
         out,
-        "{:<9} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+        "{:<w$} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
         "fold", "picked", "@0.5%", "@1%", "@2%", "detect", "FPR", "bal.acc", "MCC"
     )?;
     for fold in &report.folds {
@@ -270,7 +278,7 @@ fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<
         };
         writeln!(
             out,
-            "{:<9} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6.3}",
+            "{:<w$} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6.3}",
             fold.name,
             fold.picked,
             at(0.005),
@@ -290,7 +298,7 @@ fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<
         .collect();
     writeln!(
         out,
-        "{:<9} {:<28} {} {:>6} {:>6} {:>8} {:>6.3}",
+        "{:<w$} {:<28} {} {:>6} {:>6} {:>8} {:>6.3}",
         "mean",
         "",
         at.join(" "),
