@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # nadir's normal-only detectors beside PyOD's on the leave-attacks-out folds of
-# `nadir validate --novel`. See bench/NOVELTY.md. Usage:
+# `nadir validate --novel`, on NSL-KDD or UNSW-NB15 (or any labelled file of a built-in schema;
+# UNSW-NB15's folds leave attack categories out). See bench/NOVELTY.md. Usage:
 #   bench/novelty_pyod.sh [DATA.csv]     (or NADIR_DATA=DATA.csv bench/novelty_pyod.sh)
+#   bench/novelty_pyod.sh ../shared/data/UNSW_NB15_82332.csv
 # Environment knobs:
 #   NADIR_DATA        data file (default: ../shared/data/Network_anomaly_data.csv beside the repo)
 #   NADIR_BENCH_VENV  the Python environment (default bench/.venv), with requirements-novelty.txt
 #   BENCH_EPOCHS      autoencoder epochs on both sides, no early stopping (default 10)
-# Writes bench/out/novelty/{folds,nadir,pyod}.json and the table bench/out/novelty.md. The
-# hybrid's numbers on the same folds come from `nadir validate --novel` (bench/NOVELTY.md).
+# Writes bench/out/novelty/NAME/{folds,nadir,pyod}.json and the table
+# bench/out/novelty-NAME.md, NAME the data file's name without `.csv`. The hybrid's numbers on
+# the same folds come from `nadir validate --novel` (bench/NOVELTY.md).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
-OUT="$BENCH/out/novelty"
 VENV="${NADIR_BENCH_VENV:-$BENCH/.venv}"
 DATA="${1:-${NADIR_DATA:-$ROOT/../shared/data/Network_anomaly_data.csv}}"
+NAME="$(basename "$DATA" .csv)"
+OUT="$BENCH/out/novelty/$NAME"
 EPOCHS="${BENCH_EPOCHS:-10}"
 if [[ ! -f "$DATA" ]]; then
   echo "error: data file not found: $DATA (pass it as the first argument or set NADIR_DATA)" >&2
@@ -41,7 +45,7 @@ quiet pyod
 "$VENV/bin/python" "$BENCH/novelty_pyod.py" "$DATA" "$OUT" "$EPOCHS"
 
 step "table"
-"$VENV/bin/python" - "$OUT" <<'PY' | tee "$BENCH/out/novelty.md"
+"$VENV/bin/python" - "$OUT" <<'PY' | tee "$BENCH/out/novelty-$NAME.md"
 import json, sys
 from collections import defaultdict
 out = sys.argv[1]

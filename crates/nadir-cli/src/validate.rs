@@ -1,11 +1,15 @@
-//! `nadir validate --novel`: leave-attacks-out validation (the protocol lives in
-//! `nadir_ml::novel`; this file parses options, shows progress and formats the tables).
+//! `nadir validate --novel [--nested]`: leave-attacks-out validation (the protocols live in
+//! `nadir_ml::novel` and `nadir_ml::nested`; this file parses options, shows progress and
+//! formats the tables).
 
 use crate::progress::Steps;
 use crate::{DataArgs, ReportFormat, load_data, model_config, note, output};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nadir_ml::novel::{self, FoldResult, ModelSummary, NovelOptions, NovelProgress, NovelReport};
+use nadir_ml::nested::{self, NestedOptions, NestedProgress, NestedReport};
+use nadir_ml::novel::{
+    self, FoldResult, FoldStats, ModelSummary, NovelOptions, NovelProgress, NovelReport,
+};
 use nadir_ml::registry::ModelKind;
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,7 +19,9 @@ use std::path::PathBuf;
     nadir validate --novel\n  \
     nadir validate --novel --models rf,hybrid --out novel.json\n  \
     nadir validate --novel --models hybrid --target-fpr 0.01\n  \
-    nadir validate --novel --models rf --format json > novel.json")]
+    nadir validate --novel --models rf --format json > novel.json\n  \
+    nadir validate --novel --nested --out nested.json\n  \
+    nadir validate --novel --nested --candidates grid.toml")]
 pub struct ValidateArgs {
     /// Leave-attacks-out validation: for each attack family (DoS, Probe, R2L, U2R) and a few
     /// seeded random groups of attack names, train without them and measure how many of
@@ -27,8 +33,22 @@ pub struct ValidateArgs {
     /// Models to validate (names or short names, `all` = the supervised ones). Default:
     /// every supervised model but the slow kernel SVM, the isolation forest on normal rows,
     /// and the hybrid.
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, value_name = "LIST", conflicts_with = "nested")]
     models: Option<String>,
+    /// Nested validation: inside each fold's training part, leave-attacks-out inner folds
+    /// pick one candidate design (the best mean detection at 1 % false positives there);
+    /// the pick, fitted on the whole training part, is measured on the fold.
+    #[arg(long, requires = "novel")]
+    nested: bool,
+    /// With --nested: the candidate designs, a TOML file of `[[candidate]]` tables with
+    /// `name`, `model` and `set` (a list of `model.parameter=value` overrides). Default: the
+    /// built-in grid (see docs/CLI.md).
+    #[arg(long, value_name = "FILE.toml", requires = "nested")]
+    candidates: Option<PathBuf>,
+    /// With --nested: random groups of attack names in each fold's inner folds, beside the
+    /// families.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "nested")]
+    inner_groups: usize,
     /// Write every number (per fold, per model, per attack name) to this JSON file.
     #[arg(long, value_name = "FILE.json")]
     out: Option<PathBuf>,
@@ -60,6 +80,9 @@ pub struct ValidateArgs {
 
 pub fn run(args: ValidateArgs) -> Result<()> {
     debug_assert!(args.novel);
+    if args.nested {
+        return run_nested(args);
+    }
     let kinds = match &args.models {
         Some(list) => ModelKind::parse_list(list)?,
         None => NovelOptions::default_kinds(),
@@ -100,18 +123,205 @@ pub fn run(args: ValidateArgs) -> Result<()> {
     })?;
     steps.finish("validation");
 
+    write_out(&args, &report, print_report)
+}
+
+/// Where the tables go.
+type Stdout = std::io::BufWriter<output::Sink<std::io::StdoutLock<'static>>>;
+
+fn run_nested(args: ValidateArgs) -> Result<()> {
+    let candidates = match &args.candidates {
+        Some(path) => nested::parse_candidates(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .with_context(|| format!("in {}", path.display()))?,
+        None => nested::default_candidates(),
+    };
+    let mut overrides = vec!["isolation_forest.normal_only=true".to_string()];
+    overrides.extend(args.overrides.iter().cloned());
+    let config = model_config(args.config.as_deref(), &overrides, args.target_fpr)?;
+    let data = load_data(&args.data)?;
+    let options = NestedOptions {
+        config,
+        candidates,
+        seed: args.seed,
+        normal_holdout: args.normal_holdout,
+        random_groups: args.groups,
+        inner_groups: args.inner_groups,
+        group_share: args.group_share,
+        ..NestedOptions::default()
+    };
+    eprintln!(
+        "nested leave-attacks-out validation of {} candidates ({}) on {} rows of {}",
+        options.candidates.len(),
+        options
+            .candidates
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        data.len(),
+        data.source
+    );
+    let steps = Steps::new();
+    let report = nested::validate(&data, &options, &|event| match event {
+        NestedProgress::Start { runs } => steps.start(runs),
+        NestedProgress::Run {
+            outer,
+            inner: Some(inner),
+            candidate,
+        } => steps.step(format!("fold {outer}, inner fold {inner}: {candidate}")),
+        NestedProgress::Run {
+            outer,
+            inner: None,
+            candidate,
+        } => steps.step(format!("fold {outer}: picked {candidate}, measured")),
+        NestedProgress::Done => steps.done(),
+    })?;
+    steps.finish("nested validation");
+    write_out(&args, &report, print_nested)
+}
+
+/// Writes `report` to `--out` if asked, and on standard output as tables or JSON.
+fn write_out<T: serde::Serialize>(
+    args: &ValidateArgs,
+    report: &T,
+    table: fn(&mut Stdout, &T) -> std::io::Result<()>,
+) -> Result<()> {
     if let Some(path) = &args.out {
-        let json = serde_json::to_string_pretty(&report)?;
+        let json = serde_json::to_string_pretty(report)?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let mut out = output::stdout();
-    output::report(&mut out, args.format, &report, print_report)?;
+    output::report(&mut out, args.format, report, table)?;
     if let Some(path) = &args.out {
         note(&mut out, args.format, &format!("wrote {}", path.display()))?;
     }
     out.flush()?;
     Ok(())
+}
+
+fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "data: {} ({} rows, sha256 {}…), seed {}",
+        report.source,
+        report.rows,
+        &report.sha256[..12.min(report.sha256.len())],
+        report.seed
+    )?;
+    writeln!(
+        out,
+        "each outer fold picks one candidate on inner folds planned inside its training part \
+         (its other attack names, its training normal rows; {} random group(s) beside the \
+         families); the rule: {}\n",
+        report.inner_groups, report.selection_rule
+    )?;
+    writeln!(out, "candidates:")?;
+    for c in &report.candidates {
+        let set = if c.set.is_empty() {
+            "(the configuration as given)".to_string()
+        } else {
+            c.set.join(", ")
+        };
+        writeln!(out, "  {:<28} {}: {}", c.name, c.model, set)?;
+    }
+    writeln!(
+        out,
+        "\ninner level: each candidate's mean detection (%) at 1 % false positives over the \
+         outer fold's inner folds (* = picked):\n"
+    )?;
+    write!(out, "{:<28}", "candidate")?;
+    for fold in &report.folds {
+        write!(out, " {:>9}", fold.name)?;
+    }
+    writeln!(out)?;
+    for (c, candidate) in report.candidates.iter().enumerate() {
+        write!(out, "{:<28}", candidate.name)?;
+        for fold in &report.folds {
+            let mean = fold.inner[c].mean.map_or("-".to_string(), percent);
+            let mark = if fold.picked == candidate.name {
+                "*"
+            } else {
+                " "
+            };
+            write!(out, " {mean:>8}{mark}")?;
+        }
+        writeln!(out)?;
+    }
+    // The fold column fits the longest fold name (UNSW-NB15's `Reconnaissance`).
+    let w = report
+        .folds
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    writeln!(
+        out,
+        "\nouter level: the picked design, fitted on the fold's training part, on the fold's \
+         unseen attacks and held-out normal rows:\n"
+    )?;
+    writeln!(
+        out,
+        "{:<w$} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+        "fold", "picked", "@0.5%", "@1%", "@2%", "detect", "FPR", "bal.acc", "MCC"
+    )?;
+    for fold in &report.folds {
+        let r = &fold.result;
+        let at = |fpr: f64| {
+            r.unflattering
+                .detection(fpr)
+                .map_or("-".to_string(), percent)
+        };
+        writeln!(
+            out,
+            "{:<w$} {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6.3}",
+            fold.name,
+            fold.picked,
+            at(0.005),
+            at(0.01),
+            at(0.02),
+            percent(r.detection_rate),
+            percent(r.false_positive_rate),
+            percent(r.unflattering.balanced_accuracy),
+            r.unflattering.mcc
+        )?;
+    }
+    let s: &FoldStats = &report.outer;
+    let at: Vec<String> = s
+        .detection_at_fpr
+        .iter()
+        .map(|d| format!("{:>6}", percent(d.detection_rate.mean)))
+        .collect();
+    writeln!(
+        out,
+        "{:<w$} {:<28} {} {:>6} {:>6} {:>8} {:>6.3}",
+        "mean",
+        "",
+        at.join(" "),
+        percent(s.detection_rate.mean),
+        percent(s.false_positive_rate.mean),
+        percent(s.balanced_accuracy.mean),
+        s.mcc.mean
+    )?;
+    writeln!(out, "\npicked:")?;
+    for p in &report.picks {
+        writeln!(
+            out,
+            "  {:<28} {} of {} folds",
+            p.candidate,
+            p.picked,
+            report.folds.len()
+        )?;
+    }
+    writeln!(
+        out,
+        "\n@x%: detection when the threshold lets x % of the fold's held-out normal rows \
+         through; detect, FPR, balanced accuracy and MCC at the design's own threshold"
+    )
 }
 
 fn percent(x: f64) -> String {
@@ -162,11 +372,11 @@ fn print_report(out: &mut impl Write, report: &NovelReport) -> std::io::Result<(
         |summary| {
             format!(
                 "{:>6} {:>6} {:>8} {:>6} {:>7.4}",
-                percent(summary.detection_rate.mean),
-                percent(summary.false_positive_rate.mean),
-                percent(summary.accuracy.mean),
-                percent(summary.f1.mean),
-                summary.roc_auc.mean
+                percent(summary.stats.detection_rate.mean),
+                percent(summary.stats.false_positive_rate.mean),
+                percent(summary.stats.accuracy.mean),
+                percent(summary.stats.f1.mean),
+                summary.stats.roc_auc.mean
             )
         },
     )?;
@@ -229,6 +439,7 @@ fn print_unflattering(out: &mut impl Write, report: &NovelReport) -> std::io::Re
         |r| r.unflattering.detection(0.01),
         |summary| {
             let at: Vec<String> = summary
+                .stats
                 .detection_at_fpr
                 .iter()
                 .map(|d| format!("{:>6}", percent(d.detection_rate.mean)))
@@ -236,8 +447,8 @@ fn print_unflattering(out: &mut impl Write, report: &NovelReport) -> std::io::Re
             format!(
                 "{} {:>8} {:>6.3}",
                 at.join(" "),
-                percent(summary.balanced_accuracy.mean),
-                summary.mcc.mean
+                percent(summary.stats.balanced_accuracy.mean),
+                summary.stats.mcc.mean
             )
         },
     )?;

@@ -83,6 +83,116 @@ fn validate_needs_the_novel_flag_and_labelled_data() {
 }
 
 #[test]
+fn validate_nested_prints_both_levels_and_writes_them_to_json() {
+    let dir = scratch("nested");
+    let grid = dir.join("grid.toml");
+    std::fs::write(
+        &grid,
+        "[[candidate]]\nname = \"iforest\"\nmodel = \"isolation_forest\"\n\n\
+         [[candidate]]\nname = \"tree hybrid\"\nmodel = \"hybrid\"\n\
+         set = [\"hybrid.classifier=decision_tree\"]\n",
+    )
+    .unwrap();
+    let json = dir.join("nested.json");
+    let out = nadir(&[
+        "validate",
+        "--novel",
+        "--nested",
+        "--candidates",
+        path(&grid),
+        "--data",
+        path(&sample()),
+        "--groups",
+        "1",
+        "--out",
+        path(&json),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "inner level",
+        "outer level",
+        "tree hybrid",
+        "picked:",
+        "U2R",
+        "mean",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from\n{stdout}"
+        );
+    }
+    assert!(text(&out.stderr).contains("inner fold"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let folds = report["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 5);
+    for fold in folds {
+        assert_eq!(fold["inner"].as_array().unwrap().len(), 2);
+        assert!(!fold["inner_folds"].as_array().unwrap().is_empty());
+        let picked = fold["picked"].as_str().unwrap();
+        assert!(["iforest", "tree hybrid"].contains(&picked), "{picked}");
+        assert!(fold["result"]["detection_rate"].is_number());
+    }
+    let picks: u64 = report["picks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["picked"].as_u64().unwrap())
+        .sum();
+    assert_eq!(picks, 5);
+    assert!(report["outer"]["detection_at_fpr"].is_array());
+}
+
+#[test]
+fn nested_needs_the_novel_flag_and_names_its_own_candidates() {
+    let out = nadir(&["validate", "--nested", "--data", path(&sample())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--novel"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = nadir(&[
+        "validate",
+        "--novel",
+        "--nested",
+        "--models",
+        "rf",
+        "--data",
+        path(&sample()),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--models"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = scratch("nested-bad");
+    let grid = dir.join("grid.toml");
+    std::fs::write(
+        &grid,
+        "[[candidate]]\nname = \"wide\"\nmodel = \"hybrid\"\nset = [\"hybrid.neighbours=0\"]\n",
+    )
+    .unwrap();
+    let out = nadir(&[
+        "validate",
+        "--novel",
+        "--nested",
+        "--candidates",
+        path(&grid),
+        "--data",
+        path(&sample()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("candidate `wide`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn a_trained_hybrid_says_which_part_fired() {
     let dir = scratch("hybrid");
     train_on_sample(

@@ -24,6 +24,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_dir;
 pub mod multitree;
+pub mod nested;
 pub mod novel;
 pub mod output;
 pub mod pca;

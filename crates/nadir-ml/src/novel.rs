@@ -30,7 +30,7 @@ use crate::protocol::{AttackRate, MeanStd, ProtocolError, per_attack_rates};
 use crate::registry::{CheckedConfig, ModelConfig, ModelKind};
 use crate::split::stratified_split;
 use nadir_data::schema::UNKNOWN_FAMILY;
-use nadir_data::{Dataset, FeaturePipeline, Rng, Schema};
+use nadir_data::{Dataset, Encoded, FeaturePipeline, Rng, Schema};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -230,6 +230,13 @@ pub struct FoldReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelSummary {
     pub model: ModelKind,
+    #[serde(flatten)]
+    pub stats: FoldStats,
+}
+
+/// Results averaged over folds (mean and standard deviation).
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldStats {
     pub detection_rate: MeanStd,
     pub false_positive_rate: MeanStd,
     pub accuracy: MeanStd,
@@ -342,6 +349,23 @@ pub fn fold_seed(seed: u64, fold: usize) -> u64 {
 }
 
 fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
+    check_shares(
+        options.normal_holdout,
+        options.group_share,
+        options.validation_share,
+    )?;
+    if options.kinds.is_empty() {
+        return Err(ProtocolError::Options("no model to validate".into()));
+    }
+    Ok(())
+}
+
+/// The shares of the fold plans, each strictly between 0 and 1.
+pub(crate) fn check_shares(
+    normal_holdout: f64,
+    group_share: f64,
+    validation_share: f64,
+) -> Result<(), ProtocolError> {
     let share = |name: &str, v: f64| {
         if 0.0 < v && v < 1.0 {
             Ok(())
@@ -351,13 +375,117 @@ fn check_options(options: &NovelOptions) -> Result<(), ProtocolError> {
             )))
         }
     };
-    share("the normal hold-out share", options.normal_holdout)?;
-    share("the group share", options.group_share)?;
-    share("the validation share", options.validation_share)?;
-    if options.kinds.is_empty() {
-        return Err(ProtocolError::Options("no model to validate".into()));
+    share("the normal hold-out share", normal_holdout)?;
+    share("the group share", group_share)?;
+    share("the validation share", validation_share)
+}
+
+/// A fold's rows, encoded once for every model measured on it.
+pub(crate) struct PreparedFold<'a> {
+    /// The fold's training part, encoded by a pipeline fitted on it, and its labels.
+    pub(crate) encoded: Encoded,
+    pub(crate) train_labels: Vec<bool>,
+    /// The threshold's fit share of the training part, encoded by its own pipeline.
+    pub(crate) fit_part: Encoded,
+    pub(crate) fit_labels: Vec<bool>,
+    valid_part: Encoded,
+    valid_labels: Vec<bool>,
+    test: Encoded,
+    test_attacks: Vec<&'a str>,
+    test_labels: Vec<bool>,
+}
+
+impl<'a> PreparedFold<'a> {
+    /// Encodes fold `rows` of `data` (whose attack names are `attacks`).
+    pub(crate) fn new(
+        data: &Dataset,
+        attacks: &'a [String],
+        rows: &FoldRows,
+        validation_share: f64,
+        seed: u64,
+    ) -> Self {
+        let train = data.select(&rows.train);
+        let train_labels: Vec<bool> = rows
+            .train
+            .iter()
+            .map(|&i| !data.schema.is_normal(&attacks[i]))
+            .collect();
+        let test_attacks: Vec<&str> = rows.test.iter().map(|&i| attacks[i].as_str()).collect();
+        let test_labels: Vec<bool> = test_attacks
+            .iter()
+            .map(|&a| !data.schema.is_normal(a))
+            .collect();
+        let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
+        let encoded = pipeline.encode(&train.records);
+        let test = pipeline.encode(&data.select(&rows.test).records);
+
+        // The threshold's validation split inside the fold's training part. The threshold's
+        // model and its pipeline see the fit share only: the validation rows are encoded by
+        // that pipeline, so their category values are unseen there exactly as new traffic's
+        // would be.
+        let (fit_rows, valid_rows) = stratified_split(&train_labels, validation_share, seed);
+        let fit_records = train.select(&fit_rows);
+        let fit_pipeline = FeaturePipeline::fit(&fit_records.schema, &fit_records.records);
+        let fit_part = fit_pipeline.encode(&fit_records.records);
+        let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
+        let valid_part = fit_pipeline.encode(&train.select(&valid_rows).records);
+        let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
+        PreparedFold {
+            encoded,
+            train_labels,
+            fit_part,
+            fit_labels,
+            valid_part,
+            valid_labels,
+            test,
+            test_attacks,
+            test_labels,
+        }
     }
-    Ok(())
+
+    /// A classifier's threshold: the best F1 on the validation rows, scored by `partial`,
+    /// the same model fitted on the fit share.
+    pub(crate) fn threshold_of<M: Classifier>(&self, partial: &M) -> f64 {
+        metrics::best_f1_threshold(&self.valid_labels, &partial.score(&self.valid_part))
+    }
+
+    /// Measures `model`, fitted on the training part, on the test rows at `threshold`;
+    /// `start` is when its fit began.
+    pub(crate) fn measure<M: Classifier>(
+        &self,
+        kind: ModelKind,
+        model: &M,
+        threshold: f64,
+        start: Instant,
+    ) -> FoldResult {
+        let (scores, parts) = model.score_with_parts(&self.test);
+        let s = Scores::at_threshold(&self.test_labels, &scores, threshold);
+        let c = &s.confusion;
+        FoldResult {
+            model: kind,
+            threshold,
+            detection_rate: s.recall,
+            false_positive_rate: c.fp as f64 / (c.fp + c.tn).max(1) as f64,
+            accuracy: s.accuracy,
+            f1: s.f1,
+            roc_auc: s.roc_auc,
+            unflattering: Unflattering::of(&self.test_labels, &scores, &s.confusion),
+            scores: s,
+            per_attack: per_attack_rates(
+                self.test_attacks.iter().copied(),
+                &scores,
+                parts.as_deref(),
+                threshold,
+            ),
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Held-out normal rows, then held-out attack rows.
+    pub(crate) fn test_counts(&self) -> (usize, usize) {
+        let attacks = self.test_labels.iter().filter(|&&y| y).count();
+        (self.test_labels.len() - attacks, attacks)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -371,35 +499,21 @@ fn run_fold<F: Fitter>(
     options: &NovelOptions,
     progress: &dyn Fn(NovelProgress),
 ) -> Result<FoldReport, ProtocolError> {
-    let train = data.select(&rows.train);
-    let train_labels: Vec<bool> = rows
-        .train
-        .iter()
-        .map(|&i| !data.schema.is_normal(&attacks[i]))
-        .collect();
-    let test_attacks: Vec<&str> = rows.test.iter().map(|&i| attacks[i].as_str()).collect();
-    let test_labels: Vec<bool> = test_attacks
-        .iter()
-        .map(|&a| !data.schema.is_normal(a))
-        .collect();
-    let pipeline = FeaturePipeline::fit(&train.schema, &train.records);
-    let encoded = pipeline.encode(&train.records);
-    let test = pipeline.encode(&data.select(&rows.test).records);
-
-    // The threshold's validation split inside the fold's training part. The threshold's
-    // model and its pipeline see the fit share only: the validation rows are encoded by that
-    // pipeline, so their category values are unseen there exactly as new traffic's would be.
-    let (fit_rows, valid_rows) =
-        stratified_split(&train_labels, options.validation_share, options.seed);
-    let fit_records = train.select(&fit_rows);
-    let fit_pipeline = FeaturePipeline::fit(&fit_records.schema, &fit_records.records);
-    let fit_part = fit_pipeline.encode(&fit_records.records);
-    let fit_labels: Vec<bool> = fit_rows.iter().map(|&i| train_labels[i]).collect();
-    let valid_part = fit_pipeline.encode(&train.select(&valid_rows).records);
-    let valid_labels: Vec<bool> = valid_rows.iter().map(|&i| train_labels[i]).collect();
-
-    let mut full = Fits::new(fitter, config, &encoded, &train_labels, options.seed);
-    let mut partial = Fits::new(fitter, config, &fit_part, &fit_labels, options.seed);
+    let fold = PreparedFold::new(data, attacks, rows, options.validation_share, options.seed);
+    let mut full = Fits::new(
+        fitter,
+        config,
+        &fold.encoded,
+        &fold.train_labels,
+        options.seed,
+    );
+    let mut partial = Fits::new(
+        fitter,
+        config,
+        &fold.fit_part,
+        &fold.fit_labels,
+        options.seed,
+    );
     let mut results = Vec::with_capacity(options.kinds.len());
     for &kind in &options.kinds {
         progress(NovelProgress::Run {
@@ -411,45 +525,19 @@ fn run_fold<F: Fitter>(
         let model = full.get(kind).map_err(fit_error)?.model.clone();
         let threshold = match model.fixed_threshold() {
             Some(t) => t,
-            None => {
-                let scores = partial
-                    .get(kind)
-                    .map_err(fit_error)?
-                    .model
-                    .score(&valid_part);
-                metrics::best_f1_threshold(&valid_labels, &scores)
-            }
+            None => fold.threshold_of(&partial.get(kind).map_err(fit_error)?.model),
         };
-        let (scores, parts) = model.score_with_parts(&test);
-        let s = Scores::at_threshold(&test_labels, &scores, threshold);
-        let c = &s.confusion;
-        results.push(FoldResult {
-            model: kind,
-            threshold,
-            detection_rate: s.recall,
-            false_positive_rate: c.fp as f64 / (c.fp + c.tn).max(1) as f64,
-            accuracy: s.accuracy,
-            f1: s.f1,
-            roc_auc: s.roc_auc,
-            unflattering: Unflattering::of(&test_labels, &scores, &s.confusion),
-            scores: s,
-            per_attack: per_attack_rates(
-                test_attacks.iter().copied(),
-                &scores,
-                parts.as_deref(),
-                threshold,
-            ),
-            seconds: start.elapsed().as_secs_f64(),
-        });
+        results.push(fold.measure(kind, &model, threshold, start));
         progress(NovelProgress::Done);
     }
+    let (test_normal, test_attacks) = fold.test_counts();
     Ok(FoldReport {
         name: plan.name.clone(),
         held_out: plan.held_out.clone(),
         train_rows: rows.train.len(),
-        train_attacks: train_labels.iter().filter(|&&y| y).count(),
-        test_normal: test_labels.iter().filter(|&&y| !y).count(),
-        test_attacks: test_labels.iter().filter(|&&y| y).count(),
+        train_attacks: fold.train_labels.iter().filter(|&&y| y).count(),
+        test_normal,
+        test_attacks,
         results,
     })
 }
@@ -464,34 +552,43 @@ fn summarise(kind: ModelKind, folds: &[FoldReport]) -> ModelSummary {
                 .map(|r| (r, f.name.as_str()))
         })
         .collect();
-    let of = |get: fn(&FoldResult) -> f64| MeanStd::of(results.iter().map(|(r, _)| get(r)));
-    let worst = results
-        .iter()
-        .min_by(|a, b| a.0.detection_rate.total_cmp(&b.0.detection_rate))
-        .map_or((0.0, String::new()), |(r, name)| {
-            (r.detection_rate, name.to_string())
-        });
     ModelSummary {
         model: kind,
-        detection_rate: of(|r| r.detection_rate),
-        false_positive_rate: of(|r| r.false_positive_rate),
-        accuracy: of(|r| r.accuracy),
-        f1: of(|r| r.f1),
-        roc_auc: MeanStd::of(results.iter().filter_map(|(r, _)| r.roc_auc)),
-        worst_detection: worst,
-        balanced_accuracy: of(|r| r.unflattering.balanced_accuracy),
-        mcc: of(|r| r.unflattering.mcc),
-        detection_at_fpr: FIXED_FPRS
+        stats: FoldStats::of(&results),
+    }
+}
+
+impl FoldStats {
+    /// Over `results`, each with the name of its fold.
+    pub(crate) fn of(results: &[(&FoldResult, &str)]) -> FoldStats {
+        let of = |get: fn(&FoldResult) -> f64| MeanStd::of(results.iter().map(|(r, _)| get(r)));
+        let worst = results
             .iter()
-            .map(|&fpr| MeanDetection {
-                target_fpr: fpr,
-                detection_rate: MeanStd::of(
-                    results
-                        .iter()
-                        .filter_map(|(r, _)| r.unflattering.detection(fpr)),
-                ),
-            })
-            .collect(),
+            .min_by(|a, b| a.0.detection_rate.total_cmp(&b.0.detection_rate))
+            .map_or((0.0, String::new()), |(r, name)| {
+                (r.detection_rate, name.to_string())
+            });
+        FoldStats {
+            detection_rate: of(|r| r.detection_rate),
+            false_positive_rate: of(|r| r.false_positive_rate),
+            accuracy: of(|r| r.accuracy),
+            f1: of(|r| r.f1),
+            roc_auc: MeanStd::of(results.iter().filter_map(|(r, _)| r.roc_auc)),
+            worst_detection: worst,
+            balanced_accuracy: of(|r| r.unflattering.balanced_accuracy),
+            mcc: of(|r| r.unflattering.mcc),
+            detection_at_fpr: FIXED_FPRS
+                .iter()
+                .map(|&fpr| MeanDetection {
+                    target_fpr: fpr,
+                    detection_rate: MeanStd::of(
+                        results
+                            .iter()
+                            .filter_map(|(r, _)| r.unflattering.detection(fpr)),
+                    ),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -649,7 +746,7 @@ mod tests {
                 .map(|f| f.results[k].detection_rate)
                 .collect();
             let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-            assert!((summary.detection_rate.mean - mean).abs() < 1e-12);
+            assert!((summary.stats.detection_rate.mean - mean).abs() < 1e-12);
         }
         let hybrid = report
             .models
@@ -658,12 +755,12 @@ mod tests {
             .unwrap();
         // A 2 % target on ~225 validation normals: the false-alarm rate stays near it.
         assert!(
-            hybrid.false_positive_rate.mean < 0.06,
+            hybrid.stats.false_positive_rate.mean < 0.06,
             "{:?}",
-            hybrid.false_positive_rate
+            hybrid.stats.false_positive_rate
         );
         assert_eq!(
-            hybrid.worst_detection.0,
+            hybrid.stats.worst_detection.0,
             report
                 .folds
                 .iter()
@@ -753,13 +850,13 @@ mod tests {
             .unwrap();
         println!(
             "hybrid: detection {:.4}, false positives {:.4}",
-            hybrid.detection_rate.mean, hybrid.false_positive_rate.mean
+            hybrid.stats.detection_rate.mean, hybrid.stats.false_positive_rate.mean
         );
-        assert!(hybrid.false_positive_rate.mean <= 0.03);
+        assert!(hybrid.stats.false_positive_rate.mean <= 0.03);
         // Just under and over what was measured on 2026-12-03: detection 0.6647 (the best
         // single model 0.5193), false positives 0.0047.
-        assert!(hybrid.detection_rate.mean >= 0.66);
-        assert!(hybrid.false_positive_rate.mean <= 0.005);
+        assert!(hybrid.stats.detection_rate.mean >= 0.66);
+        assert!(hybrid.stats.false_positive_rate.mean <= 0.005);
         for other in report
             .models
             .iter()
@@ -767,11 +864,11 @@ mod tests {
         {
             println!(
                 "{}: detection {:.4}, false positives {:.4}",
-                other.model, other.detection_rate.mean, other.false_positive_rate.mean
+                other.model, other.stats.detection_rate.mean, other.stats.false_positive_rate.mean
             );
-            if other.false_positive_rate.mean <= 0.03 {
+            if other.stats.false_positive_rate.mean <= 0.03 {
                 assert!(
-                    hybrid.detection_rate.mean > other.detection_rate.mean,
+                    hybrid.stats.detection_rate.mean > other.stats.detection_rate.mean,
                     "{}",
                     other.model
                 );
