@@ -71,6 +71,16 @@ set = ["hybrid.novelty=knn", "hybrid.neighbours=5", "hybrid.pca_variance=0.95"]
 name = "hybrid knn k=1 pca 0.99"
 model = "hybrid"
 set = ["hybrid.novelty=knn", "hybrid.neighbours=1", "hybrid.pca_variance=0.99"]
+
+[[candidate]]
+name = "hybrid v2 knn k=1 pca 0.95"
+model = "hybrid"
+set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn"]']
+
+[[candidate]]
+name = "hybrid v2 knn+iforest"
+model = "hybrid"
+set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn", "iforest"]']
 "#;
 
 /// One candidate design: a model and the overrides of the configuration that make it.
@@ -793,9 +803,10 @@ mod tests {
         assert_eq!(json["selection_rule"], SELECTION_RULE);
     }
 
-    /// The issue's bar for the shipped design: on the full file, every outer fold picks the
-    /// hybrid's distance to the nearest normal row (k = 1), and the picks catch at least 75 %
-    /// of the unseen attacks at 1 % false positives.
+    /// The issue's bar for the shipped design: on the full file, every outer fold picks a
+    /// hybrid whose novelty part is the distance to the nearest normal row (k = 1), alone or
+    /// through the ensemble, and the picks catch at least 75 % of the unseen attacks at 1 %
+    /// false positives.
     #[test]
     #[ignore = "full data: a few minutes in release; CI runs it (.ci/run)"]
     fn full_data_nested_selection_picks_the_nearest_normal_row_hybrid() {
@@ -807,7 +818,12 @@ mod tests {
         let report = validate(&data, &NestedOptions::default(), &|_| {}).unwrap();
         for fold in &report.folds {
             println!("{}: {}", fold.name, fold.picked);
-            assert!(fold.picked.starts_with("hybrid knn k=1"), "{}", fold.name);
+            assert!(
+                fold.picked.starts_with("hybrid knn k=1")
+                    || fold.picked.starts_with("hybrid v2 knn"),
+                "{}",
+                fold.name
+            );
         }
         let at_1pct = report.outer.detection_at_fpr[1].detection_rate.mean;
         println!("outer mean detection at 1 %: {at_1pct:.4}");
