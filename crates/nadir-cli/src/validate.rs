@@ -204,13 +204,12 @@ fn write_out<T: serde::Serialize>(
 }
 
 fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<()> {
-    writeln!(
+    write_data_line(
         out,
-        "data: {} ({} rows, sha256 {}…), seed {}",
-        report.source,
+        &report.source,
         report.rows,
-        &report.sha256[..12.min(report.sha256.len())],
-        report.seed
+        &report.sha256,
+        report.seed,
     )?;
     writeln!(
         out,
@@ -324,18 +323,32 @@ fn print_nested(out: &mut impl Write, report: &NestedReport) -> std::io::Result<
     )
 }
 
+/// The run's data line: which file, how many rows, the start of its checksum, the seed.
+fn write_data_line(
+    out: &mut impl Write,
+    source: &str,
+    rows: usize,
+    sha256: &str,
+    seed: u64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "data: {source} ({rows} rows, sha256 {}…), seed {seed}",
+        &sha256[..12.min(sha256.len())]
+    )
+}
+
 fn percent(x: f64) -> String {
     format!("{:.1}", 100.0 * x)
 }
 
 fn print_report(out: &mut impl Write, report: &NovelReport) -> std::io::Result<()> {
-    writeln!(
+    write_data_line(
         out,
-        "data: {} ({} rows, sha256 {}…), seed {}",
-        report.source,
+        &report.source,
         report.rows,
-        &report.sha256[..12.min(report.sha256.len())],
-        report.seed
+        &report.sha256,
+        report.seed,
     )?;
     writeln!(
         out,
