@@ -17,8 +17,8 @@
 //! ways: the rows the members are fitted on, a `calibration_share` the normalisation is
 //! read from, and a `threshold_share` held out of both, on which the threshold is set: the
 //! `(1 - target_fpr)` quantile of their combined scores, as the hybrid sets its own
-//! ([`crate::hybrid::upper_threshold`]). The combined score `r` is mapped to [0, 1] with the
-//! threshold on 0.5 ([`crate::hybrid::novelty_score`]), so the model's own threshold is 0.5.
+//! (`hybrid::upper_threshold`). The combined score `r` is mapped to [0, 1] with the
+//! threshold on 0.5 (`hybrid::novelty_score`), so the model's own threshold is 0.5.
 //!
 //! Members: the distance to the k-th nearest normal row (the hybrid's detector,
 //! [`crate::hybrid`], in the principal components of normal traffic or the full scaled

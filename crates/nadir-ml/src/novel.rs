@@ -22,6 +22,9 @@
 //! The feature pipeline is fitted on the fold's training rows, so the removed attacks meet
 //! category values (services) they alone use exactly as new traffic would: as unseen values.
 //! Likewise the threshold's validation rows are encoded by the fit share's pipeline.
+//!
+//! Choosing a design on these same folds flatters it; [`crate::nested`] repeats the choice
+//! inside each fold's training part and measures it on the fold.
 
 use crate::fitting::{Catalogue, Fits, Fitter};
 use crate::metrics::{self, FIXED_FPRS, Scores, Unflattering};
