@@ -11,7 +11,10 @@ Features as nadir encodes them for its autoencoder: log1p of the count features,
 (fitted on the normal training rows, clipped at +-8), then one 0/1 column per category value
 seen in the fold's training rows (an unseen value: all zeros).
 
-usage: novelty_pyod.py DATA.csv OUT_DIR EPOCHS
+The autoencoder and the isolation forest are fitted once per seed of SEEDS (comma-separated,
+default 42; their `random_state`), the deterministic detectors (KNN, ECOD, COPOD) once.
+
+usage: novelty_pyod.py DATA.csv OUT_DIR EPOCHS [SEEDS]
 """
 
 import json
@@ -61,14 +64,16 @@ def features(frame, folds, fold):
 
 def main():
     data, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    seeds = [int(s) for s in (sys.argv[4] if len(sys.argv) > 4 else "42").split(",")]
     torch.set_num_threads(1)
     with open(f"{out}/folds.json") as f:
         folds = json.load(f)
     frame = pd.read_csv(data, encoding="utf-8-sig")
     frame.columns = [c.strip() for c in frame.columns]
     assert len(frame) == folds["rows"], "the folds were written for another file"
+    # name -> (make(seed), seeded): a seeded detector is fitted once per seed.
     detectors = {
-        "pyod AutoEncoder": lambda: AutoEncoder(
+        "pyod AutoEncoder": (lambda seed: AutoEncoder(
             hidden_neuron_list=[64, 16],
             epoch_num=epochs,
             batch_size=256,
@@ -77,28 +82,33 @@ def main():
             dropout_rate=0.0,
             optimizer_params={"weight_decay": 0.0},
             preprocessing=False,
-            random_state=42,
+            random_state=seed,
             verbose=0,
             device="cpu",
-        ),
-        "pyod IForest": lambda: IForest(random_state=42, n_jobs=1),
-        "pyod KNN": lambda: KNN(n_neighbors=1, n_jobs=1),
-        "pyod ECOD": lambda: ECOD(n_jobs=1),
-        "pyod COPOD": lambda: COPOD(n_jobs=1),
+        ), True),
+        "pyod IForest": (lambda seed: IForest(random_state=seed, n_jobs=1), True),
+        "pyod KNN": (lambda seed: KNN(n_neighbors=1, n_jobs=1), False),
+        "pyod ECOD": (lambda seed: ECOD(n_jobs=1), False),
+        "pyod COPOD": (lambda seed: COPOD(n_jobs=1), False),
     }
     results = []
     for fold in folds["folds"]:
         x_train, x_test = features(frame, folds, fold)
         attack = np.array(fold["test_attack"])
-        for name, make in detectors.items():
-            detector = make()
+        runs = [
+            (name, make, seed)
+            for name, (make, seeded) in detectors.items()
+            for seed in (seeds if seeded else seeds[:1])
+        ]
+        for name, make, seed in runs:
+            detector = make(seed)
             start = time.perf_counter()
             detector.fit(x_train)
             fit_seconds = time.perf_counter() - start
             scores = detector.decision_function(x_test)
             rates = [detection_at_fpr(scores[~attack], scores[attack], f) for f in FPRS]
             print(
-                f"{fold['name']:<9} {name:<17} fit {fit_seconds:7.2f} s  detection at "
+                f"{fold['name']:<9} {name:<17} seed {seed:<3} fit {fit_seconds:7.2f} s  detection at "
                 f"0.5/1/2 %: {' / '.join(f'{d:.3f}' for d, _ in rates)}",
                 file=sys.stderr,
                 flush=True,
@@ -107,6 +117,7 @@ def main():
                 {
                     "fold": fold["name"],
                     "model": name,
+                    "seed": seed,
                     "fit_seconds": fit_seconds,
                     "detection_at_fpr": [
                         {"target_fpr": f, "detection_rate": d, "false_positive_rate": r}
