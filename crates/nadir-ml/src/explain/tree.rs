@@ -315,6 +315,8 @@ pub struct TreeExplainer {
     space: Space,
     /// The scratch every row's walk needs: levels below the root.
     levels: usize,
+    /// What a row costs: the trees' nodes × chunks of points (see [`SHARED_WORK`]).
+    work: usize,
 }
 
 impl TreeExplainer {
@@ -362,6 +364,7 @@ impl TreeExplainer {
     ) -> TreeExplainer {
         TreeExplainer {
             levels: trees.iter().map(|t| t.depth + 1).max().unwrap_or(1),
+            work: trees.iter().map(|t| t.nodes.len() * t.rule.chunks()).sum(),
             trees,
             scale,
             offset,
@@ -384,10 +387,12 @@ impl TreeExplainer {
     /// trees at a time, chunk after chunk in the order of the trees, whether the chunks run
     /// on one thread (rows explained side by side) or on several (one row, a server's
     /// request), so explanations are the same bit for bit whatever the thread count and
-    /// however the rows are batched.
+    /// however the rows are batched. One row's trees are shared only when they are
+    /// [`SHARED_WORK`] or more.
     pub fn explain(&self, data: &Encoded) -> Vec<Explanation> {
         let base = self.base();
-        let explain_row = |row| self.explain_row(data, row, base, data.len() == 1);
+        let parallel = data.len() == 1 && self.work >= SHARED_WORK;
+        let explain_row = |row| self.explain_row(data, row, base, parallel);
         if data.len() <= crate::tree::IN_PLACE_ROWS {
             (0..data.len()).map(explain_row).collect()
         } else {
@@ -461,6 +466,15 @@ impl TreeExplainer {
         }
     }
 }
+
+/// The work (nodes × chunks of points, summed over the trees) from which one row's trees are
+/// shared among threads: about half a millisecond of one core (some 15 ns each). Below it
+/// the hand-off costs more than it saves, and on a busy machine a row waits for a thread
+/// that is not running: measured with `benches/explain.rs`, one record at a time, gradient
+/// boosting (100 trees of 31 leaves, about 9,000) p50 0.133 ms on one thread against
+/// 0.140 ms on two, p99 4.1 against 5.3 ms; the 100-tree forest (about 170,000) 4.0 against
+/// 2.2 ms at p50.
+const SHARED_WORK: usize = 30_000;
 
 /// Trees whose contributions to a row are summed before they join the row's: the unit of
 /// work when one row's trees are shared among threads (see [`TreeExplainer::explain`]).
@@ -964,11 +978,17 @@ mod tests {
         let one = crate::testdata::with_threads(1, || explainer.explain(&s.test));
         let two = crate::testdata::with_threads(2, || explainer.explain(&s.test));
         assert_eq!(one, two);
-        // One row: its trees shared among the threads, in chunks (10 trees make two).
+        // One row: its trees shared among the threads, in chunks (10 trees make two), or not
+        // (10 small trees are less than `SHARED_WORK`).
+        assert!(explainer.work < SHARED_WORK);
         for threads in [1, 2] {
             let single =
                 crate::testdata::with_threads(threads, || explainer.explain(&s.test.select(&[7])));
             assert_eq!(single[0], one[7]);
+            let shared = crate::testdata::with_threads(threads, || {
+                explainer.explain_row(&s.test, 7, explainer.base(), true)
+            });
+            assert_eq!(shared, one[7]);
         }
         assert!(s.test.len() > crate::tree::IN_PLACE_ROWS);
     }
