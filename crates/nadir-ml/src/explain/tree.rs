@@ -56,8 +56,9 @@
 //! check; a rule of more chunks (paths of over 32 distinct features) is walked in passes,
 //! the points being independent of one another. The nodes are one array of what the walk
 //! reads (test, leaf value, cover shares, liveness), not three. Measured the same way
-//! (1,000 rows, fastest of 5, load average 6–8): gradient boosting 0.33 → 0.15 ms per
-//! record, the forest 4.5 → 3.4 ms.
+//! (1,000 rows, fastest of 5; before at load average 8–11, after at 6–8, so part of it is
+//! the load): gradient boosting 0.33 → 0.15 ms per record, the forest 4.5 → 3.4 ms; one
+//! record at a time, gradient boosting's p50 is 0.13 ms at either load (bench/EXPLAIN.md).
 
 use super::{ExplainError, Explanation, Method, Space};
 use crate::registry::AnyModel;
@@ -388,7 +389,7 @@ impl TreeExplainer {
     /// on one thread (rows explained side by side) or on several (one row, a server's
     /// request), so explanations are the same bit for bit whatever the thread count and
     /// however the rows are batched. One row's trees are shared only when they are
-    /// [`SHARED_WORK`] or more.
+    /// `SHARED_WORK` or more.
     pub fn explain(&self, data: &Encoded) -> Vec<Explanation> {
         let base = self.base();
         let parallel = data.len() == 1 && self.work >= SHARED_WORK;
