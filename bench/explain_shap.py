@@ -10,6 +10,7 @@ path-dependent TreeSHAP (the algorithm nadir's explainer implements), --repeats 
 writes the fastest run per record, per model, as JSON. Run by bench/explain.sh.
 
     python explain_shap.py TRAIN.csv TEST.csv OUT.json [--rows 1000] [--repeats 3]
+        [--models random_forest,gradient_boosting]
 """
 
 import argparse
@@ -40,6 +41,7 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default="random_forest,gradient_boosting")
     args = parser.parse_args()
     train, test = read_frame(args.train), read_frame(args.test)
     schema = load_schema(train.columns)
@@ -60,7 +62,8 @@ def main() -> int:
         "gradient_boosting": HistGradientBoostingClassifier(random_state=42),
     }
     report = {}
-    for name, model in models.items():
+    for name in args.models.split(","):
+        model = models[name]
         model.fit(x_train, y)
         trees = getattr(model, "n_iter_", None) or len(model.estimators_)
         runs = []

@@ -10,6 +10,10 @@
 //! logistic regression and the random forest, whose outputs differ, so it is sampled), one
 //! line each: the explainer's method and its cost per record (bench/EXPLAIN.md).
 //!
+//! Then, per model, the latency of explaining one record at a time (what a server's
+//! `?explain=K` request does), on one thread and on every core: p50 and p99 over the rows,
+//! each explained `--repeats` times.
+//!
 //!     cargo bench -p nadir-ml --bench explain -- TRAIN.csv TEST.csv [--rows N] [--repeats N]
 //!         [--json OUT.json] [--models KINDS] [--train-rows N]
 
@@ -52,6 +56,9 @@ fn main() {
     let labels = train.is_attack().expect("labelled training data");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    let all_cores = rayon::ThreadPoolBuilder::new()
         .build()
         .expect("a thread pool");
     if let Some(kinds) = models {
@@ -119,9 +126,38 @@ fn main() {
             fastest,
             per_record * 1e3
         );
+        let explainer = TreeExplainer::of(&model).expect("a tree model");
+        let singles: Vec<_> = (0..rows).map(|row| test_x.select(&[row])).collect();
+        let mut single = serde_json::Map::new();
+        for (threads, pool) in [("1_thread", &pool), ("all_cores", &all_cores)] {
+            let mut times = Vec::with_capacity(rows * repeats);
+            for _ in 0..repeats {
+                for record in &singles {
+                    let start = Instant::now();
+                    let explanation = pool.install(|| explainer.explain(record));
+                    times.push(start.elapsed().as_secs_f64());
+                    assert_eq!(explanation.len(), 1);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let at = |p: f64| {
+                times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1]
+            };
+            let (p50, p99) = (at(0.5), at(0.99));
+            println!(
+                "nadir TreeSHAP, {name}, one record at a time, {threads} ({} threads): p50 {:.3} ms, p99 {:.3} ms",
+                pool.current_num_threads(),
+                p50 * 1e3,
+                p99 * 1e3
+            );
+            single.insert(
+                threads.into(),
+                json!({"p50": p50, "p99": p99, "threads": pool.current_num_threads()}),
+            );
+        }
         report.insert(
             name.into(),
-            json!({"model": described, "rows": rows, "runs": seconds, "seconds_per_record": per_record}),
+            json!({"model": described, "rows": rows, "runs": seconds, "seconds_per_record": per_record, "single_record": single}),
         );
     }
     if let Some(path) = out {
