@@ -90,6 +90,13 @@ const SPARSE_SHARE: f64 = 0.95;
 const ANY_BIN: (u8, u8) = (0, u8::MAX);
 /// Rows per parallel work item when partitioning a node's rows.
 const PARTITION_BLOCK: usize = 8192;
+/// Below this many rows a node's group of columns is histogrammed in one piece. From this
+/// many on, when the pool has more than one thread, its rows are filled in two halves that
+/// either thread may take, the second half into a histogram of its own that is then added
+/// in: work items of whole groups are too few and too uneven to share out (UNSW-NB15 has
+/// five dense groups and one small sparse one: three dense groups on one thread, two on the
+/// other), and the extra histogram costs little against this many rows.
+const SPLIT_FILL_ROWS: usize = 4096;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
 /// Rows scored together, tree by tree: their values (8 bytes per tree column each, 41 columns
@@ -1393,6 +1400,9 @@ struct TreeGrower<'a> {
     ordered: Vec<Sums>,
     ordered_bins: Vec<u8>,
     spare_histograms: Vec<Histogram>,
+    /// Where the second half of a node's rows is histogrammed when a group's fill is split
+    /// (see [`SPLIT_FILL_ROWS`]); empty until first needed.
+    half_histogram: Histogram,
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
     /// Per node of the last tree grown, the bins it sends left (`0..=bin` or `bin..=bin`;
@@ -1460,6 +1470,7 @@ impl<'a> TreeGrower<'a> {
             ordered: vec![Sums::default(); binned.rows],
             ordered_bins: vec![0; binned.rows * width],
             spare_histograms: Vec::new(),
+            half_histogram: Vec::new(),
             leaves: Vec::new(),
             bin_bounds: Vec::new(),
         }
@@ -1708,10 +1719,16 @@ impl<'a> TreeGrower<'a> {
             return (None, None);
         }
         self.gather(rows.0, rows.1, gradients);
-        let (ordered, ordered_bins) = self.gathered(rows.1 - rows.0, gradients);
-        let pass = |first| Pass {
-            gradients: ordered,
-            bins: ordered_bins,
+        let count = rows.1 - rows.0;
+        let split_fill = count >= SPLIT_FILL_ROWS && rayon::current_num_threads() > 1;
+        let mut half_histogram = std::mem::take(&mut self.half_histogram);
+        if split_fill {
+            half_histogram.resize(self.offsets[width], Sums::default());
+        }
+        let (ordered, ordered_bins) = self.gathered(count, gradients);
+        let pass = |first, rows: Range<usize>| Pass {
+            gradients: &ordered[rows.clone()],
+            bins: &ordered_bins[rows.start * width..rows.end * width],
             width,
             first,
         };
@@ -1724,23 +1741,29 @@ impl<'a> TreeGrower<'a> {
         let mut work = Vec::with_capacity(self.groups.len());
         let mut built_rest = &mut built[..];
         let mut sibling_rest = sibling.map(|h| &mut h[..]);
+        let mut half_rest = split_fill.then_some(&mut half_histogram[..]);
+        // Cuts a group's share off the front of a histogram's rest.
+        fn take<'h>(rest: &mut Option<&'h mut [Sums]>, len: usize) -> Option<&'h mut [Sums]> {
+            rest.take().map(|whole| {
+                let (group, tail) = whole.split_at_mut(len);
+                *rest = Some(tail);
+                group
+            })
+        }
         for slots in &self.groups {
             let len = offsets[slots.end] - offsets[slots.start];
             let (group, tail) = built_rest.split_at_mut(len);
             built_rest = tail;
-            let sibling_group = sibling_rest.take().map(|rest| {
-                let (group, tail) = rest.split_at_mut(len);
-                sibling_rest = Some(tail);
-                group
-            });
-            work.push((slots.clone(), group, sibling_group));
+            let sibling_group = take(&mut sibling_rest, len);
+            let half_group = take(&mut half_rest, len);
+            work.push((slots.clone(), group, sibling_group, half_group));
         }
         let this = &*self;
-        let search = |(slots, group, sibling): (Range<usize>, &mut [Sums], Option<&mut [Sums]>)| {
+        let fill = |slots: &Range<usize>, rows: Range<usize>, group: &mut [Sums]| {
             group.fill(Sums::default());
             let starts = &offsets[slots.clone()];
             let defaults = &defaults[slots.clone()];
-            let pass = pass(slots.start);
+            let pass = pass(slots.start, rows);
             match slots.len() {
                 1 => pass.fill::<1>(starts, defaults, group),
                 2 => pass.fill::<2>(starts, defaults, group),
@@ -1751,6 +1774,30 @@ impl<'a> TreeGrower<'a> {
                 7 => pass.fill::<7>(starts, defaults, group),
                 _ => pass.fill::<GROUP>(starts, defaults, group),
             }
+        };
+        type Work<'w> = (
+            Range<usize>,
+            &'w mut [Sums],
+            Option<&'w mut [Sums]>,
+            Option<&'w mut [Sums]>,
+        );
+        let search = |(slots, group, sibling, half): Work| {
+            match half {
+                // The sums are exact: adding the halves gives the bits of one pass.
+                Some(half) => {
+                    let middle = count / 2;
+                    rayon::join(
+                        || fill(&slots, 0..middle, group),
+                        || fill(&slots, middle..count, half),
+                    );
+                    for (b, &h) in group.iter_mut().zip(&*half) {
+                        *b = b.plus(h);
+                    }
+                }
+                None => fill(&slots, 0..count, group),
+            }
+            let starts = &offsets[slots.clone()];
+            let defaults = &defaults[slots.clone()];
             // A default bin holds the rows the other bins of its column do not.
             for (k, default) in defaults.iter().enumerate() {
                 if let Some(default) = *default {
@@ -1772,6 +1819,7 @@ impl<'a> TreeGrower<'a> {
             (built_split, sibling_split)
         };
         let found: Vec<_> = work.into_par_iter().map(search).collect();
+        self.half_histogram = half_histogram;
         // Ties go to the lowest column, as they do within a group.
         let best = |a: Option<SplitCandidate>, b: Option<SplitCandidate>| match (a, b) {
             (Some(a), Some(b)) if (b.score, a.column) > (a.score, b.column) => Some(b),
@@ -2224,50 +2272,60 @@ mod tests {
     }
 
     /// Both ways a histogram arises (from a node's rows, with sparse columns' default bins
-    /// recovered, and by subtraction from the parent's) give each bin the sums of its rows.
+    /// recovered, and by subtraction from the parent's) give each bin the sums of its rows,
+    /// on one thread and on two, where large nodes are filled in halves.
     #[test]
     fn histograms_hold_the_sums_of_their_rows() {
-        grower_on_repeated_sample(3, |grower, gradients, binned| {
+        grower_on_repeated_sample(12, |grower, gradients, binned| {
             assert!(
                 grower.defaults.iter().any(Option::is_some),
                 "sparse columns"
             );
-            let by_rows = |grower: &TreeGrower, rows: &[u32]| {
-                let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
-                for &r in rows {
-                    for (slot, &c) in grower.columns.iter().enumerate() {
-                        let bin = &mut histogram
-                            [grower.offsets[slot] + binned.bins[c][r as usize] as usize];
-                        *bin = bin.plus(gradients[r as usize]);
-                    }
-                }
-                histogram
-            };
-            grower.rows.extend(0..binned.rows as u32);
-            let total = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
-            let mut root = grower.fresh_histogram();
-            grower.histogram_and_splits(
-                (0, binned.rows),
-                gradients,
-                (&mut root, total, false),
-                None,
+            for threads in [1, 2] {
+                with_threads(threads, || {
+                    histograms_of_two_nodes(grower, gradients, binned)
+                });
+            }
+            assert_eq!(
+                grower.half_histogram.len(),
+                grower.offsets[grower.columns.len()]
             );
-            assert_eq!(root, by_rows(grower, &grower.rows));
-            let middle = grower.partition(0, binned.rows, 1, 3);
-            let left = grower.rows[..middle].to_vec();
-            let sums = left
-                .iter()
-                .fold(Sums::default(), |a, &r| a.plus(gradients[r as usize]));
-            let mut small = grower.fresh_histogram();
-            grower.histogram_and_splits(
-                (0, middle),
-                gradients,
-                (&mut small, sums, false),
-                Some((&mut root, None)),
-            );
-            assert_eq!(small, by_rows(grower, &left));
-            assert_eq!(root, by_rows(grower, &grower.rows[middle..]));
         });
+    }
+
+    fn histograms_of_two_nodes(grower: &mut TreeGrower, gradients: &[Sums], binned: &BinnedData) {
+        grower.rows.clear();
+        let by_rows = |grower: &TreeGrower, rows: &[u32]| {
+            let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
+            for &r in rows {
+                for (slot, &c) in grower.columns.iter().enumerate() {
+                    let bin =
+                        &mut histogram[grower.offsets[slot] + binned.bins[c][r as usize] as usize];
+                    *bin = bin.plus(gradients[r as usize]);
+                }
+            }
+            histogram
+        };
+        grower.rows.extend(0..binned.rows as u32);
+        let total = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
+        let mut root = grower.fresh_histogram();
+        grower.histogram_and_splits((0, binned.rows), gradients, (&mut root, total, false), None);
+        assert_eq!(root, by_rows(grower, &grower.rows));
+        let middle = grower.partition(0, binned.rows, 1, 3);
+        assert!(middle >= SPLIT_FILL_ROWS, "a node filled in halves");
+        let left = grower.rows[..middle].to_vec();
+        let sums = left
+            .iter()
+            .fold(Sums::default(), |a, &r| a.plus(gradients[r as usize]));
+        let mut small = grower.fresh_histogram();
+        grower.histogram_and_splits(
+            (0, middle),
+            gradients,
+            (&mut small, sums, false),
+            Some((&mut root, None)),
+        );
+        assert_eq!(small, by_rows(grower, &left));
+        assert_eq!(root, by_rows(grower, &grower.rows[middle..]));
     }
 
     /// The validation rows are walked over their bins while fitting, and scored over their
