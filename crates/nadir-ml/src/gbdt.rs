@@ -29,7 +29,9 @@
 //!   recovered as the node's sums minus the others (LightGBM's most-frequent-bin trick).
 //! - Groups of columns are filled, subtracted and searched for their best split in parallel,
 //!   a group's bins staying in cache throughout; the search compares candidates without
-//!   dividing.
+//!   dividing. On more than one thread a large node's rows are gathered and filled in two
+//!   halves instead, one work item each, and the halves' histograms added: whole groups are
+//!   too few and too uneven to share out evenly.
 //!
 //! The gradients and the validation loss take their `e^x` from `exp`, fdlibm's method
 //! without branches (two rows at a time, the same bits on every platform), and the loss one
@@ -90,12 +92,13 @@ const SPARSE_SHARE: f64 = 0.95;
 const ANY_BIN: (u8, u8) = (0, u8::MAX);
 /// Rows per parallel work item when partitioning a node's rows.
 const PARTITION_BLOCK: usize = 8192;
-/// Below this many rows a node's group of columns is histogrammed in one piece. From this
-/// many on, when the pool has more than one thread, its rows are filled in two halves that
-/// either thread may take, the second half into a histogram of its own that is then added
-/// in: work items of whole groups are too few and too uneven to share out (UNSW-NB15 has
-/// five dense groups and one small sparse one: three dense groups on one thread, two on the
-/// other), and the extra histogram costs little against this many rows.
+/// From this many rows on, when the pool has more than one thread, a node is histogrammed in
+/// two halves of its rows, each gathered and filled for every group by one work item, the
+/// second half into a histogram of its own that is then added in. Work items of whole
+/// groups are too few and too uneven to share out (UNSW-NB15 has five dense groups and one
+/// small sparse one: three dense groups on one thread, two on the other), and a half's rows
+/// are gathered on the thread that reads them. Below this, the extra histogram costs more
+/// than it saves.
 const SPLIT_FILL_ROWS: usize = 4096;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
@@ -1718,21 +1721,17 @@ impl<'a> TreeGrower<'a> {
             // No column has two bins in use: nothing to histogram, and no split.
             return (None, None);
         }
-        self.gather(rows.0, rows.1, gradients);
         let count = rows.1 - rows.0;
-        let split_fill = count >= SPLIT_FILL_ROWS && rayon::current_num_threads() > 1;
+        let in_halves = count >= SPLIT_FILL_ROWS && rayon::current_num_threads() > 1;
+        let (built, built_sums, search_built) = built;
         let mut half_histogram = std::mem::take(&mut self.half_histogram);
-        if split_fill {
+        if in_halves {
             half_histogram.resize(self.offsets[width], Sums::default());
+            self.fill_in_halves(rows, gradients, built, &mut half_histogram);
+        } else {
+            self.gather(rows.0, rows.1, gradients);
         }
         let (ordered, ordered_bins) = self.gathered(count, gradients);
-        let pass = |first, rows: Range<usize>| Pass {
-            gradients: &ordered[rows.clone()],
-            bins: &ordered_bins[rows.start * width..rows.end * width],
-            width,
-            first,
-        };
-        let (built, built_sums, search_built) = built;
         let (sibling, sibling_sums) = match sibling {
             Some((histogram, sums)) => (Some(histogram), sums),
             None => (None, None),
@@ -1741,7 +1740,7 @@ impl<'a> TreeGrower<'a> {
         let mut work = Vec::with_capacity(self.groups.len());
         let mut built_rest = &mut built[..];
         let mut sibling_rest = sibling.map(|h| &mut h[..]);
-        let mut half_rest = split_fill.then_some(&mut half_histogram[..]);
+        let mut half_rest = in_halves.then_some(&mut half_histogram[..]);
         // Cuts a group's share off the front of a histogram's rest.
         fn take<'h>(rest: &mut Option<&'h mut [Sums]>, len: usize) -> Option<&'h mut [Sums]> {
             rest.take().map(|whole| {
@@ -1759,22 +1758,6 @@ impl<'a> TreeGrower<'a> {
             work.push((slots.clone(), group, sibling_group, half_group));
         }
         let this = &*self;
-        let fill = |slots: &Range<usize>, rows: Range<usize>, group: &mut [Sums]| {
-            group.fill(Sums::default());
-            let starts = &offsets[slots.clone()];
-            let defaults = &defaults[slots.clone()];
-            let pass = pass(slots.start, rows);
-            match slots.len() {
-                1 => pass.fill::<1>(starts, defaults, group),
-                2 => pass.fill::<2>(starts, defaults, group),
-                3 => pass.fill::<3>(starts, defaults, group),
-                4 => pass.fill::<4>(starts, defaults, group),
-                5 => pass.fill::<5>(starts, defaults, group),
-                6 => pass.fill::<6>(starts, defaults, group),
-                7 => pass.fill::<7>(starts, defaults, group),
-                _ => pass.fill::<GROUP>(starts, defaults, group),
-            }
-        };
         type Work<'w> = (
             Range<usize>,
             &'w mut [Sums],
@@ -1785,16 +1768,16 @@ impl<'a> TreeGrower<'a> {
             match half {
                 // The sums are exact: adding the halves gives the bits of one pass.
                 Some(half) => {
-                    let middle = count / 2;
-                    rayon::join(
-                        || fill(&slots, 0..middle, group),
-                        || fill(&slots, middle..count, half),
-                    );
                     for (b, &h) in group.iter_mut().zip(&*half) {
                         *b = b.plus(h);
                     }
                 }
-                None => fill(&slots, 0..count, group),
+                None => fill_group(
+                    (ordered, ordered_bins, width),
+                    &slots,
+                    (offsets, defaults),
+                    group,
+                ),
             }
             let starts = &offsets[slots.clone()];
             let defaults = &defaults[slots.clone()];
@@ -1830,6 +1813,60 @@ impl<'a> TreeGrower<'a> {
             .fold((None, None), |(x, y), (a, b)| (best(x, a), best(y, b)))
     }
 
+    /// Histograms the rows `rows[rows.0..rows.1]` in two halves on two work items, each
+    /// gathering its half's gradients and bins (into its part of `ordered` and
+    /// `ordered_bins`; the root's rows are read in place) and filling every group: the first
+    /// half into `built`, the second into `half`. The sums are exact, so `built` plus `half`
+    /// is the histogram of all the rows, whichever thread took which half.
+    fn fill_in_halves(
+        &mut self,
+        rows: (usize, usize),
+        gradients: &[Sums],
+        built: &mut [Sums],
+        half: &mut [Sums],
+    ) {
+        let width = self.columns.len();
+        let count = rows.1 - rows.0;
+        let middle = count / 2;
+        let root = count == self.binned.rows;
+        let (offsets, defaults, groups) = (&self.offsets, &self.defaults, &self.groups);
+        let row_bins = &self.row_bins;
+        let node_rows = &self.rows[rows.0..rows.1];
+        let (ordered_first, ordered_second) = self.ordered[..count].split_at_mut(middle);
+        let (bins_first, bins_second) =
+            self.ordered_bins[..count * width].split_at_mut(middle * width);
+        let fill_half = |part: Range<usize>,
+                         ordered: &mut [Sums],
+                         ordered_bins: &mut [u8],
+                         histogram: &mut [Sums]| {
+            let (gradients, bins): (&[Sums], &[u8]) = if root {
+                (
+                    &gradients[part.clone()],
+                    &row_bins[part.start * width..part.end * width],
+                )
+            } else {
+                gather_rows(
+                    &node_rows[part],
+                    (gradients, row_bins, width),
+                    ordered,
+                    ordered_bins,
+                );
+                (ordered, ordered_bins)
+            };
+            let mut rest = histogram;
+            for slots in groups {
+                let len = offsets[slots.end] - offsets[slots.start];
+                let (group, tail) = rest.split_at_mut(len);
+                rest = tail;
+                fill_group((gradients, bins, width), slots, (offsets, defaults), group);
+            }
+        };
+        rayon::join(
+            || fill_half(0..middle, ordered_first, bins_first, built),
+            || fill_half(middle..count, ordered_second, bins_second, half),
+        );
+    }
+
     /// Gathers the gradients and bins of the rows `rows[start..end]` in that order into
     /// `ordered` and `ordered_bins`: one light pass that keeps many cache misses in flight,
     /// after which every group's pass streams. Not for the root, whose rows are all rows in
@@ -1844,10 +1881,7 @@ impl<'a> TreeGrower<'a> {
         let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
         let row_bins = &self.row_bins;
         let gather = |((rows, ordered), bins): ((&[u32], &mut [Sums]), &mut [u8])| {
-            for ((&r, o), b) in rows.iter().zip(ordered).zip(bins.chunks_exact_mut(width)) {
-                *o = gradients[r as usize];
-                b.copy_from_slice(&row_bins[r as usize * width..][..width]);
-            }
+            gather_rows(rows, (gradients, row_bins, width), ordered, bins)
         };
         if rows.len() * width >= PARALLEL_GATHER_WORK {
             rows.par_chunks(ROW_BLOCK)
@@ -1967,6 +2001,54 @@ fn partition_block(
         right += !is_left as usize;
     }
     left
+}
+
+/// Copies the gradients (`from.0`) and the `from.2` bins per row (`from.1`) of `rows`, in
+/// that order, into `ordered` and `ordered_bins`.
+fn gather_rows(
+    rows: &[u32],
+    (gradients, row_bins, width): (&[Sums], &[u8], usize),
+    ordered: &mut [Sums],
+    ordered_bins: &mut [u8],
+) {
+    for ((&r, o), b) in rows
+        .iter()
+        .zip(ordered)
+        .zip(ordered_bins.chunks_exact_mut(width))
+    {
+        *o = gradients[r as usize];
+        b.copy_from_slice(&row_bins[r as usize * width..][..width]);
+    }
+}
+
+/// Fills `group`, the histogram of the slots `slots` (whose bins start at `offsets`, and
+/// whose sparse columns skip their `defaults`), from rows' gradients and bins (`width` per
+/// row), after zeroing it.
+fn fill_group(
+    (gradients, bins, width): (&[Sums], &[u8], usize),
+    slots: &Range<usize>,
+    (offsets, defaults): (&[usize], &[Option<u8>]),
+    group: &mut [Sums],
+) {
+    group.fill(Sums::default());
+    let starts = &offsets[slots.clone()];
+    let defaults = &defaults[slots.clone()];
+    let pass = Pass {
+        gradients,
+        bins,
+        width,
+        first: slots.start,
+    };
+    match slots.len() {
+        1 => pass.fill::<1>(starts, defaults, group),
+        2 => pass.fill::<2>(starts, defaults, group),
+        3 => pass.fill::<3>(starts, defaults, group),
+        4 => pass.fill::<4>(starts, defaults, group),
+        5 => pass.fill::<5>(starts, defaults, group),
+        6 => pass.fill::<6>(starts, defaults, group),
+        7 => pass.fill::<7>(starts, defaults, group),
+        _ => pass.fill::<GROUP>(starts, defaults, group),
+    }
 }
 
 /// One histogram pass over a node's gathered rows, for the slots `first..` of a group.
