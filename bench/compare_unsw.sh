@@ -33,7 +33,7 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 OUT="$BENCH/out/unsw"
-VENV="$BENCH/.venv"
+VENV="${NADIR_BENCH_VENV:-$BENCH/.venv}"
 DATA="${1:-$ROOT/../shared/data/UNSW_NB15_82332.csv}"
 if [[ ! -f "$DATA" ]]; then
   echo "error: data file not found: $DATA" >&2

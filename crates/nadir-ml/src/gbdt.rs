@@ -29,7 +29,9 @@
 //!   recovered as the node's sums minus the others (LightGBM's most-frequent-bin trick).
 //! - Groups of columns are filled, subtracted and searched for their best split in parallel,
 //!   a group's bins staying in cache throughout; the search compares candidates without
-//!   dividing.
+//!   dividing. On more than one thread a large node's rows are gathered and filled in two
+//!   halves instead, one work item each, and the halves' histograms added: whole groups are
+//!   too few and too uneven to share out evenly.
 //!
 //! The gradients and the validation loss take their `e^x` from `exp`, fdlibm's method
 //! without branches (two rows at a time, the same bits on every platform), and the loss one
@@ -90,6 +92,14 @@ const SPARSE_SHARE: f64 = 0.95;
 const ANY_BIN: (u8, u8) = (0, u8::MAX);
 /// Rows per parallel work item when partitioning a node's rows.
 const PARTITION_BLOCK: usize = 8192;
+/// From this many rows on, when the pool has more than one thread, a node is histogrammed in
+/// two halves of its rows, each gathered and filled for every group by one work item, the
+/// second half into a histogram of its own that is then added in. Work items of whole
+/// groups are too few and too uneven to share out (UNSW-NB15 has five dense groups and one
+/// small sparse one: three dense groups on one thread, two on the other), and a half's rows
+/// are gathered on the thread that reads them. Below this, the extra histogram costs more
+/// than it saves.
+const SPLIT_FILL_ROWS: usize = 4096;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
 /// Rows scored together, tree by tree: their values (8 bytes per tree column each, 41 columns
@@ -1393,6 +1403,9 @@ struct TreeGrower<'a> {
     ordered: Vec<Sums>,
     ordered_bins: Vec<u8>,
     spare_histograms: Vec<Histogram>,
+    /// Where the second half of a node's rows is histogrammed when a group's fill is split
+    /// (see [`SPLIT_FILL_ROWS`]); empty until first needed.
+    half_histogram: Histogram,
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
     /// Per node of the last tree grown, the bins it sends left (`0..=bin` or `bin..=bin`;
@@ -1460,6 +1473,7 @@ impl<'a> TreeGrower<'a> {
             ordered: vec![Sums::default(); binned.rows],
             ordered_bins: vec![0; binned.rows * width],
             spare_histograms: Vec::new(),
+            half_histogram: Vec::new(),
             leaves: Vec::new(),
             bin_bounds: Vec::new(),
         }
@@ -1707,15 +1721,17 @@ impl<'a> TreeGrower<'a> {
             // No column has two bins in use: nothing to histogram, and no split.
             return (None, None);
         }
-        self.gather(rows.0, rows.1, gradients);
-        let (ordered, ordered_bins) = self.gathered(rows.1 - rows.0, gradients);
-        let pass = |first| Pass {
-            gradients: ordered,
-            bins: ordered_bins,
-            width,
-            first,
-        };
+        let count = rows.1 - rows.0;
+        let in_halves = count >= SPLIT_FILL_ROWS && rayon::current_num_threads() > 1;
         let (built, built_sums, search_built) = built;
+        let mut half_histogram = std::mem::take(&mut self.half_histogram);
+        if in_halves {
+            half_histogram.resize(self.offsets[width], Sums::default());
+            self.fill_in_halves(rows, gradients, built, &mut half_histogram);
+        } else {
+            self.gather(rows.0, rows.1, gradients);
+        }
+        let (ordered, ordered_bins) = self.gathered(count, gradients);
         let (sibling, sibling_sums) = match sibling {
             Some((histogram, sums)) => (Some(histogram), sums),
             None => (None, None),
@@ -1724,33 +1740,47 @@ impl<'a> TreeGrower<'a> {
         let mut work = Vec::with_capacity(self.groups.len());
         let mut built_rest = &mut built[..];
         let mut sibling_rest = sibling.map(|h| &mut h[..]);
+        let mut half_rest = in_halves.then_some(&mut half_histogram[..]);
+        // Cuts a group's share off the front of a histogram's rest.
+        fn take<'h>(rest: &mut Option<&'h mut [Sums]>, len: usize) -> Option<&'h mut [Sums]> {
+            rest.take().map(|whole| {
+                let (group, tail) = whole.split_at_mut(len);
+                *rest = Some(tail);
+                group
+            })
+        }
         for slots in &self.groups {
             let len = offsets[slots.end] - offsets[slots.start];
             let (group, tail) = built_rest.split_at_mut(len);
             built_rest = tail;
-            let sibling_group = sibling_rest.take().map(|rest| {
-                let (group, tail) = rest.split_at_mut(len);
-                sibling_rest = Some(tail);
-                group
-            });
-            work.push((slots.clone(), group, sibling_group));
+            let sibling_group = take(&mut sibling_rest, len);
+            let half_group = take(&mut half_rest, len);
+            work.push((slots.clone(), group, sibling_group, half_group));
         }
         let this = &*self;
-        let search = |(slots, group, sibling): (Range<usize>, &mut [Sums], Option<&mut [Sums]>)| {
-            group.fill(Sums::default());
+        type Work<'w> = (
+            Range<usize>,
+            &'w mut [Sums],
+            Option<&'w mut [Sums]>,
+            Option<&'w mut [Sums]>,
+        );
+        let search = |(slots, group, sibling, half): Work| {
+            match half {
+                // The sums are exact: adding the halves gives the bits of one pass.
+                Some(half) => {
+                    for (b, &h) in group.iter_mut().zip(&*half) {
+                        *b = b.plus(h);
+                    }
+                }
+                None => fill_group(
+                    (ordered, ordered_bins, width),
+                    &slots,
+                    (offsets, defaults),
+                    group,
+                ),
+            }
             let starts = &offsets[slots.clone()];
             let defaults = &defaults[slots.clone()];
-            let pass = pass(slots.start);
-            match slots.len() {
-                1 => pass.fill::<1>(starts, defaults, group),
-                2 => pass.fill::<2>(starts, defaults, group),
-                3 => pass.fill::<3>(starts, defaults, group),
-                4 => pass.fill::<4>(starts, defaults, group),
-                5 => pass.fill::<5>(starts, defaults, group),
-                6 => pass.fill::<6>(starts, defaults, group),
-                7 => pass.fill::<7>(starts, defaults, group),
-                _ => pass.fill::<GROUP>(starts, defaults, group),
-            }
             // A default bin holds the rows the other bins of its column do not.
             for (k, default) in defaults.iter().enumerate() {
                 if let Some(default) = *default {
@@ -1772,6 +1802,7 @@ impl<'a> TreeGrower<'a> {
             (built_split, sibling_split)
         };
         let found: Vec<_> = work.into_par_iter().map(search).collect();
+        self.half_histogram = half_histogram;
         // Ties go to the lowest column, as they do within a group.
         let best = |a: Option<SplitCandidate>, b: Option<SplitCandidate>| match (a, b) {
             (Some(a), Some(b)) if (b.score, a.column) > (a.score, b.column) => Some(b),
@@ -1780,6 +1811,60 @@ impl<'a> TreeGrower<'a> {
         found
             .into_iter()
             .fold((None, None), |(x, y), (a, b)| (best(x, a), best(y, b)))
+    }
+
+    /// Histograms the rows `rows[rows.0..rows.1]` in two halves on two work items, each
+    /// gathering its half's gradients and bins (into its part of `ordered` and
+    /// `ordered_bins`; the root's rows are read in place) and filling every group: the first
+    /// half into `built`, the second into `half`. The sums are exact, so `built` plus `half`
+    /// is the histogram of all the rows, whichever thread took which half.
+    fn fill_in_halves(
+        &mut self,
+        rows: (usize, usize),
+        gradients: &[Sums],
+        built: &mut [Sums],
+        half: &mut [Sums],
+    ) {
+        let width = self.columns.len();
+        let count = rows.1 - rows.0;
+        let middle = count / 2;
+        let root = count == self.binned.rows;
+        let (offsets, defaults, groups) = (&self.offsets, &self.defaults, &self.groups);
+        let row_bins = &self.row_bins;
+        let node_rows = &self.rows[rows.0..rows.1];
+        let (ordered_first, ordered_second) = self.ordered[..count].split_at_mut(middle);
+        let (bins_first, bins_second) =
+            self.ordered_bins[..count * width].split_at_mut(middle * width);
+        let fill_half = |part: Range<usize>,
+                         ordered: &mut [Sums],
+                         ordered_bins: &mut [u8],
+                         histogram: &mut [Sums]| {
+            let (gradients, bins): (&[Sums], &[u8]) = if root {
+                (
+                    &gradients[part.clone()],
+                    &row_bins[part.start * width..part.end * width],
+                )
+            } else {
+                gather_rows(
+                    &node_rows[part],
+                    (gradients, row_bins, width),
+                    ordered,
+                    ordered_bins,
+                );
+                (ordered, ordered_bins)
+            };
+            let mut rest = histogram;
+            for slots in groups {
+                let len = offsets[slots.end] - offsets[slots.start];
+                let (group, tail) = rest.split_at_mut(len);
+                rest = tail;
+                fill_group((gradients, bins, width), slots, (offsets, defaults), group);
+            }
+        };
+        rayon::join(
+            || fill_half(0..middle, ordered_first, bins_first, built),
+            || fill_half(middle..count, ordered_second, bins_second, half),
+        );
     }
 
     /// Gathers the gradients and bins of the rows `rows[start..end]` in that order into
@@ -1796,10 +1881,7 @@ impl<'a> TreeGrower<'a> {
         let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
         let row_bins = &self.row_bins;
         let gather = |((rows, ordered), bins): ((&[u32], &mut [Sums]), &mut [u8])| {
-            for ((&r, o), b) in rows.iter().zip(ordered).zip(bins.chunks_exact_mut(width)) {
-                *o = gradients[r as usize];
-                b.copy_from_slice(&row_bins[r as usize * width..][..width]);
-            }
+            gather_rows(rows, (gradients, row_bins, width), ordered, bins)
         };
         if rows.len() * width >= PARALLEL_GATHER_WORK {
             rows.par_chunks(ROW_BLOCK)
@@ -1919,6 +2001,54 @@ fn partition_block(
         right += !is_left as usize;
     }
     left
+}
+
+/// Copies the gradients (`from.0`) and the `from.2` bins per row (`from.1`) of `rows`, in
+/// that order, into `ordered` and `ordered_bins`.
+fn gather_rows(
+    rows: &[u32],
+    (gradients, row_bins, width): (&[Sums], &[u8], usize),
+    ordered: &mut [Sums],
+    ordered_bins: &mut [u8],
+) {
+    for ((&r, o), b) in rows
+        .iter()
+        .zip(ordered)
+        .zip(ordered_bins.chunks_exact_mut(width))
+    {
+        *o = gradients[r as usize];
+        b.copy_from_slice(&row_bins[r as usize * width..][..width]);
+    }
+}
+
+/// Fills `group`, the histogram of the slots `slots` (whose bins start at `offsets`, and
+/// whose sparse columns skip their `defaults`), from rows' gradients and bins (`width` per
+/// row), after zeroing it.
+fn fill_group(
+    (gradients, bins, width): (&[Sums], &[u8], usize),
+    slots: &Range<usize>,
+    (offsets, defaults): (&[usize], &[Option<u8>]),
+    group: &mut [Sums],
+) {
+    group.fill(Sums::default());
+    let starts = &offsets[slots.clone()];
+    let defaults = &defaults[slots.clone()];
+    let pass = Pass {
+        gradients,
+        bins,
+        width,
+        first: slots.start,
+    };
+    match slots.len() {
+        1 => pass.fill::<1>(starts, defaults, group),
+        2 => pass.fill::<2>(starts, defaults, group),
+        3 => pass.fill::<3>(starts, defaults, group),
+        4 => pass.fill::<4>(starts, defaults, group),
+        5 => pass.fill::<5>(starts, defaults, group),
+        6 => pass.fill::<6>(starts, defaults, group),
+        7 => pass.fill::<7>(starts, defaults, group),
+        _ => pass.fill::<GROUP>(starts, defaults, group),
+    }
 }
 
 /// One histogram pass over a node's gathered rows, for the slots `first..` of a group.
@@ -2224,50 +2354,60 @@ mod tests {
     }
 
     /// Both ways a histogram arises (from a node's rows, with sparse columns' default bins
-    /// recovered, and by subtraction from the parent's) give each bin the sums of its rows.
+    /// recovered, and by subtraction from the parent's) give each bin the sums of its rows,
+    /// on one thread and on two, where large nodes are filled in halves.
     #[test]
     fn histograms_hold_the_sums_of_their_rows() {
-        grower_on_repeated_sample(3, |grower, gradients, binned| {
+        grower_on_repeated_sample(12, |grower, gradients, binned| {
             assert!(
                 grower.defaults.iter().any(Option::is_some),
                 "sparse columns"
             );
-            let by_rows = |grower: &TreeGrower, rows: &[u32]| {
-                let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
-                for &r in rows {
-                    for (slot, &c) in grower.columns.iter().enumerate() {
-                        let bin = &mut histogram
-                            [grower.offsets[slot] + binned.bins[c][r as usize] as usize];
-                        *bin = bin.plus(gradients[r as usize]);
-                    }
-                }
-                histogram
-            };
-            grower.rows.extend(0..binned.rows as u32);
-            let total = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
-            let mut root = grower.fresh_histogram();
-            grower.histogram_and_splits(
-                (0, binned.rows),
-                gradients,
-                (&mut root, total, false),
-                None,
+            for threads in [1, 2] {
+                with_threads(threads, || {
+                    histograms_of_two_nodes(grower, gradients, binned)
+                });
+            }
+            assert_eq!(
+                grower.half_histogram.len(),
+                grower.offsets[grower.columns.len()]
             );
-            assert_eq!(root, by_rows(grower, &grower.rows));
-            let middle = grower.partition(0, binned.rows, 1, 3);
-            let left = grower.rows[..middle].to_vec();
-            let sums = left
-                .iter()
-                .fold(Sums::default(), |a, &r| a.plus(gradients[r as usize]));
-            let mut small = grower.fresh_histogram();
-            grower.histogram_and_splits(
-                (0, middle),
-                gradients,
-                (&mut small, sums, false),
-                Some((&mut root, None)),
-            );
-            assert_eq!(small, by_rows(grower, &left));
-            assert_eq!(root, by_rows(grower, &grower.rows[middle..]));
         });
+    }
+
+    fn histograms_of_two_nodes(grower: &mut TreeGrower, gradients: &[Sums], binned: &BinnedData) {
+        grower.rows.clear();
+        let by_rows = |grower: &TreeGrower, rows: &[u32]| {
+            let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
+            for &r in rows {
+                for (slot, &c) in grower.columns.iter().enumerate() {
+                    let bin =
+                        &mut histogram[grower.offsets[slot] + binned.bins[c][r as usize] as usize];
+                    *bin = bin.plus(gradients[r as usize]);
+                }
+            }
+            histogram
+        };
+        grower.rows.extend(0..binned.rows as u32);
+        let total = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
+        let mut root = grower.fresh_histogram();
+        grower.histogram_and_splits((0, binned.rows), gradients, (&mut root, total, false), None);
+        assert_eq!(root, by_rows(grower, &grower.rows));
+        let middle = grower.partition(0, binned.rows, 1, 3);
+        assert!(middle >= SPLIT_FILL_ROWS, "a node filled in halves");
+        let left = grower.rows[..middle].to_vec();
+        let sums = left
+            .iter()
+            .fold(Sums::default(), |a, &r| a.plus(gradients[r as usize]));
+        let mut small = grower.fresh_histogram();
+        grower.histogram_and_splits(
+            (0, middle),
+            gradients,
+            (&mut small, sums, false),
+            Some((&mut root, None)),
+        );
+        assert_eq!(small, by_rows(grower, &left));
+        assert_eq!(root, by_rows(grower, &grower.rows[middle..]));
     }
 
     /// The validation rows are walked over their bins while fitting, and scored over their
