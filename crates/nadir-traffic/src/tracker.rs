@@ -29,7 +29,9 @@
 //! bytes each way go through [`Active::payload`], the one place a content inspector reads.
 //!
 //! **Timeouts** (capture time: the timestamps, never the wall clock), checked once per
-//! second of capture time:
+//! second of capture time, against a queue of the open connections by the time each could
+//! time out at the earliest (so a check looks only at the connections due, not the whole
+//! table: a SYN flood holds hundreds of thousands open for their 5 minutes):
 //! - TCP closed (FIN both ways, or a RST): ends [`CLOSE_LINGER_NS`] (5 s, Zeek's
 //!   `tcp_close_delay`) after its last packet; a new SYN on an established and closed
 //!   connection ends it at once and opens the next one (a SYN retried after a refusal is
@@ -140,13 +142,21 @@ impl Active {
         self.orig_side.syn && self.resp_side.syn_ack && self.closed()
     }
 
-    fn expired(&self, now: i64) -> bool {
-        let idle = now.saturating_sub(self.last);
+    fn timeout(&self) -> i64 {
         match self.transport {
-            Transport::Tcp if self.closed() => idle >= CLOSE_LINGER_NS,
-            Transport::Tcp => idle >= TCP_INACTIVITY_NS,
-            Transport::Udp | Transport::Icmp => idle >= DATAGRAM_INACTIVITY_NS,
+            Transport::Tcp if self.closed() => CLOSE_LINGER_NS,
+            Transport::Tcp => TCP_INACTIVITY_NS,
+            Transport::Udp | Transport::Icmp => DATAGRAM_INACTIVITY_NS,
         }
+    }
+
+    fn expired(&self, now: i64) -> bool {
+        now.saturating_sub(self.last) >= self.timeout()
+    }
+
+    /// The capture time from which [`Active::expired`] holds unless more packets come.
+    fn deadline(&self) -> i64 {
+        self.last.saturating_add(self.timeout())
     }
 
     fn state(&self) -> ConnState {
@@ -213,6 +223,35 @@ pub(crate) struct Endpoints {
     pub vlan: VlanTags,
 }
 
+/// An open connection's place in the timeout queue: the time it could time out at the
+/// earliest, ordered by that time and then by its first packet (unique to a connection).
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: i64,
+    first_index: u64,
+    key: FlowKey,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        (self.at, self.first_index) == (other.at, other.first_index)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
+        (self.at, self.first_index).cmp(&(other.at, other.first_index))
+    }
+}
+
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -222,6 +261,11 @@ pub(crate) struct Tracker {
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
     /// Every active connection's key by (start, first packet index).
     active_order: BTreeMap<(i64, u64), FlowKey>,
+    /// The timeout queue, earliest first. Every open connection has an entry no later than
+    /// its [`Active::deadline`]: one when it opens, one more when it closes (which shortens
+    /// its timeout), and a new one when an entry comes due while later packets have moved
+    /// its deadline on. Entries of connections already ended are dropped when they come due.
+    deadlines: BinaryHeap<Reverse<Due>>,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
     /// `waiting`), earliest first; the heap moves these small entries, not connections.
     finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
@@ -266,14 +310,22 @@ impl Tracker {
         }
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
-        let expired: Vec<FlowKey> = self
-            .active
-            .iter()
-            .filter(|(_, conn)| conn.expired(now))
-            .map(|(key, _)| *key)
-            .collect();
-        for key in expired {
-            self.end(&key);
+        while let Some(&Reverse(due)) = self.deadlines.peek()
+            && due.at <= now
+        {
+            self.deadlines.pop();
+            let Some(conn) = self.active.get(&due.key) else {
+                continue;
+            };
+            if conn.first_index != due.first_index {
+                continue;
+            }
+            if conn.expired(now) {
+                self.end(&due.key);
+            } else {
+                let at = conn.deadline();
+                self.deadlines.push(Reverse(Due { at, ..due }));
+            }
         }
     }
 
@@ -329,6 +381,11 @@ impl Tracker {
             let conn = self.open(time, index, ends, segment, src, dst);
             self.active_order
                 .insert((conn.start, conn.first_index), key);
+            self.deadlines.push(Reverse(Due {
+                at: conn.deadline(),
+                first_index: conn.first_index,
+                key,
+            }));
             self.active.insert(key, conn);
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
@@ -353,13 +410,23 @@ impl Tracker {
                 if flags & tcp_flags::URG != 0 {
                     conn.urgent += 1;
                 }
+                let was_closed = conn.closed();
                 let side = if from_orig {
                     &mut conn.orig_side
                 } else {
                     &mut conn.resp_side
                 };
                 side_flags(side, flags);
-                new_payload(side, flags, seq, segment.payload_len)
+                let new_bytes = new_payload(side, flags, seq, segment.payload_len);
+                // Closing shortens the timeout: the queue learns the earlier deadline.
+                if !was_closed && conn.closed() {
+                    self.deadlines.push(Reverse(Due {
+                        at: conn.deadline(),
+                        first_index: conn.first_index,
+                        key,
+                    }));
+                }
+                new_bytes
             }
             _ => 0..segment.payload_len,
         };
@@ -495,6 +562,7 @@ impl Tracker {
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
         self.active_order.clear();
+        self.deadlines.clear();
         self.vlans.clear();
         let mut active = std::mem::take(&mut self.active);
         for (_, conn) in active.drain() {
@@ -628,6 +696,40 @@ mod tests {
         let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
         assert_eq!(ports(&released), [1, 2, 3, 4]);
         assert_eq!(tracker.ended_early, 1);
+    }
+
+    /// The timeout queue ends a connection only once it has been idle for its timeout: one
+    /// kept busy by packets lives on past its first deadline, one left idle ends at the
+    /// first check after its deadline.
+    #[test]
+    fn timeouts_follow_the_last_packet() {
+        let mut tracker = Tracker::default();
+        let minute = 60_000_000_000;
+        syn(&mut tracker, 0, 1);
+        syn(&mut tracker, 1, 2);
+        // Port 1 gets a packet every 4 minutes; port 2 none.
+        for step in 1..=3i64 {
+            syn(&mut tracker, step * 4 * minute, 1);
+            let expected = if step * 4 * minute > TCP_INACTIVITY_NS {
+                1
+            } else {
+                2
+            };
+            assert_eq!(tracker.active.len(), expected, "after {} min", step * 4);
+        }
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert!(
+            released.is_empty(),
+            "port 2 waits for port 1, which started first"
+        );
+        // 5 minutes after its last packet (at 12 min), port 1 times out too.
+        tracker.advance(17 * minute - 1_000_000_000);
+        assert_eq!(tracker.active.len(), 1);
+        tracker.advance(17 * minute);
+        assert!(tracker.active.is_empty());
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2]);
+        assert!(tracker.deadlines.is_empty(), "no entry left behind");
     }
 
     #[test]
