@@ -6,7 +6,8 @@
 # 10 × syn-flood-spoofed 400 s apart, past the 5-minute timeout (377 k connections). Usage:
 #   bench/compare_extract.sh [PCAP_DIR]          (default ../shared/pcap)
 # Environment: BENCH_REPEAT (runs per tool and file, median taken; default 5),
-# BENCH_SKIP_BUILD=1 (use the existing target/release/nadir).
+# BENCH_SKIP_BUILD=1 (use the existing target/release/nadir), NADIR_BENCH_VENV (a virtualenv
+# to use instead of bench/.venv-traffic), BENCH_CIC_MAX_PACKETS (0 skips cicflowmeter).
 # Needs tshark, tcpdump (cicflowmeter reads files through it), editcap, mergecap, capinfos:
 #   apt-get install tshark tcpdump
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 OUT="$BENCH/out/extract"
-VENV="$BENCH/.venv-traffic"
+VENV="${NADIR_BENCH_VENV:-$BENCH/.venv-traffic}"
 PCAPS="${1:-$ROOT/../shared/pcap}"
 mkdir -p "$OUT"
 # shellcheck source=lib.sh

@@ -361,20 +361,28 @@ impl Tracker {
             },
             vlan: ends.vlan,
         };
-        let key = if self.active.contains_key(&key) {
-            key
+        // As few look-ups in the table as can be: on a SYN flood every packet is a new
+        // connection, and the table is most of its cost.
+        let (key, mut found) = if self.active.contains_key(&key) {
+            (key, true)
         } else {
-            self.reply_on_other_vlan(&key, ends, src).unwrap_or(key)
+            match self.reply_on_other_vlan(&key, ends, src) {
+                Some(other) => (other, true),
+                None => (key, false),
+            }
         };
         let flags = match segment.detail {
             Detail::Tcp { flags, .. } => flags,
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
+        if found && pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
             self.end(&key);
+            found = false;
         }
-        if !self.active.contains_key(&key) {
+        let conn = if found {
+            self.active.get_mut(&key).expect("found above")
+        } else {
             if self.active.len() >= self.limits.active {
                 self.end_oldest();
             }
@@ -386,13 +394,12 @@ impl Tracker {
                 first_index: conn.first_index,
                 key,
             }));
-            self.active.insert(key, conn);
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
-            self.peak_active = self.peak_active.max(self.active.len());
-        }
-        let conn = self.active.get_mut(&key).expect("inserted above");
+            self.peak_active = self.peak_active.max(self.active.len() + 1);
+            self.active.entry(key).or_insert(conn)
+        };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
         let bare_ack = flags == tcp_flags::ACK && segment.payload_len == 0;
         if !(bare_ack && conn.closed()) {
