@@ -54,7 +54,7 @@
 //! day cannot exhaust memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::HashMap;
@@ -252,6 +252,56 @@ impl Ord for Due {
     }
 }
 
+/// The timeout queue. An entry's time is a packet's time plus a timeout, so as long as
+/// capture time runs forward the entries of one timeout come in order of time: each timeout
+/// has a first-in first-out queue, and a heap takes the entries that would break a queue's
+/// order (a packet older than one before it, or a connection's deadline moved on after
+/// others were queued). A flood of SYNs is then pushed and popped at the ends of one queue.
+#[derive(Default)]
+struct Deadlines {
+    /// Entries for [`CLOSE_LINGER_NS`], [`TCP_INACTIVITY_NS`], [`DATAGRAM_INACTIVITY_NS`].
+    queues: [VecDeque<Due>; 3],
+    late: BinaryHeap<Reverse<Due>>,
+}
+
+impl Deadlines {
+    fn push(&mut self, timeout: i64, due: Due) {
+        let queue = &mut self.queues[match timeout {
+            CLOSE_LINGER_NS => 0,
+            TCP_INACTIVITY_NS => 1,
+            _ => 2,
+        }];
+        if queue.back().is_none_or(|last| last.at <= due.at) {
+            queue.push_back(due);
+        } else {
+            self.late.push(Reverse(due));
+        }
+    }
+
+    /// An entry due by `now`, taken out (in no particular order among those due).
+    fn pop_due(&mut self, now: i64) -> Option<Due> {
+        for queue in &mut self.queues {
+            if queue.front().is_some_and(|due| due.at <= now) {
+                return queue.pop_front();
+            }
+        }
+        if self.late.peek().is_some_and(|Reverse(due)| due.at <= now) {
+            return self.late.pop().map(|Reverse(due)| due);
+        }
+        None
+    }
+
+    fn clear(&mut self) {
+        self.queues.iter_mut().for_each(VecDeque::clear);
+        self.late.clear();
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.queues.iter().all(VecDeque::is_empty) && self.late.is_empty()
+    }
+}
+
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -261,11 +311,11 @@ pub(crate) struct Tracker {
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
     /// Every active connection's key by (start, first packet index).
     active_order: BTreeMap<(i64, u64), FlowKey>,
-    /// The timeout queue, earliest first. Every open connection has an entry no later than
+    /// The timeout queue. Every open connection has an entry no later than
     /// its [`Active::deadline`]: one when it opens, one more when it closes (which shortens
     /// its timeout), and a new one when an entry comes due while later packets have moved
     /// its deadline on. Entries of connections already ended are dropped when they come due.
-    deadlines: BinaryHeap<Reverse<Due>>,
+    deadlines: Deadlines,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
     /// `waiting`), earliest first; the heap moves these small entries, not connections.
     finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
@@ -310,10 +360,7 @@ impl Tracker {
         }
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
-        while let Some(&Reverse(due)) = self.deadlines.peek()
-            && due.at <= now
-        {
-            self.deadlines.pop();
+        while let Some(due) = self.deadlines.pop_due(now) {
             let Some(conn) = self.active.get(&due.key) else {
                 continue;
             };
@@ -322,9 +369,13 @@ impl Tracker {
             }
             if conn.expired(now) {
                 self.end(&due.key);
-            } else {
-                let at = conn.deadline();
-                self.deadlines.push(Reverse(Due { at, ..due }));
+                continue;
+            }
+            // Not expired, so its deadline is later than now, unless that saturated at the
+            // end of time (a damaged timestamp): such a connection ends with the capture.
+            let at = conn.deadline();
+            if at > now {
+                self.deadlines.push(conn.timeout(), Due { at, ..due });
             }
         }
     }
@@ -389,11 +440,14 @@ impl Tracker {
             let conn = self.open(time, index, ends, segment, src, dst);
             self.active_order
                 .insert((conn.start, conn.first_index), key);
-            self.deadlines.push(Reverse(Due {
-                at: conn.deadline(),
-                first_index: conn.first_index,
-                key,
-            }));
+            self.deadlines.push(
+                conn.timeout(),
+                Due {
+                    at: conn.deadline(),
+                    first_index: conn.first_index,
+                    key,
+                },
+            );
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
@@ -427,11 +481,14 @@ impl Tracker {
                 let new_bytes = new_payload(side, flags, seq, segment.payload_len);
                 // Closing shortens the timeout: the queue learns the earlier deadline.
                 if !was_closed && conn.closed() {
-                    self.deadlines.push(Reverse(Due {
-                        at: conn.deadline(),
-                        first_index: conn.first_index,
-                        key,
-                    }));
+                    self.deadlines.push(
+                        conn.timeout(),
+                        Due {
+                            at: conn.deadline(),
+                            first_index: conn.first_index,
+                            key,
+                        },
+                    );
                 }
                 new_bytes
             }
@@ -737,6 +794,56 @@ mod tests {
         let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
         assert_eq!(ports(&released), [1, 2]);
         assert!(tracker.deadlines.is_empty(), "no entry left behind");
+    }
+
+    /// A timestamp at the end of time (a damaged capture) neither loops the timeout check
+    /// nor ends the connection before the capture does.
+    #[test]
+    fn a_deadline_past_the_end_of_time_ends_with_the_capture() {
+        let mut tracker = Tracker::default();
+        syn(&mut tracker, i64::MAX - 1, 1);
+        syn(&mut tracker, i64::MAX, 2);
+        tracker.advance(i64::MAX);
+        assert_eq!(tracker.active.len(), 2);
+        tracker.end_all();
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2]);
+    }
+
+    /// Entries out of their queue's order (an older packet) are still taken when due.
+    #[test]
+    fn deadlines_out_of_order_are_due_in_time() {
+        let mut deadlines = Deadlines::default();
+        let key = FlowKey {
+            endpoints: EndpointKey {
+                transport: Transport::Tcp,
+                flow: Flow::Ports,
+                low: (IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+                high: (IpAddr::V4(Ipv4Addr::LOCALHOST), 2),
+            },
+            vlan: VlanTags::default(),
+        };
+        let due = |at: i64| Due {
+            at,
+            first_index: at as u64,
+            key,
+        };
+        deadlines.push(TCP_INACTIVITY_NS, due(10));
+        deadlines.push(TCP_INACTIVITY_NS, due(5));
+        deadlines.push(CLOSE_LINGER_NS, due(7));
+        deadlines.push(TCP_INACTIVITY_NS, due(12));
+        let mut taken = |now: i64| {
+            let mut at: Vec<i64> = std::iter::from_fn(|| deadlines.pop_due(now))
+                .map(|due| due.at)
+                .collect();
+            at.sort();
+            at
+        };
+        assert_eq!(taken(4), [0i64; 0]);
+        assert_eq!(taken(7), [5, 7]);
+        assert_eq!(taken(11), [10]);
+        assert_eq!(taken(100), [12]);
+        assert!(deadlines.is_empty());
     }
 
     #[test]
