@@ -6,7 +6,9 @@
 # 10 × syn-flood-spoofed 400 s apart, past the 5-minute timeout (377 k connections). Usage:
 #   bench/compare_extract.sh [PCAP_DIR]          (default ../shared/pcap)
 # Environment: BENCH_REPEAT (runs per tool and file, median taken; default 5),
-# BENCH_SKIP_BUILD=1 (use the existing target/release/nadir).
+# BENCH_SKIP_BUILD=1 (use the existing target/release/nadir), NADIR_BENCH_VENV (a virtualenv
+# with nfstream, used as it is, instead of bench/.venv-traffic), BENCH_CIC_MAX_PACKETS (0 skips
+# cicflowmeter).
 # Needs tshark, tcpdump (cicflowmeter reads files through it), editcap, mergecap, capinfos:
 #   apt-get install tshark tcpdump
 set -euo pipefail
@@ -14,7 +16,7 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 OUT="$BENCH/out/extract"
-VENV="$BENCH/.venv-traffic"
+VENV="${NADIR_BENCH_VENV:-$BENCH/.venv-traffic}"
 PCAPS="${1:-$ROOT/../shared/pcap}"
 mkdir -p "$OUT"
 # shellcheck source=lib.sh
@@ -26,10 +28,19 @@ done
 [[ -f "$PCAPS/tcp-echo-500conns.pcap" ]] || { echo "error: no captures in $PCAPS" >&2; exit 2; }
 
 step "python environment ($VENV)"
-[[ -x "$VENV/bin/python" ]] || "$(command -v python3.11 || command -v python3)" -m venv "$VENV"
-if ! cmp -s "$BENCH/requirements-traffic.txt" "$VENV/.bench-requirements.txt"; then
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$BENCH/requirements-traffic.txt"
-  cp "$BENCH/requirements-traffic.txt" "$VENV/.bench-requirements.txt"
+if [[ -n "${NADIR_BENCH_VENV:-}" ]]; then
+  # A shared virtualenv is used as it is: cicflowmeter 0.2.0 pins numpy below 2, which
+  # would downgrade the other benches' numpy (run with BENCH_CIC_MAX_PACKETS=0 then).
+  "$VENV/bin/python" -c 'import nfstream' || {
+    echo "error: $VENV has no nfstream (pip install nfstream==6.6.0)" >&2
+    exit 2
+  }
+else
+  [[ -x "$VENV/bin/python" ]] || "$(command -v python3.11 || command -v python3)" -m venv "$VENV"
+  if ! cmp -s "$BENCH/requirements-traffic.txt" "$VENV/.bench-requirements.txt"; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$BENCH/requirements-traffic.txt"
+    cp "$BENCH/requirements-traffic.txt" "$VENV/.bench-requirements.txt"
+  fi
 fi
 
 release_nadir

@@ -73,9 +73,10 @@ def measure(label, command, parse=None, env=None, repeat=None):
 
 
 def nadir_count(_out, err):
-    # `nadir extract` says on standard error how many connections it wrote.
+    # `nadir extract` says on standard error how many connections it wrote, after any
+    # progress lines (`[   0.4 s] FILE: 1 connections`, shown when a run is slow).
     for line in err.splitlines():
-        if "connections" in line:
+        if "connections" in line and not line.startswith("["):
             for word in line.replace(",", "").split():
                 if word.isdigit():
                     return int(word), None

@@ -20,6 +20,7 @@ use nadir_data::{Kind, Record, Schema};
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write;
+use std::net::IpAddr;
 use thiserror::Error;
 
 /// The identity columns after the features, in order: the connection's first packet
@@ -64,15 +65,17 @@ pub enum Value {
     Count(u64),
     Real(f64),
     Text(Cow<'static, str>),
+    /// An address, written as `IpAddr`'s `Display` writes it.
+    Addr(IpAddr),
 }
 
 impl Value {
-    /// The value as a number; `None` for text.
+    /// The value as a number; `None` for text and addresses.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Count(n) => Some(*n as f64),
             Value::Real(x) => Some(*x),
-            Value::Text(_) => None,
+            Value::Text(_) | Value::Addr(_) => None,
         }
     }
 }
@@ -83,6 +86,7 @@ impl fmt::Display for Value {
             Value::Count(n) => write!(f, "{n}"),
             Value::Real(x) => write!(f, "{x}"),
             Value::Text(text) => f.write_str(text),
+            Value::Addr(addr) => write!(f, "{addr}"),
         }
     }
 }
@@ -153,9 +157,9 @@ pub fn identity_values(conn: &Connection) -> [Value; IDENTITY_COLUMNS.len()] {
     }
     [
         Value::Real(conn.start),
-        Value::Text(Cow::Owned(conn.orig_addr.to_string())),
+        Value::Addr(conn.orig_addr),
         Value::Count(u64::from(conn.orig_port)),
-        Value::Text(Cow::Owned(conn.resp_addr.to_string())),
+        Value::Addr(conn.resp_addr),
         Value::Count(u64::from(conn.resp_port)),
         Value::Text(Cow::Borrowed(conn.transport.name())),
         Value::Count(conn.orig_packets),
@@ -229,11 +233,19 @@ fn is_nsl_kdd(schema: &Schema) -> bool {
 /// Connection records as CSV: a header of [`columns`], then one row per record; with a
 /// label, the schema's label column after the features, the same value on every row (a
 /// capture known to hold only normal traffic, or only one attack).
+///
+/// The header goes through the `csv` crate; the rows are laid out here, straight into one
+/// reused line buffer, with the bytes the `csv` crate would write: no value of a record but
+/// the label can need quotes (names, numbers and addresses hold no comma, quote or line
+/// break; test `fields_need_no_quotes`), so the label is quoted once, up front, as the
+/// crate quotes (test `rows_are_what_the_csv_crate_writes`). On a SYN flood, where every
+/// packet is a record, the `csv` crate's per-field checks and `fmt` were most of the time.
 pub struct CsvWriter<W: Write> {
-    writer: csv::Writer<W>,
-    field: String,
+    out: W,
+    line: Vec<u8>,
     digits: itoa::Buffer,
-    label: Option<String>,
+    /// The label as a CSV field, quoted if it needs to be.
+    label: Option<Vec<u8>>,
 }
 
 impl<W: Write> CsvWriter<W> {
@@ -243,39 +255,49 @@ impl<W: Write> CsvWriter<W> {
     }
 
     /// A writer whose every record carries `label` in the NSL-KDD label column, when given.
-    pub fn labelled(out: W, label: Option<String>) -> Result<CsvWriter<W>, RecordError> {
-        let mut writer = csv::Writer::from_writer(out);
+    pub fn labelled(mut out: W, label: Option<String>) -> Result<CsvWriter<W>, RecordError> {
         let mut header = columns();
         if label.is_some() {
             header.insert(FEATURES, Schema::nsl_kdd().label().column.clone());
         }
+        let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(header)?;
+        let header = writer
+            .into_inner()
+            .map_err(|error| RecordError::Io(error.into_error()))?;
+        out.write_all(&header)?;
         Ok(CsvWriter {
-            writer,
-            field: String::new(),
+            out,
+            line: Vec::with_capacity(512),
             digits: itoa::Buffer::new(),
-            label,
+            label: label.map(|label| csv_field(&label)),
         })
     }
 
     pub fn write(&mut self, conn: &Connection, window: &WindowFeatures) -> Result<(), RecordError> {
-        let features = feature_values(conn, window);
-        for value in &features {
-            self.write_value(value)?;
+        self.line.clear();
+        for value in &feature_values(conn, window) {
+            self.push_value(value);
         }
         if let Some(label) = &self.label {
-            self.writer.write_field(label)?;
+            self.line.extend_from_slice(label);
+            self.line.push(b',');
         }
         for value in &identity_values(conn) {
-            self.write_value(value)?;
+            self.push_value(value);
         }
-        self.writer.write_record(std::iter::empty::<&[u8]>())?;
+        // The last field's comma becomes the record's end.
+        if let Some(last) = self.line.last_mut() {
+            *last = b'\n';
+        }
+        self.out.write_all(&self.line)?;
         Ok(())
     }
 
-    /// Writes one value as its `Display` does. Whole numbers, most of a record, go through
-    /// `itoa`, several times faster than `fmt` and the same digits.
-    fn write_value(&mut self, value: &Value) -> Result<(), RecordError> {
+    /// Appends one value as its `Display` writes it, then a comma. Whole numbers, most of a
+    /// record, go through `itoa`, several times faster than `fmt` and the same digits; IPv4
+    /// addresses are written octet by octet.
+    fn push_value(&mut self, value: &Value) {
         let whole = match *value {
             Value::Count(n) => Some(n),
             // Exactly representable whole numbers print as integers under `Display` too.
@@ -284,88 +306,70 @@ impl<W: Write> CsvWriter<W> {
             }
             _ => None,
         };
-        if let Some(n) = whole {
-            self.writer.write_field(self.digits.format(n))?;
-            return Ok(());
+        match (whole, value) {
+            (Some(n), _) => self
+                .line
+                .extend_from_slice(self.digits.format(n).as_bytes()),
+            (None, Value::Text(text)) => self.line.extend_from_slice(text.as_bytes()),
+            (None, Value::Addr(IpAddr::V4(addr))) => {
+                for (i, octet) in addr.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(b'.');
+                    }
+                    self.line
+                        .extend_from_slice(self.digits.format(octet).as_bytes());
+                }
+            }
+            // Writing to a Vec cannot fail.
+            (None, value) => {
+                let _ = write!(self.line, "{value}");
+            }
         }
-        self.field.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(self.field, "{value}");
-        self.writer.write_field(&self.field)?;
-        Ok(())
+        self.line.push(b',');
     }
 
     /// Flushes and gives back the output.
-    pub fn into_inner(self) -> Result<W, RecordError> {
-        self.writer
-            .into_inner()
-            .map_err(|error| RecordError::Io(error.into_error()))
+    pub fn into_inner(mut self) -> Result<W, RecordError> {
+        self.out.flush()?;
+        Ok(self.out)
     }
+}
+
+/// `text` as one CSV field, as the `csv` crate writes it by default: in double quotes, its
+/// quotes doubled, when it holds a comma, a quote or a line break; as it is otherwise.
+fn csv_field(text: &str) -> Vec<u8> {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        return text.as_bytes().to_vec();
+    }
+    let mut field = Vec::with_capacity(text.len() + 2);
+    field.push(b'"');
+    for byte in text.bytes() {
+        if byte == b'"' {
+            field.push(b'"');
+        }
+        field.push(byte);
+    }
+    field.push(b'"');
+    field
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The writer's fast path for whole numbers writes what `Display` writes.
-    #[test]
-    fn written_values_are_their_display() {
-        let values = [
-            Value::Count(0),
-            Value::Count(u64::MAX),
-            Value::Real(0.0),
-            Value::Real(-0.0),
-            Value::Real(1.0),
-            Value::Real(255.0),
-            Value::Real(0.5),
-            Value::Real(1e-7),
-            Value::Real(1389721044.8200462),
-            Value::Real(8.9e15),
-            Value::Real(9.0e15),
-            Value::Real(1e300),
-            Value::Real(f64::NAN),
-            Value::Real(f64::INFINITY),
-            Value::Text(Cow::Borrowed("a,b")),
-        ];
-        let mut writer = CsvWriter {
-            writer: csv::WriterBuilder::new().from_writer(Vec::new()),
-            field: String::new(),
-            digits: itoa::Buffer::new(),
-            label: None,
-        };
-        for value in &values {
-            writer.write_value(value).unwrap();
-        }
-        writer
-            .writer
-            .write_record(std::iter::empty::<&[u8]>())
-            .unwrap();
-        let written = String::from_utf8(writer.into_inner().unwrap()).unwrap();
-        let mut expected = csv::Writer::from_writer(Vec::new());
-        expected
-            .write_record(values.iter().map(ToString::to_string))
-            .unwrap();
-        assert_eq!(
-            written,
-            String::from_utf8(expected.into_inner().unwrap()).unwrap()
-        );
-    }
-
-    /// The record's feature values line up with the schema's declared features: the
-    /// categorical features are where the schema puts them.
-    #[test]
-    fn feature_order_matches_the_schema() {
-        let schema = Schema::nsl_kdd();
-        assert_eq!(schema.declared().len(), FEATURES);
-        let conn = Connection {
+    fn connection(orig: &str, resp: &str, vlan: Vec<u16>) -> Connection {
+        Connection {
             start: 1.5,
             duration: 0.25,
             transport: crate::Transport::Tcp,
-            orig_addr: "10.0.0.1".parse().unwrap(),
-            resp_addr: "10.0.0.2".parse().unwrap(),
+            orig_addr: orig.parse().unwrap(),
+            resp_addr: resp.parse().unwrap(),
             orig_port: 40000,
             resp_port: 80,
-            vlan: vec![10, 20],
+            vlan,
             state: crate::ConnState::SF,
             orig_bytes: 100,
             resp_bytes: 2000,
@@ -375,7 +379,127 @@ mod tests {
             wrong_fragment: 0,
             urgent: 0,
             content: Default::default(),
+        }
+    }
+
+    /// The rows laid out by hand are the bytes the `csv` crate writes for the values'
+    /// `Display`: whole numbers (through `itoa`), fractions, non-finite and negative
+    /// numbers, IPv4 and IPv6 addresses, VLAN ids, and labels that need quotes or not.
+    #[test]
+    fn rows_are_what_the_csv_crate_writes() {
+        let reals = [
+            0.0,
+            -0.0,
+            1.0,
+            255.0,
+            0.5,
+            1.0 / 3.0,
+            1e-7,
+            1389721044.8200462,
+            8.9e15,
+            9.0e15,
+            1e300,
+            -2.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let addresses = [
+            ("10.0.0.1", "255.255.255.255"),
+            ("0.0.0.0", "192.168.100.7"),
+            ("2001:db8::1", "::ffff:10.1.2.3"),
+            ("fe80::1:2:3:4", "::1"),
+        ];
+        let labels = [
+            None,
+            Some(""),
+            Some("normal"),
+            Some("a,b"),
+            Some("say \"hi\"\n"),
+        ];
+        for label in labels {
+            let mut writer = CsvWriter::labelled(Vec::new(), label.map(String::from)).unwrap();
+            let mut expected = csv::Writer::from_writer(Vec::new());
+            let mut header = columns();
+            if label.is_some() {
+                header.insert(FEATURES, Schema::nsl_kdd().label().column.clone());
+            }
+            expected.write_record(header).unwrap();
+            for (i, &x) in reals.iter().enumerate() {
+                let (orig, resp) = addresses[i % addresses.len()];
+                let mut conn = connection(orig, resp, vec![7; i % 3]);
+                conn.start = x;
+                conn.duration = reals[(i + 1) % reals.len()];
+                conn.orig_bytes = u64::MAX >> i;
+                let window = WindowFeatures {
+                    count: i as u32,
+                    serror_rate: reals[(i + 2) % reals.len()],
+                    dst_host_srv_rerror_rate: reals[(i + 3) % reals.len()],
+                    ..WindowFeatures::default()
+                };
+                writer.write(&conn, &window).unwrap();
+                let mut row: Vec<String> = values(&conn, &window)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                if let Some(label) = label {
+                    row.insert(FEATURES, label.to_string());
+                }
+                expected.write_record(row).unwrap();
+            }
+            let written = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+            let expected = String::from_utf8(expected.into_inner().unwrap()).unwrap();
+            assert_eq!(written, expected, "label {label:?}");
+        }
+    }
+
+    /// No name a record holds needs CSV quotes, which the writer relies on.
+    #[test]
+    fn fields_need_no_quotes() {
+        use crate::connection::{ConnState, Transport};
+        let special = |name: &str| {
+            name.bytes()
+                .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
         };
+        let states = [
+            ConnState::S0,
+            ConnState::S1,
+            ConnState::SF,
+            ConnState::REJ,
+            ConnState::S2,
+            ConnState::S3,
+            ConnState::RSTO,
+            ConnState::RSTR,
+            ConnState::RSTOS0,
+            ConnState::RSTRH,
+            ConnState::SH,
+            ConnState::SHR,
+            ConnState::OTH,
+        ];
+        let names = Service::ALL
+            .iter()
+            .copied()
+            .chain(
+                states
+                    .iter()
+                    .flat_map(|s| [s.zeek_name(), s.nsl_kdd_flag()]),
+            )
+            .chain([Transport::Tcp, Transport::Udp, Transport::Icmp].map(Transport::name));
+        for name in names {
+            assert!(!special(name), "{name}");
+        }
+        // The VLAN column: digits and the separator.
+        assert!(!special(VLAN_SEPARATOR.encode_utf8(&mut [0; 4])));
+        assert!(special("a,b") && special("\"") && special("\r"));
+    }
+
+    /// The record's feature values line up with the schema's declared features: the
+    /// categorical features are where the schema puts them.
+    #[test]
+    fn feature_order_matches_the_schema() {
+        let schema = Schema::nsl_kdd();
+        assert_eq!(schema.declared().len(), FEATURES);
+        let conn = connection("10.0.0.1", "10.0.0.2", vec![10, 20]);
         assert_eq!(identity_values(&conn)[9], Value::Text("10/20".into()));
         let values = feature_values(&conn, &WindowFeatures::default());
         for (feature, value) in schema.declared().iter().zip(&values) {

@@ -29,7 +29,9 @@
 //! bytes each way go through [`Active::payload`], the one place a content inspector reads.
 //!
 //! **Timeouts** (capture time: the timestamps, never the wall clock), checked once per
-//! second of capture time:
+//! second of capture time, against a queue of the open connections by the time each could
+//! time out at the earliest (so a check looks only at the connections due, not the whole
+//! table: a SYN flood holds hundreds of thousands open for their 5 minutes):
 //! - TCP closed (FIN both ways, or a RST): ends [`CLOSE_LINGER_NS`] (5 s, Zeek's
 //!   `tcp_close_delay`) after its last packet; a new SYN on an established and closed
 //!   connection ends it at once and opens the next one (a SYN retried after a refusal is
@@ -52,7 +54,7 @@
 //! day cannot exhaust memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::HashMap;
@@ -140,13 +142,21 @@ impl Active {
         self.orig_side.syn && self.resp_side.syn_ack && self.closed()
     }
 
-    fn expired(&self, now: i64) -> bool {
-        let idle = now.saturating_sub(self.last);
+    fn timeout(&self) -> i64 {
         match self.transport {
-            Transport::Tcp if self.closed() => idle >= CLOSE_LINGER_NS,
-            Transport::Tcp => idle >= TCP_INACTIVITY_NS,
-            Transport::Udp | Transport::Icmp => idle >= DATAGRAM_INACTIVITY_NS,
+            Transport::Tcp if self.closed() => CLOSE_LINGER_NS,
+            Transport::Tcp => TCP_INACTIVITY_NS,
+            Transport::Udp | Transport::Icmp => DATAGRAM_INACTIVITY_NS,
         }
+    }
+
+    fn expired(&self, now: i64) -> bool {
+        now.saturating_sub(self.last) >= self.timeout()
+    }
+
+    /// The capture time from which [`Active::expired`] holds unless more packets come.
+    fn deadline(&self) -> i64 {
+        self.last.saturating_add(self.timeout())
     }
 
     fn state(&self) -> ConnState {
@@ -213,6 +223,85 @@ pub(crate) struct Endpoints {
     pub vlan: VlanTags,
 }
 
+/// An open connection's place in the timeout queue: the time it could time out at the
+/// earliest, ordered by that time and then by its first packet (unique to a connection).
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: i64,
+    first_index: u64,
+    key: FlowKey,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        (self.at, self.first_index) == (other.at, other.first_index)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
+        (self.at, self.first_index).cmp(&(other.at, other.first_index))
+    }
+}
+
+/// The timeout queue. An entry's time is a packet's time plus a timeout, so as long as
+/// capture time runs forward the entries of one timeout come in order of time: each timeout
+/// has a first-in first-out queue, and a heap takes the entries that would break a queue's
+/// order (a packet older than one before it, or a connection's deadline moved on after
+/// others were queued). A flood of SYNs is then pushed and popped at the ends of one queue.
+#[derive(Default)]
+struct Deadlines {
+    /// Entries for [`CLOSE_LINGER_NS`], [`TCP_INACTIVITY_NS`], [`DATAGRAM_INACTIVITY_NS`].
+    queues: [VecDeque<Due>; 3],
+    late: BinaryHeap<Reverse<Due>>,
+}
+
+impl Deadlines {
+    fn push(&mut self, timeout: i64, due: Due) {
+        let queue = &mut self.queues[match timeout {
+            CLOSE_LINGER_NS => 0,
+            TCP_INACTIVITY_NS => 1,
+            _ => 2,
+        }];
+        if queue.back().is_none_or(|last| last.at <= due.at) {
+            queue.push_back(due);
+        } else {
+            self.late.push(Reverse(due));
+        }
+    }
+
+    /// An entry due by `now`, taken out (in no particular order among those due).
+    fn pop_due(&mut self, now: i64) -> Option<Due> {
+        for queue in &mut self.queues {
+            if queue.front().is_some_and(|due| due.at <= now) {
+                return queue.pop_front();
+            }
+        }
+        if self.late.peek().is_some_and(|Reverse(due)| due.at <= now) {
+            return self.late.pop().map(|Reverse(due)| due);
+        }
+        None
+    }
+
+    fn clear(&mut self) {
+        self.queues.iter_mut().for_each(VecDeque::clear);
+        self.late.clear();
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.queues.iter().all(VecDeque::is_empty) && self.late.is_empty()
+    }
+}
+
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -222,6 +311,11 @@ pub(crate) struct Tracker {
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
     /// Every active connection's key by (start, first packet index).
     active_order: BTreeMap<(i64, u64), FlowKey>,
+    /// The timeout queue. Every open connection has an entry no later than
+    /// its [`Active::deadline`]: one when it opens, one more when it closes (which shortens
+    /// its timeout), and a new one when an entry comes due while later packets have moved
+    /// its deadline on. Entries of connections already ended are dropped when they come due.
+    deadlines: Deadlines,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
     /// `waiting`), earliest first; the heap moves these small entries, not connections.
     finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
@@ -266,14 +360,23 @@ impl Tracker {
         }
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
-        let expired: Vec<FlowKey> = self
-            .active
-            .iter()
-            .filter(|(_, conn)| conn.expired(now))
-            .map(|(key, _)| *key)
-            .collect();
-        for key in expired {
-            self.end(&key);
+        while let Some(due) = self.deadlines.pop_due(now) {
+            let Some(conn) = self.active.get(&due.key) else {
+                continue;
+            };
+            if conn.first_index != due.first_index {
+                continue;
+            }
+            if conn.expired(now) {
+                self.end(&due.key);
+                continue;
+            }
+            // Not expired, so its deadline is later than now, unless that saturated at the
+            // end of time (a damaged timestamp): such a connection ends with the capture.
+            let at = conn.deadline();
+            if at > now {
+                self.deadlines.push(conn.timeout(), Due { at, ..due });
+            }
         }
     }
 
@@ -309,33 +412,48 @@ impl Tracker {
             },
             vlan: ends.vlan,
         };
-        let key = if self.active.contains_key(&key) {
-            key
+        // As few look-ups in the table as can be: on a SYN flood every packet is a new
+        // connection, and the table is most of its cost.
+        let (key, mut found) = if self.active.contains_key(&key) {
+            (key, true)
         } else {
-            self.reply_on_other_vlan(&key, ends, src).unwrap_or(key)
+            match self.reply_on_other_vlan(&key, ends, src) {
+                Some(other) => (other, true),
+                None => (key, false),
+            }
         };
         let flags = match segment.detail {
             Detail::Tcp { flags, .. } => flags,
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
+        if found && pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
             self.end(&key);
+            found = false;
         }
-        if !self.active.contains_key(&key) {
+        let conn = if found {
+            self.active.get_mut(&key).expect("found above")
+        } else {
             if self.active.len() >= self.limits.active {
                 self.end_oldest();
             }
             let conn = self.open(time, index, ends, segment, src, dst);
             self.active_order
                 .insert((conn.start, conn.first_index), key);
-            self.active.insert(key, conn);
+            self.deadlines.push(
+                conn.timeout(),
+                Due {
+                    at: conn.deadline(),
+                    first_index: conn.first_index,
+                    key,
+                },
+            );
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
-            self.peak_active = self.peak_active.max(self.active.len());
-        }
-        let conn = self.active.get_mut(&key).expect("inserted above");
+            self.peak_active = self.peak_active.max(self.active.len() + 1);
+            self.active.entry(key).or_insert(conn)
+        };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
         let bare_ack = flags == tcp_flags::ACK && segment.payload_len == 0;
         if !(bare_ack && conn.closed()) {
@@ -353,13 +471,26 @@ impl Tracker {
                 if flags & tcp_flags::URG != 0 {
                     conn.urgent += 1;
                 }
+                let was_closed = conn.closed();
                 let side = if from_orig {
                     &mut conn.orig_side
                 } else {
                     &mut conn.resp_side
                 };
                 side_flags(side, flags);
-                new_payload(side, flags, seq, segment.payload_len)
+                let new_bytes = new_payload(side, flags, seq, segment.payload_len);
+                // Closing shortens the timeout: the queue learns the earlier deadline.
+                if !was_closed && conn.closed() {
+                    self.deadlines.push(
+                        conn.timeout(),
+                        Due {
+                            at: conn.deadline(),
+                            first_index: conn.first_index,
+                            key,
+                        },
+                    );
+                }
+                new_bytes
             }
             _ => 0..segment.payload_len,
         };
@@ -495,6 +626,7 @@ impl Tracker {
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
         self.active_order.clear();
+        self.deadlines.clear();
         self.vlans.clear();
         let mut active = std::mem::take(&mut self.active);
         for (_, conn) in active.drain() {
@@ -628,6 +760,90 @@ mod tests {
         let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
         assert_eq!(ports(&released), [1, 2, 3, 4]);
         assert_eq!(tracker.ended_early, 1);
+    }
+
+    /// The timeout queue ends a connection only once it has been idle for its timeout: one
+    /// kept busy by packets lives on past its first deadline, one left idle ends at the
+    /// first check after its deadline.
+    #[test]
+    fn timeouts_follow_the_last_packet() {
+        let mut tracker = Tracker::default();
+        let minute = 60_000_000_000;
+        syn(&mut tracker, 0, 1);
+        syn(&mut tracker, 1, 2);
+        // Port 1 gets a packet every 4 minutes; port 2 none.
+        for step in 1..=3i64 {
+            syn(&mut tracker, step * 4 * minute, 1);
+            let expected = if step * 4 * minute > TCP_INACTIVITY_NS {
+                1
+            } else {
+                2
+            };
+            assert_eq!(tracker.active.len(), expected, "after {} min", step * 4);
+        }
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert!(
+            released.is_empty(),
+            "port 2 waits for port 1, which started first"
+        );
+        // 5 minutes after its last packet (at 12 min), port 1 times out too.
+        tracker.advance(17 * minute - 1_000_000_000);
+        assert_eq!(tracker.active.len(), 1);
+        tracker.advance(17 * minute);
+        assert!(tracker.active.is_empty());
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2]);
+        assert!(tracker.deadlines.is_empty(), "no entry left behind");
+    }
+
+    /// A timestamp at the end of time (a damaged capture) neither loops the timeout check
+    /// nor ends the connection before the capture does.
+    #[test]
+    fn a_deadline_past_the_end_of_time_ends_with_the_capture() {
+        let mut tracker = Tracker::default();
+        syn(&mut tracker, i64::MAX - 1, 1);
+        syn(&mut tracker, i64::MAX, 2);
+        tracker.advance(i64::MAX);
+        assert_eq!(tracker.active.len(), 2);
+        tracker.end_all();
+        let released: Vec<Connection> = std::iter::from_fn(|| tracker.pop_ready(None)).collect();
+        assert_eq!(ports(&released), [1, 2]);
+    }
+
+    /// Entries out of their queue's order (an older packet) are still taken when due.
+    #[test]
+    fn deadlines_out_of_order_are_due_in_time() {
+        let mut deadlines = Deadlines::default();
+        let key = FlowKey {
+            endpoints: EndpointKey {
+                transport: Transport::Tcp,
+                flow: Flow::Ports,
+                low: (IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+                high: (IpAddr::V4(Ipv4Addr::LOCALHOST), 2),
+            },
+            vlan: VlanTags::default(),
+        };
+        let due = |at: i64| Due {
+            at,
+            first_index: at as u64,
+            key,
+        };
+        deadlines.push(TCP_INACTIVITY_NS, due(10));
+        deadlines.push(TCP_INACTIVITY_NS, due(5));
+        deadlines.push(CLOSE_LINGER_NS, due(7));
+        deadlines.push(TCP_INACTIVITY_NS, due(12));
+        let mut taken = |now: i64| {
+            let mut at: Vec<i64> = std::iter::from_fn(|| deadlines.pop_due(now))
+                .map(|due| due.at)
+                .collect();
+            at.sort();
+            at
+        };
+        assert_eq!(taken(4), [0i64; 0]);
+        assert_eq!(taken(7), [5, 7]);
+        assert_eq!(taken(11), [10]);
+        assert_eq!(taken(100), [12]);
+        assert!(deadlines.is_empty());
     }
 
     #[test]
