@@ -89,8 +89,24 @@ pub struct HybridParams {
     /// this share of its variance, plus one coordinate for the distance off them (the
     /// reconstruction error); absent: in the full scaled one-hot space. TOML has no null, so
     /// a configuration unsets it with the word `none` (`--set hybrid.pca_variance=none`).
-    #[serde(deserialize_with = "share_or_none")]
+    #[serde(
+        serialize_with = "write_share_or_none",
+        deserialize_with = "share_or_none"
+    )]
     pub pca_variance: Option<f64>,
+}
+
+/// An optional share as a configuration shows it: the number, or `none` (TOML would drop an
+/// absent value, and reading the configuration back would restore the default). Binary
+/// formats (model files) write a plain `Option`, so their layout does not change.
+fn write_share_or_none<S: serde::Serializer>(
+    share: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match share {
+        None if serializer.is_human_readable() => serializer.serialize_str("none"),
+        _ => share.serialize(serializer),
+    }
 }
 
 /// An optional share as a configuration gives it: a number, or `none` (any case) for no
@@ -965,7 +981,8 @@ mod tests {
     }
 
     /// `--set hybrid.pca_variance=none` unsets the projection (TOML has no null), a number
-    /// sets it, another word is an error; a model file keeps reading a plain `Option`.
+    /// sets it, another word is an error; a printed configuration reads back as itself; a
+    /// model file keeps reading and writing a plain `Option`.
     #[test]
     fn pca_variance_is_unset_by_the_word_none() {
         let set = |value: &str| {
@@ -986,6 +1003,10 @@ mod tests {
                 pca_variance,
                 ..HybridParams::default()
             };
+            let mut config = ModelConfig::default();
+            config.hybrid = params.clone();
+            let printed = config.annotated_toml();
+            assert_eq!(ModelConfig::from_toml(&printed, &[]).unwrap(), config);
             let bytes = postcard::to_stdvec(&params).unwrap();
             assert_eq!(
                 postcard::from_bytes::<HybridParams>(&bytes).unwrap(),
