@@ -1003,8 +1003,10 @@ mod tests {
                 pca_variance,
                 ..HybridParams::default()
             };
-            let mut config = ModelConfig::default();
-            config.hybrid = params.clone();
+            let config = ModelConfig {
+                hybrid: params.clone(),
+                ..ModelConfig::default()
+            };
             let printed = config.annotated_toml();
             assert_eq!(ModelConfig::from_toml(&printed, &[]).unwrap(), config);
             let bytes = postcard::to_stdvec(&params).unwrap();
