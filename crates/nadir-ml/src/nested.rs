@@ -81,6 +81,16 @@ set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn"]']
 name = "hybrid v2 knn+iforest"
 model = "hybrid"
 set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn", "iforest"]']
+
+[[candidate]]
+name = "hybrid knn k=1 full"
+model = "hybrid"
+set = ["hybrid.novelty=knn", "hybrid.neighbours=1", "hybrid.pca_variance=none"]
+
+[[candidate]]
+name = "hybrid v2 knn k=1 full"
+model = "hybrid"
+set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn"]', "novelty_ensemble.pca=false"]
 "#;
 
 /// One candidate design: a model and the overrides of the configuration that make it.
