@@ -135,16 +135,14 @@ fn share_or_none<'de, D: serde::Deserializer<'de>>(
 }
 
 impl Default for HybridParams {
-    /// Chosen by leave-attacks-out validation on the training file ([`crate::novel`], seed
-    /// 42: the very folds whose table the README shows, which it flags as optimistic for
-    /// this reason; a check on seed-7 folds keeps the order). The nearest normal row (k = 1)
-    /// generalises to unseen attacks better than k = 2, 5 or 10; 95 % of normal traffic's
-    /// variance plus the distance off those components matches the full 122-column space at
-    /// a tenth of the time; the k-nearest-neighbour distance beats the isolation forest by
-    /// 22 points of detection. The 0.5 % target was chosen as the largest that keeps the
-    /// accuracy on the random 70/30 split at 99.5 % (each point of false positives there
-    /// costs about half a point of accuracy), a look at that split's test part; it catches
-    /// 66 % of unseen attacks, and 2 % catches 85 % (see `--target-fpr`).
+    /// Chosen by nested leave-attacks-out selection (`validate --novel --nested`, seed 42,
+    /// [`crate::nested`]), which never sees the folds it is measured on: the nearest normal
+    /// row (k = 1) in the full scaled one-hot space, picked on most outer folds over the same
+    /// distance on principal components, k = 5, the isolation forest and hybrid v2 (the
+    /// docs' RESULTS.md has the table). The 0.5 % target was chosen as the largest that keeps
+    /// the accuracy on the random 70/30 split at 99.5 % (each point of false positives there
+    /// costs about half a point of accuracy), a look at that split's test part (see
+    /// `--target-fpr`).
     fn default() -> Self {
         HybridParams {
             classifier: ModelKind::RandomForest,
@@ -154,7 +152,7 @@ impl Default for HybridParams {
             novelty_validation: 0.3,
             neighbours: 1,
             max_reference: 40_000,
-            pca_variance: Some(0.95),
+            pca_variance: None,
         }
     }
 }
