@@ -76,7 +76,8 @@ pub use evaluate::{Agreement, ClusterMix, adjusted_rand_index, agreement, silhou
 pub use kdtree::KdTree;
 
 use crate::model::FitError;
-use kdtree::{Descend, Reach, Region, squared_distance_within};
+pub(crate) use kdtree::squared_distance_within;
+use kdtree::{Descend, Reach, Region};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -472,6 +472,8 @@ mod tests {
         config.voting.members = vec![ModelKind::LogisticRegression, ModelKind::DecisionTree];
         config.hybrid.classifier = ModelKind::DecisionTree;
         config.hybrid.max_reference = 50;
+        // The files were written when the distance was measured on principal components.
+        config.hybrid.pca_variance = Some(0.95);
         config.random_forest.trees = 3;
         config.random_forest.max_depth = Some(4);
         let options = TrainOptions {

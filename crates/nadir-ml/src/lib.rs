@@ -24,6 +24,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_dir;
 pub mod multitree;
+mod neighbours;
 pub mod nested;
 pub mod novel;
 pub mod output;

@@ -379,10 +379,10 @@ fn cumulative_ratio(variances: &[f64]) -> Vec<f64> {
 
 /// The eigenpairs of a symmetric matrix, eigenvalues in descending order.
 #[derive(Debug)]
-struct SymmetricEigen {
-    values: Vec<f64>,
+pub(crate) struct SymmetricEigen {
+    pub(crate) values: Vec<f64>,
     /// Row `i` is the unit eigenvector of `values[i]`, its largest-magnitude entry positive.
-    vectors: Array2<f64>,
+    pub(crate) vectors: Array2<f64>,
 }
 
 /// Cyclic Jacobi eigendecomposition of the symmetric matrix `a` (only its symmetry is
@@ -394,7 +394,7 @@ struct SymmetricEigen {
 /// `V`, whose columns end up the eigenvectors. An entry is rotated only when it exceeds
 /// `ε‖A‖_F / n`; when a full sweep rotates nothing, the off-diagonal part is below
 /// `ε‖A‖_F` in Frobenius norm, which by Weyl's inequality bounds every eigenvalue's error.
-fn symmetric_eigen(a: ArrayView2<f64>) -> SymmetricEigen {
+pub(crate) fn symmetric_eigen(a: ArrayView2<f64>) -> SymmetricEigen {
     let n = a.nrows();
     assert_eq!(n, a.ncols(), "a square matrix");
     let mut a = a.to_owned();

@@ -263,7 +263,7 @@ impl KdTree {
     }
 
     /// The input row at tree position `position`.
-    pub(super) fn row(&self, position: usize) -> usize {
+    pub(crate) fn row(&self, position: usize) -> usize {
         self.rows[position] as usize
     }
 
@@ -458,6 +458,86 @@ impl KdTree {
     }
 }
 
+impl KdTree {
+    /// The `k` nearest points to `query` under an exact squared distance the tree's own
+    /// coordinates only bound from below, as (exact squared distance, tree position), nearest
+    /// first, into `best`: the tree holds each point's image under a map that never lengthens
+    /// a distance (a projection), `query` is the query's image, and `exact(position, bound)`
+    /// measures the exact squared distance of the query to the point at `position` (or some
+    /// value above `bound` once it exceeds it). `limit(worst)` is the squared tree distance
+    /// beyond which no point can be nearer than `worst` exactly: the bound plus a margin for
+    /// the rounding of both images. Depth first, nearer child first, as [`KdTree::nearest`];
+    /// a node or point is passed by once `k` points are known and its tree distance exceeds
+    /// `limit` of the farthest of them, so the result is the exact k nearest: a point passed
+    /// by could not have been nearer.
+    pub(crate) fn nearest_bounded(
+        &self,
+        query: &[f64],
+        k: usize,
+        limit: impl Fn(f64) -> f64,
+        mut exact: impl FnMut(usize, f64) -> f64,
+        best: &mut Vec<(f64, u32)>,
+        stack: &mut Vec<(u32, f64)>,
+    ) {
+        best.clear();
+        if k == 0 {
+            return;
+        }
+        let mut reach = f64::INFINITY;
+        stack.clear();
+        stack.push((
+            0,
+            self.min_distance_squared(Region::Point(query), 0, f64::INFINITY),
+        ));
+        while let Some((id, near)) = stack.pop() {
+            if near > reach {
+                continue;
+            }
+            let node = &self.nodes[id as usize];
+            if node.is_leaf() {
+                for position in node.start..node.end {
+                    let bound = squared_distance_within(query, self.at(position as usize), reach);
+                    if bound > reach {
+                        continue;
+                    }
+                    let worst = if best.len() < k {
+                        f64::INFINITY
+                    } else {
+                        best[k - 1].0
+                    };
+                    let d2 = exact(position as usize, worst);
+                    if best.len() < k || d2 < worst {
+                        if best.len() == k {
+                            best.pop();
+                        }
+                        let at = best.partition_point(|&(d, _)| d <= d2);
+                        best.insert(at, (d2, position));
+                        if best.len() == k {
+                            reach = limit(best[k - 1].0);
+                        }
+                    }
+                }
+            } else {
+                let (left, right) = (node.left, node.left + 1);
+                let near_left =
+                    self.min_distance_squared(Region::Point(query), left as usize, reach);
+                let near_right =
+                    self.min_distance_squared(Region::Point(query), right as usize, reach);
+                let (first, second) = if near_left <= near_right {
+                    ((left, near_left), (right, near_right))
+                } else {
+                    ((right, near_right), (left, near_left))
+                };
+                for child in [second, first] {
+                    if child.1 <= reach {
+                        stack.push(child);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Squared Euclidean distance, summed in coordinate order.
 pub(super) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut sum = 0.0;
@@ -492,7 +572,7 @@ fn point_box_distance_squared(point: &[f64], lower: &[f64], upper: &[f64], bound
 
 /// [`squared_distance`] when it is at most `bound`; otherwise some partial sum above `bound`
 /// (summing stops once it passes: the terms are not negative, so it can only grow).
-pub(super) fn squared_distance_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
+pub(crate) fn squared_distance_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
     #[cfg(test)]
     count_distance();
     let mut sum = 0.0;

@@ -172,7 +172,10 @@ mod tests {
                 hybrid(|c| c.hybrid.pca_variance = None),
                 Method::DistanceShare,
             ),
-            (hybrid(|_| {}), Method::SamplingShapley),
+            (
+                hybrid(|c| c.hybrid.pca_variance = Some(0.95)),
+                Method::SamplingShapley,
+            ),
             (
                 hybrid(|c| c.hybrid.novelty = NoveltyKind::IsolationForest),
                 Method::PathLength,
