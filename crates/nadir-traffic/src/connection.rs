@@ -59,6 +59,23 @@ pub enum ConnState {
 }
 
 impl ConnState {
+    /// Every state, in Zeek's documentation order.
+    pub const ALL: [ConnState; 13] = [
+        ConnState::S0,
+        ConnState::S1,
+        ConnState::SF,
+        ConnState::REJ,
+        ConnState::S2,
+        ConnState::S3,
+        ConnState::RSTO,
+        ConnState::RSTR,
+        ConnState::RSTOS0,
+        ConnState::RSTRH,
+        ConnState::SH,
+        ConnState::SHR,
+        ConnState::OTH,
+    ];
+
     /// Zeek's name of the state.
     pub fn zeek_name(self) -> &'static str {
         match self {

@@ -461,26 +461,11 @@ mod tests {
             name.bytes()
                 .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
         };
-        let states = [
-            ConnState::S0,
-            ConnState::S1,
-            ConnState::SF,
-            ConnState::REJ,
-            ConnState::S2,
-            ConnState::S3,
-            ConnState::RSTO,
-            ConnState::RSTR,
-            ConnState::RSTOS0,
-            ConnState::RSTRH,
-            ConnState::SH,
-            ConnState::SHR,
-            ConnState::OTH,
-        ];
         let names = Service::ALL
             .iter()
             .copied()
             .chain(
-                states
+                ConnState::ALL
                     .iter()
                     .flat_map(|s| [s.zeek_name(), s.nsl_kdd_flag()]),
             )

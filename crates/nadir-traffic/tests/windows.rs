@@ -7,21 +7,7 @@ use nadir_traffic::{ConnState, Connection, ContentFeatures, Transport};
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
 
-const STATES: [ConnState; 13] = [
-    ConnState::S0,
-    ConnState::S1,
-    ConnState::SF,
-    ConnState::REJ,
-    ConnState::S2,
-    ConnState::S3,
-    ConnState::RSTO,
-    ConnState::RSTR,
-    ConnState::RSTOS0,
-    ConnState::RSTRH,
-    ConnState::SH,
-    ConnState::SHR,
-    ConnState::OTH,
-];
+const STATES: [ConnState; 13] = ConnState::ALL;
 
 /// Transport and responder port of a few services, two of which share a name (`private`).
 const SERVICES: [(Transport, u16); 6] = [
