@@ -265,6 +265,18 @@ struct Deadlines {
 }
 
 impl Deadlines {
+    /// Queues `conn`'s current deadline under its current timeout.
+    fn schedule(&mut self, conn: &Active, key: FlowKey) {
+        self.push(
+            conn.timeout(),
+            Due {
+                at: conn.deadline(),
+                first_index: conn.first_index,
+                key,
+            },
+        );
+    }
+
     fn push(&mut self, timeout: i64, due: Due) {
         let queue = &mut self.queues[match timeout {
             CLOSE_LINGER_NS => 0,
@@ -440,14 +452,7 @@ impl Tracker {
             let conn = self.open(time, index, ends, segment, src, dst);
             self.active_order
                 .insert((conn.start, conn.first_index), key);
-            self.deadlines.push(
-                conn.timeout(),
-                Due {
-                    at: conn.deadline(),
-                    first_index: conn.first_index,
-                    key,
-                },
-            );
+            self.deadlines.schedule(&conn, key);
             if key.vlan != VlanTags::default() {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
@@ -481,14 +486,7 @@ impl Tracker {
                 let new_bytes = new_payload(side, flags, seq, segment.payload_len);
                 // Closing shortens the timeout: the queue learns the earlier deadline.
                 if !was_closed && conn.closed() {
-                    self.deadlines.push(
-                        conn.timeout(),
-                        Due {
-                            at: conn.deadline(),
-                            first_index: conn.first_index,
-                            key,
-                        },
-                    );
+                    self.deadlines.schedule(conn, key);
                 }
                 new_bytes
             }
