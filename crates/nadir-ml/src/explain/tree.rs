@@ -55,10 +55,22 @@
 //! that its loops over the chunks are unrolled and its per-level arrays indexed with one
 //! check; a rule of more chunks (paths of over 32 distinct features) is walked in passes,
 //! the points being independent of one another. The nodes are one array of what the walk
-//! reads (test, leaf value, cover shares, liveness), not three. Measured the same way
+//! reads (test, leaf value, cover share, liveness), not three. Measured the same way
 //! (1,000 rows, fastest of 5; before at load average 8–11, after at 6–8, so part of it is
 //! the load): gradient boosting 0.33 → 0.15 ms per record, the forest 4.5 → 3.4 ms; one
 //! record at a time, gradient boosting's p50 is 0.13 ms at either load (bench/EXPLAIN.md).
+//!
+//! The forest's walk then waited on memory: its 100 trees' nodes (2.7 MB at 48 bytes a node)
+//! do not fit a core's 1 MB L2 cache, every row streams them all, and a third of the walk's
+//! samples (`perf record`, one thread) sat on the load of a child node. So a node is 32
+//! bytes (a leaf's value where a split keeps its lower bound, the cover share's reciprocal
+//! not stored but computed once per edge), a split's two children share one cache line, and
+//! the lines are laid out depth first ([`ShapTree`]): the forest's nodes take 1.8 MB, and
+//! one thread's CPU time per record went from 1.8–3.2 to 1.5–1.7 ms (four runs each, load
+//! average 9–14, so only the direction is sure; bench/EXPLAIN.md). Tried and dropped:
+//! the walk compiled for AVX2 (its 4 points per instruction instead of 2: no change, the
+//! walk is not bound by arithmetic) and prefetching the lines of the child walked second
+//! (no gain seen).
 
 use super::{ExplainError, Explanation, Method, Space};
 use crate::registry::AnyModel;
@@ -79,10 +91,15 @@ pub(crate) struct ShapNode {
 }
 
 /// One tree, its nodes checked when its model was loaded (children after their parent,
-/// covers positive and adding up), laid out for the walk.
+/// covers positive and adding up), laid out for the walk: the root, then each split's two
+/// children side by side in one cache line, depth first (a split's children right after
+/// its own pair), so that a walk reads every tree's memory forward, in whole lines.
 #[derive(Debug, Clone)]
 pub(crate) struct ShapTree {
-    nodes: Vec<Node>,
+    /// Node `i` is `lines[i / 2].0[i % 2]`; the root is node 0, node 1 a blank leaf.
+    lines: Vec<Line>,
+    /// The tree's nodes (the blank not counted).
+    size: usize,
     depth: usize,
     /// The quadrature exact for this tree's polynomials.
     rule: Rule,
@@ -90,20 +107,19 @@ pub(crate) struct ShapTree {
     expected: f64,
 }
 
-/// A node as the walk reads it, everything in one place (one or two cache lines: the walk
-/// streams every tree's nodes once per row, and three arrays cost three times the misses).
+/// A node as the walk reads it, everything in 32 bytes: the walk streams every tree's
+/// nodes once per row, and waiting for them was a third of its time (`perf`: the loads of
+/// a child's `live`), so a split's two children share one cache line.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     /// Split: rows whose value in `column` lies in `low..=high` go to `left`, the others to
-    /// `left + 1`. A leaf has `left` 0 (no node is a child of the root's position).
+    /// `left + 1`. A leaf has `left` 0 (no node is a child of the root's position) and its
+    /// value (shifted, see [`ShapTree::new`]) in `low`.
     low: f64,
     high: f64,
-    /// A leaf's value (shifted, see [`ShapTree::new`]).
-    value: f64,
-    /// Its cover over its parent's (1 for the root), and the reciprocal: the fraction of the
-    /// rows that reach the parent which go this way.
+    /// Its cover over its parent's (1 for the root): the fraction of the rows that reach the
+    /// parent which go this way.
     share: f64,
-    over_share: f64,
     left: u32,
     column: u16,
     /// Whether a leaf below it (or it) has a value other than 0; the others add nothing and
@@ -115,6 +131,32 @@ impl Node {
     fn is_leaf(&self) -> bool {
         self.left == 0
     }
+
+    /// A leaf's value.
+    fn value(&self) -> f64 {
+        self.low
+    }
+
+    /// A leaf valued 0, which the walk never enters: the root's companion in its line.
+    const BLANK: Node = Node {
+        low: 0.0,
+        high: 0.0,
+        share: 1.0,
+        left: 0,
+        column: 0,
+        live: false,
+    };
+}
+
+/// Two nodes, a cache line: a split's children.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([Node; 2]);
+
+/// Node `i` of `lines`.
+#[inline(always)]
+fn node_at(lines: &[Line], i: usize) -> Node {
+    lines[i >> 1].0[i & 1]
 }
 
 impl ShapTree {
@@ -162,14 +204,11 @@ impl ShapTree {
                 Some(_) => live[node.left as usize] || live[node.left as usize + 1],
             };
         }
-        let mut share = vec![(1.0, 1.0); nodes.len()];
+        let mut share = vec![1.0; nodes.len()];
         for node in &nodes {
             if node.column.is_some() {
                 for child in [node.left as usize, node.left as usize + 1] {
-                    share[child] = (
-                        nodes[child].cover / node.cover,
-                        node.cover / nodes[child].cover,
-                    );
+                    share[child] = nodes[child].cover / node.cover;
                 }
             }
         }
@@ -179,27 +218,62 @@ impl ShapTree {
             most_distinct(&nodes, 0, &mut Vec::new())
         };
         // Children follow their parents, so a split's `left` is never 0, a leaf's mark.
-        let nodes = nodes
+        let flat: Vec<Node> = nodes
             .iter()
             .enumerate()
             .map(|(i, node)| Node {
-                low: node.low,
+                low: if node.column.is_some() {
+                    node.low
+                } else {
+                    node.value
+                },
                 high: node.high,
-                value: node.value,
-                share: share[i].0,
-                over_share: share[i].1,
+                share: share[i],
                 left: node.column.map_or(0, |_| node.left),
                 column: node.column.unwrap_or(0),
                 live: live[i],
             })
             .collect();
+        let mut placed = Vec::with_capacity(flat.len() + 1);
+        if let Some(&root) = flat.first() {
+            placed.extend([root, Node::BLANK]);
+            place(&flat, 0, 0, &mut placed);
+        }
+        let lines = placed
+            .chunks(2)
+            .map(|pair| Line([pair[0], pair.get(1).copied().unwrap_or(Node::BLANK)]))
+            .collect();
         ShapTree {
+            lines,
+            size: flat.len(),
             depth: depth.into_iter().max().unwrap_or(0),
             expected: expected.first().copied().unwrap_or(0.0),
             rule: Rule::gauss_legendre(distinct.div_ceil(2).max(1)),
-            nodes,
         }
     }
+
+    /// Node `i` in the walk's layout.
+    fn node(&self, i: usize) -> Node {
+        node_at(&self.lines, i)
+    }
+
+    /// The root, if the tree has a node.
+    fn root(&self) -> Option<Node> {
+        (self.size > 0).then(|| self.node(0))
+    }
+}
+
+/// Appends the children of `flat[old]`, placed at `new`, and their subtrees, depth first:
+/// each split's pair of children, then the first child's subtree, then the second's.
+fn place(flat: &[Node], old: usize, new: usize, placed: &mut Vec<Node>) {
+    if flat[old].is_leaf() {
+        return;
+    }
+    let (left, children) = (flat[old].left as usize, placed.len());
+    placed[new].left = u32::try_from(children).expect("a tree's nodes are counted in u32");
+    placed.extend([flat[left], flat[left + 1]]);
+    place(flat, left, children, placed);
+    place(flat, left + 1, children + 1, placed);
 }
 
 /// The most distinct features tested on a path from `node` down to a leaf, counting those
@@ -365,7 +439,7 @@ impl TreeExplainer {
     ) -> TreeExplainer {
         TreeExplainer {
             levels: trees.iter().map(|t| t.depth + 1).max().unwrap_or(1),
-            work: trees.iter().map(|t| t.nodes.len() * t.rule.chunks()).sum(),
+            work: trees.iter().map(|t| t.size * t.rule.chunks()).sum(),
             trees,
             scale,
             offset,
@@ -444,7 +518,7 @@ impl TreeExplainer {
     fn walk(&self, trees: &[ShapTree], values: &[f64], phi: &mut [f64], scratch: &mut Scratch) {
         for tree in trees {
             // A tree that is one leaf, or whose leaves are all valued 0, adds nothing.
-            let Some(root) = tree.nodes.first() else {
+            let Some(root) = tree.root() else {
                 continue;
             };
             if !root.live || root.is_leaf() {
@@ -502,7 +576,7 @@ fn walk_tree<const C: usize>(
     let (deeper, _) = s.deeper.as_chunks_mut::<C>();
     path[0] = [[1.0; LANES]; C];
     Walk {
-        nodes: &tree.nodes,
+        nodes: &tree.lines,
         points: &points,
         values,
         phi,
@@ -570,7 +644,7 @@ impl Scratch {
 
 /// One row's walk of one tree for `C` chunks of points, adding its contributions to `phi`.
 struct Walk<'a, const C: usize> {
-    nodes: &'a [Node],
+    nodes: &'a [Line],
     points: &'a Points<C>,
     values: &'a [f64],
     phi: &'a mut [f64],
@@ -587,7 +661,7 @@ impl<const C: usize> Walk<'_, C> {
     /// leaves the sum of its leaves' v·P in its `below` entry. The child the row follows
     /// goes first, each by code of its own, without a branch per point on which it is.
     fn node(&mut self, node: usize, level: usize) {
-        let here = self.nodes[node];
+        let here = node_at(self.nodes, node);
         let column = usize::from(here.column);
         let left = here.left as usize;
         let value = self.values[column];
@@ -605,14 +679,14 @@ impl<const C: usize> Walk<'_, C> {
             previous,
             before,
         };
-        if self.nodes[hot].live {
+        if node_at(self.nodes, hot).live {
             if before.0 == 0.0 {
                 self.child::<false>(hot, &split);
             } else {
                 self.child::<true>(hot, &split);
             }
         }
-        if self.nodes[cold].live {
+        if node_at(self.nodes, cold).live {
             self.child::<false>(cold, &split);
         }
     }
@@ -623,13 +697,11 @@ impl<const C: usize> Walk<'_, C> {
     /// (a leaf's v·P at once), adds the feature's integral and the child's sums to its
     /// parent's.
     fn child<const FOLLOWS: bool>(&mut self, child: usize, split: &Split) {
-        let there = self.nodes[child];
+        let there = node_at(self.nodes, child);
         let points = self.points;
         let (at, next) = (split.level, split.level + 1);
-        let (zero, over_zero) = (
-            split.before.1 * there.share,
-            split.before.2 * there.over_share,
-        );
+        let zero = split.before.1 * there.share;
+        let over_zero = 1.0 / zero;
         let undo = split.previous.map(|l| self.reciprocal[l]);
         let parent = self.path[at];
         let mut path = [[0.0; LANES]; C];
@@ -654,7 +726,8 @@ impl<const C: usize> Walk<'_, C> {
         self.reciprocal[next] = reciprocal;
         self.deeper[next] = [[0.0; LANES]; C];
         if there.is_leaf() {
-            self.below[next] = path.map(|p| lanes(|k| there.value * p[k]));
+            let value = there.value();
+            self.below[next] = path.map(|p| lanes(|k| value * p[k]));
         } else {
             self.edge[next] = (if FOLLOWS { 1.0 } else { 0.0 }, zero, over_zero);
             self.last[split.column] = Some(next);
@@ -768,6 +841,39 @@ mod tests {
         }
     }
 
+    /// Every split's children share a cache line and come after it, each subtree's nodes
+    /// are contiguous (depth first), and every node of the model's trees is placed once.
+    #[test]
+    fn nodes_are_laid_out_in_lines_depth_first() {
+        let s = sample_split();
+        for model in explained_models(&s) {
+            let explainer = TreeExplainer::of(&model).unwrap();
+            for tree in &explainer.trees {
+                assert_eq!(std::mem::size_of::<Line>(), 64);
+                assert_eq!(tree.lines.as_ptr() as usize % 64, 0);
+                assert!(tree.lines.len() * 2 > tree.size);
+                // Depth first: a split's children are the next pair placed after its own.
+                fn check(tree: &ShapTree, i: usize, reached: &mut usize) {
+                    let node = tree.node(i);
+                    if node.is_leaf() {
+                        return;
+                    }
+                    let left = node.left as usize;
+                    assert_eq!(left % 2, 0, "children straddle two lines");
+                    assert_eq!(left, *reached, "not depth first");
+                    *reached += 2;
+                    check(tree, left, reached);
+                    check(tree, left + 1, reached);
+                }
+                let mut reached = 2;
+                if tree.size > 0 {
+                    check(tree, 0, &mut reached);
+                }
+                assert_eq!(reached, tree.size.max(1) + 1);
+            }
+        }
+    }
+
     /// Gradient boosting's log-odds are checked exactly against its raw scores.
     #[test]
     fn gradient_boosting_explains_its_raw_score_exactly() {
@@ -786,9 +892,9 @@ mod tests {
     /// `features`): a split on a known feature follows the row, one on an unknown feature
     /// averages its sides by cover.
     fn conditional_value(tree: &ShapTree, values: &[f64], known: &[u16], node: usize) -> f64 {
-        let here = tree.nodes[node];
+        let here = tree.node(node);
         if here.is_leaf() {
-            return here.value;
+            return here.value();
         }
         let left = here.left as usize;
         if known.contains(&here.column) {
@@ -800,17 +906,20 @@ mod tests {
             };
             conditional_value(tree, values, known, child)
         } else {
-            let (l, r) = (&tree.nodes[left], &tree.nodes[left + 1]);
+            let (l, r) = (tree.node(left), tree.node(left + 1));
             l.share * conditional_value(tree, values, known, left)
                 + r.share * conditional_value(tree, values, known, left + 1)
         }
     }
 
+    /// Every node of `tree`, the blank included.
+    fn nodes(tree: &ShapTree) -> impl Iterator<Item = Node> + '_ {
+        tree.lines.iter().flat_map(|line| line.0)
+    }
+
     /// The features `tree` splits on.
     fn split_features(tree: &ShapTree) -> Vec<u16> {
-        let mut features: Vec<u16> = tree
-            .nodes
-            .iter()
+        let mut features: Vec<u16> = nodes(tree)
             .filter(|n| !n.is_leaf())
             .map(|n| n.column)
             .collect();
@@ -886,7 +995,7 @@ mod tests {
         let repeats = trees
             .iter()
             .filter(|t| {
-                let splits = t.nodes.iter().filter(|n| !n.is_leaf()).count();
+                let splits = nodes(t).filter(|n| !n.is_leaf()).count();
                 split_features(t).len() < splits
             })
             .count();
