@@ -207,13 +207,26 @@ impl Binner {
 
 /// The numeric values of `rows` by column, read row by row: one pass over the row-major
 /// values, where gathering each column on its own would read every row once per column.
-fn numeric_columns(data: &Encoded, rows: impl ExactSizeIterator<Item = usize>) -> Vec<Vec<f64>> {
-    let mut columns = vec![Vec::with_capacity(rows.len()); data.num_numeric()];
-    for r in rows {
-        for (column, &v) in columns.iter_mut().zip(&data.numeric[r]) {
-            column.push(v);
-        }
-    }
+/// The columns are shared out in one even slice per thread, each read in such a pass.
+fn numeric_columns(
+    data: &Encoded,
+    rows: impl ExactSizeIterator<Item = usize> + Clone + Sync,
+) -> Vec<Vec<f64>> {
+    let mut columns: Vec<Vec<f64>> = (0..data.num_numeric())
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
+    let per_thread = columns.len().div_ceil(rayon::current_num_threads()).max(1);
+    columns
+        .par_chunks_mut(per_thread)
+        .enumerate()
+        .for_each(|(slice, columns)| {
+            let first = slice * per_thread;
+            for r in rows.clone() {
+                for (column, &v) in columns.iter_mut().zip(&data.numeric[r][first..]) {
+                    column.push(v);
+                }
+            }
+        });
     columns
 }
 

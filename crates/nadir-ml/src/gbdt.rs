@@ -98,8 +98,14 @@ const PARTITION_BLOCK: usize = 8192;
 /// groups are too few and too uneven to share out (UNSW-NB15 has five dense groups and one
 /// small sparse one: three dense groups on one thread, two on the other), and a half's rows
 /// are gathered on the thread that reads them. Below this, the extra histogram costs more
-/// than it saves.
-const SPLIT_FILL_ROWS: usize = 4096;
+/// than it saves: 512 rows left a 2-thread fit on UNSW-NB15 about 10 % faster than 4,096 and
+/// no slower than 256 (the small nodes' sequential gathers and uneven groups were a fifth of
+/// its wall time).
+const SPLIT_FILL_ROWS: usize = 512;
+/// Into how many pieces of even bin counts the groups are cut, at most, for searching a whole
+/// histogram's splits in parallel: a group's search costs by its bins, and UNSW-NB15's six
+/// groups, shared out whole, left one thread idle for the last one.
+const SEARCH_PIECES: usize = 32;
 /// Rows per parallel work item when computing gradients and gathering rows.
 const ROW_BLOCK: usize = 512;
 /// Rows scored together, tree by tree: their values (8 bytes per tree column each, 41 columns
@@ -1391,6 +1397,9 @@ struct TreeGrower<'a> {
     /// The slots histogrammed together, in order, at most [`GROUP`] each, dense and sparse
     /// columns apart.
     groups: Vec<Range<usize>>,
+    /// The groups cut into pieces of about even bin counts, for searching splits in
+    /// parallel once a node's histogram is whole (after [`TreeGrower::fill_in_halves`]).
+    pieces: Vec<Range<usize>>,
     /// The bins of the slots, row-major, `columns.len()` per row end to end: a histogram pass
     /// reads a row's bins together and updates a different column at each step, where a
     /// column-major pass would chain updates of one bin, each waiting on the store before it.
@@ -1422,6 +1431,7 @@ impl<'a> TreeGrower<'a> {
         // Per column: the bins in use, up to the highest, and the most frequent bin if it
         // holds at least SPARSE_SHARE of the rows.
         let mut layout: Vec<(usize, usize, Option<u8>)> = (0..binned.columns())
+            .into_par_iter()
             .filter_map(|c| {
                 let mut counts = [0usize; MAX_BINS];
                 binned.bins[c].iter().for_each(|&b| counts[b as usize] += 1);
@@ -1435,7 +1445,7 @@ impl<'a> TreeGrower<'a> {
         layout.sort_by_key(|&(c, _, default)| (default.is_some(), c));
         let columns: Vec<usize> = layout.iter().map(|&(c, _, _)| c).collect();
         let defaults = layout.iter().map(|&(_, _, default)| default).collect();
-        let offsets = std::iter::once(0)
+        let offsets: Vec<usize> = std::iter::once(0)
             .chain(layout.iter().scan(0, |end, &(_, bins, _)| {
                 *end += bins;
                 Some(*end)
@@ -1450,13 +1460,33 @@ impl<'a> TreeGrower<'a> {
                 slots.start + g * slots.len() / count..slots.start + (g + 1) * slots.len() / count
             })
         };
-        let groups = split(0..dense).chain(split(dense..width)).collect();
-        let mut row_bins = vec![0; binned.rows * width];
-        for (k, &c) in columns.iter().enumerate() {
-            let slot = row_bins[k..].iter_mut().step_by(width);
-            for (bin, &b) in slot.zip(&binned.bins[c]) {
-                *bin = b;
+        let groups: Vec<Range<usize>> = split(0..dense).chain(split(dense..width)).collect();
+        let piece_bins = offsets[width].div_ceil(SEARCH_PIECES);
+        let mut pieces = Vec::new();
+        for group in &groups {
+            let mut start = group.start;
+            for slot in group.clone() {
+                if slot > start && offsets[slot + 1] - offsets[start] > piece_bins {
+                    pieces.push(start..slot);
+                    start = slot;
+                }
             }
+            pieces.push(start..group.end);
+        }
+        let mut row_bins = vec![0; binned.rows * width];
+        if width > 0 {
+            row_bins
+                .par_chunks_mut(ROW_BLOCK * width)
+                .enumerate()
+                .for_each(|(block, row_bins)| {
+                    let first = block * ROW_BLOCK;
+                    for (k, &c) in columns.iter().enumerate() {
+                        let slot = row_bins[k..].iter_mut().step_by(width);
+                        for (bin, &b) in slot.zip(&binned.bins[c][first..]) {
+                            *bin = b;
+                        }
+                    }
+                });
         }
         TreeGrower {
             binned,
@@ -1467,6 +1497,7 @@ impl<'a> TreeGrower<'a> {
             defaults,
             offsets,
             groups,
+            pieces,
             row_bins,
             rows: Vec::with_capacity(binned.rows),
             scratch: vec![0; binned.rows],
@@ -1489,7 +1520,11 @@ impl<'a> TreeGrower<'a> {
         }
         self.rows.clear();
         self.rows.extend(0..self.binned.rows as u32);
-        let sums = gradients.iter().fold(Sums::default(), |a, &g| a.plus(g));
+        // Exact sums: the same whatever the blocks.
+        let sums = gradients
+            .par_chunks(PARTITION_BLOCK)
+            .map(|block| block.iter().fold(Sums::default(), |a, &g| a.plus(g)))
+            .reduce(Sums::default, Sums::plus);
         let stats = self.fixed.stats(sums);
         if stats.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
             return None;
@@ -1658,22 +1693,23 @@ impl<'a> TreeGrower<'a> {
             std::array::from_fn(|b| b <= bin as usize)
         };
         let (rows, scratch) = (&mut self.rows[start..end], &mut self.scratch[start..end]);
-        let lefts: Vec<usize> = if rows.len() > PARTITION_BLOCK {
-            rows.par_chunks_mut(PARTITION_BLOCK)
-                .zip(scratch.par_chunks_mut(PARTITION_BLOCK))
+        let block = PARTITION_BLOCK;
+        let lefts: Vec<usize> = if rows.len() > block {
+            rows.par_chunks_mut(block)
+                .zip(scratch.par_chunks_mut(block))
                 .map(|(rows, scratch)| partition_block(rows, scratch, bins, &goes_left))
                 .collect()
         } else {
             vec![partition_block(rows, scratch, bins, &goes_left)]
         };
         let mut left = 0;
-        for (block, &lefts) in lefts.iter().enumerate() {
-            let first = block * PARTITION_BLOCK;
+        for (block_index, &lefts) in lefts.iter().enumerate() {
+            let first = block_index * block;
             rows.copy_within(first..first + lefts, left);
             left += lefts;
         }
         let mut right = left;
-        for (scratch, &lefts) in scratch.chunks(PARTITION_BLOCK).zip(&lefts) {
+        for (scratch, &lefts) in scratch.chunks(block).zip(&lefts) {
             let rights = &scratch[..scratch.len() - lefts];
             rows[right..right + rights.len()].copy_from_slice(rights);
             right += rights.len();
@@ -1708,7 +1744,10 @@ impl<'a> TreeGrower<'a> {
     /// into the sibling's by subtracting it; then finds the best split of `built` if
     /// `built.2`, and of the sibling if its node sums are given. The work is split by groups
     /// of columns, in parallel: a group's bins stay in cache from filling to searching, and
-    /// the sums, being exact, do not depend on the thread count.
+    /// the sums, being exact, do not depend on the thread count. A node filled in halves is
+    /// searched by [`TreeGrower::pieces`] instead: its fill is done, and pieces share out
+    /// evenly where groups do not. Either way each piece of work lies in one group, dense
+    /// or sparse, in column order, so ties go to the lowest column as on one thread.
     fn histogram_and_splits(
         &mut self,
         rows: (usize, usize),
@@ -1749,7 +1788,13 @@ impl<'a> TreeGrower<'a> {
                 group
             })
         }
-        for slots in &self.groups {
+        // Once the halves are filled, any cut of the groups can be searched apart.
+        let pieces = if in_halves {
+            &self.pieces
+        } else {
+            &self.groups
+        };
+        for slots in pieces {
             let len = offsets[slots.end] - offsets[slots.start];
             let (group, tail) = built_rest.split_at_mut(len);
             built_rest = tail;
@@ -2327,6 +2372,27 @@ mod tests {
         let mut gradients = vec![Sums::default(); rows.len()];
         compute_gradients(&raw, &labels, grower.fixed, &mut gradients);
         test(&mut grower, &gradients, &binned);
+    }
+
+    #[test]
+    fn pieces_cut_each_group_in_order_with_even_bins() {
+        grower_on_repeated_sample(1, |grower, _, _| {
+            let slots: Vec<usize> = grower.pieces.iter().flat_map(|p| p.clone()).collect();
+            assert_eq!(slots, (0..grower.columns.len()).collect::<Vec<_>>());
+            assert!(grower.pieces.len() > grower.groups.len());
+            let total = grower.offsets[grower.columns.len()];
+            for piece in &grower.pieces {
+                assert!(!piece.is_empty());
+                assert!(
+                    grower
+                        .groups
+                        .iter()
+                        .any(|g| g.start <= piece.start && piece.end <= g.end)
+                );
+                let bins = grower.offsets[piece.end] - grower.offsets[piece.start];
+                assert!(piece.len() == 1 || bins <= total.div_ceil(SEARCH_PIECES));
+            }
+        });
     }
 
     #[test]
