@@ -301,7 +301,9 @@ impl<W: Write> CsvWriter<W> {
         let whole = match *value {
             Value::Count(n) => Some(n),
             // Exactly representable whole numbers print as integers under `Display` too.
-            Value::Real(x) if x.fract() == 0.0 && x.is_sign_positive() && x < 9.0e15 => {
+            // (`x as u64` round trips exactly for whole numbers in range, and is cheaper
+            // than `fract`.)
+            Value::Real(x) if x.is_sign_positive() && x < 9.0e15 && (x as u64) as f64 == x => {
                 Some(x as u64)
             }
             _ => None,

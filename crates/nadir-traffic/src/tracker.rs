@@ -314,6 +314,57 @@ impl Deadlines {
     }
 }
 
+/// A priority queue (smallest first) for entries that mostly come in order, as finished
+/// connections do: timeouts end them in order of their last packet, which on a flood of
+/// one-packet connections is their order of start. Entries in order go to the back of a
+/// first-in first-out run, the others into a heap; the smallest is at the front of one of
+/// the two. Entries must be distinct (they are: each holds its own slot), so the order in
+/// which they come out is the heap's.
+struct MostlyOrdered<T> {
+    run: VecDeque<T>,
+    late: BinaryHeap<Reverse<T>>,
+}
+
+impl<T> Default for MostlyOrdered<T> {
+    fn default() -> Self {
+        MostlyOrdered {
+            run: VecDeque::new(),
+            late: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T: Ord + Copy> MostlyOrdered<T> {
+    fn push(&mut self, entry: T) {
+        if self.run.back().is_none_or(|last| *last <= entry) {
+            self.run.push_back(entry);
+        } else {
+            self.late.push(Reverse(entry));
+        }
+    }
+
+    fn peek(&self) -> Option<T> {
+        let late = self.late.peek().map(|Reverse(entry)| *entry);
+        match (self.run.front().copied(), late) {
+            (Some(run), Some(late)) => Some(run.min(late)),
+            (run, late) => run.or(late),
+        }
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        let first = self.peek()?;
+        if self.run.front() == Some(&first) {
+            self.run.pop_front()
+        } else {
+            self.late.pop().map(|Reverse(entry)| entry)
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.run.len() + self.late.len()
+    }
+}
+
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -329,8 +380,8 @@ pub(crate) struct Tracker {
     /// its deadline on. Entries of connections already ended are dropped when they come due.
     deadlines: Deadlines,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
-    /// `waiting`), earliest first; the heap moves these small entries, not connections.
-    finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
+    /// `waiting`), earliest first; the queue moves these small entries, not connections.
+    finished: MostlyOrdered<(i64, u64, usize)>,
     waiting: Vec<Option<Connection>>,
     free_slots: Vec<usize>,
     now: i64,
@@ -618,7 +669,7 @@ impl Tracker {
                 self.waiting.len() - 1
             }
         };
-        self.finished.push(Reverse((order.0, order.1, slot)));
+        self.finished.push((order.0, order.1, slot));
     }
 
     /// Ends every connection (the end of the capture).
@@ -635,7 +686,7 @@ impl Tracker {
     /// The next finished connection that no active connection, and no datagram still
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
-        let &Reverse((start, index, slot)) = self.finished.peek()?;
+        let (start, index, slot) = self.finished.peek()?;
         let blocked = |tracker: &Tracker| {
             tracker
                 .active_order
@@ -842,6 +893,23 @@ mod tests {
         assert_eq!(taken(11), [10]);
         assert_eq!(taken(100), [12]);
         assert!(deadlines.is_empty());
+    }
+
+    /// Entries pushed in and out of order come out smallest first, as from a heap.
+    #[test]
+    fn mostly_ordered_pops_smallest_first() {
+        let mut queue = MostlyOrdered::default();
+        let pushed = [3, 5, 4, 9, 1, 10, 2, 11, 7];
+        for (i, entry) in pushed.into_iter().enumerate() {
+            queue.push(entry);
+            if i == 4 {
+                assert_eq!(queue.pop(), Some(1));
+            }
+        }
+        assert_eq!(queue.len(), pushed.len() - 1);
+        let popped: Vec<i32> = std::iter::from_fn(|| queue.pop()).collect();
+        assert_eq!(popped, [2, 3, 4, 5, 7, 9, 10, 11]);
+        assert_eq!(queue.peek(), None);
     }
 
     #[test]
