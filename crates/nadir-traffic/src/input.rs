@@ -163,6 +163,8 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// One per file read, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     Capture(Capture),
     Zeek(ZeekReader<BufReader<Box<dyn Read + Send>>>),

@@ -368,7 +368,15 @@ impl<T: Ord + Copy> MostlyOrdered<T> {
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    active: HashMap<FlowKey, Active>,
+    /// Each open connection's slot in `slots`. The table holds keys and slot numbers only,
+    /// so its entries stay small and a look-up touches little memory; the connections stay
+    /// where they are while the table grows, and a new one takes the slot of one just ended,
+    /// still in cache (on a SYN flood every packet opens a connection and the table's
+    /// memory, not its arithmetic, was its cost).
+    active: HashMap<FlowKey, usize>,
+    /// The open connections, by slot; `None` in the slots listed in `free`.
+    slots: Vec<Option<Active>>,
+    free: Vec<usize>,
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
@@ -424,7 +432,7 @@ impl Tracker {
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
         while let Some(due) = self.deadlines.pop_due(now) {
-            let Some(conn) = self.active.get(&due.key) else {
+            let Some(conn) = self.get(&due.key) else {
                 continue;
             };
             if conn.first_index != due.first_index {
@@ -490,12 +498,12 @@ impl Tracker {
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if found && pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
+        if found && pure_syn && self.get(&key).is_some_and(Active::reused_by_syn) {
             self.end(&key);
             found = false;
         }
-        let conn = if found {
-            self.active.get_mut(&key).expect("found above")
+        let slot = if found {
+            self.active.get(&key).copied()
         } else {
             if self.active.len() >= self.limits.active {
                 self.end_oldest();
@@ -508,7 +516,10 @@ impl Tracker {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
             self.peak_active = self.peak_active.max(self.active.len() + 1);
-            self.active.entry(key).or_insert(conn)
+            Some(self.insert(key, conn))
+        };
+        let Some(conn) = slot.and_then(|slot| self.slots.get_mut(slot)?.as_mut()) else {
+            return;
         };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
         let bare_ack = flags == tcp_flags::ACK && segment.payload_len == 0;
@@ -623,12 +634,39 @@ impl Tracker {
                 vlan,
             })
             .find(|other| {
-                self.active.get(other).is_some_and(|conn| {
+                self.get(other).is_some_and(|conn| {
                     conn.resp.0 == ends.src
                         && conn.orig.0 == ends.dst
                         && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1)
                 })
             })
+    }
+
+    fn get(&self, key: &FlowKey) -> Option<&Active> {
+        let &slot = self.active.get(key)?;
+        self.slots.get(slot)?.as_ref()
+    }
+
+    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives.
+    fn insert(&mut self, key: FlowKey, conn: Active) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(conn);
+                slot
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        self.active.insert(key, slot);
+        slot
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Active> {
+        let slot = self.active.remove(key)?;
+        self.free.push(slot);
+        self.slots.get_mut(slot)?.take()
     }
 
     fn end(&mut self, key: &FlowKey) {
@@ -640,7 +678,7 @@ impl Tracker {
                 self.vlans.remove(&key.endpoints);
             }
         }
-        if let Some(conn) = self.active.remove(key) {
+        if let Some(conn) = self.remove(key) {
             self.active_order.remove(&(conn.start, conn.first_index));
             self.wait(conn);
         }
@@ -677,8 +715,9 @@ impl Tracker {
         self.active_order.clear();
         self.deadlines.clear();
         self.vlans.clear();
-        let mut active = std::mem::take(&mut self.active);
-        for (_, conn) in active.drain() {
+        self.active.clear();
+        self.free.clear();
+        for conn in std::mem::take(&mut self.slots).into_iter().flatten() {
             self.wait(conn);
         }
     }
