@@ -99,8 +99,9 @@ def main():
         row["runs"].append(measure("cat (floor)", ["sh", "-c", 'cat "$0" > /dev/null', str(path)]))
         for threads in (1, 2):
             row["runs"].append(measure(
-                f"nadir t{threads}", [nadir, "extract", str(path), "--out", "/dev/null"],
-                nadir_count, {"RAYON_NUM_THREADS": str(threads)}))
+                f"nadir t{threads}", [nadir, "extract", str(path), "--out", "/dev/null",
+                                      "--threads", str(threads)],
+                nadir_count))
             row["runs"].append(measure(
                 f"nfstream t{threads}", [VENV_PY, "-c", NFSTREAM, str(path), str(threads)],
                 nfstream_count))

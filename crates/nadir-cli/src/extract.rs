@@ -31,6 +31,12 @@ pub struct ExtractArgs {
     #[arg(long, default_value_t = WindowParams::default().connections as u32, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     host_window: u32,
+    /// Threads: with 2, each file is read (decoded, its connections tracked) on a thread of
+    /// its own while the window features and records are computed on this one. The records
+    /// are the same, in the same order.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=2))]
+    threads: u32,
 }
 
 pub fn run(args: ExtractArgs) -> Result<()> {
@@ -50,6 +56,9 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         } else {
             Extraction::open(input, options)?
         };
+        if args.threads > 1 {
+            extraction = extraction.read_ahead();
+        }
         write_connections(&mut extraction, &mut writer, &progress)?;
     }
     writer.into_inner()?.flush()?;

@@ -314,10 +314,69 @@ impl Deadlines {
     }
 }
 
+/// A priority queue (smallest first) for entries that mostly come in order, as finished
+/// connections do: timeouts end them in order of their last packet, which on a flood of
+/// one-packet connections is their order of start. Entries in order go to the back of a
+/// first-in first-out run, the others into a heap; the smallest is at the front of one of
+/// the two. Entries must be distinct (they are: each holds its own slot), so the order in
+/// which they come out is the heap's.
+struct MostlyOrdered<T> {
+    run: VecDeque<T>,
+    late: BinaryHeap<Reverse<T>>,
+}
+
+impl<T> Default for MostlyOrdered<T> {
+    fn default() -> Self {
+        MostlyOrdered {
+            run: VecDeque::new(),
+            late: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T: Ord + Copy> MostlyOrdered<T> {
+    fn push(&mut self, entry: T) {
+        if self.run.back().is_none_or(|last| *last <= entry) {
+            self.run.push_back(entry);
+        } else {
+            self.late.push(Reverse(entry));
+        }
+    }
+
+    fn peek(&self) -> Option<T> {
+        let late = self.late.peek().map(|Reverse(entry)| *entry);
+        match (self.run.front().copied(), late) {
+            (Some(run), Some(late)) => Some(run.min(late)),
+            (run, late) => run.or(late),
+        }
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        let first = self.peek()?;
+        if self.run.front() == Some(&first) {
+            self.run.pop_front()
+        } else {
+            self.late.pop().map(|Reverse(entry)| entry)
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.run.len() + self.late.len()
+    }
+}
+
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    active: HashMap<FlowKey, Active>,
+    /// Each open connection's slot in `slots`. The table holds keys and slot numbers only,
+    /// so its entries stay small and a look-up touches little memory; the connections stay
+    /// where they are while the table grows, and a new one takes the slot of one just ended,
+    /// still in cache (on a SYN flood every packet opens a connection and the table's
+    /// memory, not its arithmetic, was its cost).
+    active: HashMap<FlowKey, usize>,
+    /// The open connections, by slot; `None` in the slots listed in `free`.
+    slots: Vec<Option<Active>>,
+    free: Vec<usize>,
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
@@ -329,8 +388,8 @@ pub(crate) struct Tracker {
     /// its deadline on. Entries of connections already ended are dropped when they come due.
     deadlines: Deadlines,
     /// Finished connections waiting for their turn: (start, first packet index, slot in
-    /// `waiting`), earliest first; the heap moves these small entries, not connections.
-    finished: BinaryHeap<Reverse<(i64, u64, usize)>>,
+    /// `waiting`), earliest first; the queue moves these small entries, not connections.
+    finished: MostlyOrdered<(i64, u64, usize)>,
     waiting: Vec<Option<Connection>>,
     free_slots: Vec<usize>,
     now: i64,
@@ -373,7 +432,7 @@ impl Tracker {
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
         while let Some(due) = self.deadlines.pop_due(now) {
-            let Some(conn) = self.active.get(&due.key) else {
+            let Some(conn) = self.get(&due.key) else {
                 continue;
             };
             if conn.first_index != due.first_index {
@@ -439,12 +498,12 @@ impl Tracker {
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if found && pure_syn && self.active.get(&key).is_some_and(Active::reused_by_syn) {
+        if found && pure_syn && self.get(&key).is_some_and(Active::reused_by_syn) {
             self.end(&key);
             found = false;
         }
-        let conn = if found {
-            self.active.get_mut(&key).expect("found above")
+        let slot = if found {
+            self.active.get(&key).copied()
         } else {
             if self.active.len() >= self.limits.active {
                 self.end_oldest();
@@ -457,7 +516,10 @@ impl Tracker {
                 self.vlans.entry(key.endpoints).or_default().push(key.vlan);
             }
             self.peak_active = self.peak_active.max(self.active.len() + 1);
-            self.active.entry(key).or_insert(conn)
+            Some(self.insert(key, conn))
+        };
+        let Some(conn) = slot.and_then(|slot| self.slots.get_mut(slot)?.as_mut()) else {
+            return;
         };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
         let bare_ack = flags == tcp_flags::ACK && segment.payload_len == 0;
@@ -572,12 +634,39 @@ impl Tracker {
                 vlan,
             })
             .find(|other| {
-                self.active.get(other).is_some_and(|conn| {
+                self.get(other).is_some_and(|conn| {
                     conn.resp.0 == ends.src
                         && conn.orig.0 == ends.dst
                         && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1)
                 })
             })
+    }
+
+    fn get(&self, key: &FlowKey) -> Option<&Active> {
+        let &slot = self.active.get(key)?;
+        self.slots.get(slot)?.as_ref()
+    }
+
+    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives.
+    fn insert(&mut self, key: FlowKey, conn: Active) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(conn);
+                slot
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        self.active.insert(key, slot);
+        slot
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Active> {
+        let slot = self.active.remove(key)?;
+        self.free.push(slot);
+        self.slots.get_mut(slot)?.take()
     }
 
     fn end(&mut self, key: &FlowKey) {
@@ -589,7 +678,7 @@ impl Tracker {
                 self.vlans.remove(&key.endpoints);
             }
         }
-        if let Some(conn) = self.active.remove(key) {
+        if let Some(conn) = self.remove(key) {
             self.active_order.remove(&(conn.start, conn.first_index));
             self.wait(conn);
         }
@@ -618,7 +707,7 @@ impl Tracker {
                 self.waiting.len() - 1
             }
         };
-        self.finished.push(Reverse((order.0, order.1, slot)));
+        self.finished.push((order.0, order.1, slot));
     }
 
     /// Ends every connection (the end of the capture).
@@ -626,8 +715,9 @@ impl Tracker {
         self.active_order.clear();
         self.deadlines.clear();
         self.vlans.clear();
-        let mut active = std::mem::take(&mut self.active);
-        for (_, conn) in active.drain() {
+        self.active.clear();
+        self.free.clear();
+        for conn in std::mem::take(&mut self.slots).into_iter().flatten() {
             self.wait(conn);
         }
     }
@@ -635,7 +725,7 @@ impl Tracker {
     /// The next finished connection that no active connection, and no datagram still
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
-        let &Reverse((start, index, slot)) = self.finished.peek()?;
+        let (start, index, slot) = self.finished.peek()?;
         let blocked = |tracker: &Tracker| {
             tracker
                 .active_order
@@ -842,6 +932,23 @@ mod tests {
         assert_eq!(taken(11), [10]);
         assert_eq!(taken(100), [12]);
         assert!(deadlines.is_empty());
+    }
+
+    /// Entries pushed in and out of order come out smallest first, as from a heap.
+    #[test]
+    fn mostly_ordered_pops_smallest_first() {
+        let mut queue = MostlyOrdered::default();
+        let pushed = [3, 5, 4, 9, 1, 10, 2, 11, 7];
+        for (i, entry) in pushed.into_iter().enumerate() {
+            queue.push(entry);
+            if i == 4 {
+                assert_eq!(queue.pop(), Some(1));
+            }
+        }
+        assert_eq!(queue.len(), pushed.len() - 1);
+        let popped: Vec<i32> = std::iter::from_fn(|| queue.pop()).collect();
+        assert_eq!(popped, [2, 3, 4, 5, 7, 9, 10, 11]);
+        assert_eq!(queue.peek(), None);
     }
 
     #[test]

@@ -1005,3 +1005,36 @@ fn content_features_come_from_the_tracked_payload() {
     let (telnet, _) = shared("telnet-session-urg.pcap").unwrap();
     assert!(only(&telnet).content.logged_in);
 }
+
+/// Read on a thread of its own (`Extraction::read_ahead`), a capture gives the same
+/// connections with the same window features, in the same order, and the same summary: on
+/// the SYN flood (many hand-overs of connections between the threads), a capture with
+/// every TCP state, and one smaller than a hand-over.
+#[test]
+fn read_ahead_gives_the_same_connections() {
+    use nadir_traffic::{Extraction, TrafficOptions};
+    let Some(dir) = shared_dir() else { return };
+    for name in [
+        "syn-flood-spoofed.pcap",
+        "alexa-app-mixed.pcapng",
+        "http-get-sf.pcap",
+    ] {
+        let read = |ahead: bool| {
+            let mut extraction =
+                Extraction::open(&dir.join(name), TrafficOptions::default()).expect("a capture");
+            if ahead {
+                extraction = extraction.read_ahead();
+            }
+            let mut connections = Vec::new();
+            while let Some(pair) = extraction.next_connection().expect("readable") {
+                connections.push(pair);
+            }
+            (connections, extraction.summary())
+        };
+        let (here, here_summary) = read(false);
+        let (ahead, ahead_summary) = read(true);
+        assert!(!here.is_empty(), "{name}");
+        assert!(here == ahead, "{name}: connections differ");
+        assert_eq!(here_summary, ahead_summary, "{name}");
+    }
+}
