@@ -91,6 +91,21 @@ set = ["hybrid.novelty=knn", "hybrid.neighbours=1", "hybrid.pca_variance=none"]
 name = "hybrid v2 knn k=1 full"
 model = "hybrid"
 set = ["hybrid.novelty=ensemble", 'novelty_ensemble.members=["knn"]', "novelty_ensemble.pca=false"]
+
+[[candidate]]
+name = "hybrid knn k=1 pca 0.99 loo"
+model = "hybrid"
+set = ["hybrid.novelty=knn_leave_one_out", "hybrid.neighbours=1", "hybrid.pca_variance=0.99"]
+
+[[candidate]]
+name = "hybrid knn k=1 full loo"
+model = "hybrid"
+set = ["hybrid.novelty=knn_leave_one_out", "hybrid.neighbours=1", "hybrid.pca_variance=none"]
+
+[[candidate]]
+name = "hybrid knn k=3 full loo"
+model = "hybrid"
+set = ["hybrid.novelty=knn_leave_one_out", "hybrid.neighbours=3", "hybrid.pca_variance=none"]
 "#;
 
 /// One candidate design: a model and the overrides of the configuration that make it.
