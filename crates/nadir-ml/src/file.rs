@@ -474,6 +474,8 @@ mod tests {
         config.hybrid.max_reference = 50;
         // The files were written when the distance was measured on principal components.
         config.hybrid.pca_variance = Some(0.95);
+        // ... and the threshold on normal rows held out of the reference.
+        config.hybrid.novelty = crate::hybrid::NoveltyKind::Knn;
         config.random_forest.trees = 3;
         config.random_forest.max_depth = Some(4);
         let options = TrainOptions {

@@ -81,9 +81,23 @@ pub struct PartScores {
 }
 
 impl PartScores {
-    /// The hybrid's score: the larger of the two.
+    /// The hybrid's score, at least 0.5 exactly when a part reaches its own threshold. Rows
+    /// the classifier flags rank above every row it does not (in [0.75, 1], by the larger
+    /// part); the others rank by the novelty part alone, its [0.5, 1) squeezed into
+    /// [0.5, 0.75). So any threshold up to 0.75 flags what the classifier flags at its own
+    /// threshold OR what the novelty part flags at some threshold of its own: the operating
+    /// points `target_fpr` reaches, and detection at a fixed false-positive rate sweeps the
+    /// novelty threshold alone (with the larger of the two, sweeping it lowered the
+    /// classifier's threshold too, and its extra false positives spent the budget).
     pub fn combined(&self) -> f64 {
-        self.classifier.max(self.novelty)
+        let beyond = |s: f64| (2.0 * s - 1.0).max(0.0);
+        if self.classifier >= 0.5 {
+            0.75 + 0.25 * beyond(self.classifier).max(beyond(self.novelty))
+        } else if self.novelty < 0.5 {
+            self.novelty
+        } else {
+            0.5 + 0.25 * beyond(self.novelty)
+        }
     }
 
     /// Which part reaches `threshold` (0.5: each part's own threshold).
