@@ -1113,6 +1113,25 @@ mod tests {
         );
     }
 
+    /// The hybrid with `novelty` in the full space, trained on `data`'s 70 % part: the
+    /// configuration, the options and what `train` gave.
+    fn full_space_hybrid(
+        data: &nadir_data::Dataset,
+        novelty: NoveltyKind,
+    ) -> (ModelConfig, TrainOptions, crate::protocol::Trained) {
+        let mut config = params();
+        config.hybrid.novelty = novelty;
+        config.hybrid.pca_variance = None;
+        let options = TrainOptions {
+            kinds: vec![ModelKind::Hybrid],
+            config: config.clone(),
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let trained = train(data, None, &options, &|_| {}).unwrap();
+        (config, options, trained)
+    }
+
     /// The operating point sees normal training rows only: the novelty reference is the
     /// training part's normal rows less the held-out ones, and the threshold the target
     /// quantile of the held-out ones' scores; no test-part row and no attack takes part.
@@ -1121,16 +1140,7 @@ mod tests {
     #[test]
     fn the_operating_point_sees_only_normal_rows_of_the_training_part() {
         let data = identifiable();
-        let mut config = params();
-        config.hybrid.novelty = NoveltyKind::Knn;
-        config.hybrid.pca_variance = None;
-        let options = TrainOptions {
-            kinds: vec![ModelKind::Hybrid],
-            config: config.clone(),
-            folds: 2,
-            ..TrainOptions::default()
-        };
-        let trained = train(&data, None, &options, &|_| {}).unwrap();
+        let (config, options, trained) = full_space_hybrid(&data, NoveltyKind::Knn);
         let saved = &trained.models[0];
         let AnyModel::Hybrid(hybrid) = &saved.model else {
             panic!("{}", saved.kind())
@@ -1173,16 +1183,7 @@ mod tests {
     #[test]
     fn the_leave_one_out_threshold_keeps_every_normal_row_as_reference() {
         let data = identifiable();
-        let mut config = params();
-        config.hybrid.pca_variance = None;
-        config.hybrid.novelty = NoveltyKind::KnnLeaveOneOut;
-        let options = TrainOptions {
-            kinds: vec![ModelKind::Hybrid],
-            config: config.clone(),
-            folds: 2,
-            ..TrainOptions::default()
-        };
-        let trained = train(&data, None, &options, &|_| {}).unwrap();
+        let (config, options, trained) = full_space_hybrid(&data, NoveltyKind::KnnLeaveOneOut);
         let saved = &trained.models[0];
         let AnyModel::Hybrid(hybrid) = &saved.model else {
             panic!("{}", saved.kind())
