@@ -10,7 +10,8 @@
 //! NSL-KDD array (800 KB) reads in about 1.5 ms on one core.
 //!
 //! - [`read_json_records`], [`read_ndjson_records`], [`read_legacy_record`]: bytes → a
-//!   [`Batch`] of records and [`RecordError`]s, for a [`Fields`] built once per schema.
+//!   [`Batch`] of records and [`RecordError`](crate::rejects::RecordError)s, for a
+//!   [`Fields`] built once per schema.
 //! - [`read_json_dataset`]: bytes → a [`Dataset`] as [`crate::read_from`] reads CSV (schema
 //!   detection, labels, `skip_invalid`, lines, sha256); [`DataFormat`] picks the format from
 //!   a file name or sniffs it from the bytes.

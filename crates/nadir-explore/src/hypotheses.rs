@@ -4,7 +4,7 @@
 //!
 //! The hypotheses are written for NSL-KDD: they name its features, values and attack
 //! families. Each declares what it needs ([`Need`]), and one whose needs the schema does not
-//! meet is left out rather than reported as untestable; [`test_all`] says which and why.
+//! meet is left out rather than reported as untestable; `test_all` says which and why.
 
 use crate::separation::{self, TestResult};
 use crate::stats::{self, Alternative};

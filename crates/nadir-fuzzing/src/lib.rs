@@ -131,7 +131,7 @@ pub fn csv_body(data: &[u8]) {
     }
 }
 
-/// A CSV body of [`BODY_PARALLEL_BYTES`] or more is read in chunks on every core: a body
+/// A CSV body of `BODY_PARALLEL_BYTES` or more is read in chunks on every core: a body
 /// that reads behind enough blank lines to reach that size must give the same records and
 /// errors, on lines moved down by the blank lines' count. A target of its own: reading
 /// 64 KiB per input makes it far slower than [`csv_body`].
@@ -175,7 +175,7 @@ pub fn json_body(data: &[u8]) {
     }
 }
 
-/// A JSON array of [`BODY_PARALLEL_BYTES`] or more is read in pieces on every core: an array
+/// A JSON array of `BODY_PARALLEL_BYTES` or more is read in pieces on every core: an array
 /// that reads behind enough blanks to reach that size must give the same records and errors.
 pub fn json_body_pieces(data: &[u8]) {
     if data.len() >= BODY_PARALLEL_BYTES {
@@ -394,8 +394,8 @@ pub fn zeek_log(data: &[u8]) {
 
 /// Entries of a Redis Stream, as `nadir stream` scores a batch of them
 /// ([`Scorer::score`]), with a decision tree trained on synthetic NSL-KDD records. The input
-/// is cut into entries at [`ENTRY_SEPARATOR`]; in each, [`HEADER_SEPARATOR`] parts the
-/// `record` field from the `header` field, a first byte [`NO_RECORD`] means no `record`
+/// is cut into entries at `ENTRY_SEPARATOR`; in each, `HEADER_SEPARATOR` parts the
+/// `record` field from the `header` field, a first byte `NO_RECORD` means no `record`
 /// field, and a field that is not UTF-8 is missing, as the consumer reads it. Each entry
 /// must get one outcome, in order, with its ID, and the one it gets when scored alone: an
 /// entry's neighbours in a batch must not change how it reads. A result's score is finite

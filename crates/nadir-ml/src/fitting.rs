@@ -1,6 +1,6 @@
 //! Fitting models on one set of rows, each once: the one place a model made of other models
 //! (voting, the hybrid) gets its parts. `train`, `validate --novel` and [`fit`] all fit
-//! through [`Fits`], so a voting ensemble reuses members fitted beside it, and a hybrid its
+//! through `Fits`, so a voting ensemble reuses members fitted beside it, and a hybrid its
 //! classifier.
 
 use crate::model::{Classifier, FitError};

@@ -22,7 +22,7 @@
 //! With the novelty ensemble (hybrid v2), the operating point is the whole hybrid's: on the
 //! held-out normal rows, the rows the classifier flags count against `target_fpr` first,
 //! and the novelty threshold lets the novelty part flag only what is left
-//! ([`combined_threshold`]). The classifier was fitted on those rows too, so it rarely
+//! (`combined_threshold`). The classifier was fitted on those rows too, so it rarely
 //! flags them: the share it leaves is most of the target. With the k-nearest-neighbour and
 //! isolation-forest parts, the threshold is the novelty part's alone, as in the files they
 //! were saved in (an ensemble of the one `knn` member is the k-nearest-neighbour part with
@@ -72,7 +72,7 @@ pub enum NoveltyKind {
     /// rows in sparse regions nearer to it. The threshold is set on each reference row's
     /// leave-one-out distance (to its k-th nearest *other* reference row), which is what a
     /// new normal row's distance to the reference is distributed like
-    /// ([`KnnNovelty::leave_one_out_distances`]). `novelty_validation` does not apply.
+    /// (`KnnNovelty::leave_one_out_distances`). `novelty_validation` does not apply.
     KnnLeaveOneOut,
 }
 
@@ -286,7 +286,7 @@ impl BuildModel for HybridParams {
     /// Fits the novelty detector on normal rows only (or takes the ensemble fitted so as its
     /// part), beside `classifier`, fitted with its own section of the configuration on every
     /// row; then sets the novelty threshold on normal rows the novelty detector never saw:
-    /// for the whole hybrid with the ensemble ([`combined_threshold`]), for the novelty part
+    /// for the whole hybrid with the ensemble (`combined_threshold`), for the novelty part
     /// alone with the others.
     fn build(
         &self,

@@ -1,6 +1,6 @@
 //! Multi-class decision trees and random forests: the attack-family models of the tree
 //! family (issue 16). They grow on the grower of [`crate::tree`], which counts K classes per
-//! histogram bin instead of two ([`ClassLabels`]) and scores splits by the Gini impurity over
+//! histogram bin instead of two (`ClassLabels`) and scores splits by the Gini impurity over
 //! the K counts, as scikit-learn's `DecisionTreeClassifier`. A leaf keeps the class shares
 //! of its training rows, and a forest averages its trees' shares (scikit-learn's
 //! `predict_proba`). The hyperparameters are the binary models' ([`DecisionTreeParams`],

@@ -1,4 +1,4 @@
-//! The catalogue of models: one table ([`catalogue!`]'s invocation below) from which the
+//! The catalogue of models: one table (`catalogue!`'s invocation below) from which the
 //! model kinds, their names, the configuration of every model's hyperparameters, the
 //! serialisable union [`AnyModel`] that model files store, and the dispatch to each model are
 //! generated.
@@ -29,7 +29,7 @@ use thiserror::Error;
 
 /// How the catalogue makes a model from its section of the configuration. Every model that
 /// [`Fit`]s does so from the rows alone; a model made of other models (voting, the hybrid)
-/// names them as its parts, which [`crate::fitting::Fits`] fits first on the same rows, once
+/// names them as its parts, which `crate::fitting::Fits` fits first on the same rows, once
 /// each, and hands to [`BuildModel::build`].
 pub trait BuildModel: ParamGuard {
     type Model: Classifier;
@@ -266,7 +266,7 @@ macro_rules! catalogue {
                 }
             }
 
-            /// Importance of each tree column (see [`crate::binning::NUM_COLUMNS`]) for tree
+            /// Importance of each tree column (see [`crate::binning::tree_columns`]) for tree
             /// models.
             pub fn feature_importances(&self) -> Option<Vec<f64>> {
                 match self {

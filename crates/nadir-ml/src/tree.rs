@@ -25,7 +25,7 @@
 //!
 //! Fitted trees hold raw thresholds (from [`Binner::split_rule`]) in a flat array of 24-byte
 //! nodes, so a single tree's prediction reads the encoded values directly, without binning,
-//! and walks several rows down the tree at once. Ensembles score through [`RankedTrees`],
+//! and walks several rows down the tree at once. Ensembles score through `RankedTrees`,
 //! which turns each row into one byte per feature, once for all the trees.
 //!
 //! Hand-written because the Rust tree crates (linfa-trees, smartcore) are 10–30× slower than

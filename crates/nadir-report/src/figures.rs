@@ -1,6 +1,6 @@
-//! The report's figures: one function per chart, each turning a part of the [`Report`] into
-//! SVG markup with a caption that says what to look at. The server can call the same
-//! functions to send the same charts.
+//! The report's figures: one function per chart, each turning a part of the
+//! [`Report`](crate::Report) into SVG markup with a caption that says what to look at. The
+//! server can call the same functions to send the same charts.
 
 use crate::chart::{
     ALERT_COLOR, ATTACK_COLOR, Axis, BarChart, ColorScale, Heatmap, Layer, Marker, NORMAL_COLOR,

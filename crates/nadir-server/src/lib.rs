@@ -5,7 +5,7 @@
 //! [`Server`] holds the state and the router; [`Server::serve`] runs it on a listener until
 //! a shutdown future completes (connections, their timeouts and limit: `conn`); [`run`] is
 //! the blocking entry point of `nadir serve` (runtime, signals, logging). Every request
-//! passes one middleware ([`observe`]) that gives it an id, reads a scoring request's body
+//! passes one middleware (`observe`) that gives it an id, reads a scoring request's body
 //! under its own deadline, then gives it a concurrency slot and a deadline, and logs and
 //! counts it.
 

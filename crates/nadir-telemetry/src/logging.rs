@@ -7,11 +7,11 @@
 //! with that and a span around each request, logging took about a quarter of the CPU time
 //! of a single-record request (8 of 33 µs; now about 2). Lines are appended to a buffer
 //! instead, and a writer thread writes whatever has gathered, at once when the process is
-//! quiet and in batches (at most [`BATCH`] apart) when it is busy. [`LogGuard`] writes what
-//! is left when it is dropped; a process killed outright loses at most [`BATCH`] of lines.
+//! quiet and in batches (at most `BATCH` apart) when it is busy. `LogGuard` writes what
+//! is left when it is dropped; a process killed outright loses at most `BATCH` of lines.
 //! When standard error does not keep up (a full pipe nobody reads), the buffer stops at
-//! [`MAX_PENDING`] bytes and the lines beyond are counted and the count logged, rather than
-//! memory growing without end; at exit the last lines get [`EXIT_WAIT`] to go out, so a
+//! `MAX_PENDING` bytes and the lines beyond are counted and the count logged, rather than
+//! memory growing without end; at exit the last lines get `EXIT_WAIT` to go out, so a
 //! blocked standard error cannot hold the process.
 //!
 //! What is logged at the default level (`info`) is what an operator acts on: start-up,
@@ -154,7 +154,7 @@ pub fn filter(rust_log: Option<&str>, nadir_log: Option<&str>) -> Result<EnvFilt
         })
 }
 
-/// Writes the lines logged so far when dropped (at most [`EXIT_WAIT`] for them to go out):
+/// Writes the lines logged so far when dropped (at most `EXIT_WAIT` for them to go out):
 /// keep it until the command returns.
 #[must_use = "the last lines are written when the guard is dropped"]
 pub struct LogGuard(());

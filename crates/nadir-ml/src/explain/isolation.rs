@@ -4,7 +4,7 @@
 //! A row is anomalous because the trees isolate it in fewer cuts than the average row: its
 //! score is `s = 2^(−E[h]/c)`, `E[h]` its mean path length over the trees, c = c(n) the average
 //! path length of the trees' subsamples of n rows (see [`crate::iforest`]); a row whose mean
-//! path is c scores 0.5. Its deficit D = c − E[h] (positive: isolated early) is the mean over
+//! path is c scores 0.5. Its deficit D = c − E\[h\] (positive: isolated early) is the mean over
 //! the trees of c − hₜ, and each tree's deficit is credited in equal parts to the cuts on
 //! the row's path there, each to the feature the cut reads (a one-hot column, to its
 //! categorical feature). This is the local, signed form of DIFFI's idea (Carletti, Terzi &

@@ -170,8 +170,8 @@ pub enum Part {
     Novelty,
 }
 
-/// A row in the encoded form: numeric values and category codes ([`UNSEEN`] for none of the
-/// known values).
+/// A row in the encoded form: numeric values and category codes
+/// ([`UNSEEN`](nadir_data::encode::UNSEEN) for none of the known values).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedRow {
     pub numeric: Vec<f64>,

@@ -65,7 +65,7 @@
 //! samples (`perf record`, one thread) sat on the load of a child node. So a node is 32
 //! bytes (a leaf's value where a split keeps its lower bound, the cover share's reciprocal
 //! not stored but computed once per edge), a split's two children share one cache line, and
-//! the lines are laid out depth first ([`ShapTree`]): the forest's nodes take 1.8 MB, and
+//! the lines are laid out depth first (`ShapTree`): the forest's nodes take 1.8 MB, and
 //! one thread's CPU time per record went from 1.8–3.2 to 1.5–1.7 ms (four runs each, load
 //! average 9–14, so only the direction is sure; bench/EXPLAIN.md). Tried and dropped:
 //! the walk compiled for AVX2 (its 4 points per instruction instead of 2: no change, the
