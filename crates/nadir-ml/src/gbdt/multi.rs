@@ -341,7 +341,7 @@ impl GradientBoostingParams {
                     &probabilities,
                     &train_classes,
                     class,
-                    grower.fixed,
+                    grower.layout.fixed,
                     gradients,
                 );
             }
