@@ -1106,11 +1106,7 @@ impl GradientBoostingParams {
             let Some(tree) = grower.grow(&gradients) else {
                 break;
             };
-            for leaf in &grower.leaves {
-                for &row in &grower.rows[leaf.start..leaf.end] {
-                    raw[row as usize] += leaf.value;
-                }
-            }
+            grower.add_leaf_values(&mut raw);
             trees.push(tree);
             if let Some(m) = &mut monitor {
                 let loss = m.add_tree(&trees[trees.len() - 1], &grower.bin_bounds);
@@ -1813,6 +1809,38 @@ impl<'a> TreeGrower<'a> {
         children
     }
 
+    /// Adds each leaf's value of the last tree grown to the raw scores of its rows. On more
+    /// than one thread, in pieces of up to [`PARTITION_BLOCK`] rows in parallel: each row
+    /// lies in one leaf, so every score gets the one addition it gets on one thread.
+    fn add_leaf_values(&self, raw: &mut [f64]) {
+        assert_eq!(raw.len(), self.rows.len(), "a score per training row");
+        if rayon::current_num_threads() == 1 || raw.len() < 2 * PARTITION_BLOCK {
+            for leaf in &self.leaves {
+                for &row in &self.rows[leaf.start..leaf.end] {
+                    raw[row as usize] += leaf.value;
+                }
+            }
+            return;
+        }
+        let pieces: Vec<(&[u32], f64)> = self
+            .leaves
+            .iter()
+            .flat_map(|leaf| {
+                let rows = &self.rows[leaf.start..leaf.end];
+                rows.chunks(PARTITION_BLOCK).map(|rows| (rows, leaf.value))
+            })
+            .collect();
+        let scores = Scores(raw.as_mut_ptr());
+        pieces.into_par_iter().for_each(|(rows, value)| {
+            for &row in rows {
+                // SAFETY: `rows` is a permutation of `0..raw.len()` (the grower only permutes
+                // it within leaves) and the leaves' ranges do not overlap, so each score is
+                // in `raw` and written by one piece alone, while `raw` is borrowed here.
+                unsafe { *scores.at(row as usize) += value };
+            }
+        });
+    }
+
     /// A histogram to fill: a spare one, or a new one.
     fn fresh_histogram(&mut self) -> Histogram {
         self.layout.histogram_from(&mut self.spare_histograms)
@@ -1842,6 +1870,23 @@ impl<'a> TreeGrower<'a> {
             built,
             sibling,
         )
+    }
+}
+
+/// The raw scores of [`TreeGrower::add_leaf_values`], written from several threads at rows
+/// that no two threads share.
+#[derive(Clone, Copy)]
+struct Scores(*mut f64);
+
+// SAFETY: the pointer is only written through at rows one thread owns (see
+// `TreeGrower::add_leaf_values`), while the scores' slice is borrowed mutably.
+unsafe impl Send for Scores {}
+unsafe impl Sync for Scores {}
+
+impl Scores {
+    /// The score of row `row`; the caller keeps it within the slice.
+    fn at(self, row: usize) -> *mut f64 {
+        self.0.wrapping_add(row)
     }
 }
 
