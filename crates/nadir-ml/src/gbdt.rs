@@ -1438,6 +1438,10 @@ struct RowSpace<'b> {
     first: usize,
     /// Bins per gathered row.
     width: usize,
+    /// Whether a part gathers at the front of `ordered` rather than at its rows' place: so
+    /// when it is the only node worked on, as the same few cache lines then serve every
+    /// node. Two nodes worked on at once gather each at its own rows' place.
+    at_front: bool,
     rows: &'b mut [u32],
     scratch: &'b mut [u32],
     /// A node's gradients and row bins gathered in the order of `rows`: one light gathering
@@ -1451,6 +1455,7 @@ impl<'b> RowSpace<'b> {
         RowSpace {
             first: self.first,
             width: self.width,
+            at_front: self.at_front,
             rows: self.rows,
             scratch: self.scratch,
             ordered: self.ordered,
@@ -1461,17 +1466,24 @@ impl<'b> RowSpace<'b> {
     /// The part of this space that holds the grower's rows `range`.
     fn part(self, range: Range<usize>) -> RowSpace<'b> {
         let (start, end, width) = (range.start - self.first, range.end - self.first, self.width);
+        let gathered = if self.at_front {
+            0..end - start
+        } else {
+            start..end
+        };
         RowSpace {
             first: range.start,
             width,
+            at_front: self.at_front,
             rows: &mut self.rows[start..end],
             scratch: &mut self.scratch[start..end],
-            ordered: &mut self.ordered[start..end],
-            ordered_bins: &mut self.ordered_bins[start * width..end * width],
+            ordered: &mut self.ordered[gathered.clone()],
+            ordered_bins: &mut self.ordered_bins[gathered.start * width..gathered.end * width],
         }
     }
 
-    /// The parts that hold the grower's rows `a` and `b`, which do not overlap.
+    /// The parts that hold the grower's rows `a` and `b`, which do not overlap, each
+    /// gathering at its rows' place.
     fn two_parts(self, a: Range<usize>, b: Range<usize>) -> (RowSpace<'b>, RowSpace<'b>) {
         let at = a.start.max(b.start) - self.first;
         let width = self.width;
@@ -1482,6 +1494,7 @@ impl<'b> RowSpace<'b> {
         let low = RowSpace {
             first: self.first,
             width,
+            at_front: false,
             rows,
             scratch,
             ordered,
@@ -1490,6 +1503,7 @@ impl<'b> RowSpace<'b> {
         let high = RowSpace {
             first: self.first + at,
             width,
+            at_front: false,
             rows: rows_high,
             scratch: scratch_high,
             ordered: ordered_high,
@@ -1735,6 +1749,7 @@ impl<'a> TreeGrower<'a> {
         let space = RowSpace {
             first: 0,
             width: layout.columns.len(),
+            at_front: true,
             rows,
             scratch,
             ordered,
@@ -1857,6 +1872,7 @@ impl<'a> TreeGrower<'a> {
         let space = RowSpace {
             first: 0,
             width: self.layout.columns.len(),
+            at_front: true,
             rows: &mut self.rows,
             scratch: &mut self.scratch,
             ordered: &mut self.ordered,
