@@ -1102,15 +1102,11 @@ impl GradientBoostingParams {
             validation_loss.push(best.0);
         }
         for _ in 0..self.max_iter {
-            compute_gradients(&raw, &train_labels, grower.fixed, &mut gradients);
+            compute_gradients(&raw, &train_labels, grower.layout.fixed, &mut gradients);
             let Some(tree) = grower.grow(&gradients) else {
                 break;
             };
-            for leaf in &grower.leaves {
-                for &row in &grower.rows[leaf.start..leaf.end] {
-                    raw[row as usize] += leaf.value;
-                }
-            }
+            grower.add_leaf_values(&mut raw);
             trees.push(tree);
             if let Some(m) = &mut monitor {
                 let loss = m.add_tree(&trees[trees.len() - 1], &grower.bin_bounds);
@@ -1375,12 +1371,41 @@ struct OpenLeaf {
     depth: usize,
     sums: Sums,
     value: f64,
-    /// The best split and the histogram it was found on, if the leaf can be split.
-    split: Option<(SplitCandidate, Histogram)>,
+    /// The best split, if the leaf can be split, and what splitting it needs next.
+    split: Option<(SplitCandidate, Pending)>,
 }
 
-/// Grows one regression tree per call on the binned training data, reusing its buffers.
-struct TreeGrower<'a> {
+/// What is left to do to split a leaf along its best split.
+enum Pending {
+    /// Everything: partition its rows and find its children's splits on this histogram of
+    /// its rows.
+    Histogram(Histogram),
+    /// Nothing but adding its children to the tree: they were worked out on another thread
+    /// while an earlier leaf was split (see [`TreeGrower::work_out_split`]). Their nodes are
+    /// numbered when they join the tree.
+    Children(Box<[OpenLeaf; 2]>),
+}
+
+impl Pending {
+    /// Hands the histograms it holds back to `spares`.
+    fn recycle(self, spares: &mut Vec<Histogram>) {
+        match self {
+            Pending::Histogram(histogram) => spares.push(histogram),
+            Pending::Children(children) => {
+                for child in *children {
+                    if let Some((_, pending)) = child.split {
+                        pending.recycle(spares);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the work on every node reads: the binned data, the parameters and the layout of the
+/// histograms. Kept apart from the grower's buffers so that two leaves can be split at once,
+/// each in its own range of the buffers ([`RowSpace`]).
+struct Layout<'a> {
     binned: &'a BinnedData,
     binner: &'a Binner,
     params: &'a GradientBoostingParams,
@@ -1398,23 +1423,114 @@ struct TreeGrower<'a> {
     /// columns apart.
     groups: Vec<Range<usize>>,
     /// The groups cut into pieces of about even bin counts, for searching splits in
-    /// parallel once a node's histogram is whole (after [`TreeGrower::fill_in_halves`]).
+    /// parallel once a node's histogram is whole (after [`Layout::fill_in_halves`]).
     pieces: Vec<Range<usize>>,
     /// The bins of the slots, row-major, `columns.len()` per row end to end: a histogram pass
     /// reads a row's bins together and updates a different column at each step, where a
     /// column-major pass would chain updates of one bin, each waiting on the store before it.
     row_bins: Vec<u8>,
-    /// Row indices, kept partitioned so every leaf's rows are contiguous and ascending.
-    rows: Vec<u32>,
-    scratch: Vec<u32>,
+}
+
+/// A range of the grower's rows with the same range of its scratch and gather buffers: one
+/// node's to partition and gather in, apart from any other node's.
+struct RowSpace<'b> {
+    /// Where `rows[0]` lies among the grower's rows.
+    first: usize,
+    /// Bins per gathered row.
+    width: usize,
+    /// Whether a part gathers at the front of `ordered` rather than at its rows' place: so
+    /// when it is the only node worked on, as the same few cache lines then serve every
+    /// node. Two nodes worked on at once gather each at its own rows' place.
+    at_front: bool,
+    rows: &'b mut [u32],
+    scratch: &'b mut [u32],
     /// A node's gradients and row bins gathered in the order of `rows`: one light gathering
     /// pass keeps many cache misses in flight, after which every histogram pass streams.
+    ordered: &'b mut [Sums],
+    ordered_bins: &'b mut [u8],
+}
+
+impl<'b> RowSpace<'b> {
+    fn reborrow(&mut self) -> RowSpace<'_> {
+        RowSpace {
+            first: self.first,
+            width: self.width,
+            at_front: self.at_front,
+            rows: self.rows,
+            scratch: self.scratch,
+            ordered: self.ordered,
+            ordered_bins: self.ordered_bins,
+        }
+    }
+
+    /// The part of this space that holds the grower's rows `range`.
+    fn part(self, range: Range<usize>) -> RowSpace<'b> {
+        let (start, end, width) = (range.start - self.first, range.end - self.first, self.width);
+        let gathered = if self.at_front {
+            0..end - start
+        } else {
+            start..end
+        };
+        RowSpace {
+            first: range.start,
+            width,
+            at_front: self.at_front,
+            rows: &mut self.rows[start..end],
+            scratch: &mut self.scratch[start..end],
+            ordered: &mut self.ordered[gathered.clone()],
+            ordered_bins: &mut self.ordered_bins[gathered.start * width..gathered.end * width],
+        }
+    }
+
+    /// The parts that hold the grower's rows `a` and `b`, which do not overlap, each
+    /// gathering at its rows' place.
+    fn two_parts(self, a: Range<usize>, b: Range<usize>) -> (RowSpace<'b>, RowSpace<'b>) {
+        let at = a.start.max(b.start) - self.first;
+        let width = self.width;
+        let (rows, rows_high) = self.rows.split_at_mut(at);
+        let (scratch, scratch_high) = self.scratch.split_at_mut(at);
+        let (ordered, ordered_high) = self.ordered.split_at_mut(at);
+        let (ordered_bins, bins_high) = self.ordered_bins.split_at_mut(at * width);
+        let low = RowSpace {
+            first: self.first,
+            width,
+            at_front: false,
+            rows,
+            scratch,
+            ordered,
+            ordered_bins,
+        };
+        let high = RowSpace {
+            first: self.first + at,
+            width,
+            at_front: false,
+            rows: rows_high,
+            scratch: scratch_high,
+            ordered: ordered_high,
+            ordered_bins: bins_high,
+        };
+        if a.start < b.start {
+            (low.part(a), high.part(b))
+        } else {
+            (high.part(a), low.part(b))
+        }
+    }
+}
+
+/// Grows one regression tree per call on the binned training data, reusing its buffers.
+struct TreeGrower<'a> {
+    layout: Layout<'a>,
+    /// Row indices, kept partitioned so every leaf's rows are contiguous.
+    rows: Vec<u32>,
+    scratch: Vec<u32>,
+    /// Room to gather every row's gradient and bins in (see [`RowSpace::ordered`]).
     ordered: Vec<Sums>,
     ordered_bins: Vec<u8>,
     spare_histograms: Vec<Histogram>,
-    /// Where the second half of a node's rows is histogrammed when a group's fill is split
-    /// (see [`SPLIT_FILL_ROWS`]); empty until first needed.
-    half_histogram: Histogram,
+    /// Where the second half of a node's rows is histogrammed when its fill is split (see
+    /// [`SPLIT_FILL_ROWS`]): one for the leaf being split and one for the leaf worked out
+    /// beside it; empty until first needed.
+    half_histograms: [Histogram; 2],
     /// The leaves of the last tree grown, with their row ranges.
     leaves: Vec<OpenLeaf>,
     /// Per node of the last tree grown, the bins it sends left (`0..=bin` or `bin..=bin`;
@@ -1489,22 +1605,24 @@ impl<'a> TreeGrower<'a> {
                 });
         }
         TreeGrower {
-            binned,
-            binner,
-            params,
-            fixed: FixedPoint::for_rows(binned.rows),
-            columns,
-            defaults,
-            offsets,
-            groups,
-            pieces,
-            row_bins,
+            layout: Layout {
+                binned,
+                binner,
+                params,
+                fixed: FixedPoint::for_rows(binned.rows),
+                columns,
+                defaults,
+                offsets,
+                groups,
+                pieces,
+                row_bins,
+            },
             rows: Vec::with_capacity(binned.rows),
             scratch: vec![0; binned.rows],
             ordered: vec![Sums::default(); binned.rows],
             ordered_bins: vec![0; binned.rows * width],
             spare_histograms: Vec::new(),
-            half_histogram: Vec::new(),
+            half_histograms: [Vec::new(), Vec::new()],
             leaves: Vec::new(),
             bin_bounds: Vec::new(),
         }
@@ -1514,24 +1632,25 @@ impl<'a> TreeGrower<'a> {
     /// row is already predicted with certainty, so a Newton step is undefined.
     fn grow(&mut self, gradients: &[Sums]) -> Option<Tree> {
         for leaf in self.leaves.drain(..) {
-            if let Some((_, h)) = leaf.split {
-                self.spare_histograms.push(h);
+            if let Some((_, pending)) = leaf.split {
+                pending.recycle(&mut self.spare_histograms);
             }
         }
+        let layout = &self.layout;
         self.rows.clear();
-        self.rows.extend(0..self.binned.rows as u32);
+        self.rows.extend(0..layout.binned.rows as u32);
         // Exact sums: the same whatever the blocks.
         let sums = gradients
             .par_chunks(PARTITION_BLOCK)
             .map(|block| block.iter().fold(Sums::default(), |a, &g| a.plus(g)))
             .reduce(Sums::default, Sums::plus);
-        let stats = self.fixed.stats(sums);
-        if stats.hess + self.params.l2_regularization < MIN_CHILD_HESSIAN {
+        let stats = layout.fixed.stats(sums);
+        if stats.hess + layout.params.l2_regularization < MIN_CHILD_HESSIAN {
             return None;
         }
-        let root_value = self.params.leaf_value(&stats);
+        let root_value = layout.params.leaf_value(&stats);
         let mut nodes = vec![Node::leaf(0, root_value)];
-        let mut covers = vec![self.fixed.count(sums)];
+        let mut covers = vec![layout.fixed.count(sums)];
         self.bin_bounds.clear();
         self.bin_bounds.push(ANY_BIN);
         let mut root = OpenLeaf {
@@ -1543,7 +1662,7 @@ impl<'a> TreeGrower<'a> {
             value: root_value,
             split: None,
         };
-        if self.can_split(&root) {
+        if layout.can_split(&root) {
             let mut histogram = self.fresh_histogram();
             let (split, _) = self.histogram_and_splits(
                 (0, root.end),
@@ -1551,31 +1670,36 @@ impl<'a> TreeGrower<'a> {
                 (&mut histogram, root.sums, true),
                 None,
             );
-            root.split = self.keep_if_split(split, histogram);
+            root.split = keep_if_split(split, histogram, &mut self.spare_histograms);
         }
         self.leaves.push(root);
 
-        while self.leaves.len() < self.params.max_leaf_nodes {
-            let mut best: Option<(usize, f64)> = None;
-            for (i, leaf) in self.leaves.iter().enumerate() {
-                if let Some((c, _)) = &leaf.split
-                    && best.is_none_or(|(_, gain)| c.gain > gain)
-                {
-                    best = Some((i, c.gain));
-                }
-            }
-            let Some((chosen, _)) = best else { break };
+        let max_leaves = self.layout.params.max_leaf_nodes;
+        while self.leaves.len() < max_leaves {
+            let Some(chosen) = best_leaf(&self.leaves) else {
+                break;
+            };
             let mut parent = self.leaves.remove(chosen);
-            let Some((candidate, parent_histogram)) = parent.split.take() else {
+            let Some((candidate, pending)) = parent.split.take() else {
                 unreachable!("only leaves with a split are chosen")
             };
-            let (left, right) = self.split_leaf(&parent, &candidate, &mut nodes);
-            covers.extend([left.sums, right.sums].map(|sums| self.fixed.count(sums)));
-            let more_splits = self.leaves.len() + 2 < self.params.max_leaf_nodes;
-            let [left, right] =
-                self.find_child_splits([left, right], parent_histogram, gradients, more_splits);
-            self.leaves.push(left);
-            self.leaves.push(right);
+            let more_splits = self.leaves.len() + 2 < max_leaves;
+            let children = match pending {
+                Pending::Children(children) => *children,
+                Pending::Histogram(histogram) => {
+                    self.work_out_split(&parent, &candidate, histogram, gradients, more_splits)
+                }
+            };
+            let [left, right] = self.add_split(&parent, &candidate, children, &mut nodes);
+            covers.extend([left.sums, right.sums].map(|sums| self.layout.fixed.count(sums)));
+            for mut child in [left, right] {
+                // The last split's children are not split: their searches, if worked out
+                // ahead, are dropped.
+                if !more_splits && let Some((_, pending)) = child.split.take() {
+                    pending.recycle(&mut self.spare_histograms);
+                }
+                self.leaves.push(child);
+            }
         }
         let depth = self
             .leaves
@@ -1590,37 +1714,101 @@ impl<'a> TreeGrower<'a> {
         })
     }
 
-    /// Partitions the parent's rows and turns its node into a split with two leaf children.
-    fn split_leaf(
+    /// Partitions the rows of `parent` along `candidate` and finds its children's splits
+    /// (if `more_splits`). On more than one thread, the leaf that is best after it is worked
+    /// out at the same time, on the other thread when that is free: it is split later
+    /// unless the tree fills up first, and what its split gives depends on its rows alone.
+    /// Two leaves, each under [`SPLIT_FILL_ROWS`] rows or with an uneven search, keep two
+    /// threads busy where one leaf at a time left one idle. Its children are searched as
+    /// if more splits followed; [`TreeGrower::grow`] drops the searches if none do.
+    fn work_out_split(
         &mut self,
         parent: &OpenLeaf,
         candidate: &SplitCandidate,
-        nodes: &mut Vec<Node>,
-    ) -> (OpenLeaf, OpenLeaf) {
-        let middle = self.partition(parent.start, parent.end, candidate.column, candidate.bin);
-        debug_assert_eq!(
-            middle - parent.start,
-            self.fixed.count(candidate.left) as usize
+        histogram: Histogram,
+        gradients: &[Sums],
+        more_splits: bool,
+    ) -> [OpenLeaf; 2] {
+        let ahead = if more_splits && rayon::current_num_threads() > 1 {
+            best_leaf(&self.leaves)
+                .filter(|&i| matches!(self.leaves[i].split, Some((_, Pending::Histogram(_)))))
+        } else {
+            None
+        };
+        let TreeGrower {
+            layout,
+            rows,
+            scratch,
+            ordered,
+            ordered_bins,
+            spare_histograms,
+            half_histograms: [half, ahead_half],
+            leaves,
+            ..
+        } = self;
+        let space = RowSpace {
+            first: 0,
+            width: layout.columns.len(),
+            at_front: true,
+            rows,
+            scratch,
+            ordered,
+            ordered_bins,
+        };
+        let Some(ahead) = ahead else {
+            let space = space.part(parent.start..parent.end);
+            let work = (space, &mut *spare_histograms, half);
+            return layout.split_rows(parent, candidate, histogram, work, gradients, more_splits);
+        };
+        let next = &mut leaves[ahead];
+        let Some((next_candidate, Pending::Histogram(next_histogram))) = next.split.take() else {
+            unreachable!("only a leaf with a histogram is worked out ahead")
+        };
+        let (space, next_space) = space.two_parts(parent.start..parent.end, next.start..next.end);
+        let mut next_spares: Vec<Histogram> = spare_histograms.pop().into_iter().collect();
+        let next_leaf = &*next;
+        let (children, next_children) = rayon::join(
+            || {
+                let work = (space, &mut *spare_histograms, half);
+                layout.split_rows(parent, candidate, histogram, work, gradients, more_splits)
+            },
+            || {
+                let work = (next_space, &mut next_spares, ahead_half);
+                layout.split_rows(
+                    next_leaf,
+                    &next_candidate,
+                    next_histogram,
+                    work,
+                    gradients,
+                    true,
+                )
+            },
         );
-        let rule = self
+        spare_histograms.append(&mut next_spares);
+        next.split = Some((next_candidate, Pending::Children(Box::new(next_children))));
+        children
+    }
+
+    /// Turns the parent's node into a split whose children, worked out by
+    /// [`Layout::split_rows`], are two new leaves, numbered next.
+    fn add_split(
+        &mut self,
+        parent: &OpenLeaf,
+        candidate: &SplitCandidate,
+        mut children: [OpenLeaf; 2],
+        nodes: &mut Vec<Node>,
+    ) -> [OpenLeaf; 2] {
+        let layout = &self.layout;
+        let rule = layout
             .binner
             .split_rule(candidate.column, candidate.bin)
             .expect("splits are never searched on the catch-all category bin");
         let left_node = nodes.len();
-        let child = |node: usize, start: usize, end: usize, sums: Sums| OpenLeaf {
-            node,
-            start,
-            end,
-            depth: parent.depth + 1,
-            sums,
-            value: self.params.leaf_value(&self.fixed.stats(sums)),
-            split: None,
-        };
-        let left = child(left_node, parent.start, middle, candidate.left);
-        let right = child(left_node + 1, middle, parent.end, candidate.right);
-        nodes.push(Node::leaf(left_node, left.value));
-        nodes.push(Node::leaf(left_node + 1, right.value));
-        self.bin_bounds[parent.node] = if self.binned.is_categorical(candidate.column) {
+        for (k, child) in children.iter_mut().enumerate() {
+            child.node = left_node + k;
+            nodes.push(Node::leaf(child.node, child.value));
+        }
+        self.bin_bounds[parent.node] = if layout.binned.is_categorical(candidate.column) {
             (candidate.bin, candidate.bin)
         } else {
             (0, candidate.bin)
@@ -1628,20 +1816,176 @@ impl<'a> TreeGrower<'a> {
         self.bin_bounds.extend([ANY_BIN, ANY_BIN]);
         nodes[parent.node] = Node::split(
             rule,
-            self.binned.numeric,
+            layout.binned.numeric,
             left_node as u32,
             left_node as u32 + 1,
             candidate.gain,
         );
-        (left, right)
+        children
+    }
+
+    /// Adds each leaf's value of the last tree grown to the raw scores of its rows. On more
+    /// than one thread, in pieces of up to [`PARTITION_BLOCK`] rows in parallel: each row
+    /// lies in one leaf, so every score gets the one addition it gets on one thread.
+    fn add_leaf_values(&self, raw: &mut [f64]) {
+        assert_eq!(raw.len(), self.rows.len(), "a score per training row");
+        if rayon::current_num_threads() == 1 || raw.len() < 2 * PARTITION_BLOCK {
+            for leaf in &self.leaves {
+                for &row in &self.rows[leaf.start..leaf.end] {
+                    raw[row as usize] += leaf.value;
+                }
+            }
+            return;
+        }
+        let pieces: Vec<(&[u32], f64)> = self
+            .leaves
+            .iter()
+            .flat_map(|leaf| {
+                let rows = &self.rows[leaf.start..leaf.end];
+                rows.chunks(PARTITION_BLOCK).map(|rows| (rows, leaf.value))
+            })
+            .collect();
+        let scores = Scores(raw.as_mut_ptr());
+        pieces.into_par_iter().for_each(|(rows, value)| {
+            for &row in rows {
+                // SAFETY: `rows` is a permutation of `0..raw.len()` (the grower only permutes
+                // it within leaves) and the leaves' ranges do not overlap, so each score is
+                // in `raw` and written by one piece alone, while `raw` is borrowed here.
+                unsafe { *scores.at(row as usize) += value };
+            }
+        });
+    }
+
+    /// A histogram to fill: a spare one, or a new one.
+    fn fresh_histogram(&mut self) -> Histogram {
+        self.layout.histogram_from(&mut self.spare_histograms)
+    }
+
+    /// [`Layout::histogram_and_splits`] of the rows `rows[rows.0..rows.1]`.
+    fn histogram_and_splits(
+        &mut self,
+        rows: (usize, usize),
+        gradients: &[Sums],
+        built: (&mut Histogram, Sums, bool),
+        sibling: Option<(&mut Histogram, Option<Sums>)>,
+    ) -> (Option<SplitCandidate>, Option<SplitCandidate>) {
+        let space = RowSpace {
+            first: 0,
+            width: self.layout.columns.len(),
+            at_front: true,
+            rows: &mut self.rows,
+            scratch: &mut self.scratch,
+            ordered: &mut self.ordered,
+            ordered_bins: &mut self.ordered_bins,
+        };
+        let half = &mut self.half_histograms[0];
+        self.layout.histogram_and_splits(
+            space.part(rows.0..rows.1),
+            half,
+            gradients,
+            built,
+            sibling,
+        )
+    }
+}
+
+/// The raw scores of [`TreeGrower::add_leaf_values`], written from several threads at rows
+/// that no two threads share.
+#[derive(Clone, Copy)]
+struct Scores(*mut f64);
+
+// SAFETY: the pointer is only written through at rows one thread owns (see
+// `TreeGrower::add_leaf_values`), while the scores' slice is borrowed mutably.
+unsafe impl Send for Scores {}
+unsafe impl Sync for Scores {}
+
+impl Scores {
+    /// The score of row `row`; the caller keeps it within the slice.
+    fn at(self, row: usize) -> *mut f64 {
+        self.0.wrapping_add(row)
+    }
+}
+
+/// The leaf whose split gains most, the first of equals.
+fn best_leaf(leaves: &[OpenLeaf]) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, leaf) in leaves.iter().enumerate() {
+        if let Some((c, _)) = &leaf.split
+            && best.is_none_or(|(_, gain)| c.gain > gain)
+        {
+            best = Some((i, c.gain));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Pairs a histogram with the best split found on it, or hands it back to `spares` if
+/// there is none.
+fn keep_if_split(
+    split: Option<SplitCandidate>,
+    histogram: Histogram,
+    spares: &mut Vec<Histogram>,
+) -> Option<(SplitCandidate, Pending)> {
+    match split {
+        Some(candidate) => Some((candidate, Pending::Histogram(histogram))),
+        None => {
+            spares.push(histogram);
+            None
+        }
+    }
+}
+
+/// A node's rows to work on, the histograms it may take and give back, and the histogram
+/// for the second half of a fill split in two.
+type NodeWork<'w> = (RowSpace<'w>, &'w mut Vec<Histogram>, &'w mut Histogram);
+
+impl Layout<'_> {
+    /// A histogram to fill: one of `spares`, or a new one.
+    fn histogram_from(&self, spares: &mut Vec<Histogram>) -> Histogram {
+        spares
+            .pop()
+            .unwrap_or_else(|| vec![Sums::default(); self.offsets[self.columns.len()]])
+    }
+
+    /// Partitions the rows of `parent` (the space of `work`) along `candidate` and returns
+    /// its children, their splits searched if `more_splits`; the node numbers are left to
+    /// [`TreeGrower::add_split`].
+    fn split_rows(
+        &self,
+        parent: &OpenLeaf,
+        candidate: &SplitCandidate,
+        histogram: Histogram,
+        (mut space, spares, half): NodeWork,
+        gradients: &[Sums],
+        more_splits: bool,
+    ) -> [OpenLeaf; 2] {
+        let lefts = self.partition(space.rows, space.scratch, candidate.column, candidate.bin);
+        debug_assert_eq!(lefts, self.fixed.count(candidate.left) as usize);
+        let middle = parent.start + lefts;
+        let child = |start: usize, end: usize, sums: Sums| OpenLeaf {
+            node: 0,
+            start,
+            end,
+            depth: parent.depth + 1,
+            sums,
+            value: self.params.leaf_value(&self.fixed.stats(sums)),
+            split: None,
+        };
+        let children = [
+            child(parent.start, middle, candidate.left),
+            child(middle, parent.end, candidate.right),
+        ];
+        let work = (space.reborrow(), spares, half);
+        self.find_child_splits(children, histogram, work, gradients, more_splits)
     }
 
     /// Finds the best splits of two new siblings: the smaller one's histogram is built from
     /// its rows, the larger one's is the parent's minus it.
     fn find_child_splits(
-        &mut self,
+        &self,
         mut children: [OpenLeaf; 2],
         mut parent_histogram: Histogram,
+        (space, spares, half): NodeWork,
         gradients: &[Sums],
         more_splits: bool,
     ) -> [OpenLeaf; 2] {
@@ -1649,7 +1993,7 @@ impl<'a> TreeGrower<'a> {
             .each_ref()
             .map(|c| more_splits && self.can_split(c));
         if !splittable[0] && !splittable[1] {
-            self.spare_histograms.push(parent_histogram);
+            spares.push(parent_histogram);
             return children;
         }
         let small = if children[0].end - children[0].start <= children[1].end - children[1].start {
@@ -1659,9 +2003,10 @@ impl<'a> TreeGrower<'a> {
         };
         let large = 1 - small;
         let searched = |child: usize| splittable[child].then_some(children[child].sums);
-        let mut small_histogram = self.fresh_histogram();
+        let mut small_histogram = self.histogram_from(spares);
         let (small_split, large_split) = self.histogram_and_splits(
-            (children[small].start, children[small].end),
+            space.part(children[small].start..children[small].end),
+            half,
             gradients,
             (
                 &mut small_histogram,
@@ -1670,8 +2015,8 @@ impl<'a> TreeGrower<'a> {
             ),
             splittable[large].then_some((&mut parent_histogram, searched(large))),
         );
-        children[small].split = self.keep_if_split(small_split, small_histogram);
-        children[large].split = self.keep_if_split(large_split, parent_histogram);
+        children[small].split = keep_if_split(small_split, small_histogram, spares);
+        children[large].split = keep_if_split(large_split, parent_histogram, spares);
         children
     }
 
@@ -1681,18 +2026,17 @@ impl<'a> TreeGrower<'a> {
             && self.params.max_depth.is_none_or(|d| leaf.depth < d)
     }
 
-    /// Stable partition of `rows[start..end]`: rows going left first. Returns the boundary.
+    /// Stable partition of `rows`: rows going left first. Returns how many go left.
     /// Blocks of rows are partitioned in parallel, each into its own place (lefts to its
     /// front, rights to `scratch`), then packed in order: the same rows whatever the thread
     /// count.
-    fn partition(&mut self, start: usize, end: usize, column: usize, bin: u8) -> usize {
+    fn partition(&self, rows: &mut [u32], scratch: &mut [u32], column: usize, bin: u8) -> usize {
         let bins = &self.binned.bins[column][..];
         let goes_left: [bool; MAX_BINS] = if self.binned.is_categorical(column) {
             std::array::from_fn(|b| b == bin as usize)
         } else {
             std::array::from_fn(|b| b <= bin as usize)
         };
-        let (rows, scratch) = (&mut self.rows[start..end], &mut self.scratch[start..end]);
         let block = PARTITION_BLOCK;
         let lefts: Vec<usize> = if rows.len() > block {
             rows.par_chunks_mut(block)
@@ -1714,43 +2058,22 @@ impl<'a> TreeGrower<'a> {
             rows[right..right + rights.len()].copy_from_slice(rights);
             right += rights.len();
         }
-        start + left
+        left
     }
 
-    /// A histogram to fill: a spare one, or a new one.
-    fn fresh_histogram(&mut self) -> Histogram {
-        self.spare_histograms
-            .pop()
-            .unwrap_or_else(|| vec![Sums::default(); self.offsets[self.columns.len()]])
-    }
-
-    /// Pairs a histogram with the best split found on it, or recycles it if there is none.
-    fn keep_if_split(
-        &mut self,
-        split: Option<SplitCandidate>,
-        histogram: Histogram,
-    ) -> Option<(SplitCandidate, Histogram)> {
-        match split {
-            Some(candidate) => Some((candidate, histogram)),
-            None => {
-                self.spare_histograms.push(histogram);
-                None
-            }
-        }
-    }
-
-    /// Fills `built.0` with the histogram of the rows `rows[rows.0..rows.1]`, whose sums are
+    /// Fills `built.0` with the histogram of the rows of `space`, whose sums are
     /// `built.1`, and, if `sibling` is given, turns `sibling.0` (their parent's histogram)
     /// into the sibling's by subtracting it; then finds the best split of `built` if
     /// `built.2`, and of the sibling if its node sums are given. The work is split by groups
     /// of columns, in parallel: a group's bins stay in cache from filling to searching, and
     /// the sums, being exact, do not depend on the thread count. A node filled in halves is
-    /// searched by [`TreeGrower::pieces`] instead: its fill is done, and pieces share out
+    /// searched by [`Layout::pieces`] instead: its fill is done, and pieces share out
     /// evenly where groups do not. Either way each piece of work lies in one group, dense
     /// or sparse, in column order, so ties go to the lowest column as on one thread.
     fn histogram_and_splits(
-        &mut self,
-        rows: (usize, usize),
+        &self,
+        mut space: RowSpace,
+        half_histogram: &mut Histogram,
         gradients: &[Sums],
         built: (&mut Histogram, Sums, bool),
         sibling: Option<(&mut Histogram, Option<Sums>)>,
@@ -1760,17 +2083,16 @@ impl<'a> TreeGrower<'a> {
             // No column has two bins in use: nothing to histogram, and no split.
             return (None, None);
         }
-        let count = rows.1 - rows.0;
+        let count = space.rows.len();
         let in_halves = count >= SPLIT_FILL_ROWS && rayon::current_num_threads() > 1;
         let (built, built_sums, search_built) = built;
-        let mut half_histogram = std::mem::take(&mut self.half_histogram);
         if in_halves {
             half_histogram.resize(self.offsets[width], Sums::default());
-            self.fill_in_halves(rows, gradients, built, &mut half_histogram);
+            self.fill_in_halves(space.reborrow(), gradients, built, half_histogram);
         } else {
-            self.gather(rows.0, rows.1, gradients);
+            self.gather(space.reborrow(), gradients);
         }
-        let (ordered, ordered_bins) = self.gathered(count, gradients);
+        let (ordered, ordered_bins) = self.gathered(space, gradients);
         let (sibling, sibling_sums) = match sibling {
             Some((histogram, sums)) => (Some(histogram), sums),
             None => (None, None),
@@ -1802,7 +2124,6 @@ impl<'a> TreeGrower<'a> {
             let half_group = take(&mut half_rest, len);
             work.push((slots.clone(), group, sibling_group, half_group));
         }
-        let this = &*self;
         type Work<'w> = (
             Range<usize>,
             &'w mut [Sums],
@@ -1836,18 +2157,17 @@ impl<'a> TreeGrower<'a> {
                 }
             }
             let built_split = search_built
-                .then(|| this.best_split(&slots, group, built_sums))
+                .then(|| self.best_split(&slots, group, built_sums))
                 .flatten();
             let sibling_split = sibling.and_then(|sibling| {
                 for (s, &b) in sibling.iter_mut().zip(&*group) {
                     *s = s.minus(b);
                 }
-                sibling_sums.and_then(|sums| this.best_split(&slots, sibling, sums))
+                sibling_sums.and_then(|sums| self.best_split(&slots, sibling, sums))
             });
             (built_split, sibling_split)
         };
         let found: Vec<_> = work.into_par_iter().map(search).collect();
-        self.half_histogram = half_histogram;
         // Ties go to the lowest column, as they do within a group.
         let best = |a: Option<SplitCandidate>, b: Option<SplitCandidate>| match (a, b) {
             (Some(a), Some(b)) if (b.score, a.column) > (a.score, b.column) => Some(b),
@@ -1858,28 +2178,27 @@ impl<'a> TreeGrower<'a> {
             .fold((None, None), |(x, y), (a, b)| (best(x, a), best(y, b)))
     }
 
-    /// Histograms the rows `rows[rows.0..rows.1]` in two halves on two work items, each
+    /// Histograms the rows of `space` in two halves on two work items, each
     /// gathering its half's gradients and bins (into its part of `ordered` and
     /// `ordered_bins`; the root's rows are read in place) and filling every group: the first
     /// half into `built`, the second into `half`. The sums are exact, so `built` plus `half`
     /// is the histogram of all the rows, whichever thread took which half.
     fn fill_in_halves(
-        &mut self,
-        rows: (usize, usize),
+        &self,
+        space: RowSpace,
         gradients: &[Sums],
         built: &mut [Sums],
         half: &mut [Sums],
     ) {
         let width = self.columns.len();
-        let count = rows.1 - rows.0;
+        let count = space.rows.len();
         let middle = count / 2;
         let root = count == self.binned.rows;
         let (offsets, defaults, groups) = (&self.offsets, &self.defaults, &self.groups);
         let row_bins = &self.row_bins;
-        let node_rows = &self.rows[rows.0..rows.1];
-        let (ordered_first, ordered_second) = self.ordered[..count].split_at_mut(middle);
-        let (bins_first, bins_second) =
-            self.ordered_bins[..count * width].split_at_mut(middle * width);
+        let node_rows = &*space.rows;
+        let (ordered_first, ordered_second) = space.ordered.split_at_mut(middle);
+        let (bins_first, bins_second) = space.ordered_bins.split_at_mut(middle * width);
         let fill_half = |part: Range<usize>,
                          ordered: &mut [Sums],
                          ordered_bins: &mut [u8],
@@ -1912,18 +2231,17 @@ impl<'a> TreeGrower<'a> {
         );
     }
 
-    /// Gathers the gradients and bins of the rows `rows[start..end]` in that order into
+    /// Gathers the gradients and bins of the rows of `space` in that order into its
     /// `ordered` and `ordered_bins`: one light pass that keeps many cache misses in flight,
     /// after which every group's pass streams. Not for the root, whose rows are all rows in
     /// order (see [`TreeGrower::gathered`]).
-    fn gather(&mut self, start: usize, end: usize, gradients: &[Sums]) {
+    fn gather(&self, space: RowSpace, gradients: &[Sums]) {
         let width = self.columns.len();
-        let rows = &self.rows[start..end];
+        let rows = &*space.rows;
         if rows.len() == self.binned.rows {
             return;
         }
-        let ordered = &mut self.ordered[..rows.len()];
-        let ordered_bins = &mut self.ordered_bins[..rows.len() * width];
+        let (ordered, ordered_bins) = (space.ordered, space.ordered_bins);
         let row_bins = &self.row_bins;
         let gather = |((rows, ordered), bins): ((&[u32], &mut [Sums]), &mut [u8])| {
             gather_rows(rows, (gradients, row_bins, width), ordered, bins)
@@ -1938,14 +2256,17 @@ impl<'a> TreeGrower<'a> {
         }
     }
 
-    /// The gradients and bins of the last `rows` rows gathered, in their order: the arrays
-    /// themselves for the root.
-    fn gathered<'g>(&'g self, rows: usize, gradients: &'g [Sums]) -> (&'g [Sums], &'g [u8]) {
-        if rows == self.binned.rows {
+    /// The gradients and bins of the rows of `space` as gathered, in their order: the
+    /// arrays themselves for the root.
+    fn gathered<'g>(
+        &'g self,
+        space: RowSpace<'g>,
+        gradients: &'g [Sums],
+    ) -> (&'g [Sums], &'g [u8]) {
+        if space.rows.len() == self.binned.rows {
             (gradients, &self.row_bins)
         } else {
-            let width = self.columns.len();
-            (&self.ordered[..rows], &self.ordered_bins[..rows * width])
+            (space.ordered, space.ordered_bins)
         }
     }
 
@@ -2370,26 +2691,32 @@ mod tests {
         let mut grower = TreeGrower::new(&binned, &binner, &params);
         let raw = vec![-0.2; rows.len()];
         let mut gradients = vec![Sums::default(); rows.len()];
-        compute_gradients(&raw, &labels, grower.fixed, &mut gradients);
+        compute_gradients(&raw, &labels, grower.layout.fixed, &mut gradients);
         test(&mut grower, &gradients, &binned);
     }
 
     #[test]
     fn pieces_cut_each_group_in_order_with_even_bins() {
         grower_on_repeated_sample(1, |grower, _, _| {
-            let slots: Vec<usize> = grower.pieces.iter().flat_map(|p| p.clone()).collect();
-            assert_eq!(slots, (0..grower.columns.len()).collect::<Vec<_>>());
-            assert!(grower.pieces.len() > grower.groups.len());
-            let total = grower.offsets[grower.columns.len()];
-            for piece in &grower.pieces {
+            let slots: Vec<usize> = grower
+                .layout
+                .pieces
+                .iter()
+                .flat_map(|p| p.clone())
+                .collect();
+            assert_eq!(slots, (0..grower.layout.columns.len()).collect::<Vec<_>>());
+            assert!(grower.layout.pieces.len() > grower.layout.groups.len());
+            let total = grower.layout.offsets[grower.layout.columns.len()];
+            for piece in &grower.layout.pieces {
                 assert!(!piece.is_empty());
                 assert!(
                     grower
+                        .layout
                         .groups
                         .iter()
                         .any(|g| g.start <= piece.start && piece.end <= g.end)
                 );
-                let bins = grower.offsets[piece.end] - grower.offsets[piece.start];
+                let bins = grower.layout.offsets[piece.end] - grower.layout.offsets[piece.start];
                 assert!(piece.len() == 1 || bins <= total.div_ceil(SEARCH_PIECES));
             }
         });
@@ -2402,7 +2729,11 @@ mod tests {
             assert!(rows > 3 * PARTITION_BLOCK);
             grower.rows.extend(0..rows as u32);
             let (column, bin) = (1, 3);
-            let middle = grower.partition(10, rows - 7, column, bin);
+            let (parted, scratch) = (&mut grower.rows[10..rows - 7], &mut grower.scratch);
+            let middle = 10
+                + grower
+                    .layout
+                    .partition(parted, &mut scratch[10..rows - 7], column, bin);
             let left = |r: u32| binned.bins[column][r as usize] <= bin;
             let (kept, parted) = grower.rows.split_at(10);
             assert_eq!(kept, (0..10).collect::<Vec<u32>>());
@@ -2426,7 +2757,7 @@ mod tests {
     fn histograms_hold_the_sums_of_their_rows() {
         grower_on_repeated_sample(12, |grower, gradients, binned| {
             assert!(
-                grower.defaults.iter().any(Option::is_some),
+                grower.layout.defaults.iter().any(Option::is_some),
                 "sparse columns"
             );
             for threads in [1, 2] {
@@ -2435,8 +2766,8 @@ mod tests {
                 });
             }
             assert_eq!(
-                grower.half_histogram.len(),
-                grower.offsets[grower.columns.len()]
+                grower.half_histograms[0].len(),
+                grower.layout.offsets[grower.layout.columns.len()]
             );
         });
     }
@@ -2444,11 +2775,12 @@ mod tests {
     fn histograms_of_two_nodes(grower: &mut TreeGrower, gradients: &[Sums], binned: &BinnedData) {
         grower.rows.clear();
         let by_rows = |grower: &TreeGrower, rows: &[u32]| {
-            let mut histogram = vec![Sums::default(); grower.offsets[grower.columns.len()]];
+            let mut histogram =
+                vec![Sums::default(); grower.layout.offsets[grower.layout.columns.len()]];
             for &r in rows {
-                for (slot, &c) in grower.columns.iter().enumerate() {
-                    let bin =
-                        &mut histogram[grower.offsets[slot] + binned.bins[c][r as usize] as usize];
+                for (slot, &c) in grower.layout.columns.iter().enumerate() {
+                    let bin = &mut histogram
+                        [grower.layout.offsets[slot] + binned.bins[c][r as usize] as usize];
                     *bin = bin.plus(gradients[r as usize]);
                 }
             }
@@ -2459,7 +2791,9 @@ mod tests {
         let mut root = grower.fresh_histogram();
         grower.histogram_and_splits((0, binned.rows), gradients, (&mut root, total, false), None);
         assert_eq!(root, by_rows(grower, &grower.rows));
-        let middle = grower.partition(0, binned.rows, 1, 3);
+        let middle = grower
+            .layout
+            .partition(&mut grower.rows, &mut grower.scratch, 1, 3);
         assert!(middle >= SPLIT_FILL_ROWS, "a node filled in halves");
         let left = grower.rows[..middle].to_vec();
         let sums = left

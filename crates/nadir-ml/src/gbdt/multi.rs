@@ -341,7 +341,7 @@ impl GradientBoostingParams {
                     &probabilities,
                     &train_classes,
                     class,
-                    grower.fixed,
+                    grower.layout.fixed,
                     gradients,
                 );
             }
@@ -350,11 +350,7 @@ impl GradientBoostingParams {
                 let (tree, bin_bounds) = match grower.grow(&gradients[class]) {
                     Some(tree) => {
                         grew = true;
-                        for leaf in &grower.leaves {
-                            for &row in &grower.rows[leaf.start..leaf.end] {
-                                raw[class][row as usize] += leaf.value;
-                            }
-                        }
+                        grower.add_leaf_values(&mut raw[class]);
                         (tree, &grower.bin_bounds[..])
                     }
                     // This class's hessians are spent (every row's probability of it is 0
