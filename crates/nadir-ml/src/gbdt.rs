@@ -1845,13 +1845,17 @@ impl<'a> TreeGrower<'a> {
                 rows.chunks(PARTITION_BLOCK).map(|rows| (rows, leaf.value))
             })
             .collect();
+        let len = raw.len();
         let scores = Scores(raw.as_mut_ptr());
         pieces.into_par_iter().for_each(|(rows, value)| {
             for &row in rows {
-                // SAFETY: `rows` is a permutation of `0..raw.len()` (the grower only permutes
-                // it within leaves) and the leaves' ranges do not overlap, so each score is
-                // in `raw` and written by one piece alone, while `raw` is borrowed here.
-                unsafe { *scores.at(row as usize) += value };
+                let row = row as usize;
+                assert!(row < len, "a training row's score");
+                // SAFETY: `row` is in `raw` (checked above) and `rows` is a permutation of
+                // `0..raw.len()` (the grower only permutes it within leaves) whose leaves'
+                // ranges do not overlap, so each score is written by one piece alone, while
+                // `raw` is borrowed here.
+                unsafe { *scores.at(row) += value };
             }
         });
     }
