@@ -54,7 +54,7 @@
 //! day cannot exhaust memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::HashMap;
@@ -109,6 +109,12 @@ struct Side {
 
 /// An open connection.
 struct Active {
+    /// Its key in the table, so that ending it from its slot takes one look-up.
+    key: FlowKey,
+    /// Unique to this connection among all the table opens: what tells an entry of the
+    /// timeout queue or of the start order that still names it from one whose connection
+    /// ended (and whose slot another connection may hold now).
+    serial: u64,
     start: i64,
     first_index: u64,
     last: i64,
@@ -224,12 +230,14 @@ pub(crate) struct Endpoints {
 }
 
 /// An open connection's place in the timeout queue: the time it could time out at the
-/// earliest, ordered by that time and then by its first packet (unique to a connection).
+/// earliest, ordered by that time and then by its first packet; its slot (no table look-up
+/// to find it) and its serial (to tell whether the slot still holds it).
 #[derive(Debug, Clone, Copy)]
 struct Due {
     at: i64,
     first_index: u64,
-    key: FlowKey,
+    serial: u64,
+    slot: usize,
 }
 
 impl PartialEq for Due {
@@ -265,14 +273,15 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    /// Queues `conn`'s current deadline under its current timeout.
-    fn schedule(&mut self, conn: &Active, key: FlowKey) {
+    /// Queues the current deadline of `conn`, in `slot`, under its current timeout.
+    fn schedule(&mut self, conn: &Active, slot: usize) {
         self.push(
             conn.timeout(),
             Due {
                 at: conn.deadline(),
                 first_index: conn.first_index,
-                key,
+                serial: conn.serial,
+                slot,
             },
         );
     }
@@ -363,6 +372,11 @@ impl<T: Ord + Copy> MostlyOrdered<T> {
     fn len(&self) -> usize {
         self.run.len() + self.late.len()
     }
+
+    fn clear(&mut self) {
+        self.run.clear();
+        self.late.clear();
+    }
 }
 
 /// The connection table.
@@ -380,8 +394,13 @@ pub(crate) struct Tracker {
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
-    /// Every active connection's key by (start, first packet index).
-    active_order: BTreeMap<(i64, u64), FlowKey>,
+    /// The open connections in order of start: (start, first packet index, serial, slot).
+    /// An entry stays when its connection ends and is dropped when it comes first (the
+    /// slot no longer holds that serial), so that opening and ending a connection each cost
+    /// a push or a pop at the ends of a queue, not a search tree's rebalancing.
+    start_order: MostlyOrdered<(i64, u64, u64, usize)>,
+    /// The serial the next connection opened gets.
+    next_serial: u64,
     /// The timeout queue. Every open connection has an entry no later than
     /// its [`Active::deadline`]: one when it opens, one more when it closes (which shortens
     /// its timeout), and a new one when an entry comes due while later packets have moved
@@ -432,14 +451,11 @@ impl Tracker {
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
         while let Some(due) = self.deadlines.pop_due(now) {
-            let Some(conn) = self.get(&due.key) else {
+            let Some(conn) = self.slot(due.slot, due.serial) else {
                 continue;
             };
-            if conn.first_index != due.first_index {
-                continue;
-            }
             if conn.expired(now) {
-                self.end(&due.key);
+                self.end(due.slot);
                 continue;
             }
             // Not expired, so its deadline is later than now, unless that saturated at the
@@ -485,40 +501,40 @@ impl Tracker {
         };
         // As few look-ups in the table as can be: on a SYN flood every packet is a new
         // connection, and the table is most of its cost.
-        let (key, mut found) = if self.active.contains_key(&key) {
-            (key, true)
-        } else {
-            match self.reply_on_other_vlan(&key, ends, src) {
-                Some(other) => (other, true),
-                None => (key, false),
-            }
+        let (key, mut found) = match self.active.get(&key) {
+            Some(&slot) => (key, Some(slot)),
+            None => match self.reply_on_other_vlan(&key, ends, src) {
+                Some((other, slot)) => (other, Some(slot)),
+                None => (key, None),
+            },
         };
         let flags = match segment.detail {
             Detail::Tcp { flags, .. } => flags,
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if found && pure_syn && self.get(&key).is_some_and(Active::reused_by_syn) {
-            self.end(&key);
-            found = false;
+        if let Some(slot) = found
+            && pure_syn
+            && self.slots[slot].as_ref().is_some_and(Active::reused_by_syn)
+        {
+            self.end(slot);
+            found = None;
         }
-        let slot = if found {
-            self.active.get(&key).copied()
-        } else {
-            if self.active.len() >= self.limits.active {
-                self.end_oldest();
+        let slot = match found {
+            Some(slot) => slot,
+            None => {
+                if self.active.len() >= self.limits.active {
+                    self.end_oldest();
+                }
+                let conn = self.open(key, time, index, ends, segment, src, dst);
+                if key.vlan != VlanTags::default() {
+                    self.vlans.entry(key.endpoints).or_default().push(key.vlan);
+                }
+                self.peak_active = self.peak_active.max(self.active.len() + 1);
+                self.insert(key, conn)
             }
-            let conn = self.open(time, index, ends, segment, src, dst);
-            self.active_order
-                .insert((conn.start, conn.first_index), key);
-            self.deadlines.schedule(&conn, key);
-            if key.vlan != VlanTags::default() {
-                self.vlans.entry(key.endpoints).or_default().push(key.vlan);
-            }
-            self.peak_active = self.peak_active.max(self.active.len() + 1);
-            Some(self.insert(key, conn))
         };
-        let Some(conn) = slot.and_then(|slot| self.slots.get_mut(slot)?.as_mut()) else {
+        let Some(conn) = self.slots[slot].as_mut() else {
             return;
         };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
@@ -548,7 +564,7 @@ impl Tracker {
                 let new_bytes = new_payload(side, flags, seq, segment.payload_len);
                 // Closing shortens the timeout: the queue learns the earlier deadline.
                 if !was_closed && conn.closed() {
-                    self.deadlines.schedule(conn, key);
+                    self.deadlines.schedule(conn, slot);
                 }
                 new_bytes
             }
@@ -567,8 +583,10 @@ impl Tracker {
         conn.payload(from_orig, &segment.payload[captured]);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open(
-        &self,
+        &mut self,
+        key: FlowKey,
         time: i64,
         index: u64,
         ends: &Endpoints,
@@ -595,7 +613,10 @@ impl Tracker {
             }
             _ => (src, dst),
         };
+        self.next_serial += 1;
         Active {
+            key,
+            serial: self.next_serial,
             start: time,
             first_index: index,
             last: time,
@@ -624,7 +645,7 @@ impl Tracker {
         key: &FlowKey,
         ends: &Endpoints,
         src: (IpAddr, u16),
-    ) -> Option<FlowKey> {
+    ) -> Option<(FlowKey, usize)> {
         let tagged = self.vlans.get(&key.endpoints).into_iter().flatten();
         std::iter::once(&VlanTags::default())
             .chain(tagged)
@@ -633,22 +654,28 @@ impl Tracker {
                 endpoints: key.endpoints,
                 vlan,
             })
-            .find(|other| {
-                self.get(other).is_some_and(|conn| {
-                    conn.resp.0 == ends.src
-                        && conn.orig.0 == ends.dst
-                        && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1)
-                })
+            .find_map(|other| {
+                let &slot = self.active.get(&other)?;
+                let conn = self.slots.get(slot)?.as_ref()?;
+                (conn.resp.0 == ends.src
+                    && conn.orig.0 == ends.dst
+                    && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1))
+                    .then_some((other, slot))
             })
     }
 
-    fn get(&self, key: &FlowKey) -> Option<&Active> {
-        let &slot = self.active.get(key)?;
-        self.slots.get(slot)?.as_ref()
+    /// The connection in `slot` if it is still the one with `serial`.
+    fn slot(&self, slot: usize, serial: u64) -> Option<&Active> {
+        self.slots
+            .get(slot)?
+            .as_ref()
+            .filter(|conn| conn.serial == serial)
     }
 
-    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives.
+    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives, and
+    /// queues it in start order and for its timeout.
     fn insert(&mut self, key: FlowKey, conn: Active) -> usize {
+        let order = (conn.start, conn.first_index, conn.serial);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(conn);
@@ -660,16 +687,21 @@ impl Tracker {
             }
         };
         self.active.insert(key, slot);
+        self.start_order.push((order.0, order.1, order.2, slot));
+        if let Some(conn) = &self.slots[slot] {
+            self.deadlines.schedule(conn, slot);
+        }
         slot
     }
 
-    fn remove(&mut self, key: &FlowKey) -> Option<Active> {
-        let slot = self.active.remove(key)?;
+    /// Ends the connection in `slot`.
+    fn end(&mut self, slot: usize) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
         self.free.push(slot);
-        self.slots.get_mut(slot)?.take()
-    }
-
-    fn end(&mut self, key: &FlowKey) {
+        self.active.remove(&conn.key);
+        let key = conn.key;
         if key.vlan != VlanTags::default()
             && let Some(vlans) = self.vlans.get_mut(&key.endpoints)
         {
@@ -678,19 +710,27 @@ impl Tracker {
                 self.vlans.remove(&key.endpoints);
             }
         }
-        if let Some(conn) = self.remove(key) {
-            self.active_order.remove(&(conn.start, conn.first_index));
-            self.wait(conn);
+        self.wait(conn);
+    }
+
+    /// The open connection that started first, as (start, first packet index, slot),
+    /// dropping the start-order entries of connections that ended before it.
+    fn oldest_active(&mut self) -> Option<(i64, u64, usize)> {
+        while let Some((start, index, serial, slot)) = self.start_order.peek() {
+            if self.slot(slot, serial).is_some() {
+                return Some((start, index, slot));
+            }
+            self.start_order.pop();
         }
+        None
     }
 
     /// Ends the open connection that started first, to make room: for a new connection
     /// when the table is full, or for the finished ones it holds back when too many wait.
     fn end_oldest(&mut self) {
-        if let Some((_, key)) = self.active_order.first_key_value() {
-            let key = *key;
+        if let Some((_, _, slot)) = self.oldest_active() {
             self.ended_early += 1;
-            self.end(&key);
+            self.end(slot);
         }
     }
 
@@ -712,7 +752,7 @@ impl Tracker {
 
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
-        self.active_order.clear();
+        self.start_order.clear();
         self.deadlines.clear();
         self.vlans.clear();
         self.active.clear();
@@ -725,25 +765,25 @@ impl Tracker {
     /// The next finished connection that no active connection, and no datagram still
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
-        let (start, index, slot) = self.finished.peek()?;
-        let blocked = |tracker: &Tracker| {
-            tracker
-                .active_order
-                .first_key_value()
-                .is_some_and(|(&first, _)| first < (start, index))
-        };
-        if self.finished.len() > self.limits.waiting && blocked(self) {
-            self.end_oldest();
-            return self.pop_ready(held_from);
+        loop {
+            let (start, index, slot) = self.finished.peek()?;
+            let blocked_by_active =
+                self.oldest_active()
+                    .is_some_and(|(first_start, first_index, _)| {
+                        (first_start, first_index) < (start, index)
+                    });
+            if self.finished.len() > self.limits.waiting && blocked_by_active {
+                self.end_oldest();
+                continue;
+            }
+            let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
+            if blocked_by_active || blocked_by_fragments {
+                return None;
+            }
+            self.finished.pop();
+            self.free_slots.push(slot);
+            return self.waiting[slot].take();
         }
-        let blocked_by_active = blocked(self);
-        let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
-        if blocked_by_active || blocked_by_fragments {
-            return None;
-        }
-        self.finished.pop();
-        self.free_slots.push(slot);
-        self.waiting[slot].take()
     }
 }
 
@@ -902,19 +942,11 @@ mod tests {
     #[test]
     fn deadlines_out_of_order_are_due_in_time() {
         let mut deadlines = Deadlines::default();
-        let key = FlowKey {
-            endpoints: EndpointKey {
-                transport: Transport::Tcp,
-                flow: Flow::Ports,
-                low: (IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
-                high: (IpAddr::V4(Ipv4Addr::LOCALHOST), 2),
-            },
-            vlan: VlanTags::default(),
-        };
         let due = |at: i64| Due {
             at,
             first_index: at as u64,
-            key,
+            serial: at as u64,
+            slot: 0,
         };
         deadlines.push(TCP_INACTIVITY_NS, due(10));
         deadlines.push(TCP_INACTIVITY_NS, due(5));
