@@ -58,6 +58,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 use crate::connection::{ConnState, Connection, Transport};
 use crate::content::Inspector;
@@ -109,8 +111,9 @@ struct Side {
 
 /// An open connection.
 struct Active {
-    /// Its key in the table, so that ending it from its slot takes one look-up.
+    /// Its key in the table, and the key's hash (which the table keeps no copy of).
     key: FlowKey,
+    hash: u64,
     /// Unique to this connection among all the table opens: what tells an entry of the
     /// timeout queue or of the start order that still names it from one whose connection
     /// ended (and whose slot another connection may hold now).
@@ -382,12 +385,17 @@ impl<T: Ord + Copy> MostlyOrdered<T> {
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    /// Each open connection's slot in `slots`. The table holds keys and slot numbers only,
-    /// so its entries stay small and a look-up touches little memory; the connections stay
-    /// where they are while the table grows, and a new one takes the slot of one just ended,
-    /// still in cache (on a SYN flood every packet opens a connection and the table's
-    /// memory, not its arithmetic, was its cost).
-    active: HashMap<FlowKey, usize>,
+    /// Each open connection's slot in `slots`, found by its key's hash (`hasher`). The
+    /// table holds slot numbers only, 8 bytes an entry, so that it stays in cache on a SYN
+    /// flood's hundreds of thousands of open connections: a look-up compares the key in
+    /// the slot, which is met only on a hash match, and ending a connection finds its entry
+    /// by the hash and slot it keeps, comparing no key (on a flood every packet opens a
+    /// connection and the table's memory, not its arithmetic, was its cost). The
+    /// connections stay where they are while the table grows, and a new one takes the slot
+    /// of one just ended, still in cache.
+    active: HashTable<usize>,
+    /// The table's hash: keys come from the traffic, so foldhash, randomly seeded.
+    hasher: foldhash::fast::RandomState,
     /// The open connections, by slot; `None` in the slots listed in `free`.
     slots: Vec<Option<Active>>,
     free: Vec<usize>,
@@ -501,11 +509,12 @@ impl Tracker {
         };
         // As few look-ups in the table as can be: on a SYN flood every packet is a new
         // connection, and the table is most of its cost.
-        let (key, mut found) = match self.active.get(&key) {
-            Some(&slot) => (key, Some(slot)),
+        let hash = self.hasher.hash_one(key);
+        let (key, hash, mut found) = match self.find(hash, &key) {
+            Some(slot) => (key, hash, Some(slot)),
             None => match self.reply_on_other_vlan(&key, ends, src) {
-                Some((other, slot)) => (other, Some(slot)),
-                None => (key, None),
+                Some((other, slot)) => (other, self.hasher.hash_one(other), Some(slot)),
+                None => (key, hash, None),
             },
         };
         let flags = match segment.detail {
@@ -526,12 +535,12 @@ impl Tracker {
                 if self.active.len() >= self.limits.active {
                     self.end_oldest();
                 }
-                let conn = self.open(key, time, index, ends, segment, src, dst);
+                let conn = self.open(key, hash, time, index, ends, segment, src, dst);
                 if key.vlan != VlanTags::default() {
                     self.vlans.entry(key.endpoints).or_default().push(key.vlan);
                 }
                 self.peak_active = self.peak_active.max(self.active.len() + 1);
-                self.insert(key, conn)
+                self.insert(conn)
             }
         };
         let Some(conn) = self.slots[slot].as_mut() else {
@@ -587,6 +596,7 @@ impl Tracker {
     fn open(
         &mut self,
         key: FlowKey,
+        hash: u64,
         time: i64,
         index: u64,
         ends: &Endpoints,
@@ -616,6 +626,7 @@ impl Tracker {
         self.next_serial += 1;
         Active {
             key,
+            hash,
             serial: self.next_serial,
             start: time,
             first_index: index,
@@ -655,7 +666,7 @@ impl Tracker {
                 vlan,
             })
             .find_map(|other| {
-                let &slot = self.active.get(&other)?;
+                let slot = self.find(self.hasher.hash_one(other), &other)?;
                 let conn = self.slots.get(slot)?.as_ref()?;
                 (conn.resp.0 == ends.src
                     && conn.orig.0 == ends.dst
@@ -672,10 +683,23 @@ impl Tracker {
             .filter(|conn| conn.serial == serial)
     }
 
-    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives, and
+    /// The slot of the open connection with `key`, whose hash is `hash`.
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        let slots = &self.slots;
+        self.active
+            .find(hash, |&slot| {
+                slots
+                    .get(slot)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|conn| conn.key == *key)
+            })
+            .copied()
+    }
+
+    /// Opens `conn` (whose key is not in the table) in a free slot, which it gives, and
     /// queues it in start order and for its timeout.
-    fn insert(&mut self, key: FlowKey, conn: Active) -> usize {
-        let order = (conn.start, conn.first_index, conn.serial);
+    fn insert(&mut self, conn: Active) -> usize {
+        let (order, hash) = ((conn.start, conn.first_index, conn.serial), conn.hash);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(conn);
@@ -686,7 +710,11 @@ impl Tracker {
                 self.slots.len() - 1
             }
         };
-        self.active.insert(key, slot);
+        let slots = &self.slots;
+        // Every slot in the table holds its connection (the new one was put in first).
+        self.active.insert_unique(hash, slot, |&slot| {
+            slots[slot].as_ref().map_or(0, |conn| conn.hash)
+        });
         self.start_order.push((order.0, order.1, order.2, slot));
         if let Some(conn) = &self.slots[slot] {
             self.deadlines.schedule(conn, slot);
@@ -700,7 +728,9 @@ impl Tracker {
             return;
         };
         self.free.push(slot);
-        self.active.remove(&conn.key);
+        if let Ok(entry) = self.active.find_entry(conn.hash, |&other| other == slot) {
+            entry.remove();
+        }
         let key = conn.key;
         if key.vlan != VlanTags::default()
             && let Some(vlans) = self.vlans.get_mut(&key.endpoints)
