@@ -247,6 +247,8 @@ pub struct CsvWriter<W: Write> {
     line: Vec<u8>,
     digits: itoa::Buffer,
     fractions: ryu::Buffer,
+    /// Rates written lately, by their bits ([`RecentRates`]).
+    rates: RecentRates,
     /// The label as a CSV field, quoted if it needs to be.
     label: Option<Vec<u8>>,
 }
@@ -274,6 +276,7 @@ impl<W: Write> CsvWriter<W> {
             line: Vec::with_capacity(512),
             digits: itoa::Buffer::new(),
             fractions: ryu::Buffer::new(),
+            rates: RecentRates::default(),
             label: label.map(|label| csv_field(&label)),
         })
     }
@@ -436,8 +439,24 @@ impl<W: Write> CsvWriter<W> {
     /// apart: when `x` lies exactly halfway between the two nearest candidates of that
     /// length (`fmt` rounds the last digit up, `ryu` to even). `x` is then an odd multiple of
     /// 2^-(k+1), k being the digits after the point, which is checked; `fmt` writes those
-    /// and the rest (test `fractions_are_what_display_writes`).
+    /// and the rest (test `fractions_are_what_display_writes`). Fractions between 0 and 1,
+    /// the rates, are written from [`RecentRates`] when they were written lately.
     fn push_fraction(&mut self, x: f64) {
+        if x > 0.0 && x < 1.0 {
+            if let Some(text) = self.rates.get(x) {
+                self.line.extend_from_slice(text);
+                return;
+            }
+            let start = self.line.len();
+            self.push_new_fraction(x);
+            self.rates.put(x, &self.line[start..]);
+        } else {
+            self.push_new_fraction(x);
+        }
+    }
+
+    /// [`CsvWriter::push_fraction`] without the recent rates.
+    fn push_new_fraction(&mut self, x: f64) {
         if x.is_finite() && x.abs() < 9.0e15 && (x as i64) as f64 != x {
             let text = self.fractions.format_finite(x);
             let after_point = text.find('.').map(|point| text.len() - point - 1);
@@ -468,6 +487,46 @@ impl<W: Write> CsvWriter<W> {
     pub fn into_inner(mut self) -> Result<W, RecordError> {
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// The text of rates written lately, by their bits, one per place of a small direct-mapped
+/// table: a row holds 15 rates, each a count over a window's count, so the same few values
+/// (0.01, 0.5, ...) come back row after row, and copying their text costs less than finding
+/// their shortest digits again. A value seen for the first time takes its place.
+struct RecentRates {
+    /// (bits, text length, text); bits 0 (the number 0, never held) marks an empty place.
+    places: Box<[(u64, u8, [u8; RecentRates::TEXT]); RecentRates::PLACES]>,
+}
+
+impl Default for RecentRates {
+    fn default() -> RecentRates {
+        RecentRates {
+            places: Box::new([(0, 0, [0; RecentRates::TEXT]); RecentRates::PLACES]),
+        }
+    }
+}
+
+impl RecentRates {
+    const PLACES: usize = 64;
+    /// The longest text held; longer ones are written each time.
+    const TEXT: usize = 22;
+
+    fn place(x: f64) -> usize {
+        (x.to_bits().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+    }
+
+    fn get(&self, x: f64) -> Option<&[u8]> {
+        let (bits, len, text) = &self.places[RecentRates::place(x)];
+        (*bits == x.to_bits() && x.to_bits() != 0).then(|| &text[..usize::from(*len)])
+    }
+
+    fn put(&mut self, x: f64, written: &[u8]) {
+        if written.len() <= RecentRates::TEXT && x.to_bits() != 0 {
+            let mut text = [0; RecentRates::TEXT];
+            text[..written.len()].copy_from_slice(written);
+            self.places[RecentRates::place(x)] = (x.to_bits(), written.len() as u8, text);
+        }
     }
 }
 
