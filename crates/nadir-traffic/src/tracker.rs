@@ -118,6 +118,9 @@ struct Active {
     /// timeout queue or of the start order that still names it from one whose connection
     /// ended (and whose slot another connection may hold now).
     serial: u64,
+    /// Ended and out of the table: its slot holds it until its turn to be released (and
+    /// made a [`Connection`]), so that ending moves nothing.
+    ended: bool,
     start: i64,
     first_index: u64,
     last: i64,
@@ -396,7 +399,8 @@ pub(crate) struct Tracker {
     active: HashTable<usize>,
     /// The table's hash: keys come from the traffic, so foldhash, randomly seeded.
     hasher: foldhash::fast::RandomState,
-    /// The open connections, by slot; `None` in the slots listed in `free`.
+    /// The open connections, and the ended ones waiting for their turn, by slot; `None` in
+    /// the slots listed in `free`.
     slots: Vec<Option<Active>>,
     free: Vec<usize>,
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
@@ -414,11 +418,9 @@ pub(crate) struct Tracker {
     /// its timeout), and a new one when an entry comes due while later packets have moved
     /// its deadline on. Entries of connections already ended are dropped when they come due.
     deadlines: Deadlines,
-    /// Finished connections waiting for their turn: (start, first packet index, slot in
-    /// `waiting`), earliest first; the queue moves these small entries, not connections.
+    /// Finished connections waiting for their turn: (start, first packet index, slot),
+    /// earliest first; the queue moves these small entries, not connections.
     finished: MostlyOrdered<(i64, u64, usize)>,
-    waiting: Vec<Option<Connection>>,
-    free_slots: Vec<usize>,
     now: i64,
     next_sweep: Option<i64>,
     limits: Limits,
@@ -436,7 +438,7 @@ pub(crate) struct Limits {
     pub waiting: usize,
 }
 
-/// About 350 bytes a connection open, 200 waiting: at most some 550 MiB in all.
+/// About 350 bytes a connection open, 300 waiting: at most some 650 MiB in all.
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -628,6 +630,7 @@ impl Tracker {
             key,
             hash,
             serial: self.next_serial,
+            ended: false,
             start: time,
             first_index: index,
             last: time,
@@ -675,12 +678,12 @@ impl Tracker {
             })
     }
 
-    /// The connection in `slot` if it is still the one with `serial`.
+    /// The connection in `slot` if it is still the one with `serial`, and open.
     fn slot(&self, slot: usize, serial: u64) -> Option<&Active> {
         self.slots
             .get(slot)?
             .as_ref()
-            .filter(|conn| conn.serial == serial)
+            .filter(|conn| conn.serial == serial && !conn.ended)
     }
 
     /// The slot of the open connection with `key`, whose hash is `hash`.
@@ -722,16 +725,22 @@ impl Tracker {
         slot
     }
 
-    /// Ends the connection in `slot`.
+    /// Ends the open connection in `slot`, which holds it until its turn.
     fn end(&mut self, slot: usize) {
-        let Some(conn) = self.slots.get_mut(slot).and_then(Option::take) else {
+        let Some(conn) = self
+            .slots
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .filter(|conn| !conn.ended)
+        else {
             return;
         };
-        self.free.push(slot);
-        if let Ok(entry) = self.active.find_entry(conn.hash, |&other| other == slot) {
+        conn.ended = true;
+        let (key, hash) = (conn.key, conn.hash);
+        self.finished.push((conn.start, conn.first_index, slot));
+        if let Ok(entry) = self.active.find_entry(hash, |&other| other == slot) {
             entry.remove();
         }
-        let key = conn.key;
         if key.vlan != VlanTags::default()
             && let Some(vlans) = self.vlans.get_mut(&key.endpoints)
         {
@@ -740,7 +749,6 @@ impl Tracker {
                 self.vlans.remove(&key.endpoints);
             }
         }
-        self.wait(conn);
     }
 
     /// The open connection that started first, as (start, first packet index, slot),
@@ -764,31 +772,19 @@ impl Tracker {
         }
     }
 
-    /// Holds a finished connection until its turn.
-    fn wait(&mut self, conn: Active) {
-        let order = (conn.start, conn.first_index);
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.waiting[slot] = Some(conn.finish());
-                slot
-            }
-            None => {
-                self.waiting.push(Some(conn.finish()));
-                self.waiting.len() - 1
-            }
-        };
-        self.finished.push((order.0, order.1, slot));
-    }
-
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
         self.start_order.clear();
         self.deadlines.clear();
         self.vlans.clear();
         self.active.clear();
-        self.free.clear();
-        for conn in std::mem::take(&mut self.slots).into_iter().flatten() {
-            self.wait(conn);
+        for (slot, conn) in self.slots.iter_mut().enumerate() {
+            if let Some(conn) = conn
+                && !conn.ended
+            {
+                conn.ended = true;
+                self.finished.push((conn.start, conn.first_index, slot));
+            }
         }
     }
 
@@ -811,8 +807,9 @@ impl Tracker {
                 return None;
             }
             self.finished.pop();
-            self.free_slots.push(slot);
-            return self.waiting[slot].take();
+            let conn = self.slots.get_mut(slot)?.take()?;
+            self.free.push(slot);
+            return Some(conn.finish());
         }
     }
 }
