@@ -111,9 +111,9 @@ struct Side {
 
 /// An open connection.
 struct Active {
-    /// Its key in the table, and the key's hash (which the table keeps no copy of).
+    /// Its key in the table, and the key's hash ([`Tracker::hash`]).
     key: FlowKey,
-    hash: u64,
+    hash: u32,
     /// Unique to this connection among all the table opens: what tells an entry of the
     /// timeout queue or of the start order that still names it from one whose connection
     /// ended (and whose slot another connection may hold now).
@@ -388,15 +388,16 @@ impl<T: Ord + Copy> MostlyOrdered<T> {
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    /// Each open connection's slot in `slots`, found by its key's hash (`hasher`). The
-    /// table holds slot numbers only, 8 bytes an entry, so that it stays in cache on a SYN
-    /// flood's hundreds of thousands of open connections: a look-up compares the key in
-    /// the slot, which is met only on a hash match, and ending a connection finds its entry
-    /// by the hash and slot it keeps, comparing no key (on a flood every packet opens a
-    /// connection and the table's memory, not its arithmetic, was its cost). The
-    /// connections stay where they are while the table grows, and a new one takes the slot
-    /// of one just ended, still in cache.
-    active: HashTable<usize>,
+    /// Each open connection's slot in `slots` and its key's hash ([`Tracker::hash`]), found
+    /// by that hash. The table holds no keys, 8 bytes an entry, so that it stays in cache on
+    /// a SYN flood's hundreds of thousands of open connections: a look-up compares the key
+    /// in the slot, which is met only on a hash match; ending a connection finds its entry
+    /// by the hash and slot it keeps, comparing no key; growing the table reads the hashes
+    /// in its entries, no connection (on a flood every packet opens a connection and the
+    /// table's memory, not its arithmetic, was its cost). The connections stay where they
+    /// are while the table grows, and a new one takes the slot of one just ended, still in
+    /// cache. Slot numbers fit 32 bits: [`Limits`] keeps the slots to some 2 million.
+    active: HashTable<(u32, u32)>,
     /// The table's hash: keys come from the traffic, so foldhash, randomly seeded.
     hasher: foldhash::fast::RandomState,
     /// The open connections, and the ended ones waiting for their turn, by slot; `None` in
@@ -511,11 +512,11 @@ impl Tracker {
         };
         // As few look-ups in the table as can be: on a SYN flood every packet is a new
         // connection, and the table is most of its cost.
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hash(&key);
         let (key, hash, mut found) = match self.find(hash, &key) {
             Some(slot) => (key, hash, Some(slot)),
             None => match self.reply_on_other_vlan(&key, ends, src) {
-                Some((other, slot)) => (other, self.hasher.hash_one(other), Some(slot)),
+                Some((other, slot)) => (other, self.hash(&other), Some(slot)),
                 None => (key, hash, None),
             },
         };
@@ -598,7 +599,7 @@ impl Tracker {
     fn open(
         &mut self,
         key: FlowKey,
-        hash: u64,
+        hash: u32,
         time: i64,
         index: u64,
         ends: &Endpoints,
@@ -669,7 +670,7 @@ impl Tracker {
                 vlan,
             })
             .find_map(|other| {
-                let slot = self.find(self.hasher.hash_one(other), &other)?;
+                let slot = self.find(self.hash(&other), &other)?;
                 let conn = self.slots.get(slot)?.as_ref()?;
                 (conn.resp.0 == ends.src
                     && conn.orig.0 == ends.dst
@@ -686,17 +687,22 @@ impl Tracker {
             .filter(|conn| conn.serial == serial && !conn.ended)
     }
 
+    /// A key's hash: 32 bits of foldhash's, which the table's entries keep.
+    fn hash(&self, key: &FlowKey) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
+    }
+
     /// The slot of the open connection with `key`, whose hash is `hash`.
-    fn find(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+    fn find(&self, hash: u32, key: &FlowKey) -> Option<usize> {
         let slots = &self.slots;
         self.active
-            .find(hash, |&slot| {
+            .find(table_hash(hash), |&(slot, _)| {
                 slots
-                    .get(slot)
+                    .get(slot as usize)
                     .and_then(Option::as_ref)
                     .is_some_and(|conn| conn.key == *key)
             })
-            .copied()
+            .map(|&(slot, _)| slot as usize)
     }
 
     /// Opens `conn` (whose key is not in the table) in a free slot, which it gives, and
@@ -713,11 +719,10 @@ impl Tracker {
                 self.slots.len() - 1
             }
         };
-        let slots = &self.slots;
-        // Every slot in the table holds its connection (the new one was put in first).
-        self.active.insert_unique(hash, slot, |&slot| {
-            slots[slot].as_ref().map_or(0, |conn| conn.hash)
-        });
+        self.active
+            .insert_unique(table_hash(hash), (slot as u32, hash), |&(_, hash)| {
+                table_hash(hash)
+            });
         self.start_order.push((order.0, order.1, order.2, slot));
         if let Some(conn) = &self.slots[slot] {
             self.deadlines.schedule(conn, slot);
@@ -738,7 +743,10 @@ impl Tracker {
         conn.ended = true;
         let (key, hash) = (conn.key, conn.hash);
         self.finished.push((conn.start, conn.first_index, slot));
-        if let Ok(entry) = self.active.find_entry(hash, |&other| other == slot) {
+        if let Ok(entry) = self
+            .active
+            .find_entry(table_hash(hash), |&(other, _)| other as usize == slot)
+        {
             entry.remove();
         }
         if key.vlan != VlanTags::default()
@@ -812,6 +820,12 @@ impl Tracker {
             return Some(conn.finish());
         }
     }
+}
+
+/// The table's 64-bit hash of a key's 32: both halves, since the table takes its bucket
+/// from the low bits and a tag from the top ones.
+fn table_hash(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
 }
 
 fn side_flags(side: &mut Side, flags: u8) {
