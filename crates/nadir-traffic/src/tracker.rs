@@ -396,7 +396,7 @@ pub(crate) struct Tracker {
     /// in its entries, no connection (on a flood every packet opens a connection and the
     /// table's memory, not its arithmetic, was its cost). The connections stay where they
     /// are while the table grows, and a new one takes the slot of one just ended, still in
-    /// cache. Slot numbers fit 32 bits: [`Limits`] keeps the slots to some 2 million.
+    /// cache. Slot numbers fit 32 bits: [`Limits`] keeps the slots to a few million.
     active: HashTable<(u32, u32)>,
     /// The table's hash: keys come from the traffic, so foldhash, randomly seeded.
     hasher: foldhash::fast::RandomState,
