@@ -439,7 +439,7 @@ pub(crate) struct Limits {
     pub waiting: usize,
 }
 
-/// About 350 bytes a connection open, 300 waiting: at most some 650 MiB in all.
+/// About 300 bytes a connection, open or waiting: at most some 600 MiB in all.
 impl Default for Limits {
     fn default() -> Self {
         Limits {
