@@ -13,7 +13,7 @@
 //!
 //! [`ConnState::nsl_kdd_flag`]: crate::ConnState::nsl_kdd_flag
 
-use crate::connection::Connection;
+use crate::connection::{Connection, ContentFeatures};
 use crate::service::Service;
 use crate::window::WindowFeatures;
 use nadir_data::{Kind, Record, Schema};
@@ -235,16 +235,20 @@ fn is_nsl_kdd(schema: &Schema) -> bool {
 /// capture known to hold only normal traffic, or only one attack).
 ///
 /// The header goes through the `csv` crate; the rows are laid out here, straight into one
-/// reused line buffer, with the bytes the `csv` crate would write: no value of a record but
-/// the label can need quotes (names, numbers and addresses hold no comma, quote or line
-/// break; test `fields_need_no_quotes`), so the label is quoted once, up front, as the
-/// crate quotes (test `rows_are_what_the_csv_crate_writes`). On a SYN flood, where every
-/// packet is a record, the `csv` crate's per-field checks and `fmt` were most of the time.
+/// reused line buffer, with the bytes the `csv` crate would write for [`values`]: no value of
+/// a record but the label can need quotes (names, numbers and addresses hold no comma, quote
+/// or line break; test `fields_need_no_quotes`), so the label is quoted once, up front, as
+/// the crate quotes (test `rows_are_what_the_csv_crate_writes`). Each field is written from
+/// the connection as it is, with no [`Value`] in between, and the 13 content features, all
+/// zero on most connections, as one piece then. On a SYN flood, where every packet is a
+/// record, the `csv` crate's per-field checks and `fmt` were most of the time.
 pub struct CsvWriter<W: Write> {
     out: W,
     line: Vec<u8>,
     digits: itoa::Buffer,
     fractions: ryu::Buffer,
+    /// Rates written lately, by their bits ([`RecentRates`]).
+    rates: RecentRates,
     /// The label as a CSV field, quoted if it needs to be.
     label: Option<Vec<u8>>,
 }
@@ -272,57 +276,161 @@ impl<W: Write> CsvWriter<W> {
             line: Vec::with_capacity(512),
             digits: itoa::Buffer::new(),
             fractions: ryu::Buffer::new(),
+            rates: RecentRates::default(),
             label: label.map(|label| csv_field(&label)),
         })
     }
 
+    /// Writes one record: the fields of [`feature_values`], the label if any, then those of
+    /// [`identity_values`], each as its [`Value`]'s `Display` writes it.
     pub fn write(&mut self, conn: &Connection, window: &WindowFeatures) -> Result<(), RecordError> {
+        /// The 13 content features when all are zero.
+        const NO_CONTENT: &[u8] = b"0,0,0,0,0,0,0,0,0,0,0,0,0,";
         self.line.clear();
-        for value in &feature_values(conn, window) {
-            self.push_value(value);
+        self.push_real(conn.duration);
+        self.push_text(conn.transport.name());
+        self.push_text(Service::of(conn).name());
+        self.push_text(conn.state.nsl_kdd_flag());
+        self.push_count(conn.orig_bytes);
+        self.push_count(conn.resp_bytes);
+        self.push_count(u64::from(conn.land));
+        self.push_count(u64::from(conn.wrong_fragment));
+        self.push_count(u64::from(conn.urgent));
+        let content = &conn.content;
+        if *content == ContentFeatures::default() {
+            self.line.extend_from_slice(NO_CONTENT);
+        } else {
+            for n in [
+                content.hot,
+                content.num_failed_logins,
+                u32::from(content.logged_in),
+                content.num_compromised,
+                u32::from(content.root_shell),
+                u32::from(content.su_attempted),
+                content.num_root,
+                content.num_file_creations,
+                content.num_shells,
+                content.num_access_files,
+                content.num_outbound_cmds,
+                u32::from(content.is_host_login),
+                u32::from(content.is_guest_login),
+            ] {
+                self.push_count(u64::from(n));
+            }
+        }
+        self.push_count(u64::from(window.count));
+        self.push_count(u64::from(window.srv_count));
+        for rate in [
+            window.serror_rate,
+            window.srv_serror_rate,
+            window.rerror_rate,
+            window.srv_rerror_rate,
+            window.same_srv_rate,
+            window.diff_srv_rate,
+            window.srv_diff_host_rate,
+        ] {
+            self.push_real(rate);
+        }
+        self.push_count(u64::from(window.dst_host_count));
+        self.push_count(u64::from(window.dst_host_srv_count));
+        for rate in [
+            window.dst_host_same_srv_rate,
+            window.dst_host_diff_srv_rate,
+            window.dst_host_same_src_port_rate,
+            window.dst_host_srv_diff_host_rate,
+            window.dst_host_serror_rate,
+            window.dst_host_srv_serror_rate,
+            window.dst_host_rerror_rate,
+            window.dst_host_srv_rerror_rate,
+        ] {
+            self.push_real(rate);
         }
         if let Some(label) = &self.label {
             self.line.extend_from_slice(label);
             self.line.push(b',');
         }
-        for value in &identity_values(conn) {
-            self.push_value(value);
+        self.push_real(conn.start);
+        self.push_addr(conn.orig_addr);
+        self.push_count(u64::from(conn.orig_port));
+        self.push_addr(conn.resp_addr);
+        self.push_count(u64::from(conn.resp_port));
+        self.push_text(conn.transport.name());
+        self.push_count(conn.orig_packets);
+        self.push_count(conn.resp_packets);
+        self.push_text(conn.state.zeek_name());
+        for (i, &id) in conn.vlan.iter().enumerate() {
+            if i > 0 {
+                self.line.push(VLAN_SEPARATOR as u8);
+            }
+            self.push_whole(u64::from(id));
         }
-        // The last field's comma becomes the record's end.
-        if let Some(last) = self.line.last_mut() {
-            *last = b'\n';
-        }
+        // The line ends where the last field's comma would be.
+        self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         Ok(())
     }
 
-    /// Appends one value as its `Display` writes it, then a comma. Whole numbers, most of a
-    /// record, are written by [`CsvWriter::push_whole`], several times faster than `fmt` and
-    /// the same digits; IPv4 addresses are written octet by octet.
+    /// A [`Value::Count`], then a comma.
     #[inline]
-    fn push_value(&mut self, value: &Value) {
-        match *value {
-            Value::Count(n) => self.push_whole(n),
-            // Exactly representable whole numbers print as integers under `Display` too
-            // (`x as u64` gives them back exactly, and costs less than `fract`).
-            Value::Real(x) if x.is_sign_positive() && x < 9.0e15 && (x as u64) as f64 == x => {
-                self.push_whole(x as u64)
+    fn push_count(&mut self, n: u64) {
+        self.push_whole(n);
+        self.line.push(b',');
+    }
+
+    /// A [`Value::Text`], then a comma.
+    #[inline]
+    fn push_text(&mut self, text: &str) {
+        self.line.extend_from_slice(text.as_bytes());
+        self.line.push(b',');
+    }
+
+    /// A [`Value::Real`] as `Display` writes it, then a comma. Exactly representable whole
+    /// numbers print as integers under `Display` too (`x as u64` gives them back exactly,
+    /// and costs less than `fract`).
+    #[inline]
+    fn push_real(&mut self, x: f64) {
+        if x.is_sign_positive() && x < 9.0e15 && (x as u64) as f64 == x {
+            self.push_whole(x as u64);
+        } else {
+            self.push_fraction(x);
+        }
+        self.line.push(b',');
+    }
+
+    /// A [`Value::Addr`] as `IpAddr`'s `Display` writes it, then a comma: IPv4 octet by
+    /// octet, IPv6 through `fmt`.
+    #[inline]
+    fn push_addr(&mut self, addr: IpAddr) {
+        match addr {
+            IpAddr::V4(addr) => {
+                let [a, b, c, d] = addr.octets();
+                self.push_octet(a);
+                self.line.push(b'.');
+                self.push_octet(b);
+                self.line.push(b'.');
+                self.push_octet(c);
+                self.line.push(b'.');
+                self.push_octet(d);
             }
-            Value::Real(x) => self.push_fraction(x),
-            Value::Text(ref text) => self.line.extend_from_slice(text.as_bytes()),
-            Value::Addr(IpAddr::V4(addr)) => {
-                for (i, octet) in addr.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.line.push(b'.');
-                    }
-                    self.push_whole(u64::from(octet));
-                }
-            }
-            Value::Addr(addr) => {
+            IpAddr::V6(_) => {
+                // Writing to a Vec cannot fail.
                 let _ = write!(self.line, "{addr}");
             }
         }
         self.line.push(b',');
+    }
+
+    /// An address octet's decimal digits.
+    #[inline]
+    fn push_octet(&mut self, n: u8) {
+        if n >= 100 {
+            self.line
+                .extend_from_slice(&[b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10]);
+        } else if n >= 10 {
+            self.line.extend_from_slice(&[b'0' + n / 10, b'0' + n % 10]);
+        } else {
+            self.line.push(b'0' + n);
+        }
     }
 
     /// A number that is not a whole one below 9e15 as `Display` writes it. `ryu` finds the
@@ -331,8 +439,24 @@ impl<W: Write> CsvWriter<W> {
     /// apart: when `x` lies exactly halfway between the two nearest candidates of that
     /// length (`fmt` rounds the last digit up, `ryu` to even). `x` is then an odd multiple of
     /// 2^-(k+1), k being the digits after the point, which is checked; `fmt` writes those
-    /// and the rest (test `fractions_are_what_display_writes`).
+    /// and the rest (test `fractions_are_what_display_writes`). Fractions between 0 and 1,
+    /// the rates, are written from [`RecentRates`] when they were written lately.
     fn push_fraction(&mut self, x: f64) {
+        if x > 0.0 && x < 1.0 {
+            if let Some(text) = self.rates.get(x) {
+                self.line.extend_from_slice(text);
+                return;
+            }
+            let start = self.line.len();
+            self.push_new_fraction(x);
+            self.rates.put(x, &self.line[start..]);
+        } else {
+            self.push_new_fraction(x);
+        }
+    }
+
+    /// [`CsvWriter::push_fraction`] without the recent rates.
+    fn push_new_fraction(&mut self, x: f64) {
         if x.is_finite() && x.abs() < 9.0e15 && (x as i64) as f64 != x {
             let text = self.fractions.format_finite(x);
             let after_point = text.find('.').map(|point| text.len() - point - 1);
@@ -363,6 +487,46 @@ impl<W: Write> CsvWriter<W> {
     pub fn into_inner(mut self) -> Result<W, RecordError> {
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// The text of rates written lately, by their bits, one per place of a small direct-mapped
+/// table: a row holds 15 rates, each a count over a window's count, so the same few values
+/// (0.01, 0.5, ...) come back row after row, and copying their text costs less than finding
+/// their shortest digits again. A value seen for the first time takes its place.
+struct RecentRates {
+    /// (bits, text length, text); bits 0 (the number 0, never held) marks an empty place.
+    places: Box<[(u64, u8, [u8; RecentRates::TEXT]); RecentRates::PLACES]>,
+}
+
+impl Default for RecentRates {
+    fn default() -> RecentRates {
+        RecentRates {
+            places: Box::new([(0, 0, [0; RecentRates::TEXT]); RecentRates::PLACES]),
+        }
+    }
+}
+
+impl RecentRates {
+    const PLACES: usize = 64;
+    /// The longest text held; longer ones are written each time.
+    const TEXT: usize = 22;
+
+    fn place(x: f64) -> usize {
+        (x.to_bits().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+    }
+
+    fn get(&self, x: f64) -> Option<&[u8]> {
+        let (bits, len, text) = &self.places[RecentRates::place(x)];
+        (*bits == x.to_bits() && x.to_bits() != 0).then(|| &text[..usize::from(*len)])
+    }
+
+    fn put(&mut self, x: f64, written: &[u8]) {
+        if written.len() <= RecentRates::TEXT && x.to_bits() != 0 {
+            let mut text = [0; RecentRates::TEXT];
+            text[..written.len()].copy_from_slice(written);
+            self.places[RecentRates::place(x)] = (x.to_bits(), written.len() as u8, text);
+        }
     }
 }
 
@@ -484,7 +648,8 @@ mod tests {
 
     /// The rows laid out by hand are the bytes the `csv` crate writes for the values'
     /// `Display`: whole numbers (through `itoa`), fractions, non-finite and negative
-    /// numbers, IPv4 and IPv6 addresses, VLAN ids, and labels that need quotes or not.
+    /// numbers, IPv4 and IPv6 addresses, VLAN ids, content features zero or not, and labels
+    /// that need quotes or not.
     #[test]
     fn rows_are_what_the_csv_crate_writes() {
         let reals = [
@@ -509,6 +674,7 @@ mod tests {
             ("0.0.0.0", "192.168.100.7"),
             ("2001:db8::1", "::ffff:10.1.2.3"),
             ("fe80::1:2:3:4", "::1"),
+            ("100.99.10.9", "1.20.199.250"),
         ];
         let labels = [
             None,
@@ -531,6 +697,22 @@ mod tests {
                 conn.start = x;
                 conn.duration = reals[(i + 1) % reals.len()];
                 conn.orig_bytes = u64::MAX >> i;
+                // Every other row carries content features, flags and odd counts.
+                if i % 2 == 1 {
+                    conn.content = ContentFeatures {
+                        hot: i as u32,
+                        logged_in: true,
+                        num_root: 300,
+                        num_outbound_cmds: 10,
+                        is_guest_login: true,
+                        ..ContentFeatures::default()
+                    };
+                    conn.land = true;
+                    conn.urgent = 7 * i as u32;
+                    conn.wrong_fragment = 12;
+                    conn.resp_port = 23;
+                    conn.orig_packets = 1 << i;
+                }
                 let window = WindowFeatures {
                     count: i as u32,
                     serror_rate: reals[(i + 2) % reals.len()],

@@ -54,10 +54,12 @@
 //! day cannot exhaust memory.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 use crate::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 use crate::connection::{ConnState, Connection, Transport};
 use crate::content::Inspector;
@@ -109,6 +111,16 @@ struct Side {
 
 /// An open connection.
 struct Active {
+    /// Its key in the table, and the key's hash ([`Tracker::hash`]).
+    key: FlowKey,
+    hash: u32,
+    /// Unique to this connection among all the table opens: what tells an entry of the
+    /// timeout queue or of the start order that still names it from one whose connection
+    /// ended (and whose slot another connection may hold now).
+    serial: u64,
+    /// Ended and out of the table: its slot holds it until its turn to be released (and
+    /// made a [`Connection`]), so that ending moves nothing.
+    ended: bool,
     start: i64,
     first_index: u64,
     last: i64,
@@ -224,12 +236,14 @@ pub(crate) struct Endpoints {
 }
 
 /// An open connection's place in the timeout queue: the time it could time out at the
-/// earliest, ordered by that time and then by its first packet (unique to a connection).
+/// earliest, ordered by that time and then by its first packet; its slot (no table look-up
+/// to find it) and its serial (to tell whether the slot still holds it).
 #[derive(Debug, Clone, Copy)]
 struct Due {
     at: i64,
     first_index: u64,
-    key: FlowKey,
+    serial: u64,
+    slot: usize,
 }
 
 impl PartialEq for Due {
@@ -265,14 +279,15 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    /// Queues `conn`'s current deadline under its current timeout.
-    fn schedule(&mut self, conn: &Active, key: FlowKey) {
+    /// Queues the current deadline of `conn`, in `slot`, under its current timeout.
+    fn schedule(&mut self, conn: &Active, slot: usize) {
         self.push(
             conn.timeout(),
             Due {
                 at: conn.deadline(),
                 first_index: conn.first_index,
-                key,
+                serial: conn.serial,
+                slot,
             },
         );
     }
@@ -363,35 +378,50 @@ impl<T: Ord + Copy> MostlyOrdered<T> {
     fn len(&self) -> usize {
         self.run.len() + self.late.len()
     }
+
+    fn clear(&mut self) {
+        self.run.clear();
+        self.late.clear();
+    }
 }
 
 /// The connection table.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    /// Each open connection's slot in `slots`. The table holds keys and slot numbers only,
-    /// so its entries stay small and a look-up touches little memory; the connections stay
-    /// where they are while the table grows, and a new one takes the slot of one just ended,
-    /// still in cache (on a SYN flood every packet opens a connection and the table's
-    /// memory, not its arithmetic, was its cost).
-    active: HashMap<FlowKey, usize>,
-    /// The open connections, by slot; `None` in the slots listed in `free`.
+    /// Each open connection's slot in `slots` and its key's hash ([`Tracker::hash`]), found
+    /// by that hash. The table holds no keys, 8 bytes an entry, so that it stays in cache on
+    /// a SYN flood's hundreds of thousands of open connections: a look-up compares the key
+    /// in the slot, which is met only on a hash match; ending a connection finds its entry
+    /// by the hash and slot it keeps, comparing no key; growing the table reads the hashes
+    /// in its entries, no connection (on a flood every packet opens a connection and the
+    /// table's memory, not its arithmetic, was its cost). The connections stay where they
+    /// are while the table grows, and a new one takes the slot of one just ended, still in
+    /// cache. Slot numbers fit 32 bits: [`Limits`] keeps the slots to a few million.
+    active: HashTable<(u32, u32)>,
+    /// The table's hash: keys come from the traffic, so foldhash, randomly seeded.
+    hasher: foldhash::fast::RandomState,
+    /// The open connections, and the ended ones waiting for their turn, by slot; `None` in
+    /// the slots listed in `free`.
     slots: Vec<Option<Active>>,
     free: Vec<usize>,
     /// The VLAN ids under which each endpoint pair has an open tagged connection (untagged
     /// ones are found by their key alone, so most traffic never touches this).
     vlans: HashMap<EndpointKey, Vec<VlanTags>>,
-    /// Every active connection's key by (start, first packet index).
-    active_order: BTreeMap<(i64, u64), FlowKey>,
+    /// The open connections in order of start: (start, first packet index, serial, slot).
+    /// An entry stays when its connection ends and is dropped when it comes first (the
+    /// slot no longer holds that serial), so that opening and ending a connection each cost
+    /// a push or a pop at the ends of a queue, not a search tree's rebalancing.
+    start_order: MostlyOrdered<(i64, u64, u64, usize)>,
+    /// The serial the next connection opened gets.
+    next_serial: u64,
     /// The timeout queue. Every open connection has an entry no later than
     /// its [`Active::deadline`]: one when it opens, one more when it closes (which shortens
     /// its timeout), and a new one when an entry comes due while later packets have moved
     /// its deadline on. Entries of connections already ended are dropped when they come due.
     deadlines: Deadlines,
-    /// Finished connections waiting for their turn: (start, first packet index, slot in
-    /// `waiting`), earliest first; the queue moves these small entries, not connections.
+    /// Finished connections waiting for their turn: (start, first packet index, slot),
+    /// earliest first; the queue moves these small entries, not connections.
     finished: MostlyOrdered<(i64, u64, usize)>,
-    waiting: Vec<Option<Connection>>,
-    free_slots: Vec<usize>,
     now: i64,
     next_sweep: Option<i64>,
     limits: Limits,
@@ -409,7 +439,7 @@ pub(crate) struct Limits {
     pub waiting: usize,
 }
 
-/// About 350 bytes a connection open, 200 waiting: at most some 550 MiB in all.
+/// About 300 bytes a connection, open or waiting: at most some 600 MiB in all.
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -432,14 +462,11 @@ impl Tracker {
         self.next_sweep = Some(self.now.saturating_add(SWEEP_INTERVAL_NS));
         let now = self.now;
         while let Some(due) = self.deadlines.pop_due(now) {
-            let Some(conn) = self.get(&due.key) else {
+            let Some(conn) = self.slot(due.slot, due.serial) else {
                 continue;
             };
-            if conn.first_index != due.first_index {
-                continue;
-            }
             if conn.expired(now) {
-                self.end(&due.key);
+                self.end(due.slot);
                 continue;
             }
             // Not expired, so its deadline is later than now, unless that saturated at the
@@ -485,40 +512,41 @@ impl Tracker {
         };
         // As few look-ups in the table as can be: on a SYN flood every packet is a new
         // connection, and the table is most of its cost.
-        let (key, mut found) = if self.active.contains_key(&key) {
-            (key, true)
-        } else {
-            match self.reply_on_other_vlan(&key, ends, src) {
-                Some(other) => (other, true),
-                None => (key, false),
-            }
+        let hash = self.hash(&key);
+        let (key, hash, mut found) = match self.find(hash, &key) {
+            Some(slot) => (key, hash, Some(slot)),
+            None => match self.reply_on_other_vlan(&key, ends, src) {
+                Some((other, slot)) => (other, self.hash(&other), Some(slot)),
+                None => (key, hash, None),
+            },
         };
         let flags = match segment.detail {
             Detail::Tcp { flags, .. } => flags,
             _ => 0,
         };
         let pure_syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        if found && pure_syn && self.get(&key).is_some_and(Active::reused_by_syn) {
-            self.end(&key);
-            found = false;
+        if let Some(slot) = found
+            && pure_syn
+            && self.slots[slot].as_ref().is_some_and(Active::reused_by_syn)
+        {
+            self.end(slot);
+            found = None;
         }
-        let slot = if found {
-            self.active.get(&key).copied()
-        } else {
-            if self.active.len() >= self.limits.active {
-                self.end_oldest();
+        let slot = match found {
+            Some(slot) => slot,
+            None => {
+                if self.active.len() >= self.limits.active {
+                    self.end_oldest();
+                }
+                let conn = self.open(key, hash, time, index, ends, segment, src, dst);
+                if key.vlan != VlanTags::default() {
+                    self.vlans.entry(key.endpoints).or_default().push(key.vlan);
+                }
+                self.peak_active = self.peak_active.max(self.active.len() + 1);
+                self.insert(conn)
             }
-            let conn = self.open(time, index, ends, segment, src, dst);
-            self.active_order
-                .insert((conn.start, conn.first_index), key);
-            self.deadlines.schedule(&conn, key);
-            if key.vlan != VlanTags::default() {
-                self.vlans.entry(key.endpoints).or_default().push(key.vlan);
-            }
-            self.peak_active = self.peak_active.max(self.active.len() + 1);
-            Some(self.insert(key, conn))
         };
-        let Some(conn) = slot.and_then(|slot| self.slots.get_mut(slot)?.as_mut()) else {
+        let Some(conn) = self.slots[slot].as_mut() else {
             return;
         };
         // As Zeek: the bare ACK of the last FIN does not make a closed connection longer.
@@ -548,7 +576,7 @@ impl Tracker {
                 let new_bytes = new_payload(side, flags, seq, segment.payload_len);
                 // Closing shortens the timeout: the queue learns the earlier deadline.
                 if !was_closed && conn.closed() {
-                    self.deadlines.schedule(conn, key);
+                    self.deadlines.schedule(conn, slot);
                 }
                 new_bytes
             }
@@ -567,8 +595,11 @@ impl Tracker {
         conn.payload(from_orig, &segment.payload[captured]);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open(
-        &self,
+        &mut self,
+        key: FlowKey,
+        hash: u32,
         time: i64,
         index: u64,
         ends: &Endpoints,
@@ -595,7 +626,12 @@ impl Tracker {
             }
             _ => (src, dst),
         };
+        self.next_serial += 1;
         Active {
+            key,
+            hash,
+            serial: self.next_serial,
+            ended: false,
             start: time,
             first_index: index,
             last: time,
@@ -624,7 +660,7 @@ impl Tracker {
         key: &FlowKey,
         ends: &Endpoints,
         src: (IpAddr, u16),
-    ) -> Option<FlowKey> {
+    ) -> Option<(FlowKey, usize)> {
         let tagged = self.vlans.get(&key.endpoints).into_iter().flatten();
         std::iter::once(&VlanTags::default())
             .chain(tagged)
@@ -633,22 +669,46 @@ impl Tracker {
                 endpoints: key.endpoints,
                 vlan,
             })
-            .find(|other| {
-                self.get(other).is_some_and(|conn| {
-                    conn.resp.0 == ends.src
-                        && conn.orig.0 == ends.dst
-                        && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1)
-                })
+            .find_map(|other| {
+                let slot = self.find(self.hash(&other), &other)?;
+                let conn = self.slots.get(slot)?.as_ref()?;
+                (conn.resp.0 == ends.src
+                    && conn.orig.0 == ends.dst
+                    && (key.endpoints.flow != Flow::Ports || conn.resp.1 == src.1))
+                    .then_some((other, slot))
             })
     }
 
-    fn get(&self, key: &FlowKey) -> Option<&Active> {
-        let &slot = self.active.get(key)?;
-        self.slots.get(slot)?.as_ref()
+    /// The connection in `slot` if it is still the one with `serial`, and open.
+    fn slot(&self, slot: usize, serial: u64) -> Option<&Active> {
+        self.slots
+            .get(slot)?
+            .as_ref()
+            .filter(|conn| conn.serial == serial && !conn.ended)
     }
 
-    /// Opens `conn` under `key` (not in the table) in a free slot, which it gives.
-    fn insert(&mut self, key: FlowKey, conn: Active) -> usize {
+    /// A key's hash: 32 bits of foldhash's, which the table's entries keep.
+    fn hash(&self, key: &FlowKey) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
+    }
+
+    /// The slot of the open connection with `key`, whose hash is `hash`.
+    fn find(&self, hash: u32, key: &FlowKey) -> Option<usize> {
+        let slots = &self.slots;
+        self.active
+            .find(table_hash(hash), |&(slot, _)| {
+                slots
+                    .get(slot as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|conn| conn.key == *key)
+            })
+            .map(|&(slot, _)| slot as usize)
+    }
+
+    /// Opens `conn` (whose key is not in the table) in a free slot, which it gives, and
+    /// queues it in start order and for its timeout.
+    fn insert(&mut self, conn: Active) -> usize {
+        let (order, hash) = ((conn.start, conn.first_index, conn.serial), conn.hash);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(conn);
@@ -659,17 +719,36 @@ impl Tracker {
                 self.slots.len() - 1
             }
         };
-        self.active.insert(key, slot);
+        self.active
+            .insert_unique(table_hash(hash), (slot as u32, hash), |&(_, hash)| {
+                table_hash(hash)
+            });
+        self.start_order.push((order.0, order.1, order.2, slot));
+        if let Some(conn) = &self.slots[slot] {
+            self.deadlines.schedule(conn, slot);
+        }
         slot
     }
 
-    fn remove(&mut self, key: &FlowKey) -> Option<Active> {
-        let slot = self.active.remove(key)?;
-        self.free.push(slot);
-        self.slots.get_mut(slot)?.take()
-    }
-
-    fn end(&mut self, key: &FlowKey) {
+    /// Ends the open connection in `slot`, which holds it until its turn.
+    fn end(&mut self, slot: usize) {
+        let Some(conn) = self
+            .slots
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .filter(|conn| !conn.ended)
+        else {
+            return;
+        };
+        conn.ended = true;
+        let (key, hash) = (conn.key, conn.hash);
+        self.finished.push((conn.start, conn.first_index, slot));
+        if let Ok(entry) = self
+            .active
+            .find_entry(table_hash(hash), |&(other, _)| other as usize == slot)
+        {
+            entry.remove();
+        }
         if key.vlan != VlanTags::default()
             && let Some(vlans) = self.vlans.get_mut(&key.endpoints)
         {
@@ -678,73 +757,75 @@ impl Tracker {
                 self.vlans.remove(&key.endpoints);
             }
         }
-        if let Some(conn) = self.remove(key) {
-            self.active_order.remove(&(conn.start, conn.first_index));
-            self.wait(conn);
+    }
+
+    /// The open connection that started first, as (start, first packet index, slot),
+    /// dropping the start-order entries of connections that ended before it.
+    fn oldest_active(&mut self) -> Option<(i64, u64, usize)> {
+        while let Some((start, index, serial, slot)) = self.start_order.peek() {
+            if self.slot(slot, serial).is_some() {
+                return Some((start, index, slot));
+            }
+            self.start_order.pop();
         }
+        None
     }
 
     /// Ends the open connection that started first, to make room: for a new connection
     /// when the table is full, or for the finished ones it holds back when too many wait.
     fn end_oldest(&mut self) {
-        if let Some((_, key)) = self.active_order.first_key_value() {
-            let key = *key;
+        if let Some((_, _, slot)) = self.oldest_active() {
             self.ended_early += 1;
-            self.end(&key);
+            self.end(slot);
         }
-    }
-
-    /// Holds a finished connection until its turn.
-    fn wait(&mut self, conn: Active) {
-        let order = (conn.start, conn.first_index);
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.waiting[slot] = Some(conn.finish());
-                slot
-            }
-            None => {
-                self.waiting.push(Some(conn.finish()));
-                self.waiting.len() - 1
-            }
-        };
-        self.finished.push((order.0, order.1, slot));
     }
 
     /// Ends every connection (the end of the capture).
     pub(crate) fn end_all(&mut self) {
-        self.active_order.clear();
+        self.start_order.clear();
         self.deadlines.clear();
         self.vlans.clear();
         self.active.clear();
-        self.free.clear();
-        for conn in std::mem::take(&mut self.slots).into_iter().flatten() {
-            self.wait(conn);
+        for (slot, conn) in self.slots.iter_mut().enumerate() {
+            if let Some(conn) = conn
+                && !conn.ended
+            {
+                conn.ended = true;
+                self.finished.push((conn.start, conn.first_index, slot));
+            }
         }
     }
 
     /// The next finished connection that no active connection, and no datagram still
     /// pending from `held_from` on, can precede.
     pub(crate) fn pop_ready(&mut self, held_from: Option<i64>) -> Option<Connection> {
-        let (start, index, slot) = self.finished.peek()?;
-        let blocked = |tracker: &Tracker| {
-            tracker
-                .active_order
-                .first_key_value()
-                .is_some_and(|(&first, _)| first < (start, index))
-        };
-        if self.finished.len() > self.limits.waiting && blocked(self) {
-            self.end_oldest();
-            return self.pop_ready(held_from);
+        loop {
+            let (start, index, slot) = self.finished.peek()?;
+            let blocked_by_active =
+                self.oldest_active()
+                    .is_some_and(|(first_start, first_index, _)| {
+                        (first_start, first_index) < (start, index)
+                    });
+            if self.finished.len() > self.limits.waiting && blocked_by_active {
+                self.end_oldest();
+                continue;
+            }
+            let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
+            if blocked_by_active || blocked_by_fragments {
+                return None;
+            }
+            self.finished.pop();
+            let conn = self.slots.get_mut(slot)?.take()?;
+            self.free.push(slot);
+            return Some(conn.finish());
         }
-        let blocked_by_active = blocked(self);
-        let blocked_by_fragments = held_from.is_some_and(|time| time <= start);
-        if blocked_by_active || blocked_by_fragments {
-            return None;
-        }
-        self.finished.pop();
-        self.free_slots.push(slot);
-        self.waiting[slot].take()
     }
+}
+
+/// The table's 64-bit hash of a key's 32: both halves, since the table takes its bucket
+/// from the low bits and a tag from the top ones.
+fn table_hash(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
 }
 
 fn side_flags(side: &mut Side, flags: u8) {
@@ -902,19 +983,11 @@ mod tests {
     #[test]
     fn deadlines_out_of_order_are_due_in_time() {
         let mut deadlines = Deadlines::default();
-        let key = FlowKey {
-            endpoints: EndpointKey {
-                transport: Transport::Tcp,
-                flow: Flow::Ports,
-                low: (IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
-                high: (IpAddr::V4(Ipv4Addr::LOCALHOST), 2),
-            },
-            vlan: VlanTags::default(),
-        };
         let due = |at: i64| Due {
             at,
             first_index: at as u64,
-            key,
+            serial: at as u64,
+            slot: 0,
         };
         deadlines.push(TCP_INACTIVITY_NS, due(10));
         deadlines.push(TCP_INACTIVITY_NS, due(5));

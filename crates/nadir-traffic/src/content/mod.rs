@@ -70,25 +70,31 @@ use self::remote::{RemoteCommand, Rlogin};
 use self::telnet::TelnetDecoder;
 use self::terminal::Terminal;
 
-/// Reads one connection's payload into its content features.
+/// Reads one connection's payload into its content features: nothing for a service whose
+/// payload gives no content feature (most connections), whose inspector is then one pointer
+/// wide, so that an open connection stays small.
 #[derive(Debug)]
 pub struct Inspector {
+    reading: Option<Box<Reading>>,
+}
+
+/// A service being read: its protocol's state and the features found so far.
+#[derive(Debug)]
+struct Reading {
     features: ContentFeatures,
     protocol: Protocol,
 }
 
-/// The protocol read, boxed so that a connection with nothing to read stays small.
+/// The protocol read.
 #[derive(Debug)]
 enum Protocol {
-    /// A service whose payload gives no content feature.
-    Unread,
-    Telnet(Box<Telnet>),
-    Rlogin(Box<Rlogin>),
+    Telnet(Telnet),
+    Rlogin(Rlogin),
     /// rsh or rexec.
-    RemoteCommand(Box<RemoteCommand>),
-    Ftp(Box<Ftp>),
-    Mail(Box<Mail>),
-    Http(Box<Http>),
+    RemoteCommand(RemoteCommand),
+    Ftp(Ftp),
+    Mail(Mail),
+    Http(Http),
 }
 
 /// A telnet connection: each direction's telnet commands removed, then a terminal session.
@@ -108,44 +114,48 @@ impl Inspector {
     /// An inspector for a connection of `transport` whose responder listens on `resp_port`.
     pub fn new(transport: Transport, resp_port: u16) -> Inspector {
         let protocol = match (transport, resp_port) {
-            (Transport::Tcp, 21) => Protocol::Ftp(Box::default()),
-            (Transport::Tcp, 23) => Protocol::Telnet(Box::default()),
-            (Transport::Tcp, 25) => Protocol::Mail(Box::new(Mail::smtp())),
-            (Transport::Tcp, 80) => Protocol::Http(Box::default()),
-            (Transport::Tcp, 110) => Protocol::Mail(Box::new(Mail::pop3())),
-            (Transport::Tcp, 143) => Protocol::Mail(Box::new(Mail::imap())),
-            (Transport::Tcp, 512) => Protocol::RemoteCommand(Box::new(RemoteCommand::rexec())),
-            (Transport::Tcp, 513) => Protocol::Rlogin(Box::default()),
-            (Transport::Tcp, 514) => Protocol::RemoteCommand(Box::new(RemoteCommand::rsh())),
-            _ => Protocol::Unread,
+            (Transport::Tcp, 21) => Protocol::Ftp(Ftp::default()),
+            (Transport::Tcp, 23) => Protocol::Telnet(Telnet::default()),
+            (Transport::Tcp, 25) => Protocol::Mail(Mail::smtp()),
+            (Transport::Tcp, 80) => Protocol::Http(Http::default()),
+            (Transport::Tcp, 110) => Protocol::Mail(Mail::pop3()),
+            (Transport::Tcp, 143) => Protocol::Mail(Mail::imap()),
+            (Transport::Tcp, 512) => Protocol::RemoteCommand(RemoteCommand::rexec()),
+            (Transport::Tcp, 513) => Protocol::Rlogin(Rlogin::default()),
+            (Transport::Tcp, 514) => Protocol::RemoteCommand(RemoteCommand::rsh()),
+            _ => return Inspector { reading: None },
         };
         Inspector {
-            features: ContentFeatures::default(),
-            protocol,
+            reading: Some(Box::new(Reading {
+                features: ContentFeatures::default(),
+                protocol,
+            })),
         }
     }
 
     /// Whether this connection's payload is read at all; when not, [`Inspector::feed`] does
     /// nothing and the caller may skip it.
     pub fn reads_payload(&self) -> bool {
-        !matches!(self.protocol, Protocol::Unread)
+        self.reading.is_some()
     }
 
     /// Reads the next payload bytes of one direction (`from_originator`: client to server),
     /// in order; any split of a direction's bytes into pieces gives the same features.
     pub fn feed(&mut self, from_originator: bool, payload: &[u8]) {
+        let Some(reading) = &mut self.reading else {
+            return;
+        };
         if payload.is_empty() {
             return;
         }
-        let features = &mut self.features;
-        match &mut self.protocol {
-            Protocol::Unread => {}
+        let Reading { features, protocol } = reading.as_mut();
+        match protocol {
             Protocol::Telnet(telnet) => {
                 let Telnet {
                     from_client,
                     from_server,
                     terminal,
-                } = telnet.as_mut();
+                } = telnet;
                 if from_originator {
                     from_client.decode(payload, |data| terminal.client_data(data, features));
                 } else {
@@ -166,20 +176,26 @@ impl Inspector {
     }
 
     /// The connection's content features, once its payload has all been read.
-    pub fn finish(mut self) -> ContentFeatures {
-        match &mut self.protocol {
-            Protocol::Telnet(telnet) => telnet.terminal.finish(&mut self.features),
-            Protocol::Rlogin(rlogin) => rlogin.finish(&mut self.features),
+    pub fn finish(self) -> ContentFeatures {
+        let Some(mut reading) = self.reading else {
+            return ContentFeatures::default();
+        };
+        let Reading { features, protocol } = reading.as_mut();
+        match protocol {
+            Protocol::Telnet(telnet) => telnet.terminal.finish(features),
+            Protocol::Rlogin(rlogin) => rlogin.finish(features),
             _ => {}
         }
-        self.features
+        reading.features
     }
 
     /// Bytes of payload held (unfinished lines, recent commands, login names): at most
     /// [`Inspector::MAX_BUFFERED`] whatever the connection's length and its segments' sizes.
     pub fn buffered_bytes(&self) -> usize {
-        match &self.protocol {
-            Protocol::Unread => 0,
+        let Some(reading) = &self.reading else {
+            return 0;
+        };
+        match &reading.protocol {
             Protocol::Telnet(telnet) => telnet.terminal.buffered_bytes(),
             Protocol::Rlogin(rlogin) => rlogin.buffered_bytes(),
             Protocol::RemoteCommand(remote) => remote.buffered_bytes(),
