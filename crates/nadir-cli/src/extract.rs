@@ -48,6 +48,7 @@ pub fn run(args: ExtractArgs) -> Result<()> {
             connections: args.host_window as usize,
             ..WindowParams::default()
         },
+        skip_checksum: true,
     };
     let progress = Count::new("connections", None);
     for input in &args.inputs {

@@ -94,6 +94,10 @@ pub struct TrafficOptions {
     /// always count bad frames and read on.)
     pub skip_invalid: bool,
     pub window: WindowParams,
+    /// Leave the input's sha256 uncomputed: for a caller that takes the connections one by
+    /// one and makes no dataset of them (`nadir extract`, where hashing is 4 % of a SYN
+    /// flood's time). [`Extraction::into_dataset`] then gives an empty `sha256`.
+    pub skip_checksum: bool,
 }
 
 /// What reading a traffic file met.
@@ -146,19 +150,22 @@ impl fmt::Display for TrafficSummary {
 }
 
 /// Hashes what passes through it, so that a dataset read from traffic carries the sha256 of
-/// its bytes as record files do (a model remembers its training data by it).
+/// its bytes as record files do (a model remembers its training data by it); with no
+/// hasher ([`TrafficOptions::skip_checksum`]) it only passes them on.
 struct Hashing<R> {
     inner: R,
-    hasher: Arc<Mutex<Sha256>>,
+    hasher: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .update(&buf[..n]);
+        if let Some(hasher) = &self.hasher {
+            hasher
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -270,7 +277,7 @@ pub struct Extraction {
     format: TrafficFormat,
     source: Source,
     windows: Windows,
-    hasher: Arc<Mutex<Sha256>>,
+    hasher: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl Extraction {
@@ -301,7 +308,7 @@ impl Extraction {
             })?;
         let format = TrafficFormat::sniff(&prefix)
             .ok_or_else(|| TrafficError::NotTraffic { name: name.clone() })?;
-        let hasher = Arc::new(Mutex::new(Sha256::new()));
+        let hasher = (!options.skip_checksum).then(|| Arc::new(Mutex::new(Sha256::new())));
         let input = Hashing {
             inner: Cursor::new(prefix).chain(input),
             hasher: hasher.clone(),
@@ -393,12 +400,14 @@ impl Extraction {
             }
         }
         let summary = self.summary();
-        let sha256 = self
-            .hasher
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-            .finalize();
+        let sha256 = self.hasher.map_or_else(String::new, |hasher| {
+            let sum = hasher
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
+                .finalize();
+            sum.iter().map(|b| format!("{b:02x}")).collect()
+        });
         let dataset = Dataset {
             source: self.name,
             schema: schema.clone(),
@@ -406,7 +415,7 @@ impl Extraction {
             records,
             attacks: None,
             skipped: Rejects::default(),
-            sha256: sha256.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256,
             ignored_columns: IDENTITY_COLUMNS.iter().map(|c| c.to_string()).collect(),
             ignored_values: identities,
         };

@@ -1038,3 +1038,37 @@ fn read_ahead_gives_the_same_connections() {
         assert_eq!(here_summary, ahead_summary, "{name}");
     }
 }
+
+/// A capture read as a dataset carries the sha256 of its bytes, as a record file does (a
+/// model remembers its training data by it); with `skip_checksum` (`nadir extract`, which
+/// makes no dataset) the sum is left empty and the records are the same.
+#[test]
+fn a_capture_dataset_carries_the_files_sha256_unless_skipped() {
+    use nadir_data::Schema;
+    use nadir_traffic::{Extraction, TrafficOptions};
+    use sha2::{Digest, Sha256};
+    let mut pcap = Pcap::new(ETHERNET);
+    pcap.packet(1_000_000_000, &tcp_udp_one_way())
+        .packet(1_500_000_000, &tcp_udp_one_way());
+    let bytes = pcap.bytes();
+    let read = |skip_checksum: bool| {
+        let options = TrafficOptions {
+            skip_checksum,
+            ..TrafficOptions::default()
+        };
+        Extraction::from_reader("built", std::io::Cursor::new(bytes.clone()), options)
+            .expect("a capture")
+            .into_dataset(&Schema::nsl_kdd(), false)
+            .expect("readable")
+            .0
+    };
+    let (hashed, skipped) = (read(false), read(true));
+    let expected: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hashed.sha256, expected);
+    assert_eq!(skipped.sha256, "");
+    assert_eq!(hashed.records.len(), 1);
+    assert!(hashed.records == skipped.records);
+}
