@@ -11,13 +11,14 @@
 //! One score in [0, 1], so the hybrid works with every threshold-based tool: each part's
 //! raw score is mapped monotonically so that its own threshold lands on 0.5, and the
 //! hybrid's score is at least 0.5 exactly when one part's is: "score ≥ 0.5" is "the
-//! classifier says attack, or the novelty score reaches its threshold". The classifier's probability
-//! `p` with threshold `t` maps to `p / 2t` below `t` and `0.5 + (p - t) / 2(1 - t)` above;
-//! a novelty score `d ≥ 0` with threshold `τ` maps to `d / 2τ` below `τ` and `1 - τ / 2d`
-//! above, which tends to 1 as the record moves away from all normal traffic. The hybrid's
-//! score ranks the rows the classifier flags first ([`PartScores::combined`]), so lowering
-//! the threshold on it (detection at a fixed false-positive rate) moves the novelty
-//! threshold alone, as `target_fpr` does, never the classifier's.
+//! classifier says attack, or the novelty score reaches its threshold". The classifier's
+//! probability `p` with threshold `t` maps to `p / 2t` below `t` and
+//! `0.5 + (p - t) / 2(1 - t)` above; a novelty score `d ≥ 0` with threshold `τ` maps to
+//! `d / 2τ` below `τ` and `1 - τ / 2d` above, which tends to 1 as the record moves away
+//! from all normal traffic. The hybrid's score ranks the rows the classifier flags first
+//! ([`PartScores::combined`]), so lowering the threshold on it (detection at a fixed
+//! false-positive rate) moves the novelty threshold alone, as `target_fpr` does, never the
+//! classifier's.
 //!
 //! With the novelty ensemble (hybrid v2), the operating point is the whole hybrid's: on the
 //! held-out normal rows, the rows the classifier flags count against `target_fpr` first,
@@ -162,10 +163,10 @@ impl Default for HybridParams {
     /// row (k = 1) in the full scaled one-hot space, every normal training row its
     /// reference and its threshold on leave-one-out distances, picked on all 7 outer folds
     /// over the same distance with 30 % of the normal rows held out, on principal
-    /// components, k = 3 and hybrid v2 (the docs' RESULTS.md has the table). The 0.5 % target was chosen as the largest that keeps
-    /// the accuracy on the random 70/30 split at 99.5 % (each point of false positives there
-    /// costs about half a point of accuracy), a look at that split's test part (see
-    /// `--target-fpr`).
+    /// components, k = 3 and hybrid v2 (the docs' RESULTS.md has the table). The 0.5 %
+    /// target was chosen as the largest that keeps the accuracy on the random 70/30 split at
+    /// 99.5 % (each point of false positives there costs about half a point of accuracy), a
+    /// look at that split's test part (see `--target-fpr`).
     fn default() -> Self {
         HybridParams {
             classifier: ModelKind::RandomForest,
