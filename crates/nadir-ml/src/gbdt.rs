@@ -1172,7 +1172,7 @@ impl ValidationMonitor {
     }
 }
 
-/// Inlined, as `exp` is, into loops compiled for wider vectors ([`block_gradients`]).
+/// Inlined, as `exp` is, into loops compiled for wider vectors ([`crate::cpu::widest`]).
 #[inline(always)]
 fn sigmoid(raw: f64) -> f64 {
     1.0 / (1.0 + exp(-raw))
@@ -1204,7 +1204,7 @@ fn log_loss_sum(raw: &[f64], labels: &[bool]) -> f64 {
 /// `e^x` for `x` in [−708, 709], and `e^clamp(x, −708, 709)` beyond: the sigmoid and the
 /// log-loss need no more (their results are the same). fdlibm's method (error below one unit
 /// in the last place) in plain arithmetic without branches, so that loops over rows compute
-/// two at a time (four in [`block_gradients`] with AVX2, into which it is inlined): half the
+/// two at a time (four with AVX2, in [`block_gradients`], into which it is inlined): half the
 /// time of the system's `exp`, which was most of computing the gradients, and the same bits
 /// on every platform.
 #[inline(always)]
@@ -1335,35 +1335,20 @@ fn compute_gradients(raw: &[f64], labels: &[bool], fixed: FixedPoint, out: &mut 
         .for_each(|((out, raw), labels)| block_gradients(raw, labels, fixed, out));
 }
 
-/// One block's gradients, by the widest code the CPU runs: compiled for AVX2 the
-/// probabilities are computed four at a time (a tenth of a fit's time on NSL-KDD). Both
-/// builds give the same bits, as Rust never fuses a multiply and an add by itself.
+/// One block's gradients; with AVX2 ([`crate::cpu::widest`]) four probabilities at a time.
 fn block_gradients(raw: &[f64], labels: &[bool], fixed: FixedPoint, out: &mut [Sums]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { block_gradients_avx2(raw, labels, fixed, out) };
-        return;
-    }
-    block_gradients_portable(raw, labels, fixed, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn block_gradients_avx2(raw: &[f64], labels: &[bool], fixed: FixedPoint, out: &mut [Sums]) {
-    block_gradients_portable(raw, labels, fixed, out);
-}
-
-/// Inlined into each caller, so that it is compiled for that caller's CPU features.
-#[inline(always)]
-fn block_gradients_portable(raw: &[f64], labels: &[bool], fixed: FixedPoint, out: &mut [Sums]) {
-    let mut p = [0.0; ROW_BLOCK];
-    for (p, &r) in p.iter_mut().zip(raw) {
-        *p = sigmoid(r);
-    }
-    for ((o, &p), &y) in out.iter_mut().zip(&p).zip(labels) {
-        *o = fixed.row(p - if y { 1.0 } else { 0.0 }, p * (1.0 - p));
-    }
+    crate::cpu::widest(
+        #[inline(always)]
+        || {
+            let mut p = [0.0; ROW_BLOCK];
+            for (p, &r) in p.iter_mut().zip(raw) {
+                *p = sigmoid(r);
+            }
+            for ((o, &p), &y) in out.iter_mut().zip(&p).zip(labels) {
+                *o = fixed.row(p - if y { 1.0 } else { 0.0 }, p * (1.0 - p));
+            }
+        },
+    )
 }
 
 /// The gradient and hessian of [`Sums`] as numbers.
@@ -2163,41 +2148,46 @@ impl Layout<'_> {
             Option<&'w mut [Sums]>,
         );
         let search = |(slots, group, sibling, half): Work| {
-            match half {
-                // The sums are exact: adding the halves gives the bits of one pass.
-                Some(half) => {
-                    for (b, &h) in group.iter_mut().zip(&*half) {
-                        *b = b.plus(h);
+            crate::cpu::widest(
+                #[inline(always)]
+                || {
+                    match half {
+                        // The sums are exact: adding the halves gives the bits of one pass.
+                        Some(half) => {
+                            for (b, &h) in group.iter_mut().zip(&*half) {
+                                *b = b.plus(h);
+                            }
+                        }
+                        None => fill_group(
+                            (ordered, ordered_bins, width),
+                            &slots,
+                            (offsets, defaults),
+                            group,
+                        ),
                     }
-                }
-                None => fill_group(
-                    (ordered, ordered_bins, width),
-                    &slots,
-                    (offsets, defaults),
-                    group,
-                ),
-            }
-            let starts = &offsets[slots.clone()];
-            let defaults = &defaults[slots.clone()];
-            // A default bin holds the rows the other bins of its column do not.
-            for (k, default) in defaults.iter().enumerate() {
-                if let Some(default) = *default {
-                    let bins = &mut group[starts[k] - starts[0]..]
-                        [..offsets[slots.start + k + 1] - starts[k]];
-                    let others = bins.iter().fold(Sums::default(), |a, &b| a.plus(b));
-                    bins[default as usize] = built_sums.minus(others);
-                }
-            }
-            let built_split = search_built
-                .then(|| self.best_split(&slots, group, built_sums))
-                .flatten();
-            let sibling_split = sibling.and_then(|sibling| {
-                for (s, &b) in sibling.iter_mut().zip(&*group) {
-                    *s = s.minus(b);
-                }
-                sibling_sums.and_then(|sums| self.best_split(&slots, sibling, sums))
-            });
-            (built_split, sibling_split)
+                    let starts = &offsets[slots.clone()];
+                    let defaults = &defaults[slots.clone()];
+                    // A default bin holds the rows the other bins of its column do not.
+                    for (k, default) in defaults.iter().enumerate() {
+                        if let Some(default) = *default {
+                            let bins = &mut group[starts[k] - starts[0]..]
+                                [..offsets[slots.start + k + 1] - starts[k]];
+                            let others = bins.iter().fold(Sums::default(), |a, &b| a.plus(b));
+                            bins[default as usize] = built_sums.minus(others);
+                        }
+                    }
+                    let built_split = search_built
+                        .then(|| self.best_split(&slots, group, built_sums))
+                        .flatten();
+                    let sibling_split = sibling.and_then(|sibling| {
+                        for (s, &b) in sibling.iter_mut().zip(&*group) {
+                            *s = s.minus(b);
+                        }
+                        sibling_sums.and_then(|sums| self.best_split(&slots, sibling, sums))
+                    });
+                    (built_split, sibling_split)
+                },
+            )
         };
         let found: Vec<_> = work.into_par_iter().map(search).collect();
         // Ties go to the lowest column, as they do within a group.
@@ -2307,6 +2297,7 @@ impl Layout<'_> {
     /// side. Slots are in column order, so ties go to the lowest tree column, then the
     /// lowest bin. Empty bins are passed over: a split there sends the same rows left as the
     /// bin before it.
+    #[inline(always)]
     fn best_split(
         &self,
         slots: &Range<usize>,
@@ -2389,16 +2380,21 @@ fn partition_block(
     bins: &[u8],
     goes_left: &[bool; MAX_BINS],
 ) -> usize {
-    let (mut left, mut right) = (0, 0);
-    for i in 0..rows.len() {
-        let row = rows[i];
-        let is_left = goes_left[bins[row as usize] as usize];
-        rows[left] = row;
-        scratch[right] = row;
-        left += is_left as usize;
-        right += !is_left as usize;
-    }
-    left
+    crate::cpu::widest(
+        #[inline(always)]
+        || {
+            let (mut left, mut right) = (0, 0);
+            for i in 0..rows.len() {
+                let row = rows[i];
+                let is_left = goes_left[bins[row as usize] as usize];
+                rows[left] = row;
+                scratch[right] = row;
+                left += is_left as usize;
+                right += !is_left as usize;
+            }
+            left
+        },
+    )
 }
 
 /// Copies the gradients (`from.0`) and the `from.2` bins per row (`from.1`) of `rows`, in
@@ -2437,16 +2433,19 @@ fn fill_group(
         width,
         first: slots.start,
     };
-    match slots.len() {
-        1 => pass.fill::<1>(starts, defaults, group),
-        2 => pass.fill::<2>(starts, defaults, group),
-        3 => pass.fill::<3>(starts, defaults, group),
-        4 => pass.fill::<4>(starts, defaults, group),
-        5 => pass.fill::<5>(starts, defaults, group),
-        6 => pass.fill::<6>(starts, defaults, group),
-        7 => pass.fill::<7>(starts, defaults, group),
-        _ => pass.fill::<GROUP>(starts, defaults, group),
-    }
+    crate::cpu::widest(
+        #[inline(always)]
+        || match slots.len() {
+            1 => pass.fill::<1>(starts, defaults, group),
+            2 => pass.fill::<2>(starts, defaults, group),
+            3 => pass.fill::<3>(starts, defaults, group),
+            4 => pass.fill::<4>(starts, defaults, group),
+            5 => pass.fill::<5>(starts, defaults, group),
+            6 => pass.fill::<6>(starts, defaults, group),
+            7 => pass.fill::<7>(starts, defaults, group),
+            _ => pass.fill::<GROUP>(starts, defaults, group),
+        },
+    )
 }
 
 /// One histogram pass over a node's gathered rows, for the slots `first..` of a group.
@@ -2464,6 +2463,7 @@ impl Pass<'_> {
     /// updates unroll into independent additions. Sparse slots (given their `defaults`, all
     /// or none of a group's) skip their default bins: a row in all of them costs one
     /// comparison.
+    #[inline(always)]
     fn fill<const K: usize>(&self, starts: &[usize], defaults: &[Option<u8>], group: &mut [Sums]) {
         let starts: [usize; K] = std::array::from_fn(|k| starts[k] - starts[0]);
         // A slot holds one past the highest bin of any training row (`TreeGrower::new`),
@@ -2671,7 +2671,8 @@ mod tests {
 
     #[test]
     fn gradients_have_the_same_bits_on_every_cpu() {
-        // Raw scores over the whole range and at the clamps, with the gradients row by row.
+        // Raw scores over the whole range and at the clamps. Where the CPU has AVX2 the block
+        // runs in the copy compiled for it, and the rows here as compiled for any x86-64.
         let mut rng = Rng::new(11);
         let raw: Vec<f64> = (0..ROW_BLOCK - 3)
             .map(|i| match i % 4 {
@@ -2693,10 +2694,7 @@ mod tests {
             .collect();
         let mut chosen = vec![Sums::default(); raw.len()];
         block_gradients(&raw, &labels, fixed, &mut chosen);
-        assert_eq!(chosen, by_row, "the build this CPU runs");
-        let mut portable = vec![Sums::default(); raw.len()];
-        block_gradients_portable(&raw, &labels, fixed, &mut portable);
-        assert_eq!(portable, by_row, "the portable build");
+        assert_eq!(chosen, by_row);
     }
     #[test]
     fn log_loss_sums_agree_with_the_loss_row_by_row() {

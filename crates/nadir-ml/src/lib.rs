@@ -5,6 +5,7 @@
 pub mod autoencoder;
 pub mod binning;
 pub mod cluster;
+mod cpu;
 pub mod dbscan;
 pub mod ecs;
 pub mod ensemble;
