@@ -26,7 +26,9 @@
 # the encoded training part, as `nadir train` times its final fit) and LightGBM's
 # (sklearn_protocol.py: `LGBMClassifier.fit`) once per thread count, each side in a fresh
 # process, the side that goes first alternating; the table compares the medians, and shows
-# the fastest runs and the CPU times beside them.
+# the fastest runs and the CPU times beside them. Each round then scores the test part once
+# on each side with the model just fitted, and gradient boosting's predict target is judged
+# on those side-by-side runs (the prediction phases above run minutes apart).
 # Exits 0 once the table is written, whatever the targets say.
 set -euo pipefail
 
