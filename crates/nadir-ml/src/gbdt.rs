@@ -2176,15 +2176,21 @@ impl Layout<'_> {
                             bins[default as usize] = built_sums.minus(others);
                         }
                     }
-                    let built_split = search_built
-                        .then(|| self.best_split(&slots, group, built_sums))
-                        .flatten();
-                    let sibling_split = sibling.and_then(|sibling| {
+                    // Branches rather than closures, which would leave `best_split` out of
+                    // this copy.
+                    let mut built_split = None;
+                    if search_built {
+                        built_split = self.best_split(&slots, group, built_sums);
+                    }
+                    let mut sibling_split = None;
+                    if let Some(sibling) = sibling {
                         for (s, &b) in sibling.iter_mut().zip(&*group) {
                             *s = s.minus(b);
                         }
-                        sibling_sums.and_then(|sums| self.best_split(&slots, sibling, sums))
-                    });
+                        if let Some(sums) = sibling_sums {
+                            sibling_split = self.best_split(&slots, sibling, sums);
+                        }
+                    }
                     (built_split, sibling_split)
                 },
             )
@@ -2304,43 +2310,10 @@ impl Layout<'_> {
         group: &[Sums],
         sums: Sums,
     ) -> Option<SplitCandidate> {
-        let lambda = self.params.l2_regularization;
         let min_count = self.params.min_samples_leaf as u32;
         let fixed = self.fixed;
         let total = fixed.count(sums);
-        let score = |s: &BinStats| s.grad * s.grad / (s.hess + lambda);
-        let parent_score = score(&fixed.stats(sums));
-        let mut best: Option<SplitCandidate> = None;
-        let mut best_score = parent_score;
-        let mut consider = |column: usize, bin: usize, left: Sums| {
-            let right = sums.minus(left);
-            if fixed.count(left) < min_count || fixed.count(right) < min_count {
-                return;
-            }
-            let (l, r) = (fixed.stats(left), fixed.stats(right));
-            if l.hess < MIN_CHILD_HESSIAN || r.hess < MIN_CHILD_HESSIAN {
-                return;
-            }
-            // Most bins lose: the children's score `G_L²/H_L + G_R²/H_R` is first compared
-            // without its two divisions (both denominators are positive), which were most of
-            // the search's time.
-            let (hl, hr) = (l.hess + lambda, r.hess + lambda);
-            if l.grad * l.grad * hr + r.grad * r.grad * hl <= best_score * hl * hr {
-                return;
-            }
-            let children_score = score(&l) + score(&r);
-            if children_score > best_score {
-                best_score = children_score;
-                best = Some(SplitCandidate {
-                    column,
-                    bin: bin as u8,
-                    score: children_score,
-                    gain: 0.5 * (children_score - parent_score),
-                    left,
-                    right,
-                });
-            }
-        };
+        let mut search = SplitSearch::new(sums, fixed, min_count, self.params.l2_regularization);
         let base = self.offsets[slots.start];
         for slot in slots.clone() {
             let column = self.columns[slot];
@@ -2349,7 +2322,7 @@ impl Layout<'_> {
                 // The last bin is the catch-all of rare and unseen categories: no rule for it.
                 for (bin, &stats) in bins.iter().take(MAX_BINS - 1).enumerate() {
                     if fixed.count(stats) >= min_count {
-                        consider(column, bin, stats);
+                        search.consider(column, bin, stats);
                     }
                 }
             } else {
@@ -2362,11 +2335,11 @@ impl Layout<'_> {
                     if total - fixed.count(left) < min_count {
                         break;
                     }
-                    consider(column, bin, left);
+                    search.consider(column, bin, left);
                 }
             }
         }
-        best
+        search.best
     }
 }
 
@@ -2395,6 +2368,68 @@ fn partition_block(
             left
         },
     )
+}
+
+/// One leaf's split search: the best candidate so far, and what judging one takes.
+struct SplitSearch {
+    sums: Sums,
+    fixed: FixedPoint,
+    min_count: u32,
+    lambda: f64,
+    parent_score: f64,
+    best_score: f64,
+    best: Option<SplitCandidate>,
+}
+
+impl SplitSearch {
+    fn new(sums: Sums, fixed: FixedPoint, min_count: u32, lambda: f64) -> SplitSearch {
+        let stats = fixed.stats(sums);
+        let parent_score = stats.grad * stats.grad / (stats.hess + lambda);
+        SplitSearch {
+            sums,
+            fixed,
+            min_count,
+            lambda,
+            parent_score,
+            best_score: parent_score,
+            best: None,
+        }
+    }
+
+    /// Keeps the split of `column` sending the rows of `left` left if it beats the best so
+    /// far. Always inlined, so that it is part of the search's copy for wider CPUs
+    /// ([`crate::cpu::widest`]).
+    #[inline(always)]
+    fn consider(&mut self, column: usize, bin: usize, left: Sums) {
+        let (fixed, lambda) = (self.fixed, self.lambda);
+        let right = self.sums.minus(left);
+        if fixed.count(left) < self.min_count || fixed.count(right) < self.min_count {
+            return;
+        }
+        let (l, r) = (fixed.stats(left), fixed.stats(right));
+        if l.hess < MIN_CHILD_HESSIAN || r.hess < MIN_CHILD_HESSIAN {
+            return;
+        }
+        // Most bins lose: the children's score `G_L²/H_L + G_R²/H_R` is first compared
+        // without its two divisions (both denominators are positive), which were most of
+        // the search's time.
+        let (hl, hr) = (l.hess + lambda, r.hess + lambda);
+        if l.grad * l.grad * hr + r.grad * r.grad * hl <= self.best_score * hl * hr {
+            return;
+        }
+        let children_score = l.grad * l.grad / hl + r.grad * r.grad / hr;
+        if children_score > self.best_score {
+            self.best_score = children_score;
+            self.best = Some(SplitCandidate {
+                column,
+                bin: bin as u8,
+                score: children_score,
+                gain: 0.5 * (children_score - self.parent_score),
+                left,
+                right,
+            });
+        }
+    }
 }
 
 /// Copies the gradients (`from.0`) and the `from.2` bins per row (`from.1`) of `rows`, in
