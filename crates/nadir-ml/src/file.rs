@@ -20,7 +20,7 @@ use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"NADIRMDL";
 /// Bump when [`SavedModel`] or any model's layout changes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest format this nadir still reads. Version 3 files lack the tree models' node
 /// covers (added in 4): they load and score, and asking them for explanations says to
 /// retrain ([`crate::explain::ExplainError::NeedsRetrain`]).
@@ -30,6 +30,8 @@ pub(crate) const COVERS_SINCE: u32 = 4;
 /// The first format whose files hold a family model and typical numeric values: older files
 /// load without them ([`SavedModel::family_note`] says so).
 pub const FAMILIES_SINCE: u32 = 5;
+/// The first format whose SVMs store their loss: older files hold hinge-loss SVMs.
+pub(crate) const SVM_LOSS_SINCE: u32 = 6;
 /// The file name extension of model files.
 pub const EXTENSION: &str = "nadir";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
@@ -502,29 +504,87 @@ mod tests {
 
     /// Model files of the current format (`tests/fixtures/v{FORMAT_VERSION}/*.nadir`), so that
     /// any change to the names, the variant order or a model's layout that breaks existing
-    /// files fails here. Each is retrained here with the same options: the file must load as
-    /// that model and score as it does. A change that cannot read them bumps
+    /// files fails here, and of format 5 (before the SVMs stored their loss), which the
+    /// change to 6 left as they were. Each is retrained here with the same options: the file
+    /// must load as that model and score as it does. A change that cannot read them bumps
     /// [`FORMAT_VERSION`]; then `NADIR_WRITE_FIXTURES=1` writes the new version's files.
     #[test]
     fn model_files_written_by_earlier_versions_load_and_score() {
         let (fresh_models, data) = fixture_models();
-        for fresh in &fresh_models {
-            let path = fixture_path(FORMAT_VERSION, fresh.kind());
-            if std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
+        for version in [FORMAT_VERSION, SVM_LOSS_SINCE - 1] {
+            for fresh in &fresh_models {
+                let path = fixture_path(version, fresh.kind());
+                if version == FORMAT_VERSION && std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
+                    fresh.save(&path).unwrap();
+                }
+                let old = SavedModel::load(&path).unwrap();
+                assert_eq!(old.kind(), fresh.kind());
+                assert_eq!(old.model, fresh.model, "{} v{version}", fresh.kind());
+                assert_eq!(old.pipeline, fresh.pipeline);
+                assert_eq!(old.threshold, fresh.threshold);
+                assert_eq!(
+                    old.predict(&data.records, None),
+                    fresh.predict(&data.records, None),
+                    "{} v{version}",
+                    fresh.kind()
+                );
+            }
+        }
+    }
+
+    /// A kernel SVM of 20 random features with `loss`, as the SVM fixtures were trained.
+    fn fixture_kernel_svm(loss: crate::linear::SvmLoss) -> (SavedModel, nadir_data::Dataset) {
+        let data = read_path(
+            &shared_data("Network_anomaly_sample.csv"),
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let mut config = crate::registry::ModelConfig::default();
+        config.kernel_svm.loss = loss;
+        config
+            .kernel_svm
+            .feature_map
+            .as_mut()
+            .expect("the kernel SVM's feature map")
+            .components = 20;
+        // The family model's forest, kept small.
+        config.random_forest.trees = 3;
+        config.random_forest.max_depth = Some(4);
+        let options = TrainOptions {
+            kinds: vec![ModelKind::KernelSvm],
+            config,
+            folds: 2,
+            ..TrainOptions::default()
+        };
+        let mut trained = train(&data, None, &options, &|_| {}).unwrap();
+        (trained.models.remove(0), data)
+    }
+
+    /// SVM files load as the SVM of their loss: the current format's, and format 5's, written
+    /// before SVMs stored their loss, as a hinge-loss SVM (the only loss there was).
+    #[test]
+    fn svm_files_load_with_their_loss_and_score() {
+        use crate::linear::SvmLoss;
+        for (version, loss) in [
+            (FORMAT_VERSION, SvmLoss::SquaredHinge),
+            (SVM_LOSS_SINCE - 1, SvmLoss::Hinge),
+        ] {
+            let (fresh, data) = fixture_kernel_svm(loss);
+            let path = fixture_path(version, ModelKind::KernelSvm);
+            if version == FORMAT_VERSION && std::env::var_os("NADIR_WRITE_FIXTURES").is_some() {
                 fresh.save(&path).unwrap();
             }
             let old = SavedModel::load(&path).unwrap();
-            assert_eq!(old.kind(), fresh.kind());
-            assert_eq!(old.model, fresh.model, "{}", fresh.kind());
-            assert_eq!(old.pipeline, fresh.pipeline);
-            assert_eq!(old.threshold, fresh.threshold);
+            assert_eq!(old.model, fresh.model, "v{version}");
             assert_eq!(
                 old.predict(&data.records, None),
                 fresh.predict(&data.records, None),
-                "{}",
-                fresh.kind()
+                "v{version}"
             );
         }
+        let (hinge, _) = fixture_kernel_svm(SvmLoss::Hinge);
+        let (squared, _) = fixture_kernel_svm(SvmLoss::SquaredHinge);
+        assert_ne!(hinge.model, squared.model, "the loss changes the fit");
     }
 
     /// A model's predictions without their families.
@@ -738,7 +798,9 @@ mod tests {
         assert!(
             old.to_string()
                 .contains("format version 1; this nadir (version")
-                && old.to_string().contains("reads versions 3 to 5: retrain"),
+                && old.to_string().contains(&format!(
+                    "reads versions {OLDEST_READABLE} to {FORMAT_VERSION}: retrain"
+                )),
             "{old}"
         );
         assert!(matches!(

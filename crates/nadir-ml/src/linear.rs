@@ -17,10 +17,11 @@
 //! 1,024-row chunks in rayon, and the chunk sums are added in chunk order, so the model is
 //! identical bit for bit whatever the thread count.
 //!
-//! **Linear SVM**: the L2-regularised hinge loss ½‖w‖² + C·Σ max(0, 1 − yᵢ(w·xᵢ+b)) solved in
-//! the dual by coordinate descent with shrinking (Hsieh, Chang, Lin, Keerthi & Sundararajan,
-//! "A dual coordinate descent method for large-scale linear SVM", ICML 2008; liblinear's
-//! default solver), visiting rows in a fresh random order each epoch. As in liblinear, the
+//! **Linear SVM**: the L2-regularised hinge loss ½‖w‖² + C·Σ max(0, 1 − yᵢ(w·xᵢ+b)), or its
+//! square ([`SvmLoss`]), solved in the dual by coordinate descent with shrinking (Hsieh,
+//! Chang, Lin, Keerthi & Sundararajan, "A dual coordinate descent method for large-scale
+//! linear SVM", ICML 2008; liblinear's `-s 3` and `-s 1`), visiting rows in a fresh random
+//! order each epoch. As in liblinear, the
 //! bias is a constant feature 1, so it is (lightly) regularised: the dual then has no
 //! equality constraint and every coordinate step is closed form. The stopping rule is
 //! liblinear's: the spread of the projected gradient falls below `tol`.
@@ -43,7 +44,7 @@
 //! features (Rahimi & Recht, "Random features for large-scale kernel machines", NIPS 2007;
 //! scikit-learn's `RBFSampler`): z(x) = √(2/D)·cos(Wx + b) with W ~ N(0, 2γI) and
 //! b ~ U[0, 2π], so that z(x)·z(y) ≈ k(x, y). The linear SVM solver and Platt scaling above
-//! then run on z(x) unchanged. An exact kernel SVM on the 88,000 training rows needs the
+//! then run on z(x) unchanged, with the squared hinge by default (see [`SvmParams::kernel`]). An exact kernel SVM on the 88,000 training rows needs the
 //! 88,000² Gram matrix (62 GB), or an SMO solver (libsvm) whose time grows between n² and
 //! n³ kernel evaluations; this one needs n·D numbers (0.7 GB at D = 1,000) and trains on all
 //! rows in about ten seconds.
@@ -482,9 +483,11 @@ fn cubic_minimiser(a: &Trial, b: &Trial) -> f64 {
 /// catalogue has two presets of them: [`SvmParams::linear`] (no map) and
 /// [`SvmParams::kernel`] (the RBF map). In TOML the map is its two keys, `gamma` and
 /// `components`, given both or neither.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(into = "SvmKeys", try_from = "SvmKeys")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "SvmKeys")]
 pub struct SvmParams {
+    /// What a margin violation costs: `hinge` or `squared_hinge` (see [`SvmLoss`]).
+    pub loss: SvmLoss,
     /// Cost of a margin violation (larger: less regularisation), as liblinear's `-c`.
     pub c: f64,
     /// Most epochs (passes over the rows) of dual coordinate descent.
@@ -508,11 +511,37 @@ pub struct RbfFeatures {
     pub components: usize,
 }
 
+/// The loss of a margin violation m = 1 − y(w·x + b) > 0, in the SVM's objective
+/// ½‖w‖² + C·Σ loss(m): liblinear's L1-loss and L2-loss SVMs (its `-s 3` and `-s 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SvmLoss {
+    /// m: the classic SVM.
+    Hinge,
+    /// m²: scikit-learn's `LinearSVC` default. Smooth, so every violator pulls on the
+    /// solution in proportion; on random Fourier features it gives a better ranking of the
+    /// rows (see [`SvmParams::kernel`]).
+    SquaredHinge,
+}
+
 /// [`SvmParams`] as TOML sections and model files hold them: the feature map's keys beside
 /// the solver's.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SvmKeys {
+    gamma: Option<f64>,
+    components: Option<usize>,
+    c: f64,
+    max_iter: usize,
+    tol: f64,
+    calibration_share: f64,
+    loss: SvmLoss,
+}
+
+/// [`SvmKeys`] as model files before [`crate::file::SVM_LOSS_SINCE`] hold them: without a
+/// loss, which was the hinge.
+#[derive(Deserialize)]
+struct SvmKeysBeforeLoss {
     gamma: Option<f64>,
     components: Option<usize>,
     c: f64,
@@ -530,7 +559,33 @@ impl From<SvmParams> for SvmKeys {
             max_iter: p.max_iter,
             tol: p.tol,
             calibration_share: p.calibration_share,
+            loss: p.loss,
         }
+    }
+}
+
+impl From<SvmKeysBeforeLoss> for SvmKeys {
+    fn from(keys: SvmKeysBeforeLoss) -> SvmKeys {
+        SvmKeys {
+            gamma: keys.gamma,
+            components: keys.components,
+            c: keys.c,
+            max_iter: keys.max_iter,
+            tol: keys.tol,
+            calibration_share: keys.calibration_share,
+            loss: SvmLoss::Hinge,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SvmParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<SvmParams, D::Error> {
+        let keys = if crate::model::reading_format() < crate::file::SVM_LOSS_SINCE {
+            SvmKeysBeforeLoss::deserialize(deserializer)?.into()
+        } else {
+            SvmKeys::deserialize(deserializer)?
+        };
+        SvmParams::try_from(keys).map_err(serde::de::Error::custom)
     }
 }
 
@@ -550,6 +605,7 @@ impl TryFrom<SvmKeys> for SvmParams {
             }
         };
         Ok(SvmParams {
+            loss: keys.loss,
             c: keys.c,
             max_iter: keys.max_iter,
             tol: keys.tol,
@@ -570,6 +626,7 @@ impl SvmParams {
     /// epochs) but loses 0.2 % accuracy.
     pub fn linear() -> Self {
         SvmParams {
+            loss: SvmLoss::Hinge,
             c: 1.0,
             max_iter: 1000,
             tol: 0.1,
@@ -583,8 +640,16 @@ impl SvmParams {
     /// 1/(columns · variance of all entries), on these scaled rows: 1/(122 · 0.33), so
     /// γ‖x − y‖² ≈ 2 for typical pairs. 1,000 features reach 99.5 % held-out accuracy; 2,000
     /// add < 0.1 % for twice the time.
+    ///
+    /// The squared hinge, as scikit-learn's `LinearSVC` on `RBFSampler` features: on
+    /// UNSW-NB15's training part (a 70/30 split of it, the test part unseen) the hinge gave
+    /// 95.5 % accuracy and ROC-AUC 0.987, the squared hinge 95.9 % and 0.992, scikit-learn's
+    /// pipeline 95.9 % and 0.991; the fit took the same time. (The linear SVM keeps the
+    /// hinge: there the squared hinge changed accuracy by 0.01 points and took five times as
+    /// long to fit.)
     pub fn kernel() -> Self {
         SvmParams {
+            loss: SvmLoss::SquaredHinge,
             feature_map: Some(RbfFeatures {
                 gamma: 0.025,
                 components: 1000,
@@ -595,6 +660,7 @@ impl SvmParams {
 
     fn settings(&self) -> SolverSettings {
         SolverSettings {
+            loss: self.loss,
             c: self.c,
             max_iter: self.max_iter,
             tol: self.tol,
@@ -734,6 +800,7 @@ impl Classifier for Svm {
 
 /// The settings the SVM solver and its calibration take.
 struct SolverSettings {
+    loss: SvmLoss,
     c: f64,
     max_iter: usize,
     tol: f64,
@@ -786,7 +853,7 @@ impl CalibratedSvm {
                 "holds out no rows of one class for the Platt sigmoid; raise it or add rows",
             ));
         }
-        let mut solver = DualCoordinateDescent::new(features, labels, settings.c);
+        let mut solver = DualCoordinateDescent::new(features, labels, settings.loss, settings.c);
         solver.solve(
             &fit_rows,
             settings.max_iter,
@@ -841,26 +908,35 @@ fn decision(weights: &[f64], bias: f64, row: &[f64]) -> f64 {
     dot(weights, row) + bias
 }
 
-/// The dual of the L2-regularised hinge-loss SVM, min ½αᵀQα − Σα subject to 0 ≤ αᵢ ≤ C with
-/// Qᵢⱼ = yᵢyⱼ(xᵢ·xⱼ + 1), solved one coordinate at a time while keeping w = Σ αᵢyᵢxᵢ and
-/// b = Σ αᵢyᵢ up to date (Hsieh et al. 2008, Algorithm 3 with shrinking).
+/// The dual of the L2-regularised SVM, min ½αᵀ(Q + D)α − Σα subject to 0 ≤ αᵢ ≤ U with
+/// Qᵢⱼ = yᵢyⱼ(xᵢ·xⱼ + 1): for the hinge U = C and D = 0, for the squared hinge U = ∞ and
+/// D = I/(2C). Solved one coordinate at a time while keeping w = Σ αᵢyᵢxᵢ and b = Σ αᵢyᵢ
+/// up to date (Hsieh et al. 2008, Algorithm 3 with shrinking).
 struct DualCoordinateDescent<'a> {
     rows: &'a [f64],
     width: usize,
     signs: Vec<f64>,
-    c: f64,
+    /// U.
+    upper: f64,
+    /// Dᵢᵢ.
+    diagonal_shift: f64,
     alpha: Vec<f64>,
     weights: Vec<f64>,
     bias: f64,
 }
 
 impl<'a> DualCoordinateDescent<'a> {
-    fn new(features: &'a Array2<f64>, labels: &[bool], c: f64) -> Self {
+    fn new(features: &'a Array2<f64>, labels: &[bool], loss: SvmLoss, c: f64) -> Self {
+        let (upper, diagonal_shift) = match loss {
+            SvmLoss::Hinge => (c, 0.0),
+            SvmLoss::SquaredHinge => (f64::INFINITY, 0.5 / c),
+        };
         DualCoordinateDescent {
             rows: features.as_slice().expect("standard layout"),
             width: features.ncols(),
             signs: labels.iter().map(|&y| sign(y)).collect(),
-            c,
+            upper,
+            diagonal_shift,
             alpha: vec![0.0; labels.len()],
             weights: vec![0.0; features.ncols()],
             bias: 0.0,
@@ -874,11 +950,11 @@ impl<'a> DualCoordinateDescent<'a> {
     /// Optimises the dual variables of `rows` (the others stay as they are, so a later call
     /// on more rows is warm-started). Returns the epochs run and whether `tol` was met.
     fn solve(&mut self, rows: &[usize], max_iter: usize, tol: f64, rng: &mut Rng) -> (usize, bool) {
-        let c = self.c;
-        // Diagonal of Q, with the bias feature's 1.
+        let (upper, shift) = (self.upper, self.diagonal_shift);
+        // Diagonal of Q + D, with the bias feature's 1.
         let diagonal: Vec<f64> = rows
             .iter()
-            .map(|&i| dot(self.row(i), self.row(i)) + 1.0)
+            .map(|&i| dot(self.row(i), self.row(i)) + 1.0 + shift)
             .collect();
         // Positions into `rows`; the first `active` are not shrunk.
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -893,8 +969,8 @@ impl<'a> DualCoordinateDescent<'a> {
                 let i = rows[position];
                 let x = self.row(i);
                 let y = self.signs[i];
-                let gradient = y * decision(&self.weights, self.bias, x) - 1.0;
                 let alpha = self.alpha[i];
+                let gradient = y * decision(&self.weights, self.bias, x) - 1.0 + shift * alpha;
                 // The projected gradient; rows stuck at a bound are shrunk (set aside) when
                 // their gradient points out of the box by more than any free row's last epoch.
                 let projected = if alpha == 0.0 {
@@ -904,7 +980,7 @@ impl<'a> DualCoordinateDescent<'a> {
                         continue;
                     }
                     gradient.min(0.0)
-                } else if alpha == c {
+                } else if alpha == upper {
                     if gradient < shrink_below {
                         active -= 1;
                         order.swap(s, active);
@@ -917,7 +993,7 @@ impl<'a> DualCoordinateDescent<'a> {
                 largest = largest.max(projected);
                 smallest = smallest.min(projected);
                 if projected.abs() > 1e-12 {
-                    let updated = (alpha - gradient / diagonal[position]).clamp(0.0, c);
+                    let updated = (alpha - gradient / diagonal[position]).clamp(0.0, upper);
                     let step = (updated - alpha) * y;
                     self.alpha[i] = updated;
                     axpy(step, x, &mut self.weights);
@@ -1384,6 +1460,43 @@ mod tests {
     use crate::testdata::{accuracy, report_holdout, sample_split, split_file, with_threads};
     use nadir_data::Schema;
 
+    /// At the optimum of the squared-hinge dual every row's multiplier is 2C times its margin
+    /// violation (the KKT conditions of min ½‖w‖² + C·Σ max(0, 1 − yᵢf(xᵢ))²), and the
+    /// hinge's multipliers stay in [0, C]: the two duals are the two losses.
+    #[test]
+    fn each_loss_solves_its_own_dual() {
+        let mut rng = Rng::new(5);
+        let (rows, width) = (300, 4);
+        let x = Array2::from_shape_fn((rows, width), |_| rng.next_f64() * 2.0 - 1.0);
+        // Labels from a noisy linear rule, so that some rows violate any margin.
+        let labels: Vec<bool> = x
+            .rows()
+            .into_iter()
+            .map(|r| r[0] + 0.5 * r[1] + 0.6 * (rng.next_f64() - 0.5) > 0.0)
+            .collect();
+        let all: Vec<usize> = (0..rows).collect();
+        let c = 0.7;
+        let mut squared = DualCoordinateDescent::new(&x, &labels, SvmLoss::SquaredHinge, c);
+        let (_, converged) = squared.solve(&all, 10_000, 1e-9, &mut Rng::new(1));
+        assert!(converged);
+        let mut violators = 0;
+        for (i, &label) in labels.iter().enumerate() {
+            let margin = sign(label) * decision(&squared.weights, squared.bias, squared.row(i));
+            let violation = (1.0 - margin).max(0.0);
+            violators += usize::from(violation > 0.0);
+            assert!(
+                (squared.alpha[i] - 2.0 * c * violation).abs() < 1e-6,
+                "row {i}: alpha {} against 2C·{violation}",
+                squared.alpha[i]
+            );
+        }
+        assert!(violators > 10 && squared.alpha.iter().any(|&a| a > c));
+        let mut hinge = DualCoordinateDescent::new(&x, &labels, SvmLoss::Hinge, c);
+        hinge.solve(&all, 10_000, 1e-9, &mut Rng::new(1));
+        assert!(hinge.alpha.iter().all(|&a| (0.0..=c).contains(&a)));
+        assert!(hinge.alpha.contains(&c));
+    }
+
     fn numeric_index(name: &str) -> usize {
         Schema::nsl_kdd()
             .numeric_index(name)
@@ -1816,7 +1929,8 @@ mod tests {
     #[test]
     fn svm_params_read_their_map_as_two_keys() {
         let kernel: SvmParams = toml::from_str(
-            "gamma = 0.1\ncomponents = 5\nc = 1.0\nmax_iter = 3\ntol = 0.1\ncalibration_share = 0.2",
+            "gamma = 0.1\ncomponents = 5\nc = 1.0\nmax_iter = 3\ntol = 0.1\ncalibration_share = 0.2\n\
+             loss = \"squared_hinge\"",
         )
         .unwrap();
         assert_eq!(

@@ -778,6 +778,13 @@ mod tests {
         assert!(shows("kernel_svm", "gamma = 0.025"));
         assert!(shows("kernel_svm", "components = 1000"));
         assert!(!shows("linear_svm", "gamma = 0.025"));
+        assert!(shows("kernel_svm", "loss = \"squared_hinge\""));
+        assert!(shows("linear_svm", "loss = \"hinge\""));
+        // The loss is a word of its own, set like any key; another word is refused.
+        let hinge = ModelConfig::from_toml("", &["kernel_svm.loss=hinge".into()]).unwrap();
+        assert_eq!(hinge.kernel_svm.loss, crate::linear::SvmLoss::Hinge);
+        let bad = ModelConfig::from_toml("", &["kernel_svm.loss=square".into()]).unwrap_err();
+        assert!(bad.to_string().contains("square"), "{bad}");
         // Keys of no model are still refused, in every section, naming it.
         let unknown = ModelConfig::from_toml("[bagging]\ntress = 3\n", &[]).unwrap_err();
         assert!(unknown.to_string().contains("[bagging]"), "{unknown}");
