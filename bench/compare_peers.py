@@ -235,6 +235,7 @@ def variant_tables(dir_, models, title):
             peer_rounds = rounds_here and rounds_here[0].get(lib)
             fit_detail = {}
             peer_predicts = {t: peer_predict(by[t]) for t in (1, 2)}
+            predict_in_rounds = set()
             for t, runs in (peer_rounds or {}).items():
                 peer_fit[t] = statistics.median(runs["wall"])
                 nadir_runs = rounds_here[0]["nadir"].get(t)
@@ -243,7 +244,9 @@ def variant_tables(dir_, models, title):
                                      ratio(statistics.median(runs["cpu"]),
                                            statistics.median(nadir_runs["cpu"])),
                                      len(runs["wall"]))
-                    peer_predicts[t] = round_predict(runs) or peer_predicts[t]
+                    if round_predict(runs) and round_predict(nadir_runs):
+                        peer_predicts[t] = round_predict(runs)
+                        predict_in_rounds.add(t)
             s1, s2 = by.get(1), by.get(2)
             nd_acc = nd["holdout"]["accuracy"] if nd else None
             delta = None if nd_acc is None else 100 * (nd_acc - s1["accuracy"])
@@ -269,7 +272,7 @@ def variant_tables(dir_, models, title):
                 "fit": {t: ratio(peer_fit[t], nadir_fit[t]) for t in (1, 2)},
                 "fit_detail": fit_detail,
                 "predict": {t: ratio(peer_predicts[t], predict[t]) for t in (1, 2)},
-                "predict_in_rounds": set(peer_rounds or {}),
+                "predict_in_rounds": predict_in_rounds,
             }
     lines = [f"#### {title}", "", table(header, rows), ""] + extra_lines
     return lines, facts, versions
