@@ -44,10 +44,11 @@
 //! features (Rahimi & Recht, "Random features for large-scale kernel machines", NIPS 2007;
 //! scikit-learn's `RBFSampler`): z(x) = √(2/D)·cos(Wx + b) with W ~ N(0, 2γI) and
 //! b ~ U[0, 2π], so that z(x)·z(y) ≈ k(x, y). The linear SVM solver and Platt scaling above
-//! then run on z(x) unchanged, with the squared hinge by default (see [`SvmParams::kernel`]). An exact kernel SVM on the 88,000 training rows needs the
-//! 88,000² Gram matrix (62 GB), or an SMO solver (libsvm) whose time grows between n² and
-//! n³ kernel evaluations; this one needs n·D numbers (0.7 GB at D = 1,000) and trains on all
-//! rows in about ten seconds.
+//! then run on z(x) unchanged, with the squared hinge by default (see
+//! [`SvmParams::kernel`]). An exact kernel SVM on the 88,000 training rows needs the 88,000²
+//! Gram matrix (62 GB), or an SMO solver (libsvm) whose time grows between n² and n³ kernel
+//! evaluations; this one needs n·D numbers (0.7 GB at D = 1,000) and trains on all rows in
+//! about ten seconds.
 //!
 //! Hand-written because the crates do not fit: linfa-logistic returns the probability of
 //! the majority class rather than of a fixed class and is about 8× slower than
@@ -825,7 +826,7 @@ impl SolverSettings {
     }
 }
 
-/// A hinge-loss SVM w·x + b with a Platt sigmoid on its decision values.
+/// An SVM w·x + b, of either loss, with a Platt sigmoid on its decision values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CalibratedSvm {
     weights: Vec<f64>,
